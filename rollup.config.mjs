@@ -1,0 +1,34 @@
+// Bundles src/ into dist/: one ESM file per runtime entry (they differ only in how they reach
+// WebGPU and read the .wasm), the CLI, the .d.ts, and ig_core.wasm copied beside them so that
+// `new URL('./ig_core.wasm', import.meta.url)` resolves in every runtime.
+import { copyFile, mkdir } from 'node:fs/promises';
+import typescript from '@rollup/plugin-typescript';
+import { wgsl } from './scripts/wgsl-plugin.mjs';
+
+const copyWasm = {
+  name: 'ig-search-copy-wasm',
+  async writeBundle() {
+    await mkdir('dist', { recursive: true });
+    await copyFile('src/wasm/ig_core.wasm', 'dist/ig_core.wasm');
+  },
+};
+
+export default {
+  input: {
+    node: 'src/entry/node.ts',
+    deno: 'src/entry/deno.ts',
+    browser: 'src/entry/browser.ts',
+    cli: 'src/entry/cli.ts',
+    index: 'src/index.ts',
+  },
+  output: { dir: 'dist', format: 'es', chunkFileNames: '[name]-[hash].js', sourcemap: false },
+  external: (id) => id === 'webgpu' || id.startsWith('node:'),
+  plugins: [
+    wgsl(),
+    typescript({
+      tsconfig: './tsconfig.json',
+      compilerOptions: { rootDir: 'src', outDir: 'dist', declaration: true, declarationDir: 'dist', noEmit: false },
+    }),
+    copyWasm,
+  ],
+};

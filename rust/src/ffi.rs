@@ -1,0 +1,136 @@
+//! Calling convention between JavaScript and this module.
+//!
+//! * Memory: JS asks for a buffer with [`ig_alloc`], writes into it, passes `(ptr, len)` to an
+//!   export and releases it with [`ig_free`]. Exports never keep a pointer they were given.
+//! * Results of variable length (strings, arrays) are left in one module-wide output slot; JS
+//!   copies them out with [`ig_out_ptr`] / [`ig_out_len`] right after the call returns.
+//! * Status: exports that can fail return an `i32`, `>= 0` on success and [`STATUS_ERROR`] on a
+//!   reported error. The error's code and message reach JS through the imported `env.ig_error`
+//!   before the export returns, so nothing has to be fetched afterwards.
+//! * Panics: the panic hook hands the message to the imported `env.ig_panic`, then the module
+//!   aborts (`unreachable`). JS turns the trap into a typed error and throws the instance away,
+//!   because a panic can leave the allocator half-updated.
+
+use std::alloc::{alloc, dealloc, Layout};
+use std::cell::RefCell;
+
+/// Returned by fallible exports when they reported an error through `env.ig_error`.
+pub const STATUS_ERROR: i32 = -1;
+
+/// Error codes shared with `src/wasm/core.ts` (`WASM_ERROR_CODES`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u32)]
+pub enum ErrorCode {
+    InvalidArgument = 1,
+    InvalidUtf8 = 2,
+    InvalidJson = 3,
+    OutOfRange = 4,
+    NonFinite = 5,
+}
+
+#[cfg(target_arch = "wasm32")]
+mod host {
+    #[link(wasm_import_module = "env")]
+    extern "C" {
+        pub fn ig_error(code: u32, ptr: *const u8, len: usize);
+        pub fn ig_panic(ptr: *const u8, len: usize);
+    }
+}
+
+/// Native builds (cargo test) have no JS host: errors and panics go to stderr.
+#[cfg(not(target_arch = "wasm32"))]
+mod host {
+    pub unsafe fn ig_error(code: u32, ptr: *const u8, len: usize) {
+        let msg = std::str::from_utf8(std::slice::from_raw_parts(ptr, len)).unwrap_or("?");
+        eprintln!("ig_core error {code}: {msg}");
+    }
+    pub unsafe fn ig_panic(_ptr: *const u8, _len: usize) {}
+}
+
+/// Hands `message` to the host as an error with `code`; returns [`STATUS_ERROR`] so callers can
+/// write `return report(...)`.
+pub fn report(code: ErrorCode, message: &str) -> i32 {
+    unsafe { host::ig_error(code as u32, message.as_ptr(), message.len()) };
+    STATUS_ERROR
+}
+
+thread_local! {
+    static OUT: RefCell<Vec<u8>> = RefCell::new(Vec::new());
+}
+
+/// Replaces the output slot with `bytes`.
+pub fn set_out(bytes: Vec<u8>) {
+    OUT.with(|out| *out.borrow_mut() = bytes);
+}
+
+#[no_mangle]
+pub extern "C" fn ig_out_ptr() -> *const u8 {
+    OUT.with(|out| out.borrow().as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn ig_out_len() -> usize {
+    OUT.with(|out| out.borrow().len())
+}
+
+/// Allocates `len` bytes aligned to 8 (enough for f64 views). `len == 0` gives a dangling,
+/// well-aligned pointer that must still be passed back to [`ig_free`] with `len == 0`.
+#[no_mangle]
+pub extern "C" fn ig_alloc(len: usize) -> *mut u8 {
+    if len == 0 {
+        return 8 as *mut u8;
+    }
+    match Layout::from_size_align(len, 8) {
+        Ok(layout) => unsafe { alloc(layout) },
+        Err(_) => std::ptr::null_mut(),
+    }
+}
+
+/// Frees a buffer from [`ig_alloc`].
+///
+/// # Safety
+/// `ptr` must come from `ig_alloc(len)` with the same `len` and not have been freed.
+#[no_mangle]
+pub unsafe extern "C" fn ig_free(ptr: *mut u8, len: usize) {
+    if len == 0 || ptr.is_null() {
+        return;
+    }
+    dealloc(ptr, Layout::from_size_align_unchecked(len, 8));
+}
+
+/// Borrows `(ptr, len)` from JS as bytes.
+///
+/// # Safety
+/// The range must lie inside linear memory; JS guarantees it by allocating through `ig_alloc`.
+pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
+    if len == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(ptr, len)
+    }
+}
+
+/// Installs the hook that forwards panic messages to the host. Called by JS once per instance.
+#[no_mangle]
+pub extern "C" fn ig_init() {
+    std::panic::set_hook(Box::new(|info| {
+        let message = match info.payload().downcast_ref::<&str>() {
+            Some(s) => (*s).to_string(),
+            None => match info.payload().downcast_ref::<String>() {
+                Some(s) => s.clone(),
+                None => "panic with a non-string payload".to_string(),
+            },
+        };
+        let full = match info.location() {
+            Some(loc) => format!("{message} (at {}:{})", loc.file(), loc.line()),
+            None => message,
+        };
+        unsafe { host::ig_panic(full.as_ptr(), full.len()) };
+    }));
+}
+
+/// The crate version, in the output slot.
+#[no_mangle]
+pub extern "C" fn ig_version() {
+    set_out(env!("CARGO_PKG_VERSION").as_bytes().to_vec());
+}

@@ -1,0 +1,36 @@
+/**
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor.
+ */
+import { IgSearchError } from '../errors.js';
+import { doctor } from './doctor.js';
+
+const USAGE = `usage: ig-search <command> [options]
+
+commands:
+  doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024)
+  help                         this text
+`;
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  switch (command) {
+    case 'doctor': {
+      const json = rest.includes('--json');
+      const sizeAt = rest.indexOf('--size');
+      const size = sizeAt >= 0 ? Number(rest[sizeAt + 1]) : 1024;
+      if (!Number.isInteger(size) || size < 1) throw new IgSearchError('INVALID_ARGUMENT', `--size must be a positive integer, got ${rest[sizeAt + 1]}`);
+      const report = await doctor({ size, log: json ? undefined : (line) => console.log(line) });
+      if (json) console.log(JSON.stringify(report, null, 2));
+      return report.wasm.ok ? 0 : 1;
+    }
+    case undefined:
+    case 'help':
+    case '--help':
+    case '-h':
+      console.log(USAGE);
+      return command === undefined ? 1 : 0;
+    default:
+      console.error(`ig-search: unknown command "${command}"\n\n${USAGE}`);
+      return 2;
+  }
+}

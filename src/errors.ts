@@ -1,0 +1,33 @@
+/**
+ * The one error type ig-search throws. `code` is stable and meant for `switch`; `message` says
+ * what was wrong and where (file, field, shape); `hint` says what to do about it, when we know.
+ */
+export type IgSearchErrorCode =
+  | 'NO_ADAPTER' // no WebGPU adapter in this runtime
+  | 'NO_DEVICE' // adapter found, device request refused
+  | 'DEVICE_LOST' // the GPU device went away mid-run
+  | 'LIMIT_EXCEEDED' // a buffer, binding or dispatch exceeds the device limits
+  | 'SHAPE_MISMATCH' // tensor shapes do not fit together
+  | 'INVALID_ARGUMENT' // any other bad input
+  | 'GPU_ERROR' // a validation or out-of-memory error reported by WebGPU
+  | 'WASM_LOAD' // the .wasm asset could not be fetched or instantiated
+  | 'WASM_PANIC' // the Rust core panicked (a bug in ig-search, the instance was reset)
+  | 'OUT_OF_RANGE' // an index or id outside its valid range
+  | 'NON_FINITE' // NaN or Infinity where a finite number is required
+  | 'UNSUPPORTED_RUNTIME';
+
+export class IgSearchError extends Error {
+  override readonly name = 'IgSearchError';
+  readonly code: IgSearchErrorCode;
+  readonly hint: string | undefined;
+
+  constructor(code: IgSearchErrorCode, message: string, options: { hint?: string; cause?: unknown } = {}) {
+    super(options.hint ? `${message}\n  hint: ${options.hint}` : message, { cause: options.cause });
+    this.code = code;
+    this.hint = options.hint;
+  }
+}
+
+export function isIgSearchError(e: unknown, code?: IgSearchErrorCode): e is IgSearchError {
+  return e instanceof IgSearchError && (code === undefined || e.code === code);
+}

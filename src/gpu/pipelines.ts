@@ -1,0 +1,89 @@
+/**
+ * Compiles each (kernel, override constants) pair once per device. Compilation is asynchronous
+ * (`createComputePipelineAsync`), so a WGSL error becomes a rejected promise we can turn into a
+ * typed error instead of an uncaptured device error.
+ */
+import { IgSearchError } from '../errors.js';
+import { ShaderStage } from './flags.js';
+import type { Binding, Kernel } from './kernel.js';
+
+export type Constants = Readonly<Record<string, number>>;
+
+export interface CompiledKernel {
+  readonly kernel: Kernel;
+  readonly pipeline: GPUComputePipeline;
+  readonly layout: GPUBindGroupLayout;
+}
+
+const bufferType: Record<Binding, GPUBufferBindingType> = {
+  read: 'read-only-storage',
+  read_write: 'storage',
+  uniform: 'uniform',
+};
+
+export class PipelineCache {
+  private readonly modules = new Map<string, GPUShaderModule>();
+  private readonly pipelines = new Map<string, Promise<CompiledKernel>>();
+
+  constructor(
+    private readonly device: GPUDevice,
+    private readonly limits: GPUSupportedLimits,
+  ) {}
+
+  get size(): number {
+    return this.pipelines.size;
+  }
+
+  get(kernel: Kernel, constants: Constants = {}): Promise<CompiledKernel> {
+    const key = `${kernel.name}|${kernel.entryPoint}|${JSON.stringify(Object.entries(constants).sort())}`;
+    let compiled = this.pipelines.get(key);
+    if (!compiled) {
+      compiled = this.compile(kernel, constants);
+      this.pipelines.set(key, compiled);
+      compiled.catch(() => this.pipelines.delete(key));
+    }
+    return compiled;
+  }
+
+  private async compile(kernel: Kernel, constants: Constants): Promise<CompiledKernel> {
+    const storage = kernel.bindings.filter((b) => b !== 'uniform').length;
+    if (storage > this.limits.maxStorageBuffersPerShaderStage) {
+      throw new IgSearchError(
+        'LIMIT_EXCEEDED',
+        `kernel ${kernel.name} binds ${storage} storage buffers; this device allows ${this.limits.maxStorageBuffersPerShaderStage} per stage`,
+      );
+    }
+    let module = this.modules.get(kernel.name);
+    if (!module) {
+      module = this.device.createShaderModule({ code: kernel.code, label: kernel.name });
+      this.modules.set(kernel.name, module);
+    }
+    const layout = this.device.createBindGroupLayout({
+      label: kernel.name,
+      entries: kernel.bindings.map((b, binding) => ({
+        binding,
+        visibility: ShaderStage.COMPUTE,
+        buffer: { type: bufferType[b] },
+      })),
+    });
+    try {
+      const pipeline = await this.device.createComputePipelineAsync({
+        label: kernel.name,
+        layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: kernel.name }),
+        compute: { module, entryPoint: kernel.entryPoint, constants: { ...constants } },
+      });
+      return { kernel, pipeline, layout };
+    } catch (e) {
+      const info = await module.getCompilationInfo().catch(() => undefined);
+      const messages = info?.messages
+        .filter((m) => m.type === 'error')
+        .map((m) => `  ${kernel.name}.wgsl:${m.lineNum}:${m.linePos} ${m.message}`)
+        .join('\n');
+      throw new IgSearchError(
+        'GPU_ERROR',
+        `cannot compile kernel ${kernel.name} with ${JSON.stringify(constants)}: ${(e as Error).message}${messages ? `\n${messages}` : ''}`,
+        { cause: e },
+      );
+    }
+  }
+}

@@ -1,0 +1,15 @@
+/**
+ * ig-search public API. Runtime entries (`src/entry/node.ts`, `deno.ts`, `browser.ts`) re-export
+ * this module after installing their platform (how to reach WebGPU and read the .wasm asset).
+ */
+export { IgSearchError, isIgSearchError, type IgSearchErrorCode } from './errors.js';
+export { currentPlatform, type Platform, type RuntimeName } from './platform/platform.js';
+export { Gpu, DispatchBatch, type GpuOptions, type AdapterSummary } from './gpu/device.js';
+export { BufferPool, type PoolStats } from './gpu/pool.js';
+export { defineKernel, type Kernel, type Binding } from './gpu/kernel.js';
+export type { CompiledKernel, Constants } from './gpu/pipelines.js';
+export { BufferUsage, MapMode } from './gpu/flags.js';
+export { Matmul, matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulOptions } from './kernels/matmul/matmul.js';
+export { matmulRef } from './kernels/matmul/ref.js';
+export { WasmCore, loadWasmCore, type WasmSource } from './wasm/core.js';
+export { doctor, type DoctorReport } from './cli/doctor.js';

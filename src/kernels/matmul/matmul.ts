@@ -1,0 +1,130 @@
+/**
+ * Batched fp32 matmul, C[b] = A[b] · B[b] or A[b] · B[b]ᵀ, in three variants chosen per adapter:
+ * `subgroup8` for CPU adapters with 8-lane subgroups (lavapipe), `tiled` (shared memory) for
+ * everything else, and `naive`, the one-thread-per-output baseline the benchmark compares against.
+ */
+import { IgSearchError } from '../../errors.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { defineKernel, type Kernel } from '../../gpu/kernel.js';
+import type { CompiledKernel } from '../../gpu/pipelines.js';
+import naiveSource from './naive.wgsl';
+import tiledSource from './matmul.wgsl';
+import subgroupSource from './matmul_subgroup8.wgsl';
+
+export interface MatmulShape {
+  M: number;
+  N: number;
+  K: number;
+  /** Number of independent products (default 1). */
+  batch?: number;
+  /** B is N×K (the HF `Linear.weight` layout, y = x·Wᵀ) instead of K×N. */
+  transposeB?: boolean;
+  /** One B shared by every batch entry (weights), instead of one per entry. */
+  broadcastB?: boolean;
+}
+
+export type MatmulVariant = 'tiled' | 'subgroup8' | 'naive';
+
+const BINDINGS = ['read', 'read', 'read_write', 'uniform'] as const;
+
+const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCols: number }> = {
+  tiled: { kernel: defineKernel({ name: 'matmul', code: tiledSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 64, tileCols: 64 },
+  subgroup8: {
+    kernel: defineKernel({ name: 'matmul_subgroup8', code: subgroupSource, entryPoint: 'main', bindings: BINDINGS }),
+    tileRows: 16,
+    tileCols: 64,
+  },
+  naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 16, tileCols: 16 },
+};
+
+/** The fastest variant this device can run. */
+export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
+  const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
+  const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8;
+  return isSoftware && eightLanes && gpu.features.has('subgroups') ? 'subgroup8' : 'tiled';
+}
+
+export interface MatmulOptions {
+  transposeB?: boolean;
+  /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
+  variant?: MatmulVariant;
+}
+
+/** A compiled matmul for one (variant, transposeB); encodes dispatches into a `DispatchBatch`. */
+export class Matmul {
+  private constructor(
+    readonly variant: MatmulVariant,
+    readonly transposeB: boolean,
+    private readonly compiled: CompiledKernel,
+  ) {}
+
+  static async create(gpu: Gpu, options: MatmulOptions = {}): Promise<Matmul> {
+    const variant = options.variant ?? pickMatmulVariant(gpu);
+    if (variant === 'subgroup8' && !gpu.features.has('subgroups')) {
+      throw new IgSearchError('INVALID_ARGUMENT', 'matmul variant "subgroup8" needs the WebGPU "subgroups" feature, which this device lacks');
+    }
+    const transposeB = options.transposeB ?? false;
+    const compiled = await gpu.kernel(VARIANTS[variant].kernel, { TRANSPOSE_B: transposeB ? 1 : 0 });
+    return new Matmul(variant, transposeB, compiled);
+  }
+
+  /** Records C = A·B for buffers holding f32 data laid out as `shape` says. */
+  encode(batch: DispatchBatch, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, shape: MatmulShape): void {
+    if (Boolean(shape.transposeB) !== this.transposeB) {
+      throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
+    }
+    const { M, N, K, count, sizeA, sizeB, sizeC } = checkShape(shape);
+    for (const [name, buffer, elements] of [['A', a, sizeA], ['B', b, sizeB], ['C', c, sizeC]] as const) {
+      if (buffer.size < elements * 4) {
+        throw new IgSearchError('SHAPE_MISMATCH', `matmul: buffer ${name} ("${buffer.label}") holds ${buffer.size} bytes, shape ${describe(shape)} needs ${elements * 4}`);
+      }
+    }
+    const { tileRows, tileCols } = VARIANTS[this.variant];
+    const params = new Uint32Array([M, N, K, count, M * K, shape.broadcastB ? 0 : K * N, M * N, 0]);
+    batch.dispatch(this.compiled, [a, b, c, params], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
+  }
+}
+
+/**
+ * Host-level convenience: uploads `a` and `b`, multiplies on the GPU, returns C. For repeated
+ * products keep data on the GPU and use `Matmul.encode`.
+ */
+export async function matmul(gpu: Gpu, a: Float32Array, b: Float32Array, shape: MatmulShape, options: MatmulOptions = {}): Promise<Float32Array> {
+  const { sizeA, sizeB, sizeC } = checkShape(shape);
+  if (a.length !== sizeA) throw new IgSearchError('SHAPE_MISMATCH', `matmul: A has ${a.length} elements, shape ${describe(shape)} needs ${sizeA}`);
+  if (b.length !== sizeB) throw new IgSearchError('SHAPE_MISMATCH', `matmul: B has ${b.length} elements, shape ${describe(shape)} needs ${sizeB}`);
+  const mm = await Matmul.create(gpu, { ...options, transposeB: shape.transposeB ?? false });
+  const bufA = gpu.upload(a, 'matmul.A');
+  const bufB = gpu.upload(b, 'matmul.B');
+  const bufC = gpu.allocate(sizeC * 4, 'matmul.C');
+  try {
+    const batch = gpu.batch('matmul');
+    mm.encode(batch, bufA, bufB, bufC, shape);
+    batch.submit();
+    return new Float32Array(await gpu.read(bufC, sizeC * 4));
+  } finally {
+    for (const buffer of [bufA, bufB, bufC]) gpu.pool.release(buffer);
+  }
+}
+
+function checkShape(shape: MatmulShape) {
+  const { M, N, K } = shape;
+  const count = shape.batch ?? 1;
+  for (const [name, v] of [['M', M], ['N', N], ['K', K], ['batch', count]] as const) {
+    if (!Number.isSafeInteger(v) || v < 0) {
+      throw new IgSearchError('SHAPE_MISMATCH', `matmul: ${name} must be a non-negative integer, got ${v}`);
+    }
+  }
+  const sizeA = count * M * K;
+  const sizeB = (shape.broadcastB ? 1 : count) * K * N;
+  const sizeC = count * M * N;
+  if (Math.max(sizeA, sizeB, sizeC) >= 2 ** 32) {
+    throw new IgSearchError('LIMIT_EXCEEDED', `matmul: shape ${describe(shape)} has more than 2^32 elements in one operand`);
+  }
+  return { M, N, K, count, sizeA, sizeB, sizeC };
+}
+
+function describe(shape: MatmulShape): string {
+  const t = shape.transposeB ? 'ᵀ' : '';
+  return `[${shape.batch ?? 1}] ${shape.M}×${shape.K} · ${shape.transposeB ? `${shape.N}×${shape.K}` : `${shape.K}×${shape.N}`}${t}`;
+}

@@ -1,0 +1,30 @@
+// Batched C[b] = A[b] · B[b] (or · B[b]^T), one invocation per output element. The baseline the
+// benchmark compares the tuned variants against; also the easiest kernel to read.
+
+struct Params {
+  M: u32, N: u32, K: u32, batch: u32,
+  strideA: u32, strideB: u32, strideC: u32, _pad: u32,
+}
+
+override TRANSPOSE_B: bool = false;
+
+@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(1) var<storage, read> b: array<f32>;
+@group(0) @binding(2) var<storage, read_write> c: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(16, 16)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let n = gid.x;
+  let m = gid.y;
+  if (m >= p.M || n >= p.N) { return; }
+  let baseA = gid.z * p.strideA + m * p.K;
+  let baseB = gid.z * p.strideB;
+  var acc = 0.0;
+  for (var k = 0u; k < p.K; k++) {
+    var bv: f32;
+    if (TRANSPOSE_B) { bv = b[baseB + n * p.K + k]; } else { bv = b[baseB + k * p.N + n]; }
+    acc = fma(a[baseA + k], bv, acc);
+  }
+  c[gid.z * p.strideC + m * p.N + n] = acc;
+}
