@@ -53,11 +53,7 @@ export class PipelineCache {
         `kernel ${kernel.name} binds ${storage} storage buffers; this device allows ${this.limits.maxStorageBuffersPerShaderStage} per stage`,
       );
     }
-    let module = this.modules.get(kernel.name);
-    if (!module) {
-      module = this.device.createShaderModule({ code: kernel.code, label: kernel.name });
-      this.modules.set(kernel.name, module);
-    }
+    const module = await this.module(kernel);
     const layout = this.device.createBindGroupLayout({
       label: kernel.name,
       entries: kernel.bindings.map((b, binding) => ({
@@ -74,16 +70,32 @@ export class PipelineCache {
       });
       return { kernel, pipeline, layout };
     } catch (e) {
+      throw new IgSearchError('GPU_ERROR', `cannot create pipeline ${kernel.name} with ${JSON.stringify(constants)}: ${(e as Error).message}`, {
+        cause: e,
+      });
+    }
+  }
+
+  /**
+   * The shader module for `kernel`, compiled inside an error scope so that a WGSL error becomes
+   * this kernel's GPU_ERROR (with file:line:column) instead of an uncaptured device error that
+   * would surface later, attributed to someone else.
+   */
+  private async module(kernel: Kernel): Promise<GPUShaderModule> {
+    const cached = this.modules.get(kernel.name);
+    if (cached) return cached;
+    this.device.pushErrorScope('validation');
+    const module = this.device.createShaderModule({ code: kernel.code, label: kernel.name });
+    const error = await this.device.popErrorScope();
+    if (error) {
       const info = await module.getCompilationInfo().catch(() => undefined);
       const messages = info?.messages
         .filter((m) => m.type === 'error')
         .map((m) => `  ${kernel.name}.wgsl:${m.lineNum}:${m.linePos} ${m.message}`)
         .join('\n');
-      throw new IgSearchError(
-        'GPU_ERROR',
-        `cannot compile kernel ${kernel.name} with ${JSON.stringify(constants)}: ${(e as Error).message}${messages ? `\n${messages}` : ''}`,
-        { cause: e },
-      );
+      throw new IgSearchError('GPU_ERROR', `cannot compile kernel ${kernel.name}:\n${messages || error.message}`);
     }
+    this.modules.set(kernel.name, module);
+    return module;
   }
 }

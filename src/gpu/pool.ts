@@ -55,6 +55,7 @@ export class BufferPool {
     let buffer = this.free.get(key)?.pop();
     if (buffer) {
       this.cached -= size;
+      buffer.label = label; // errors name the buffer by its current role
     } else {
       buffer = this.device.createBuffer({ size, usage, label });
       this.sizes.set(buffer, size);

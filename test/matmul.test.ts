@@ -1,0 +1,91 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
+import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+// Shapes chosen to hit every edge: below one tile, not a multiple of any tile (16, 64, 8 lanes),
+// exactly one tile, K = 1, long K, batches with and without a shared (broadcast) B.
+const SHAPES: MatmulShape[] = [
+  { M: 1, N: 1, K: 1 },
+  { M: 3, N: 5, K: 7 },
+  { M: 16, N: 64, K: 16 },
+  { M: 17, N: 65, K: 33 },
+  { M: 64, N: 64, K: 64 },
+  { M: 70, N: 130, K: 129 },
+  { M: 5, N: 200, K: 3 },
+  { M: 33, N: 9, K: 300 },
+  { M: 9, N: 31, K: 20, batch: 3 },
+  { M: 19, N: 67, K: 24, batch: 2, broadcastB: true },
+];
+
+function variants(): MatmulVariant[] {
+  return gpu.features.has('subgroups') ? ['tiled', 'subgroup8', 'naive'] : ['tiled', 'naive'];
+}
+
+describe('matmul matches the f64 reference', () => {
+  for (const transposeB of [false, true]) {
+    for (const base of SHAPES) {
+      const shape = { ...base, transposeB };
+      const label = `${shape.batch ?? 1}×${shape.M}×${shape.K}·${shape.K}×${shape.N}${transposeB ? 'ᵀ' : ''}${shape.broadcastB ? ' shared B' : ''}`;
+      it(`every variant, ${label}`, async () => {
+        const rng = mulberry32(shape.M * 1000 + shape.N * 10 + shape.K);
+        const batch = shape.batch ?? 1;
+        const a = randomFloats(batch * shape.M * shape.K, rng);
+        const b = randomFloats((shape.broadcastB ? 1 : batch) * shape.K * shape.N, rng);
+        const expected = matmulRef(a, b, shape);
+        for (const variant of variants()) {
+          const c = await matmul(gpu, a, b, shape, { variant });
+          // fp32 accumulation over K terms of size ≤ 1: error grows like sqrt(K)·2^-24.
+          expect(maxScaledError(c, expected), variant).toBeLessThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
+        }
+      });
+    }
+  }
+
+  it('K = 0 gives zeros and M = 0 or N = 0 gives an empty result', async () => {
+    for (const variant of variants()) {
+      const zeros = await matmul(gpu, new Float32Array(0), new Float32Array(0), { M: 3, N: 4, K: 0 }, { variant });
+      expect(Array.from(zeros)).toEqual(new Array(12).fill(0));
+      const empty = await matmul(gpu, new Float32Array(0), new Float32Array(8), { M: 0, N: 4, K: 2 }, { variant });
+      expect(empty.length).toBe(0);
+    }
+  });
+
+  it('picks the subgroup kernel on an 8-lane CPU adapter and the tiled one elsewhere', () => {
+    const expected = gpu.adapter.isSoftware && gpu.adapter.subgroupMaxSize === 8 && gpu.features.has('subgroups') ? 'subgroup8' : 'tiled';
+    expect(pickMatmulVariant(gpu)).toBe(expected);
+  });
+});
+
+describe('matmul rejects bad shapes with typed errors', () => {
+  it('operand length not matching the shape names the operand', async () => {
+    const err = await matmul(gpu, new Float32Array(5), new Float32Array(6), { M: 2, N: 3, K: 2 }).catch((e) => e);
+    expect(err).toBeInstanceOf(IgSearchError);
+    expect(err.code).toBe('SHAPE_MISMATCH');
+    expect(err.message).toMatch(/A has 5 elements.*needs 4/);
+  });
+
+  it('negative or fractional dimensions are refused', async () => {
+    for (const shape of [{ M: -1, N: 2, K: 2 }, { M: 1.5, N: 2, K: 2 }]) {
+      const err = await matmul(gpu, new Float32Array(4), new Float32Array(4), shape).catch((e) => e);
+      expect(err.code).toBe('SHAPE_MISMATCH');
+      expect(err.message).toMatch(/M must be a non-negative integer/);
+    }
+  });
+
+  it('a GPU buffer too small for the shape is refused before dispatch', async () => {
+    const mm = await Matmul.create(gpu);
+    const small = gpu.allocate(16, 'small');
+    const big = gpu.allocate(4096, 'big');
+    const batch = gpu.batch();
+    expect(() => mm.encode(batch, small, big, big, { M: 16, N: 16, K: 16 })).toThrow(/buffer A \("small"\) holds 256 bytes/);
+    batch.submit();
+    gpu.pool.release(small);
+    gpu.pool.release(big);
+  });
+});
