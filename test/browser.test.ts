@@ -1,0 +1,72 @@
+import { fileURLToPath } from 'node:url';
+import type { Browser, Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { matmulRef } from '../src/kernels/matmul/ref.js';
+import type { MatmulShape } from '../src/kernels/matmul/matmul.js';
+import { launchChromium } from './helpers/chromium.js';
+import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+import { serveDirectory } from './helpers/serve.js';
+
+/** What test/browser/harness.html puts on window. */
+interface Harness {
+  matmul(a: number[], b: number[], shape: MatmulShape): Promise<{ out: Record<string, number[]>; adapter: { description: string }; picked: string }>;
+  wasm(text: string): Promise<{
+    round: { text: string; scalars: number };
+    panic?: { name: string; code: string; message: string; isIgSearchError: boolean };
+    after: string;
+  }>;
+}
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+let server: Awaited<ReturnType<typeof serveDirectory>>;
+let browser: Browser;
+let page: Page;
+
+beforeAll(async () => {
+  server = await serveDirectory(root);
+  browser = await launchChromium();
+  page = await browser.newPage();
+  page.on('pageerror', (e) => console.error('page error:', e));
+  await page.goto(`${server.url}/test/browser/harness.html`);
+  await page.waitForFunction(() => (window as { harnessReady?: boolean }).harnessReady === true);
+});
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.close();
+});
+
+describe('browser (headless Debian chromium, navigator.gpu)', () => {
+  it('matmul through the browser bundle matches the f64 reference for every variant the adapter runs', async () => {
+    const shapes: MatmulShape[] = [
+      { M: 37, N: 70, K: 45 },
+      { M: 9, N: 33, K: 17, batch: 2, transposeB: true },
+    ];
+    const rng = mulberry32(11);
+    for (const shape of shapes) {
+      const batch = shape.batch ?? 1;
+      const a = randomFloats(batch * shape.M * shape.K, rng);
+      const b = randomFloats(batch * shape.K * shape.N, rng);
+      const result = await page.evaluate(
+        ({ a, b, shape }) => (window as unknown as { harness: Harness }).harness.matmul(a, b, shape),
+        { a: Array.from(a), b: Array.from(b), shape },
+      );
+      const expected = matmulRef(a, b, shape);
+      expect(Object.keys(result.out).length).toBeGreaterThanOrEqual(2);
+      for (const [variant, c] of Object.entries(result.out)) {
+        expect(maxScaledError(c, expected), `${variant} on ${result.adapter.description}`).toBeLessThan(1e-4);
+      }
+    }
+  });
+
+  it('the Wasm core loads over fetch, round-trips UTF-8 and maps a panic to IgSearchError', async () => {
+    const text = 'browser 🌐 搜索 — ok';
+    const result = await page.evaluate((text) => (window as unknown as { harness: Harness }).harness.wasm(text), text);
+    expect(result.round).toEqual({ text, scalars: [...text].length });
+    expect(result.panic?.name).toBe('IgSearchError');
+    expect(result.panic?.isIgSearchError).toBe(true);
+    expect(result.panic?.code).toBe('WASM_PANIC');
+    expect(result.panic?.message).toMatch(/browser panic probe/);
+    expect(result.after).toBe('after');
+  });
+});

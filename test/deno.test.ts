@@ -1,0 +1,21 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('Deno runtime', () => {
+  it('the Deno test suite passes on the built bundle (navigator.gpu + Deno.readFile)', () => {
+    const deno = `${root}node_modules/.bin/deno`;
+    const result = spawnSync(deno, ['test', '--allow-read', '--no-check', 'test/deno/'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+      timeout: 300_000,
+    });
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(result.error, output).toBeUndefined();
+    expect(output).toMatch(/ok \| 2 passed \| 0 failed/);
+    expect(result.status, output).toBe(0);
+  });
+});

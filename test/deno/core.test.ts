@@ -1,0 +1,49 @@
+// Runs under `deno test --allow-read` (driven by test/deno.test.ts): the built Deno bundle, with
+// WebGPU from Deno's own navigator.gpu (wgpu) and the .wasm read with Deno.readFile.
+import { Gpu, IgSearchError, loadWasmCore, matmul, matmulRef, pickMatmulVariant } from '../../dist/deno.js';
+
+function assert(condition: unknown, message: string): asserts condition {
+  if (!condition) throw new Error(message);
+}
+
+function lcg(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 4294967296) * 2 - 1;
+}
+
+Deno.test('matmul through the Deno bundle matches the reference', async () => {
+  const gpu = await Gpu.request();
+  const rng = lcg(3);
+  const variants = gpu.features.has('subgroups') ? (['tiled', 'subgroup8', 'naive'] as const) : (['tiled', 'naive'] as const);
+  for (const shape of [{ M: 37, N: 70, K: 45 }, { M: 8, N: 33, K: 17, batch: 2, transposeB: true }]) {
+    const batch = shape.batch ?? 1;
+    const a = Float32Array.from({ length: batch * shape.M * shape.K }, rng);
+    const b = Float32Array.from({ length: batch * shape.K * shape.N }, rng);
+    const expected = matmulRef(a, b, shape);
+    for (const variant of variants) {
+      if (variant === 'subgroup8' && pickMatmulVariant(gpu) !== 'subgroup8') continue; // needs 8-lane subgroups
+      const c = await matmul(gpu, a, b, shape, { variant });
+      let worst = 0;
+      for (let i = 0; i < c.length; i++) worst = Math.max(worst, Math.abs(c[i]! - expected[i]!));
+      assert(c.length === expected.length, `length ${c.length}`);
+      assert(worst < 1e-4, `${variant} ${JSON.stringify(shape)}: max error ${worst}`);
+    }
+  }
+  console.log(`deno adapter: ${gpu.adapter.description} (${gpu.adapter.architecture}), variant ${pickMatmulVariant(gpu)}`);
+  gpu.destroy();
+});
+
+Deno.test('Wasm core loads from disk, round-trips UTF-8 and maps panics', async () => {
+  const core = await loadWasmCore();
+  const text = 'Deno 🦕 检索 — ok';
+  const out = core.selfTestUtf8(text);
+  assert(out.text === text && out.scalars === [...text].length, `round trip gave ${JSON.stringify(out)}`);
+  let caught: unknown;
+  try {
+    core.selfTestPanic('deno panic probe');
+  } catch (e) {
+    caught = e;
+  }
+  assert(caught instanceof IgSearchError && caught.code === 'WASM_PANIC', `got ${caught}`);
+  assert(core.selfTestUtf8('after').text === 'after', 'core unusable after panic');
+});

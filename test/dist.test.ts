@@ -1,0 +1,41 @@
+import { spawnSync } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { matmulRef } from '../src/kernels/matmul/ref.js';
+import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+
+describe('the built Node bundle (dist/node.js) and CLI', () => {
+  it('resolves through the package exports map and multiplies correctly on Dawn', async () => {
+    const ig = await import('ig-search');
+    const gpu = await ig.Gpu.request();
+    const shape = { M: 45, N: 77, K: 38, batch: 2, broadcastB: true, transposeB: true };
+    const rng = mulberry32(5);
+    const a = randomFloats(2 * 45 * 38, rng);
+    const b = randomFloats(77 * 38, rng);
+    const c = await ig.matmul(gpu, a, b, shape);
+    expect(maxScaledError(c, matmulRef(a, b, shape))).toBeLessThan(1e-5);
+    const core = await ig.loadWasmCore();
+    expect(core.selfTestUtf8('dist ✓').text).toBe('dist ✓');
+    gpu.destroy();
+  });
+
+  it('`ig-search doctor --json` reports a working runtime, adapter, Wasm core and a correct matmul', () => {
+    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'doctor', '--size', '256', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const report = JSON.parse(result.stdout.slice(result.stdout.indexOf('{')));
+    expect(report.runtime).toBe('node');
+    expect(report.wasm.ok).toBe(true);
+    expect(report.limits.maxStorageBufferBindingSize).toBeGreaterThanOrEqual(128 * 1024 * 1024);
+    expect(report.matmul.size).toBe(256);
+    expect(report.matmul.gflops).toBeGreaterThan(0);
+    expect(report.matmul.maxAbsError).toBeLessThan(1e-3);
+  });
+
+  it('an unknown command exits 2 with usage', () => {
+    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'frobnicate'], { encoding: 'utf8' });
+    expect(result.status).toBe(2);
+    expect(result.stderr).toMatch(/unknown command "frobnicate"/);
+  });
+});
