@@ -32,7 +32,7 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
   subgroup8: {
     kernel: defineKernel({ name: 'matmul_subgroup8', code: subgroupSource, entryPoint: 'main', bindings: BINDINGS }),
     tileRows: 16,
-    tileCols: 64,
+    tileCols: 128,
   },
   naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 16, tileCols: 16 },
 };
