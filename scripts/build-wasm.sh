@@ -5,6 +5,7 @@
 #   2. Debian's rustc/cargo with libstd-rust-dev-wasm32 (what scripts/setup.sh installs), called by
 #      absolute path so that a rustup `cargo` earlier in PATH cannot shadow it.
 # wasm-bindgen/wasm-pack are not used: neither installs offline (README, "Why no wasm-pack").
+# With --test, runs the crate's native unit tests instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,6 +19,11 @@ else
   echo "  Run scripts/setup.sh (installs Debian rustc, cargo, libstd-rust-dev-wasm32, lld)," >&2
   echo "  or 'rustup target add $target' where rustup can download." >&2
   exit 1
+fi
+
+if [ "${1:-}" = "--test" ]; then
+  # Native unit tests of the crate (same toolchain; Debian's rustc ships the host std too).
+  exec "${cargo[@]}" test --offline --release --manifest-path rust/Cargo.toml --target-dir rust/target
 fi
 
 # Debian's rustc links wasm32 with rust-lld from the lld package; offline, no crates are fetched.
