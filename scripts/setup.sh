@@ -92,8 +92,11 @@ fi
 
 # --- npm + build ---------------------------------------------------------------------------------
 if [ ! -d node_modules ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
-  log "npm ci"
-  npm ci --no-audit --no-fund
+  # Not `npm ci`: the lockfile lists only the platform packages (deno, rollup, esbuild) that this
+  # registry resolves, and `npm ci` refuses such a lockfile as out of sync. `install --no-save`
+  # installs exactly the locked versions and leaves package-lock.json untouched.
+  log "npm install (locked versions)"
+  npm install --no-save --no-audit --no-fund
 fi
 log "build"
 npm run build --silent
