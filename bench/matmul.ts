@@ -20,7 +20,7 @@ const CASES: Case[] = [
 ];
 
 /** Skip a (slow) variant where one run would take longer than this at its expected speed. */
-const MAX_FLOP: Record<MatmulVariant, number> = { naive: 2.2e9, tiled: 3.5e10, subgroup8: Infinity };
+const MAX_FLOP: Record<MatmulVariant, number> = { naive: 2.2e9, tiled: 3.5e10, blocked: Infinity, subgroup8: Infinity };
 
 const flop = (s: MatmulShape) => 2 * s.M * s.N * s.K;
 
@@ -45,7 +45,7 @@ async function measure(gpu: Gpu, variant: MatmulVariant, shape: MatmulShape): Pr
 
 const gpu = await Gpu.request();
 const picked = pickMatmulVariant(gpu);
-const variants: MatmulVariant[] = picked === 'tiled' ? ['tiled', 'naive'] : [picked, 'tiled', 'naive'];
+const variants: MatmulVariant[] = [picked, ...(['subgroup8', 'blocked', 'tiled', 'naive'] as const).filter((v) => v !== picked && (v !== 'subgroup8' || gpu.features.has('subgroups')))];
 console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'}); ig-search picks "${picked}"`);
 console.log(`LP_NUM_THREADS=${process.env['LP_NUM_THREADS'] ?? '(Mesa default)'}\n`);
 
@@ -80,6 +80,7 @@ const ratios = {
   vs_torch_cpu: torch1024 ? at1024[picked]! / torch1024 : null,
   vs_naive_wgsl: at1024['naive'] ? at1024[picked]! / at1024['naive'] : null,
   vs_tiled_wgsl: at1024['tiled'] ? at1024[picked]! / at1024['tiled'] : null,
+  vs_blocked_wgsl: at1024['blocked'] && picked !== 'blocked' ? at1024[picked]! / at1024['blocked'] : null,
   lm_vs_torch_cpu: torch.result ? ours[CASES[lmIndex]!.name]![picked]! / torch.result[lmIndex]! : null,
 };
 console.log(`\nratios: ${JSON.stringify(ratios)}`);

@@ -24,7 +24,7 @@ const SHAPES: MatmulShape[] = [
 ];
 
 function variants(): MatmulVariant[] {
-  return gpu.features.has('subgroups') ? ['tiled', 'subgroup8', 'naive'] : ['tiled', 'naive'];
+  return gpu.features.has('subgroups') ? ['tiled', 'subgroup8', 'blocked', 'naive'] : ['tiled', 'blocked', 'naive'];
 }
 
 describe('matmul matches the f64 reference', () => {
@@ -56,9 +56,10 @@ describe('matmul matches the f64 reference', () => {
     }
   });
 
-  it('picks the subgroup kernel on an 8-lane CPU adapter and the tiled one elsewhere', () => {
-    const expected = gpu.adapter.isSoftware && gpu.adapter.subgroupMaxSize === 8 && gpu.features.has('subgroups') ? 'subgroup8' : 'tiled';
-    expect(pickMatmulVariant(gpu)).toBe(expected);
+  it('picks subgroup8 on an 8-lane CPU adapter, blocked on other CPU adapters, tiled on GPUs', () => {
+    const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
+    const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8 && gpu.features.has('subgroups');
+    expect(pickMatmulVariant(gpu)).toBe(!isSoftware ? 'tiled' : eightLanes ? 'subgroup8' : 'blocked');
   });
 });
 

@@ -1,7 +1,8 @@
 /**
- * Batched fp32 matmul, C[b] = A[b] · B[b] or A[b] · B[b]ᵀ, in three variants chosen per adapter:
- * `subgroup8` for CPU adapters with 8-lane subgroups (lavapipe), `tiled` (shared memory) for
- * everything else, and `naive`, the one-thread-per-output baseline the benchmark compares against.
+ * Batched fp32 matmul, C[b] = A[b] · B[b] or A[b] · B[b]ᵀ, in variants chosen per adapter:
+ * `subgroup8` for CPU adapters with 8-lane subgroups (lavapipe under Dawn), `blocked` for other
+ * CPU adapters (lavapipe under Deno's wgpu, SwiftShader), `tiled` (shared memory) for GPUs, and
+ * `naive`, the one-thread-per-output baseline the benchmark compares against.
  */
 import { IgSearchError } from '../../errors.js';
 import type { DispatchBatch, Gpu } from '../../gpu/device.js';
@@ -9,6 +10,7 @@ import { defineKernel, type Kernel } from '../../gpu/kernel.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import naiveSource from './naive.wgsl';
 import tiledSource from './matmul.wgsl';
+import blockedSource from './matmul_blocked.wgsl';
 import subgroupSource from './matmul_subgroup8.wgsl';
 
 export interface MatmulShape {
@@ -23,7 +25,7 @@ export interface MatmulShape {
   broadcastB?: boolean;
 }
 
-export type MatmulVariant = 'tiled' | 'subgroup8' | 'naive';
+export type MatmulVariant = 'tiled' | 'subgroup8' | 'blocked' | 'naive';
 
 const BINDINGS = ['read', 'read', 'read_write', 'uniform'] as const;
 
@@ -34,6 +36,11 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
     tileRows: 16,
     tileCols: 128,
   },
+  blocked: {
+    kernel: defineKernel({ name: 'matmul_blocked', code: blockedSource, entryPoint: 'main', bindings: BINDINGS }),
+    tileRows: 64,
+    tileCols: 64,
+  },
   naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 16, tileCols: 16 },
 };
 
@@ -41,7 +48,8 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
 export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
   const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
   const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8;
-  return isSoftware && eightLanes && gpu.features.has('subgroups') ? 'subgroup8' : 'tiled';
+  if (!isSoftware) return 'tiled';
+  return eightLanes && gpu.features.has('subgroups') ? 'subgroup8' : 'blocked';
 }
 
 export interface MatmulOptions {
