@@ -110,6 +110,68 @@ pub unsafe fn bytes<'a>(ptr: *const u8, len: usize) -> &'a [u8] {
     }
 }
 
+/// Borrows `n` elements at `ptr` (any `n`, including 0, with a possibly dangling `ptr`).
+///
+/// # Safety
+/// For `n > 0`, `ptr` must point to `n` initialised, aligned elements inside linear memory.
+pub unsafe fn slice<'a, T>(ptr: *const T, n: usize) -> &'a [T] {
+    if n == 0 {
+        &[]
+    } else {
+        std::slice::from_raw_parts(ptr, n)
+    }
+}
+
+/// Mutable twin of [`slice`].
+///
+/// # Safety
+/// As for [`slice`], and nothing else may alias the range.
+pub unsafe fn slice_mut<'a, T>(ptr: *mut T, n: usize) -> &'a mut [T] {
+    if n == 0 {
+        &mut []
+    } else {
+        std::slice::from_raw_parts_mut(ptr, n)
+    }
+}
+
+/// Checks that `offsets` (length k+1) starts at 0, never decreases and ends at `total`.
+pub fn check_offsets(offsets: &[u32], total: usize, what: &str) -> Result<(), i32> {
+    if offsets.first() != Some(&0) {
+        return Err(report(ErrorCode::InvalidArgument, &format!("{what}: offsets must start at 0")));
+    }
+    for i in 1..offsets.len() {
+        if offsets[i] < offsets[i - 1] {
+            return Err(report(ErrorCode::InvalidArgument, &format!("{what}: offsets decrease at index {i}")));
+        }
+    }
+    if *offsets.last().unwrap() as usize != total {
+        return Err(report(
+            ErrorCode::InvalidArgument,
+            &format!("{what}: offsets end at {} but there are {total} elements", offsets.last().unwrap()),
+        ));
+    }
+    Ok(())
+}
+
+/// Splits a UTF-8 blob at `offsets` (k+1 byte offsets) into k strings, validating both.
+pub fn split_strings<'a>(blob: &'a [u8], offsets: &[u32], what: &str) -> Result<Vec<&'a str>, i32> {
+    check_offsets(offsets, blob.len(), what)?;
+    let mut out = Vec::with_capacity(offsets.len().saturating_sub(1));
+    for i in 0..offsets.len().saturating_sub(1) {
+        let bytes = &blob[offsets[i] as usize..offsets[i + 1] as usize];
+        match std::str::from_utf8(bytes) {
+            Ok(s) => out.push(s),
+            Err(e) => {
+                return Err(report(
+                    ErrorCode::InvalidUtf8,
+                    &format!("{what}[{i}]: invalid UTF-8 at byte {}", e.valid_up_to()),
+                ))
+            }
+        }
+    }
+    Ok(out)
+}
+
 /// Installs the hook that forwards panic messages to the host. Called by JS once per instance.
 #[no_mangle]
 pub extern "C" fn ig_init() {

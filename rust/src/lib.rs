@@ -4,5 +4,8 @@
 //! `extern "C"` function over integers and pointers into linear memory, and the TypeScript glue in
 //! `src/wasm/` is written by hand. The calling convention is in [`ffi`].
 
+pub mod advantage;
 pub mod ffi;
+pub mod retrieval;
 pub mod selftest;
+pub mod unicode;

@@ -1,0 +1,7 @@
+//! Retrieval over a passage corpus: an Okapi BM25 index and the seeded random-document sampler
+//! that supplies IG's counterfactual documents.
+
+pub mod bm25;
+pub mod exports;
+pub mod format;
+pub mod sampler;
