@@ -13,3 +13,17 @@ export { Matmul, matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant
 export { matmulRef } from './kernels/matmul/ref.js';
 export { WasmCore, loadWasmCore, type WasmSource } from './wasm/core.js';
 export { doctor, type DoctorReport } from './cli/doctor.js';
+export { WasmScope } from './wasm/core.js';
+export { normalizeAnswer, extractAnswer, computeRewards, type RewardMetric, type RewardOptions } from './rl/reward.js';
+export {
+  grpoAdvantages,
+  informationGain,
+  modulateQueryAdvantages,
+  DEFAULT_IG_SHAPING,
+  type GrpoOptions,
+  type IgShapingOptions,
+  type ModulationInput,
+  type SpanArrays,
+} from './rl/advantage.js';
+export { Bm25Index, bm25Terms, type Bm25Options, type SearchHit, type SampleOptions } from './retrieval/bm25.js';
+export { parseCorpusJsonl, passageTitle, type Passage, type ParsedCorpus, type JsonlOptions } from './retrieval/corpus.js';

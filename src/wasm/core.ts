@@ -22,6 +22,38 @@ export interface CoreExports {
   ig_selftest_utf8(ptr: number, len: number): number;
   ig_selftest_scale_f32(x: number, n: number, scale: number, out: number): number;
   ig_selftest_panic(ptr: number, len: number): void;
+  // advantage/
+  ig_normalize_answer(ptr: number, len: number): number;
+  ig_extract_answer(ptr: number, len: number): number;
+  ig_rewards(
+    texts: number, textsLen: number, textOffsets: number, n: number,
+    golds: number, goldsLen: number, goldOffsets: number, nGolds: number, goldIndex: number,
+    metric: number, extract: number, out: number,
+  ): number;
+  ig_grpo_advantages(rewards: number, n: number, groupSizes: number, nGroups: number, norm: number, epsilon: number, out: number): number;
+  ig_information_gain(
+    real: number, counterfactual: number, n: number, groupSizes: number, nGroups: number,
+    deadZone: number, negativeScale: number, clip: number, groupZ: number, epsilon: number, raw: number, shaped: number,
+  ): number;
+  ig_modulate_advantages(
+    tokenCounts: number, rolloutAdvantages: number, n: number,
+    queryRollout: number, queryStart: number, queryEnd: number, queryIg: number, q: number,
+    retrievedRollout: number, retrievedStart: number, retrievedEnd: number, m: number,
+    lambda: number, mode: number, outLen: number, advantages: number, mask: number,
+  ): number;
+  // retrieval/
+  ig_bm25_build(ids: number, idsLen: number, idOffsets: number, contents: number, contentsLen: number, contentOffsets: number, n: number, k1: number, b: number): number;
+  ig_bm25_free(handle: number): number;
+  ig_bm25_stats(handle: number, out: number): number;
+  ig_bm25_search(handle: number, queries: number, queriesLen: number, queryOffsets: number, nq: number, k: number, outDocs: number, outScores: number, outCounts: number): number;
+  ig_bm25_documents(handle: number, docs: number, n: number): number;
+  ig_bm25_serialize(handle: number): number;
+  ig_bm25_load(ptr: number, len: number): number;
+  ig_bm25_sample(
+    handle: number, count: number, seedLo: number, seedHi: number,
+    golds: number, goldsLen: number, goldOffsets: number, nGolds: number, exclude: number, nExclude: number, out: number,
+  ): number;
+  ig_bm25_terms(ptr: number, len: number): number;
 }
 
 /** `ErrorCode` in rust/src/ffi.rs → the public error code. */
@@ -109,12 +141,23 @@ export class WasmCore {
     }
   }
 
+  /**
+   * Runs `body` with a scope that copies inputs into Wasm memory and frees every buffer it made
+   * when `body` returns or throws. Read results with the scope's `read*` helpers, which make
+   * fresh views (memory may have grown, detaching old ones) and copy out.
+   */
+  scoped<T>(body: (scope: WasmScope) => T): T {
+    const scope = new WasmScope(this, this.exports);
+    try {
+      return body(scope);
+    } finally {
+      if (scope.generation === this.generation) scope.free();
+    }
+  }
+
   /** Encodes `text` as UTF-8, rejecting lone surrogates instead of silently replacing them. */
   withString<T>(text: string, field: string, body: (ptr: number, len: number) => T): T {
-    if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) {
-      const at = firstLoneSurrogate(text);
-      throw new IgSearchError('INVALID_ARGUMENT', `${field}: lone UTF-16 surrogate at index ${at}; text must be valid Unicode`);
-    }
+    checkWellFormed(text, field);
     return this.withBytes(encoder.encode(text), body);
   }
 
@@ -204,6 +247,98 @@ export class WasmCore {
         this.resetting = undefined;
       });
     }
+  }
+}
+
+type Numbers = ArrayLike<number>;
+
+/** Buffers allocated for one call into the core; see `WasmCore.scoped`. */
+export class WasmScope {
+  readonly generation: number;
+  private readonly owned: [number, number][] = [];
+
+  constructor(
+    private readonly core: WasmCore,
+    private readonly x: CoreExports,
+  ) {
+    this.generation = core.generation;
+  }
+
+  alloc(bytes: number): number {
+    const ptr = this.x.ig_alloc(bytes);
+    if (ptr === 0) throw new IgSearchError('LIMIT_EXCEEDED', `ig_core: cannot allocate ${bytes} bytes of Wasm memory`);
+    this.owned.push([ptr, bytes]);
+    return ptr;
+  }
+
+  bytes(data: Uint8Array): number {
+    const ptr = this.alloc(data.length);
+    new Uint8Array(this.x.memory.buffer, ptr, data.length).set(data);
+    return ptr;
+  }
+
+  f64(values: Numbers): number {
+    const ptr = this.alloc(values.length * 8);
+    new Float64Array(this.x.memory.buffer, ptr, values.length).set(values);
+    return ptr;
+  }
+
+  u32(values: Numbers): number {
+    const ptr = this.alloc(values.length * 4);
+    new Uint32Array(this.x.memory.buffer, ptr, values.length).set(values);
+    return ptr;
+  }
+
+  /** UTF-8 of `text`; lone surrogates are an INVALID_ARGUMENT naming `field`. */
+  string(text: string, field: string): { ptr: number; len: number } {
+    checkWellFormed(text, field);
+    const bytes = encoder.encode(text);
+    return { ptr: this.bytes(bytes), len: bytes.length };
+  }
+
+  /**
+   * Packs strings back to back as one UTF-8 blob plus `strings.length + 1` u32 byte offsets, the
+   * layout every string-list export takes. One copy into Wasm memory, no per-string calls.
+   */
+  strings(strings: readonly string[], field: string): { ptr: number; len: number; offsets: number } {
+    let capacity = 0;
+    for (let i = 0; i < strings.length; i++) {
+      const s = strings[i];
+      if (typeof s !== 'string') throw new IgSearchError('INVALID_ARGUMENT', `${field}[${i}] must be a string, got ${typeof s}`);
+      checkWellFormed(s, `${field}[${i}]`);
+      capacity += s.length * 3;
+    }
+    const blob = new Uint8Array(capacity);
+    const offsets = new Uint32Array(strings.length + 1);
+    let at = 0;
+    for (let i = 0; i < strings.length; i++) {
+      at += encoder.encodeInto(strings[i]!, blob.subarray(at)).written;
+      offsets[i + 1] = at;
+    }
+    return { ptr: this.bytes(blob.subarray(0, at)), len: at, offsets: this.u32(offsets) };
+  }
+
+  readF64(ptr: number, n: number): Float64Array {
+    return new Float64Array(this.x.memory.buffer, ptr, n).slice();
+  }
+
+  readF32(ptr: number, n: number): Float32Array {
+    return new Float32Array(this.x.memory.buffer, ptr, n).slice();
+  }
+
+  readU32(ptr: number, n: number): Uint32Array {
+    return new Uint32Array(this.x.memory.buffer, ptr, n).slice();
+  }
+
+  free(): void {
+    for (const [ptr, bytes] of this.owned) this.x.ig_free(ptr, bytes);
+    this.owned.length = 0;
+  }
+}
+
+function checkWellFormed(text: string, field: string): void {
+  if (!(text as string & { isWellFormed(): boolean }).isWellFormed()) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${field}: lone UTF-16 surrogate at index ${firstLoneSurrogate(text)}; text must be valid Unicode`);
   }
 }
 

@@ -1,0 +1,202 @@
+/**
+ * BM25 retrieval over a passage corpus, in the Rust core: build from Search-R1 JSONL or passage
+ * objects, top-k search (one query or a batch in one call), serialise/load, and the seeded
+ * random-document sampler that IG uses as its counterfactual.
+ */
+import { IgSearchError } from '../errors.js';
+import { checkFiniteOption, checkU32 } from '../wasm/args.js';
+import type { WasmCore } from '../wasm/core.js';
+import { parseCorpusJsonl, type JsonlOptions, type Passage } from './corpus.js';
+
+export interface Bm25Options {
+  /** Term-frequency saturation (default 0.9, Pyserini's). */
+  k1?: number;
+  /** Length normalisation in [0, 1] (default 0.4, Pyserini's). */
+  b?: number;
+}
+
+export interface SearchHit {
+  /** Index of the passage in the corpus (0-based, corpus order). */
+  doc: number;
+  id: string;
+  contents: string;
+  score: number;
+}
+
+export interface SampleOptions {
+  /** Seed of the draw (0 ≤ seed < 2^53); the same seed gives the same documents everywhere. */
+  seed: number;
+  /** Skip passages that contain any of these answers (SQuAD-normalised, whole words). */
+  excludeAnswers?: readonly string[];
+  /** Skip these passage indices (e.g. the ones actually retrieved). */
+  excludeDocs?: ArrayLike<number>;
+}
+
+const decoder = new TextDecoder();
+const registry = new FinalizationRegistry<{ core: WasmCore; handle: number; generation: number }>(({ core, handle, generation }) => {
+  if (core.generation === generation) core.call('ig_bm25_free', (x) => x.ig_bm25_free(handle));
+});
+
+export class Bm25Index {
+  private handle: number;
+  private readonly generation: number;
+  readonly size: number;
+  readonly terms: number;
+  readonly postings: number;
+  readonly averageLength: number;
+  readonly k1: number;
+  readonly b: number;
+
+  private constructor(
+    private readonly core: WasmCore,
+    handle: number,
+  ) {
+    this.handle = handle;
+    this.generation = core.generation;
+    const stats = core.scoped((s) => {
+      const out = s.alloc(6 * 8);
+      core.call('ig_bm25_stats', (x) => x.ig_bm25_stats(handle, out));
+      return s.readF64(out, 6);
+    });
+    [this.size, this.terms, this.postings, this.averageLength, this.k1, this.b] = Array.from(stats) as [number, number, number, number, number, number];
+    registry.register(this, { core, handle, generation: this.generation }, this);
+  }
+
+  /** Indexes `passages` (their `contents`, title included). */
+  static build(core: WasmCore, passages: readonly Passage[], options: Bm25Options = {}): Bm25Index {
+    const k1 = checkFiniteOption(options.k1 ?? 0.9, 'k1', { min: 0 });
+    const b = checkFiniteOption(options.b ?? 0.4, 'b', { min: 0 });
+    const ids = passages.map((p, i) => {
+      if (typeof p?.id !== 'string') throw new IgSearchError('INVALID_ARGUMENT', `passages[${i}].id must be a string`);
+      return p.id;
+    });
+    const contents = passages.map((p) => p.contents);
+    const handle = core.scoped((s) => {
+      const idBlob = s.strings(ids, 'passages[].id');
+      const contentBlob = s.strings(contents, 'passages[].contents');
+      return core.call('ig_bm25_build', (x) =>
+        x.ig_bm25_build(idBlob.ptr, idBlob.len, idBlob.offsets, contentBlob.ptr, contentBlob.len, contentBlob.offsets, passages.length, k1, b),
+      );
+    });
+    return new Bm25Index(core, handle);
+  }
+
+  /** Parses Search-R1 corpus JSONL (`{id, contents}` per line) and indexes it. */
+  static fromJsonl(core: WasmCore, jsonl: string, options: Bm25Options & JsonlOptions = {}): Bm25Index {
+    return Bm25Index.build(core, parseCorpusJsonl(jsonl, options).passages, options);
+  }
+
+  /** Loads bytes from `serialize()`; a truncated or corrupted file is an INVALID_ARGUMENT. */
+  static load(core: WasmCore, bytes: Uint8Array): Bm25Index {
+    const handle = core.scoped((s) => {
+      const ptr = s.bytes(bytes);
+      return core.call('ig_bm25_load', (x) => x.ig_bm25_load(ptr, bytes.length));
+    });
+    return new Bm25Index(core, handle);
+  }
+
+  /** The `k` best passages for `query`, best first (ties: lower index first). */
+  search(query: string, k = 3): SearchHit[] {
+    return this.searchBatch([query], k)[0]!;
+  }
+
+  /** `search` for many queries in one call into the core. */
+  searchBatch(queries: readonly string[], k = 3): SearchHit[][] {
+    checkU32([k], 'k');
+    const h = this.live();
+    const n = queries.length;
+    const { docs, scores, counts } = this.core.scoped((s) => {
+      const q = s.strings(queries, 'queries');
+      const outDocs = s.alloc(n * k * 4);
+      const outScores = s.alloc(n * k * 8);
+      const outCounts = s.alloc(n * 4);
+      this.core.call('ig_bm25_search', (x) => x.ig_bm25_search(h, q.ptr, q.len, q.offsets, n, k, outDocs, outScores, outCounts));
+      return { docs: s.readU32(outDocs, n * k), scores: s.readF64(outScores, n * k), counts: s.readU32(outCounts, n) };
+    });
+    const wanted: number[] = [];
+    for (let i = 0; i < n; i++) for (let j = 0; j < counts[i]!; j++) wanted.push(docs[i * k + j]!);
+    const passages = this.documents(wanted);
+    let at = 0;
+    return Array.from({ length: n }, (_, i) =>
+      Array.from({ length: counts[i]! }, (_, j) => ({ doc: docs[i * k + j]!, score: scores[i * k + j]!, ...passages[at++]! })),
+    );
+  }
+
+  /** Passages by index. */
+  documents(indices: ArrayLike<number>): Passage[] {
+    checkU32(indices, 'indices');
+    const h = this.live();
+    const bytes = this.core.scoped((s) => {
+      const ptr = s.u32(indices);
+      this.core.call('ig_bm25_documents', (x) => x.ig_bm25_documents(h, ptr, indices.length));
+      return this.core.takeOutBytes();
+    });
+    const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+    const out: Passage[] = [];
+    let at = 0;
+    const next = () => {
+      const len = view.getUint32(at, true);
+      const s = decoder.decode(bytes.subarray(at + 4, at + 4 + len));
+      at += 4 + len;
+      return s;
+    };
+    for (let i = 0; i < indices.length; i++) out.push({ id: next(), contents: next() });
+    return out;
+  }
+
+  /**
+   * `count` distinct passage indices drawn uniformly with `seed`, skipping passages containing a
+   * gold answer or listed in `excludeDocs`. Fewer only when fewer passages are eligible.
+   */
+  sampleRandom(count: number, options: SampleOptions): number[] {
+    checkU32([count], 'count');
+    const seed = options.seed;
+    if (!Number.isSafeInteger(seed) || seed < 0) throw new IgSearchError('INVALID_ARGUMENT', `seed must be a non-negative safe integer, got ${seed}`);
+    const exclude = options.excludeDocs ?? [];
+    checkU32(exclude, 'excludeDocs');
+    const h = this.live();
+    return this.core.scoped((s) => {
+      const golds = s.strings(options.excludeAnswers ?? [], 'excludeAnswers');
+      const ex = s.u32(exclude);
+      const out = s.alloc(count * 4);
+      const got = this.core.call('ig_bm25_sample', (x) =>
+        x.ig_bm25_sample(h, count, seed % 2 ** 32, Math.floor(seed / 2 ** 32), golds.ptr, golds.len, golds.offsets, (options.excludeAnswers ?? []).length, ex, exclude.length, out),
+      );
+      return Array.from(s.readU32(out, got));
+    });
+  }
+
+  /** The index as bytes (versioned, little-endian; see rust/src/retrieval/format.rs). */
+  serialize(): Uint8Array {
+    const h = this.live();
+    this.core.call('ig_bm25_serialize', (x) => x.ig_bm25_serialize(h));
+    return this.core.takeOutBytes();
+  }
+
+  /** Releases the index's memory in the core; later calls throw. */
+  free(): void {
+    if (this.handle < 0) return;
+    const h = this.live();
+    registry.unregister(this);
+    this.handle = -1;
+    this.core.call('ig_bm25_free', (x) => x.ig_bm25_free(h));
+  }
+
+  private live(): number {
+    if (this.handle < 0) throw new IgSearchError('INVALID_ARGUMENT', 'this BM25 index was freed');
+    if (this.core.generation !== this.generation) {
+      throw new IgSearchError('WASM_PANIC', 'this BM25 index was lost when the Wasm core reset after a panic; rebuild or reload it');
+    }
+    return this.handle;
+  }
+}
+
+/** BM25's view of a text: its terms (maximal letter/number runs, lowercased). */
+export function bm25Terms(core: WasmCore, text: string): string[] {
+  return core.scoped((s) => {
+    const { ptr, len } = s.string(text, 'text');
+    core.call('ig_bm25_terms', (x) => x.ig_bm25_terms(ptr, len));
+    const joined = core.takeOutString();
+    return joined === '' ? [] : joined.split(' ');
+  });
+}

@@ -1,0 +1,140 @@
+/**
+ * Rewards → per-token advantages, in the Rust core (zero-copy typed arrays in and out).
+ *
+ *   grpoAdvantages          Â_i per rollout, verl's GRPO (or Dr. GRPO with norm: 'none')
+ *   informationGain         IG per search step = real − counterfactual score, then shaping
+ *   modulateQueryAdvantages per-token advantages + loss mask: query tokens get Â_i + λ·IG̃_ik
+ */
+import { IgSearchError } from '../errors.js';
+import { checkFiniteOption, checkLengths, checkU32 } from '../wasm/args.js';
+import type { WasmCore } from '../wasm/core.js';
+
+type Numbers = ArrayLike<number>;
+
+export interface GrpoOptions {
+  /** 'std' (GRPO, default): (R − mean)/(std + ε); 'none' (Dr. GRPO): R − mean. */
+  norm?: 'std' | 'none';
+  /** ε (default 1e-6). */
+  epsilon?: number;
+}
+
+/**
+ * GRPO advantages for rewards laid out group after group; `groupSizes[g]` rollouts in group g.
+ * As verl: unbiased std, a group of one has mean 0 and std 1.
+ */
+export function grpoAdvantages(core: WasmCore, rewards: Numbers, groupSizes: Numbers, options: GrpoOptions = {}): Float64Array {
+  checkU32(groupSizes, 'groupSizes');
+  const norm = options.norm ?? 'std';
+  if (norm !== 'std' && norm !== 'none') throw new IgSearchError('INVALID_ARGUMENT', `norm must be "std" or "none", got ${String(norm)}`);
+  const epsilon = checkFiniteOption(options.epsilon ?? 1e-6, 'epsilon', { min: 0 });
+  return core.scoped((s) => {
+    const r = s.f64(rewards);
+    const g = s.u32(groupSizes);
+    const out = s.alloc(rewards.length * 8);
+    core.call('ig_grpo_advantages', (x) => x.ig_grpo_advantages(r, rewards.length, g, groupSizes.length, norm === 'std' ? 0 : 1, epsilon, out));
+    return s.readF64(out, rewards.length);
+  });
+}
+
+export interface IgShapingOptions {
+  /** τ: |IG| below this becomes 0 (default 0.05 nats/token). */
+  deadZone?: number;
+  /** β: negative IG is multiplied by this (default 0.5). */
+  negativeScale?: number;
+  /** c: clip to [−c, c] (default 2). */
+  clip?: number;
+  /** 'group-z' standardises over all steps of a group before shaping (default 'none'). */
+  normalize?: 'none' | 'group-z';
+  epsilon?: number;
+}
+
+export const DEFAULT_IG_SHAPING = { deadZone: 0.05, negativeScale: 0.5, clip: 2, normalize: 'none', epsilon: 1e-6 } as const;
+
+/**
+ * IG for search steps laid out group after group (`stepsPerGroup[g]` steps in group g, all
+ * rollouts of one question). `real[i]` / `counterfactual[i]`: mean log-prob of the gold answer
+ * after the retrieved / the random documents. Returns the raw IG and the shaped IG̃.
+ */
+export function informationGain(
+  core: WasmCore,
+  real: Numbers,
+  counterfactual: Numbers,
+  stepsPerGroup: Numbers,
+  options: IgShapingOptions = {},
+): { raw: Float64Array; shaped: Float64Array } {
+  checkLengths(real.length, 'one counterfactual score per real score', { counterfactual });
+  checkU32(stepsPerGroup, 'stepsPerGroup');
+  const o = { ...DEFAULT_IG_SHAPING, ...options };
+  if (o.normalize !== 'none' && o.normalize !== 'group-z') {
+    throw new IgSearchError('INVALID_ARGUMENT', `normalize must be "none" or "group-z", got ${String(o.normalize)}`);
+  }
+  const n = real.length;
+  return core.scoped((s) => {
+    const r = s.f64(real);
+    const c = s.f64(counterfactual);
+    const g = s.u32(stepsPerGroup);
+    const raw = s.alloc(n * 8);
+    const shaped = s.alloc(n * 8);
+    core.call('ig_information_gain', (x) =>
+      x.ig_information_gain(r, c, n, g, stepsPerGroup.length, o.deadZone, o.negativeScale, o.clip, o.normalize === 'group-z' ? 1 : 0, o.epsilon, raw, shaped),
+    );
+    return { raw: s.readF64(raw, n), shaped: s.readF64(shaped, n) };
+  });
+}
+
+/** Token spans `[start, end)` relative to their rollout's first token, as parallel arrays. */
+export interface SpanArrays {
+  rollout: Numbers;
+  start: Numbers;
+  end: Numbers;
+}
+
+export interface ModulationInput {
+  /** Tokens per rollout; rollouts are laid out one after another in the outputs. */
+  tokenCounts: Numbers;
+  /** Â_i per rollout (from `grpoAdvantages`). */
+  rolloutAdvantages: Numbers;
+  /** The search query of every step, with its shaped IG̃ (from `informationGain`). */
+  queries: SpanArrays & { ig: Numbers };
+  /** Retrieved-document tokens (`<information>…</information>`): advantage 0, loss mask 0. */
+  retrieved: SpanArrays;
+  /** λ (default 1). */
+  lambda?: number;
+  /** 'additive' (default): Â + λ·IG̃; 'multiplicative': Â·(1 + λ·IG̃). */
+  mode?: 'additive' | 'multiplicative';
+}
+
+/** Per-token advantages and loss mask (1 = policy token, 0 = retrieved) for a batch of rollouts. */
+export function modulateQueryAdvantages(core: WasmCore, input: ModulationInput): { advantages: Float32Array; lossMask: Float32Array } {
+  const { tokenCounts, rolloutAdvantages, queries, retrieved } = input;
+  checkU32(tokenCounts, 'tokenCounts');
+  checkLengths(tokenCounts.length, 'one advantage per rollout', { rolloutAdvantages });
+  checkLengths(queries.rollout.length, 'one entry per query span', { 'queries.start': queries.start, 'queries.end': queries.end, 'queries.ig': queries.ig });
+  checkLengths(retrieved.rollout.length, 'one entry per retrieved span', { 'retrieved.start': retrieved.start, 'retrieved.end': retrieved.end });
+  for (const [field, values] of Object.entries({ 'queries.rollout': queries.rollout, 'queries.start': queries.start, 'queries.end': queries.end, 'retrieved.rollout': retrieved.rollout, 'retrieved.start': retrieved.start, 'retrieved.end': retrieved.end })) {
+    checkU32(values, field);
+  }
+  const mode = input.mode ?? 'additive';
+  if (mode !== 'additive' && mode !== 'multiplicative') throw new IgSearchError('INVALID_ARGUMENT', `mode must be "additive" or "multiplicative", got ${String(mode)}`);
+  let total = 0;
+  for (let i = 0; i < tokenCounts.length; i++) total += tokenCounts[i]!;
+  const q = queries.rollout.length;
+  const m = retrieved.rollout.length;
+  return core.scoped((s) => {
+    const counts = s.u32(tokenCounts);
+    const adv = s.f64(rolloutAdvantages);
+    const qr = s.u32(queries.rollout);
+    const qs = s.u32(queries.start);
+    const qe = s.u32(queries.end);
+    const qi = s.f64(queries.ig);
+    const rr = s.u32(retrieved.rollout);
+    const rs = s.u32(retrieved.start);
+    const re = s.u32(retrieved.end);
+    const outAdv = s.alloc(total * 4);
+    const outMask = s.alloc(total * 4);
+    core.call('ig_modulate_advantages', (x) =>
+      x.ig_modulate_advantages(counts, adv, tokenCounts.length, qr, qs, qe, qi, q, rr, rs, re, m, input.lambda ?? 1, mode === 'additive' ? 0 : 1, total, outAdv, outMask),
+    );
+    return { advantages: s.readF32(outAdv, total), lossMask: s.readF32(outMask, total) };
+  });
+}
