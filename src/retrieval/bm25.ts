@@ -32,7 +32,7 @@ export interface SampleOptions {
   excludeDocs?: ArrayLike<number>;
 }
 
-const decoder = new TextDecoder();
+const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // a leading U+FEFF is content, not a BOM
 const registry = new FinalizationRegistry<{ core: WasmCore; handle: number; generation: number }>(({ core, handle, generation }) => {
   if (core.generation === generation) core.call('ig_bm25_free', (x) => x.ig_bm25_free(handle));
 });

@@ -7,6 +7,7 @@ type Numbers = ArrayLike<number>;
 
 /** Python's `str.split()` separators (Unicode White_Space + U+001C..U+001F), not JS `\s`. */
 const PY_SPACE = /[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+/u;
+const PY_SPACE_EDGES = /^[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+|[\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000]+$/gu;
 const ASCII_PUNCT = /[!-/:-@[-`{-~]/g;
 const ARTICLE = /(?<![\p{L}\p{N}_])(?:a|an|the)(?![\p{L}\p{N}_])/gu;
 
@@ -23,7 +24,9 @@ export function extractAnswerRef(response: string): string | undefined {
   const open = response.lastIndexOf('<answer>');
   if (open < 0) return undefined;
   const close = response.indexOf('</answer>', open + 8);
-  return close < 0 ? undefined : response.slice(open + 8, close).trim();
+  if (close < 0) return undefined;
+  // Python's str.strip(), not JS trim(): U+FEFF is not whitespace there, U+001C..U+001F are.
+  return response.slice(open + 8, close).replace(PY_SPACE_EDGES, '');
 }
 
 export function exactMatchRef(prediction: string, golds: readonly string[]): number {

@@ -69,7 +69,7 @@ const RUST_ERROR_CODES: Record<number, IgSearchErrorCode> = {
 export type WasmSource = URL | string | ArrayBuffer | Uint8Array | WebAssembly.Module;
 
 const encoder = new TextEncoder();
-const decoder = new TextDecoder('utf-8', { fatal: true });
+const decoder = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true });
 
 export class WasmCore {
   /** Bumped on every reset; objects holding Rust-side handles compare it to detect staleness. */
@@ -214,7 +214,7 @@ export class WasmCore {
 
   private imports(): WebAssembly.Imports {
     const text = (ptr: number, len: number) =>
-      new TextDecoder().decode(new Uint8Array(this.exports.memory.buffer, ptr, len));
+      new TextDecoder('utf-8', { ignoreBOM: true }).decode(new Uint8Array(this.exports.memory.buffer, ptr, len));
     return {
       env: {
         ig_error: (code: number, ptr: number, len: number) => {

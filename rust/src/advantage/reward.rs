@@ -72,13 +72,14 @@ fn token_f1(pred: &[&str], gold: &[&str]) -> f64 {
 const OPEN: &str = "<answer>";
 const CLOSE: &str = "</answer>";
 
-/// The text of the last `<answer>` tag, up to the `</answer>` that follows it, trimmed. `None`
+/// The text of the last `<answer>` tag, up to the `</answer>` that follows it, stripped as Python's
+/// `str.strip()` does (Search-R1 strips the extracted answer). `None`
 /// when there is no `<answer>` or the last one is never closed: an answer the model did not
 /// finish earns nothing.
 pub fn extract_answer(response: &str) -> Option<&str> {
     let start = response.rfind(OPEN)? + OPEN.len();
     let end = response[start..].find(CLOSE)? + start;
-    Some(response[start..end].trim())
+    Some(response[start..end].trim_matches(is_py_space)) // Python's str.strip()
 }
 
 /// Which score `ig_rewards` computes.
