@@ -7,21 +7,42 @@ use crate::unicode::{is_py_space, is_word};
 /// SQuAD's `normalize_answer`: lowercase, drop ASCII punctuation, drop the words a/an/the,
 /// collapse whitespace. Word boundaries follow Python's `\b` (letters, numbers, underscore).
 pub fn normalize_answer(text: &str) -> String {
-    let lower = text.to_lowercase();
-    let no_punct: String = lower.chars().filter(|c| !c.is_ascii_punctuation()).collect();
-    // `re.sub(r"\b(a|an|the)\b", " ", …)`: walk maximal runs of word / non-word characters and
-    // replace a word run that is exactly an article by a space.
-    let mut spaced = String::with_capacity(no_punct.len());
-    let mut rest = no_punct.as_str();
+    // lower() and remove_punc(), in one pass (ASCII text skips the Unicode case tables).
+    let mut clean = String::with_capacity(text.len());
+    if text.is_ascii() {
+        clean.extend(text.bytes().filter(|b| !b.is_ascii_punctuation()).map(|b| b.to_ascii_lowercase() as char));
+    } else {
+        clean.extend(text.to_lowercase().chars().filter(|c| !c.is_ascii_punctuation()));
+    }
+    // remove_articles() and white_space_fix() in a second pass: walk maximal runs of word /
+    // non-word characters; a word run that is exactly a/an/the counts as whitespace (the regex
+    // replaces it by a space); whitespace runs collapse to one space, none at either end.
+    let mut out = String::with_capacity(clean.len());
+    let mut space = false;
+    let mut emit = |c: char, out: &mut String| {
+        if is_py_space(c) {
+            space = true;
+        } else {
+            if space && !out.is_empty() {
+                out.push(' ');
+            }
+            space = false;
+            out.push(c);
+        }
+    };
+    let mut rest = clean.as_str();
     while let Some(first) = rest.chars().next() {
         let word = is_word(first);
         let end = rest.char_indices().find(|&(_, c)| is_word(c) != word).map_or(rest.len(), |(at, _)| at);
         let run = &rest[..end];
-        spaced.push_str(if word && matches!(run, "a" | "an" | "the") { " " } else { run });
+        if word && matches!(run, "a" | "an" | "the") {
+            emit(' ', &mut out);
+        } else {
+            run.chars().for_each(|c| emit(c, &mut out));
+        }
         rest = &rest[end..];
     }
-    // `" ".join(text.split())`
-    spaced.split(is_py_space).filter(|t| !t.is_empty()).collect::<Vec<_>>().join(" ")
+    out
 }
 
 /// 1.0 if the normalised prediction equals any normalised gold answer.
