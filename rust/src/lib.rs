@@ -8,4 +8,5 @@ pub mod advantage;
 pub mod ffi;
 pub mod retrieval;
 pub mod selftest;
+pub mod tokenizer;
 pub mod unicode;

@@ -54,6 +54,18 @@ export interface CoreExports {
     golds: number, goldsLen: number, goldOffsets: number, nGolds: number, exclude: number, nExclude: number, out: number,
   ): number;
   ig_bm25_terms(ptr: number, len: number): number;
+  // tokenizer/
+  ig_tok_build(
+    vocab: number, vocabLen: number, vocabOffsets: number, vocabIds: number, nVocab: number,
+    merges: number, nMerges: number, pattern: number, addPrefixSpace: number, ignoreMerges: number,
+    added: number, addedLen: number, addedOffsets: number, addedIds: number, addedFlags: number, nAdded: number,
+  ): number;
+  ig_tok_free(handle: number): number;
+  ig_tok_encode(handle: number, texts: number, textsLen: number, offsets: number, n: number, allowSpecial: number, counts: number): number;
+  ig_tok_decode(handle: number, ids: number, n: number, skipSpecial: number): number;
+  ig_tok_info(handle: number, out: number): number;
+  ig_tok_ids_ptr(): number;
+  ig_tok_ids_len(): number;
 }
 
 /** `ErrorCode` in rust/src/ffi.rs → the public error code. */
@@ -159,6 +171,12 @@ export class WasmCore {
   withString<T>(text: string, field: string, body: (ptr: number, len: number) => T): T {
     checkWellFormed(text, field);
     return this.withBytes(encoder.encode(text), body);
+  }
+
+  /** A copy of the tokenizer's id slot. */
+  takeIds(): Uint32Array {
+    const x = this.exports;
+    return new Uint32Array(x.memory.buffer, x.ig_tok_ids_ptr(), x.ig_tok_ids_len()).slice();
   }
 
   /** A copy of the output slot. */
@@ -268,6 +286,12 @@ export class WasmScope {
     const ptr = this.x.ig_alloc(bytes);
     if (ptr === 0) throw new IgSearchError('LIMIT_EXCEEDED', `ig_core: cannot allocate ${bytes} bytes of Wasm memory`);
     this.owned.push([ptr, bytes]);
+    return ptr;
+  }
+
+  u8(values: ArrayLike<number>): number {
+    const ptr = this.alloc(values.length);
+    new Uint8Array(this.x.memory.buffer, ptr, values.length).set(values);
     return ptr;
   }
 

@@ -1,0 +1,288 @@
+//! The tokenizer proper: added tokens, pre-tokenization, byte-level BPE, decoding.
+
+use crate::tokenizer::bytes::{byte_to_char, char_to_byte};
+use crate::tokenizer::pretokenize::{split, Pattern};
+use std::collections::{BinaryHeap, HashMap};
+
+#[derive(Clone, Debug, Default)]
+pub struct AddedToken {
+    pub content: String,
+    pub id: u32,
+    pub special: bool,
+    pub lstrip: bool,
+    pub rstrip: bool,
+    pub single_word: bool,
+}
+
+pub struct Tokenizer {
+    /// Token strings by id (byte-level alphabet); None for ids without a vocab entry.
+    pub tokens: Vec<Option<String>>,
+    pub vocab: HashMap<String, u32>,
+    /// (left, right) → (rank, merged id).
+    pub merges: HashMap<(u32, u32), (u32, u32)>,
+    pub byte_ids: [u32; 256],
+    pub pattern: Option<Pattern>,
+    pub add_prefix_space: bool,
+    pub ignore_merges: bool,
+    pub added: Vec<AddedToken>,
+    /// Added tokens by first char, longest first (leftmost-longest matching).
+    added_by_first: HashMap<char, Vec<usize>>,
+    added_ids: HashMap<u32, usize>,
+    cache: std::cell::RefCell<HashMap<String, Vec<u32>>>,
+}
+
+const CACHE_LIMIT: usize = 50_000;
+const CACHE_MAX_PIECE: usize = 64;
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct Candidate {
+    // BinaryHeap is a max-heap: compare on negated (rank, position) via Reverse below.
+    rank: std::cmp::Reverse<(u32, usize)>,
+    left: usize,
+    right_id: u32,
+    left_id: u32,
+}
+
+impl Tokenizer {
+    pub fn new(
+        tokens: Vec<Option<String>>,
+        merges: &[(u32, u32, u32)],
+        pattern: Option<Pattern>,
+        add_prefix_space: bool,
+        ignore_merges: bool,
+        added: Vec<AddedToken>,
+    ) -> Result<Tokenizer, String> {
+        let mut vocab = HashMap::with_capacity(tokens.len());
+        for (id, t) in tokens.iter().enumerate() {
+            if let Some(t) = t {
+                vocab.insert(t.clone(), id as u32);
+            }
+        }
+        let table = byte_to_char();
+        let mut byte_ids = [0u32; 256];
+        for b in 0..256 {
+            match vocab.get(&table[b].to_string()) {
+                Some(&id) => byte_ids[b] = id,
+                None => return Err(format!("model.vocab lacks the byte-level token for byte 0x{b:02x} ({:?})", table[b])),
+            }
+        }
+        let mut merge_map = HashMap::with_capacity(merges.len());
+        for (rank, &(a, b, m)) in merges.iter().enumerate() {
+            merge_map.entry((a, b)).or_insert((rank as u32, m));
+        }
+        let mut added_by_first: HashMap<char, Vec<usize>> = HashMap::new();
+        let mut added_ids = HashMap::new();
+        for (i, t) in added.iter().enumerate() {
+            if let Some(c) = t.content.chars().next() {
+                added_by_first.entry(c).or_default().push(i);
+            }
+            added_ids.insert(t.id, i);
+        }
+        for list in added_by_first.values_mut() {
+            list.sort_by_key(|&i| std::cmp::Reverse(added[i].content.len()));
+        }
+        Ok(Tokenizer {
+            tokens,
+            vocab,
+            merges: merge_map,
+            byte_ids,
+            pattern,
+            add_prefix_space,
+            ignore_merges,
+            added,
+            added_by_first,
+            added_ids,
+            cache: std::cell::RefCell::new(HashMap::new()),
+        })
+    }
+
+    pub fn vocab_size(&self) -> usize {
+        let added_max = self.added.iter().map(|t| t.id as usize + 1).max().unwrap_or(0);
+        self.tokens.len().max(added_max)
+    }
+
+    /// Leftmost-longest added token starting at byte `at`, honouring single_word; returns
+    /// (token index, end of its content).
+    fn added_at(&self, text: &str, at: usize) -> Option<(usize, usize)> {
+        let c = text[at..].chars().next()?;
+        let list = self.added_by_first.get(&c)?;
+        for &i in list {
+            let t = &self.added[i];
+            if text[at..].starts_with(t.content.as_str()) {
+                let end = at + t.content.len();
+                if t.single_word {
+                    let before = text[..at].chars().next_back().map_or(false, crate::unicode::is_word);
+                    let after = text[end..].chars().next().map_or(false, crate::unicode::is_word);
+                    if before || after {
+                        continue;
+                    }
+                }
+                return Some((i, end));
+            }
+        }
+        None
+    }
+
+    /// Encodes `text`, appending ids to `out`; `allow_special == false` treats special added
+    /// tokens as plain text.
+    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>) {
+        // Split on added tokens; lstrip/rstrip swallow the whitespace next to the token.
+        let mut segment_start = 0;
+        let mut at = 0;
+        let mut pending_rstrip = false;
+        while at < text.len() {
+            if pending_rstrip {
+                let ws = text[at..].chars().take_while(|c| c.is_whitespace()).map(|c| c.len_utf8()).sum::<usize>();
+                at += ws;
+                segment_start = at;
+                pending_rstrip = false;
+                continue;
+            }
+            match self.added_at(text, at).filter(|&(i, _)| allow_special || !self.added[i].special) {
+                Some((i, end)) => {
+                    let t = &self.added[i];
+                    let mut seg_end = at;
+                    if t.lstrip {
+                        seg_end = text[segment_start..at].trim_end().len() + segment_start;
+                    }
+                    self.encode_segment(&text[segment_start..seg_end], out);
+                    out.push(t.id);
+                    at = end;
+                    segment_start = end;
+                    pending_rstrip = t.rstrip;
+                }
+                None => at += text[at..].chars().next().unwrap().len_utf8(),
+            }
+        }
+        if segment_start < text.len() {
+            self.encode_segment(&text[segment_start..], out);
+        }
+    }
+
+    fn encode_segment(&self, text: &str, out: &mut Vec<u32>) {
+        if text.is_empty() {
+            return;
+        }
+        let owned;
+        let text = if self.add_prefix_space && !text.starts_with(' ') {
+            owned = format!(" {text}");
+            owned.as_str()
+        } else {
+            text
+        };
+        match self.pattern {
+            Some(p) => split(p, text, |s, e| self.encode_piece(&text[s..e], out)),
+            None => self.encode_piece(text, out),
+        }
+    }
+
+    fn encode_piece(&self, piece: &str, out: &mut Vec<u32>) {
+        if piece.len() <= CACHE_MAX_PIECE {
+            if let Some(ids) = self.cache.borrow().get(piece) {
+                out.extend_from_slice(ids);
+                return;
+            }
+        }
+        let start = out.len();
+        if self.ignore_merges {
+            let table = byte_to_char();
+            let mapped: String = piece.bytes().map(|b| table[b as usize]).collect();
+            if let Some(&id) = self.vocab.get(&mapped) {
+                out.push(id);
+                self.remember(piece, &out[start..]);
+                return;
+            }
+        }
+        self.bpe(piece.as_bytes(), out);
+        self.remember(piece, &out[start..]);
+    }
+
+    fn remember(&self, piece: &str, ids: &[u32]) {
+        if piece.len() <= CACHE_MAX_PIECE {
+            let mut cache = self.cache.borrow_mut();
+            if cache.len() >= CACHE_LIMIT {
+                cache.clear();
+            }
+            cache.insert(piece.to_string(), ids.to_vec());
+        }
+    }
+
+    /// Byte-level BPE with a heap of candidate merges over a linked list of symbols: always the
+    /// lowest-rank pair first, leftmost among equal ranks — O(n log n) even for long pieces.
+    fn bpe(&self, bytes: &[u8], out: &mut Vec<u32>) {
+        let n = bytes.len();
+        let mut ids: Vec<u32> = bytes.iter().map(|&b| self.byte_ids[b as usize]).collect();
+        if n == 1 {
+            out.push(ids[0]);
+            return;
+        }
+        let mut next: Vec<usize> = (1..=n).collect(); // n = end
+        let mut prev: Vec<usize> = (0..n).map(|i| i.wrapping_sub(1)).collect();
+        let mut alive = vec![true; n];
+        let mut heap = BinaryHeap::new();
+        let push = |heap: &mut BinaryHeap<Candidate>, ids: &[u32], left: usize, right: usize| {
+            if let Some(&(rank, _)) = self.merges.get(&(ids[left], ids[right])) {
+                heap.push(Candidate { rank: std::cmp::Reverse((rank, left)), left, left_id: ids[left], right_id: ids[right] });
+            }
+        };
+        for i in 0..n - 1 {
+            push(&mut heap, &ids, i, i + 1);
+        }
+        while let Some(c) = heap.pop() {
+            let left = c.left;
+            let right = next[left];
+            // Stale candidates: a side was merged away or changed since this was pushed.
+            if !alive[left] || right >= n || ids[left] != c.left_id || ids[right] != c.right_id {
+                continue;
+            }
+            let (_, merged) = self.merges[&(c.left_id, c.right_id)];
+            ids[left] = merged;
+            alive[right] = false;
+            next[left] = next[right];
+            if next[left] < n {
+                prev[next[left]] = left;
+            }
+            if prev[left] != usize::MAX {
+                push(&mut heap, &ids, prev[left], left);
+            }
+            if next[left] < n {
+                push(&mut heap, &ids, left, next[left]);
+            }
+        }
+        let mut i = 0;
+        while i < n {
+            out.push(ids[i]);
+            i = next[i];
+        }
+    }
+
+    /// Bytes of the text `ids` stand for; unknown ids are reported by the caller beforehand.
+    pub fn decode_bytes(&self, ids: &[u32], skip_special: bool) -> Vec<u8> {
+        let mut out = Vec::new();
+        for &id in ids {
+            if let Some(&i) = self.added_ids.get(&id) {
+                if skip_special && self.added[i].special {
+                    continue;
+                }
+                out.extend_from_slice(self.added[i].content.as_bytes());
+                continue;
+            }
+            if let Some(Some(token)) = self.tokens.get(id as usize) {
+                for c in token.chars() {
+                    match char_to_byte(c) {
+                        Some(b) => out.push(b),
+                        None => {
+                            let mut buf = [0u8; 4];
+                            out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                        }
+                    }
+                }
+            }
+        }
+        out
+    }
+
+    pub fn is_known(&self, id: u32) -> bool {
+        self.added_ids.contains_key(&id) || matches!(self.tokens.get(id as usize), Some(Some(_)))
+    }
+}

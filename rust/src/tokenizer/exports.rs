@@ -1,0 +1,196 @@
+//! C-ABI surface of the tokenizer; handles into a slab, ids returned through a u32 slot.
+
+use crate::ffi::{self, report, ErrorCode};
+use crate::tokenizer::bpe::{AddedToken, Tokenizer};
+use crate::tokenizer::pretokenize::Pattern;
+use std::cell::RefCell;
+
+thread_local! {
+    static TOKENIZERS: RefCell<Vec<Option<Tokenizer>>> = RefCell::new(Vec::new());
+    static IDS: RefCell<Vec<u32>> = RefCell::new(Vec::new());
+}
+
+#[no_mangle]
+pub extern "C" fn ig_tok_ids_ptr() -> *const u32 {
+    IDS.with(|ids| ids.borrow().as_ptr())
+}
+
+#[no_mangle]
+pub extern "C" fn ig_tok_ids_len() -> usize {
+    IDS.with(|ids| ids.borrow().len())
+}
+
+fn with_tokenizer<T>(handle: u32, f: impl FnOnce(&Tokenizer) -> T) -> Result<T, i32> {
+    TOKENIZERS.with(|slab| match slab.borrow().get(handle as usize) {
+        Some(Some(t)) => Ok(f(t)),
+        _ => Err(report(ErrorCode::InvalidArgument, &format!("tokenizer handle {handle} is not live (freed, or from another instance)"))),
+    })
+}
+
+pub const FLAG_SPECIAL: u8 = 1;
+pub const FLAG_LSTRIP: u8 = 2;
+pub const FLAG_RSTRIP: u8 = 4;
+pub const FLAG_SINGLE_WORD: u8 = 8;
+
+/// Builds a tokenizer; returns its handle. `pattern`: 0 none, 1 GPT-2, 2 cl100k/Llama-3, 3 Qwen2.
+///
+/// # Safety
+/// Every pointer covers the count given (blobs by their offsets' last entry), in `ig_alloc` buffers.
+#[no_mangle]
+pub unsafe extern "C" fn ig_tok_build(
+    vocab: *const u8,
+    vocab_len: usize,
+    vocab_offsets: *const u32,
+    vocab_ids: *const u32,
+    n_vocab: usize,
+    merges: *const u32,
+    n_merges: usize,
+    pattern: u32,
+    add_prefix_space: u32,
+    ignore_merges: u32,
+    added: *const u8,
+    added_len: usize,
+    added_offsets: *const u32,
+    added_ids: *const u32,
+    added_flags: *const u8,
+    n_added: usize,
+) -> i32 {
+    let pattern = match pattern {
+        0 => None,
+        1 => Some(Pattern::Gpt2),
+        2 => Some(Pattern::Cl100k { max_digits: 3 }),
+        3 => Some(Pattern::Cl100k { max_digits: 1 }),
+        p => return report(ErrorCode::InvalidArgument, &format!("unknown pre-tokenizer pattern code {p}")),
+    };
+    let strings = match ffi::split_strings(ffi::bytes(vocab, vocab_len), ffi::slice(vocab_offsets, n_vocab + 1), "model.vocab") {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    let ids = ffi::slice(vocab_ids, n_vocab);
+    let size = ids.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
+    if size > 16_777_216 {
+        return report(ErrorCode::OutOfRange, &format!("model.vocab: id {} is implausibly large", size - 1));
+    }
+    let mut tokens: Vec<Option<String>> = vec![None; size];
+    for (s, &id) in strings.iter().zip(ids) {
+        if tokens[id as usize].is_some() {
+            return report(ErrorCode::InvalidArgument, &format!("model.vocab: id {id} is used twice"));
+        }
+        tokens[id as usize] = Some(s.to_string());
+    }
+    let triples = ffi::slice(merges, n_merges * 3);
+    let merges: Vec<(u32, u32, u32)> = triples.chunks_exact(3).map(|c| (c[0], c[1], c[2])).collect();
+    if let Some((i, _)) = merges.iter().enumerate().find(|(_, m)| [m.0, m.1, m.2].iter().any(|&id| id as usize >= size)) {
+        return report(ErrorCode::OutOfRange, &format!("model.merges[{i}] names a token id outside the vocabulary"));
+    }
+    let added_strings = match ffi::split_strings(ffi::bytes(added, added_len), ffi::slice(added_offsets, n_added + 1), "added_tokens") {
+        Ok(s) => s,
+        Err(status) => return status,
+    };
+    let added_ids = ffi::slice(added_ids, n_added);
+    let flags = ffi::slice(added_flags, n_added);
+    let added: Vec<AddedToken> = (0..n_added)
+        .map(|i| AddedToken {
+            content: added_strings[i].to_string(),
+            id: added_ids[i],
+            special: flags[i] & FLAG_SPECIAL != 0,
+            lstrip: flags[i] & FLAG_LSTRIP != 0,
+            rstrip: flags[i] & FLAG_RSTRIP != 0,
+            single_word: flags[i] & FLAG_SINGLE_WORD != 0,
+        })
+        .collect();
+    match Tokenizer::new(tokens, &merges, pattern, add_prefix_space != 0, ignore_merges != 0, added) {
+        Ok(t) => TOKENIZERS.with(|slab| {
+            let mut slab = slab.borrow_mut();
+            match slab.iter().position(|s| s.is_none()) {
+                Some(free) => {
+                    slab[free] = Some(t);
+                    free as i32
+                }
+                None => {
+                    slab.push(Some(t));
+                    slab.len() as i32 - 1
+                }
+            }
+        }),
+        Err(message) => report(ErrorCode::InvalidArgument, &message),
+    }
+}
+
+#[no_mangle]
+pub extern "C" fn ig_tok_free(handle: u32) -> i32 {
+    TOKENIZERS.with(|slab| match slab.borrow_mut().get_mut(handle as usize) {
+        Some(slot @ Some(_)) => {
+            *slot = None;
+            0
+        }
+        _ => report(ErrorCode::InvalidArgument, &format!("tokenizer handle {handle} is not live")),
+    })
+}
+
+/// Encodes `n` texts (blob + n+1 offsets) into the id slot; `counts[i]` ids belong to text i.
+///
+/// # Safety
+/// Pointers cover the counts given, in `ig_alloc` buffers.
+#[no_mangle]
+pub unsafe extern "C" fn ig_tok_encode(handle: u32, texts: *const u8, texts_len: usize, offsets: *const u32, n: usize, allow_special: u32, counts: *mut u32) -> i32 {
+    let texts = match ffi::split_strings(ffi::bytes(texts, texts_len), ffi::slice(offsets, n + 1), "texts") {
+        Ok(t) => t,
+        Err(status) => return status,
+    };
+    let counts = ffi::slice_mut(counts, n);
+    let result = with_tokenizer(handle, |t| {
+        IDS.with(|ids| {
+            let mut ids = ids.borrow_mut();
+            ids.clear();
+            for (i, text) in texts.iter().enumerate() {
+                let before = ids.len();
+                t.encode_into(text, allow_special != 0, &mut ids);
+                counts[i] = (ids.len() - before) as u32;
+            }
+            ids.len()
+        })
+    });
+    match result {
+        Ok(total) => total.min(i32::MAX as usize) as i32,
+        Err(status) => status,
+    }
+}
+
+/// Decodes `n` ids into the output slot (UTF-8; invalid sequences become U+FFFD, as HF does).
+///
+/// # Safety
+/// `ids` covers `n` u32.
+#[no_mangle]
+pub unsafe extern "C" fn ig_tok_decode(handle: u32, ids: *const u32, n: usize, skip_special: u32) -> i32 {
+    let ids = ffi::slice(ids, n);
+    let result = with_tokenizer(handle, |t| {
+        if let Some(i) = ids.iter().position(|&id| !t.is_known(id)) {
+            return Err(format!("ids[{i}] = {} is not a token of this tokenizer (vocabulary size {})", ids[i], t.vocab_size()));
+        }
+        Ok(t.decode_bytes(ids, skip_special != 0))
+    });
+    match result {
+        Ok(Ok(bytes)) => {
+            ffi::set_out(String::from_utf8_lossy(&bytes).into_owned().into_bytes());
+            0
+        }
+        Ok(Err(message)) => report(ErrorCode::OutOfRange, &message),
+        Err(status) => status,
+    }
+}
+
+/// `[vocab_size, merges, added]` into `out`.
+///
+/// # Safety
+/// `out` covers 3 u32.
+#[no_mangle]
+pub unsafe extern "C" fn ig_tok_info(handle: u32, out: *mut u32) -> i32 {
+    match with_tokenizer(handle, |t| [t.vocab_size() as u32, t.merges.len() as u32, t.added.len() as u32]) {
+        Ok(info) => {
+            ffi::slice_mut(out, 3).copy_from_slice(&info);
+            0
+        }
+        Err(status) => status,
+    }
+}

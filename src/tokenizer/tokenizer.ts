@@ -1,0 +1,151 @@
+/**
+ * Byte-level BPE tokenizers from Hugging Face `tokenizer.json` (GPT-2, Qwen2/Qwen2.5, Llama-3 /
+ * cl100k), run in the Rust core. JSON is parsed here with the runtime's JSON.parse and checked
+ * field by field (`readTokenizerJson`); the vocabulary, merges and added tokens cross into Wasm
+ * once. NFC normalisation, where the file asks for it, is `String.prototype.normalize('NFC')`.
+ */
+import { IgSearchError } from '../errors.js';
+import { checkU32 } from '../wasm/args.js';
+import type { WasmCore } from '../wasm/core.js';
+import { PATTERN_CODES, readTokenizerJson, type TokenizerSpec } from './config.js';
+
+export interface EncodeOptions {
+  /** Add the post-processor's special tokens (e.g. a BOS); default true. */
+  addSpecialTokens?: boolean;
+  /** Recognise special added tokens (`<|im_start|>`…) inside the text; default true. */
+  allowSpecial?: boolean;
+}
+
+export interface DecodeOptions {
+  skipSpecialTokens?: boolean;
+}
+
+const registry = new FinalizationRegistry<{ core: WasmCore; handle: number; generation: number }>(({ core, handle, generation }) => {
+  if (core.generation === generation) core.call('ig_tok_free', (x) => x.ig_tok_free(handle));
+});
+
+const FLAGS = { special: 1, lstrip: 2, rstrip: 4, singleWord: 8 } as const;
+
+export class Tokenizer {
+  private handle: number;
+  private readonly generation: number;
+  readonly vocabSize: number;
+  private readonly idToTokenMap: Map<number, string>;
+
+  private constructor(
+    private readonly core: WasmCore,
+    private readonly spec: TokenizerSpec,
+    handle: number,
+  ) {
+    this.handle = handle;
+    this.generation = core.generation;
+    const info = core.scoped((s) => {
+      const out = s.alloc(12);
+      core.call('ig_tok_info', (x) => x.ig_tok_info(handle, out));
+      return s.readU32(out, 3);
+    });
+    this.vocabSize = info[0]!;
+    this.idToTokenMap = new Map([...spec.vocab].map(([t, i]) => [i, t]));
+    for (const t of spec.added) this.idToTokenMap.set(t.id, t.content);
+    registry.register(this, { core, handle, generation: this.generation }, this);
+  }
+
+  /** From the text, bytes or parsed object of a `tokenizer.json`. */
+  static fromJSON(core: WasmCore, source: string | Uint8Array | object): Tokenizer {
+    let root: unknown = source;
+    if (typeof source === 'string' || source instanceof Uint8Array) {
+      const text = typeof source === 'string' ? source : new TextDecoder().decode(source);
+      try {
+        root = JSON.parse(text);
+      } catch (e) {
+        throw new IgSearchError('INVALID_ARGUMENT', `tokenizer.json is not valid JSON: ${(e as Error).message}`, { cause: e });
+      }
+    }
+    const spec = readTokenizerJson(root);
+    const tokens = [...spec.vocab.keys()];
+    const handle = core.scoped((s) => {
+      const vocab = s.strings(tokens, 'model.vocab');
+      const ids = s.u32([...spec.vocab.values()]);
+      const merges = s.u32(spec.merges);
+      const added = s.strings(spec.added.map((t) => t.content), 'added_tokens[].content');
+      const addedIds = s.u32(spec.added.map((t) => t.id));
+      const flags = s.u8(spec.added.map((t) => (t.special ? FLAGS.special : 0) | (t.lstrip ? FLAGS.lstrip : 0) | (t.rstrip ? FLAGS.rstrip : 0) | (t.singleWord ? FLAGS.singleWord : 0)));
+      return core.call('ig_tok_build', (x) =>
+        x.ig_tok_build(
+          vocab.ptr, vocab.len, vocab.offsets, ids, tokens.length,
+          merges, spec.merges.length / 3, PATTERN_CODES[spec.pattern], spec.addPrefixSpace ? 1 : 0, spec.ignoreMerges ? 1 : 0,
+          added.ptr, added.len, added.offsets, addedIds, flags, spec.added.length,
+        ),
+      );
+    });
+    return new Tokenizer(core, spec, handle);
+  }
+
+  encode(text: string, options: EncodeOptions = {}): Uint32Array {
+    return this.encodeBatch([text], options)[0]!;
+  }
+
+  /** Many texts in one call into the core. */
+  encodeBatch(texts: readonly string[], options: EncodeOptions = {}): Uint32Array[] {
+    const h = this.live();
+    const prepared = this.spec.nfc ? texts.map((t) => (typeof t === 'string' ? t.normalize('NFC') : t)) : texts;
+    const { ids, counts } = this.core.scoped((s) => {
+      const blob = s.strings(prepared, 'texts');
+      const out = s.alloc(texts.length * 4);
+      this.core.call('ig_tok_encode', (x) => x.ig_tok_encode(h, blob.ptr, blob.len, blob.offsets, texts.length, options.allowSpecial === false ? 0 : 1, out));
+      return { ids: this.core.takeIds(), counts: s.readU32(out, texts.length) };
+    });
+    const { prefix, suffix } = this.spec;
+    const wrap = options.addSpecialTokens !== false && (prefix.length > 0 || suffix.length > 0);
+    const result: Uint32Array[] = [];
+    let at = 0;
+    for (let i = 0; i < texts.length; i++) {
+      const body = ids.subarray(at, at + counts[i]!);
+      at += counts[i]!;
+      if (!wrap) {
+        result.push(body);
+        continue;
+      }
+      const full = new Uint32Array(prefix.length + body.length + suffix.length);
+      full.set(prefix);
+      full.set(body, prefix.length);
+      full.set(suffix, prefix.length + body.length);
+      result.push(full);
+    }
+    return result;
+  }
+
+  decode(ids: ArrayLike<number>, options: DecodeOptions = {}): string {
+    checkU32(ids, 'ids');
+    const h = this.live();
+    return this.core.scoped((s) => {
+      const ptr = s.u32(ids);
+      this.core.call('ig_tok_decode', (x) => x.ig_tok_decode(h, ptr, ids.length, options.skipSpecialTokens ? 1 : 0));
+      return this.core.takeOutString();
+    });
+  }
+
+  idToToken(id: number): string | undefined {
+    return this.idToTokenMap.get(id);
+  }
+
+  tokenToId(token: string): number | undefined {
+    return this.spec.vocab.get(token) ?? this.spec.added.find((t) => t.content === token)?.id;
+  }
+
+  free(): void {
+    if (this.handle < 0) return;
+    const h = this.live();
+    registry.unregister(this);
+    this.handle = -1;
+    this.core.call('ig_tok_free', (x) => x.ig_tok_free(h));
+  }
+
+  private live(): number {
+    if (this.handle < 0) throw new IgSearchError('INVALID_ARGUMENT', 'this tokenizer was freed');
+    if (this.core.generation !== this.generation) {
+      throw new IgSearchError('WASM_PANIC', 'this tokenizer was lost when the Wasm core reset after a panic; load it again');
+    }
+    return this.handle;
+  }
+}
