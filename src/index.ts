@@ -28,3 +28,4 @@ export {
 export { Bm25Index, bm25Terms, type Bm25Options, type SearchHit, type SampleOptions } from './retrieval/bm25.js';
 export { parseCorpusJsonl, passageTitle, type Passage, type ParsedCorpus, type JsonlOptions } from './retrieval/corpus.js';
 export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/tokenizer.js';
+export { tokenizerJsonFromTiktoken, type TiktokenFile } from './tokenizer/tiktoken.js';

