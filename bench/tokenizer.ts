@@ -100,6 +100,16 @@ cold.encode(long);
 const coldMBs = longBytes / ((performance.now() - coldStart) / 1000) / 1e6;
 cold.free();
 rows.push(['cl100k_base', 'ig-search, cold cache (1 run)', coldMBs, NaN, NaN, NaN]);
+// Wasm memory over 1,000,000 encode calls (after a warm-up that fills the pre-token cache): it
+// must not grow — every call frees what it allocated.
+for (let i = 0; i < 20_000; i++) oursQwen.encode(short[i % short.length]!);
+const memoryBefore = core.memoryBytes;
+const millionStart = performance.now();
+for (let i = 0; i < 1_000_000; i++) oursQwen.encode(short[i % 2000]!);
+const millionSeconds = (performance.now() - millionStart) / 1000;
+const memoryAfter = core.memoryBytes;
+if (memoryAfter !== memoryBefore) throw new Error(`Wasm memory grew over 1M encode calls: ${memoryBefore} → ${memoryAfter} bytes`);
+console.log(`1,000,000 encode calls in ${millionSeconds.toFixed(1)} s; Wasm memory flat at ${(memoryAfter / 2 ** 20).toFixed(1)} MiB`);
 console.log(`long text: ${(longBytes / 1e6).toFixed(2)} MB; batch: ${short.length} texts, ${(shortBytes / 1e6).toFixed(2)} MB; ids identical across all contenders\n`);
 printTable(['vocabulary', 'tokenizer', 'long MB/s', 'long Mtok/s', 'batch MB/s', 'batch Mtok/s'], rows);
 
@@ -125,6 +135,7 @@ const path = writeResults('tokenizer', {
   workload: { longBytes, shortTexts: short.length, shortBytes },
   note: 'transformers.js = @huggingface/tokenizers 0.2.0, the tokenizer package @huggingface/transformers 4.x depends on',
   results,
+  millionCalls: { seconds: millionSeconds, wasmMemoryBefore: memoryBefore, wasmMemoryAfter: memoryAfter },
   ratios,
 });
 console.log(`wrote ${path}`);
