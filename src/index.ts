@@ -29,3 +29,4 @@ export { Bm25Index, bm25Terms, type Bm25Options, type SearchHit, type SampleOpti
 export { parseCorpusJsonl, passageTitle, type Passage, type ParsedCorpus, type JsonlOptions } from './retrieval/corpus.js';
 export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/tokenizer.js';
 export { tokenizerJsonFromTiktoken, type TiktokenFile } from './tokenizer/tiktoken.js';
+export { trainTokenizerJson, type TrainOptions } from './tokenizer/train.js';

@@ -13,6 +13,9 @@ const KNOWN_REGEXES: Record<string, keyof typeof PATTERN_CODES> = {
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+": 'qwen2',
 };
 
+/** The exact regex strings of the supported families (as they appear in tokenizer.json). */
+export const REGEX_OF = Object.fromEntries(Object.entries(KNOWN_REGEXES).map(([regex, name]) => [name, regex])) as Record<'gpt2' | 'cl100k' | 'qwen2', string>;
+
 export interface AddedTokenSpec {
   id: number;
   content: string;

@@ -8,6 +8,7 @@ import { IgSearchError } from '../errors.js';
 import { checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
 import { PATTERN_CODES, readTokenizerJson, type TokenizerSpec } from './config.js';
+import { trainTokenizerJson, type TrainOptions } from './train.js';
 
 export interface EncodeOptions {
   /** Add the post-processor's special tokens (e.g. a BOS); default true. */
@@ -79,6 +80,12 @@ export class Tokenizer {
       );
     });
     return new Tokenizer(core, spec, handle);
+  }
+
+  /** Trains a byte-level BPE tokenizer on `texts` (see `trainTokenizerJson` for the file it builds). */
+  static train(core: WasmCore, texts: readonly string[], options: TrainOptions): { tokenizer: Tokenizer; json: object } {
+    const json = trainTokenizerJson(core, texts, options);
+    return { tokenizer: Tokenizer.fromJSON(core, json), json };
   }
 
   encode(text: string, options: EncodeOptions = {}): Uint32Array {

@@ -64,6 +64,7 @@ export interface CoreExports {
   ig_tok_encode(handle: number, texts: number, textsLen: number, offsets: number, n: number, allowSpecial: number, counts: number): number;
   ig_tok_decode(handle: number, ids: number, n: number, skipSpecial: number): number;
   ig_tok_info(handle: number, out: number): number;
+  ig_tok_train(texts: number, textsLen: number, offsets: number, n: number, pattern: number, mergesWanted: number, minFrequency: number): number;
   ig_tok_ids_ptr(): number;
   ig_tok_ids_len(): number;
 }

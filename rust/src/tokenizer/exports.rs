@@ -194,3 +194,40 @@ pub unsafe extern "C" fn ig_tok_info(handle: u32, out: *mut u32) -> i32 {
         Err(status) => status,
     }
 }
+
+/// Trains byte-level BPE merges on `n` texts. Learned tokens go to the output slot as
+/// `(u32 len, bytes)*`, merges to the id slot as `(left, right)*` with ids 0..256 the bytes.
+/// Returns the number of merges learned.
+///
+/// # Safety
+/// Pointers cover the counts given, in `ig_alloc` buffers.
+#[no_mangle]
+pub unsafe extern "C" fn ig_tok_train(texts: *const u8, texts_len: usize, offsets: *const u32, n: usize, pattern: u32, merges_wanted: usize, min_frequency: u32) -> i32 {
+    let pattern = match pattern {
+        0 => None,
+        1 => Some(Pattern::Gpt2),
+        2 => Some(Pattern::Cl100k { max_digits: 3 }),
+        3 => Some(Pattern::Cl100k { max_digits: 1 }),
+        p => return report(ErrorCode::InvalidArgument, &format!("unknown pre-tokenizer pattern code {p}")),
+    };
+    let texts = match ffi::split_strings(ffi::bytes(texts, texts_len), ffi::slice(offsets, n + 1), "texts") {
+        Ok(t) => t,
+        Err(status) => return status,
+    };
+    let trained = crate::tokenizer::train::train(&texts, pattern, merges_wanted, min_frequency as u64);
+    let mut out = Vec::new();
+    for t in &trained.tokens {
+        out.extend_from_slice(&(t.len() as u32).to_le_bytes());
+        out.extend_from_slice(t);
+    }
+    ffi::set_out(out);
+    IDS.with(|ids| {
+        let mut ids = ids.borrow_mut();
+        ids.clear();
+        for &(a, b) in &trained.merges {
+            ids.push(a);
+            ids.push(b);
+        }
+    });
+    trained.merges.len() as i32
+}

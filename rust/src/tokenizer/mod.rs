@@ -7,3 +7,4 @@ pub mod bpe;
 pub mod bytes;
 pub mod exports;
 pub mod pretokenize;
+pub mod train;
