@@ -11,32 +11,13 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { Tiktoken as JsTiktoken } from 'js-tiktoken/lite';
 import jsCl100k from 'js-tiktoken/ranks/cl100k_base';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { get_encoding } from 'tiktoken';
 import { Tokenizer, loadWasmCore, tokenizerJsonFromTiktoken } from 'ig-search';
+import { realCorpus } from '../test/helpers/corpus.js';
 import { machine, packageVersion, printTable, timeIt, writeResults } from './_lib.js';
 
-function corpus(limit: number): string {
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir).sort()) {
-      const path = join(dir, entry);
-      const stat = statSync(path);
-      if (stat.isDirectory()) walk(path);
-      else if (/\.(md|ts|js)$/.test(entry) && stat.size < 200_000) files.push(path);
-    }
-  };
-  walk('node_modules');
-  let text = '';
-  for (const f of files) {
-    text += readFileSync(f, 'utf8') + '\n';
-    if (text.length > limit) break;
-  }
-  return text.normalize('NFC');
-}
-
-const long = corpus(1_000_000);
+const long = realCorpus(1_000_000).normalize('NFC');
 const short = (long.match(/[^\n]{20,200}/g) ?? []).slice(0, 10_000);
 const longBytes = new TextEncoder().encode(long).length;
 const shortBytes = short.reduce((n, s) => n + new TextEncoder().encode(s).length, 0);

@@ -1,22 +1,12 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IgSearchError, Tokenizer, loadWasmCore, type WasmCore } from '../src/entry/node.js';
+import { byteChars } from '../src/tokenizer/bytes.js';
 import { mulberry32 } from './helpers/random.js';
 
 let core: WasmCore;
 beforeAll(async () => {
   core = await loadWasmCore();
 });
-
-/** GPT-2's byte → char table, to build a small valid byte-level tokenizer.json by hand. */
-function byteChars(): string[] {
-  const out: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    out.push(String.fromCodePoint(printable ? b : next++));
-  }
-  return out;
-}
 
 function smallTokenizerJson() {
   const chars = byteChars();

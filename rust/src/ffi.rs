@@ -172,6 +172,41 @@ pub fn split_strings<'a>(blob: &'a [u8], offsets: &[u32], what: &str) -> Result<
     Ok(out)
 }
 
+/// Objects that live inside the module (indexes, tokenizers), named in JS by integer handles.
+/// Freed slots are reused; a stale handle finds nothing instead of another object's data only
+/// until its slot is reused, so JS also tracks liveness on its side.
+pub struct Slab<T> {
+    items: Vec<Option<T>>,
+}
+
+impl<T> Slab<T> {
+    pub const fn new() -> Slab<T> {
+        Slab { items: Vec::new() }
+    }
+
+    pub fn insert(&mut self, item: T) -> i32 {
+        match self.items.iter().position(|s| s.is_none()) {
+            Some(free) => {
+                self.items[free] = Some(item);
+                free as i32
+            }
+            None => {
+                self.items.push(Some(item));
+                self.items.len() as i32 - 1
+            }
+        }
+    }
+
+    pub fn get(&self, handle: u32) -> Option<&T> {
+        self.items.get(handle as usize).and_then(|s| s.as_ref())
+    }
+
+    /// True if `handle` was live.
+    pub fn remove(&mut self, handle: u32) -> bool {
+        matches!(self.items.get_mut(handle as usize).map(|s| s.take()), Some(Some(_)))
+    }
+}
+
 /// Installs the hook that forwards panic messages to the host. Called by JS once per instance.
 #[no_mangle]
 pub extern "C" fn ig_init() {

@@ -5,6 +5,7 @@
  * merge, ordered by the rank of the token it builds, then by the ranks of its halves.
  */
 import { IgSearchError } from '../errors.js';
+import { byteChars } from './bytes.js';
 
 /** The js-tiktoken / tiktoken-npm encoder file: `{ pat_str, special_tokens, bpe_ranks }`. */
 export interface TiktokenFile {
@@ -12,16 +13,6 @@ export interface TiktokenFile {
   special_tokens: Record<string, number>;
   /** Lines of `<ignored> <first rank> <base64 token> <base64 token> …`. */
   bpe_ranks: string;
-}
-
-function byteChars(): string[] {
-  const table: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    table.push(String.fromCodePoint(printable ? b : next++));
-  }
-  return table;
 }
 
 function base64Bytes(text: string): Uint8Array {

@@ -4,6 +4,7 @@
  * that this package, transformers.js and HF tokenizers all load.
  */
 import { IgSearchError } from '../errors.js';
+import { byteChars } from './bytes.js';
 import { checkFiniteOption } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
 import { PATTERN_CODES, REGEX_OF } from './config.js';
@@ -17,16 +18,6 @@ export interface TrainOptions {
   minFrequency?: number;
   /** Pre-tokenizer regex family (default 'qwen2'). */
   pattern?: 'gpt2' | 'cl100k' | 'qwen2';
-}
-
-function byteChars(): string[] {
-  const table: string[] = [];
-  let next = 256;
-  for (let b = 0; b < 256; b++) {
-    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
-    table.push(String.fromCodePoint(printable ? b : next++));
-  }
-  return table;
 }
 
 export function trainTokenizerJson(core: WasmCore, texts: readonly string[], options: TrainOptions): object {

@@ -1,34 +1,22 @@
 //! C-ABI surface of the retrieval module. Indexes live in a slab inside the module and are named
 //! by integer handles; JS frees them explicitly (and through a FinalizationRegistry).
 
-use crate::ffi::{self, report, ErrorCode};
+use crate::ffi::{self, report, ErrorCode, Slab};
 use crate::retrieval::bm25::{Bm25Index, Params, StringTable};
 use crate::retrieval::{format, sampler};
 use std::cell::RefCell;
 
 thread_local! {
-    static INDEXES: RefCell<Vec<Option<Bm25Index>>> = RefCell::new(Vec::new());
+    static INDEXES: RefCell<Slab<Bm25Index>> = RefCell::new(Slab::new());
 }
 
 fn insert(index: Bm25Index) -> i32 {
-    INDEXES.with(|slab| {
-        let mut slab = slab.borrow_mut();
-        match slab.iter().position(|s| s.is_none()) {
-            Some(free) => {
-                slab[free] = Some(index);
-                free as i32
-            }
-            None => {
-                slab.push(Some(index));
-                slab.len() as i32 - 1
-            }
-        }
-    })
+    INDEXES.with(|slab| slab.borrow_mut().insert(index))
 }
 
 fn with_index<T>(handle: u32, f: impl FnOnce(&Bm25Index) -> T) -> Result<T, i32> {
-    INDEXES.with(|slab| match slab.borrow().get(handle as usize) {
-        Some(Some(index)) => Ok(f(index)),
+    INDEXES.with(|slab| match slab.borrow().get(handle) {
+        Some(index) => Ok(f(index)),
         _ => Err(report(ErrorCode::InvalidArgument, &format!("BM25 index handle {handle} is not live (freed, or from another instance)"))),
     })
 }
@@ -71,13 +59,11 @@ pub unsafe extern "C" fn ig_bm25_build(
 
 #[no_mangle]
 pub extern "C" fn ig_bm25_free(handle: u32) -> i32 {
-    INDEXES.with(|slab| match slab.borrow_mut().get_mut(handle as usize) {
-        Some(slot @ Some(_)) => {
-            *slot = None;
-            0
-        }
-        _ => report(ErrorCode::InvalidArgument, &format!("BM25 index handle {handle} is not live")),
-    })
+    if INDEXES.with(|slab| slab.borrow_mut().remove(handle)) {
+        0
+    } else {
+        report(ErrorCode::InvalidArgument, &format!("BM25 index handle {handle} is not live"))
+    }
 }
 
 /// `[n_docs, n_terms, n_postings, avgdl, k1, b]` into `out`.

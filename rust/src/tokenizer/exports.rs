@@ -1,12 +1,12 @@
 //! C-ABI surface of the tokenizer; handles into a slab, ids returned through a u32 slot.
 
-use crate::ffi::{self, report, ErrorCode};
+use crate::ffi::{self, report, ErrorCode, Slab};
 use crate::tokenizer::bpe::{AddedToken, Tokenizer};
 use crate::tokenizer::pretokenize::Pattern;
 use std::cell::RefCell;
 
 thread_local! {
-    static TOKENIZERS: RefCell<Vec<Option<Tokenizer>>> = RefCell::new(Vec::new());
+    static TOKENIZERS: RefCell<Slab<Tokenizer>> = RefCell::new(Slab::new());
     static IDS: RefCell<Vec<u32>> = RefCell::new(Vec::new());
 }
 
@@ -21,10 +21,21 @@ pub extern "C" fn ig_tok_ids_len() -> usize {
 }
 
 fn with_tokenizer<T>(handle: u32, f: impl FnOnce(&Tokenizer) -> T) -> Result<T, i32> {
-    TOKENIZERS.with(|slab| match slab.borrow().get(handle as usize) {
-        Some(Some(t)) => Ok(f(t)),
+    TOKENIZERS.with(|slab| match slab.borrow().get(handle) {
+        Some(t) => Ok(f(t)),
         _ => Err(report(ErrorCode::InvalidArgument, &format!("tokenizer handle {handle} is not live (freed, or from another instance)"))),
     })
+}
+
+/// Pattern codes shared with `PATTERN_CODES` in src/tokenizer/config.ts.
+fn parse_pattern(code: u32) -> Result<Option<Pattern>, i32> {
+    match code {
+        0 => Ok(None),
+        1 => Ok(Some(Pattern::Gpt2)),
+        2 => Ok(Some(Pattern::Cl100k { max_digits: 3 })),
+        3 => Ok(Some(Pattern::Cl100k { max_digits: 1 })),
+        p => Err(report(ErrorCode::InvalidArgument, &format!("unknown pre-tokenizer pattern code {p}"))),
+    }
 }
 
 pub const FLAG_SPECIAL: u8 = 1;
@@ -55,12 +66,9 @@ pub unsafe extern "C" fn ig_tok_build(
     added_flags: *const u8,
     n_added: usize,
 ) -> i32 {
-    let pattern = match pattern {
-        0 => None,
-        1 => Some(Pattern::Gpt2),
-        2 => Some(Pattern::Cl100k { max_digits: 3 }),
-        3 => Some(Pattern::Cl100k { max_digits: 1 }),
-        p => return report(ErrorCode::InvalidArgument, &format!("unknown pre-tokenizer pattern code {p}")),
+    let pattern = match parse_pattern(pattern) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
     let strings = match ffi::split_strings(ffi::bytes(vocab, vocab_len), ffi::slice(vocab_offsets, n_vocab + 1), "model.vocab") {
         Ok(s) => s,
@@ -100,32 +108,18 @@ pub unsafe extern "C" fn ig_tok_build(
         })
         .collect();
     match Tokenizer::new(tokens, &merges, pattern, add_prefix_space != 0, ignore_merges != 0, added) {
-        Ok(t) => TOKENIZERS.with(|slab| {
-            let mut slab = slab.borrow_mut();
-            match slab.iter().position(|s| s.is_none()) {
-                Some(free) => {
-                    slab[free] = Some(t);
-                    free as i32
-                }
-                None => {
-                    slab.push(Some(t));
-                    slab.len() as i32 - 1
-                }
-            }
-        }),
+        Ok(t) => TOKENIZERS.with(|slab| slab.borrow_mut().insert(t)),
         Err(message) => report(ErrorCode::InvalidArgument, &message),
     }
 }
 
 #[no_mangle]
 pub extern "C" fn ig_tok_free(handle: u32) -> i32 {
-    TOKENIZERS.with(|slab| match slab.borrow_mut().get_mut(handle as usize) {
-        Some(slot @ Some(_)) => {
-            *slot = None;
-            0
-        }
-        _ => report(ErrorCode::InvalidArgument, &format!("tokenizer handle {handle} is not live")),
-    })
+    if TOKENIZERS.with(|slab| slab.borrow_mut().remove(handle)) {
+        0
+    } else {
+        report(ErrorCode::InvalidArgument, &format!("tokenizer handle {handle} is not live"))
+    }
 }
 
 /// Encodes `n` texts (blob + n+1 offsets) into the id slot; `counts[i]` ids belong to text i.
@@ -203,12 +197,9 @@ pub unsafe extern "C" fn ig_tok_info(handle: u32, out: *mut u32) -> i32 {
 /// Pointers cover the counts given, in `ig_alloc` buffers.
 #[no_mangle]
 pub unsafe extern "C" fn ig_tok_train(texts: *const u8, texts_len: usize, offsets: *const u32, n: usize, pattern: u32, merges_wanted: usize, min_frequency: u32) -> i32 {
-    let pattern = match pattern {
-        0 => None,
-        1 => Some(Pattern::Gpt2),
-        2 => Some(Pattern::Cl100k { max_digits: 3 }),
-        3 => Some(Pattern::Cl100k { max_digits: 1 }),
-        p => return report(ErrorCode::InvalidArgument, &format!("unknown pre-tokenizer pattern code {p}")),
+    let pattern = match parse_pattern(pattern) {
+        Ok(p) => p,
+        Err(status) => return status,
     };
     let texts = match ffi::split_strings(ffi::bytes(texts, texts_len), ffi::slice(offsets, n + 1), "texts") {
         Ok(t) => t,
