@@ -31,7 +31,7 @@ export class Tokenizer {
   private handle: number;
   private readonly generation: number;
   readonly vocabSize: number;
-  private readonly idToTokenMap: Map<number, string>;
+  private idToTokenMap: Map<number, string> | undefined; // built on first idToToken(): 150k entries
 
   private constructor(
     private readonly core: WasmCore,
@@ -46,8 +46,6 @@ export class Tokenizer {
       return s.readU32(out, 3);
     });
     this.vocabSize = info[0]!;
-    this.idToTokenMap = new Map([...spec.vocab].map(([t, i]) => [i, t]));
-    for (const t of spec.added) this.idToTokenMap.set(t.id, t.content);
     registry.register(this, { core, handle, generation: this.generation }, this);
   }
 
@@ -133,6 +131,10 @@ export class Tokenizer {
   }
 
   idToToken(id: number): string | undefined {
+    if (!this.idToTokenMap) {
+      this.idToTokenMap = new Map([...this.spec.vocab].map(([t, i]) => [i, t]));
+      for (const t of this.spec.added) this.idToTokenMap.set(t.id, t.content);
+    }
     return this.idToTokenMap.get(id);
   }
 
