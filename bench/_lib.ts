@@ -50,20 +50,24 @@ export function runTorch<T>(script: string, input: unknown): { result?: T; skipp
   return { result: parsed.result, torch: parsed.torch };
 }
 
-/** Writes bench/results/NAME.json atomically (temp file + rename). */
+/**
+ * Writes bench/results/NAME.json atomically (temp file + rename), headed by what every result
+ * carries: the bench name, package version, date and machine.
+ */
 export function writeResults(name: string, data: Record<string, unknown>): string {
   mkdirSync('bench/results', { recursive: true });
   const path = `bench/results/${name}.json`;
   const tmp = `${path}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(data, null, 2)}\n`);
+  const record = { bench: name, version: packageVersion(), date: new Date().toISOString(), machine: machine(), ...data };
+  writeFileSync(tmp, `${JSON.stringify(record, null, 2)}\n`);
   renameSync(tmp, path);
   return path;
 }
 
-export function machine(): { cpu: string; cores: number; node: string } {
+function machine(): { cpu: string; cores: number; node: string } {
   return { cpu: cpus()[0]?.model ?? 'unknown', cores: cpus().length, node: process.versions.node };
 }
 
-export function packageVersion(): string {
+function packageVersion(): string {
   return (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 }

@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { Bm25Index, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages } from 'ig-search';
 import { Bm25Reference } from '../src/retrieval/bm25.reference.js';
 import { exactMatchRef, extractAnswerRef, grpoRef, informationGainRef, modulateRef } from '../src/rl/reference.js';
-import { machine, packageVersion, printTable, timeIt, writeResults } from './_lib.js';
+import { printTable, timeIt, writeResults } from './_lib.js';
 
 function rng(seed: number): () => number {
   let a = seed >>> 0;
@@ -148,10 +148,6 @@ const ratios = {
 };
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 const path = writeResults('advantage', {
-  bench: 'advantage',
-  version: packageVersion(),
-  date: new Date().toISOString(),
-  machine: machine(),
   workload: { rollouts: n, tokens, searchSteps: steps, passages: PASSAGES, terms: index!.terms, bm25Queries: bm25Queries.length },
   seconds: { pathOurs, pathTs, rewardsOurs, rewardsTs, buildOurs, buildTs, searchOurs, searchTs, searchOkapi, okapiQueries: OKAPI_QUERIES },
   ratios,

@@ -6,7 +6,7 @@
  *   npm run bench -- matmul            # writes bench/results/matmul.json
  */
 import { Gpu, Matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant } from 'ig-search';
-import { machine, packageVersion, printTable, runTorch, timeIt, writeResults } from './_lib.js';
+import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 
 interface Case {
   name: string;
@@ -85,10 +85,6 @@ const ratios = {
 };
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 const path = writeResults('matmul', {
-  bench: 'matmul',
-  version: packageVersion(),
-  date: new Date().toISOString(),
-  machine: machine(),
   adapter: gpu.adapter,
   lpNumThreads: process.env['LP_NUM_THREADS'] ?? null,
   picked,

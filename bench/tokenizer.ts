@@ -15,7 +15,7 @@ import { readFileSync } from 'node:fs';
 import { get_encoding } from 'tiktoken';
 import { Tokenizer, loadWasmCore, tokenizerJsonFromTiktoken } from 'ig-search';
 import { realCorpus } from '../test/helpers/corpus.js';
-import { machine, packageVersion, printTable, timeIt, writeResults } from './_lib.js';
+import { printTable, timeIt, writeResults } from './_lib.js';
 
 const long = realCorpus(1_000_000).normalize('NFC');
 const short = (long.match(/[^\n]{20,200}/g) ?? []).slice(0, 10_000);
@@ -109,10 +109,6 @@ const ratios = {
 };
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 const path = writeResults('tokenizer', {
-  bench: 'tokenizer',
-  version: packageVersion(),
-  date: new Date().toISOString(),
-  machine: machine(),
   workload: { longBytes, shortTexts: short.length, shortBytes },
   note: 'transformers.js = @huggingface/tokenizers 0.2.0, the tokenizer package @huggingface/transformers 4.x depends on',
   results,

@@ -6,6 +6,7 @@
 import { IgSearchError } from '../errors.js';
 import { checkFiniteOption, checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
+import { CoreHandle } from '../wasm/handle.js';
 import { parseCorpusJsonl, type JsonlOptions, type Passage } from './corpus.js';
 
 export interface Bm25Options {
@@ -33,13 +34,9 @@ export interface SampleOptions {
 }
 
 const decoder = new TextDecoder('utf-8', { ignoreBOM: true }); // a leading U+FEFF is content, not a BOM
-const registry = new FinalizationRegistry<{ core: WasmCore; handle: number; generation: number }>(({ core, handle, generation }) => {
-  if (core.generation === generation) core.call('ig_bm25_free', (x) => x.ig_bm25_free(handle));
-});
 
 export class Bm25Index {
-  private handle: number;
-  private readonly generation: number;
+  private readonly ref: CoreHandle;
   readonly size: number;
   readonly terms: number;
   readonly postings: number;
@@ -51,15 +48,13 @@ export class Bm25Index {
     private readonly core: WasmCore,
     handle: number,
   ) {
-    this.handle = handle;
-    this.generation = core.generation;
+    this.ref = new CoreHandle(core, handle, this, (x, h) => x.ig_bm25_free(h), 'BM25 index', 'rebuild or reload it');
     const stats = core.scoped((s) => {
       const out = s.alloc(6 * 8);
       core.call('ig_bm25_stats', (x) => x.ig_bm25_stats(handle, out));
       return s.readF64(out, 6);
     });
     [this.size, this.terms, this.postings, this.averageLength, this.k1, this.b] = Array.from(stats) as [number, number, number, number, number, number];
-    registry.register(this, { core, handle, generation: this.generation }, this);
   }
 
   /** Indexes `passages` (their `contents`, title included). */
@@ -175,19 +170,11 @@ export class Bm25Index {
 
   /** Releases the index's memory in the core; later calls throw. */
   free(): void {
-    if (this.handle < 0) return;
-    const h = this.live();
-    registry.unregister(this);
-    this.handle = -1;
-    this.core.call('ig_bm25_free', (x) => x.ig_bm25_free(h));
+    this.ref.free();
   }
 
   private live(): number {
-    if (this.handle < 0) throw new IgSearchError('INVALID_ARGUMENT', 'this BM25 index was freed');
-    if (this.core.generation !== this.generation) {
-      throw new IgSearchError('WASM_PANIC', 'this BM25 index was lost when the Wasm core reset after a panic; rebuild or reload it');
-    }
-    return this.handle;
+    return this.ref.live();
   }
 }
 

@@ -7,6 +7,7 @@
 import { IgSearchError } from '../errors.js';
 import { checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
+import { CoreHandle } from '../wasm/handle.js';
 import { PATTERN_CODES, readTokenizerJson, type TokenizerSpec } from './config.js';
 import { trainTokenizerJson, type TrainOptions } from './train.js';
 
@@ -21,15 +22,11 @@ export interface DecodeOptions {
   skipSpecialTokens?: boolean;
 }
 
-const registry = new FinalizationRegistry<{ core: WasmCore; handle: number; generation: number }>(({ core, handle, generation }) => {
-  if (core.generation === generation) core.call('ig_tok_free', (x) => x.ig_tok_free(handle));
-});
 
 const FLAGS = { special: 1, lstrip: 2, rstrip: 4, singleWord: 8 } as const;
 
 export class Tokenizer {
-  private handle: number;
-  private readonly generation: number;
+  private readonly ref: CoreHandle;
   readonly vocabSize: number;
   private idToTokenMap: Map<number, string> | undefined; // built on first idToToken(): 150k entries
 
@@ -38,15 +35,13 @@ export class Tokenizer {
     private readonly spec: TokenizerSpec,
     handle: number,
   ) {
-    this.handle = handle;
-    this.generation = core.generation;
+    this.ref = new CoreHandle(core, handle, this, (x, h) => x.ig_tok_free(h), 'tokenizer', 'load it again');
     const info = core.scoped((s) => {
       const out = s.alloc(12);
       core.call('ig_tok_info', (x) => x.ig_tok_info(handle, out));
       return s.readU32(out, 3);
     });
     this.vocabSize = info[0]!;
-    registry.register(this, { core, handle, generation: this.generation }, this);
   }
 
   /** From the text, bytes or parsed object of a `tokenizer.json`. */
@@ -143,18 +138,10 @@ export class Tokenizer {
   }
 
   free(): void {
-    if (this.handle < 0) return;
-    const h = this.live();
-    registry.unregister(this);
-    this.handle = -1;
-    this.core.call('ig_tok_free', (x) => x.ig_tok_free(h));
+    this.ref.free();
   }
 
   private live(): number {
-    if (this.handle < 0) throw new IgSearchError('INVALID_ARGUMENT', 'this tokenizer was freed');
-    if (this.core.generation !== this.generation) {
-      throw new IgSearchError('WASM_PANIC', 'this tokenizer was lost when the Wasm core reset after a panic; load it again');
-    }
-    return this.handle;
+    return this.ref.live();
   }
 }
