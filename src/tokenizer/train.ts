@@ -17,7 +17,7 @@ export interface TrainOptions {
   /** Stop merging when the best pair occurs fewer times than this (default 2). */
   minFrequency?: number;
   /** Pre-tokenizer regex family (default 'qwen2'). */
-  pattern?: 'gpt2' | 'cl100k' | 'qwen2';
+  pattern?: 'gpt2' | 'cl100k' | 'qwen2' | 'o200k';
 }
 
 export function trainTokenizerJson(core: WasmCore, texts: readonly string[], options: TrainOptions): object {
@@ -27,7 +27,7 @@ export function trainTokenizerJson(core: WasmCore, texts: readonly string[], opt
   if (!Number.isInteger(vocabSize)) throw new IgSearchError('INVALID_ARGUMENT', `vocabSize must be an integer, got ${vocabSize}`);
   const minFrequency = checkFiniteOption(options.minFrequency ?? 2, 'minFrequency', { min: 1 });
   const pattern = options.pattern ?? 'qwen2';
-  if (!(pattern in REGEX_OF)) throw new IgSearchError('INVALID_ARGUMENT', `pattern must be "gpt2", "cl100k" or "qwen2", got ${String(pattern)}`);
+  if (!(pattern in REGEX_OF)) throw new IgSearchError('INVALID_ARGUMENT', `pattern must be "gpt2", "cl100k", "qwen2" or "o200k", got ${String(pattern)}`);
   const wanted = vocabSize - specials.length - 256;
   const { tokens, merges } = core.scoped((s) => {
     const blob = s.strings(texts, 'texts');

@@ -34,6 +34,7 @@ fn parse_pattern(code: u32) -> Result<Option<Pattern>, i32> {
         1 => Ok(Some(Pattern::Gpt2)),
         2 => Ok(Some(Pattern::Cl100k { max_digits: 3 })),
         3 => Ok(Some(Pattern::Cl100k { max_digits: 1 })),
+        4 => Ok(Some(Pattern::O200k)),
         p => Err(report(ErrorCode::InvalidArgument, &format!("unknown pre-tokenizer pattern code {p}"))),
     }
 }
@@ -43,7 +44,7 @@ pub const FLAG_LSTRIP: u8 = 2;
 pub const FLAG_RSTRIP: u8 = 4;
 pub const FLAG_SINGLE_WORD: u8 = 8;
 
-/// Builds a tokenizer; returns its handle. `pattern`: 0 none, 1 GPT-2, 2 cl100k/Llama-3, 3 Qwen2.
+/// Builds a tokenizer; returns its handle. `pattern`: 0 none, 1 GPT-2, 2 cl100k/Llama-3, 3 Qwen2, 4 o200k.
 ///
 /// # Safety
 /// Every pointer covers the count given (blobs by their offsets' last entry), in `ig_alloc` buffers.

@@ -6,14 +6,17 @@
 //! GPT-2:            's|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+
 //! cl100k / Llama-3: (?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n]*|\s*[\r\n]+|\s+(?!\S)|\s+
 //! Qwen2 / Qwen2.5:  the same with \p{N} (one digit per piece).
+//! o200k (GPT-4o):   [^\r\n\p{L}\p{N}]?U*W+C?|[^\r\n\p{L}\p{N}]?U+W*C?|\p{N}{1,3}| ?[^\s\p{L}\p{N}]+[\r\n/]*|\s*[\r\n]+|\s+(?!\S)|\s+
+//!                   with U = [\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}], W = [\p{Ll}\p{Lm}\p{Lo}\p{M}], C = (?i:'s|'t|'re|'ve|'m|'ll|'d)
 
-use crate::unicode::{is_letter, is_number};
+use crate::unicode::{is_letter, is_lowerish, is_number, is_upperish};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Pattern {
     Gpt2,
     /// cl100k family; `max_digits` is 3 for cl100k/Llama-3 and 1 for Qwen2.
     Cl100k { max_digits: usize },
+    O200k,
 }
 
 pub const GPT2_REGEX: &str = r"'s|'t|'re|'ve|'m|'ll|'d| ?\p{L}+| ?\p{N}+| ?[^\s\p{L}\p{N}]+|\s+(?!\S)|\s+";
@@ -133,6 +136,63 @@ fn next_cl100k(cur: &Cursor, at: usize, max_digits: usize) -> usize {
     trailing_spaces(cur, at).unwrap_or(at + c.len_utf8())
 }
 
+/// `[^\r\n\p{L}\p{N}]?`: where the word may start, with the optional leading char first.
+fn word_starts(cur: &Cursor, at: usize, c: char) -> [Option<usize>; 2] {
+    let prefixed = if !is_newline(c) && !is_letter(c) && !is_number(c) { Some(at + c.len_utf8()) } else { None };
+    [prefixed, Some(at)]
+}
+
+/// `U*W+C?` from `s`: the U-run is given back one char at a time until a W follows.
+fn o200k_lower_word(cur: &Cursor, s: usize) -> Option<usize> {
+    let u_end = cur.run(s, usize::MAX, is_upperish);
+    let mut k = u_end;
+    loop {
+        if cur.char_at(k).map_or(false, is_lowerish) {
+            let end = cur.run(k, usize::MAX, is_lowerish);
+            return Some(contraction(cur, end, true).unwrap_or(end));
+        }
+        if k == s {
+            return None;
+        }
+        k -= cur.text[..k].chars().next_back().unwrap().len_utf8();
+    }
+}
+
+/// `U+W*C?` from `s`.
+fn o200k_upper_word(cur: &Cursor, s: usize) -> Option<usize> {
+    let u_end = cur.run(s, usize::MAX, is_upperish);
+    if u_end == s {
+        return None;
+    }
+    let end = cur.run(u_end, usize::MAX, is_lowerish);
+    Some(contraction(cur, end, true).unwrap_or(end))
+}
+
+fn next_o200k(cur: &Cursor, at: usize) -> usize {
+    let c = cur.char_at(at).unwrap();
+    let starts = word_starts(cur, at, c);
+    for word in [o200k_lower_word, o200k_upper_word] {
+        for s in starts.iter().flatten() {
+            if let Some(end) = word(cur, *s) {
+                return end;
+            }
+        }
+    }
+    if is_number(c) {
+        return cur.run(at, 3, is_number);
+    }
+    // ` ?[^\s\p{L}\p{N}]+[\r\n/]*`
+    let body = if c == ' ' && cur.char_at(at + 1).map_or(false, is_other) { at + 1 } else { at };
+    if cur.char_at(body).map_or(false, is_other) {
+        let end = cur.run(body, usize::MAX, is_other);
+        return cur.run(end, usize::MAX, |c| is_newline(c) || c == '/');
+    }
+    if let Some(end) = spaces_then_newlines(cur, at) {
+        return end;
+    }
+    trailing_spaces(cur, at).unwrap_or(at + c.len_utf8())
+}
+
 fn next_gpt2(cur: &Cursor, at: usize) -> usize {
     let c = cur.char_at(at).unwrap();
     if let Some(end) = contraction(cur, at, false) {
@@ -161,6 +221,7 @@ pub fn split(pattern: Pattern, text: &str, mut emit: impl FnMut(usize, usize)) {
         let end = match pattern {
             Pattern::Gpt2 => next_gpt2(&cur, at),
             Pattern::Cl100k { max_digits } => next_cl100k(&cur, at, max_digits),
+            Pattern::O200k => next_o200k(&cur, at),
         };
         debug_assert!(end > at);
         emit(at, end);
@@ -187,6 +248,14 @@ mod tests {
         assert_eq!(pieces(q, "x   "), ["x", "   "]);
         assert_eq!(pieces(q, "x   y"), ["x", "  ", " y"]);
         assert_eq!(pieces(q, " ...\n\nz"), [" ...\n\n", "z"]);
+    }
+
+    #[test]
+    fn o200k_examples() {
+        let o = Pattern::O200k;
+        assert_eq!(pieces(o, "HelloWorld isn't GPT4o's"), ["Hello", "World", " isn't", " GPT", "4", "o's"]);
+        assert_eq!(pieces(o, "a/b//\n c\u{301}d"), ["a", "/b", "//\n", " c\u{301}d"]);
+        assert_eq!(pieces(o, "ABCdef. 12345"), ["ABCdef", ".", " ", "123", "45"]);
     }
 
     #[test]
