@@ -96,6 +96,28 @@ describe.each(Object.keys(FILES))('%s tokenizer.json', (name) => {
     }
   });
 
+  it('offsets: each whole-character token covers exactly its text, and the tokens tile the text', () => {
+    const rng = mulberry32(name.length * 31);
+    const texts = [...MIXED, ...Array.from({ length: 2_000 }, () => randomString(rng))].map((t) => t.normalize('NFC'));
+    for (const text of texts) {
+      const { ids, offsets } = ours[name]!.encodeWithOffsets(text);
+      expect(Array.from(ids)).toEqual(Array.from(ours[name]!.encode(text)));
+      expect(offsets.length).toBe(ids.length * 2);
+      let covered = 0;
+      let tiled = '';
+      ids.forEach((id, i) => {
+        const [start, end] = [offsets[2 * i]!, offsets[2 * i + 1]!];
+        expect(start).toBeLessThanOrEqual(end);
+        expect(end).toBeLessThanOrEqual(text.length);
+        const piece = ours[name]!.decode([id]);
+        if (!piece.includes('\ufffd')) expect(text.slice(start, end), `${JSON.stringify(text)} token ${i}`).toBe(piece);
+        tiled += text.slice(Math.max(covered, start), end);
+        covered = Math.max(covered, end);
+      });
+      expect(tiled).toBe(text);
+    }
+  });
+
   it('ids are identical on 10,000 random strings, and they round-trip', () => {
     const rng = mulberry32(name.length * 7919);
     const texts = Array.from({ length: 10_000 }, () => randomString(rng).normalize('NFC'));
@@ -145,6 +167,18 @@ describe('tokenizer API', () => {
     expect(qwen.tokenToId('<|im_end|>')).toBe(151645);
     expect(qwen.tokenToId('Ġworld')).toBe(1879);
     expect(qwen.vocabSize).toBe(151669);
+  });
+
+  it('offsets with add_prefix_space: the added space covers no input', () => {
+    const file = JSON.parse(readFileSync(FILES.qwen, 'utf8'));
+    file.pre_tokenizer = { type: 'ByteLevel', add_prefix_space: true, use_regex: true };
+    const tokenizer = Tokenizer.fromJSON(core, file);
+    const text = 'hello world<|im_end|>again';
+    const { ids, offsets } = tokenizer.encodeWithOffsets(text);
+    const pieces = Array.from(ids, (_, i) => text.slice(offsets[2 * i]!, offsets[2 * i + 1]!));
+    expect(tokenizer.decode([ids[0]!])).toBe(' hello');
+    expect(pieces).toEqual(['hello', ' world', '<|im_end|>', 'again']);
+    tokenizer.free();
   });
 
   it('bad input is a typed error naming the JSON path or the value', () => {

@@ -45,6 +45,6 @@ describe('BPE trainer', () => {
   it('bad options are typed errors', () => {
     expect(() => Tokenizer.train(core, corpus, { vocabSize: 100 })).toThrow(IgSearchError);
     expect(() => Tokenizer.train(core, corpus, { vocabSize: 300, specialTokens: ['x', 'x'] })).toThrow(/duplicates/);
-    expect(() => Tokenizer.train(core, corpus, { vocabSize: 300, pattern: 'o200k' as 'gpt2' })).toThrow(/pattern must be/);
+    expect(() => Tokenizer.train(core, corpus, { vocabSize: 300, pattern: 'p50k' as 'gpt2' })).toThrow(/pattern must be/);
   });
 });

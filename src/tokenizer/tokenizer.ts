@@ -85,6 +85,32 @@ export class Tokenizer {
     return this.encodeBatch([text], options)[0]!;
   }
 
+  /**
+   * Ids and, per token, its `[start, end)` in UTF-16 code units of `text` (after NFC where the
+   * tokenizer normalises; `text.slice(start, end)` is what the token covers). A token holding part
+   * of a character (byte-level BPE splits emoji and CJK) covers the whole character; the added
+   * prefix space of `add_prefix_space` covers nothing; template tokens get `[0, 0)`.
+   */
+  encodeWithOffsets(text: string, options: EncodeOptions = {}): { ids: Uint32Array; offsets: Uint32Array } {
+    const h = this.live();
+    const prepared = this.spec.nfc && typeof text === 'string' ? text.normalize('NFC') : text;
+    const { ids, spans } = this.core.scoped((s) => {
+      const t = s.string(prepared, 'text');
+      this.core.call('ig_tok_encode_offsets', (x) => x.ig_tok_encode_offsets(h, t.ptr, t.len, options.allowSpecial === false ? 0 : 1));
+      const bytes = this.core.takeOutBytes();
+      return { ids: this.core.takeIds(), spans: new Uint32Array(bytes.buffer, bytes.byteOffset, bytes.byteLength / 4) };
+    });
+    const { prefix, suffix } = this.spec;
+    if (options.addSpecialTokens === false || (prefix.length === 0 && suffix.length === 0)) return { ids, offsets: spans };
+    const all = new Uint32Array(prefix.length + ids.length + suffix.length);
+    all.set(prefix);
+    all.set(ids, prefix.length);
+    all.set(suffix, prefix.length + ids.length);
+    const offsets = new Uint32Array(all.length * 2);
+    offsets.set(spans, prefix.length * 2);
+    return { ids: all, offsets };
+  }
+
   /** Many texts in one call into the core. */
   encodeBatch(texts: readonly string[], options: EncodeOptions = {}): Uint32Array[] {
     const h = this.live();

@@ -62,6 +62,7 @@ export interface CoreExports {
   ): number;
   ig_tok_free(handle: number): number;
   ig_tok_encode(handle: number, texts: number, textsLen: number, offsets: number, n: number, allowSpecial: number, counts: number): number;
+  ig_tok_encode_offsets(handle: number, text: number, len: number, allowSpecial: number): number;
   ig_tok_decode(handle: number, ids: number, n: number, skipSpecial: number): number;
   ig_tok_info(handle: number, out: number): number;
   ig_tok_train(texts: number, textsLen: number, offsets: number, n: number, pattern: number, mergesWanted: number, minFrequency: number): number;

@@ -21,6 +21,8 @@ pub struct Tokenizer {
     /// (left, right) → (rank, merged id).
     pub merges: HashMap<(u32, u32), (u32, u32)>,
     pub byte_ids: [u32; 256],
+    /// Bytes each vocabulary id stands for (for offsets).
+    token_bytes: Vec<u32>,
     pub pattern: Option<Pattern>,
     pub add_prefix_space: bool,
     pub ignore_merges: bool,
@@ -41,6 +43,20 @@ struct Candidate {
     left: usize,
     right_id: u32,
     left_id: u32,
+}
+
+fn floor_char(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at -= 1;
+    }
+    at
+}
+
+fn ceil_char(text: &str, mut at: usize) -> usize {
+    while !text.is_char_boundary(at) {
+        at += 1;
+    }
+    at
 }
 
 impl Tokenizer {
@@ -66,6 +82,10 @@ impl Tokenizer {
                 None => return Err(format!("model.vocab lacks the byte-level token for byte 0x{b:02x} ({:?})", table[b])),
             }
         }
+        let token_bytes = tokens
+            .iter()
+            .map(|t| t.as_ref().map_or(0, |t| t.chars().map(|c| if char_to_byte(c).is_some() { 1 } else { c.len_utf8() as u32 }).sum()))
+            .collect();
         let mut merge_map = HashMap::with_capacity(merges.len());
         for (rank, &(a, b, m)) in merges.iter().enumerate() {
             merge_map.entry((a, b)).or_insert((rank as u32, m));
@@ -86,6 +106,7 @@ impl Tokenizer {
             vocab,
             merges: merge_map,
             byte_ids,
+            token_bytes,
             pattern,
             add_prefix_space,
             ignore_merges,
@@ -124,8 +145,9 @@ impl Tokenizer {
     }
 
     /// Encodes `text`, appending ids to `out`; `allow_special == false` treats special added
-    /// tokens as plain text.
-    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>) {
+    /// tokens as plain text. With `spans`, also appends each token's `(start, end)` byte range in
+    /// `text` (a token holding part of a character gets that character's bytes).
+    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>, mut spans: Option<&mut Vec<(u32, u32)>>) {
         // Split on added tokens; lstrip/rstrip swallow the whitespace next to the token.
         let mut segment_start = 0;
         let mut at = 0;
@@ -145,8 +167,11 @@ impl Tokenizer {
                     if t.lstrip {
                         seg_end = text[segment_start..at].trim_end().len() + segment_start;
                     }
-                    self.encode_segment(&text[segment_start..seg_end], out);
+                    self.encode_segment(text, segment_start, seg_end, out, spans.as_deref_mut());
                     out.push(t.id);
+                    if let Some(spans) = spans.as_deref_mut() {
+                        spans.push((at as u32, end as u32));
+                    }
                     at = end;
                     segment_start = end;
                     pending_rstrip = t.rstrip;
@@ -155,24 +180,41 @@ impl Tokenizer {
             }
         }
         if segment_start < text.len() {
-            self.encode_segment(&text[segment_start..], out);
+            self.encode_segment(text, segment_start, text.len(), out, spans);
         }
     }
 
-    fn encode_segment(&self, text: &str, out: &mut Vec<u32>) {
+    /// Encodes `full[start..end]`; spans are byte ranges in `full`.
+    fn encode_segment(&self, full: &str, start: usize, end: usize, out: &mut Vec<u32>, mut spans: Option<&mut Vec<(u32, u32)>>) {
+        let text = &full[start..end];
         if text.is_empty() {
             return;
         }
         let owned;
-        let text = if self.add_prefix_space && !text.starts_with(' ') {
+        let (text, shift) = if self.add_prefix_space && !text.starts_with(' ') {
             owned = format!(" {text}");
-            owned.as_str()
+            (owned.as_str(), 1) // the added space belongs to no input byte
         } else {
-            text
+            (text, 0)
+        };
+        let mut piece = |s: usize, e: usize| {
+            let first = out.len();
+            self.encode_piece(&text[s..e], out);
+            if let Some(spans) = spans.as_deref_mut() {
+                // Byte ranges in `text` (which may carry the added space) → ranges in `full`.
+                let body = text.len() - shift;
+                let to_full = |x: usize| start + (x.max(shift) - shift).min(body);
+                let mut at = s;
+                for &id in &out[first..] {
+                    let len = self.token_bytes.get(id as usize).copied().unwrap_or(0) as usize;
+                    spans.push((floor_char(full, to_full(at)) as u32, ceil_char(full, to_full(at + len)) as u32));
+                    at += len;
+                }
+            }
         };
         match self.pattern {
-            Some(p) => split(p, text, |s, e| self.encode_piece(&text[s..e], out)),
-            None => self.encode_piece(text, out),
+            Some(p) => split(p, text, |s, e| piece(s, e)),
+            None => piece(0, text.len()),
         }
     }
 

@@ -140,7 +140,7 @@ pub unsafe extern "C" fn ig_tok_encode(handle: u32, texts: *const u8, texts_len:
             ids.clear();
             for (i, text) in texts.iter().enumerate() {
                 let before = ids.len();
-                t.encode_into(text, allow_special != 0, &mut ids);
+                t.encode_into(text, allow_special != 0, &mut ids, None);
                 counts[i] = (ids.len() - before) as u32;
             }
             ids.len()
@@ -148,6 +148,47 @@ pub unsafe extern "C" fn ig_tok_encode(handle: u32, texts: *const u8, texts_len:
     });
     match result {
         Ok(total) => total.min(i32::MAX as usize) as i32,
+        Err(status) => status,
+    }
+}
+
+/// Encodes one text; ids go to the id slot, and each token's `(start, end)` in UTF-16 code units
+/// of `text` to the output slot as little-endian u32 pairs. Returns the number of tokens.
+///
+/// # Safety
+/// `text` covers `len` bytes.
+#[no_mangle]
+pub unsafe extern "C" fn ig_tok_encode_offsets(handle: u32, text: *const u8, len: usize, allow_special: u32) -> i32 {
+    let text = match std::str::from_utf8(ffi::bytes(text, len)) {
+        Ok(t) => t,
+        Err(e) => return report(ErrorCode::InvalidArgument, &format!("text: invalid UTF-8 at byte {}", e.valid_up_to())),
+    };
+    let result = with_tokenizer(handle, |t| {
+        let mut spans = Vec::new();
+        let count = IDS.with(|ids| {
+            let mut ids = ids.borrow_mut();
+            ids.clear();
+            t.encode_into(text, allow_special != 0, &mut ids, Some(&mut spans));
+            ids.len()
+        });
+        // UTF-16 position of every char boundary.
+        let mut utf16 = vec![0u32; text.len() + 1];
+        let mut units = 0u32;
+        for (i, c) in text.char_indices() {
+            utf16[i] = units;
+            units += c.len_utf16() as u32;
+        }
+        utf16[text.len()] = units;
+        let mut out = Vec::with_capacity(spans.len() * 8);
+        for (a, b) in spans {
+            out.extend_from_slice(&utf16[a as usize].to_le_bytes());
+            out.extend_from_slice(&utf16[b as usize].to_le_bytes());
+        }
+        ffi::set_out(out);
+        count
+    });
+    match result {
+        Ok(count) => count.min(i32::MAX as usize) as i32,
         Err(status) => status,
     }
 }
