@@ -1,0 +1,169 @@
+#!/usr/bin/python3
+"""Writes the PyTorch oracle fixtures for the Qwen2 forward pass (test/fixtures/qwen2/).
+
+Two tiny random Qwen2 models, written as Hugging Face checkpoints (config.json + safetensors):
+  tiny-f32/   untied LM head, one F32 model.safetensors
+  tiny-bf16/  tied embeddings, BF16 weights in two shards with model.safetensors.index.json
+and, for each, a few token sequences of different lengths with the per-token log-probs
+log p(x[t+1] | x[..t]) that this script's fp32 forward gives (expected.json).
+
+The forward is written out here from the Qwen2 definition (RMSNorm, q/k/v with bias, rotate-half
+RoPE, grouped-query causal attention, SwiGLU MLP, final norm, LM head) so that only Debian's
+python3-torch is needed. Run: /usr/bin/python3 scripts/fixtures.py   (after scripts/setup.sh --bench; Debian python, not a pyenv one)
+"""
+import json
+import os
+import struct
+
+import torch
+
+ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "qwen2")
+
+
+def make_weights(cfg, gen):
+    h, inter, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
+    heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    d = h // heads
+
+    def randn(*shape, std=1.0, mean=0.0):
+        return torch.randn(*shape, generator=gen, dtype=torch.float32) * std + mean
+
+    w = {"model.embed_tokens.weight": randn(v, h, std=0.5)}
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        w[p + "input_layernorm.weight"] = randn(h, std=0.1, mean=1.0)
+        w[p + "self_attn.q_proj.weight"] = randn(heads * d, h, std=0.15)
+        w[p + "self_attn.q_proj.bias"] = randn(heads * d, std=0.1)
+        w[p + "self_attn.k_proj.weight"] = randn(kv * d, h, std=0.15)
+        w[p + "self_attn.k_proj.bias"] = randn(kv * d, std=0.1)
+        w[p + "self_attn.v_proj.weight"] = randn(kv * d, h, std=0.15)
+        w[p + "self_attn.v_proj.bias"] = randn(kv * d, std=0.1)
+        w[p + "self_attn.o_proj.weight"] = randn(h, heads * d, std=0.15)
+        w[p + "post_attention_layernorm.weight"] = randn(h, std=0.1, mean=1.0)
+        w[p + "mlp.gate_proj.weight"] = randn(inter, h, std=0.15)
+        w[p + "mlp.up_proj.weight"] = randn(inter, h, std=0.15)
+        w[p + "mlp.down_proj.weight"] = randn(h, inter, std=0.1)
+    w["model.norm.weight"] = randn(h, std=0.1, mean=1.0)
+    if not cfg["tie_word_embeddings"]:
+        w["lm_head.weight"] = randn(v, h, std=0.3)
+    return w
+
+
+def rms_norm(x, weight, eps):
+    return x * torch.rsqrt(x.pow(2).mean(-1, keepdim=True) + eps) * weight
+
+
+def rotate_half(x):
+    half = x.shape[-1] // 2
+    return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
+
+
+def forward(cfg, w, ids):
+    """Logits [T, V] for one sequence (fp32)."""
+    h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
+    d, eps, t = h // heads, cfg["rms_norm_eps"], len(ids)
+    x = w["model.embed_tokens.weight"][torch.tensor(ids)]
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    freqs = torch.outer(torch.arange(t, dtype=torch.float32), inv_freq)
+    cos, sin = torch.cat((freqs, freqs), -1).cos(), torch.cat((freqs, freqs), -1).sin()
+    mask = torch.full((t, t), float("-inf")).triu(1)
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"model.layers.{i}."
+        a = rms_norm(x, w[p + "input_layernorm.weight"], eps)
+        q = (a @ w[p + "self_attn.q_proj.weight"].T + w[p + "self_attn.q_proj.bias"]).view(t, heads, d).transpose(0, 1)
+        k = (a @ w[p + "self_attn.k_proj.weight"].T + w[p + "self_attn.k_proj.bias"]).view(t, kv, d).transpose(0, 1)
+        v = (a @ w[p + "self_attn.v_proj.weight"].T + w[p + "self_attn.v_proj.bias"]).view(t, kv, d).transpose(0, 1)
+        q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
+        k, v = k.repeat_interleave(heads // kv, 0), v.repeat_interleave(heads // kv, 0)
+        att = torch.softmax(q @ k.transpose(1, 2) / d**0.5 + mask, dim=-1)
+        o = (att @ v).transpose(0, 1).reshape(t, heads * d)
+        x = x + o @ w[p + "self_attn.o_proj.weight"].T
+        m = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
+        gate = m @ w[p + "mlp.gate_proj.weight"].T
+        x = x + (torch.nn.functional.silu(gate) * (m @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
+    x = rms_norm(x, w["model.norm.weight"], eps)
+    head = w["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else w["lm_head.weight"]
+    return x @ head.T
+
+
+def token_logprobs(cfg, w, ids):
+    logp = torch.log_softmax(forward(cfg, w, ids), dim=-1)
+    return [logp[i, ids[i + 1]].item() for i in range(len(ids) - 1)]
+
+
+DTYPES = {torch.float32: "F32", torch.bfloat16: "BF16", torch.float16: "F16"}
+
+
+def write_safetensors(path, tensors):
+    header, chunks, offset = {}, [], 0
+    for name, tensor in tensors.items():
+        data = tensor.contiguous().view(torch.uint8).numpy().tobytes() if tensor.dtype != torch.float32 else tensor.contiguous().numpy().tobytes()
+        header[name] = {"dtype": DTYPES[tensor.dtype], "shape": list(tensor.shape), "data_offsets": [offset, offset + len(data)]}
+        chunks.append(data)
+        offset += len(data)
+    header["__metadata__"] = {"format": "pt"}
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)))
+        f.write(text)
+        for c in chunks:
+            f.write(c)
+
+
+def config(**over):
+    cfg = {
+        "architectures": ["Qwen2ForCausalLM"],
+        "model_type": "qwen2",
+        "hidden_size": 64,
+        "intermediate_size": 176,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "rms_norm_eps": 1e-6,
+        "rope_theta": 10000.0,
+        "max_position_embeddings": 128,
+        "vocab_size": 512,
+        "tie_word_embeddings": False,
+        "torch_dtype": "float32",
+    }
+    cfg.update(over)
+    return cfg
+
+
+def write_model(name, cfg, seed, dtype, shards):
+    gen = torch.Generator().manual_seed(seed)
+    weights = {k: v.to(dtype) for k, v in make_weights(cfg, gen).items()}
+    out = os.path.join(ROOT, name)
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    names = list(weights)
+    if shards == 1:
+        write_safetensors(os.path.join(out, "model.safetensors"), weights)
+    else:
+        weight_map = {}
+        per = (len(names) + shards - 1) // shards
+        for s in range(shards):
+            file = f"model-{s + 1:05d}-of-{shards:05d}.safetensors"
+            part = {n: weights[n] for n in names[s * per:(s + 1) * per]}
+            write_safetensors(os.path.join(out, file), part)
+            weight_map.update({n: file for n in part})
+        total = sum(t.numel() * t.element_size() for t in weights.values())
+        with open(os.path.join(out, "model.safetensors.index.json"), "w") as f:
+            json.dump({"metadata": {"total_size": total}, "weight_map": weight_map}, f, indent=2)
+    # The oracle runs in fp32 on exactly the stored (possibly rounded) weights.
+    w32 = {k: v.to(torch.float32) for k, v in weights.items()}
+    tokens = torch.Generator().manual_seed(seed + 1)
+    sequences = [torch.randint(0, cfg["vocab_size"], (n,), generator=tokens).tolist() for n in (2, 9, 31, 64)]
+    with torch.no_grad():
+        expected = {"sequences": sequences, "logprobs": [token_logprobs(cfg, w32, s) for s in sequences]}
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump(expected, f)
+    print(f"{name}: {sum(t.numel() for t in weights.values())} parameters, {len(sequences)} sequences")
+
+
+if __name__ == "__main__":
+    torch.set_num_threads(1)
+    write_model("tiny-f32", config(), seed=1234, dtype=torch.float32, shards=1)
+    write_model("tiny-bf16", config(tie_word_embeddings=True, num_hidden_layers=3, torch_dtype="bfloat16", rope_theta=1000000.0), seed=99, dtype=torch.bfloat16, shards=2)
