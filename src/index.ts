@@ -30,3 +30,8 @@ export { parseCorpusJsonl, passageTitle, type Passage, type ParsedCorpus, type J
 export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/tokenizer.js';
 export { tokenizerJsonFromTiktoken, type TiktokenFile } from './tokenizer/tiktoken.js';
 export { trainTokenizerJson, type TrainOptions } from './tokenizer/train.js';
+export { Qwen2Model, type Qwen2Options, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/qwen2.js';
+export { readQwen2Config, qwen2ConfigJson, qwen2TensorShapes, type Qwen2Config } from './model/config.js';
+export { readQwen2Checkpoint, type HostCheckpoint } from './model/checkpoint.js';
+export { readSafetensorsHeader, tensorToF32, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
+export type { BufferSlice } from './gpu/device.js';

@@ -194,6 +194,13 @@ export class Gpu {
   }
 }
 
+/** A byte range of a storage buffer (offset a multiple of minStorageBufferOffsetAlignment). */
+export interface BufferSlice {
+  buffer: GPUBuffer;
+  offset: number;
+  size: number;
+}
+
 /**
  * Dispatches recorded into one compute pass. Uniform parameters are passed as typed arrays and
  * land in pooled uniform buffers that go back to the pool only after `submit()`: reusing one
@@ -213,10 +220,10 @@ export class DispatchBatch {
   }
 
   /**
-   * Records one dispatch. `resources` follow the kernel's binding order: a GPUBuffer for storage
-   * bindings, a typed array for uniform bindings.
+   * Records one dispatch. `resources` follow the kernel's binding order: a GPUBuffer or a slice of
+   * one for storage bindings, a typed array for uniform bindings.
    */
-  dispatch(compiled: CompiledKernel, resources: readonly (GPUBuffer | ArrayBufferView)[], workgroups: readonly [number, number?, number?]): void {
+  dispatch(compiled: CompiledKernel, resources: readonly (GPUBuffer | BufferSlice | ArrayBufferView)[], workgroups: readonly [number, number?, number?]): void {
     const { kernel, pipeline, layout } = compiled;
     if (resources.length !== kernel.bindings.length) {
       throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name} binds ${kernel.bindings.length} resources, got ${resources.length}`);
@@ -238,14 +245,18 @@ export class DispatchBatch {
         this.transient.push(uniform);
         return { binding, resource: { buffer: uniform, size: alignTo16(resource.byteLength) } };
       }
-      if (kernel.bindings[binding] !== 'uniform' && resource.size > limits.maxStorageBufferBindingSize) {
+      const slice = 'buffer' in resource ? resource : { buffer: resource, offset: 0, size: resource.size };
+      if (kernel.bindings[binding] !== 'uniform' && slice.size > limits.maxStorageBufferBindingSize) {
         throw new IgSearchError(
           'LIMIT_EXCEEDED',
-          `kernel ${kernel.name}: binding ${binding} ("${resource.label}") is ${resource.size} bytes, over maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
+          `kernel ${kernel.name}: binding ${binding} ("${slice.buffer.label}") is ${slice.size} bytes, over maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
           { hint: 'split the work into chunks that fit the binding limit' },
         );
       }
-      return { binding, resource: { buffer: resource } };
+      if (slice.offset % limits.minStorageBufferOffsetAlignment !== 0) {
+        throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: binding ${binding} offset ${slice.offset} is not a multiple of ${limits.minStorageBufferOffsetAlignment}`);
+      }
+      return { binding, resource: slice };
     });
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, this.gpu.device.createBindGroup({ layout, entries, label: kernel.name }));

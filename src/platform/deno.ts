@@ -1,7 +1,7 @@
 import { webPlatform, type Platform } from './platform.js';
 
 declare const Deno: {
-  readFile(path: URL): Promise<Uint8Array>;
+  readFile(path: URL | string): Promise<Uint8Array>;
   version: { deno: string };
 };
 
@@ -11,6 +11,9 @@ export const denoPlatform: Platform = {
   gpu: webPlatform.gpu,
   async readAsset(url) {
     return url.protocol === 'file:' ? Deno.readFile(url) : webPlatform.readAsset(url);
+  },
+  async readFile(path) {
+    return /^https?:\/\//.test(path) ? webPlatform.readFile(path) : Deno.readFile(path);
   },
   version() {
     return `deno ${Deno.version.deno}`;

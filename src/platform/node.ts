@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import type { Platform } from './platform.js';
+import { webPlatform, type Platform } from './platform.js';
 
 let dawn: Promise<GPU | undefined> | undefined;
 
@@ -21,6 +21,11 @@ export const nodePlatform: Platform = {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status} for ${url.href}`);
     return new Uint8Array(await response.arrayBuffer());
+  },
+  async readFile(path) {
+    if (/^https?:\/\//.test(path)) return webPlatform.readFile(path);
+    const data = await readFile(path);
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
   },
   version() {
     return `node ${process.versions.node}`;

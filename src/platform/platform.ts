@@ -10,6 +10,8 @@ export interface Platform {
   gpu(): Promise<GPU | undefined>;
   /** Reads an asset that ships beside the bundle (the .wasm), given its URL. */
   readAsset(url: URL): Promise<Uint8Array>;
+  /** Reads a user file (model weights, data) by path, or by URL where the runtime fetches. */
+  readFile(path: string): Promise<Uint8Array>;
   /** Human-readable runtime version for `doctor`. */
   version(): string;
 }
@@ -23,6 +25,11 @@ export const webPlatform: Platform = {
   async readAsset(url) {
     const response = await fetch(url);
     if (!response.ok) throw new Error(`HTTP ${response.status} for ${url.href}`);
+    return new Uint8Array(await response.arrayBuffer());
+  },
+  async readFile(path) {
+    const response = await fetch(path);
+    if (!response.ok) throw new Error(`HTTP ${response.status} for ${path}`);
     return new Uint8Array(await response.arrayBuffer());
   },
   version() {

@@ -5,7 +5,7 @@
  * `naive`, the one-thread-per-output baseline the benchmark compares against.
  */
 import { IgSearchError } from '../../errors.js';
-import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import type { BufferSlice, DispatchBatch, Gpu } from '../../gpu/device.js';
 import { defineKernel, type Kernel } from '../../gpu/kernel.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import naiveSource from './naive.wgsl';
@@ -54,6 +54,8 @@ export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
 
 export interface MatmulOptions {
   transposeB?: boolean;
+  /** C += A·B (the residual stream adds a projection in place). */
+  accumulate?: boolean;
   /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
   variant?: MatmulVariant;
 }
@@ -63,6 +65,7 @@ export class Matmul {
   private constructor(
     readonly variant: MatmulVariant,
     readonly transposeB: boolean,
+    readonly accumulate: boolean,
     private readonly compiled: CompiledKernel,
   ) {}
 
@@ -72,19 +75,21 @@ export class Matmul {
       throw new IgSearchError('INVALID_ARGUMENT', 'matmul variant "subgroup8" needs the WebGPU "subgroups" feature, which this device lacks');
     }
     const transposeB = options.transposeB ?? false;
-    const compiled = await gpu.kernel(VARIANTS[variant].kernel, { TRANSPOSE_B: transposeB ? 1 : 0 });
-    return new Matmul(variant, transposeB, compiled);
+    const accumulate = options.accumulate ?? false;
+    const compiled = await gpu.kernel(VARIANTS[variant].kernel, { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 });
+    return new Matmul(variant, transposeB, accumulate, compiled);
   }
 
-  /** Records C = A·B for buffers holding f32 data laid out as `shape` says. */
-  encode(batch: DispatchBatch, a: GPUBuffer, b: GPUBuffer, c: GPUBuffer, shape: MatmulShape): void {
+  /** Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says. */
+  encode(batch: DispatchBatch, a: GPUBuffer | BufferSlice, b: GPUBuffer | BufferSlice, c: GPUBuffer | BufferSlice, shape: MatmulShape): void {
     if (Boolean(shape.transposeB) !== this.transposeB) {
       throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
     }
     const { M, N, K, count, sizeA, sizeB, sizeC } = checkShape(shape);
-    for (const [name, buffer, elements] of [['A', a, sizeA], ['B', b, sizeB], ['C', c, sizeC]] as const) {
-      if (buffer.size < elements * 4) {
-        throw new IgSearchError('SHAPE_MISMATCH', `matmul: buffer ${name} ("${buffer.label}") holds ${buffer.size} bytes, shape ${describe(shape)} needs ${elements * 4}`);
+    for (const [name, resource, elements] of [['A', a, sizeA], ['B', b, sizeB], ['C', c, sizeC]] as const) {
+      const { size, label } = 'buffer' in resource ? { size: resource.size, label: resource.buffer.label } : resource;
+      if (size < elements * 4) {
+        throw new IgSearchError('SHAPE_MISMATCH', `matmul: buffer ${name} ("${label}") holds ${size} bytes, shape ${describe(shape)} needs ${elements * 4}`);
       }
     }
     const { tileRows, tileCols } = VARIANTS[this.variant];

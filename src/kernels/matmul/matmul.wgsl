@@ -13,6 +13,8 @@ struct Params {
 
 // B is stored N×K (HF `Linear.weight` layout: y = x · Wᵀ) instead of K×N.
 override TRANSPOSE_B: bool = false;
+// C += A·B instead of C = A·B (residual connections without a separate add).
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -78,7 +80,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let m = m0 + lid.y + i * THREADS;
     for (var j = 0u; j < PER; j++) {
       let n = n0 + lid.x + j * THREADS;
-      if (m < p.M && n < p.N) { c[baseC + m * p.N + n] = acc[i][j]; }
+      if (m < p.M && n < p.N) { let at = baseC + m * p.N + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
     }
   }
 }

@@ -14,6 +14,8 @@ struct Params {
 }
 
 override TRANSPOSE_B: bool = false;
+// C += A·B instead of C = A·B (residual connections without a separate add).
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -59,7 +61,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let m = m0 + i;
     for (var j = 0u; j < COLS; j++) {
       let n = n0 + j * WX;
-      if (m < M && n < N) { c[baseC + m * N + n] = acc[i][j]; }
+      if (m < M && n < N) { let at = baseC + m * N + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
     }
   }
 }

@@ -19,6 +19,8 @@ struct Params {
 }
 
 override TRANSPOSE_B: bool = false;
+// C += A·B instead of C = A·B (residual connections without a separate add).
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -68,7 +70,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
     let m = m0 + r;
     for (var j = 0u; j < COLS; j++) {
       let n = n0 + j * LANES;
-      if (m < M && n < N) { c[baseC + m * N + n] = acc[r][j]; }
+      if (m < M && n < N) { let at = baseC + m * N + n; if (ACCUMULATE) { c[at] += acc[r][j]; } else { c[at] = acc[r][j]; } }
     }
   }
 }

@@ -7,6 +7,8 @@ struct Params {
 }
 
 override TRANSPOSE_B: bool = false;
+// C += A·B instead of C = A·B (residual connections without a separate add).
+override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
@@ -26,5 +28,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (TRANSPOSE_B) { bv = b[baseB + n * p.K + k]; } else { bv = b[baseB + k * p.N + n]; }
     acc = fma(a[baseA + k], bv, acc);
   }
-  c[gid.z * p.strideC + m * p.N + n] = acc;
+  let at = gid.z * p.strideC + m * p.N + n; if (ACCUMULATE) { c[at] += acc; } else { c[at] = acc; }
 }

@@ -1,0 +1,36 @@
+import { IgSearchError } from '../../errors.js';
+import type { DispatchBatch } from '../../gpu/device.js';
+import { defineKernel } from '../../gpu/kernel.js';
+import { f32, params } from '../../gpu/params.js';
+import type { CompiledKernel } from '../../gpu/pipelines.js';
+import type { AttentionShape } from '../rope/rope.js';
+import source from './attention.wgsl';
+
+export const attentionKernel = defineKernel({
+  name: 'attention',
+  code: source,
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'read_write', 'uniform'],
+});
+
+/** The largest head dimension the kernel's per-invocation arrays hold. */
+export const MAX_HEAD_DIM = 256;
+
+/** Causal GQA attention of packed rows over the KV cache (ranges from `meta`). */
+export function encodeAttention(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  buffers: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; meta: GPUBuffer; out: GPUBuffer },
+  shape: AttentionShape,
+): void {
+  const { T, heads, kvHeads, headDim } = shape;
+  if (headDim > MAX_HEAD_DIM || heads % kvHeads !== 0) {
+    throw new IgSearchError('SHAPE_MISMATCH', `attention: head dim ${headDim} (max ${MAX_HEAD_DIM}) with ${heads} heads over ${kvHeads} KV heads is not supported`);
+  }
+  const groups = Math.ceil((T * heads) / 64);
+  const b = buffers;
+  batch.dispatch(kernel, [b.q, b.kCache, b.vCache, b.meta, b.out, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)], [
+    Math.min(groups, 65535),
+    Math.ceil(groups / 65535),
+  ]);
+}

@@ -1,0 +1,50 @@
+// Grouped-query causal attention over packed ragged rows with a KV cache, one invocation per
+// (row, head), online softmax (running max and sum, one pass over the keys). A row attends to
+// its context — cache rows [ctxStart, ctxStart + ctxLen), e.g. a shared prefix computed once —
+// then to its own sequence's rows [selfStart, kvRow], itself included.
+
+struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
+
+const MAX_D: u32 = 256u;
+
+@group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
+@group(0) @binding(1) var<storage, read> kCache: array<f32>; // [rows, kvHeads · d]
+@group(0) @binding(2) var<storage, read> vCache: array<f32>;
+@group(0) @binding(3) var<storage, read> rowInfo: array<u32>;   // token, pos, kvRow, ctxStart, ctxLen, selfStart, …
+@group(0) @binding(4) var<storage, read_write> out: array<f32>; // [T, heads · d]
+@group(0) @binding(5) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let index = gid.x + gid.y * 65535u * 64u;
+  if (index >= p.T * p.heads) { return; }
+  let t = index / p.heads;
+  let h = index % p.heads;
+  let d = p.headDim;
+  let kvh = h / (p.heads / p.kvHeads);
+  let stride = p.kvHeads * d;
+  var qv: array<f32, MAX_D>;
+  var acc: array<f32, MAX_D>;
+  for (var i = 0u; i < d; i++) { qv[i] = q[t * p.heads * d + h * d + i] * p.scale; acc[i] = 0.0; }
+  let kvRow = rowInfo[t * 8u + 2u];
+  let ctxStart = rowInfo[t * 8u + 3u];
+  let ctxLen = rowInfo[t * 8u + 4u];
+  let selfStart = rowInfo[t * 8u + 5u];
+  var m = -3.0e38;
+  var l = 0.0;
+  let total = ctxLen + (kvRow + 1u - selfStart);
+  for (var n = 0u; n < total; n++) {
+    var row = selfStart + (n - ctxLen);
+    if (n < ctxLen) { row = ctxStart + n; }
+    let base = row * stride + kvh * d;
+    var s = 0.0;
+    for (var i = 0u; i < d; i++) { s = fma(qv[i], kCache[base + i], s); }
+    let mNew = max(m, s);
+    let correction = exp(m - mNew);
+    let w = exp(s - mNew);
+    l = l * correction + w;
+    for (var i = 0u; i < d; i++) { acc[i] = fma(w, vCache[base + i], acc[i] * correction); }
+    m = mNew;
+  }
+  for (var i = 0u; i < d; i++) { out[t * p.heads * d + h * d + i] = acc[i] / l; }
+}

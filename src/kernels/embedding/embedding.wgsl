@@ -1,0 +1,20 @@
+// Embedding gather for one vocabulary shard: out[t] = table[token[t] - rowStart] for the rows
+// whose token falls in [rowStart, rowStart + rows). Large vocabularies are split into shards that
+// each fit one storage binding; one dispatch per shard fills every row exactly once.
+
+struct Params { T: u32, H: u32, rowStart: u32, rows: u32 }
+
+@group(0) @binding(0) var<storage, read> table: array<f32>;
+@group(0) @binding(1) var<storage, read> rowInfo: array<u32>; // 8 u32 per row, token first
+@group(0) @binding(2) var<storage, read_write> out: array<f32>;
+@group(0) @binding(3) var<uniform> p: Params;
+
+@compute @workgroup_size(64)
+fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
+  let i = gid.x;
+  let t = gid.y;
+  if (i >= p.H || t >= p.T) { return; }
+  let token = rowInfo[t * 8u];
+  if (token < p.rowStart || token - p.rowStart >= p.rows) { return; }
+  out[t * p.H + i] = table[(token - p.rowStart) * p.H + i];
+}

@@ -1,0 +1,28 @@
+import type { DispatchBatch } from '../../gpu/device.js';
+import { defineKernel } from '../../gpu/kernel.js';
+import { params } from '../../gpu/params.js';
+import type { CompiledKernel } from '../../gpu/pipelines.js';
+import source from './logsoftmax.wgsl';
+
+export const logsoftmaxKernel = defineKernel({
+  name: 'logsoftmax_gather',
+  code: source,
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read_write', 'read_write', 'uniform'],
+});
+
+/**
+ * Folds one vocabulary chunk of logits ([T, cols], columns from `colStart`) into the running
+ * log-softmax state ([T, 4] f32); the last chunk writes log p(target) of row r to `out[outBase + r]`.
+ */
+export function encodeLogsoftmaxChunk(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  buffers: { logits: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; out: GPUBuffer },
+  chunk: { T: number; cols: number; colStart: number; first: boolean; last: boolean; outBase?: number },
+): void {
+  const { T } = chunk;
+  const flags = (chunk.first ? 1 : 0) | (chunk.last ? 2 : 0);
+  const b = buffers;
+  batch.dispatch(kernel, [b.logits, b.targets, b.state, b.out, params(T, chunk.cols, chunk.colStart, flags, chunk.outBase ?? 0, 0, 0, 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+}

@@ -1,0 +1,21 @@
+import type { DispatchBatch } from '../../gpu/device.js';
+import { defineKernel } from '../../gpu/kernel.js';
+import { f32, params } from '../../gpu/params.js';
+import type { CompiledKernel } from '../../gpu/pipelines.js';
+import source from './rmsnorm.wgsl';
+
+/** Compile with `{ INDIRECT: 1 }` to normalise rows `index[r]` into row r. */
+export const rmsnormKernel = defineKernel({ name: 'rmsnorm', code: source, entryPoint: 'main', bindings: ['read', 'read', 'read', 'read_write', 'uniform'] });
+
+export function encodeRmsnorm(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  x: GPUBuffer,
+  weight: GPUBuffer,
+  index: GPUBuffer,
+  out: GPUBuffer,
+  shape: { T: number; H: number; eps: number },
+): void {
+  const { T } = shape;
+  batch.dispatch(kernel, [x, weight, index, out, params(T, shape.H, f32(shape.eps), 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+}

@@ -1,0 +1,419 @@
+/**
+ * Qwen2 / Qwen2.5 forward pass on WebGPU and teacher-forced log-prob scoring.
+ *
+ * Rows of many sequences are packed back to back (no padding). Each row carries its position,
+ * its slot in a per-layer KV cache, and the cache ranges it attends to: a shared context (a
+ * prefix computed once) and its own sequence up to itself. Rows run in chunks that fit the
+ * device's binding limits, all layers per chunk; a later chunk reads the cache an earlier one
+ * wrote. Only rows that are scored go through the final norm and the LM head, and the LM head
+ * runs over vocabulary chunks folded into an online log-softmax: no rows × vocabulary buffer.
+ */
+import { IgSearchError } from '../errors.js';
+import type { BufferSlice, DispatchBatch, Gpu } from '../gpu/device.js';
+import type { CompiledKernel } from '../gpu/pipelines.js';
+import { attentionKernel, encodeAttention, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
+import { embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
+import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
+import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
+import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
+import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
+import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
+import { readQwen2Checkpoint } from './checkpoint.js';
+import { qwen2TensorShapes, type Qwen2Config } from './config.js';
+
+/** u32 fields per packed row in the `meta` buffer. */
+const META = 8;
+const NO_TARGET = -1;
+
+export interface Qwen2Options {
+  /** Most rows per forward chunk (default 512; fewer when the binding limit requires). */
+  maxChunkRows?: number;
+  /** Most vocabulary columns per LM-head chunk (default 8192). */
+  maxVocabChunk?: number;
+  /** Force a matmul variant (benchmarks). */
+  matmulVariant?: MatmulVariant;
+}
+
+export interface ScoreItem {
+  /** Context tokens (at least one). */
+  prefix: ArrayLike<number>;
+  /** Continuations scored after `prefix`: log p(c_j | prefix, c_<j) for every token. */
+  continuations: readonly ArrayLike<number>[];
+}
+
+export interface ScoredContinuation {
+  /** Per-token log-probs of the continuation. */
+  logprobs: Float32Array;
+  /** Their mean (NaN for an empty continuation). */
+  mean: number;
+}
+
+export interface ScoreOptions {
+  /** Compute each prefix once and let its continuations attend to its KV cache (default true). */
+  prefixCache?: boolean;
+}
+
+/** One packed row: what the kernels read from `meta`, plus the scored target. */
+interface Row {
+  token: number;
+  pos: number;
+  ctxStart: number;
+  ctxLen: number;
+  selfStart: number;
+  target: number;
+}
+
+interface VocabShard {
+  buffer: GPUBuffer;
+  rowStart: number;
+  rows: number;
+}
+
+interface Layer {
+  inputNorm: GPUBuffer;
+  wQkv: GPUBuffer;
+  bQkv: GPUBuffer;
+  wO: GPUBuffer;
+  postNorm: GPUBuffer;
+  wGateUp: GPUBuffer;
+  wDown: GPUBuffer;
+}
+
+interface Kernels {
+  matmul: Matmul;
+  matmulAcc: Matmul;
+  embedding: CompiledKernel;
+  rmsnorm: CompiledKernel;
+  rmsnormIndirect: CompiledKernel;
+  rope: CompiledKernel;
+  attention: CompiledKernel;
+  swiglu: CompiledKernel;
+  logsoftmax: CompiledKernel;
+}
+
+export class Qwen2Model {
+  private ropeTable: GPUBuffer | undefined;
+  private ropePositions = 0;
+  private freed = false;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: Qwen2Config,
+    private readonly kernels: Kernels,
+    private readonly embed: VocabShard[],
+    private readonly head: VocabShard[],
+    private readonly layers: Layer[],
+    private readonly finalNorm: GPUBuffer,
+    private readonly options: Required<Omit<Qwen2Options, 'matmulVariant'>>,
+  ) {}
+
+  /** Loads a Hugging Face checkpoint directory (path, or URL in browsers). */
+  static async load(gpu: Gpu, dir: string, options: Qwen2Options = {}): Promise<Qwen2Model> {
+    const { config, tensors } = await readQwen2Checkpoint(dir);
+    return Qwen2Model.create(gpu, config, tensors, options);
+  }
+
+  /** From host tensors with HF names and layouts (checked against `config`). */
+  static async create(gpu: Gpu, config: Qwen2Config, tensors: ReadonlyMap<string, Float32Array>, options: Qwen2Options = {}): Promise<Qwen2Model> {
+    if (config.headDim > MAX_HEAD_DIM) throw new IgSearchError('INVALID_ARGUMENT', `head dimension ${config.headDim} exceeds the supported ${MAX_HEAD_DIM}`);
+    for (const [name, shape] of qwen2TensorShapes(config)) {
+      const t = tensors.get(name);
+      const size = shape.reduce((a, b) => a * b, 1);
+      if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
+      if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
+    }
+    const variant = options.matmulVariant;
+    const [matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
+      Matmul.create(gpu, { transposeB: true, variant }),
+      Matmul.create(gpu, { transposeB: true, accumulate: true, variant }),
+      gpu.kernel(embeddingKernel),
+      gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
+      gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
+      gpu.kernel(ropeKernel),
+      gpu.kernel(attentionKernel),
+      gpu.kernel(swigluKernel),
+      gpu.kernel(logsoftmaxKernel),
+    ]);
+    const get = (name: string) => tensors.get(name)!;
+    const embed = uploadVocab(gpu, get('model.embed_tokens.weight'), config, 'embed_tokens');
+    const head = config.tieWordEmbeddings ? embed : uploadVocab(gpu, get('lm_head.weight'), config, 'lm_head');
+    const layers: Layer[] = [];
+    for (let i = 0; i < config.numLayers; i++) {
+      const p = `model.layers.${i}.`;
+      layers.push({
+        inputNorm: gpu.upload(get(`${p}input_layernorm.weight`), `${p}input_layernorm`),
+        wQkv: gpu.upload(concat(get(`${p}self_attn.q_proj.weight`), get(`${p}self_attn.k_proj.weight`), get(`${p}self_attn.v_proj.weight`)), `${p}qkv_proj`),
+        bQkv: gpu.upload(concat(get(`${p}self_attn.q_proj.bias`), get(`${p}self_attn.k_proj.bias`), get(`${p}self_attn.v_proj.bias`)), `${p}qkv_bias`),
+        wO: gpu.upload(get(`${p}self_attn.o_proj.weight`), `${p}o_proj`),
+        postNorm: gpu.upload(get(`${p}post_attention_layernorm.weight`), `${p}post_attention_layernorm`),
+        wGateUp: gpu.upload(concat(get(`${p}mlp.gate_proj.weight`), get(`${p}mlp.up_proj.weight`)), `${p}gate_up_proj`),
+        wDown: gpu.upload(get(`${p}mlp.down_proj.weight`), `${p}down_proj`),
+      });
+    }
+    const finalNorm = gpu.upload(get('model.norm.weight'), 'model.norm');
+    const kernels = { matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };
+    return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
+      maxChunkRows: options.maxChunkRows ?? 512,
+      maxVocabChunk: options.maxVocabChunk ?? 8192,
+    });
+  }
+
+  /** Bytes of weights on the GPU. */
+  get weightBytes(): number {
+    const c = this.config;
+    const perLayer = 2 * c.hiddenSize + (c.numHeads + 2 * c.numKvHeads) * c.headDim * (c.hiddenSize + 1) + c.hiddenSize * c.numHeads * c.headDim + 3 * c.intermediateSize * c.hiddenSize;
+    return 4 * ((c.tieWordEmbeddings ? 1 : 2) * c.vocabSize * c.hiddenSize + c.numLayers * perLayer + c.hiddenSize);
+  }
+
+  /** log p(x[t+1] | x[..t]) for every sequence (length n − 1 each). */
+  async sequenceLogprobs(sequences: readonly ArrayLike<number>[]): Promise<Float32Array[]> {
+    const rows: Row[] = [];
+    sequences.forEach((seq, s) => {
+      this.checkTokens(seq, `sequences[${s}]`);
+      const start = rows.length;
+      for (let i = 0; i < seq.length; i++) {
+        rows.push({ token: seq[i]!, pos: i, ctxStart: 0, ctxLen: 0, selfStart: start, target: i + 1 < seq.length ? seq[i + 1]! : NO_TARGET });
+      }
+    });
+    const scores = await this.run(rows);
+    let at = 0;
+    return sequences.map((seq) => {
+      const n = Math.max(0, seq.length - 1);
+      const out = scores.subarray(at, at + n);
+      at += n;
+      return out;
+    });
+  }
+
+  /** Scores `continuations` after one shared `prefix` (the prefix is computed once by default). */
+  async scoreContinuations(prefix: ArrayLike<number>, continuations: readonly ArrayLike<number>[], options: ScoreOptions = {}): Promise<ScoredContinuation[]> {
+    return (await this.scoreBatch([{ prefix, continuations }], options))[0]!;
+  }
+
+  /** Many (prefix, continuations) groups in one batched pass. */
+  async scoreBatch(items: readonly ScoreItem[], options: ScoreOptions = {}): Promise<ScoredContinuation[][]> {
+    const cache = options.prefixCache ?? true;
+    const rows: Row[] = [];
+    items.forEach((item, i) => {
+      const prefix = item.prefix;
+      this.checkTokens(prefix, `items[${i}].prefix`);
+      if (prefix.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `items[${i}].prefix is empty: the first continuation token needs a context`);
+      item.continuations.forEach((c, j) => this.checkTokens(c, `items[${i}].continuations[${j}]`, prefix.length));
+      const p = prefix.length;
+      // The prefix's last token is fed with each continuation (its output scores the first
+      // continuation token), so the shared part is prefix[0 .. p−1).
+      let ctxStart = 0;
+      if (cache && p > 1) {
+        ctxStart = rows.length;
+        for (let t = 0; t < p - 1; t++) rows.push({ token: prefix[t]!, pos: t, ctxStart: 0, ctxLen: 0, selfStart: ctxStart, target: NO_TARGET });
+      }
+      for (const c of item.continuations) {
+        const selfStart = rows.length;
+        if (c.length === 0) continue;
+        if (!cache) {
+          for (let t = 0; t < p - 1; t++) rows.push({ token: prefix[t]!, pos: t, ctxStart: 0, ctxLen: 0, selfStart, target: NO_TARGET });
+        }
+        const ctxLen = cache ? p - 1 : 0;
+        const tokens = [prefix[p - 1]!, ...Array.from(c).slice(0, -1)];
+        tokens.forEach((token, k) => rows.push({ token, pos: p - 1 + k, ctxStart, ctxLen, selfStart, target: c[k]! }));
+      }
+    });
+    const scores = await this.run(rows);
+    let at = 0;
+    return items.map((item) =>
+      item.continuations.map((c) => {
+        const logprobs = scores.slice(at, at + c.length);
+        at += c.length;
+        let sum = 0;
+        for (const v of logprobs) sum += v;
+        return { logprobs, mean: c.length ? sum / c.length : NaN };
+      }),
+    );
+  }
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    const pool = this.gpu.pool;
+    const shards = new Set([...this.embed, ...this.head].map((s) => s.buffer));
+    for (const b of shards) pool.release(b);
+    for (const l of this.layers) for (const b of Object.values(l)) pool.release(b);
+    pool.release(this.finalNorm);
+    if (this.ropeTable) pool.release(this.ropeTable);
+  }
+
+  private checkTokens(tokens: ArrayLike<number>, what: string, offset = 0): void {
+    const { vocabSize, maxPositions } = this.config;
+    if (this.freed) throw new IgSearchError('INVALID_ARGUMENT', 'this model was freed');
+    for (let i = 0; i < tokens.length; i++) {
+      const t = tokens[i]!;
+      if (!Number.isInteger(t) || t < 0 || t >= vocabSize) throw new IgSearchError('OUT_OF_RANGE', `${what}[${i}] = ${t} is not a token id (vocab_size ${vocabSize})`);
+    }
+    if (offset + tokens.length > maxPositions) {
+      throw new IgSearchError('OUT_OF_RANGE', `${what}: ${offset + tokens.length} positions exceed max_position_embeddings ${maxPositions}`);
+    }
+  }
+
+  /** Runs the packed rows; returns log p(target) of every row that has one, in row order. */
+  private async run(rows: readonly Row[]): Promise<Float32Array> {
+    const gpu = this.gpu;
+    const c = this.config;
+    const scored = rows.reduce((n, r) => n + (r.target === NO_TARGET ? 0 : 1), 0);
+    if (scored === 0) return new Float32Array(0);
+    const H = c.hiddenSize;
+    const d = c.headDim;
+    const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * d;
+    const kvWidth = c.numKvHeads * d;
+    const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const widest = Math.max(H, qkvWidth, 2 * c.intermediateSize);
+    const chunkRows = Math.max(1, Math.min(this.options.maxChunkRows, Math.floor(limit / (4 * widest))));
+    if (rows.length * kvWidth * 4 > limit) {
+      throw new IgSearchError('LIMIT_EXCEEDED', `${rows.length} rows need a ${rows.length * kvWidth * 4}-byte KV cache per layer, over this device's ${limit}-byte binding limit`, {
+        hint: 'score fewer or shorter sequences per call',
+      });
+    }
+    this.ensureRope(rows.reduce((m, r) => Math.max(m, r.pos), 0) + 1);
+
+    const pool = gpu.pool;
+    const held: GPUBuffer[] = [];
+    const alloc = (bytes: number, label: string) => {
+      const b = gpu.allocate(Math.max(bytes, 4), label);
+      held.push(b);
+      return b;
+    };
+    const T = Math.min(chunkRows, rows.length);
+    const kCache = this.layers.map((_, i) => alloc(rows.length * kvWidth * 4, `layers.${i}.k_cache`));
+    const vCache = this.layers.map((_, i) => alloc(rows.length * kvWidth * 4, `layers.${i}.v_cache`));
+    const x = alloc(T * H * 4, 'hidden');
+    const a = alloc(T * H * 4, 'normed');
+    const qkv = alloc(T * qkvWidth * 4, 'qkv');
+    const q = alloc(T * c.numHeads * d * 4, 'q');
+    const attn = alloc(T * c.numHeads * d * 4, 'attention');
+    const gateUp = alloc(T * 2 * c.intermediateSize * 4, 'gate_up');
+    const act = alloc(T * c.intermediateSize * 4, 'swiglu');
+    const meta = alloc(T * META * 4, 'rows');
+    const index = alloc(T * 4, 'scored_rows');
+    const targets = alloc(T * 4, 'targets');
+    const state = alloc(T * 16, 'logsoftmax_state');
+    const vocabChunk = Math.max(64, Math.min(this.options.maxVocabChunk, Math.floor(limit / (4 * T) / 64) * 64));
+    const logits = alloc(T * Math.min(vocabChunk, c.vocabSize) * 4, 'logits_chunk');
+    const results = alloc(scored * 4, 'logprobs');
+    try {
+      let outBase = 0;
+      for (let start = 0; start < rows.length; start += T) {
+        const chunk = rows.slice(start, start + T);
+        const n = chunk.length;
+        const metaData = new Uint32Array(n * META);
+        const picked: number[] = [];
+        const goals: number[] = [];
+        chunk.forEach((r, i) => {
+          metaData.set([r.token, r.pos, start + i, r.ctxStart, r.ctxLen, r.selfStart, 0, 0], i * META);
+          if (r.target !== NO_TARGET) {
+            picked.push(i);
+            goals.push(r.target);
+          }
+        });
+        const queue = gpu.device.queue;
+        queue.writeBuffer(meta, 0, metaData);
+        if (picked.length) {
+          queue.writeBuffer(index, 0, new Uint32Array(picked));
+          queue.writeBuffer(targets, 0, new Uint32Array(goals));
+        }
+        const batch = gpu.batch('qwen2.forward');
+        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache, vCache });
+        if (picked.length) {
+          this.encodeHead(batch, picked.length, { x, a, index, targets, state, logits, results }, vocabChunk, outBase);
+          outBase += picked.length;
+        }
+        batch.submit();
+      }
+      return new Float32Array(await gpu.read(results, scored * 4));
+    } finally {
+      for (const b of held) pool.release(b);
+    }
+  }
+
+  private encodeLayers(
+    batch: DispatchBatch,
+    T: number,
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[] },
+  ): void {
+    const c = this.config;
+    const k = this.kernels;
+    const H = c.hiddenSize;
+    const I = c.intermediateSize;
+    const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
+    const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+    for (const shard of this.embed) encodeEmbedding(batch, k.embedding, shard.buffer, b.meta, b.x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
+    this.layers.forEach((layer, i) => {
+      encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
+      k.matmul.encode(batch, b.a, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
+      encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.kCache[i]!, vCache: b.vCache[i]! }, shape);
+      encodeAttention(batch, k.attention, { q: b.q, kCache: b.kCache[i]!, vCache: b.vCache[i]!, meta: b.meta, out: b.attn }, shape);
+      k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
+      encodeRmsnorm(batch, k.rmsnorm, b.x, layer.postNorm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
+      k.matmul.encode(batch, b.a, layer.wGateUp, b.gateUp, { M: T, N: 2 * I, K: H, transposeB: true });
+      encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I });
+      k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
+    });
+  }
+
+  /** Final norm on the scored rows, then LM head + online log-softmax over vocabulary chunks. */
+  private encodeHead(
+    batch: DispatchBatch,
+    S: number,
+    b: { x: GPUBuffer; a: GPUBuffer; index: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; logits: GPUBuffer; results: GPUBuffer },
+    vocabChunk: number,
+    outBase: number,
+  ): void {
+    const c = this.config;
+    const k = this.kernels;
+    const H = c.hiddenSize;
+    encodeRmsnorm(batch, k.rmsnormIndirect, b.x, this.finalNorm, b.index, b.a, { T: S, H, eps: c.rmsNormEps });
+    const chunks: { shard: VocabShard; from: number; cols: number }[] = [];
+    for (const shard of this.head) for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, from, cols: Math.min(vocabChunk, shard.rows - from) });
+    chunks.forEach(({ shard, from, cols }, i) => {
+      const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * 4, size: cols * H * 4 };
+      k.matmul.encode(batch, b.a, slice, b.logits, { M: S, N: cols, K: H, transposeB: true });
+      encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
+        T: S,
+        cols,
+        colStart: shard.rowStart + from,
+        first: i === 0,
+        last: i === chunks.length - 1,
+        outBase,
+      });
+    });
+  }
+
+  private ensureRope(positions: number): void {
+    if (positions <= this.ropePositions) return;
+    const size = Math.min(this.config.maxPositions, Math.max(positions, 2 * this.ropePositions, 256));
+    if (this.ropeTable) this.gpu.pool.release(this.ropeTable);
+    this.ropeTable = this.gpu.upload(ropeTable(size, this.config.headDim, this.config.ropeTheta), 'rope_table');
+    this.ropePositions = size;
+  }
+}
+
+function concat(...parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** Uploads a [V, H] matrix as row shards that each fit one storage binding (multiples of 64 rows). */
+function uploadVocab(gpu: Gpu, table: Float32Array, config: Qwen2Config, label: string): VocabShard[] {
+  const H = config.hiddenSize;
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const perShard = Math.max(64, Math.floor(limit / (H * 4) / 64) * 64);
+  const shards: VocabShard[] = [];
+  for (let rowStart = 0; rowStart < config.vocabSize; rowStart += perShard) {
+    const rows = Math.min(perShard, config.vocabSize - rowStart);
+    shards.push({ buffer: gpu.upload(table.subarray(rowStart * H, (rowStart + rows) * H), `${label}[${rowStart}..${rowStart + rows})`), rowStart, rows });
+  }
+  return shards;
+}

@@ -1,0 +1,120 @@
+/**
+ * safetensors: an 8-byte little-endian header length, a JSON header
+ * `{ name: { dtype, shape, data_offsets: [begin, end] }, __metadata__? }`, then the data. The header
+ * is checked completely (sizes, offsets inside the file, dtype known) before any tensor is read.
+ */
+import { IgSearchError } from '../errors.js';
+
+export type Dtype = 'F32' | 'F16' | 'BF16';
+
+export interface TensorInfo {
+  name: string;
+  dtype: Dtype;
+  shape: number[];
+  /** Absolute byte range in the file. */
+  begin: number;
+  end: number;
+}
+
+const BYTES: Record<Dtype, number> = { F32: 4, F16: 2, BF16: 2 };
+const MAX_HEADER = 100 * 1024 * 1024;
+
+function bad(file: string, message: string): never {
+  throw new IgSearchError('INVALID_ARGUMENT', `${file}: ${message}`);
+}
+
+export function readSafetensorsHeader(bytes: Uint8Array, file: string): Map<string, TensorInfo> {
+  if (bytes.length < 8) bad(file, `${bytes.length} bytes is too short for a safetensors file (truncated?)`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const headerLength = Number(view.getBigUint64(0, true));
+  if (headerLength > MAX_HEADER || 8 + headerLength > bytes.length) {
+    bad(file, `header length ${headerLength} runs past the end of the ${bytes.length}-byte file (truncated, or not safetensors)`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+  } catch (e) {
+    bad(file, `header is not valid JSON: ${(e as Error).message}`);
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) bad(file, 'header is not a JSON object');
+  const dataStart = 8 + headerLength;
+  const dataLength = bytes.length - dataStart;
+  const tensors = new Map<string, TensorInfo>();
+  for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') continue;
+    const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
+    if (typeof e !== 'object' || e === null) bad(file, `tensor "${name}": entry is not an object`);
+    if (typeof e.dtype !== 'string') bad(file, `tensor "${name}": dtype missing`);
+    if (!(e.dtype in BYTES)) bad(file, `tensor "${name}": dtype ${e.dtype} is not supported (F32, F16, BF16)`);
+    const dtype = e.dtype as Dtype;
+    if (!Array.isArray(e.shape) || !e.shape.every((n) => Number.isSafeInteger(n) && n >= 0)) bad(file, `tensor "${name}": shape ${JSON.stringify(e.shape)} is not a list of sizes`);
+    const offsets = e.data_offsets;
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((n) => Number.isSafeInteger(n) && n >= 0) || offsets[0] > offsets[1]) {
+      bad(file, `tensor "${name}": data_offsets ${JSON.stringify(offsets)} is not [begin, end]`);
+    }
+    const [begin, end] = offsets as [number, number];
+    const shape = e.shape as number[];
+    const expected = shape.reduce((a, b) => a * b, 1) * BYTES[dtype];
+    if (end - begin !== expected) bad(file, `tensor "${name}": ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets span ${end - begin}`);
+    if (end > dataLength) bad(file, `tensor "${name}": data_offsets end ${end} is past the ${dataLength} data bytes (truncated file?)`);
+    tensors.set(name, { name, dtype, shape, begin: dataStart + begin, end: dataStart + end });
+  }
+  return tensors;
+}
+
+const f16Table = (() => {
+  const table = new Float32Array(65536);
+  for (let h = 0; h < 65536; h++) {
+    const sign = h & 0x8000 ? -1 : 1;
+    const exp = (h >> 10) & 0x1f;
+    const frac = h & 0x3ff;
+    if (exp === 0) table[h] = sign * frac * 2 ** -24;
+    else if (exp === 31) table[h] = frac ? NaN : sign * Infinity;
+    else table[h] = sign * (1 + frac / 1024) * 2 ** (exp - 15);
+  }
+  return table;
+})();
+
+/** The tensor's values as f32 (F16 and BF16 widened exactly). */
+export function tensorToF32(bytes: Uint8Array, info: TensorInfo): Float32Array {
+  const n = (info.end - info.begin) / BYTES[info.dtype];
+  const data = bytes.subarray(info.begin, info.end);
+  if (info.dtype === 'F32') {
+    // A copy: the data may sit at an offset that is not a multiple of 4.
+    const out = new Float32Array(n);
+    new Uint8Array(out.buffer).set(data);
+    return out;
+  }
+  const halves = new Uint16Array(n);
+  new Uint8Array(halves.buffer).set(data);
+  const out = new Float32Array(n);
+  if (info.dtype === 'BF16') {
+    const bits = new Uint32Array(out.buffer);
+    for (let i = 0; i < n; i++) bits[i] = halves[i]! << 16;
+  } else {
+    for (let i = 0; i < n; i++) out[i] = f16Table[halves[i]!]!;
+  }
+  return out;
+}
+
+/** A safetensors file holding `tensors` as F32 (used for checkpoints and test fixtures). */
+export function writeSafetensors(tensors: Map<string, { data: Float32Array; shape: number[] }>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
+  const header: Record<string, unknown> = { __metadata__: metadata };
+  let offset = 0;
+  for (const [name, t] of tensors) {
+    header[name] = { dtype: 'F32', shape: t.shape, data_offsets: [offset, offset + t.data.byteLength] };
+    offset += t.data.byteLength;
+  }
+  const raw = new TextEncoder().encode(JSON.stringify(header));
+  const headerBytes = new Uint8Array(Math.ceil(raw.length / 8) * 8).fill(0x20); // space-padded to 8 bytes
+  headerBytes.set(raw);
+  const out = new Uint8Array(8 + headerBytes.length + offset);
+  new DataView(out.buffer).setBigUint64(0, BigInt(headerBytes.length), true);
+  out.set(headerBytes, 8);
+  let at = 8 + headerBytes.length;
+  for (const t of tensors.values()) {
+    out.set(new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength), at);
+    at += t.data.byteLength;
+  }
+  return out;
+}
