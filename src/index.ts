@@ -35,3 +35,5 @@ export { readQwen2Config, qwen2ConfigJson, qwen2TensorShapes, type Qwen2Config }
 export { readQwen2Checkpoint, type HostCheckpoint } from './model/checkpoint.js';
 export { readSafetensorsHeader, tensorToF32, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
 export type { BufferSlice } from './gpu/device.js';
+export { randomQwen2Tensors } from './model/random.js';
+export { qwen2LogprobsRef } from './model/ref.js';
