@@ -1,8 +1,8 @@
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, Qwen2Model, readQwen2Config } from '../src/entry/node.js';
-import { randomQwen2Tensors } from '../src/model/random.js';
-import { qwen2LogprobsRef } from '../src/model/ref.js';
+import { Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Config, tensorToF32 } from '../src/entry/node.js';
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;
@@ -86,3 +86,64 @@ function expectClose(got: ArrayLike<number>, want: ArrayLike<number>, tolerance:
   for (let i = 0; i < got.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
   expect(worst).toBeLessThan(tolerance);
 }
+
+describe('bad checkpoints and inputs are typed errors, found before any GPU work', () => {
+  const source = 'test/fixtures/qwen2/tiny-f32';
+  const copy = (mutate: (files: { config: any; weights: Uint8Array }) => void): string => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-qwen2-'));
+    const files = { config: JSON.parse(readFileSync(`${source}/config.json`, 'utf8')), weights: new Uint8Array(readFileSync(`${source}/model.safetensors`)) };
+    mutate(files);
+    writeFileSync(join(dir, 'config.json'), JSON.stringify(files.config));
+    writeFileSync(join(dir, 'model.safetensors'), files.weights);
+    return dir;
+  };
+  const failure = async (dir: string) => {
+    try {
+      await Qwen2Model.load(gpu, dir);
+    } catch (e) {
+      expect(e).toBeInstanceOf(IgSearchError);
+      return (e as IgSearchError).message;
+    }
+    throw new Error('loaded');
+  };
+  const header = (bytes: Uint8Array) => {
+    const n = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+    return { n, text: new TextDecoder().decode(bytes.subarray(8, 8 + n)) };
+  };
+  const withHeader = (bytes: Uint8Array, edit: (text: string) => string) => {
+    const { n, text } = header(bytes);
+    const edited = new TextEncoder().encode(edit(text));
+    expect(edited.length).toBe(n); // same-length edits keep the data offsets valid
+    bytes.set(edited, 8);
+  };
+
+  it('config/weights mismatch, missing tensor, truncated file, bad header, unsupported dtype', async () => {
+    expect(await failure(copy((f) => (f.config.intermediate_size = 170)))).toMatch(/tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[176,64\], config\.json implies \[170,64\]/);
+    expect(await failure(copy((f) => (f.config.model_type = 'llama')))).toMatch(/config\.json: model_type is "llama"/);
+    expect(await failure(copy((f) => (f.config.num_key_value_heads = 3)))).toMatch(/num_attention_heads 4 is not a multiple of num_key_value_heads 3/);
+    expect(await failure(copy((f) => withHeader(f.weights, (t) => t.replace('model.norm.weight', 'model.norm.weigh_'))))).toMatch(/tensor "model\.norm\.weight" \(shape \[64\]\) is missing/);
+    expect(await failure(copy((f) => (f.weights = f.weights.subarray(0, f.weights.length - 100))))).toMatch(/model\.safetensors: tensor ".*": data_offsets end \d+ is past the \d+ data bytes \(truncated file\?\)/);
+    expect(await failure(copy((f) => (f.weights = f.weights.subarray(0, 5))))).toMatch(/too short for a safetensors file/);
+    expect(await failure(copy((f) => withHeader(f.weights, (t) => t.replace('{', '[')))).then((m) => m)).toMatch(/header is not valid JSON/);
+    expect(await failure(copy((f) => withHeader(f.weights, (t) => t.replace('"F32"', '"I32"'))))).toMatch(/dtype I32 is not supported/);
+    expect(await failure('test/fixtures/qwen2/no-such-model')).toMatch(/config\.json: not found/);
+  });
+
+  it('token ids outside the vocabulary, too many positions, an empty prefix', async () => {
+    const model = await Qwen2Model.load(gpu, source);
+    await expect(model.sequenceLogprobs([[1, 2, 512]])).rejects.toThrow(/sequences\[0\]\[2\] = 512 is not a token id \(vocab_size 512\)/);
+    await expect(model.scoreContinuations([1], [[3, -1]])).rejects.toThrow(/continuations\[0\]\[1\] = -1/);
+    await expect(model.sequenceLogprobs([new Array(129).fill(1)])).rejects.toThrow(/129 positions exceed max_position_embeddings 128/);
+    await expect(model.scoreContinuations(new Array(100).fill(1), [new Array(29).fill(1)])).rejects.toThrow(/129 positions exceed/);
+    await expect(model.scoreContinuations([], [[1]])).rejects.toThrow(/prefix is empty/);
+    model.free();
+  });
+
+  it('F16 and BF16 widen exactly', () => {
+    const f16 = new Uint16Array([0x3c00, 0xc000, 0x7bff, 0x0001, 0x7c00, 0x8000, 0x3555]);
+    const bf16 = new Uint16Array([0x3f80, 0xc0a0, 0x7f80, 0x0001]);
+    const info = (dtype: 'F16' | 'BF16', n: number) => ({ name: 'x', dtype, shape: [n], begin: 0, end: 2 * n });
+    expect(Array.from(tensorToF32(new Uint8Array(f16.buffer), info('F16', 7)))).toEqual([1, -2, 65504, 2 ** -24, Infinity, -0, Math.fround(0.333251953125)]);
+    expect(Array.from(tensorToF32(new Uint8Array(bf16.buffer), info('BF16', 4)))).toEqual([1, -5, Infinity, Math.fround(2 ** -133)]);
+  });
+});
