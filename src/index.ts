@@ -37,3 +37,5 @@ export { readSafetensorsHeader, tensorToF32, writeSafetensors, type TensorInfo, 
 export type { BufferSlice } from './gpu/device.js';
 export { randomQwen2Tensors } from './model/random.js';
 export { qwen2LogprobsRef } from './model/ref.js';
+export { ScorePlan, type ScorePath, type Selection } from './scoring/plan.js';
+export { scoreInformationGain, type IgStep, type IgScore } from './scoring/ig.js';

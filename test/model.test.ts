@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Config, tensorToF32 } from '../src/entry/node.js';
+import { Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Config, scoreInformationGain, tensorToF32 } from '../src/entry/node.js';
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;
@@ -62,6 +62,33 @@ describe('scoring', () => {
     }
     model.free();
     chunked.free();
+  });
+
+  it('three-level paths (trajectory → documents → answer) and IG scores match whole-sequence scoring', async () => {
+    const model = await Qwen2Model.load(gpu, dir, { maxChunkRows: 16 });
+    const steps = [0, 1, 2].map(() => ({ prefix: tokens(30), real: tokens(12), random: tokens(9), answers: [tokens(3), tokens(1), tokens(5)] }));
+    steps[1]!.random = steps[1]!.real; // equal documents: IG must be exactly 0
+    const shared = await scoreInformationGain(model, steps);
+    const naive = await scoreInformationGain(model, steps, { prefixCache: false });
+    for (const [i, step] of steps.entries()) {
+      const best = async (docs: number[]) => {
+        const whole = await model.sequenceLogprobs(step.answers.map((a) => [...step.prefix, ...docs, ...a]));
+        return Math.max(...whole.map((lp, j) => lp.subarray(lp.length - step.answers[j]!.length).reduce((x, y) => x + y, 0) / step.answers[j]!.length));
+      };
+      const [real, random] = [await best(step.real), await best(step.random)];
+      for (const got of [shared[i]!, naive[i]!]) {
+        expect(got.real).toBeCloseTo(real, 4);
+        expect(got.random).toBeCloseTo(random, 4);
+        expect(got.ig).toBeCloseTo(real - random, 4);
+      }
+    }
+    expect(shared[1]!.ig).toBe(0);
+    // scoreLast reaching back across segment boundaries.
+    const path = { segments: [tokens(5), tokens(4), tokens(3)], scoreLast: 9 };
+    const [got] = await model.scorePaths([path, { ...path, scoreLast: 2 }]);
+    const whole = (await model.sequenceLogprobs([path.segments.flat()]))[0]!;
+    expectClose(got!, whole.subarray(whole.length - 9), 2e-5);
+    model.free();
   });
 
   it('a 32k vocabulary matches the f64 reference and never allocates a rows × vocabulary buffer', async () => {

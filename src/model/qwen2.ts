@@ -20,10 +20,7 @@ import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
 import { readQwen2Checkpoint } from './checkpoint.js';
 import { qwen2TensorShapes, type Qwen2Config } from './config.js';
-
-/** u32 fields per packed row in the `meta` buffer. */
-const META = 8;
-const NO_TARGET = -1;
+import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
 export interface Qwen2Options {
   /** Most rows per forward chunk (default 512; fewer when the binding limit requires). */
@@ -51,16 +48,6 @@ export interface ScoredContinuation {
 export interface ScoreOptions {
   /** Compute each prefix once and let its continuations attend to its KV cache (default true). */
   prefixCache?: boolean;
-}
-
-/** One packed row: what the kernels read from `meta`, plus the scored target. */
-interface Row {
-  token: number;
-  pos: number;
-  ctxStart: number;
-  ctxLen: number;
-  selfStart: number;
-  target: number;
 }
 
 interface VocabShard {
@@ -167,22 +154,11 @@ export class Qwen2Model {
 
   /** log p(x[t+1] | x[..t]) for every sequence (length n − 1 each). */
   async sequenceLogprobs(sequences: readonly ArrayLike<number>[]): Promise<Float32Array[]> {
-    const rows: Row[] = [];
-    sequences.forEach((seq, s) => {
-      this.checkTokens(seq, `sequences[${s}]`);
-      const start = rows.length;
-      for (let i = 0; i < seq.length; i++) {
-        rows.push({ token: seq[i]!, pos: i, ctxStart: 0, ctxLen: 0, selfStart: start, target: i + 1 < seq.length ? seq[i + 1]! : NO_TARGET });
-      }
-    });
-    const scores = await this.run(rows);
-    let at = 0;
-    return sequences.map((seq) => {
-      const n = Math.max(0, seq.length - 1);
-      const out = scores.subarray(at, at + n);
-      at += n;
-      return out;
-    });
+    return this.scorePaths(
+      sequences.map((s) => ({ segments: [s], scoreLast: Math.max(0, s.length - 1) })),
+      { prefixCache: false },
+      (i) => `sequences[${i}]`,
+    );
   }
 
   /** Scores `continuations` after one shared `prefix` (the prefix is computed once by default). */
@@ -192,43 +168,49 @@ export class Qwen2Model {
 
   /** Many (prefix, continuations) groups in one batched pass. */
   async scoreBatch(items: readonly ScoreItem[], options: ScoreOptions = {}): Promise<ScoredContinuation[][]> {
-    const cache = options.prefixCache ?? true;
-    const rows: Row[] = [];
+    const paths: ScorePath[] = [];
+    const names: [string, string][] = [];
     items.forEach((item, i) => {
-      const prefix = item.prefix;
-      this.checkTokens(prefix, `items[${i}].prefix`);
-      if (prefix.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `items[${i}].prefix is empty: the first continuation token needs a context`);
-      item.continuations.forEach((c, j) => this.checkTokens(c, `items[${i}].continuations[${j}]`, prefix.length));
-      const p = prefix.length;
-      // The prefix's last token is fed with each continuation (its output scores the first
-      // continuation token), so the shared part is prefix[0 .. p−1).
-      let ctxStart = 0;
-      if (cache && p > 1) {
-        ctxStart = rows.length;
-        for (let t = 0; t < p - 1; t++) rows.push({ token: prefix[t]!, pos: t, ctxStart: 0, ctxLen: 0, selfStart: ctxStart, target: NO_TARGET });
-      }
-      for (const c of item.continuations) {
-        const selfStart = rows.length;
-        if (c.length === 0) continue;
-        if (!cache) {
-          for (let t = 0; t < p - 1; t++) rows.push({ token: prefix[t]!, pos: t, ctxStart: 0, ctxLen: 0, selfStart, target: NO_TARGET });
-        }
-        const ctxLen = cache ? p - 1 : 0;
-        const tokens = [prefix[p - 1]!, ...Array.from(c).slice(0, -1)];
-        tokens.forEach((token, k) => rows.push({ token, pos: p - 1 + k, ctxStart, ctxLen, selfStart, target: c[k]! }));
-      }
+      if (item.prefix.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `items[${i}].prefix is empty: the first continuation token needs a context`);
+      item.continuations.forEach((c, j) => {
+        paths.push({ segments: [item.prefix, c], scoreLast: c.length });
+        names.push([`items[${i}].prefix`, `items[${i}].continuations[${j}]`]);
+      });
     });
-    const scores = await this.run(rows);
+    const scores = await this.scorePaths(paths, options, (i, j) => names[i]![j]!);
     let at = 0;
     return items.map((item) =>
-      item.continuations.map((c) => {
-        const logprobs = scores.slice(at, at + c.length);
-        at += c.length;
+      item.continuations.map(() => {
+        const logprobs = scores[at++]!;
         let sum = 0;
         for (const v of logprobs) sum += v;
-        return { logprobs, mean: c.length ? sum / c.length : NaN };
+        return { logprobs, mean: logprobs.length ? sum / logprobs.length : NaN };
       }),
     );
+  }
+
+  /**
+   * The general form: each path is a list of token segments, its last `scoreLast` tokens scored.
+   * With `prefixCache` (default), equal leading segments — up to two levels, e.g. trajectory then
+   * documents — are computed once and shared through the KV cache.
+   */
+  async scorePaths(
+    paths: readonly ScorePath[],
+    options: ScoreOptions = {},
+    name: (path: number, segment: number) => string = (i, j) => `paths[${i}].segments[${j}]`,
+  ): Promise<Float32Array[]> {
+    const plan = new ScorePlan();
+    const share = options.prefixCache ?? true;
+    const slots = paths.map((path, i) => {
+      let length = 0;
+      path.segments.forEach((segment, j) => {
+        this.checkTokens(segment, name(i, j), length);
+        length += segment.length;
+      });
+      return plan.add(path, share);
+    });
+    const scores = await this.run(plan);
+    return slots.map((s) => (s.length ? scores.slice(s[0]!, s[0]! + s.length) : new Float32Array(0)));
   }
 
   free(): void {
@@ -254,12 +236,15 @@ export class Qwen2Model {
     }
   }
 
-  /** Runs the packed rows; returns log p(target) of every row that has one, in row order. */
-  private async run(rows: readonly Row[]): Promise<Float32Array> {
+  /** Runs a plan; returns the log-prob of every selection, indexed by slot. */
+  private async run(plan: ScorePlan): Promise<Float32Array> {
     const gpu = this.gpu;
     const c = this.config;
-    const scored = rows.reduce((n, r) => n + (r.target === NO_TARGET ? 0 : 1), 0);
+    const scored = plan.slots;
     if (scored === 0) return new Float32Array(0);
+    const rowCount = plan.rows;
+    const info = plan.rowInfo();
+    const selections = plan.sortedSelections();
     const H = c.hiddenSize;
     const d = c.headDim;
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * d;
@@ -267,12 +252,12 @@ export class Qwen2Model {
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const widest = Math.max(H, qkvWidth, 2 * c.intermediateSize);
     const chunkRows = Math.max(1, Math.min(this.options.maxChunkRows, Math.floor(limit / (4 * widest))));
-    if (rows.length * kvWidth * 4 > limit) {
-      throw new IgSearchError('LIMIT_EXCEEDED', `${rows.length} rows need a ${rows.length * kvWidth * 4}-byte KV cache per layer, over this device's ${limit}-byte binding limit`, {
+    if (rowCount * kvWidth * 4 > limit) {
+      throw new IgSearchError('LIMIT_EXCEEDED', `${rowCount} rows need a ${rowCount * kvWidth * 4}-byte KV cache per layer, over this device's ${limit}-byte binding limit`, {
         hint: 'score fewer or shorter sequences per call',
       });
     }
-    this.ensureRope(rows.reduce((m, r) => Math.max(m, r.pos), 0) + 1);
+    this.ensureRope(plan.maxPosition + 1);
 
     const pool = gpu.pool;
     const held: GPUBuffer[] = [];
@@ -281,9 +266,9 @@ export class Qwen2Model {
       held.push(b);
       return b;
     };
-    const T = Math.min(chunkRows, rows.length);
-    const kCache = this.layers.map((_, i) => alloc(rows.length * kvWidth * 4, `layers.${i}.k_cache`));
-    const vCache = this.layers.map((_, i) => alloc(rows.length * kvWidth * 4, `layers.${i}.v_cache`));
+    const T = Math.min(chunkRows, rowCount);
+    const kCache = this.layers.map((_, i) => alloc(rowCount * kvWidth * 4, `layers.${i}.k_cache`));
+    const vCache = this.layers.map((_, i) => alloc(rowCount * kvWidth * 4, `layers.${i}.v_cache`));
     const x = alloc(T * H * 4, 'hidden');
     const a = alloc(T * H * 4, 'normed');
     const qkv = alloc(T * qkvWidth * 4, 'qkv');
@@ -291,7 +276,9 @@ export class Qwen2Model {
     const attn = alloc(T * c.numHeads * d * 4, 'attention');
     const gateUp = alloc(T * 2 * c.intermediateSize * 4, 'gate_up');
     const act = alloc(T * c.intermediateSize * 4, 'swiglu');
-    const meta = alloc(T * META * 4, 'rows');
+    const meta = alloc(T * ROW_FIELDS * 4, 'rows');
+    // A row can be selected several times (its children's first tokens), so selections per chunk
+    // can exceed its rows: the head runs over them in groups of at most T.
     const index = alloc(T * 4, 'scored_rows');
     const targets = alloc(T * 4, 'targets');
     const state = alloc(T * 16, 'logsoftmax_state');
@@ -300,34 +287,33 @@ export class Qwen2Model {
     const results = alloc(scored * 4, 'logprobs');
     try {
       let outBase = 0;
-      for (let start = 0; start < rows.length; start += T) {
-        const chunk = rows.slice(start, start + T);
-        const n = chunk.length;
-        const metaData = new Uint32Array(n * META);
-        const picked: number[] = [];
-        const goals: number[] = [];
-        chunk.forEach((r, i) => {
-          metaData.set([r.token, r.pos, start + i, r.ctxStart, r.ctxLen, r.selfStart, 0, 0], i * META);
-          if (r.target !== NO_TARGET) {
-            picked.push(i);
-            goals.push(r.target);
-          }
-        });
-        const queue = gpu.device.queue;
-        queue.writeBuffer(meta, 0, metaData);
-        if (picked.length) {
-          queue.writeBuffer(index, 0, new Uint32Array(picked));
-          queue.writeBuffer(targets, 0, new Uint32Array(goals));
-        }
+      let next = 0; // next selection
+      const queue = gpu.device.queue;
+      for (let start = 0; start < rowCount; start += T) {
+        const n = Math.min(T, rowCount - start);
+        queue.writeBuffer(meta, 0, info, start * ROW_FIELDS, n * ROW_FIELDS);
         const batch = gpu.batch('qwen2.forward');
         this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache, vCache });
-        if (picked.length) {
-          this.encodeHead(batch, picked.length, { x, a, index, targets, state, logits, results }, vocabChunk, outBase);
-          outBase += picked.length;
+        const end = selections.findIndex((sel, i) => i >= next && sel.row >= start + n);
+        const upto = end < 0 ? selections.length : end;
+        // Each group of selections reuses the index/target buffers, so each goes in its own submit.
+        let current = batch;
+        for (let from = next; from < upto; from += T) {
+          if (from !== next) current = gpu.batch('qwen2.head');
+          const group = selections.slice(from, Math.min(upto, from + T));
+          queue.writeBuffer(index, 0, Uint32Array.from(group, (sel) => sel.row - start));
+          queue.writeBuffer(targets, 0, Uint32Array.from(group, (sel) => sel.target));
+          this.encodeHead(current, group.length, { x, a, index, targets, state, logits, results }, vocabChunk, outBase);
+          outBase += group.length;
+          current.submit();
         }
-        batch.submit();
+        if (upto === next) batch.submit();
+        next = upto;
       }
-      return new Float32Array(await gpu.read(results, scored * 4));
+      const ordered = new Float32Array(await gpu.read(results, scored * 4));
+      const bySlot = new Float32Array(scored);
+      selections.forEach((sel, i) => (bySlot[sel.slot] = ordered[i]!));
+      return bySlot;
     } finally {
       for (const b of held) pool.release(b);
     }

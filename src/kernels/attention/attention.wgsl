@@ -1,7 +1,7 @@
 // Grouped-query causal attention over packed ragged rows with a KV cache, one invocation per
 // (row, head), online softmax (running max and sum, one pass over the keys). A row attends to
-// its context — cache rows [ctxStart, ctxStart + ctxLen), e.g. a shared prefix computed once —
-// then to its own sequence's rows [selfStart, kvRow], itself included.
+// up to two context ranges of cache rows — shared segments computed once, e.g. a trajectory
+// prefix, then the documents after it — then to its own segment's rows [selfStart, kvRow].
 
 struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
 
@@ -10,7 +10,7 @@ const MAX_D: u32 = 256u;
 @group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
 @group(0) @binding(1) var<storage, read> kCache: array<f32>; // [rows, kvHeads · d]
 @group(0) @binding(2) var<storage, read> vCache: array<f32>;
-@group(0) @binding(3) var<storage, read> rowInfo: array<u32>;   // token, pos, kvRow, ctxStart, ctxLen, selfStart, …
+@group(0) @binding(3) var<storage, read> rowInfo: array<u32>;   // token, pos, kvRow, ctxStart, ctxLen, selfStart, ctx2Start, ctx2Len
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [T, heads · d]
 @group(0) @binding(5) var<uniform> p: Params;
 
@@ -30,12 +30,15 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let ctxStart = rowInfo[t * 8u + 3u];
   let ctxLen = rowInfo[t * 8u + 4u];
   let selfStart = rowInfo[t * 8u + 5u];
+  let ctx2Start = rowInfo[t * 8u + 6u];
+  let ctx2Len = rowInfo[t * 8u + 7u];
   var m = -3.0e38;
   var l = 0.0;
-  let total = ctxLen + (kvRow + 1u - selfStart);
+  let contexts = ctxLen + ctx2Len;
+  let total = contexts + (kvRow + 1u - selfStart);
   for (var n = 0u; n < total; n++) {
-    var row = selfStart + (n - ctxLen);
-    if (n < ctxLen) { row = ctxStart + n; }
+    var row = selfStart + (n - contexts);
+    if (n < ctxLen) { row = ctxStart + n; } else if (n < contexts) { row = ctx2Start + (n - ctxLen); }
     let base = row * stride + kvh * d;
     var s = 0.0;
     for (var i = 0u; i < d; i++) { s = fma(qv[i], kCache[base + i], s); }
