@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -15,6 +16,7 @@ interface Harness {
     panic?: { name: string; code: string; message: string; isIgSearchError: boolean };
     after: string;
   }>;
+  qwen2(dir: string, sequences: number[][]): Promise<number[][]>;
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -37,6 +39,14 @@ afterAll(async () => {
 });
 
 describe('browser (headless Debian chromium, navigator.gpu)', () => {
+  it('Qwen2 (BF16, sharded, fetched over HTTP) matches the PyTorch fixture', async () => {
+    const dir = 'test/fixtures/qwen2/tiny-bf16';
+    const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
+    const got = await page.evaluate(([d, s]) => (window as unknown as { harness: Harness }).harness.qwen2(d, s), [`/${dir}`, expected.sequences] as const);
+    expect(got.map((r) => r.length)).toEqual(expected.logprobs.map((r) => r.length));
+    expect(Math.max(...got.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!))))).toBeLessThan(1e-4);
+  });
+
   it('matmul through the browser bundle matches the f64 reference for every variant the adapter runs', async () => {
     const shapes: MatmulShape[] = [
       { M: 37, N: 70, K: 45 },

@@ -15,7 +15,7 @@ describe('Deno runtime', () => {
     });
     const output = `${result.stdout}\n${result.stderr}`;
     expect(result.error, output).toBeUndefined();
-    expect(output).toMatch(/ok \| 2 passed \| 0 failed/);
+    expect(output).toMatch(/ok \| 3 passed \| 0 failed/);
     expect(result.status, output).toBe(0);
   });
 });

@@ -1,6 +1,6 @@
 // Runs under `deno test --allow-read` (driven by test/deno.test.ts): the built Deno bundle, with
 // WebGPU from Deno's own navigator.gpu (wgpu) and the .wasm read with Deno.readFile.
-import { Gpu, IgSearchError, loadWasmCore, matmul, matmulRef, pickMatmulVariant } from '../../dist/deno.js';
+import { Gpu, IgSearchError, Qwen2Model, loadWasmCore, matmul, matmulRef, pickMatmulVariant } from '../../dist/deno.js';
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);
@@ -46,4 +46,17 @@ Deno.test('Wasm core loads from disk, round-trips UTF-8 and maps panics', async 
   }
   assert(caught instanceof IgSearchError && caught.code === 'WASM_PANIC', `got ${caught}`);
   assert(core.selfTestUtf8('after').text === 'after', 'core unusable after panic');
+});
+
+Deno.test('Qwen2 fixture (F32, read with Deno.readFile) matches PyTorch', async () => {
+  const gpu = await Gpu.request();
+  const dir = 'test/fixtures/qwen2/tiny-f32';
+  const expected = JSON.parse(await Deno.readTextFile(`${dir}/expected.json`)) as { sequences: number[][]; logprobs: number[][] };
+  const model = await Qwen2Model.load(gpu, dir);
+  const got = await model.sequenceLogprobs(expected.sequences);
+  let worst = 0;
+  got.forEach((lp, s) => lp.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.logprobs[s]![i]!)))));
+  assert(worst < 1e-4, `max |Δ| ${worst}`);
+  model.free();
+  gpu.destroy();
 });
