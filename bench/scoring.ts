@@ -14,7 +14,7 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gpu, Qwen2Model, qwen2ConfigJson, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, scoreInformationGain, writeSafetensors, type IgStep, type Qwen2Config } from 'ig-search';
+import { Gpu, Qwen2Model, qwen2ConfigJson, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, scoreInformationGain, writeSafetensors, type Qwen2Config } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 
 interface Case {
@@ -105,7 +105,7 @@ for (const c of CASES) {
   torchJobs.push({ dir: c.dir, sequences, minReps: c.minReps });
 
   // IG scoring.
-  const steps: (IgStep & { prefix: number[]; real: number[]; random: number[]; answers: number[][] })[] = c.ig.prefixes.map((p) => ({
+  const steps: { prefix: number[]; real: number[]; random: number[]; answers: number[][] }[] = c.ig.prefixes.map((p) => ({
     prefix: Array.from({ length: p }, token),
     real: Array.from({ length: c.ig.docs }, token),
     random: Array.from({ length: c.ig.docs }, token),
