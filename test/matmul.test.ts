@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
+import { f32ToF16, Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
 let gpu: Gpu;
@@ -46,6 +46,30 @@ describe('matmul matches the f64 reference', () => {
       });
     }
   }
+
+  it('f16 B (weights) and C += A·B, every variant', async () => {
+    if (!gpu.hasF16) return;
+    for (const shape of [{ M: 17, N: 65, K: 33, transposeB: true }, { M: 9, N: 31, K: 20, batch: 3 }] as MatmulShape[]) {
+      const rng = mulberry32(shape.M + shape.N);
+      const batch = shape.batch ?? 1;
+      const a = randomFloats(batch * shape.M * shape.K, rng);
+      const b16 = f32ToF16(randomFloats(batch * shape.K * shape.N, rng));
+      const b = tensorToF32(new Uint8Array(b16.buffer), { name: 'b', dtype: 'F16', shape: [b16.length], begin: 0, end: 2 * b16.length });
+      const c0 = randomFloats(batch * shape.M * shape.N, rng);
+      const product = matmulRef(a, b, shape);
+      const expected = product.map((v, i) => v + c0[i]!);
+      for (const variant of variants()) {
+        const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false, accumulate: true, dtypeB: 'f16' });
+        const [ba, bb, bc] = [gpu.upload(a), gpu.upload(b16), gpu.upload(c0)];
+        const run = gpu.batch('test');
+        mm.encode(run, ba, bb, bc, shape);
+        run.submit();
+        const c = new Float32Array(await gpu.read(bc, c0.length * 4));
+        expect(maxScaledError(c, expected), variant).toBeLessThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
+        for (const x of [ba, bb, bc]) gpu.pool.release(x);
+      }
+    }
+  });
 
   it('K = 0 gives zeros and M = 0 or N = 0 gives an empty result', async () => {
     for (const variant of variants()) {

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Config, scoreInformationGain, tensorToF32 } from '../src/entry/node.js';
+import { f32ToF16, Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Checkpoint, readQwen2Config, scoreInformationGain, tensorToF32 } from '../src/entry/node.js';
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;
@@ -172,5 +172,47 @@ describe('bad checkpoints and inputs are typed errors, found before any GPU work
     const info = (dtype: 'F16' | 'BF16', n: number) => ({ name: 'x', dtype, shape: [n], begin: 0, end: 2 * n });
     expect(Array.from(tensorToF32(new Uint8Array(f16.buffer), info('F16', 7)))).toEqual([1, -2, 65504, 2 ** -24, Infinity, -0, Math.fround(0.333251953125)]);
     expect(Array.from(tensorToF32(new Uint8Array(bf16.buffer), info('BF16', 4)))).toEqual([1, -5, Infinity, Math.fround(2 ** -133)]);
+  });
+});
+
+describe('f16 weights (shader-f16)', () => {
+  it('f32 → f16 rounds to nearest even and round-trips every half exactly', () => {
+    const halves = new Uint16Array(65536).map((_, i) => i);
+    const wide = tensorToF32(new Uint8Array(halves.buffer), { name: 'all', dtype: 'F16', shape: [65536], begin: 0, end: 131072 });
+    const back = f32ToF16(wide);
+    for (let i = 0; i < 65536; i++) if (!Number.isNaN(wide[i]!)) expect(back[i], `0x${i.toString(16)}`).toBe(i);
+    // Random floats: the chosen half is a nearest one.
+    const rng = mulberry32(9);
+    const x = Float32Array.from({ length: 20000 }, () => (rng() - 0.5) * 2 ** Math.floor(rng() * 40 - 28));
+    const h = tensorToF32(new Uint8Array(f32ToF16(x).buffer), { name: 'x', dtype: 'F16', shape: [x.length], begin: 0, end: 2 * x.length });
+    x.forEach((v, i) => {
+      const bits = f32ToF16(Float32Array.of(v))[0]!;
+      const neighbours = [bits - 1, bits + 1].filter((b) => (b & 0x7fff) < 0x7c00 && b >= 0 && (b & 0x8000) === (bits & 0x8000));
+      for (const n of neighbours) {
+        const other = tensorToF32(new Uint8Array(Uint16Array.of(n).buffer), { name: 'n', dtype: 'F16', shape: [1], begin: 0, end: 2 })[0]!;
+        expect(Math.abs(h[i]! - v)).toBeLessThanOrEqual(Math.abs(other - v));
+      }
+    });
+  });
+
+  it('an f16-weight model equals the f32 model on the same rounded weights, and stays near PyTorch', async () => {
+    if (!gpu.hasF16) return; // lavapipe and SwiftShader have shader-f16; a device without it is covered by the typed error
+    const dir = 'test/fixtures/qwen2/tiny-f32';
+    const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
+    const { config, tensors } = await readQwen2Checkpoint(dir);
+    const rounded = new Map([...tensors].map(([name, t]) => {
+      const matrix = /(proj|embed_tokens|lm_head)\.weight$/.test(name);
+      return [name, matrix ? tensorToF32(new Uint8Array(f32ToF16(t).buffer), { name, dtype: 'F16', shape: [t.length], begin: 0, end: 2 * t.length }) : t];
+    }));
+    const half = await Qwen2Model.create(gpu, config, tensors, { weights: 'f16' });
+    const full = await Qwen2Model.create(gpu, config, rounded);
+    const [a, b] = [await half.sequenceLogprobs(expected.sequences), await full.sequenceLogprobs(expected.sequences)];
+    a.forEach((lp, i) => {
+      expectClose(lp, b[i]!, 1e-4);
+      expectClose(lp, expected.logprobs[i]!, 0.05);
+    });
+    expect(half.weightDtype).toBe('f16');
+    half.free();
+    full.free();
   });
 });

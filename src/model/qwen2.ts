@@ -12,7 +12,7 @@ import { IgSearchError } from '../errors.js';
 import type { BufferSlice, DispatchBatch, Gpu } from '../gpu/device.js';
 import type { CompiledKernel } from '../gpu/pipelines.js';
 import { attentionKernel, encodeAttention, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
-import { embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
+import { embeddingF16Kernel, embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
 import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
@@ -20,6 +20,7 @@ import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
 import { readQwen2Checkpoint } from './checkpoint.js';
 import { qwen2TensorShapes, type Qwen2Config } from './config.js';
+import { f32ToF16 } from './safetensors.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
 export interface Qwen2Options {
@@ -29,6 +30,11 @@ export interface Qwen2Options {
   maxVocabChunk?: number;
   /** Force a matmul variant (benchmarks). */
   matmulVariant?: MatmulVariant;
+  /**
+   * Storage of the weight matrices (projections, MLP, embeddings / LM head): 'f16' halves their
+   * bytes and needs `shader-f16`; norms, biases, activations and accumulation stay f32. Default 'f32'.
+   */
+  weights?: 'f32' | 'f16';
 }
 
 export interface ScoreItem {
@@ -110,10 +116,13 @@ export class Qwen2Model {
       if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
     }
     const variant = options.matmulVariant;
+    const half = options.weights === 'f16';
+    if (half && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "f32"');
+    const dtypeB = half ? 'f16' : 'f32';
     const [matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
-      Matmul.create(gpu, { transposeB: true, variant }),
-      Matmul.create(gpu, { transposeB: true, accumulate: true, variant }),
-      gpu.kernel(embeddingKernel),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB }),
+      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB }),
+      gpu.kernel(half ? embeddingF16Kernel : embeddingKernel),
       gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
       gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
       gpu.kernel(ropeKernel),
@@ -122,19 +131,20 @@ export class Qwen2Model {
       gpu.kernel(logsoftmaxKernel),
     ]);
     const get = (name: string) => tensors.get(name)!;
-    const embed = uploadVocab(gpu, get('model.embed_tokens.weight'), config, 'embed_tokens');
-    const head = config.tieWordEmbeddings ? embed : uploadVocab(gpu, get('lm_head.weight'), config, 'lm_head');
+    const matrix = (data: Float32Array, label: string) => gpu.upload(half ? f32ToF16(data) : data, label);
+    const embed = uploadVocab(gpu, get('model.embed_tokens.weight'), config, 'embed_tokens', half);
+    const head = config.tieWordEmbeddings ? embed : uploadVocab(gpu, get('lm_head.weight'), config, 'lm_head', half);
     const layers: Layer[] = [];
     for (let i = 0; i < config.numLayers; i++) {
       const p = `model.layers.${i}.`;
       layers.push({
         inputNorm: gpu.upload(get(`${p}input_layernorm.weight`), `${p}input_layernorm`),
-        wQkv: gpu.upload(concat(get(`${p}self_attn.q_proj.weight`), get(`${p}self_attn.k_proj.weight`), get(`${p}self_attn.v_proj.weight`)), `${p}qkv_proj`),
+        wQkv: matrix(concat(get(`${p}self_attn.q_proj.weight`), get(`${p}self_attn.k_proj.weight`), get(`${p}self_attn.v_proj.weight`)), `${p}qkv_proj`),
         bQkv: gpu.upload(concat(get(`${p}self_attn.q_proj.bias`), get(`${p}self_attn.k_proj.bias`), get(`${p}self_attn.v_proj.bias`)), `${p}qkv_bias`),
-        wO: gpu.upload(get(`${p}self_attn.o_proj.weight`), `${p}o_proj`),
+        wO: matrix(get(`${p}self_attn.o_proj.weight`), `${p}o_proj`),
         postNorm: gpu.upload(get(`${p}post_attention_layernorm.weight`), `${p}post_attention_layernorm`),
-        wGateUp: gpu.upload(concat(get(`${p}mlp.gate_proj.weight`), get(`${p}mlp.up_proj.weight`)), `${p}gate_up_proj`),
-        wDown: gpu.upload(get(`${p}mlp.down_proj.weight`), `${p}down_proj`),
+        wGateUp: matrix(concat(get(`${p}mlp.gate_proj.weight`), get(`${p}mlp.up_proj.weight`)), `${p}gate_up_proj`),
+        wDown: matrix(get(`${p}mlp.down_proj.weight`), `${p}down_proj`),
       });
     }
     const finalNorm = gpu.upload(get('model.norm.weight'), 'model.norm');
@@ -142,14 +152,20 @@ export class Qwen2Model {
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk: options.maxVocabChunk ?? 8192,
+      weights: half ? 'f16' : 'f32',
     });
   }
 
-  /** Bytes of weights on the GPU. */
-  get weightBytes(): number {
+  /** Number of parameters. */
+  get parameters(): number {
     const c = this.config;
     const perLayer = 2 * c.hiddenSize + (c.numHeads + 2 * c.numKvHeads) * c.headDim * (c.hiddenSize + 1) + c.hiddenSize * c.numHeads * c.headDim + 3 * c.intermediateSize * c.hiddenSize;
-    return 4 * ((c.tieWordEmbeddings ? 1 : 2) * c.vocabSize * c.hiddenSize + c.numLayers * perLayer + c.hiddenSize);
+    return (c.tieWordEmbeddings ? 1 : 2) * c.vocabSize * c.hiddenSize + c.numLayers * perLayer + c.hiddenSize;
+  }
+
+  /** Storage of the weight matrices. */
+  get weightDtype(): 'f32' | 'f16' {
+    return this.options.weights;
   }
 
   /** log p(x[t+1] | x[..t]) for every sequence (length n − 1 each). */
@@ -359,7 +375,8 @@ export class Qwen2Model {
     const chunks: { shard: VocabShard; from: number; cols: number }[] = [];
     for (const shard of this.head) for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, from, cols: Math.min(vocabChunk, shard.rows - from) });
     chunks.forEach(({ shard, from, cols }, i) => {
-      const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * 4, size: cols * H * 4 };
+      const bytes = this.options.weights === 'f16' ? 2 : 4;
+      const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
       k.matmul.encode(batch, b.a, slice, b.logits, { M: S, N: cols, K: H, transposeB: true });
       encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
         T: S,
@@ -391,15 +408,20 @@ function concat(...parts: Float32Array[]): Float32Array {
   return out;
 }
 
-/** Uploads a [V, H] matrix as row shards that each fit one storage binding (multiples of 64 rows). */
-function uploadVocab(gpu: Gpu, table: Float32Array, config: Qwen2Config, label: string): VocabShard[] {
+/**
+ * Uploads a [V, H] matrix as row shards that each fit one storage binding (multiples of 64 rows,
+ * so LM-head chunks start at 256-byte-aligned offsets).
+ */
+function uploadVocab(gpu: Gpu, table: Float32Array, config: Qwen2Config, label: string, half: boolean): VocabShard[] {
   const H = config.hiddenSize;
+  const bytes = half ? 2 : 4;
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  const perShard = Math.max(64, Math.floor(limit / (H * 4) / 64) * 64);
+  const perShard = Math.max(64, Math.floor(limit / (H * bytes) / 64) * 64);
   const shards: VocabShard[] = [];
   for (let rowStart = 0; rowStart < config.vocabSize; rowStart += perShard) {
     const rows = Math.min(perShard, config.vocabSize - rowStart);
-    shards.push({ buffer: gpu.upload(table.subarray(rowStart * H, (rowStart + rows) * H), `${label}[${rowStart}..${rowStart + rows})`), rowStart, rows });
+    const part = table.subarray(rowStart * H, (rowStart + rows) * H);
+    shards.push({ buffer: gpu.upload(half ? f32ToF16(part) : part, `${label}[${rowStart}..${rowStart + rows})`), rowStart, rows });
   }
   return shards;
 }

@@ -97,6 +97,43 @@ export function tensorToF32(bytes: Uint8Array, info: TensorInfo): Float32Array {
   return out;
 }
 
+/** f32 → IEEE half bits, round to nearest even (overflow → ±Infinity, NaN kept). */
+export function f32ToF16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = bits[i]!;
+    const sign = (x >>> 16) & 0x8000;
+    const exp = (x >>> 23) & 0xff;
+    const mant = x & 0x7fffff;
+    if (exp === 0xff) {
+      out[i] = sign | 0x7c00 | (mant ? 0x200 : 0);
+      continue;
+    }
+    const e = exp - 127 + 15;
+    if (e >= 31) {
+      out[i] = sign | 0x7c00;
+    } else if (e <= 0) {
+      if (e < -10) {
+        out[i] = sign;
+        continue;
+      }
+      // Subnormal half: shift the full mantissa (with its implicit 1) into place, round to even.
+      const m = mant | 0x800000;
+      const shift = 14 - e;
+      const half = m >>> shift;
+      const rest = m & ((1 << shift) - 1);
+      const mid = 1 << (shift - 1);
+      out[i] = sign | (half + (rest > mid || (rest === mid && (half & 1)) ? 1 : 0));
+    } else {
+      const half = (e << 10) | (mant >>> 13);
+      const rest = mant & 0x1fff;
+      out[i] = sign | (half + (rest > 0x1000 || (rest === 0x1000 && (half & 1)) ? 1 : 0)); // a carry into the exponent is right
+    }
+  }
+  return out;
+}
+
 /** A safetensors file holding `tensors` as F32 (used for checkpoints and test fixtures). */
 export function writeSafetensors(tensors: Map<string, { data: Float32Array; shape: number[] }>, metadata: Record<string, string> = { format: 'pt' }): Uint8Array {
   const header: Record<string, unknown> = { __metadata__: metadata };

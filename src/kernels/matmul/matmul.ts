@@ -44,6 +44,23 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
   naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 16, tileCols: 16 },
 };
 
+const F32_B = '@group(0) @binding(1) var<storage, read> b: array<f32>;';
+const F32_LOAD = 'fn bAt(i: u32) -> f32 { return b[i]; }';
+const halfB = new Map<MatmulVariant, Kernel>();
+
+/** The same kernel reading B as f16: every variant reads B only through `bAt`. */
+function halfVariant(variant: MatmulVariant): Kernel {
+  let kernel = halfB.get(variant);
+  if (!kernel) {
+    const base = VARIANTS[variant].kernel;
+    if (!base.code.includes(F32_B) || !base.code.includes(F32_LOAD)) throw new Error(`matmul ${variant}: B declaration or bAt() not found`);
+    const code = `enable f16;\n${base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<f16>')).replace(F32_LOAD, 'fn bAt(i: u32) -> f32 { return f32(b[i]); }')}`;
+    kernel = defineKernel({ ...base, name: `${base.name}_f16b`, code });
+    halfB.set(variant, kernel);
+  }
+  return kernel;
+}
+
 /** The fastest variant this device can run. */
 export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
   const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
@@ -54,6 +71,11 @@ export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
 
 export interface MatmulOptions {
   transposeB?: boolean;
+  /**
+   * Element type of B: 'f16' reads half-precision B (weights stored at half the bytes; needs the
+   * `shader-f16` feature) and still accumulates in f32. Default 'f32'.
+   */
+  dtypeB?: 'f32' | 'f16';
   /** C += A·B (the residual stream adds a projection in place). */
   accumulate?: boolean;
   /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
@@ -66,6 +88,7 @@ export class Matmul {
     readonly variant: MatmulVariant,
     readonly transposeB: boolean,
     readonly accumulate: boolean,
+    readonly dtypeB: 'f32' | 'f16',
     private readonly compiled: CompiledKernel,
   ) {}
 
@@ -76,8 +99,11 @@ export class Matmul {
     }
     const transposeB = options.transposeB ?? false;
     const accumulate = options.accumulate ?? false;
-    const compiled = await gpu.kernel(VARIANTS[variant].kernel, { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 });
-    return new Matmul(variant, transposeB, accumulate, compiled);
+    const dtypeB = options.dtypeB ?? 'f32';
+    if (dtypeB === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul with f16 B needs the WebGPU "shader-f16" feature, which this device lacks');
+    const kernel = dtypeB === 'f16' ? halfVariant(variant) : VARIANTS[variant].kernel;
+    const compiled = await gpu.kernel(kernel, { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 });
+    return new Matmul(variant, transposeB, accumulate, dtypeB, compiled);
   }
 
   /** Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says. */
@@ -86,10 +112,11 @@ export class Matmul {
       throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
     }
     const { M, N, K, count, sizeA, sizeB, sizeC } = checkShape(shape);
-    for (const [name, resource, elements] of [['A', a, sizeA], ['B', b, sizeB], ['C', c, sizeC]] as const) {
+    const bytesB = this.dtypeB === 'f16' ? 2 : 4;
+    for (const [name, resource, bytes] of [['A', a, sizeA * 4], ['B', b, sizeB * bytesB], ['C', c, sizeC * 4]] as const) {
       const { size, label } = 'buffer' in resource ? { size: resource.size, label: resource.buffer.label } : resource;
-      if (size < elements * 4) {
-        throw new IgSearchError('SHAPE_MISMATCH', `matmul: buffer ${name} ("${label}") holds ${size} bytes, shape ${describe(shape)} needs ${elements * 4}`);
+      if (size < bytes) {
+        throw new IgSearchError('SHAPE_MISMATCH', `matmul: buffer ${name} ("${label}") holds ${size} bytes, shape ${describe(shape)} needs ${bytes}`);
       }
     }
     const { tileRows, tileCols } = VARIANTS[this.variant];

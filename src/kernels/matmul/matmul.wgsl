@@ -18,6 +18,8 @@ override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
+// Every read of B goes through here, so the f16-weight variant (matmul.ts) only swaps these two lines.
+fn bAt(i: u32) -> f32 { return b[i]; }
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -36,8 +38,8 @@ fn loadA(base: u32, m: u32, k: u32) -> f32 {
 
 fn loadB(base: u32, k: u32, n: u32) -> f32 {
   if (k >= p.K || n >= p.N) { return 0.0; }
-  if (TRANSPOSE_B) { return b[base + n * p.K + k]; }
-  return b[base + k * p.N + n];
+  if (TRANSPOSE_B) { return bAt(base + n * p.K + k); }
+  return bAt(base + k * p.N + n);
 }
 
 @compute @workgroup_size(16, 16)

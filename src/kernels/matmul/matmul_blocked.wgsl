@@ -19,6 +19,8 @@ override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
+// Every read of B goes through here, so the f16-weight variant (matmul.ts) only swaps these two lines.
+fn bAt(i: u32) -> f32 { return b[i]; }
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -49,7 +51,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   var acc: array<array<f32, COLS>, ROWS>;
   for (var k = 0u; k < K; k++) {
     var bk: array<f32, COLS>;
-    for (var j = 0u; j < COLS; j++) { bk[j] = b[colB[j] + k * stepB]; }
+    for (var j = 0u; j < COLS; j++) { bk[j] = bAt(colB[j] + k * stepB); }
     for (var i = 0u; i < ROWS; i++) {
       let x = a[rowA[i] + k];
       for (var j = 0u; j < COLS; j++) { acc[i][j] = fma(x, bk[j], acc[i][j]); }

@@ -24,6 +24,8 @@ override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
+// Every read of B goes through here, so the f16-weight variant (matmul.ts) only swaps these two lines.
+fn bAt(i: u32) -> f32 { return b[i]; }
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -56,7 +58,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
     var ak: array<f32, SPANS>;
     for (var q = 0u; q < SPANS; q++) { ak[q] = a[rowA[q] + k]; }
     var bk: array<f32, COLS>;
-    for (var j = 0u; j < COLS; j++) { bk[j] = b[colB[j] + k * stepB]; }
+    for (var j = 0u; j < COLS; j++) { bk[j] = bAt(colB[j] + k * stepB); }
     for (var q = 0u; q < SPANS; q++) {
       for (var r = 0u; r < LANES; r++) {
         let x = subgroupShuffle(ak[q], r); // A[m0 + q*8 + r][k], from lane r

@@ -12,6 +12,8 @@ override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
 @group(0) @binding(1) var<storage, read> b: array<f32>;
+// Every read of B goes through here, so the f16-weight variant (matmul.ts) only swaps these two lines.
+fn bAt(i: u32) -> f32 { return b[i]; }
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -25,7 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc = 0.0;
   for (var k = 0u; k < p.K; k++) {
     var bv: f32;
-    if (TRANSPOSE_B) { bv = b[baseB + n * p.K + k]; } else { bv = b[baseB + k * p.N + n]; }
+    if (TRANSPOSE_B) { bv = bAt(baseB + n * p.K + k); } else { bv = bAt(baseB + k * p.N + n); }
     acc = fma(a[baseA + k], bv, acc);
   }
   let at = gid.z * p.strideC + m * p.N + n; if (ACCUMULATE) { c[at] += acc; } else { c[at] = acc; }
