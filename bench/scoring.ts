@@ -86,6 +86,7 @@ const gpu = await Gpu.request();
 console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'})\n`);
 
 const rows: (string | number)[][] = [];
+const halfRows: (string | number)[][] = [];
 const igRows: (string | number)[][] = [];
 const results: Record<string, unknown>[] = [];
 const torchJobs: { dir: string; sequences: number[][]; minReps: number }[] = [];
@@ -120,12 +121,26 @@ for (const c of CASES) {
   igRows.push([c.name, steps.length, naiveRows, sharedRows, naive * 1000, noCache * 1000, shared * 1000, naive / shared]);
   results.push({
     model: c.name,
-    parameters: model.weightBytes / 4,
-    scoring: { batch: c.batch, length: c.length, seconds, tokensPerSecond: (c.batch * c.length) / seconds, peakGpuBytes: peak, activationPeakBytes: peak - base, weightBytes: model.weightBytes },
+    parameters: model.parameters,
+    scoring: { batch: c.batch, length: c.length, seconds, tokensPerSecond: (c.batch * c.length) / seconds, peakGpuBytes: peak, activationPeakBytes: peak - base, weightBytes: base },
     ig: { workload: c.ig, steps: steps.length, naiveRows, sharedRows, naiveSeconds: naive, noCacheSeconds: noCache, sharedSeconds: shared, speedup: naive / shared },
   });
   model.free();
   gpu.pool.trim();
+  if (c.config.vocabSize > 100_000 && gpu.hasF16) {
+    // The same model with f16 weight matrices (shader-f16): speed, bytes, and distance to f32.
+    const half = await Qwen2Model.load(gpu, c.dir, { weights: 'f16' });
+    const before = gpu.pool.stats().liveBytes;
+    gpu.pool.resetPeak();
+    const lp16 = await half.sequenceLogprobs(sequences);
+    const peak16 = gpu.pool.stats().peakLiveBytes;
+    const s16 = await timeIt(async () => void (await half.sequenceLogprobs(sequences)), { minReps: c.minReps, minSeconds: 1 });
+    let diff = 0;
+    lp16.forEach((row, i) => row.forEach((v, j) => (diff = Math.max(diff, Math.abs(v - logprobs[i]![j]!)))));
+    results[results.length - 1]!['f16'] = { seconds: s16, tokensPerSecond: (c.batch * c.length) / s16, peakGpuBytes: peak16, weightBytes: before, maxAbsLogprobDiffVsF32: diff };
+    half.free();
+    gpu.pool.trim();
+  }
   console.log(`${c.name}: ${((c.batch * c.length) / seconds).toFixed(1)} tokens/s, IG shared ${(shared * 1000).toFixed(0)} ms vs naive ${(naive * 1000).toFixed(0)} ms`);
 }
 
@@ -144,11 +159,13 @@ CASES.forEach((c, i) => {
   const r = results[i]!;
   Object.assign(r, { torch: t ? { seconds: t.seconds, tokensPerSecond: tokens / t.seconds, maxAbsLogprobDiff: maxDiff } : null, vsTorch: t ? t.seconds / ours[i]!.seconds : null });
   const s = r['scoring'] as { tokensPerSecond: number; peakGpuBytes: number; activationPeakBytes: number };
+  const half = r['f16'] as { tokensPerSecond: number; peakGpuBytes: number; maxAbsLogprobDiffVsF32: number; seconds: number } | undefined;
+  if (half) halfRows.push([`${c.name} f16 weights`, `${c.batch}×${c.length}`, half.tokensPerSecond, t ? tokens / t.seconds : NaN, t ? t.seconds / half.seconds : NaN, `${half.maxAbsLogprobDiffVsF32.toExponential(1)} vs f32`, (half.peakGpuBytes / 2 ** 20).toFixed(1), '']);
   rows.push([c.name, `${c.batch}×${c.length}`, s.tokensPerSecond, t ? tokens / t.seconds : NaN, t ? t.seconds / ours[i]!.seconds : NaN, Number.isNaN(maxDiff) ? '—' : maxDiff.toExponential(1), (s.peakGpuBytes / 2 ** 20).toFixed(1), (s.activationPeakBytes / 2 ** 20).toFixed(1)]);
 });
 
 console.log('\nteacher-forced scoring (fp32)');
-printTable(['model', 'batch', 'ours tok/s', 'torch tok/s', 'ours/torch', 'max |Δ logp|', 'peak MiB', 'activations MiB'], rows);
+printTable(['model', 'batch', 'ours tok/s', 'torch tok/s', 'ours/torch', 'max |Δ logp|', 'peak MiB', 'activations MiB'], [...rows, ...halfRows]);
 console.log('\nIG scoring: prefix-shared vs naive');
 printTable(['model', 'steps', 'naive rows', 'shared rows', 'naive ms', 'no-cache ms', 'shared ms', 'speedup'], igRows);
 
