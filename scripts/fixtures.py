@@ -5,7 +5,8 @@ Two tiny random Qwen2 models, written as Hugging Face checkpoints (config.json +
   tiny-f32/   untied LM head, one F32 model.safetensors
   tiny-bf16/  tied embeddings, BF16 weights in two shards with model.safetensors.index.json
 and, for each, a few token sequences of different lengths with the per-token log-probs
-log p(x[t+1] | x[..t]) that this script's fp32 forward gives (expected.json).
+log p(x[t+1] | x[..t]) that this script's fp32 forward gives, plus a greedy continuation of one
+prompt, recomputed from scratch at every step (expected.json).
 
 The forward is written out here from the Qwen2 definition (RMSNorm, q/k/v with bias, rotate-half
 RoPE, grouped-query causal attention, SwiGLU MLP, final norm, LM head) so that only Debian's
@@ -158,6 +159,11 @@ def write_model(name, cfg, seed, dtype, shards):
     sequences = [torch.randint(0, cfg["vocab_size"], (n,), generator=tokens).tolist() for n in (2, 9, 31, 64)]
     with torch.no_grad():
         expected = {"sequences": sequences, "logprobs": [token_logprobs(cfg, w32, s) for s in sequences]}
+        # Greedy decoding by full recomputation at every step (no cache): the KV-cache oracle.
+        prompt, generated = sequences[1], []
+        for _ in range(12):
+            generated.append(int(forward(cfg, w32, prompt + generated)[-1].argmax()))
+        expected["greedy"] = {"prompt": prompt, "tokens": generated}
     with open(os.path.join(out, "expected.json"), "w") as f:
         json.dump(expected, f)
     print(f"{name}: {sum(t.numel() for t in weights.values())} parameters, {len(sequences)} sequences")

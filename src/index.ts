@@ -39,3 +39,7 @@ export { randomQwen2Tensors } from './model/random.js';
 export { qwen2LogprobsRef } from './model/ref.js';
 export { ScorePlan, type ScorePath, type Selection } from './scoring/plan.js';
 export { scoreInformationGain, type IgStep, type IgScore } from './scoring/ig.js';
+export { KvCache } from './model/qwen2.js';
+export { ROW_FIELDS } from './scoring/plan.js';
+export { DecodeSession, generate, type GenerateOptions, type Generation } from './rollout/generate.js';
+export { sampleToken, seededRandom, type SamplingOptions } from './rollout/sample.js';

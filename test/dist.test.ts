@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { matmulRef } from '../src/kernels/matmul/ref.js';
@@ -31,6 +32,22 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     expect(report.matmul.size).toBe(256);
     expect(report.matmul.gflops).toBeGreaterThan(0);
     expect(report.matmul.maxAbsError).toBeLessThan(1e-3);
+  });
+
+  it('`ig-search score` gives the PyTorch fixture log-probs for a prefix/continuation split', () => {
+    const dir = `${root}test/fixtures/qwen2/tiny-f32`;
+    const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
+    const seq = expected.sequences[2]!;
+    const args = ['score', '--model', dir, '--prefix-ids', seq.slice(0, 20).join(','), '--continuation-ids', seq.slice(20).join(','), '--continuation-ids', seq.slice(20, 23).join(','), '--json'];
+    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, ...args], { encoding: 'utf8', timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const out = JSON.parse(result.stdout) as { continuations: { logprobs: number[]; mean: number }[] };
+    const want = expected.logprobs[2]!.slice(19);
+    expect(Math.max(...out.continuations[0]!.logprobs.map((v, i) => Math.abs(v - want[i]!)))).toBeLessThan(1e-4);
+    expect(Math.max(...out.continuations[1]!.logprobs.map((v, i) => Math.abs(v - want[i]!)))).toBeLessThan(1e-4);
+    const bad = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'score', '--model', dir, '--prefix', 'hello', '--continuation', 'x'], { encoding: 'utf8', timeout: 120_000 });
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/INVALID_ARGUMENT: score: text input needs .*tokenizer\.json/);
   });
 
   it('an unknown command exits 2 with usage', () => {

@@ -1,13 +1,15 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor, score.
  */
 import { IgSearchError } from '../errors.js';
 import { doctor } from './doctor.js';
+import { score, SCORE_USAGE } from './score.js';
 
 const USAGE = `usage: ig-search <command> [options]
 
 commands:
   doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024)
+${SCORE_USAGE}
   help                         this text
 `;
 
@@ -23,6 +25,8 @@ export async function main(argv: string[]): Promise<number> {
       if (json) console.log(JSON.stringify(report, null, 2));
       return report.wasm.ok ? 0 : 1;
     }
+    case 'score':
+      return score(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -116,6 +116,10 @@ export class Qwen2Model {
       if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
     }
     const variant = options.matmulVariant;
+    const maxVocabChunk = options.maxVocabChunk ?? 8192;
+    if (!Number.isInteger(maxVocabChunk) || maxVocabChunk < 64 || maxVocabChunk % 64 !== 0) {
+      throw new IgSearchError('INVALID_ARGUMENT', `maxVocabChunk must be a positive multiple of 64 (binding offsets), got ${maxVocabChunk}`);
+    }
     const half = options.weights === 'f16';
     if (half && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "f32"');
     const dtypeB = half ? 'f16' : 'f32';
@@ -151,7 +155,7 @@ export class Qwen2Model {
     const kernels = { matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
-      maxVocabChunk: options.maxVocabChunk ?? 8192,
+      maxVocabChunk,
       weights: half ? 'f16' : 'f32',
     });
   }
@@ -252,28 +256,72 @@ export class Qwen2Model {
     }
   }
 
+  /** A KV cache of `rows` slots per layer, for `forwardRows` (generation keeps one across steps). */
+  createKvCache(rows: number): KvCache {
+    const c = this.config;
+    const bytes = rows * c.numKvHeads * c.headDim * 4;
+    const limit = Math.min(this.gpu.limits.maxStorageBufferBindingSize, this.gpu.limits.maxBufferSize);
+    if (!Number.isSafeInteger(rows) || rows < 1) throw new IgSearchError('INVALID_ARGUMENT', `KV cache rows must be a positive integer, got ${rows}`);
+    if (bytes > limit) {
+      throw new IgSearchError('LIMIT_EXCEEDED', `${rows} rows need a ${bytes}-byte KV cache per layer, over this device's ${limit}-byte binding limit`, {
+        hint: 'use fewer or shorter sequences per call',
+      });
+    }
+    const alloc = (kind: string) => this.layers.map((_, i) => this.gpu.allocate(bytes, `layers.${i}.${kind}_cache`));
+    return new KvCache(this.gpu, rows, alloc('k'), alloc('v'));
+  }
+
   /** Runs a plan; returns the log-prob of every selection, indexed by slot. */
   private async run(plan: ScorePlan): Promise<Float32Array> {
+    if (plan.slots === 0) return new Float32Array(0);
+    const selections = plan.sortedSelections();
+    const cache = this.createKvCache(plan.rows);
+    try {
+      this.ensureRope(plan.maxPosition + 1);
+      const { logprobs } = await this.forwardRows(plan.rowInfo(), cache, { selections });
+      const bySlot = new Float32Array(plan.slots);
+      selections.forEach((sel, i) => (bySlot[sel.slot] = logprobs[i]!));
+      return bySlot;
+    } finally {
+      cache.free();
+    }
+  }
+
+  /**
+   * The engine under scoring and generation: runs packed rows (`ROW_FIELDS` u32 each: token,
+   * position, KV slot, context range, own-segment start, second context range) through every
+   * layer, writing their keys and values into `cache`. Returns log p(target) for each selection
+   * (sorted by row; a row may appear several times) and the full logits of `logitsRows`
+   * (ascending row indices), `[logitsRows.length, vocab]`.
+   */
+  async forwardRows(
+    info: Uint32Array,
+    cache: KvCache,
+    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[] } = {},
+  ): Promise<{ logprobs: Float32Array; logits: Float32Array }> {
     const gpu = this.gpu;
     const c = this.config;
-    const scored = plan.slots;
-    if (scored === 0) return new Float32Array(0);
-    const rowCount = plan.rows;
-    const info = plan.rowInfo();
-    const selections = plan.sortedSelections();
+    const rowCount = info.length / ROW_FIELDS;
+    const selections = want.selections ?? [];
+    const logitsRows = want.logitsRows ?? [];
+    const V = c.vocabSize;
+    if (!Number.isInteger(rowCount)) throw new IgSearchError('SHAPE_MISMATCH', `row info holds ${info.length} u32, not a multiple of ${ROW_FIELDS}`);
+    let maxPos = 0;
+    for (let r = 0; r < rowCount; r++) {
+      const kvRow = info[r * ROW_FIELDS + 2]!;
+      if (kvRow >= cache.rows) throw new IgSearchError('OUT_OF_RANGE', `row ${r}: KV slot ${kvRow} is outside the ${cache.rows}-row cache`);
+      if (info[r * ROW_FIELDS]! >= V) throw new IgSearchError('OUT_OF_RANGE', `row ${r}: token ${info[r * ROW_FIELDS]} is not below vocab_size ${V}`);
+      maxPos = Math.max(maxPos, info[r * ROW_FIELDS + 1]!);
+    }
+    if (maxPos >= c.maxPositions) throw new IgSearchError('OUT_OF_RANGE', `position ${maxPos} is not below max_position_embeddings ${c.maxPositions}`);
+    this.ensureRope(maxPos + 1);
+    if (cache.freed) throw new IgSearchError('INVALID_ARGUMENT', 'this KV cache was freed');
     const H = c.hiddenSize;
     const d = c.headDim;
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * d;
-    const kvWidth = c.numKvHeads * d;
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const widest = Math.max(H, qkvWidth, 2 * c.intermediateSize);
     const chunkRows = Math.max(1, Math.min(this.options.maxChunkRows, Math.floor(limit / (4 * widest))));
-    if (rowCount * kvWidth * 4 > limit) {
-      throw new IgSearchError('LIMIT_EXCEEDED', `${rowCount} rows need a ${rowCount * kvWidth * 4}-byte KV cache per layer, over this device's ${limit}-byte binding limit`, {
-        hint: 'score fewer or shorter sequences per call',
-      });
-    }
-    this.ensureRope(plan.maxPosition + 1);
 
     const pool = gpu.pool;
     const held: GPUBuffer[] = [];
@@ -282,9 +330,7 @@ export class Qwen2Model {
       held.push(b);
       return b;
     };
-    const T = Math.min(chunkRows, rowCount);
-    const kCache = this.layers.map((_, i) => alloc(rowCount * kvWidth * 4, `layers.${i}.k_cache`));
-    const vCache = this.layers.map((_, i) => alloc(rowCount * kvWidth * 4, `layers.${i}.v_cache`));
+    const T = Math.max(1, Math.min(chunkRows, rowCount));
     const x = alloc(T * H * 4, 'hidden');
     const a = alloc(T * H * 4, 'normed');
     const qkv = alloc(T * qkvWidth * 4, 'qkv');
@@ -299,19 +345,24 @@ export class Qwen2Model {
     const targets = alloc(T * 4, 'targets');
     const state = alloc(T * 16, 'logsoftmax_state');
     const vocabChunk = Math.max(64, Math.min(this.options.maxVocabChunk, Math.floor(limit / (4 * T) / 64) * 64));
-    const logits = alloc(T * Math.min(vocabChunk, c.vocabSize) * 4, 'logits_chunk');
-    const results = alloc(scored * 4, 'logprobs');
+    const logitsChunk = alloc(T * Math.min(vocabChunk, V) * 4, 'logits_chunk');
+    const results = alloc(selections.length * 4, 'logprobs');
+    // Full logits: groups of rows small enough for one [rows, V] binding.
+    const logitsGroup = Math.max(1, Math.min(T, Math.floor(limit / (4 * V))));
+    const logitsOut = logitsRows.length ? alloc(logitsGroup * V * 4, 'logits') : undefined;
+    const logits = new Float32Array(logitsRows.length * V);
     try {
       let outBase = 0;
       let next = 0; // next selection
+      let nextLogits = 0;
       const queue = gpu.device.queue;
       for (let start = 0; start < rowCount; start += T) {
         const n = Math.min(T, rowCount - start);
         queue.writeBuffer(meta, 0, info, start * ROW_FIELDS, n * ROW_FIELDS);
         const batch = gpu.batch('qwen2.forward');
-        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache, vCache });
-        const end = selections.findIndex((sel, i) => i >= next && sel.row >= start + n);
-        const upto = end < 0 ? selections.length : end;
+        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v });
+        let upto = next;
+        while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
         let current = batch;
         for (let from = next; from < upto; from += T) {
@@ -319,17 +370,26 @@ export class Qwen2Model {
           const group = selections.slice(from, Math.min(upto, from + T));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (sel) => sel.row - start));
           queue.writeBuffer(targets, 0, Uint32Array.from(group, (sel) => sel.target));
-          this.encodeHead(current, group.length, { x, a, index, targets, state, logits, results }, vocabChunk, outBase);
+          this.encodeHead(current, group.length, { x, a, index, targets, state, logits: logitsChunk, results }, vocabChunk, outBase);
           outBase += group.length;
           current.submit();
         }
         if (upto === next) batch.submit();
         next = upto;
+        let lastLogits = nextLogits;
+        while (lastLogits < logitsRows.length && logitsRows[lastLogits]! < start + n) lastLogits++;
+        for (let from = nextLogits; from < lastLogits; from += logitsGroup) {
+          const group = logitsRows.slice(from, Math.min(lastLogits, from + logitsGroup));
+          queue.writeBuffer(index, 0, Uint32Array.from(group, (row) => row - start));
+          const head = gpu.batch('qwen2.logits');
+          this.encodeLogits(head, group.length, { x, a, index, out: logitsOut! });
+          head.submit();
+          logits.set(new Float32Array(await gpu.read(logitsOut!, group.length * V * 4)), from * V);
+        }
+        nextLogits = lastLogits;
       }
-      const ordered = new Float32Array(await gpu.read(results, scored * 4));
-      const bySlot = new Float32Array(scored);
-      selections.forEach((sel, i) => (bySlot[sel.slot] = ordered[i]!));
-      return bySlot;
+      const logprobs = selections.length ? new Float32Array(await gpu.read(results, selections.length * 4)) : new Float32Array(0);
+      return { logprobs, logits };
     } finally {
       for (const b of held) pool.release(b);
     }
@@ -389,12 +449,48 @@ export class Qwen2Model {
     });
   }
 
+  /** Final norm on `S` rows picked by `index`, then their full logits into `out` ([S, V]). */
+  private encodeLogits(batch: DispatchBatch, S: number, b: { x: GPUBuffer; a: GPUBuffer; index: GPUBuffer; out: GPUBuffer }): void {
+    const c = this.config;
+    const H = c.hiddenSize;
+    const V = c.vocabSize;
+    const bytes = this.options.weights === 'f16' ? 2 : 4;
+    encodeRmsnorm(batch, this.kernels.rmsnormIndirect, b.x, this.finalNorm, b.index, b.a, { T: S, H, eps: c.rmsNormEps });
+    for (const shard of this.head) {
+      for (let from = 0; from < shard.rows; from += this.options.maxVocabChunk) {
+        const cols = Math.min(this.options.maxVocabChunk, shard.rows - from);
+        const col = shard.rowStart + from;
+        const weights: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
+        const out: BufferSlice = { buffer: b.out, offset: col * 4, size: ((S - 1) * V + cols) * 4 };
+        this.kernels.matmul.encode(batch, b.a, weights, out, { M: S, N: cols, K: H, transposeB: true, ldc: V });
+      }
+    }
+  }
+
   private ensureRope(positions: number): void {
     if (positions <= this.ropePositions) return;
     const size = Math.min(this.config.maxPositions, Math.max(positions, 2 * this.ropePositions, 256));
     if (this.ropeTable) this.gpu.pool.release(this.ropeTable);
     this.ropeTable = this.gpu.upload(ropeTable(size, this.config.headDim, this.config.ropeTheta), 'rope_table');
     this.ropePositions = size;
+  }
+}
+
+/** Per-layer key and value buffers; slots are the `kvRow` of the rows written into them. */
+export class KvCache {
+  freed = false;
+
+  constructor(
+    private readonly gpu: Gpu,
+    readonly rows: number,
+    readonly k: GPUBuffer[],
+    readonly v: GPUBuffer[],
+  ) {}
+
+  free(): void {
+    if (this.freed) return;
+    this.freed = true;
+    for (const b of [...this.k, ...this.v]) this.gpu.pool.release(b);
   }
 }
 

@@ -23,6 +23,8 @@ export interface MatmulShape {
   transposeB?: boolean;
   /** One B shared by every batch entry (weights), instead of one per entry. */
   broadcastB?: boolean;
+  /** Row stride of C in elements (default N): write into columns of a wider matrix. */
+  ldc?: number;
 }
 
 export type MatmulVariant = 'tiled' | 'subgroup8' | 'blocked' | 'naive';
@@ -120,7 +122,8 @@ export class Matmul {
       }
     }
     const { tileRows, tileCols } = VARIANTS[this.variant];
-    const params = new Uint32Array([M, N, K, count, M * K, shape.broadcastB ? 0 : K * N, M * N, 0]);
+    const ldc = shape.ldc ?? N;
+    const params = new Uint32Array([M, N, K, count, M * K, shape.broadcastB ? 0 : K * N, M * ldc, ldc]);
     batch.dispatch(this.compiled, [a, b, c, params], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
   }
 }
@@ -157,7 +160,9 @@ function checkShape(shape: MatmulShape) {
   }
   const sizeA = count * M * K;
   const sizeB = (shape.broadcastB ? 1 : count) * K * N;
-  const sizeC = count * M * N;
+  const ldc = shape.ldc ?? N;
+  if (!Number.isSafeInteger(ldc) || ldc < N) throw new IgSearchError('SHAPE_MISMATCH', `matmul: ldc ${ldc} must be an integer ≥ N = ${N}`);
+  const sizeC = M === 0 ? 0 : count * M * ldc - (ldc - N);
   if (Math.max(sizeA, sizeB, sizeC) >= 2 ** 32) {
     throw new IgSearchError('LIMIT_EXCEEDED', `matmul: shape ${describe(shape)} has more than 2^32 elements in one operand`);
   }

@@ -8,7 +8,7 @@
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, _pad: u32,
+  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
 }
 
 // B is stored N×K (HF `Linear.weight` layout: y = x · Wᵀ) instead of K×N.
@@ -82,7 +82,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let m = m0 + lid.y + i * THREADS;
     for (var j = 0u; j < PER; j++) {
       let n = n0 + lid.x + j * THREADS;
-      if (m < p.M && n < p.N) { let at = baseC + m * p.N + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
+      if (m < p.M && n < p.N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
     }
   }
 }

@@ -10,7 +10,7 @@
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, _pad: u32,
+  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
 }
 
 override TRANSPOSE_B: bool = false;
@@ -63,7 +63,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     let m = m0 + i;
     for (var j = 0u; j < COLS; j++) {
       let n = n0 + j * WX;
-      if (m < M && n < N) { let at = baseC + m * N + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
+      if (m < M && n < N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
     }
   }
 }

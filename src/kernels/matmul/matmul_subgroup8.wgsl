@@ -15,7 +15,7 @@ enable subgroups;
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, _pad: u32,
+  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
 }
 
 override TRANSPOSE_B: bool = false;
@@ -72,7 +72,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
     let m = m0 + r;
     for (var j = 0u; j < COLS; j++) {
       let n = n0 + j * LANES;
-      if (m < M && n < N) { let at = baseC + m * N + n; if (ACCUMULATE) { c[at] += acc[r][j]; } else { c[at] = acc[r][j]; } }
+      if (m < M && n < N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc[r][j]; } else { c[at] = acc[r][j]; } }
     }
   }
 }

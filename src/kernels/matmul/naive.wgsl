@@ -3,7 +3,7 @@
 
 struct Params {
   M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, _pad: u32,
+  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
 }
 
 override TRANSPOSE_B: bool = false;
@@ -30,5 +30,5 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (TRANSPOSE_B) { bv = bAt(baseB + n * p.K + k); } else { bv = bAt(baseB + k * p.N + n); }
     acc = fma(a[baseA + k], bv, acc);
   }
-  let at = gid.z * p.strideC + m * p.N + n; if (ACCUMULATE) { c[at] += acc; } else { c[at] = acc; }
+  let at = gid.z * p.strideC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc; } else { c[at] = acc; }
 }
