@@ -14,7 +14,8 @@ export type IgSearchErrorCode =
   | 'WASM_PANIC' // the Rust core panicked (a bug in ig-search, the instance was reset)
   | 'OUT_OF_RANGE' // an index or id outside its valid range
   | 'NON_FINITE' // NaN or Infinity where a finite number is required
-  | 'UNSUPPORTED_RUNTIME';
+  | 'UNSUPPORTED_RUNTIME'
+  | 'RETRIEVAL_FAILED'; // a retriever (HTTP server) timed out, failed or answered garbage
 
 export class IgSearchError extends Error {
   override readonly name = 'IgSearchError';

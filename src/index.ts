@@ -43,3 +43,13 @@ export { KvCache } from './model/qwen2.js';
 export { ROW_FIELDS } from './scoring/plan.js';
 export { DecodeSession, generate, type GenerateOptions, type Generation } from './rollout/generate.js';
 export { sampleToken, seededRandom, type SamplingOptions } from './rollout/sample.js';
+export { Bm25Retriever, HttpRetriever, formatInformation, type Retriever, type RetrievedDocument, type HttpRetrieverOptions } from './retrieval/retriever.js';
+export {
+  rolloutSearchAgent,
+  searchR1Prompt,
+  INVALID_SEARCH_NOTE,
+  type SearchAgentOptions,
+  type SearchStep,
+  type SearchFinish,
+  type SearchTrajectory,
+} from './rollout/search_r1.js';
