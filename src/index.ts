@@ -53,3 +53,15 @@ export {
   type SearchFinish,
   type SearchTrajectory,
 } from './rollout/search_r1.js';
+export {
+  ChatEngine,
+  chatTemplate,
+  rolloutWithCompletions,
+  type ChatMessage,
+  type ChatCompletion,
+  type ChatCompletionRequest,
+  type Completion,
+  type CompletionRequest,
+  type CompletionsEngine,
+  type TextTrajectory,
+} from './rollout/chat.js';

@@ -1,8 +1,11 @@
 import { spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { matmulRef } from '../src/kernels/matmul/ref.js';
+import { loadWasmCore, Tokenizer } from '../src/entry/node.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -48,6 +51,32 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     const bad = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'score', '--model', dir, '--prefix', 'hello', '--continuation', 'x'], { encoding: 'utf8', timeout: 120_000 });
     expect(bad.status).toBe(1);
     expect(bad.stderr).toMatch(/INVALID_ARGUMENT: score: text input needs .*tokenizer\.json/);
+  });
+
+  it('`ig-search run` produces one well-formed trajectory (fixture model, trained tokenizer, JSONL corpus)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-run-'));
+    for (const f of ['config.json', 'model.safetensors']) copyFileSync(`${root}test/fixtures/qwen2/tiny-f32/${f}`, join(dir, f));
+    const core = await loadWasmCore();
+    const passages = [
+      { id: '1', contents: '"Paris"\nParis is the capital of France.' },
+      { id: '2', contents: '"Rome"\nRome is the capital of Italy.' },
+    ];
+    const { json } = Tokenizer.train(core, [...passages.map((p) => p.contents), 'What is the capital of France? Answer the question below.'], {
+      vocabSize: 512,
+      specialTokens: ['<search>', '</search>', '<answer>', '</answer>', '<information>', '</information>'],
+    });
+    writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify(json));
+    writeFileSync(join(dir, 'corpus.jsonl'), passages.map((p) => JSON.stringify(p)).join('\n'));
+    const args = ['run', '--model', dir, '--question', 'What is the capital of France?', '--corpus', join(dir, 'corpus.jsonl'), '--max-tokens', '40', '--temperature', '1', '--seed', '3', '--json'];
+    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, ...args], { encoding: 'utf8', timeout: 120_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const out = JSON.parse(result.stdout) as { finish: string; tokens: number; searches: unknown[]; text: string };
+    expect(['answer', 'stop_token', 'length', 'max_turns']).toContain(out.finish);
+    expect(out.tokens).toBeGreaterThan(0);
+    expect(out.tokens).toBeLessThanOrEqual(40);
+    const missing = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'run', '--model', dir, '--question', 'q'], { encoding: 'utf8' });
+    expect(missing.status).toBe(1);
+    expect(missing.stderr).toMatch(/exactly one of --corpus FILE\.jsonl or --retriever URL/);
   });
 
   it('an unknown command exits 2 with usage', () => {

@@ -1,8 +1,9 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor, score.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor, score, run.
  */
 import { IgSearchError } from '../errors.js';
 import { doctor } from './doctor.js';
+import { run, RUN_USAGE } from './run.js';
 import { score, SCORE_USAGE } from './score.js';
 
 const USAGE = `usage: ig-search <command> [options]
@@ -10,6 +11,7 @@ const USAGE = `usage: ig-search <command> [options]
 commands:
   doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024)
 ${SCORE_USAGE}
+${RUN_USAGE}
   help                         this text
 `;
 
@@ -27,6 +29,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'score':
       return score(rest);
+    case 'run':
+      return run(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -60,6 +60,8 @@ export class Gpu {
   readonly features: ReadonlySet<string>;
   /** Set when the device is lost; every later call fails with DEVICE_LOST. */
   lostReason: string | undefined;
+  /** Compute dispatches recorded since creation (benchmarks report dispatches per token). */
+  dispatchCount = 0;
   private readonly errors: string[] = [];
 
   private constructor(
@@ -258,6 +260,7 @@ export class DispatchBatch {
       }
       return { binding, resource: slice };
     });
+    this.gpu.dispatchCount++;
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, this.gpu.device.createBindGroup({ layout, entries, label: kernel.name }));
     if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);

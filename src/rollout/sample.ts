@@ -11,6 +11,11 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of tokens whose probability reaches p (1 = all). */
   topP?: number;
+  /**
+   * Sample only ids below this: the tokenizer's size when the model's embedding matrix is padded
+   * past it (Qwen2.5: 151,936 rows, 151,665 tokens). Default: every id.
+   */
+  vocabLimit?: number;
 }
 
 /** SplitMix32: a small, fast, seedable generator of floats in [0, 1). */
@@ -27,6 +32,7 @@ export function seededRandom(seed: number): () => number {
 
 export function sampleToken(logits: Float32Array, options: SamplingOptions, random: () => number): { token: number; logprob: number } {
   const temperature = options.temperature ?? 1;
+  if (options.vocabLimit !== undefined && options.vocabLimit < logits.length) logits = logits.subarray(0, Math.max(1, options.vocabLimit));
   const V = logits.length;
   let best = 0;
   for (let i = 1; i < V; i++) if (logits[i]! > logits[best]!) best = i;

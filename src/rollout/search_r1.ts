@@ -113,7 +113,7 @@ export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly Ar
       states.forEach((st, s) => {
         if (st.finish || st.pending || !st.logits) return;
         const forced = options.script?.(s, st.turn, st.tokens.length - st.turnStart);
-        const sampled = forced === undefined ? sampleToken(st.logits, options, random[s]!) : { token: forced, logprob: logprobOf(st.logits, forced, options.temperature ?? 1) };
+        const sampled = forced === undefined ? sampleToken(st.logits, { vocabLimit: tokenizer.vocabSize, ...options }, random[s]!) : { token: forced, logprob: logprobOf(st.logits, forced, options.temperature ?? 1) };
         st.logits = undefined;
         st.tokens.push(sampled.token);
         st.mask.push(1);

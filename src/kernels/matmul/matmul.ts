@@ -12,6 +12,7 @@ import naiveSource from './naive.wgsl';
 import tiledSource from './matmul.wgsl';
 import blockedSource from './matmul_blocked.wgsl';
 import subgroupSource from './matmul_subgroup8.wgsl';
+import gemvSource from './matmul_gemv8.wgsl';
 
 export interface MatmulShape {
   M: number;
@@ -48,20 +49,28 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
 
 const F32_B = '@group(0) @binding(1) var<storage, read> b: array<f32>;';
 const F32_LOAD = 'fn bAt(i: u32) -> f32 { return b[i]; }';
-const halfB = new Map<MatmulVariant, Kernel>();
+const halfB = new Map<Kernel, Kernel>();
 
 /** The same kernel reading B as f16: every variant reads B only through `bAt`. */
-function halfVariant(variant: MatmulVariant): Kernel {
-  let kernel = halfB.get(variant);
+function halfVariant(base: Kernel): Kernel {
+  let kernel = halfB.get(base);
   if (!kernel) {
-    const base = VARIANTS[variant].kernel;
-    if (!base.code.includes(F32_B) || !base.code.includes(F32_LOAD)) throw new Error(`matmul ${variant}: B declaration or bAt() not found`);
+    if (!base.code.includes(F32_B) || !base.code.includes(F32_LOAD)) throw new Error(`${base.name}: B declaration or bAt() not found`);
     const code = `enable f16;\n${base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<f16>')).replace(F32_LOAD, 'fn bAt(i: u32) -> f32 { return f32(b[i]); }')}`;
     kernel = defineKernel({ ...base, name: `${base.name}_f16b`, code });
-    halfB.set(variant, kernel);
+    halfB.set(base, kernel);
   }
   return kernel;
 }
+
+/** Few-row A (decoding) on 8-lane subgroups: lanes split K; see matmul_gemv8.wgsl. */
+const GEMV: { kernel: Kernel; rows: number; cols: number } = {
+  kernel: defineKernel({ name: 'matmul_gemv8', code: gemvSource, entryPoint: 'main', bindings: BINDINGS }),
+  rows: 16,
+  cols: 4,
+};
+/** Up to this many rows of A, `subgroup8` with Bᵀ hands over to the gemv kernel. */
+export const GEMV_MAX_ROWS = 16;
 
 /** The fastest variant this device can run. */
 export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
@@ -92,6 +101,7 @@ export class Matmul {
     readonly accumulate: boolean,
     readonly dtypeB: 'f32' | 'f16',
     private readonly compiled: CompiledKernel,
+    private readonly gemv: CompiledKernel | undefined,
   ) {}
 
   static async create(gpu: Gpu, options: MatmulOptions = {}): Promise<Matmul> {
@@ -103,9 +113,11 @@ export class Matmul {
     const accumulate = options.accumulate ?? false;
     const dtypeB = options.dtypeB ?? 'f32';
     if (dtypeB === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul with f16 B needs the WebGPU "shader-f16" feature, which this device lacks');
-    const kernel = dtypeB === 'f16' ? halfVariant(variant) : VARIANTS[variant].kernel;
-    const compiled = await gpu.kernel(kernel, { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 });
-    return new Matmul(variant, transposeB, accumulate, dtypeB, compiled);
+    const pick = (k: Kernel) => (dtypeB === 'f16' ? halfVariant(k) : k);
+    const constants = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
+    const compiled = await gpu.kernel(pick(VARIANTS[variant].kernel), constants);
+    const gemv = variant === 'subgroup8' && transposeB ? await gpu.kernel(pick(GEMV.kernel), constants) : undefined;
+    return new Matmul(variant, transposeB, accumulate, dtypeB, compiled, gemv);
   }
 
   /** Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says. */
@@ -121,9 +133,13 @@ export class Matmul {
         throw new IgSearchError('SHAPE_MISMATCH', `matmul: buffer ${name} ("${label}") holds ${size} bytes, shape ${describe(shape)} needs ${bytes}`);
       }
     }
-    const { tileRows, tileCols } = VARIANTS[this.variant];
     const ldc = shape.ldc ?? N;
     const params = new Uint32Array([M, N, K, count, M * K, shape.broadcastB ? 0 : K * N, M * ldc, ldc]);
+    if (this.gemv && M <= GEMV_MAX_ROWS) {
+      batch.dispatch(this.gemv, [a, b, c, params], [Math.ceil(N / GEMV.cols), Math.ceil(M / GEMV.rows), count]);
+      return;
+    }
+    const { tileRows, tileCols } = VARIANTS[this.variant];
     batch.dispatch(this.compiled, [a, b, c, params], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
   }
 }

@@ -1,0 +1,121 @@
+/**
+ * `ig-search run`: one search-agent trajectory, printed with its retrieved documents. The model
+ * directory holds config.json, safetensors and tokenizer.json; documents come from a Search-R1
+ * corpus JSONL (BM25 in Wasm) or a Search-R1 retrieval server.
+ */
+import { parseArgs } from 'node:util';
+import { IgSearchError } from '../errors.js';
+import { Gpu } from '../gpu/device.js';
+import { Qwen2Model } from '../model/qwen2.js';
+import { currentPlatform } from '../platform/platform.js';
+import { Bm25Index } from '../retrieval/bm25.js';
+import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
+import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadWasmCore } from '../wasm/core.js';
+
+export const RUN_USAGE = `  run --model DIR --question TEXT (--corpus FILE.jsonl | --retriever URL)
+        [--max-turns 4] [--max-tokens 512] [--docs 3] [--temperature 0] [--seed 0] [--weights f32|f16] [--json]
+                               one search-agent trajectory with its retrieved documents`;
+
+function parse(argv: string[]) {
+  return parseArgs({
+    args: argv,
+    options: {
+      model: { type: 'string' },
+      question: { type: 'string' },
+      corpus: { type: 'string' },
+      retriever: { type: 'string' },
+      'max-turns': { type: 'string', default: '4' },
+      'max-tokens': { type: 'string', default: '512' },
+      docs: { type: 'string', default: '3' },
+      temperature: { type: 'string', default: '0' },
+      seed: { type: 'string', default: '0' },
+      weights: { type: 'string', default: 'f32' },
+      json: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+}
+
+function number(value: string, flag: string, integer = true): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a non-negative ${integer ? 'integer' : 'number'}, got ${value}`);
+  return n;
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return new TextDecoder().decode(await currentPlatform().readFile(path));
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+export async function run(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parse(argv).values;
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `run: ${(e as Error).message}`, { cause: e });
+  }
+  if (!values.model || !values.question) throw new IgSearchError('INVALID_ARGUMENT', 'run: --model DIR and --question TEXT are required');
+  if (!values.corpus === !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', 'run: give exactly one of --corpus FILE.jsonl or --retriever URL');
+  if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
+  const core = await loadWasmCore();
+  const dir = values.model.replace(/\/$/, '');
+  const tokenizer = Tokenizer.fromJSON(core, await readText(`${dir}/tokenizer.json`));
+  let retriever: Retriever;
+  let index: Bm25Index | undefined;
+  if (values.corpus) {
+    index = Bm25Index.fromJsonl(core, await readText(values.corpus));
+    retriever = new Bm25Retriever(index);
+  } else {
+    retriever = new HttpRetriever(values.retriever!);
+  }
+  // Chat-tuned vocabularies get the chat template and stop at the end of the assistant turn.
+  const imStart = tokenizer.tokenToId('<|im_start|>');
+  const imEnd = tokenizer.tokenToId('<|im_end|>');
+  const endOfText = tokenizer.tokenToId('<|endoftext|>');
+  const instruction = searchR1Prompt(values.question);
+  const promptText = imStart !== undefined && imEnd !== undefined ? `<|im_start|>user\n${instruction}<|im_end|>\n<|im_start|>assistant\n` : instruction;
+  const prompt = Array.from(tokenizer.encode(promptText, { addSpecialTokens: false }));
+  const stopTokens = [imEnd, endOfText].filter((t): t is number => t !== undefined);
+
+  const gpu = await Gpu.request();
+  try {
+    const model = await Qwen2Model.load(gpu, dir, { weights: values.weights });
+    const started = performance.now();
+    const [t] = await rolloutSearchAgent(model, [prompt], {
+      tokenizer,
+      retriever,
+      maxTurns: number(values['max-turns'], '--max-turns'),
+      maxTokens: number(values['max-tokens'], '--max-tokens'),
+      docsPerSearch: number(values.docs, '--docs'),
+      temperature: number(values.temperature, '--temperature', false),
+      seed: number(values.seed, '--seed'),
+      stopTokens,
+    });
+    const seconds = (performance.now() - started) / 1000;
+    const trajectory = t!;
+    if (values.json) {
+      console.log(JSON.stringify({ question: values.question, answer: trajectory.answer ?? null, finish: trajectory.finish, error: trajectory.error, searches: trajectory.searches, tokens: trajectory.tokens.length, text: trajectory.text, seconds }, null, 2));
+    } else {
+      const dim = process.stdout.isTTY ? (s: string) => `\x1b[2m${s}\x1b[0m` : (s: string) => s;
+      console.log(`question: ${values.question}\n`);
+      console.log(trajectory.text.replace(/\n*<information>[\s\S]*?<\/information>\n*/g, (block) => dim(block)));
+      console.log(`\nsearches: ${trajectory.searches.length}`);
+      trajectory.searches.forEach((s, i) => {
+        console.log(`  ${i + 1}. "${s.query}"`);
+        for (const d of s.documents) console.log(`     - ${d.title} (${d.score.toFixed(2)}): ${d.text.slice(0, 100)}${d.text.length > 100 ? '…' : ''}`);
+      });
+      console.log(`answer: ${trajectory.answer ?? '(none)'}   finish: ${trajectory.finish}${trajectory.error ? ` (${trajectory.error})` : ''}`);
+      console.log(`(${trajectory.tokens.length} tokens in ${seconds.toFixed(1)} s on ${gpu.adapter.description || gpu.adapter.device})`);
+    }
+    model.free();
+    index?.free();
+    return 0;
+  } finally {
+    gpu.destroy();
+  }
+}
