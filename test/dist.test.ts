@@ -55,7 +55,10 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
 
   it('`ig-search run` produces one well-formed trajectory (fixture model, trained tokenizer, JSONL corpus)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ig-run-'));
-    for (const f of ['config.json', 'model.safetensors']) copyFileSync(`${root}test/fixtures/qwen2/tiny-f32/${f}`, join(dir, f));
+    copyFileSync(`${root}test/fixtures/qwen2/tiny-f32/model.safetensors`, join(dir, 'model.safetensors'));
+    // The instruction prompt is longer than the fixture's 128 positions; RoPE works at any position.
+    const config = JSON.parse(readFileSync(`${root}test/fixtures/qwen2/tiny-f32/config.json`, 'utf8'));
+    writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...config, max_position_embeddings: 1024 }));
     const core = await loadWasmCore();
     const passages = [
       { id: '1', contents: '"Paris"\nParis is the capital of France.' },
