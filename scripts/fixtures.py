@@ -169,7 +169,29 @@ def write_model(name, cfg, seed, dtype, shards):
     print(f"{name}: {sum(t.numel() for t in weights.values())} parameters, {len(sequences)} sequences")
 
 
+def write_adamw():
+    """torch.optim.AdamW + clip_grad_norm_ over three steps on two tensors (test/fixtures/adamw.json)."""
+    gen = torch.Generator().manual_seed(5)
+    params = [torch.randn(7, 5, generator=gen), torch.randn(33, generator=gen)]
+    initial = [p.clone() for p in params]
+    leaves = [torch.nn.Parameter(p.clone()) for p in params]
+    options = {"lr": 0.01, "betas": [0.9, 0.95], "eps": 1e-8, "weightDecay": 0.1, "maxGradNorm": 1.0}
+    opt = torch.optim.AdamW(leaves, lr=options["lr"], betas=tuple(options["betas"]), eps=options["eps"], weight_decay=options["weightDecay"])
+    steps = []
+    for scale in (0.3, 3.0, 0.05):  # the second step is clipped
+        grads = [torch.randn(p.shape, generator=gen) * scale for p in params]
+        for leaf, g in zip(leaves, grads):
+            leaf.grad = g.clone()
+        norm = torch.nn.utils.clip_grad_norm_(leaves, options["maxGradNorm"])
+        opt.step()
+        steps.append({"grads": [g.flatten().tolist() for g in grads], "norm": float(norm), "params": [p.detach().flatten().tolist() for p in leaves]})
+    with open(os.path.join(ROOT, "..", "adamw.json"), "w") as f:
+        json.dump({"options": options, "initial": [p.flatten().tolist() for p in initial], "steps": steps}, f)
+    print("adamw: 3 steps")
+
+
 if __name__ == "__main__":
     torch.set_num_threads(1)
+    write_adamw()
     write_model("tiny-f32", config(), seed=1234, dtype=torch.float32, shards=1)
     write_model("tiny-bf16", config(tie_word_embeddings=True, num_hidden_layers=3, torch_dtype="bfloat16", rope_theta=1000000.0), seed=99, dtype=torch.bfloat16, shards=2)

@@ -65,3 +65,6 @@ export {
   type CompletionsEngine,
   type TextTrajectory,
 } from './rollout/chat.js';
+export { AdamW, type AdamWOptions, type TrainableTensor, type StepReport } from './kernels/adamw/adamw.js';
+export { policyLoss, aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions, type LossAggregation, type PolicyLossOptions, type PolicyLossInput } from './kernels/policy_loss/policy_loss.js';
+export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';

@@ -12,7 +12,6 @@ import naiveSource from './naive.wgsl';
 import tiledSource from './matmul.wgsl';
 import blockedSource from './matmul_blocked.wgsl';
 import subgroupSource from './matmul_subgroup8.wgsl';
-import gemvSource from './matmul_gemv8.wgsl';
 
 export interface MatmulShape {
   M: number;
@@ -63,15 +62,6 @@ function halfVariant(base: Kernel): Kernel {
   return kernel;
 }
 
-/** Few-row A (decoding) on 8-lane subgroups: lanes split K; see matmul_gemv8.wgsl. */
-const GEMV: { kernel: Kernel; rows: number; cols: number } = {
-  kernel: defineKernel({ name: 'matmul_gemv8', code: gemvSource, entryPoint: 'main', bindings: BINDINGS }),
-  rows: 16,
-  cols: 4,
-};
-/** Up to this many rows of A, `subgroup8` with Bᵀ hands over to the gemv kernel. */
-export const GEMV_MAX_ROWS = 16;
-
 /** The fastest variant this device can run. */
 export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
   const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
@@ -101,7 +91,6 @@ export class Matmul {
     readonly accumulate: boolean,
     readonly dtypeB: 'f32' | 'f16',
     private readonly compiled: CompiledKernel,
-    private readonly gemv: CompiledKernel | undefined,
   ) {}
 
   static async create(gpu: Gpu, options: MatmulOptions = {}): Promise<Matmul> {
@@ -116,8 +105,7 @@ export class Matmul {
     const pick = (k: Kernel) => (dtypeB === 'f16' ? halfVariant(k) : k);
     const constants = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
     const compiled = await gpu.kernel(pick(VARIANTS[variant].kernel), constants);
-    const gemv = variant === 'subgroup8' && transposeB ? await gpu.kernel(pick(GEMV.kernel), constants) : undefined;
-    return new Matmul(variant, transposeB, accumulate, dtypeB, compiled, gemv);
+    return new Matmul(variant, transposeB, accumulate, dtypeB, compiled);
   }
 
   /** Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says. */
@@ -135,10 +123,6 @@ export class Matmul {
     }
     const ldc = shape.ldc ?? N;
     const params = new Uint32Array([M, N, K, count, M * K, shape.broadcastB ? 0 : K * N, M * ldc, ldc]);
-    if (this.gemv && M <= GEMV_MAX_ROWS) {
-      batch.dispatch(this.gemv, [a, b, c, params], [Math.ceil(N / GEMV.cols), Math.ceil(M / GEMV.rows), count]);
-      return;
-    }
     const { tileRows, tileCols } = VARIANTS[this.variant];
     batch.dispatch(this.compiled, [a, b, c, params], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
   }

@@ -1,0 +1,126 @@
+/**
+ * AdamW on the GPU with global gradient-norm clipping and a NaN/Inf guard. `step()` reduces every
+ * gradient to partial sums of squares (one small readback), decides on the host — skip the step
+ * when the norm is not finite (weights, moments and the step count stay as they were), else the
+ * clip factor — then updates every parameter in place.
+ */
+import { IgSearchError } from '../../errors.js';
+import type { Gpu } from '../../gpu/device.js';
+import { defineKernel } from '../../gpu/kernel.js';
+import { f32, params } from '../../gpu/params.js';
+import type { CompiledKernel } from '../../gpu/pipelines.js';
+import adamwSource from './adamw.wgsl';
+import sumsqSource from './sumsq.wgsl';
+
+export const adamwKernel = defineKernel({ name: 'adamw', code: adamwSource, entryPoint: 'main', bindings: ['read_write', 'read', 'read_write', 'read_write', 'uniform'] });
+export const sumsqKernel = defineKernel({ name: 'sumsq', code: sumsqSource, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
+
+const PER_GROUP = 256 * 16;
+
+export interface AdamWOptions {
+  lr: number;
+  betas?: [number, number];
+  eps?: number;
+  weightDecay?: number;
+  /** Clip the global gradient norm to this (torch.nn.utils.clip_grad_norm_); undefined: no clipping. */
+  maxGradNorm?: number;
+}
+
+export interface TrainableTensor {
+  name: string;
+  /** f32 values, updated in place. */
+  param: GPUBuffer;
+  /** f32 gradient, same length. */
+  grad: GPUBuffer;
+  size: number;
+}
+
+export interface StepReport {
+  /** True when the gradient norm was NaN/Inf: nothing was changed. */
+  skipped: boolean;
+  /** Global L2 norm of the gradients before clipping. */
+  gradNorm: number;
+  /** Factor the gradients were scaled by (1 when not clipped). */
+  clipScale: number;
+  /** Optimizer steps taken so far (skipped ones not counted). */
+  step: number;
+}
+
+export class AdamW {
+  /** Steps taken (bias correction uses it). */
+  stepCount = 0;
+
+  private constructor(
+    private readonly gpu: Gpu,
+    readonly tensors: readonly TrainableTensor[],
+    readonly m: GPUBuffer[],
+    readonly v: GPUBuffer[],
+    private readonly options: Required<Omit<AdamWOptions, 'maxGradNorm'>> & { maxGradNorm?: number },
+    private readonly kernels: { adamw: CompiledKernel; sumsq: CompiledKernel },
+  ) {}
+
+  static async create(gpu: Gpu, tensors: readonly TrainableTensor[], options: AdamWOptions): Promise<AdamW> {
+    const { lr, betas = [0.9, 0.999], eps = 1e-8, weightDecay = 0.01, maxGradNorm } = options;
+    for (const [name, value] of [['lr', lr], ['eps', eps], ['weightDecay', weightDecay], ['betas[0]', betas[0]], ['betas[1]', betas[1]]] as const) {
+      if (!Number.isFinite(value) || value < 0) throw new IgSearchError('INVALID_ARGUMENT', `AdamW: ${name} must be a finite number ≥ 0, got ${value}`);
+    }
+    if (betas[0] >= 1 || betas[1] >= 1) throw new IgSearchError('INVALID_ARGUMENT', `AdamW: betas must be < 1, got [${betas}]`);
+    if (maxGradNorm !== undefined && !(maxGradNorm > 0)) throw new IgSearchError('INVALID_ARGUMENT', `AdamW: maxGradNorm must be > 0, got ${maxGradNorm}`);
+    for (const t of tensors) {
+      if (t.param.size < t.size * 4 || t.grad.size < t.size * 4) throw new IgSearchError('SHAPE_MISMATCH', `AdamW: tensor "${t.name}" buffers are smaller than its ${t.size} values`);
+    }
+    const zeros = (t: TrainableTensor, kind: string) => gpu.upload(new Float32Array(t.size), `${t.name}.${kind}`);
+    const [adamw, sumsq] = await Promise.all([gpu.kernel(adamwKernel), gpu.kernel(sumsqKernel)]);
+    return new AdamW(gpu, tensors, tensors.map((t) => zeros(t, 'exp_avg')), tensors.map((t) => zeros(t, 'exp_avg_sq')), { lr, betas, eps, weightDecay, maxGradNorm }, { adamw, sumsq });
+  }
+
+  /** Global L2 norm of the current gradients (f32 partial sums per workgroup, added in f64). */
+  async gradNorm(): Promise<number> {
+    const batch = this.gpu.batch('grad_norm');
+    const parts = this.tensors.map((t) => {
+      const groups = Math.ceil(t.size / PER_GROUP);
+      const out = this.gpu.allocate(groups * 4, `${t.name}.grad_sumsq`);
+      batch.dispatch(this.kernels.sumsq, [t.grad, out, params(t.size, 0, 0, 0)], [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+      return { out, groups };
+    });
+    batch.submit();
+    let sum = 0;
+    try {
+      for (const { out, groups } of parts) for (const v of new Float32Array(await this.gpu.read(out, groups * 4))) sum += v;
+    } finally {
+      for (const { out } of parts) this.gpu.pool.release(out);
+    }
+    return Math.sqrt(sum);
+  }
+
+  async step(): Promise<StepReport> {
+    const norm = await this.gradNorm();
+    if (!Number.isFinite(norm)) return { skipped: true, gradNorm: norm, clipScale: 0, step: this.stepCount };
+    const { lr, betas, eps, weightDecay, maxGradNorm } = this.options;
+    let clipScale = 1;
+    if (maxGradNorm !== undefined) {
+      const coefficient = maxGradNorm / (norm + 1e-6);
+      if (coefficient < 1) clipScale = coefficient;
+    }
+    this.stepCount++;
+    const t = this.stepCount;
+    const correction1 = 1 - betas[0] ** t;
+    const correction2 = 1 - betas[1] ** t;
+    const batch = this.gpu.batch('adamw');
+    this.tensors.forEach((tensor, i) => {
+      const groups = Math.ceil(tensor.size / 64);
+      batch.dispatch(
+        this.kernels.adamw,
+        [tensor.param, tensor.grad, this.m[i]!, this.v[i]!, params(tensor.size, 0, 0, 0, f32(lr), f32(betas[0]), f32(betas[1]), f32(eps), f32(weightDecay), f32(clipScale), f32(correction1), f32(correction2))],
+        [Math.min(groups, 65535), Math.ceil(groups / 65535)],
+      );
+    });
+    batch.submit();
+    await this.gpu.sync();
+    return { skipped: false, gradNorm: norm, clipScale, step: t };
+  }
+
+  free(): void {
+    for (const b of [...this.m, ...this.v]) this.gpu.pool.release(b);
+  }
+}
