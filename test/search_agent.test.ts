@@ -89,6 +89,35 @@ describe('Search-R1 tool loop (fixture model, scripted policy tokens)', () => {
     expect(turnsOut!.searches.map((s) => s.query)).toEqual(['Berlin']);
   });
 
+  it('other sequences keep decoding while one waits for a slow retriever', async () => {
+    const prompt = Array.from(tokenizer.encode('q', { addSpecialTokens: false }));
+    const turns = [['<search> capital of France </search>', '<answer> Paris </answer>'], ['hello there, how are you? I am fine. hello there, how are you? <answer> ok </answer>']];
+    const calls: number[] = [];
+    const inner = script(turns);
+    let window: [number, number] = [0, 0];
+    const slow: Retriever = {
+      search: async (queries, k) => {
+        const start = calls.length;
+        await new Promise((r) => setTimeout(r, 150));
+        window = [start, calls.length];
+        return new Bm25Retriever(index).search(queries, k);
+      },
+    };
+    const out = await rolloutSearchAgent(model, [prompt, prompt], {
+      tokenizer,
+      retriever: slow,
+      maxTokens: 120,
+      docsPerSearch: 1,
+      script: (s, turn, position) => (calls.push(s), inner(s, turn, position)),
+    });
+    expect(out[0]!.finish, out[0]!.text).toBe('answer');
+    expect(out[0]!.answer).toBe('Paris');
+    expect(out[1]!.answer).toBe('ok');
+    const during = calls.slice(window[0], window[1]);
+    expect(during.length).toBeGreaterThan(0);
+    expect(during.every((s) => s === 1)).toBe(true); // only the other sequence moved while sequence 0 waited
+  });
+
   it('a failing retriever ends that trajectory with the error; the others go on', async () => {
     const prompt = Array.from(tokenizer.encode('q', { addSpecialTokens: false }));
     const turns = [['<search> boom </search>'], ['<answer> fine </answer>']];
