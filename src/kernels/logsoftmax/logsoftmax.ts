@@ -3,6 +3,7 @@ import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './logsoftmax.wgsl';
+import backwardSource from './logsoftmax.backward.wgsl';
 
 export const logsoftmaxKernel = defineKernel({
   name: 'logsoftmax_gather',
@@ -25,4 +26,24 @@ export function encodeLogsoftmaxChunk(
   const flags = (chunk.first ? 1 : 0) | (chunk.last ? 2 : 0);
   const b = buffers;
   batch.dispatch(kernel, [b.logits, b.targets, b.state, b.out, params(T, chunk.cols, chunk.colStart, flags, chunk.outBase ?? 0, 0, 0, 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+}
+
+export const logsoftmaxBackwardKernel = defineKernel({
+  name: 'logsoftmax_gather_backward',
+  code: backwardSource,
+  entryPoint: 'main',
+  bindings: ['read_write', 'read', 'read', 'read', 'uniform'],
+});
+
+/**
+ * Turns one chunk of logits ([T, cols], recomputed) into dz = g · (onehot(goal) − softmax), in place,
+ * using the logsumexp the forward left in `state` and the upstream gradient g per row.
+ */
+export function encodeLogsoftmaxBackward(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  b: { logits: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; upstream: GPUBuffer },
+  chunk: { T: number; cols: number; colStart: number },
+): void {
+  batch.dispatch(kernel, [b.logits, b.targets, b.state, b.upstream, params(chunk.T, chunk.cols, chunk.colStart, 0)], [Math.ceil(chunk.cols / 64), chunk.T]);
 }

@@ -56,5 +56,9 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
   }
   state[r * 4u] = runMax;
   state[r * 4u + 1u] = runSum;
-  if ((p.flags & 2u) != 0u) { out[p.outBase + r] = state[r * 4u + 2u] - (runMax + log(runSum)); }
+  if ((p.flags & 2u) != 0u) {
+    let lse = runMax + log(runSum);
+    state[r * 4u + 3u] = lse; // kept for the backward pass
+    out[p.outBase + r] = state[r * 4u + 2u] - lse;
+  }
 }

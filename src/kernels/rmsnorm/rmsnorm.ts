@@ -3,6 +3,7 @@ import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './rmsnorm.wgsl';
+import backwardSource from './rmsnorm.backward.wgsl';
 
 /** Compile with `{ INDIRECT: 1 }` to normalise rows `index[r]` into row r. */
 export const rmsnormKernel = defineKernel({ name: 'rmsnorm', code: source, entryPoint: 'main', bindings: ['read', 'read', 'read', 'read_write', 'uniform'] });
@@ -18,4 +19,22 @@ export function encodeRmsnorm(
 ): void {
   const { T } = shape;
   batch.dispatch(kernel, [x, weight, index, out, params(T, shape.H, f32(shape.eps), 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+}
+
+export const rmsnormBackwardKernel = defineKernel({
+  name: 'rmsnorm_backward',
+  code: backwardSource,
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read_write', 'read_write', 'uniform'],
+});
+
+/** dx, and per-row weight-gradient contributions dwRows (sum them over rows for dw). */
+export function encodeRmsnormBackward(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  b: { x: GPUBuffer; weight: GPUBuffer; dy: GPUBuffer; dx: GPUBuffer; dwRows: GPUBuffer },
+  shape: { T: number; H: number; eps: number },
+): void {
+  const { T } = shape;
+  batch.dispatch(kernel, [b.x, b.weight, b.dy, b.dx, b.dwRows, params(T, shape.H, f32(shape.eps), 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
 }

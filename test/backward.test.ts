@@ -1,0 +1,101 @@
+// Backward kernels: GPU vs the f64 references, and the references vs central finite differences
+// of the forward references (a random upstream gradient g: d(g · f(x))/dx).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu } from '../src/entry/node.js';
+import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel, logsoftmaxKernel } from '../src/kernels/logsoftmax/logsoftmax.js';
+import { logsoftmaxGatherBackwardRef, logsoftmaxGatherRef } from '../src/kernels/logsoftmax/ref.js';
+import { rmsnormBackwardRef, rmsnormRef } from '../src/kernels/rmsnorm/ref.js';
+import { encodeRmsnormBackward, rmsnormBackwardKernel } from '../src/kernels/rmsnorm/rmsnorm.js';
+import { swigluBackwardRef, swigluRef } from '../src/kernels/swiglu/ref.js';
+import { encodeSwigluBackward, swigluBackwardKernel } from '../src/kernels/swiglu/swiglu.js';
+import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+/** Central differences of x ↦ Σ g·f(x) at a sample of coordinates, vs `grad`. */
+function checkFiniteDifferences(f: (x: Float64Array) => Float64Array, x: Float64Array, g: ArrayLike<number>, grad: ArrayLike<number>, rng: () => number, samples = 60): number {
+  const h = 1e-6;
+  let worst = 0;
+  const dot = (y: Float64Array) => y.reduce((s, v, i) => s + v * g[i]!, 0);
+  for (let n = 0; n < samples; n++) {
+    const i = Math.floor(rng() * x.length);
+    const plus = Float64Array.from(x);
+    const minus = Float64Array.from(x);
+    plus[i]! += h;
+    minus[i]! -= h;
+    const fd = (dot(f(plus)) - dot(f(minus))) / (2 * h);
+    worst = Math.max(worst, Math.abs(fd - grad[i]!) / (1 + Math.abs(grad[i]!)));
+  }
+  return worst;
+}
+
+describe('backward kernels', () => {
+  it('RMSNorm: dx and dw', async () => {
+    const rng = mulberry32(21);
+    const [T, H, eps] = [9, 70, 1e-6];
+    const x = randomFloats(T * H, rng);
+    const w = randomFloats(H, rng);
+    const dy = randomFloats(T * H, rng);
+    const ref = rmsnormBackwardRef(x, w, dy, H, eps);
+    expect(checkFiniteDifferences((v) => rmsnormRef(v, w, H, eps), Float64Array.from(x), dy, ref.dx, rng)).toBeLessThan(1e-6);
+    expect(checkFiniteDifferences((v) => rmsnormRef(x, v, H, eps), Float64Array.from(w), dy, ref.dw, rng)).toBeLessThan(1e-6);
+    const b = { x: gpu.upload(x), weight: gpu.upload(w), dy: gpu.upload(dy), dx: gpu.allocate(T * H * 4), dwRows: gpu.allocate(T * H * 4) };
+    const batch = gpu.batch('test');
+    encodeRmsnormBackward(batch, await gpu.kernel(rmsnormBackwardKernel), b, { T, H, eps });
+    batch.submit();
+    const dx = new Float32Array(await gpu.read(b.dx, T * H * 4));
+    const rows = new Float32Array(await gpu.read(b.dwRows, T * H * 4));
+    const dw = Array.from({ length: H }, (_, i) => Array.from({ length: T }, (_, t) => rows[t * H + i]!).reduce((a, c) => a + c, 0));
+    expect(maxScaledError(dx, ref.dx)).toBeLessThan(1e-5);
+    expect(maxScaledError(dw, ref.dw)).toBeLessThan(1e-5);
+  });
+
+  it('SwiGLU: d gate and d up', async () => {
+    const rng = mulberry32(22);
+    const [T, I] = [7, 90];
+    const gu = Float32Array.from(randomFloats(T * 2 * I, rng), (v) => v * 5);
+    const dout = randomFloats(T * I, rng);
+    const ref = swigluBackwardRef(gu, dout, T, I);
+    expect(checkFiniteDifferences((v) => swigluRef(v, T, I), Float64Array.from(gu), dout, ref, rng)).toBeLessThan(1e-6);
+    const out = gpu.allocate(T * 2 * I * 4);
+    const batch = gpu.batch('test');
+    encodeSwigluBackward(batch, await gpu.kernel(swigluBackwardKernel), gpu.upload(gu), gpu.upload(dout), out, { T, I });
+    batch.submit();
+    expect(maxScaledError(new Float32Array(await gpu.read(out, T * 2 * I * 4)), ref)).toBeLessThan(1e-5);
+  });
+
+  it('log-softmax + gather: dz over vocabulary chunks from the forward’s logsumexp', async () => {
+    const rng = mulberry32(23);
+    const [T, V] = [6, 300];
+    const logits = Float32Array.from(randomFloats(T * V, rng), (v) => v * 8);
+    const targets = Uint32Array.from({ length: T }, () => Math.floor(rng() * V));
+    const upstream = randomFloats(T, rng);
+    const ref = logsoftmaxGatherBackwardRef(logits, V, targets, upstream);
+    expect(checkFiniteDifferences((z) => logsoftmaxGatherRef(z, V, targets), Float64Array.from(logits), upstream, ref, rng)).toBeLessThan(1e-6);
+    // Forward over two chunks (leaves logsumexp in the state), then backward per chunk in place.
+    const bounds = [0, 128, V];
+    const chunks = bounds.slice(0, -1).map((from, c) => {
+      const cols = bounds[c + 1]! - from;
+      const data = new Float32Array(T * cols);
+      for (let t = 0; t < T; t++) data.set(logits.subarray(t * V + from, t * V + from + cols), t * cols);
+      return { from, cols, buffer: gpu.upload(data) };
+    });
+    const [bt, state, out, up] = [gpu.upload(targets), gpu.allocate(T * 16), gpu.allocate(T * 4), gpu.upload(upstream)];
+    const forward = await gpu.kernel(logsoftmaxKernel);
+    const backward = await gpu.kernel(logsoftmaxBackwardKernel);
+    const batch = gpu.batch('test');
+    chunks.forEach((c, i) => encodeLogsoftmaxChunk(batch, forward, { logits: c.buffer, targets: bt, state, out }, { T, cols: c.cols, colStart: c.from, first: i === 0, last: i === chunks.length - 1 }));
+    for (const c of chunks) encodeLogsoftmaxBackward(batch, backward, { logits: c.buffer, targets: bt, state, upstream: up }, { T, cols: c.cols, colStart: c.from });
+    batch.submit();
+    const dz = new Float32Array(T * V);
+    for (const c of chunks) {
+      const part = new Float32Array(await gpu.read(c.buffer, T * c.cols * 4));
+      for (let t = 0; t < T; t++) dz.set(part.subarray(t * c.cols, (t + 1) * c.cols), t * V + c.from);
+    }
+    expect(maxScaledError(dz, ref)).toBeLessThan(1e-5);
+  });
+});
