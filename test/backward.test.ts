@@ -9,6 +9,10 @@ import { encodeRmsnormBackward, rmsnormBackwardKernel } from '../src/kernels/rms
 import { swigluBackwardRef, swigluRef } from '../src/kernels/swiglu/ref.js';
 import { encodeSwigluBackward, swigluBackwardKernel } from '../src/kernels/swiglu/swiglu.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+import { LinearBackward } from '../src/kernels/linear/linear.js';
+import { matmulRef } from '../src/kernels/matmul/ref.js';
+import { transposeRef } from '../src/kernels/transpose/ref.js';
+import { encodeTranspose, transposeKernel } from '../src/kernels/transpose/transpose.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -97,5 +101,57 @@ describe('backward kernels', () => {
       for (let t = 0; t < T; t++) dz.set(part.subarray(t * c.cols, (t + 1) * c.cols), t * V + c.from);
     }
     expect(maxScaledError(dz, ref)).toBeLessThan(1e-5);
+  });
+
+  it('transpose of uneven shapes', async () => {
+    const rng = mulberry32(24);
+    for (const [R, C] of [[1, 1], [17, 5], [40, 33]] as const) {
+      const x = randomFloats(R * C, rng);
+      const out = gpu.allocate(R * C * 4);
+      const batch = gpu.batch('test');
+      encodeTranspose(batch, await gpu.kernel(transposeKernel), gpu.upload(x), out, { R, C });
+      batch.submit();
+      expect(maxScaledError(new Float32Array(await gpu.read(out, R * C * 4)), transposeRef(x, R, C))).toBe(0);
+    }
+  });
+
+  it('linear y = x·Wᵀ + b: dx, dW, db (accumulating over two micro-batches) match finite differences', async () => {
+    const rng = mulberry32(25);
+    const [T, IN, OUT] = [11, 24, 19];
+    const w = randomFloats(OUT * IN, rng);
+    const bias = randomFloats(OUT, rng);
+    const xs = [randomFloats(T * IN, rng), randomFloats(T * IN, rng)];
+    const gs = [randomFloats(T * OUT, rng), randomFloats(T * OUT, rng)];
+    const forward = (x: ArrayLike<number>, wv: ArrayLike<number>, bv: ArrayLike<number>) => {
+      const y = matmulRef(x, wv, { M: T, N: OUT, K: IN, transposeB: true });
+      for (let t = 0; t < T; t++) for (let o = 0; o < OUT; o++) y[t * OUT + o]! += bv[o]!;
+      return y;
+    };
+    // f64 gradients by finite differences of the summed micro-batch losses.
+    const lossW = (wv: Float64Array) => Float64Array.of(forward(xs[0]!, wv, bias).reduce((s, v, i) => s + v * gs[0]![i]!, 0) + forward(xs[1]!, wv, bias).reduce((s, v, i) => s + v * gs[1]![i]!, 0));
+    const lin = await LinearBackward.create(gpu);
+    const [dw, db, dx] = [gpu.upload(new Float32Array(OUT * IN)), gpu.upload(new Float32Array(OUT)), gpu.allocate(T * IN * 4)];
+    const common = { w: gpu.upload(w), dw, db, dyT: gpu.allocate(T * OUT * 4), ones: gpu.upload(new Float32Array(T).fill(1)) };
+    let dx0 = new Float32Array(0);
+    for (let m = 0; m < 2; m++) {
+      const batch = gpu.batch('test');
+      lin.encode(batch, { ...common, x: gpu.upload(xs[m]!), dy: gpu.upload(gs[m]!), dx }, { T, in: IN, out: OUT }, { dw: true, db: true });
+      batch.submit();
+      if (m === 0) dx0 = new Float32Array(await gpu.read(dx, T * IN * 4));
+    }
+    const gotW = new Float32Array(await gpu.read(dw, OUT * IN * 4));
+    const gotB = new Float32Array(await gpu.read(db, OUT * 4));
+    const h = 1e-6;
+    for (let n = 0; n < 40; n++) {
+      const i = Math.floor(rng() * OUT * IN);
+      const plus = Float64Array.from(w);
+      const minus = Float64Array.from(w);
+      plus[i]! += h;
+      minus[i]! -= h;
+      expect(Math.abs((lossW(plus)[0]! - lossW(minus)[0]!) / (2 * h) - gotW[i]!)).toBeLessThan(1e-4);
+    }
+    const expectedB = Array.from({ length: OUT }, (_, o) => [0, 1].reduce((s, m) => s + Array.from({ length: T }, (_, t) => gs[m]![t * OUT + o]!).reduce((a, c) => a + c, 0), 0));
+    expect(maxScaledError(gotB, expectedB)).toBeLessThan(1e-5);
+    expect(maxScaledError(dx0, matmulRef(gs[0]!, w, { M: T, N: IN, K: OUT }))).toBeLessThan(1e-5);
   });
 });
