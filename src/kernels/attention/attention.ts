@@ -5,6 +5,7 @@ import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import type { AttentionShape } from '../rope/rope.js';
 import source from './attention.wgsl';
+import backwardSource from './attention.backward.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
@@ -33,4 +34,25 @@ export function encodeAttention(
     Math.min(groups, 65535),
     Math.ceil(groups / 65535),
   ]);
+}
+
+const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform'] as const;
+export const attentionDqKernel = defineKernel({ name: 'attention_backward', code: backwardSource, entryPoint: 'dq', bindings: BACKWARD_BINDINGS });
+export const attentionDkvKernel = defineKernel({ name: 'attention_backward', code: backwardSource, entryPoint: 'dkv', bindings: BACKWARD_BINDINGS });
+
+/**
+ * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the
+ * exclusive end row of row j's sequence; `stats` is scratch of T·heads·2 floats.
+ */
+export function encodeAttentionBackward(
+  batch: DispatchBatch,
+  kernels: { dq: CompiledKernel; dkv: CompiledKernel },
+  b: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; dO: GPUBuffer; meta: GPUBuffer; ends: GPUBuffer; stats: GPUBuffer; dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer },
+  shape: AttentionShape,
+): void {
+  const { T, heads, kvHeads, headDim } = shape;
+  const resources = [b.q, b.k, b.v, b.o, b.dO, b.meta, b.ends, b.stats, b.dQ, b.dK, b.dV, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)];
+  const grid = (n: number): [number, number] => [Math.min(Math.ceil(n / 64), 65535), Math.ceil(Math.ceil(n / 64) / 65535)];
+  batch.dispatch(kernels.dq, resources, grid(T * heads));
+  batch.dispatch(kernels.dkv, resources, grid(T * kvHeads));
 }
