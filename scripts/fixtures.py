@@ -169,6 +169,31 @@ def write_model(name, cfg, seed, dtype, shards):
     print(f"{name}: {sum(t.numel() for t in weights.values())} parameters, {len(sequences)} sequences")
 
 
+def write_gradients():
+    """Autograd gradients of L = Σ c_t · log p(x[t+1] | x[..t]) over two sequences for tiny-f32
+    (test/fixtures/qwen2/tiny-f32/grads.safetensors + grads.json with the sequences and c)."""
+    out = os.path.join(ROOT, "tiny-f32")
+    with open(os.path.join(out, "config.json")) as f:
+        cfg = json.load(f)
+    with open(os.path.join(out, "expected.json")) as f:
+        sequences = json.load(f)["sequences"][1:3]
+    gen = torch.Generator().manual_seed(1234)
+    weights = make_weights(cfg, gen)
+    leaves = {k: torch.nn.Parameter(v.clone()) for k, v in weights.items()}
+    coeffs = torch.Generator().manual_seed(77)
+    c = [torch.randn(len(s) - 1, generator=coeffs).tolist() for s in sequences]
+    loss = 0
+    for seq, cs in zip(sequences, c):
+        logp = torch.log_softmax(forward(cfg, leaves, seq), dim=-1)
+        picked = logp[torch.arange(len(seq) - 1), torch.tensor(seq[1:])]
+        loss = loss + (picked * torch.tensor(cs)).sum()
+    loss.backward()
+    write_safetensors(os.path.join(out, "grads.safetensors"), {k: v.grad.detach().contiguous() for k, v in leaves.items()})
+    with open(os.path.join(out, "grads.json"), "w") as f:
+        json.dump({"sequences": sequences, "coefficients": c, "loss": float(loss)}, f)
+    print(f"gradients: {len(leaves)} tensors, loss {float(loss):.4f}")
+
+
 def write_adamw():
     """torch.optim.AdamW + clip_grad_norm_ over three steps on two tensors (test/fixtures/adamw.json)."""
     gen = torch.Generator().manual_seed(5)
@@ -195,3 +220,4 @@ if __name__ == "__main__":
     write_adamw()
     write_model("tiny-f32", config(), seed=1234, dtype=torch.float32, shards=1)
     write_model("tiny-bf16", config(tie_word_embeddings=True, num_hidden_layers=3, torch_dtype="bfloat16", rope_theta=1000000.0), seed=99, dtype=torch.bfloat16, shards=2)
+    write_gradients()

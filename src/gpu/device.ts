@@ -210,7 +210,7 @@ export interface BufferSlice {
  */
 export class DispatchBatch {
   private readonly encoder: GPUCommandEncoder;
-  private readonly pass: GPUComputePassEncoder;
+  private pass: GPUComputePassEncoder;
   private readonly transient: GPUBuffer[] = [];
 
   constructor(
@@ -264,6 +264,13 @@ export class DispatchBatch {
     this.pass.setPipeline(pipeline);
     this.pass.setBindGroup(0, this.gpu.device.createBindGroup({ layout, entries, label: kernel.name }));
     if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);
+  }
+
+  /** Records a buffer copy between dispatches (ends the compute pass and starts a new one). */
+  copy(source: GPUBuffer, destination: GPUBuffer, bytes: number, sourceOffset = 0, destinationOffset = 0): void {
+    this.pass.end();
+    this.encoder.copyBufferToBuffer(source, sourceOffset, destination, destinationOffset, bytes);
+    this.pass = this.encoder.beginComputePass();
   }
 
   submit(): void {

@@ -56,13 +56,24 @@ export interface ScoreOptions {
   prefixCache?: boolean;
 }
 
-interface VocabShard {
+/** @internal */
+export interface ModelInternals {
+  embed: VocabShard[];
+  head: VocabShard[];
+  layers: Layer[];
+  finalNorm: GPUBuffer;
+  kernels: Kernels;
+  options: { maxChunkRows: number; maxVocabChunk: number; weights: 'f32' | 'f16' };
+  ropeTable(positions: number): GPUBuffer;
+}
+
+export interface VocabShard {
   buffer: GPUBuffer;
   rowStart: number;
   rows: number;
 }
 
-interface Layer {
+export interface Layer {
   inputNorm: GPUBuffer;
   wQkv: GPUBuffer;
   bQkv: GPUBuffer;
@@ -72,7 +83,7 @@ interface Layer {
   wDown: GPUBuffer;
 }
 
-interface Kernels {
+export interface Kernels {
   matmul: Matmul;
   matmulAcc: Matmul;
   embedding: CompiledKernel;
@@ -231,6 +242,12 @@ export class Qwen2Model {
     });
     const scores = await this.run(plan);
     return slots.map((s) => (s.length ? scores.slice(s[0]!, s[0]! + s.length) : new Float32Array(0)));
+  }
+
+  /** @internal The GPU-side pieces the backward pass (model/backward.ts) works on. */
+  internals(): ModelInternals {
+    if (this.freed) throw new IgSearchError('INVALID_ARGUMENT', 'this model was freed');
+    return { embed: this.embed, head: this.head, layers: this.layers, finalNorm: this.finalNorm, kernels: this.kernels, options: this.options, ropeTable: (positions: number) => (this.ensureRope(positions), this.ropeTable!) };
   }
 
   free(): void {

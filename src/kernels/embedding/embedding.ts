@@ -3,6 +3,7 @@ import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './embedding.wgsl';
+import backwardSource from './embedding.backward.wgsl';
 
 export const embeddingKernel = defineKernel({ name: 'embedding', code: source, entryPoint: 'main', bindings: ['read', 'read', 'read_write', 'uniform'] });
 
@@ -25,4 +26,39 @@ export function encodeEmbedding(
   shape: { T: number; H: number; rowStart: number; rows: number },
 ): void {
   batch.dispatch(kernel, [shard, meta, out, params(shape.T, shape.H, shape.rowStart, shape.rows)], [Math.ceil(shape.H / 64), shape.T]);
+}
+
+export const embeddingBackwardKernel = defineKernel({
+  name: 'embedding_backward',
+  code: backwardSource,
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'read_write', 'uniform'],
+});
+
+/** Rows grouped by token, for `embedding_backward`: unique tokens, CSR offsets, row indices. */
+export function groupRowsByToken(tokens: ArrayLike<number>): { unique: Uint32Array; offsets: Uint32Array; rows: Uint32Array } {
+  const byToken = new Map<number, number[]>();
+  for (let r = 0; r < tokens.length; r++) {
+    const list = byToken.get(tokens[r]!);
+    if (list) list.push(r);
+    else byToken.set(tokens[r]!, [r]);
+  }
+  const unique = Uint32Array.from(byToken.keys());
+  const offsets = new Uint32Array(unique.length + 1);
+  const rows = new Uint32Array(tokens.length);
+  let at = 0;
+  unique.forEach((t, u) => {
+    for (const r of byToken.get(t)!) rows[at++] = r;
+    offsets[u + 1] = at;
+  });
+  return { unique, offsets, rows };
+}
+
+export function encodeEmbeddingBackward(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  b: { dx: GPUBuffer; unique: GPUBuffer; offsets: GPUBuffer; rows: GPUBuffer; dE: GPUBuffer },
+  shape: { U: number; H: number; rowStart: number; rows: number },
+): void {
+  batch.dispatch(kernel, [b.dx, b.unique, b.offsets, b.rows, b.dE, params(shape.U, shape.H, shape.rowStart, shape.rows)], [Math.ceil(shape.H / 64), shape.U]);
 }

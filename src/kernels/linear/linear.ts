@@ -3,7 +3,7 @@
  * transpose:  dx (+)= dy · W,  dW (+)= dyᵀ · x,  db (+)= Σ_rows dy  (= 1ᵀ · dy).
  * Gradients accumulate into their buffers when `accumulate` is set (micro-batches).
  */
-import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import type { BufferSlice, DispatchBatch, Gpu } from '../../gpu/device.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import { Matmul } from '../matmul/matmul.js';
 import { encodeTranspose, transposeKernel } from '../transpose/transpose.js';
@@ -25,7 +25,7 @@ export class LinearBackward {
    */
   encode(
     batch: DispatchBatch,
-    b: { x: GPUBuffer; w: GPUBuffer; dy: GPUBuffer; dx?: GPUBuffer; dw?: GPUBuffer; db?: GPUBuffer; dyT: GPUBuffer; ones?: GPUBuffer },
+    b: { x: GPUBuffer; w: GPUBuffer | BufferSlice; dy: GPUBuffer; dx?: GPUBuffer; dw?: GPUBuffer | BufferSlice; db?: GPUBuffer; dyT: GPUBuffer; ones?: GPUBuffer },
     shape: { T: number; in: number; out: number },
     accumulate: { dx?: boolean; dw?: boolean; db?: boolean } = {},
   ): void {

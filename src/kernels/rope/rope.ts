@@ -3,6 +3,7 @@ import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './rope.wgsl';
+import backwardSource from './rope.backward.wgsl';
 
 export const ropeKernel = defineKernel({
   name: 'rope',
@@ -49,4 +50,23 @@ export function encodeRope(
   const threads = (heads + kvHeads) * (headDim / 2) + kvHeads * headDim;
   const b = buffers;
   batch.dispatch(kernel, [b.qkv, b.bias, b.meta, b.table, b.q, b.kCache, b.vCache, params(T, heads, kvHeads, headDim)], [Math.ceil(threads / 64), T]);
+}
+
+export const ropeBackwardKernel = defineKernel({
+  name: 'rope_backward',
+  code: backwardSource,
+  entryPoint: 'main',
+  bindings: ['read', 'read', 'read', 'read', 'read', 'read_write', 'uniform'],
+});
+
+/** d(qkv) [T, (heads + 2 kvHeads)·d] from dQ, dK, dV of training rows (kvRow = row). */
+export function encodeRopeBackward(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  b: { dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer; meta: GPUBuffer; table: GPUBuffer; dqkv: GPUBuffer },
+  shape: AttentionShape,
+): void {
+  const { T, heads, kvHeads, headDim } = shape;
+  const threads = (heads + kvHeads) * (headDim / 2) + kvHeads * headDim;
+  batch.dispatch(kernel, [b.dQ, b.dK, b.dV, b.meta, b.table, b.dqkv, params(T, heads, kvHeads, headDim)], [Math.ceil(threads / 64), T]);
 }

@@ -1,0 +1,284 @@
+/**
+ * Full fine-tuning gradients of a Qwen2 model on the GPU: a forward pass that keeps every layer's
+ * activations, then the backward pass composed from the backward kernels, for
+ *   L = Σ_t g_t · log p(x[t+1] | x[..t])
+ * with the upstream g_t given per token (the policy loss's d L / d log p). Gradients come back in
+ * GPU buffers under Hugging Face tensor names (q/k/v and gate/up are split back out).
+ *
+ * This first version runs the whole batch as one chunk of rows (LIMIT_EXCEEDED beyond it) and
+ * keeps activations for every layer (no recomputation yet); weights must be f32.
+ */
+import { IgSearchError } from '../errors.js';
+import type { BufferSlice } from '../gpu/device.js';
+import { addKernel, encodeAdd } from '../kernels/add/add.js';
+import { attentionDkvKernel, attentionDqKernel, encodeAttention, encodeAttentionBackward } from '../kernels/attention/attention.js';
+import { embeddingBackwardKernel, encodeEmbedding, encodeEmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
+import { LinearBackward } from '../kernels/linear/linear.js';
+import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel } from '../kernels/logsoftmax/logsoftmax.js';
+import { encodeRmsnorm, encodeRmsnormBackward, rmsnormBackwardKernel } from '../kernels/rmsnorm/rmsnorm.js';
+import { encodeRope, encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js';
+import { encodeSwiglu, encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
+import { Matmul } from '../kernels/matmul/matmul.js';
+import type { Qwen2Model } from './qwen2.js';
+
+export interface Gradients {
+  /** Per-token log-probs of the batch (what the forward computed), one array per sequence. */
+  logprobs: Float32Array[];
+  /** d L / d θ by HF tensor name. The caller owns the buffers (release with `free()`). */
+  buffers: Map<string, { buffer: GPUBuffer; offset: number; size: number }>;
+  /** Reads one gradient back (f32, HF layout). */
+  read(name: string): Promise<Float32Array>;
+  free(): void;
+}
+
+export async function qwen2Gradients(model: Qwen2Model, sequences: readonly ArrayLike<number>[], upstream: readonly ArrayLike<number>[]): Promise<Gradients> {
+  const gpu = model.gpu;
+  const c = model.config;
+  const m = model.internals();
+  if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', 'gradients need f32 weights (this model stores f16)');
+  if (sequences.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: the batch is empty');
+  if (upstream.length !== sequences.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: ${upstream.length} upstream arrays for ${sequences.length} sequences`);
+  const H = c.hiddenSize;
+  const I = c.intermediateSize;
+  const d = c.headDim;
+  const nh = c.numHeads;
+  const nkv = c.numKvHeads;
+  const W = (nh + 2 * nkv) * d;
+  const V = c.vocabSize;
+
+  // Rows: every token of every sequence; row t's target is the next token (none at a sequence end).
+  const tokens: number[] = [];
+  const targets: number[] = [];
+  const g: number[] = [];
+  const meta: number[] = [];
+  const ends: number[] = [];
+  sequences.forEach((seq, s) => {
+    if (seq.length < 2) throw new IgSearchError('INVALID_ARGUMENT', `sequences[${s}] needs at least 2 tokens`);
+    if (upstream[s]!.length !== seq.length - 1) throw new IgSearchError('SHAPE_MISMATCH', `upstream[${s}] has ${upstream[s]!.length} entries for ${seq.length - 1} predicted tokens`);
+    if (seq.length > c.maxPositions) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}]: ${seq.length} positions exceed max_position_embeddings ${c.maxPositions}`);
+    const start = tokens.length;
+    for (let k = 0; k < seq.length; k++) {
+      const token = seq[k]!;
+      if (!Number.isInteger(token) || token < 0 || token >= V) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}][${k}] = ${token} is not a token id (vocab_size ${V})`);
+      tokens.push(token);
+      targets.push(k + 1 < seq.length ? seq[k + 1]! : 0);
+      g.push(k + 1 < seq.length ? upstream[s]![k]! : 0);
+      meta.push(token, k, start + k, 0, 0, start, 0, 0);
+      ends.push(start + seq.length);
+    }
+  });
+  const T = tokens.length;
+  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  if (T * Math.max(W, 2 * I, H) * 4 > limit || T > m.options.maxChunkRows) {
+    throw new IgSearchError('LIMIT_EXCEEDED', `gradients: ${T} rows in one batch exceed one chunk (${m.options.maxChunkRows} rows)`, { hint: 'use smaller micro-batches and accumulate' });
+  }
+  const maxPos = Math.max(...sequences.map((s) => s.length));
+  const table = m.ropeTable(maxPos);
+
+  const [linear, plainAcc, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack] = await Promise.all([
+    LinearBackward.create(gpu),
+    Matmul.create(gpu, { accumulate: true }),
+    gpu.kernel(addKernel),
+    gpu.kernel(rmsnormBackwardKernel),
+    gpu.kernel(swigluBackwardKernel),
+    gpu.kernel(logsoftmaxBackwardKernel),
+    gpu.kernel(ropeBackwardKernel),
+    gpu.kernel(attentionDqKernel),
+    gpu.kernel(attentionDkvKernel),
+    gpu.kernel(embeddingBackwardKernel),
+  ]);
+  const k = m.kernels;
+  const held: GPUBuffer[] = [];
+  const scratch = (floats: number, label: string) => {
+    const b = gpu.allocate(Math.max(4, floats * 4), label);
+    held.push(b);
+    return b;
+  };
+  const zeros = (floats: number, label: string) => gpu.upload(new Float32Array(Math.max(1, floats)), label);
+
+  // Gradient buffers (zeroed; several contributions accumulate).
+  const grads = new Map<string, { buffer: GPUBuffer; offset: number; size: number }>();
+  const owned: GPUBuffer[] = [];
+  const gradBuffer = (floats: number, label: string) => {
+    const b = zeros(floats, label);
+    owned.push(b);
+    return b;
+  };
+  const dEmbed = m.embed.map((shard) => gradBuffer(shard.rows * H, `grad.embed[${shard.rowStart}]`));
+  const dHead = m.head === m.embed ? dEmbed : m.head.map((shard) => gradBuffer(shard.rows * H, `grad.lm_head[${shard.rowStart}]`));
+  const dFinalNorm = gradBuffer(H, 'grad.model.norm');
+  const dLayers = m.layers.map((_, i) => ({
+    inputNorm: gradBuffer(H, `grad.${i}.input_layernorm`),
+    wQkv: gradBuffer(W * H, `grad.${i}.qkv`),
+    bQkv: gradBuffer(W, `grad.${i}.qkv_bias`),
+    wO: gradBuffer(H * nh * d, `grad.${i}.o_proj`),
+    postNorm: gradBuffer(H, `grad.${i}.post_attention_layernorm`),
+    wGateUp: gradBuffer(2 * I * H, `grad.${i}.gate_up`),
+    wDown: gradBuffer(H * I, `grad.${i}.down_proj`),
+  }));
+
+  try {
+    const metaBuf = gpu.upload(Uint32Array.from(meta), 'rows');
+    const targetBuf = gpu.upload(Uint32Array.from(targets), 'targets');
+    const upstreamBuf = gpu.upload(Float32Array.from(g), 'upstream');
+    const endsBuf = gpu.upload(Uint32Array.from(ends), 'sequence_ends');
+    const ones = gpu.upload(new Float32Array(T).fill(1), 'ones');
+    held.push(metaBuf, targetBuf, upstreamBuf, endsBuf, ones);
+    const L = m.layers.length;
+    const save = {
+      xIn: m.layers.map(() => scratch(T * H, 'x_in')),
+      a1: m.layers.map(() => scratch(T * H, 'a1')),
+      q: m.layers.map(() => scratch(T * nh * d, 'q')),
+      k: m.layers.map(() => scratch(T * nkv * d, 'k')),
+      v: m.layers.map(() => scratch(T * nkv * d, 'v')),
+      o: m.layers.map(() => scratch(T * nh * d, 'o')),
+      xMid: m.layers.map(() => scratch(T * H, 'x_mid')),
+      a2: m.layers.map(() => scratch(T * H, 'a2')),
+      gu: m.layers.map(() => scratch(T * 2 * I, 'gate_up')),
+      act: m.layers.map(() => scratch(T * I, 'act')),
+    };
+    const x = scratch(T * H, 'x');
+    const qkv = scratch(T * W, 'qkv');
+    const xFinal = scratch(T * H, 'x_final');
+    const hN = scratch(T * H, 'h_norm');
+    const state = scratch(T * 4, 'logsoftmax_state');
+    const logp = scratch(T, 'logp');
+    const vocabChunk = m.options.maxVocabChunk;
+    const logits = scratch(T * Math.min(vocabChunk, V), 'logits_chunk');
+    const dzT = scratch(T * Math.min(vocabChunk, V), 'dz_t');
+
+    // ---- forward, keeping activations ----
+    let batch = gpu.batch('qwen2.train.forward');
+    const shape = { T, heads: nh, kvHeads: nkv, headDim: d };
+    for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaBuf, x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
+    m.layers.forEach((layer, l) => {
+      batch.copy(x, save.xIn[l]!, T * H * 4);
+      encodeRmsnorm(batch, k.rmsnorm, x, layer.inputNorm, metaBuf, save.a1[l]!, { T, H, eps: c.rmsNormEps });
+      k.matmul.encode(batch, save.a1[l]!, layer.wQkv, qkv, { M: T, N: W, K: H, transposeB: true });
+      encodeRope(batch, k.rope, { qkv, bias: layer.bQkv, meta: metaBuf, table, q: save.q[l]!, kCache: save.k[l]!, vCache: save.v[l]! }, shape);
+      encodeAttention(batch, k.attention, { q: save.q[l]!, kCache: save.k[l]!, vCache: save.v[l]!, meta: metaBuf, out: save.o[l]! }, shape);
+      k.matmulAcc.encode(batch, save.o[l]!, layer.wO, x, { M: T, N: H, K: nh * d, transposeB: true });
+      batch.copy(x, save.xMid[l]!, T * H * 4);
+      encodeRmsnorm(batch, k.rmsnorm, x, layer.postNorm, metaBuf, save.a2[l]!, { T, H, eps: c.rmsNormEps });
+      k.matmul.encode(batch, save.a2[l]!, layer.wGateUp, save.gu[l]!, { M: T, N: 2 * I, K: H, transposeB: true });
+      encodeSwiglu(batch, k.swiglu, save.gu[l]!, save.act[l]!, { T, I });
+      k.matmulAcc.encode(batch, save.act[l]!, layer.wDown, x, { M: T, N: H, K: I, transposeB: true });
+    });
+    batch.copy(x, xFinal, T * H * 4);
+    encodeRmsnorm(batch, k.rmsnorm, x, m.finalNorm, metaBuf, hN, { T, H, eps: c.rmsNormEps });
+    const chunks: { shard: (typeof m.head)[number]; index: number; from: number; cols: number }[] = [];
+    m.head.forEach((shard, index) => {
+      for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
+    });
+    const weights = (ch: (typeof chunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * 4, size: ch.cols * H * 4 });
+    chunks.forEach((ch, i) => {
+      k.matmul.encode(batch, hN, weights(ch), logits, { M: T, N: ch.cols, K: H, transposeB: true });
+      encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits, targets: targetBuf, state, out: logp }, { T, cols: ch.cols, colStart: ch.shard.rowStart + ch.from, first: i === 0, last: i === chunks.length - 1 });
+    });
+    batch.submit();
+
+    // ---- backward ----
+    batch = gpu.batch('qwen2.train.backward');
+    const dhN = scratch(T * H, 'd_h_norm');
+    const dx = scratch(T * H, 'd_x');
+    const dTmp = scratch(T * H, 'd_tmp');
+    const dwRows = scratch(T * Math.max(H, 1), 'd_w_rows');
+    const dyT = scratch(T * Math.max(W, 2 * I, H), 'd_y_t');
+    const zero = zeros(T * H, 'zeros');
+    held.push(zero);
+    batch.copy(zero, dhN, T * H * 4);
+    chunks.forEach((ch) => {
+      k.matmul.encode(batch, hN, weights(ch), logits, { M: T, N: ch.cols, K: H, transposeB: true });
+      encodeLogsoftmaxBackward(batch, lsBack, { logits, targets: targetBuf, state, upstream: upstreamBuf }, { T, cols: ch.cols, colStart: ch.shard.rowStart + ch.from });
+      const dW: BufferSlice = { buffer: dHead[ch.index]!, offset: ch.from * H * 4, size: ch.cols * H * 4 };
+      linear.encode(batch, { x: hN, w: weights(ch), dy: logits, dx: dhN, dw: dW, dyT: dzT }, { T, in: H, out: ch.cols }, { dx: true, dw: true });
+    });
+    // Column sums over the rows (norm weight gradients): 1ᵀ · rows, accumulated.
+    const rowSum = (rows: GPUBuffer, out: GPUBuffer, width: number) => plainAcc.encode(batch, ones, rows, out, { M: 1, N: width, K: T });
+    encodeRmsnormBackward(batch, rmsBack, { x: xFinal, weight: m.finalNorm, dy: dhN, dx, dwRows }, { T, H, eps: c.rmsNormEps });
+    rowSum(dwRows, dFinalNorm, H);
+    const dAct = scratch(T * I, 'd_act');
+    const dgu = scratch(T * 2 * I, 'd_gate_up');
+    const dO = scratch(T * nh * d, 'd_o');
+    const dQ = scratch(T * nh * d, 'd_q');
+    const dK = scratch(T * nkv * d, 'd_k');
+    const dV = scratch(T * nkv * d, 'd_v');
+    const dqkv = scratch(T * W, 'd_qkv');
+    const stats = scratch(T * nh * 2, 'attention_stats');
+    for (let l = L - 1; l >= 0; l--) {
+      const layer = m.layers[l]!;
+      const grad = dLayers[l]!;
+      // MLP: x_out = x_mid + down(swiglu(gate_up(norm(x_mid))))
+      linear.encode(batch, { x: save.act[l]!, w: layer.wDown, dy: dx, dx: dAct, dw: grad.wDown, dyT }, { T, in: I, out: H }, { dw: true });
+      encodeSwigluBackward(batch, swiBack, save.gu[l]!, dAct, dgu, { T, I });
+      linear.encode(batch, { x: save.a2[l]!, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: grad.wGateUp, dyT }, { T, in: H, out: 2 * I }, { dw: true });
+      encodeRmsnormBackward(batch, rmsBack, { x: save.xMid[l]!, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T, H, eps: c.rmsNormEps });
+      rowSum(dwRows, grad.postNorm, H);
+      encodeAdd(batch, add, dhN, dx, T * H); // dx = d x_mid
+      // Attention: x_mid = x_in + o_proj(attention(rope(qkv(norm(x_in)))))
+      linear.encode(batch, { x: save.o[l]!, w: layer.wO, dy: dx, dx: dO, dw: grad.wO, dyT }, { T, in: nh * d, out: H }, { dw: true });
+      encodeAttentionBackward(batch, { dq, dkv }, { q: save.q[l]!, k: save.k[l]!, v: save.v[l]!, o: save.o[l]!, dO, meta: metaBuf, ends: endsBuf, stats, dQ, dK, dV }, shape);
+      encodeRopeBackward(batch, ropeBack, { dQ, dK, dV, meta: metaBuf, table, dqkv }, shape);
+      linear.encode(batch, { x: save.a1[l]!, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: grad.wQkv, db: grad.bQkv, dyT, ones }, { T, in: H, out: W }, { dw: true, db: true });
+      encodeRmsnormBackward(batch, rmsBack, { x: save.xIn[l]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T, H, eps: c.rmsNormEps });
+      rowSum(dwRows, grad.inputNorm, H);
+      encodeAdd(batch, add, dhN, dx, T * H); // dx = d x_in
+    }
+    const groups = groupRowsByToken(tokens);
+    const [uniqueBuf, offsetsBuf, rowsBuf] = [gpu.upload(groups.unique), gpu.upload(groups.offsets), gpu.upload(groups.rows)];
+    held.push(uniqueBuf, offsetsBuf, rowsBuf);
+    m.embed.forEach((shard, i) =>
+      encodeEmbeddingBackward(batch, embBack, { dx, unique: uniqueBuf, offsets: offsetsBuf, rows: rowsBuf, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
+    );
+    batch.submit();
+    const logpAll = new Float32Array(await gpu.read(logp, T * 4));
+    const logprobs: Float32Array[] = [];
+    let at = 0;
+    for (const seq of sequences) {
+      logprobs.push(logpAll.slice(at, at + seq.length - 1));
+      at += seq.length;
+    }
+
+    // HF names → (buffer, float offset, float count).
+    const set = (name: string, buffer: GPUBuffer, offset: number, size: number) => grads.set(name, { buffer, offset, size });
+    if (m.embed.length === 1) set('model.embed_tokens.weight', dEmbed[0]!, 0, V * H);
+    if (m.head !== m.embed && m.head.length === 1) set('lm_head.weight', dHead[0]!, 0, V * H);
+    set('model.norm.weight', dFinalNorm, 0, H);
+    dLayers.forEach((grad, i) => {
+      const p = `model.layers.${i}.`;
+      set(`${p}input_layernorm.weight`, grad.inputNorm, 0, H);
+      set(`${p}self_attn.q_proj.weight`, grad.wQkv, 0, nh * d * H);
+      set(`${p}self_attn.k_proj.weight`, grad.wQkv, nh * d * H, nkv * d * H);
+      set(`${p}self_attn.v_proj.weight`, grad.wQkv, (nh + nkv) * d * H, nkv * d * H);
+      set(`${p}self_attn.q_proj.bias`, grad.bQkv, 0, nh * d);
+      set(`${p}self_attn.k_proj.bias`, grad.bQkv, nh * d, nkv * d);
+      set(`${p}self_attn.v_proj.bias`, grad.bQkv, (nh + nkv) * d, nkv * d);
+      set(`${p}self_attn.o_proj.weight`, grad.wO, 0, H * nh * d);
+      set(`${p}post_attention_layernorm.weight`, grad.postNorm, 0, H);
+      set(`${p}mlp.gate_proj.weight`, grad.wGateUp, 0, I * H);
+      set(`${p}mlp.up_proj.weight`, grad.wGateUp, I * H, I * H);
+      set(`${p}mlp.down_proj.weight`, grad.wDown, 0, H * I);
+    });
+    let freed = false;
+    return {
+      logprobs,
+      buffers: grads,
+      async read(name: string) {
+        const entry = grads.get(name);
+        if (!entry) throw new IgSearchError('INVALID_ARGUMENT', `no gradient named "${name}"`);
+        const all = new Float32Array(await gpu.read(entry.buffer, (entry.offset + entry.size) * 4));
+        return all.slice(entry.offset, entry.offset + entry.size);
+      },
+      free() {
+        if (freed) return;
+        freed = true;
+        for (const b of new Set(owned)) gpu.pool.release(b);
+      },
+    };
+  } catch (e) {
+    for (const b of new Set(owned)) gpu.pool.release(b);
+    throw e;
+  } finally {
+    for (const b of held) gpu.pool.release(b);
+  }
+}

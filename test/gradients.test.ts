@@ -1,0 +1,50 @@
+import { readFileSync } from 'node:fs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu, IgSearchError, Qwen2Model, qwen2Gradients, readSafetensorsHeader, tensorToF32 } from '../src/entry/node.js';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+// torch autograd of L = Σ c_t · log p(x[t+1] | x[..t]) (scripts/fixtures.py → grads.safetensors).
+const dir = 'test/fixtures/qwen2/tiny-f32';
+
+describe('whole-model gradients vs PyTorch autograd', () => {
+  it('every parameter’s gradient matches to relative error ≤ 1e-3', async () => {
+    const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][]; loss: number };
+    const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
+    const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
+    const model = await Qwen2Model.load(gpu, dir);
+    const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients);
+    const loss = grads.logprobs.reduce((s, lp, i) => s + lp.reduce((a, v, t) => a + v * fixture.coefficients[i]![t]!, 0), 0);
+    expect(loss).toBeCloseTo(fixture.loss, 3);
+    expect(grads.buffers.size).toBe(expected.size);
+    const worst: [string, number][] = [];
+    for (const [name, info] of expected) {
+      const want = tensorToF32(bytes, info);
+      const got = await grads.read(name);
+      expect(got.length, name).toBe(want.length);
+      let diff = 0;
+      let scale = 0;
+      for (let i = 0; i < want.length; i++) {
+        diff = Math.max(diff, Math.abs(got[i]! - want[i]!));
+        scale = Math.max(scale, Math.abs(want[i]!));
+      }
+      worst.push([name, diff / scale]);
+    }
+    worst.sort((a, b) => b[1] - a[1]);
+    expect(worst[0]![1], `${worst[0]![0]}`).toBeLessThan(1e-3);
+    grads.free();
+    model.free();
+  });
+
+  it('bad batches are typed errors', async () => {
+    const model = await Qwen2Model.load(gpu, dir);
+    await expect(qwen2Gradients(model, [], [])).rejects.toThrow(/batch is empty/);
+    await expect(qwen2Gradients(model, [[1, 2, 3]], [[0.5]])).rejects.toThrow(/upstream\[0\] has 1 entries for 2 predicted tokens/);
+    await expect(qwen2Gradients(model, [[1, 999]], [[1]])).rejects.toThrow(IgSearchError);
+    model.free();
+  });
+});
