@@ -194,6 +194,51 @@ def write_gradients():
     print(f"gradients: {len(leaves)} tensors, loss {float(loss):.4f}")
 
 
+def write_train_step():
+    """One IG-Search/GRPO update of tiny-f32 as DESIGN.md states it (verl's loss: ratio clamp ±20,
+    PPO clip 0.2, dual clip 3, clamped k3 KL with β 0.001, token-mean), clip_grad_norm_(1.0),
+    AdamW(lr 1e-3). Writes the inputs (train_step.json) and some updated tensors (train_step.safetensors)."""
+    out = os.path.join(ROOT, "tiny-f32")
+    with open(os.path.join(out, "config.json")) as f:
+        cfg = json.load(f)
+    with open(os.path.join(out, "expected.json")) as f:
+        sequences = json.load(f)["sequences"][1:3]
+    weights = make_weights(cfg, torch.Generator().manual_seed(1234))
+    leaves = {k: torch.nn.Parameter(v.clone()) for k, v in weights.items()}
+    gen = torch.Generator().manual_seed(31)
+    with torch.no_grad():
+        current = [token_logprobs(cfg, weights, s) for s in sequences]
+    old = [[v + float(torch.randn(1, generator=gen)) * 0.3 for v in lp] for lp in current]
+    ref = [[v + float(torch.randn(1, generator=gen)) * 0.5 for v in lp] for lp in current]
+    adv = [(torch.randn(len(lp), generator=gen) * 1.5).tolist() for lp in current]
+    mask = [[1 if t >= 2 else 0 for t in range(len(lp))] for lp in current]
+    terms, count = [], 0
+    for seq, o, r, a, m in zip(sequences, old, ref, adv, mask):
+        logp_all = torch.log_softmax(forward(cfg, leaves, seq), dim=-1)
+        logp = logp_all[torch.arange(len(seq) - 1), torch.tensor(seq[1:])]
+        o, r, a, m = (torch.tensor(x, dtype=torch.float32) for x in (o, r, a, m))
+        ratio = torch.exp(torch.clamp(logp - o, -20.0, 20.0))
+        pg1, pg2 = -a * ratio, -a * torch.clamp(ratio, 0.8, 1.2)
+        clip1 = torch.maximum(pg1, pg2)
+        pg = torch.where(a < 0, torch.minimum(-a * 3.0, clip1), clip1)
+        kl = torch.clamp(r - logp, -20.0, 20.0)
+        kl = torch.clamp(torch.exp(kl) - kl - 1, -10.0, 10.0)
+        terms.append(((pg + 0.001 * kl) * m).sum())
+        count += int(m.sum())
+    loss = sum(terms) / count
+    loss.backward()
+    norm = torch.nn.utils.clip_grad_norm_(list(leaves.values()), 1.0)
+    opt = torch.optim.AdamW(list(leaves.values()), lr=1e-3, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.01)
+    opt.step()
+    keep = ["model.embed_tokens.weight", "lm_head.weight", "model.norm.weight", "model.layers.0.self_attn.q_proj.weight",
+            "model.layers.0.self_attn.k_proj.bias", "model.layers.1.mlp.down_proj.weight", "model.layers.1.input_layernorm.weight"]
+    write_safetensors(os.path.join(out, "train_step.safetensors"), {k: leaves[k].detach().contiguous() for k in keep})
+    with open(os.path.join(out, "train_step.json"), "w") as f:
+        json.dump({"sequences": sequences, "old": old, "ref": ref, "advantages": adv, "mask": mask, "loss": float(loss), "gradNorm": float(norm),
+                   "optimizer": {"lr": 1e-3, "betas": [0.9, 0.999], "eps": 1e-8, "weightDecay": 0.01, "maxGradNorm": 1.0}}, f)
+    print(f"train step: loss {float(loss):.5f}, grad norm {float(norm):.4f}")
+
+
 def write_adamw():
     """torch.optim.AdamW + clip_grad_norm_ over three steps on two tensors (test/fixtures/adamw.json)."""
     gen = torch.Generator().manual_seed(5)
@@ -221,3 +266,4 @@ if __name__ == "__main__":
     write_model("tiny-f32", config(), seed=1234, dtype=torch.float32, shards=1)
     write_model("tiny-bf16", config(tie_word_embeddings=True, num_hidden_layers=3, torch_dtype="bfloat16", rope_theta=1000000.0), seed=99, dtype=torch.bfloat16, shards=2)
     write_gradients()
+    write_train_step()

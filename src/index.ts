@@ -68,4 +68,4 @@ export {
 export { AdamW, type AdamWOptions, type TrainableTensor, type StepReport } from './kernels/adamw/adamw.js';
 export { policyLoss, aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions, type LossAggregation, type PolicyLossOptions, type PolicyLossInput } from './kernels/policy_loss/policy_loss.js';
 export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';
-export { qwen2Gradients, type Gradients } from './model/backward.js';
+export { qwen2Gradients, readModelTensor, type Gradients } from './model/backward.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, Qwen2Model, qwen2Gradients, readSafetensorsHeader, tensorToF32 } from '../src/entry/node.js';
+import { AdamW, Gpu, IgSearchError, policyLoss, Qwen2Model, qwen2Gradients, readModelTensor, readSafetensorsHeader, tensorToF32 } from '../src/entry/node.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -45,6 +45,40 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     await expect(qwen2Gradients(model, [], [])).rejects.toThrow(/batch is empty/);
     await expect(qwen2Gradients(model, [[1, 2, 3]], [[0.5]])).rejects.toThrow(/upstream\[0\] has 1 entries for 2 predicted tokens/);
     await expect(qwen2Gradients(model, [[1, 999]], [[1]])).rejects.toThrow(IgSearchError);
+    model.free();
+  });
+});
+
+describe('one full training step vs PyTorch', () => {
+  it('logp → policy loss → backward → clip → AdamW gives torch’s updated weights (|Δw| ≤ 1e-4)', async () => {
+    const f = JSON.parse(readFileSync(`${dir}/train_step.json`, 'utf8')) as {
+      sequences: number[][]; old: number[][]; ref: number[][]; advantages: number[][]; mask: number[][]; loss: number; gradNorm: number;
+      optimizer: { lr: number; betas: [number, number]; eps: number; weightDecay: number; maxGradNorm: number };
+    };
+    const bytes = new Uint8Array(readFileSync(`${dir}/train_step.safetensors`));
+    const expected = readSafetensorsHeader(bytes, 'train_step.safetensors');
+    const model = await Qwen2Model.load(gpu, dir);
+    const logp = await model.sequenceLogprobs(f.sequences);
+    const offsets = [0];
+    for (const lp of logp) offsets.push(offsets[offsets.length - 1]! + lp.length);
+    const flat = (x: ArrayLike<number>[]) => Float32Array.from(x.flatMap((a) => Array.from(a)));
+    const { loss, grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(f.old), refLogp: flat(f.ref), advantages: flat(f.advantages), mask: flat(f.mask), sequenceOffsets: offsets });
+    expect(loss).toBeCloseTo(f.loss, 4);
+    const upstream = logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!));
+    const grads = await qwen2Gradients(model, f.sequences, upstream);
+    const optimizer = await AdamW.create(gpu, grads.trainables, f.optimizer);
+    const report = await optimizer.step();
+    expect(report.gradNorm).toBeCloseTo(f.gradNorm, 3);
+    expect(report.clipScale).toBeLessThan(1);
+    for (const [name, info] of expected) {
+      const want = tensorToF32(bytes, info);
+      const got = await readModelTensor(model, name);
+      let worst = 0;
+      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+      expect(worst, name).toBeLessThan(1e-4);
+    }
+    optimizer.free();
+    grads.free();
     model.free();
   });
 });

@@ -20,6 +20,7 @@ import { encodeRope, encodeRopeBackward, ropeBackwardKernel } from '../kernels/r
 import { encodeSwiglu, encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
 import { Matmul } from '../kernels/matmul/matmul.js';
 import type { Qwen2Model } from './qwen2.js';
+import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 
 export interface Gradients {
   /** Per-token log-probs of the batch (what the forward computed), one array per sequence. */
@@ -28,6 +29,8 @@ export interface Gradients {
   buffers: Map<string, { buffer: GPUBuffer; offset: number; size: number }>;
   /** Reads one gradient back (f32, HF layout). */
   read(name: string): Promise<Float32Array>;
+  /** (parameter, gradient) buffer pairs as the model stores them (fused q/k/v, gate/up), for AdamW. */
+  trainables: TrainableTensor[];
   free(): void;
 }
 
@@ -259,9 +262,20 @@ export async function qwen2Gradients(model: Qwen2Model, sequences: readonly Arra
       set(`${p}mlp.up_proj.weight`, grad.wGateUp, I * H, I * H);
       set(`${p}mlp.down_proj.weight`, grad.wDown, 0, H * I);
     });
+    const trainables: TrainableTensor[] = [
+      ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
+      ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
+      { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
+      ...m.layers.flatMap((layer, i) => {
+        const grad = dLayers[i]!;
+        const sizes = { inputNorm: H, wQkv: W * H, bQkv: W, wO: H * nh * d, postNorm: H, wGateUp: 2 * I * H, wDown: H * I } as const;
+        return (Object.keys(sizes) as (keyof typeof sizes)[]).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: grad[key], size: sizes[key] }));
+      }),
+    ];
     let freed = false;
     return {
       logprobs,
+      trainables,
       buffers: grads,
       async read(name: string) {
         const entry = grads.get(name);
@@ -280,5 +294,40 @@ export async function qwen2Gradients(model: Qwen2Model, sequences: readonly Arra
     throw e;
   } finally {
     for (const b of held) gpu.pool.release(b);
+  }
+}
+
+/** One weight of the model by HF name, read back from the GPU (f32 weights). */
+export async function readModelTensor(model: Qwen2Model, name: string): Promise<Float32Array> {
+  const m = model.internals();
+  const c = model.config;
+  const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv } = c;
+  if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', 'readModelTensor needs f32 weights');
+  const read = async (buffer: GPUBuffer, offset: number, size: number) => new Float32Array(await model.gpu.read(buffer, (offset + size) * 4)).slice(offset, offset + size);
+  const vocab = async (shards: typeof m.embed) => {
+    const out = new Float32Array(c.vocabSize * H);
+    for (const shard of shards) out.set(await read(shard.buffer, 0, shard.rows * H), shard.rowStart * H);
+    return out;
+  };
+  if (name === 'model.embed_tokens.weight') return vocab(m.embed);
+  if (name === 'lm_head.weight') return vocab(m.head);
+  if (name === 'model.norm.weight') return read(m.finalNorm, 0, H);
+  const match = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
+  const layer = match ? m.layers[Number(match[1])] : undefined;
+  if (!layer) throw new IgSearchError('INVALID_ARGUMENT', `no tensor named "${name}"`);
+  switch (match![2]) {
+    case 'input_layernorm.weight': return read(layer.inputNorm, 0, H);
+    case 'post_attention_layernorm.weight': return read(layer.postNorm, 0, H);
+    case 'self_attn.q_proj.weight': return read(layer.wQkv, 0, nh * d * H);
+    case 'self_attn.k_proj.weight': return read(layer.wQkv, nh * d * H, nkv * d * H);
+    case 'self_attn.v_proj.weight': return read(layer.wQkv, (nh + nkv) * d * H, nkv * d * H);
+    case 'self_attn.q_proj.bias': return read(layer.bQkv, 0, nh * d);
+    case 'self_attn.k_proj.bias': return read(layer.bQkv, nh * d, nkv * d);
+    case 'self_attn.v_proj.bias': return read(layer.bQkv, (nh + nkv) * d, nkv * d);
+    case 'self_attn.o_proj.weight': return read(layer.wO, 0, H * nh * d);
+    case 'mlp.gate_proj.weight': return read(layer.wGateUp, 0, I * H);
+    case 'mlp.up_proj.weight': return read(layer.wGateUp, I * H, I * H);
+    case 'mlp.down_proj.weight': return read(layer.wDown, 0, H * I);
+    default: throw new IgSearchError('INVALID_ARGUMENT', `no tensor named "${name}"`);
   }
 }
