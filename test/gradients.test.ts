@@ -40,6 +40,24 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     model.free();
   });
 
+  it('two micro-batches accumulated give the same gradients as one batch', async () => {
+    const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
+    const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
+    const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
+    const model = await Qwen2Model.load(gpu, dir);
+    const first = await qwen2Gradients(model, [fixture.sequences[0]!], [fixture.coefficients[0]!]);
+    const both = await qwen2Gradients(model, [fixture.sequences[1]!], [fixture.coefficients[1]!], { accumulate: first });
+    first.free(); // a no-op now: the accumulated result owns the buffers
+    for (const name of ['model.embed_tokens.weight', 'model.layers.1.self_attn.v_proj.weight', 'model.norm.weight', 'lm_head.weight']) {
+      const want = tensorToF32(bytes, expected.get(name)!);
+      const got = await both.read(name);
+      const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
+      expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale, name).toBeLessThan(1e-3);
+    }
+    both.free();
+    model.free();
+  });
+
   it('bad batches are typed errors', async () => {
     const model = await Qwen2Model.load(gpu, dir);
     await expect(qwen2Gradients(model, [], [])).rejects.toThrow(/batch is empty/);

@@ -34,7 +34,26 @@ export interface Gradients {
   free(): void;
 }
 
-export async function qwen2Gradients(model: Qwen2Model, sequences: readonly ArrayLike<number>[], upstream: readonly ArrayLike<number>[]): Promise<Gradients> {
+interface Storage {
+  dEmbed: GPUBuffer[];
+  dHead: GPUBuffer[];
+  dFinalNorm: GPUBuffer;
+  dLayers: { inputNorm: GPUBuffer; wQkv: GPUBuffer; bQkv: GPUBuffer; wO: GPUBuffer; postNorm: GPUBuffer; wGateUp: GPUBuffer; wDown: GPUBuffer }[];
+  owned: GPUBuffer[];
+}
+const storageOf = new WeakMap<Gradients, Storage>();
+
+export interface GradientOptions {
+  /** Add this micro-batch's gradients to an earlier result's buffers (gradient accumulation). */
+  accumulate?: Gradients;
+}
+
+export async function qwen2Gradients(
+  model: Qwen2Model,
+  sequences: readonly ArrayLike<number>[],
+  upstream: readonly ArrayLike<number>[],
+  options: GradientOptions = {},
+): Promise<Gradients> {
   const gpu = model.gpu;
   const c = model.config;
   const m = model.internals();
@@ -99,26 +118,31 @@ export async function qwen2Gradients(model: Qwen2Model, sequences: readonly Arra
   };
   const zeros = (floats: number, label: string) => gpu.upload(new Float32Array(Math.max(1, floats)), label);
 
-  // Gradient buffers (zeroed; several contributions accumulate).
+  // Gradient buffers: zeroed, or an earlier micro-batch's to add to (contributions accumulate).
   const grads = new Map<string, { buffer: GPUBuffer; offset: number; size: number }>();
-  const owned: GPUBuffer[] = [];
+  const previous = options.accumulate ? storageOf.get(options.accumulate) : undefined;
+  if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of qwen2Gradients that has not been freed');
+  const owned: GPUBuffer[] = previous?.owned ?? [];
   const gradBuffer = (floats: number, label: string) => {
     const b = zeros(floats, label);
     owned.push(b);
     return b;
   };
-  const dEmbed = m.embed.map((shard) => gradBuffer(shard.rows * H, `grad.embed[${shard.rowStart}]`));
-  const dHead = m.head === m.embed ? dEmbed : m.head.map((shard) => gradBuffer(shard.rows * H, `grad.lm_head[${shard.rowStart}]`));
-  const dFinalNorm = gradBuffer(H, 'grad.model.norm');
-  const dLayers = m.layers.map((_, i) => ({
-    inputNorm: gradBuffer(H, `grad.${i}.input_layernorm`),
-    wQkv: gradBuffer(W * H, `grad.${i}.qkv`),
-    bQkv: gradBuffer(W, `grad.${i}.qkv_bias`),
-    wO: gradBuffer(H * nh * d, `grad.${i}.o_proj`),
-    postNorm: gradBuffer(H, `grad.${i}.post_attention_layernorm`),
-    wGateUp: gradBuffer(2 * I * H, `grad.${i}.gate_up`),
-    wDown: gradBuffer(H * I, `grad.${i}.down_proj`),
-  }));
+  const dEmbed = previous?.dEmbed ?? m.embed.map((shard) => gradBuffer(shard.rows * H, `grad.embed[${shard.rowStart}]`));
+  const dHead = previous?.dHead ?? (m.head === m.embed ? dEmbed : m.head.map((shard) => gradBuffer(shard.rows * H, `grad.lm_head[${shard.rowStart}]`)));
+  const dFinalNorm = previous?.dFinalNorm ?? gradBuffer(H, 'grad.model.norm');
+  const dLayers =
+    previous?.dLayers ??
+    m.layers.map((_, i) => ({
+      inputNorm: gradBuffer(H, `grad.${i}.input_layernorm`),
+      wQkv: gradBuffer(W * H, `grad.${i}.qkv`),
+      bQkv: gradBuffer(W, `grad.${i}.qkv_bias`),
+      wO: gradBuffer(H * nh * d, `grad.${i}.o_proj`),
+      postNorm: gradBuffer(H, `grad.${i}.post_attention_layernorm`),
+      wGateUp: gradBuffer(2 * I * H, `grad.${i}.gate_up`),
+      wDown: gradBuffer(H * I, `grad.${i}.down_proj`),
+    }));
+  const storage: Storage = { dEmbed, dHead, dFinalNorm, dLayers, owned };
 
   try {
     const metaBuf = gpu.upload(Uint32Array.from(meta), 'rows');
@@ -273,7 +297,7 @@ export async function qwen2Gradients(model: Qwen2Model, sequences: readonly Arra
       }),
     ];
     let freed = false;
-    return {
+    const result: Gradients = {
       logprobs,
       trainables,
       buffers: grads,
@@ -284,13 +308,18 @@ export async function qwen2Gradients(model: Qwen2Model, sequences: readonly Arra
         return all.slice(entry.offset, entry.offset + entry.size);
       },
       free() {
-        if (freed) return;
+        if (freed || !storageOf.has(result)) return;
         freed = true;
         for (const b of new Set(owned)) gpu.pool.release(b);
+        storageOf.delete(result);
+        if (options.accumulate) storageOf.delete(options.accumulate);
       },
     };
+    storageOf.set(result, storage);
+    if (options.accumulate) storageOf.delete(options.accumulate); // the new result now owns the buffers
+    return result;
   } catch (e) {
-    for (const b of new Set(owned)) gpu.pool.release(b);
+    if (!previous) for (const b of new Set(owned)) gpu.pool.release(b);
     throw e;
   } finally {
     for (const b of held) gpu.pool.release(b);
