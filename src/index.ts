@@ -69,3 +69,4 @@ export { AdamW, type AdamWOptions, type TrainableTensor, type StepReport } from 
 export { policyLoss, aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions, type LossAggregation, type PolicyLossOptions, type PolicyLossInput } from './kernels/policy_loss/policy_loss.js';
 export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';
 export { qwen2Gradients, readModelTensor, type Gradients } from './model/backward.js';
+export { saveCheckpoint, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';

@@ -29,8 +29,14 @@ export interface Gradients {
   buffers: Map<string, { buffer: GPUBuffer; offset: number; size: number }>;
   /** Reads one gradient back (f32, HF layout). */
   read(name: string): Promise<Float32Array>;
-  /** (parameter, gradient) buffer pairs as the model stores them (fused q/k/v, gate/up), for AdamW. */
+  /**
+   * (parameter, gradient) buffer pairs as the model stores them (fused q/k/v, gate/up), for AdamW.
+   * An optimizer keeps these buffers: for the next step, `zero()` this result and pass it as
+   * `accumulate`, so the gradients land in the same buffers.
+   */
   trainables: TrainableTensor[];
+  /** Sets every gradient to 0 (start of the next optimizer step). */
+  zero(): void;
   free(): void;
 }
 
@@ -300,6 +306,11 @@ export async function qwen2Gradients(
     const result: Gradients = {
       logprobs,
       trainables,
+      zero() {
+        const encoder = gpu.device.createCommandEncoder({ label: 'zero_grad' });
+        for (const b of new Set(owned)) encoder.clearBuffer(b);
+        gpu.device.queue.submit([encoder.finish()]);
+      },
       buffers: grads,
       async read(name: string) {
         const entry = grads.get(name);

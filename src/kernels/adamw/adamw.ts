@@ -120,6 +120,25 @@ export class AdamW {
     return { skipped: false, gradNorm: norm, clipScale, step: t };
   }
 
+  /** Moments and step count, for checkpoints (tensor names as given at creation). */
+  async exportState(): Promise<{ step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> }> {
+    const read = async (buffers: GPUBuffer[]) => new Map(await Promise.all(this.tensors.map(async (t, i) => [t.name, new Float32Array(await this.gpu.read(buffers[i]!, t.size * 4))] as const)));
+    return { step: this.stepCount, m: await read(this.m), v: await read(this.v) };
+  }
+
+  /** Restores what `exportState` gave (same tensor names and sizes). */
+  importState(state: { step: number; m: ReadonlyMap<string, Float32Array>; v: ReadonlyMap<string, Float32Array> }): void {
+    if (!Number.isInteger(state.step) || state.step < 0) throw new IgSearchError('INVALID_ARGUMENT', `optimizer state: step ${state.step} is not a step count`);
+    this.tensors.forEach((t, i) => {
+      for (const [kind, map, buffers] of [['m', state.m, this.m], ['v', state.v, this.v]] as const) {
+        const values = map.get(t.name);
+        if (!values || values.length !== t.size) throw new IgSearchError('SHAPE_MISMATCH', `optimizer state: ${kind} of "${t.name}" has ${values?.length ?? 'no'} values, the tensor has ${t.size}`);
+        this.gpu.device.queue.writeBuffer(buffers[i]!, 0, values);
+      }
+    });
+    this.stepCount = state.step;
+  }
+
   free(): void {
     for (const b of [...this.m, ...this.v]) this.gpu.pool.release(b);
   }

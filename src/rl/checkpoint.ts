@@ -1,0 +1,102 @@
+/**
+ * Training checkpoints, written so that nothing saved is ever lost: each checkpoint is a complete
+ * directory `ROOT/step-000042/` (HF `config.json` + `model.safetensors`, `optimizer.safetensors`
+ * with AdamW's moments, `trainer_state.json`) built under a temporary name and renamed into place
+ * in one step; `ROOT/latest` then names it, itself replaced by rename. A crash at any point leaves
+ * `latest` naming a complete checkpoint. Node and Deno (file system); browsers get a typed error.
+ */
+import { IgSearchError } from '../errors.js';
+import type { AdamW } from '../kernels/adamw/adamw.js';
+import { readModelTensor } from '../model/backward.js';
+import { qwen2ConfigJson, qwen2TensorShapes } from '../model/config.js';
+import type { Qwen2Model } from '../model/qwen2.js';
+import { readSafetensorsHeader, tensorToF32, writeSafetensors } from '../model/safetensors.js';
+
+export interface TrainerState {
+  step: number;
+  [key: string]: unknown;
+}
+
+export interface SaveOptions {
+  /** Test hook: runs after the files are written, before anything is renamed into place. */
+  beforeCommit?: () => void | Promise<void>;
+}
+
+async function fs() {
+  try {
+    return await import('node:fs/promises');
+  } catch (e) {
+    throw new IgSearchError('UNSUPPORTED_RUNTIME', 'checkpoints need a file system (Node or Deno)', { cause: e });
+  }
+}
+
+const stepName = (step: number) => `step-${String(step).padStart(6, '0')}`;
+
+export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer: AdamW | undefined, state: TrainerState, options: SaveOptions = {}): Promise<string> {
+  if (!Number.isInteger(state.step) || state.step < 0) throw new IgSearchError('INVALID_ARGUMENT', `checkpoint: step must be a non-negative integer, got ${state.step}`);
+  const f = await fs();
+  await f.mkdir(root, { recursive: true });
+  const name = stepName(state.step);
+  const tmp = `${root}/.${name}.tmp-${Date.now()}`;
+  await f.mkdir(tmp, { recursive: true });
+  try {
+    const shapes = qwen2TensorShapes(model.config);
+    const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
+    for (const [tensor, shape] of shapes) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
+    await f.writeFile(`${tmp}/model.safetensors`, writeSafetensors(tensors));
+    await f.writeFile(`${tmp}/config.json`, JSON.stringify(qwen2ConfigJson(model.config), null, 2));
+    if (optimizer) {
+      const o = await optimizer.exportState();
+      const moments = new Map<string, { data: Float32Array; shape: number[] }>();
+      for (const [k, v] of o.m) moments.set(`exp_avg.${k}`, { data: v, shape: [v.length] });
+      for (const [k, v] of o.v) moments.set(`exp_avg_sq.${k}`, { data: v, shape: [v.length] });
+      await f.writeFile(`${tmp}/optimizer.safetensors`, writeSafetensors(moments, { format: 'ig-search-adamw', step: String(o.step) }));
+    }
+    await f.writeFile(`${tmp}/trainer_state.json`, JSON.stringify(state, null, 2));
+    await options.beforeCommit?.();
+    const final = `${root}/${name}`;
+    await f.rm(final, { recursive: true, force: true });
+    await f.rename(tmp, final);
+    await f.writeFile(`${root}/latest.tmp`, name);
+    await f.rename(`${root}/latest.tmp`, `${root}/latest`);
+    return final;
+  } catch (e) {
+    await f.rm(tmp, { recursive: true, force: true }).catch(() => {});
+    throw e;
+  }
+}
+
+/** The directory `latest` names, or undefined when there is no checkpoint yet. */
+export async function latestCheckpoint(root: string): Promise<string | undefined> {
+  const f = await fs();
+  let name: string;
+  try {
+    name = (await f.readFile(`${root}/latest`, 'utf8')).trim();
+  } catch {
+    return undefined;
+  }
+  if (!/^step-\d+$/.test(name)) throw new IgSearchError('INVALID_ARGUMENT', `${root}/latest: "${name.slice(0, 40)}" is not a checkpoint name`);
+  return `${root}/${name}`;
+}
+
+/** Trainer state and optimizer moments of a checkpoint directory (the model loads with Qwen2Model.load). */
+export async function readCheckpointState(dir: string): Promise<{ state: TrainerState; optimizer?: { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> } }> {
+  const f = await fs();
+  const state = JSON.parse(await f.readFile(`${dir}/trainer_state.json`, 'utf8')) as TrainerState;
+  let bytes: Uint8Array;
+  try {
+    bytes = new Uint8Array(await f.readFile(`${dir}/optimizer.safetensors`));
+  } catch {
+    return { state };
+  }
+  const header = readSafetensorsHeader(bytes, `${dir}/optimizer.safetensors`);
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [key, info] of header) {
+    if (key.startsWith('exp_avg_sq.')) v.set(key.slice('exp_avg_sq.'.length), tensorToF32(bytes, info));
+    else if (key.startsWith('exp_avg.')) m.set(key.slice('exp_avg.'.length), tensorToF32(bytes, info));
+  }
+  const length = Number(new DataView(bytes.buffer, bytes.byteOffset).getBigUint64(0, true));
+  const meta = (JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { __metadata__?: { step?: string } }).__metadata__;
+  return { state, optimizer: { step: Number(meta?.step ?? state.step), m, v } };
+}

@@ -1,0 +1,81 @@
+import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { AdamW, Gpu, latestCheckpoint, Qwen2Model, qwen2Gradients, readCheckpointState, readModelTensor, saveCheckpoint, type Gradients } from '../src/entry/node.js';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+const dir = 'test/fixtures/qwen2/tiny-f32';
+const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
+const options = { lr: 1e-2, weightDecay: 0.01, maxGradNorm: 1 };
+const NAMES = ['model.embed_tokens.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.down_proj.weight', 'model.norm.weight', 'lm_head.weight'];
+
+/** One optimizer step on the fixture batch. The optimizer keeps the gradient buffers it was made with. */
+const gradients = new Map<Qwen2Model, Gradients>();
+async function step(model: Qwen2Model, optimizer?: AdamW, state?: Awaited<ReturnType<typeof readCheckpointState>>['optimizer']): Promise<AdamW> {
+  const previous = gradients.get(model);
+  previous?.zero();
+  const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients, { accumulate: previous });
+  gradients.set(model, grads);
+  const opt = optimizer ?? (await AdamW.create(gpu, grads.trainables, options));
+  if (state) opt.importState(state);
+  await opt.step();
+  return opt;
+}
+
+const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
+const snapshot = async (model: Qwen2Model) => Promise.all(NAMES.map((n) => readModelTensor(model, n)));
+
+describe('checkpoints', () => {
+  it('save → load → step gives exactly the weights of never stopping', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
+    const a = await Qwen2Model.load(gpu, dir);
+    const optA = await step(a);
+    await saveCheckpoint(root, a, optA, { step: 1, note: 'after one step' });
+    await step(a, optA);
+    const straight = await snapshot(a);
+
+    const latest = await latestCheckpoint(root);
+    expect(latest).toBe(`${root}/step-000001`);
+    const { state, optimizer } = await readCheckpointState(latest!);
+    expect(state).toEqual({ step: 1, note: 'after one step' });
+    expect(optimizer!.step).toBe(1);
+    const b = await Qwen2Model.load(gpu, latest!);
+    const optB = await step(b, undefined, optimizer);
+    expect(optB.stepCount).toBe(2);
+    const resumed = await snapshot(b);
+    NAMES.forEach((name, i) => expect(maxDiff(resumed[i]!, straight[i]!), name).toBe(0));
+    for (const x of [optA, optB]) x.free();
+    a.free();
+    b.free();
+  });
+
+  it('an interrupted save (after writing, before the rename) leaves the previous checkpoint as latest and loadable', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
+    const model = await Qwen2Model.load(gpu, dir);
+    const opt = await step(model);
+    await saveCheckpoint(root, model, opt, { step: 1 });
+    const saved = await snapshot(model);
+    await step(model, opt);
+    await expect(
+      saveCheckpoint(root, model, opt, { step: 2 }, {
+        beforeCommit: () => {
+          throw new Error('killed');
+        },
+      }),
+    ).rejects.toThrow('killed');
+    expect(await latestCheckpoint(root)).toBe(`${root}/step-000001`);
+    expect(readdirSync(root).sort()).toEqual(['latest', 'step-000001']);
+    const back = await Qwen2Model.load(gpu, (await latestCheckpoint(root))!);
+    const loaded = await snapshot(back);
+    NAMES.forEach((name, i) => expect(maxDiff(loaded[i]!, saved[i]!), name).toBe(0));
+    opt.free();
+    model.free();
+    back.free();
+  });
+});
