@@ -1,0 +1,94 @@
+/**
+ * One full fine-tuning step — forward log-probs, policy loss (PPO-clip, dual clip, k3 KL), whole-model
+ * backward, grad-norm clip, AdamW — in tokens/s and peak GPU bytes, for the fixture model and a
+ * Qwen2.5-0.5B-shaped random model, beside PyTorch fp32 CPU doing the same step (same checkpoint,
+ * batch and loss) in the same run.
+ *
+ *   npm run bench -- train            # writes bench/results/train.json
+ */
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AdamW, Gpu, policyLoss, Qwen2Model, qwen2ConfigJson, qwen2Gradients, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, writeSafetensors, type Gradients, type Qwen2Config } from 'ig-search';
+import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
+
+const QWEN05 = readQwen2Config({
+  model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2,
+  vocab_size: 151936, max_position_embeddings: 32768, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true,
+});
+
+function writeRandomCheckpoint(config: Qwen2Config): string {
+  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-train-'));
+  const tensors = randomQwen2Tensors(config, 7);
+  const shapes = qwen2TensorShapes(config);
+  writeFileSync(join(dir, 'config.json'), JSON.stringify(qwen2ConfigJson(config)));
+  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(new Map([...tensors].map(([n, data]) => [n, { data, shape: shapes.get(n)! }]))));
+  return dir;
+}
+
+const fixtureDir = 'test/fixtures/qwen2/tiny-f32';
+const qwenDir = writeRandomCheckpoint(QWEN05);
+const CASES = [
+  { name: 'fixture tiny-f32', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), batch: 4, length: 64, minReps: 3 },
+  { name: 'Qwen2.5-0.5B-shaped', dir: qwenDir, config: QWEN05, batch: 2, length: 64, minReps: 1 },
+];
+
+const gpu = await Gpu.request();
+console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'})\n`);
+let seed = 3;
+const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+
+const rows: { name: string; batch: number; length: number; seconds: number; tokensPerSecond: number; peakGpuBytes: number; torch?: number }[] = [];
+const jobs: unknown[] = [];
+for (const c of CASES) {
+  const model = await Qwen2Model.load(gpu, c.dir);
+  const sequences = Array.from({ length: c.batch }, () => Array.from({ length: c.length }, () => Math.floor(rand() * c.config.vocabSize)));
+  const n = c.length - 1;
+  const current = await model.sequenceLogprobs(sequences);
+  const old = current.map((lp) => Array.from(lp, (v) => v + (rand() - 0.5) * 0.2));
+  const ref = current.map((lp) => Array.from(lp, (v) => v + (rand() - 0.5) * 0.2));
+  const advantages = sequences.map(() => Array.from({ length: n }, () => (rand() - 0.5) * 2));
+  const offsets = sequences.map((_, s) => s * n).concat(sequences.length * n);
+  const flat = (x: ArrayLike<number>[]) => Float32Array.from(x.flatMap((a) => Array.from(a)));
+  let grads: Gradients | undefined;
+  let optimizer: AdamW | undefined;
+  const trainStep = async () => {
+    const logp = await model.sequenceLogprobs(sequences);
+    const { grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(old), refLogp: flat(ref), advantages: flat(advantages), mask: new Uint8Array(flat(logp).length).fill(1), sequenceOffsets: offsets });
+    grads?.zero();
+    grads = await qwen2Gradients(model, sequences, logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!)), { accumulate: grads });
+    optimizer ??= await AdamW.create(gpu, grads.trainables, { lr: 1e-6, weightDecay: 0.01, maxGradNorm: 1 });
+    await optimizer.step();
+  };
+  gpu.pool.resetPeak();
+  await trainStep();
+  const peak = gpu.pool.stats().peakLiveBytes;
+  const seconds = await timeIt(trainStep, { minReps: c.minReps, minSeconds: 1 });
+  rows.push({ name: c.name, batch: c.batch, length: c.length, seconds, tokensPerSecond: (c.batch * c.length) / seconds, peakGpuBytes: peak });
+  jobs.push({ dir: c.dir, sequences, old, ref, advantages, minReps: c.minReps });
+  console.log(`${c.name}: ${((c.batch * c.length) / seconds).toFixed(1)} tokens/s per train step`);
+  optimizer?.free();
+  grads?.free();
+  model.free();
+  gpu.pool.trim();
+}
+
+const torch = runTorch<{ seconds: number }[]>('bench/torch_train.py', jobs);
+rmSync(qwenDir, { recursive: true, force: true });
+if (torch.skipped) console.log(torch.skipped);
+rows.forEach((r, i) => (r.torch = torch.result?.[i]?.seconds));
+
+console.log('\nfull fine-tuning step (forward, loss, backward, clip, AdamW), fp32');
+printTable(
+  ['model', 'batch', 'ours tok/s', 'torch tok/s', 'ours/torch', 'peak GPU MiB'],
+  rows.map((r) => [r.name, `${r.batch}×${r.length}`, r.tokensPerSecond, r.torch ? (r.batch * r.length) / r.torch : NaN, r.torch ? r.torch / r.seconds : NaN, (r.peakGpuBytes / 2 ** 20).toFixed(1)]),
+);
+const qwen = rows[1]!;
+const path = writeResults('train', {
+  adapter: gpu.adapter,
+  torch: torch.torch ?? null,
+  ratios: { vs_torch_cpu: qwen.torch ? qwen.torch / qwen.seconds : null },
+  cases: rows,
+});
+console.log(`\nwrote ${path}`);
+gpu.destroy();
