@@ -70,3 +70,4 @@ export { policyLoss, aggregationWeights, encodePolicyLoss, policyLossKernel, res
 export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';
 export { qwen2Gradients, readModelTensor, type Gradients } from './model/backward.js';
 export { saveCheckpoint, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';
+export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type WorldOptions, type WorldQuestion, type WorldPassage, type Entity, type EntityKind } from './world/world.js';
