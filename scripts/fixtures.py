@@ -59,8 +59,8 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def forward(cfg, w, ids):
-    """Logits [T, V] for one sequence (fp32)."""
+def forward(cfg, w, ids, lora=None):
+    """Logits [T, V] for one sequence (fp32). `lora`: {(layer, target): (A, B)} and a "scale"."""
     h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     d, eps, t = h // heads, cfg["rms_norm_eps"], len(ids)
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
@@ -68,20 +68,29 @@ def forward(cfg, w, ids):
     freqs = torch.outer(torch.arange(t, dtype=torch.float32), inv_freq)
     cos, sin = torch.cat((freqs, freqs), -1).cos(), torch.cat((freqs, freqs), -1).sin()
     mask = torch.full((t, t), float("-inf")).triu(1)
+
+    def delta(i, target, inp):
+        if not lora or (i, target) not in lora:
+            return 0
+        a_, b_ = lora[(i, target)]
+        return lora["scale"] * (inp @ a_.T) @ b_.T
+
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         a = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (a @ w[p + "self_attn.q_proj.weight"].T + w[p + "self_attn.q_proj.bias"]).view(t, heads, d).transpose(0, 1)
-        k = (a @ w[p + "self_attn.k_proj.weight"].T + w[p + "self_attn.k_proj.bias"]).view(t, kv, d).transpose(0, 1)
-        v = (a @ w[p + "self_attn.v_proj.weight"].T + w[p + "self_attn.v_proj.bias"]).view(t, kv, d).transpose(0, 1)
+        q = (a @ w[p + "self_attn.q_proj.weight"].T + w[p + "self_attn.q_proj.bias"] + delta(i, "q_proj", a)).view(t, heads, d).transpose(0, 1)
+        k = (a @ w[p + "self_attn.k_proj.weight"].T + w[p + "self_attn.k_proj.bias"] + delta(i, "k_proj", a)).view(t, kv, d).transpose(0, 1)
+        v = (a @ w[p + "self_attn.v_proj.weight"].T + w[p + "self_attn.v_proj.bias"] + delta(i, "v_proj", a)).view(t, kv, d).transpose(0, 1)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         k, v = k.repeat_interleave(heads // kv, 0), v.repeat_interleave(heads // kv, 0)
         att = torch.softmax(q @ k.transpose(1, 2) / d**0.5 + mask, dim=-1)
         o = (att @ v).transpose(0, 1).reshape(t, heads * d)
-        x = x + o @ w[p + "self_attn.o_proj.weight"].T
+        x = x + o @ w[p + "self_attn.o_proj.weight"].T + delta(i, "o_proj", o)
         m = rms_norm(x, w[p + "post_attention_layernorm.weight"], eps)
-        gate = m @ w[p + "mlp.gate_proj.weight"].T
-        x = x + (torch.nn.functional.silu(gate) * (m @ w[p + "mlp.up_proj.weight"].T)) @ w[p + "mlp.down_proj.weight"].T
+        gate = m @ w[p + "mlp.gate_proj.weight"].T + delta(i, "gate_proj", m)
+        up = m @ w[p + "mlp.up_proj.weight"].T + delta(i, "up_proj", m)
+        act = torch.nn.functional.silu(gate) * up
+        x = x + act @ w[p + "mlp.down_proj.weight"].T + delta(i, "down_proj", act)
     x = rms_norm(x, w["model.norm.weight"], eps)
     head = w["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else w["lm_head.weight"]
     return x @ head.T
@@ -239,6 +248,48 @@ def write_train_step():
     print(f"train step: loss {float(loss):.5f}, grad norm {float(norm):.4f}")
 
 
+def write_lora_step():
+    """LoRA (r 4, alpha 8) on q/v/o/gate/down of tiny-f32: the adapter before (PEFT files in
+    tiny-f32-lora/), log-probs with it, and A/B after one AdamW step on L = Σ c·log p (lora_step.*)."""
+    src = os.path.join(ROOT, "tiny-f32")
+    out = os.path.join(ROOT, "tiny-f32-lora")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(src, "config.json")) as f:
+        cfg = json.load(f)
+    with open(os.path.join(src, "grads.json")) as f:
+        g = json.load(f)
+    weights = make_weights(cfg, torch.Generator().manual_seed(1234))
+    gen = torch.Generator().manual_seed(4)
+    rank, alpha, targets = 4, 8.0, ["q_proj", "v_proj", "o_proj", "gate_proj", "down_proj"]
+    h, inter, d = cfg["hidden_size"], cfg["intermediate_size"], cfg["hidden_size"] // cfg["num_attention_heads"]
+    dims = {"q_proj": (h, cfg["num_attention_heads"] * d), "v_proj": (h, cfg["num_key_value_heads"] * d), "o_proj": (h, h), "gate_proj": (h, inter), "down_proj": (inter, h)}
+    lora, tensors = {"scale": alpha / rank}, {}
+    for i in range(cfg["num_hidden_layers"]):
+        for t in targets:
+            fan_in, fan_out = dims[t]
+            a_ = torch.nn.Parameter((torch.rand(rank, fan_in, generator=gen) * 2 - 1) / fan_in**0.5)
+            b_ = torch.nn.Parameter(torch.randn(fan_out, rank, generator=gen) * 0.05)
+            lora[(i, t)] = (a_, b_)
+            module = "mlp" if t in ("gate_proj", "up_proj", "down_proj") else "self_attn"
+            tensors[f"base_model.model.model.layers.{i}.{module}.{t}.lora_A.weight"] = a_
+            tensors[f"base_model.model.model.layers.{i}.{module}.{t}.lora_B.weight"] = b_
+    write_safetensors(os.path.join(out, "adapter_model.safetensors"), {k: v.detach().clone() for k, v in tensors.items()})
+    with open(os.path.join(out, "adapter_config.json"), "w") as f:
+        json.dump({"peft_type": "LORA", "task_type": "CAUSAL_LM", "r": rank, "lora_alpha": alpha, "lora_dropout": 0.0, "bias": "none", "target_modules": targets}, f, indent=2)
+    opt = torch.optim.AdamW(list(tensors.values()), lr=1e-2, weight_decay=0.0)
+    loss, logps = 0, []
+    for seq, cs in zip(g["sequences"], g["coefficients"]):
+        logp = torch.log_softmax(forward(cfg, weights, seq, lora), dim=-1)[torch.arange(len(seq) - 1), torch.tensor(seq[1:])]
+        logps.append(logp.tolist())
+        loss = loss + (logp * torch.tensor(cs)).sum()
+    loss.backward()
+    opt.step()
+    write_safetensors(os.path.join(src, "lora_step.safetensors"), {k: v.detach().clone() for k, v in tensors.items()})
+    with open(os.path.join(src, "lora_step.json"), "w") as f:
+        json.dump({"logprobs": logps, "loss": float(loss)}, f)
+    print(f"lora step: {len(tensors)} adapter tensors, loss {float(loss):.4f}")
+
+
 def write_adamw():
     """torch.optim.AdamW + clip_grad_norm_ over three steps on two tensors (test/fixtures/adamw.json)."""
     gen = torch.Generator().manual_seed(5)
@@ -267,3 +318,4 @@ if __name__ == "__main__":
     write_model("tiny-bf16", config(tie_word_embeddings=True, num_hidden_layers=3, torch_dtype="bfloat16", rope_theta=1000000.0), seed=99, dtype=torch.bfloat16, shards=2)
     write_gradients()
     write_train_step()
+    write_lora_step()

@@ -71,3 +71,4 @@ export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.
 export { qwen2Gradients, readModelTensor, type Gradients } from './model/backward.js';
 export { saveCheckpoint, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';
 export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type WorldOptions, type WorldQuestion, type WorldPassage, type Entity, type EntityKind } from './world/world.js';
+export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';

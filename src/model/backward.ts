@@ -21,6 +21,9 @@ import { encodeSwiglu, encodeSwigluBackward, swigluBackwardKernel } from '../ker
 import { Matmul } from '../kernels/matmul/matmul.js';
 import type { Qwen2Model } from './qwen2.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
+import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
+import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
+import { encodeLoraForward, type LoraAdapters } from './lora.js';
 
 export interface Gradients {
   /** Per-token log-probs of the batch (what the forward computed), one array per sequence. */
@@ -52,6 +55,11 @@ const storageOf = new WeakMap<Gradients, Storage>();
 export interface GradientOptions {
   /** Add this micro-batch's gradients to an earlier result's buffers (gradient accumulation). */
   accumulate?: Gradients;
+  /**
+   * Train these LoRA adapters instead of the base weights: the base is frozen (no base gradients are
+   * computed or stored), the adapters' gradients accumulate into their dA/dB, and `trainables` are theirs.
+   */
+  lora?: LoraAdapters;
 }
 
 export async function qwen2Gradients(
@@ -103,9 +111,12 @@ export async function qwen2Gradients(
   const maxPos = Math.max(...sequences.map((s) => s.length));
   const table = m.ropeTable(maxPos);
 
-  const [linear, plainAcc, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack] = await Promise.all([
+  const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack] = await Promise.all([
     LinearBackward.create(gpu),
     Matmul.create(gpu, { accumulate: true }),
+    Matmul.create(gpu, {}),
+    gpu.kernel(columnsKernel),
+    gpu.kernel(transposeKernel),
     gpu.kernel(addKernel),
     gpu.kernel(rmsnormBackwardKernel),
     gpu.kernel(swigluBackwardKernel),
@@ -129,7 +140,11 @@ export async function qwen2Gradients(
   const previous = options.accumulate ? storageOf.get(options.accumulate) : undefined;
   if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of qwen2Gradients that has not been freed');
   const owned: GPUBuffer[] = previous?.owned ?? [];
+  const lora = options.lora;
+  if (lora && lora.layers.length !== m.layers.length) throw new IgSearchError('SHAPE_MISMATCH', 'gradients: the LoRA adapters were made for another model');
+  let placeholder: GPUBuffer | undefined; // frozen base: one 4-byte stand-in for every base gradient
   const gradBuffer = (floats: number, label: string) => {
+    if (lora) return (placeholder ??= (() => (owned.push(zeros(1, 'grad.frozen')), owned[owned.length - 1]!))());
     const b = zeros(floats, label);
     owned.push(b);
     return b;
@@ -182,20 +197,32 @@ export async function qwen2Gradients(
 
     // ---- forward, keeping activations ----
     let batch = gpu.batch('qwen2.train.forward');
+    const fwdU = lora ? scratch(T * lora.config.rank, 'lora.fwd_u') : undefined;
+    const fwdD = lora ? scratch(T * Math.max(W, 2 * I, H), 'lora.fwd_d') : undefined;
+    const loraForward = (l: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
+      if (!lora) return;
+      for (const x of lora.layers[l]!) {
+        if (x.site.input === input) encodeLoraForward(batch, { matmulT: k.matmul, columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: fwdU!, d: fwdD! }, T, encodeColumns);
+      }
+    };
     const shape = { T, heads: nh, kvHeads: nkv, headDim: d };
     for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaBuf, x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
     m.layers.forEach((layer, l) => {
       batch.copy(x, save.xIn[l]!, T * H * 4);
       encodeRmsnorm(batch, k.rmsnorm, x, layer.inputNorm, metaBuf, save.a1[l]!, { T, H, eps: c.rmsNormEps });
       k.matmul.encode(batch, save.a1[l]!, layer.wQkv, qkv, { M: T, N: W, K: H, transposeB: true });
+      loraForward(l, 'a1', save.a1[l]!, qkv);
       encodeRope(batch, k.rope, { qkv, bias: layer.bQkv, meta: metaBuf, table, q: save.q[l]!, kCache: save.k[l]!, vCache: save.v[l]! }, shape);
       encodeAttention(batch, k.attention, { q: save.q[l]!, kCache: save.k[l]!, vCache: save.v[l]!, meta: metaBuf, out: save.o[l]! }, shape);
       k.matmulAcc.encode(batch, save.o[l]!, layer.wO, x, { M: T, N: H, K: nh * d, transposeB: true });
+      loraForward(l, 'attn', save.o[l]!, x);
       batch.copy(x, save.xMid[l]!, T * H * 4);
       encodeRmsnorm(batch, k.rmsnorm, x, layer.postNorm, metaBuf, save.a2[l]!, { T, H, eps: c.rmsNormEps });
       k.matmul.encode(batch, save.a2[l]!, layer.wGateUp, save.gu[l]!, { M: T, N: 2 * I, K: H, transposeB: true });
+      loraForward(l, 'a2', save.a2[l]!, save.gu[l]!);
       encodeSwiglu(batch, k.swiglu, save.gu[l]!, save.act[l]!, { T, I });
       k.matmulAcc.encode(batch, save.act[l]!, layer.wDown, x, { M: T, N: H, K: I, transposeB: true });
+      loraForward(l, 'act', save.act[l]!, x);
     });
     batch.copy(x, xFinal, T * H * 4);
     encodeRmsnorm(batch, k.rmsnorm, x, m.finalNorm, metaBuf, hN, { T, H, eps: c.rmsNormEps });
@@ -224,12 +251,12 @@ export async function qwen2Gradients(
       k.matmul.encode(batch, hN, weights(ch), logits, { M: T, N: ch.cols, K: H, transposeB: true });
       encodeLogsoftmaxBackward(batch, lsBack, { logits, targets: targetBuf, state, upstream: upstreamBuf }, { T, cols: ch.cols, colStart: ch.shard.rowStart + ch.from });
       const dW: BufferSlice = { buffer: dHead[ch.index]!, offset: ch.from * H * 4, size: ch.cols * H * 4 };
-      linear.encode(batch, { x: hN, w: weights(ch), dy: logits, dx: dhN, dw: dW, dyT: dzT }, { T, in: H, out: ch.cols }, { dx: true, dw: true });
+      linear.encode(batch, { x: hN, w: weights(ch), dy: logits, dx: dhN, dw: lora ? undefined : dW, dyT: dzT }, { T, in: H, out: ch.cols }, { dx: true, dw: true });
     });
     // Column sums over the rows (norm weight gradients): 1ᵀ · rows, accumulated.
     const rowSum = (rows: GPUBuffer, out: GPUBuffer, width: number) => plainAcc.encode(batch, ones, rows, out, { M: 1, N: width, K: T });
     encodeRmsnormBackward(batch, rmsBack, { x: xFinal, weight: m.finalNorm, dy: dhN, dx, dwRows }, { T, H, eps: c.rmsNormEps });
-    rowSum(dwRows, dFinalNorm, H);
+    if (!lora) rowSum(dwRows, dFinalNorm, H);
     const dAct = scratch(T * I, 'd_act');
     const dgu = scratch(T * 2 * I, 'd_gate_up');
     const dO = scratch(T * nh * d, 'd_o');
@@ -238,29 +265,55 @@ export async function qwen2Gradients(
     const dV = scratch(T * nkv * d, 'd_v');
     const dqkv = scratch(T * W, 'd_qkv');
     const stats = scratch(T * nh * 2, 'attention_stats');
+    const r = lora?.config.rank ?? 1;
+    const widest = Math.max(W, 2 * I, H);
+    const lo = lora ? { dOut: scratch(T * widest, 'lora.d_out'), dOutT: scratch(T * widest, 'lora.d_out_t'), u: scratch(T * r, 'lora.u'), us: scratch(T * r, 'lora.us'), du: scratch(T * r, 'lora.du'), dus: scratch(T * r, 'lora.dus'), dusT: scratch(T * r, 'lora.dus_t') } : undefined;
+    // For each adapter reading `input`: dB += (d_out)ᵀ·(s·x·Aᵀ), dA += (s·d_out·B)ᵀ·x, d_input += (s·d_out·B)·A.
+    const loraBackward = (l: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, dOutFull: GPUBuffer, dInput: GPUBuffer) => {
+      if (!lora || !lo) return;
+      for (const x of lora.layers[l]!) {
+        const site = x.site;
+        if (site.input !== input) continue;
+        const sc = lora.scale;
+        encodeColumns(batch, columns, dOutFull, lo.dOut, { T, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
+        k.matmul.encode(batch, inputBuffer, x.a, lo.u, { M: T, N: r, K: site.in, transposeB: true });
+        encodeColumns(batch, columns, lo.u, lo.us, { T, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
+        encodeTranspose(batch, transpose, lo.dOut, lo.dOutT, { R: T, C: site.out });
+        plainAcc.encode(batch, lo.dOutT, lo.us, x.dB, { M: site.out, N: r, K: T });
+        plainNT.encode(batch, lo.dOut, x.b, lo.du, { M: T, N: r, K: site.out });
+        encodeColumns(batch, columns, lo.du, lo.dus, { T, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
+        encodeTranspose(batch, transpose, lo.dus, lo.dusT, { R: T, C: r });
+        plainAcc.encode(batch, lo.dusT, inputBuffer, x.dA, { M: r, N: site.in, K: T });
+        plainAcc.encode(batch, lo.dus, x.a, dInput, { M: T, N: site.in, K: r });
+      }
+    };
     for (let l = L - 1; l >= 0; l--) {
       const layer = m.layers[l]!;
       const grad = dLayers[l]!;
       // MLP: x_out = x_mid + down(swiglu(gate_up(norm(x_mid))))
-      linear.encode(batch, { x: save.act[l]!, w: layer.wDown, dy: dx, dx: dAct, dw: grad.wDown, dyT }, { T, in: I, out: H }, { dw: true });
+      linear.encode(batch, { x: save.act[l]!, w: layer.wDown, dy: dx, dx: dAct, dw: lora ? undefined : grad.wDown, dyT }, { T, in: I, out: H }, { dw: true });
+      loraBackward(l, 'act', save.act[l]!, dx, dAct);
       encodeSwigluBackward(batch, swiBack, save.gu[l]!, dAct, dgu, { T, I });
-      linear.encode(batch, { x: save.a2[l]!, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: grad.wGateUp, dyT }, { T, in: H, out: 2 * I }, { dw: true });
+      linear.encode(batch, { x: save.a2[l]!, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: lora ? undefined : grad.wGateUp, dyT }, { T, in: H, out: 2 * I }, { dw: true });
+      loraBackward(l, 'a2', save.a2[l]!, dgu, dTmp);
       encodeRmsnormBackward(batch, rmsBack, { x: save.xMid[l]!, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T, H, eps: c.rmsNormEps });
-      rowSum(dwRows, grad.postNorm, H);
+      if (!lora) rowSum(dwRows, grad.postNorm, H);
       encodeAdd(batch, add, dhN, dx, T * H); // dx = d x_mid
       // Attention: x_mid = x_in + o_proj(attention(rope(qkv(norm(x_in)))))
-      linear.encode(batch, { x: save.o[l]!, w: layer.wO, dy: dx, dx: dO, dw: grad.wO, dyT }, { T, in: nh * d, out: H }, { dw: true });
+      linear.encode(batch, { x: save.o[l]!, w: layer.wO, dy: dx, dx: dO, dw: lora ? undefined : grad.wO, dyT }, { T, in: nh * d, out: H }, { dw: true });
+      loraBackward(l, 'attn', save.o[l]!, dx, dO);
       encodeAttentionBackward(batch, { dq, dkv }, { q: save.q[l]!, k: save.k[l]!, v: save.v[l]!, o: save.o[l]!, dO, meta: metaBuf, ends: endsBuf, stats, dQ, dK, dV }, shape);
       encodeRopeBackward(batch, ropeBack, { dQ, dK, dV, meta: metaBuf, table, dqkv }, shape);
-      linear.encode(batch, { x: save.a1[l]!, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: grad.wQkv, db: grad.bQkv, dyT, ones }, { T, in: H, out: W }, { dw: true, db: true });
+      linear.encode(batch, { x: save.a1[l]!, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: lora ? undefined : grad.wQkv, db: lora ? undefined : grad.bQkv, dyT, ones }, { T, in: H, out: W }, { dw: true, db: true });
+      loraBackward(l, 'a1', save.a1[l]!, dqkv, dTmp);
       encodeRmsnormBackward(batch, rmsBack, { x: save.xIn[l]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T, H, eps: c.rmsNormEps });
-      rowSum(dwRows, grad.inputNorm, H);
+      if (!lora) rowSum(dwRows, grad.inputNorm, H);
       encodeAdd(batch, add, dhN, dx, T * H); // dx = d x_in
     }
     const groups = groupRowsByToken(tokens);
     const [uniqueBuf, offsetsBuf, rowsBuf] = [gpu.upload(groups.unique), gpu.upload(groups.offsets), gpu.upload(groups.rows)];
     held.push(uniqueBuf, offsetsBuf, rowsBuf);
-    m.embed.forEach((shard, i) =>
+    if (!lora) m.embed.forEach((shard, i) =>
       encodeEmbeddingBackward(batch, embBack, { dx, unique: uniqueBuf, offsets: offsetsBuf, rows: rowsBuf, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
     );
     batch.submit();
@@ -292,7 +345,7 @@ export async function qwen2Gradients(
       set(`${p}mlp.up_proj.weight`, grad.wGateUp, I * H, I * H);
       set(`${p}mlp.down_proj.weight`, grad.wDown, 0, H * I);
     });
-    const trainables: TrainableTensor[] = [
+    const trainables: TrainableTensor[] = lora ? lora.trainables() : [
       ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
       ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
       { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
@@ -302,6 +355,10 @@ export async function qwen2Gradients(
         return (Object.keys(sizes) as (keyof typeof sizes)[]).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: grad[key], size: sizes[key] }));
       }),
     ];
+    if (lora) {
+      grads.clear();
+      for (const t of lora.trainables()) grads.set(t.name, { buffer: t.grad, offset: 0, size: t.size });
+    }
     let freed = false;
     const result: Gradients = {
       logprobs,

@@ -20,6 +20,8 @@ import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
 import { readQwen2Checkpoint } from './checkpoint.js';
 import { qwen2TensorShapes, type Qwen2Config } from './config.js';
+import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
+import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToF16 } from './safetensors.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
@@ -84,6 +86,7 @@ export interface Layer {
 }
 
 export interface Kernels {
+  columns: CompiledKernel;
   matmul: Matmul;
   matmulAcc: Matmul;
   embedding: CompiledKernel;
@@ -98,6 +101,8 @@ export interface Kernels {
 export class Qwen2Model {
   private ropeTable: GPUBuffer | undefined;
   private ropePositions = 0;
+  /** Active LoRA adapters (added to their projections in every forward), if any. */
+  lora: LoraAdapters | undefined;
   private freed = false;
 
   private constructor(
@@ -134,7 +139,8 @@ export class Qwen2Model {
     const half = options.weights === 'f16';
     if (half && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "f32"');
     const dtypeB = half ? 'f16' : 'f32';
-    const [matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
+    const [columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
+      gpu.kernel(columnsKernel),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB }),
       gpu.kernel(half ? embeddingF16Kernel : embeddingKernel),
@@ -163,7 +169,7 @@ export class Qwen2Model {
       });
     }
     const finalNorm = gpu.upload(get('model.norm.weight'), 'model.norm');
-    const kernels = { matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };
+    const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
@@ -356,6 +362,8 @@ export class Qwen2Model {
     const gateUp = alloc(T * 2 * c.intermediateSize * 4, 'gate_up');
     const act = alloc(T * c.intermediateSize * 4, 'swiglu');
     const meta = alloc(T * ROW_FIELDS * 4, 'rows');
+    const loraU = this.lora ? alloc(T * this.lora.config.rank * 4, 'lora_u') : undefined;
+    const loraD = this.lora ? alloc(T * Math.max(H, qkvWidth, c.intermediateSize) * 4, 'lora_delta') : undefined;
     // A row can be selected several times (its children's first tokens), so selections per chunk
     // can exceed its rows: the head runs over them in groups of at most T.
     const index = alloc(T * 4, 'scored_rows');
@@ -377,7 +385,7 @@ export class Qwen2Model {
         const n = Math.min(T, rowCount - start);
         queue.writeBuffer(meta, 0, info, start * ROW_FIELDS, n * ROW_FIELDS);
         const batch = gpu.batch('qwen2.forward');
-        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v });
+        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
@@ -415,8 +423,16 @@ export class Qwen2Model {
   private encodeLayers(
     batch: DispatchBatch,
     T: number,
-    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[] },
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
+    const lora = this.lora;
+    const delta = (l: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
+      if (!lora) return;
+      for (const x of lora.layers[l]!) {
+        if (x.site.input !== input) continue;
+        encodeLoraForward(batch, { matmulT: this.kernels.matmul, columns: this.kernels.columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
+      }
+    };
     const c = this.config;
     const k = this.kernels;
     const H = c.hiddenSize;
@@ -427,13 +443,17 @@ export class Qwen2Model {
     this.layers.forEach((layer, i) => {
       encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
       k.matmul.encode(batch, b.a, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
+      delta(i, 'a1', b.a, b.qkv);
       encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.kCache[i]!, vCache: b.vCache[i]! }, shape);
       encodeAttention(batch, k.attention, { q: b.q, kCache: b.kCache[i]!, vCache: b.vCache[i]!, meta: b.meta, out: b.attn }, shape);
       k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
+      delta(i, 'attn', b.attn, b.x);
       encodeRmsnorm(batch, k.rmsnorm, b.x, layer.postNorm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
       k.matmul.encode(batch, b.a, layer.wGateUp, b.gateUp, { M: T, N: 2 * I, K: H, transposeB: true });
+      delta(i, 'a2', b.a, b.gateUp);
       encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I });
       k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
+      delta(i, 'act', b.act, b.x);
     });
   }
 

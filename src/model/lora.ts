@@ -1,0 +1,212 @@
+/**
+ * LoRA adapters for a Qwen2 model: for each target projection W (out × in) of every layer,
+ *   y = x·Wᵀ + (alpha / rank) · (x·Aᵀ)·Bᵀ,   A: rank × in (random), B: out × rank (zeros)
+ * with the base weights frozen — so the base model is the KL reference for free. Files are PEFT's:
+ * `adapter_config.json` + `adapter_model.safetensors` with
+ * `base_model.model.model.layers.{i}.{self_attn|mlp}.{target}.lora_{A|B}.weight`.
+ */
+import { IgSearchError } from '../errors.js';
+import type { Gpu } from '../gpu/device.js';
+import type { TrainableTensor } from '../kernels/adamw/adamw.js';
+import { currentPlatform } from '../platform/platform.js';
+import type { Qwen2Config } from './config.js';
+import type { Qwen2Model } from './qwen2.js';
+import { readSafetensorsHeader, tensorToF32, writeSafetensors } from './safetensors.js';
+
+export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
+export type LoraTarget = (typeof LORA_TARGETS)[number];
+
+export interface LoraConfig {
+  rank: number;
+  alpha: number;
+  targets: readonly LoraTarget[];
+  /** Seed of A's initialisation (default 0). */
+  seed?: number;
+}
+
+/** Where a target reads its input and writes its output in the fused forward. */
+export interface LoraSite {
+  target: LoraTarget;
+  input: 'a1' | 'attn' | 'a2' | 'act';
+  /** The fused output it adds into and its column range there. */
+  output: 'qkv' | 'x' | 'gateUp';
+  offset: number;
+  width: number;
+  in: number;
+  out: number;
+}
+
+export function loraSite(c: Qwen2Config, target: LoraTarget): LoraSite {
+  const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv } = c;
+  const W = (nh + 2 * nkv) * d;
+  switch (target) {
+    case 'q_proj': return { target, input: 'a1', output: 'qkv', offset: 0, width: W, in: H, out: nh * d };
+    case 'k_proj': return { target, input: 'a1', output: 'qkv', offset: nh * d, width: W, in: H, out: nkv * d };
+    case 'v_proj': return { target, input: 'a1', output: 'qkv', offset: (nh + nkv) * d, width: W, in: H, out: nkv * d };
+    case 'o_proj': return { target, input: 'attn', output: 'x', offset: 0, width: H, in: nh * d, out: H };
+    case 'gate_proj': return { target, input: 'a2', output: 'gateUp', offset: 0, width: 2 * I, in: H, out: I };
+    case 'up_proj': return { target, input: 'a2', output: 'gateUp', offset: I, width: 2 * I, in: H, out: I };
+    case 'down_proj': return { target, input: 'act', output: 'x', offset: 0, width: H, in: I, out: H };
+  }
+}
+
+const moduleOf = (t: LoraTarget) => (t.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(t) ? 'mlp' : 'self_attn');
+export const peftName = (layer: number, target: LoraTarget, ab: 'A' | 'B') => `base_model.model.model.layers.${layer}.${moduleOf(target)}.${target}.lora_${ab}.weight`;
+
+export interface LoraLayerAdapter {
+  site: LoraSite;
+  a: GPUBuffer;
+  b: GPUBuffer;
+  dA: GPUBuffer;
+  dB: GPUBuffer;
+}
+
+export class LoraAdapters {
+  readonly scale: number;
+
+  private constructor(
+    readonly gpu: Gpu,
+    readonly config: LoraConfig,
+    /** Per layer, one adapter per target. */
+    readonly layers: LoraLayerAdapter[][],
+  ) {
+    this.scale = config.alpha / config.rank;
+  }
+
+  private static check(model: Qwen2Model, config: LoraConfig): void {
+    if (!Number.isInteger(config.rank) || config.rank < 1) throw new IgSearchError('INVALID_ARGUMENT', `LoRA: rank must be a positive integer, got ${config.rank}`);
+    if (!(config.alpha > 0)) throw new IgSearchError('INVALID_ARGUMENT', `LoRA: alpha must be > 0, got ${config.alpha}`);
+    if (config.targets.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'LoRA: no target modules');
+    for (const t of config.targets) {
+      if (!(LORA_TARGETS as readonly string[]).includes(t)) {
+        throw new IgSearchError('INVALID_ARGUMENT', `LoRA: target "${t}" is not a module of this model (Qwen2 has ${LORA_TARGETS.join(', ')})`);
+      }
+    }
+    if (model.weightDtype !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', 'LoRA training needs f32 base weights');
+  }
+
+  /** Fresh adapters: A ~ U(−1/√in, 1/√in) (kaiming-uniform, as PEFT), B = 0. */
+  static create(model: Qwen2Model, config: LoraConfig): LoraAdapters {
+    LoraAdapters.check(model, config);
+    let s = (config.seed ?? 0) >>> 0;
+    const rand = () => {
+      s = (s + 0x9e3779b9) >>> 0;
+      let z = s;
+      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
+      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
+      return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
+    };
+    return LoraAdapters.fromTensors(model, config, (layer, target, ab, shape) => {
+      if (ab === 'B') return new Float32Array(shape[0]! * shape[1]!);
+      const bound = 1 / Math.sqrt(shape[1]!);
+      return Float32Array.from({ length: shape[0]! * shape[1]! }, () => (rand() * 2 - 1) * bound);
+    });
+  }
+
+  /** PEFT adapter directory (`adapter_config.json` + `adapter_model.safetensors`). */
+  static async load(model: Qwen2Model, dir: string): Promise<LoraAdapters> {
+    const read = (name: string) => currentPlatform().readFile(`${dir.replace(/\/$/, '')}/${name}`);
+    const cfg = JSON.parse(new TextDecoder().decode(await read('adapter_config.json'))) as { r?: number; lora_alpha?: number; target_modules?: string[] };
+    const config: LoraConfig = { rank: cfg.r ?? 0, alpha: cfg.lora_alpha ?? 0, targets: (cfg.target_modules ?? []) as LoraTarget[] };
+    LoraAdapters.check(model, config);
+    const bytes = await read('adapter_model.safetensors');
+    const header = readSafetensorsHeader(bytes, `${dir}/adapter_model.safetensors`);
+    return LoraAdapters.fromTensors(model, config, (layer, target, ab, shape) => {
+      const name = peftName(layer, target, ab);
+      const info = header.get(name);
+      if (!info) throw new IgSearchError('INVALID_ARGUMENT', `${dir}/adapter_model.safetensors: tensor "${name}" is missing`);
+      if (info.shape.join() !== shape.join()) throw new IgSearchError('SHAPE_MISMATCH', `${dir}/adapter_model.safetensors: "${name}" has shape [${info.shape}], expected [${shape}]`);
+      return tensorToF32(bytes, info);
+    });
+  }
+
+  private static fromTensors(model: Qwen2Model, config: LoraConfig, values: (layer: number, target: LoraTarget, ab: 'A' | 'B', shape: number[]) => Float32Array): LoraAdapters {
+    const gpu = model.gpu;
+    const layers = Array.from({ length: model.config.numLayers }, (_, l) =>
+      config.targets.map((target) => {
+        const site = loraSite(model.config, target);
+        const r = config.rank;
+        return {
+          site,
+          a: gpu.upload(values(l, target, 'A', [r, site.in]), `lora.${l}.${target}.A`),
+          b: gpu.upload(values(l, target, 'B', [site.out, r]), `lora.${l}.${target}.B`),
+          dA: gpu.upload(new Float32Array(r * site.in), `lora.${l}.${target}.dA`),
+          dB: gpu.upload(new Float32Array(site.out * r), `lora.${l}.${target}.dB`),
+        };
+      }),
+    );
+    return new LoraAdapters(gpu, config, layers);
+  }
+
+  /** (A, dA) and (B, dB) of every adapter, for AdamW. */
+  trainables(): TrainableTensor[] {
+    const r = this.config.rank;
+    return this.layers.flatMap((layer, l) =>
+      layer.flatMap((x) => [
+        { name: peftName(l, x.site.target, 'A'), param: x.a, grad: x.dA, size: r * x.site.in },
+        { name: peftName(l, x.site.target, 'B'), param: x.b, grad: x.dB, size: x.site.out * r },
+      ]),
+    );
+  }
+
+  zeroGrad(): void {
+    const encoder = this.gpu.device.createCommandEncoder({ label: 'lora.zero_grad' });
+    for (const layer of this.layers) for (const x of layer) (encoder.clearBuffer(x.dA), encoder.clearBuffer(x.dB));
+    this.gpu.device.queue.submit([encoder.finish()]);
+  }
+
+  /** The adapter tensors by PEFT name (read back from the GPU). */
+  async tensors(): Promise<Map<string, { data: Float32Array; shape: number[] }>> {
+    const r = this.config.rank;
+    const out = new Map<string, { data: Float32Array; shape: number[] }>();
+    for (const [l, layer] of this.layers.entries()) {
+      for (const x of layer) {
+        out.set(peftName(l, x.site.target, 'A'), { data: new Float32Array(await this.gpu.read(x.a, r * x.site.in * 4)), shape: [r, x.site.in] });
+        out.set(peftName(l, x.site.target, 'B'), { data: new Float32Array(await this.gpu.read(x.b, x.site.out * r * 4)), shape: [x.site.out, r] });
+      }
+    }
+    return out;
+  }
+
+  /** PEFT files: adapter_config.json and adapter_model.safetensors (contents; the caller writes them). */
+  async files(): Promise<{ 'adapter_config.json': string; 'adapter_model.safetensors': Uint8Array }> {
+    const config = {
+      peft_type: 'LORA',
+      task_type: 'CAUSAL_LM',
+      r: this.config.rank,
+      lora_alpha: this.config.alpha,
+      lora_dropout: 0,
+      bias: 'none',
+      target_modules: [...this.config.targets],
+    };
+    return { 'adapter_config.json': JSON.stringify(config, null, 2), 'adapter_model.safetensors': writeSafetensors(await this.tensors()) };
+  }
+
+  free(): void {
+    for (const layer of this.layers) for (const x of layer) for (const b of [x.a, x.b, x.dA, x.dB]) this.gpu.pool.release(b);
+  }
+}
+
+/** What the LoRA forward/backward encoders need from the caller. */
+export interface LoraKernels {
+  /** y = x·Wᵀ (plain). */
+  matmulT: import('../kernels/matmul/matmul.js').Matmul;
+  columns: import('../gpu/pipelines.js').CompiledKernel;
+}
+
+/** Adds one adapter's delta s·(x·Aᵀ)·Bᵀ into its columns of the fused output. `u`, `d` are scratch. */
+export function encodeLoraForward(
+  batch: import('../gpu/device.js').DispatchBatch,
+  k: LoraKernels,
+  x: LoraLayerAdapter,
+  rank: number,
+  scale: number,
+  io: { input: GPUBuffer; output: GPUBuffer; u: GPUBuffer; d: GPUBuffer },
+  T: number,
+  encodeColumns: typeof import('../kernels/add/add.js').encodeColumns,
+): void {
+  const s = x.site;
+  k.matmulT.encode(batch, io.input, x.a, io.u, { M: T, N: rank, K: s.in, transposeB: true });
+  k.matmulT.encode(batch, io.u, x.b, io.d, { M: T, N: s.out, K: rank, transposeB: true });
+  encodeColumns(batch, k.columns, io.d, io.output, { T, width: s.out, ldx: s.out, xOff: 0, ldo: s.width, oOff: s.offset, beta: 1, scale });
+}
