@@ -58,6 +58,25 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     model.free();
   });
 
+  it('activation recomputation gives the same gradients with less memory', async () => {
+    const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
+    const model = await Qwen2Model.load(gpu, dir);
+    const run = async (recompute: boolean) => {
+      const before = gpu.pool.stats().liveBytes;
+      gpu.pool.resetPeak();
+      const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients, { recompute });
+      const peak = gpu.pool.stats().peakLiveBytes - before;
+      const values = await Promise.all(['model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.up_proj.weight', 'model.embed_tokens.weight'].map((n) => grads.read(n)));
+      grads.free();
+      return { peak, values };
+    };
+    const kept = await run(false);
+    const recomputed = await run(true);
+    recomputed.values.forEach((v, i) => expect(Array.from(v)).toEqual(Array.from(kept.values[i]!)));
+    expect(recomputed.peak).toBeLessThan(kept.peak);
+    model.free();
+  });
+
   it('bad batches are typed errors', async () => {
     const model = await Qwen2Model.load(gpu, dir);
     await expect(qwen2Gradients(model, [], [])).rejects.toThrow(/batch is empty/);

@@ -56,6 +56,11 @@ export interface GradientOptions {
   /** Add this micro-batch's gradients to an earlier result's buffers (gradient accumulation). */
   accumulate?: Gradients;
   /**
+   * Activation checkpointing: keep only each layer's input and re-run the layer just before its
+   * backward (one layer's activations in memory instead of all of them; about one extra forward).
+   */
+  recompute?: boolean;
+  /**
    * Train these LoRA adapters instead of the base weights: the base is frozen (no base gradients are
    * computed or stored), the adapters' gradients accumulate into their dA/dB, and `trainables` are theirs.
    */
@@ -173,17 +178,24 @@ export async function qwen2Gradients(
     const ones = gpu.upload(new Float32Array(T).fill(1), 'ones');
     held.push(metaBuf, targetBuf, upstreamBuf, endsBuf, ones);
     const L = m.layers.length;
+    // Activations per layer; with `recompute` only each layer's input is kept and the rest lives in
+    // one shared set, refilled by re-running the layer just before its backward.
+    const perLayer = (floats: number, label: string) => {
+      if (!options.recompute) return m.layers.map(() => scratch(floats, label));
+      const shared = scratch(floats, label);
+      return m.layers.map(() => shared);
+    };
     const save = {
       xIn: m.layers.map(() => scratch(T * H, 'x_in')),
-      a1: m.layers.map(() => scratch(T * H, 'a1')),
-      q: m.layers.map(() => scratch(T * nh * d, 'q')),
-      k: m.layers.map(() => scratch(T * nkv * d, 'k')),
-      v: m.layers.map(() => scratch(T * nkv * d, 'v')),
-      o: m.layers.map(() => scratch(T * nh * d, 'o')),
-      xMid: m.layers.map(() => scratch(T * H, 'x_mid')),
-      a2: m.layers.map(() => scratch(T * H, 'a2')),
-      gu: m.layers.map(() => scratch(T * 2 * I, 'gate_up')),
-      act: m.layers.map(() => scratch(T * I, 'act')),
+      a1: perLayer(T * H, 'a1'),
+      q: perLayer(T * nh * d, 'q'),
+      k: perLayer(T * nkv * d, 'k'),
+      v: perLayer(T * nkv * d, 'v'),
+      o: perLayer(T * nh * d, 'o'),
+      xMid: perLayer(T * H, 'x_mid'),
+      a2: perLayer(T * H, 'a2'),
+      gu: perLayer(T * 2 * I, 'gate_up'),
+      act: perLayer(T * I, 'act'),
     };
     const x = scratch(T * H, 'x');
     const qkv = scratch(T * W, 'qkv');
@@ -207,8 +219,9 @@ export async function qwen2Gradients(
     };
     const shape = { T, heads: nh, kvHeads: nkv, headDim: d };
     for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaBuf, x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
-    m.layers.forEach((layer, l) => {
-      batch.copy(x, save.xIn[l]!, T * H * 4);
+    /** Runs layer l on `x` (in place), filling its saved activations. */
+    const layerForward = (l: number, x: GPUBuffer) => {
+      const layer = m.layers[l]!;
       encodeRmsnorm(batch, k.rmsnorm, x, layer.inputNorm, metaBuf, save.a1[l]!, { T, H, eps: c.rmsNormEps });
       k.matmul.encode(batch, save.a1[l]!, layer.wQkv, qkv, { M: T, N: W, K: H, transposeB: true });
       loraForward(l, 'a1', save.a1[l]!, qkv);
@@ -223,6 +236,10 @@ export async function qwen2Gradients(
       encodeSwiglu(batch, k.swiglu, save.gu[l]!, save.act[l]!, { T, I });
       k.matmulAcc.encode(batch, save.act[l]!, layer.wDown, x, { M: T, N: H, K: I, transposeB: true });
       loraForward(l, 'act', save.act[l]!, x);
+    };
+    m.layers.forEach((_, l) => {
+      batch.copy(x, save.xIn[l]!, T * H * 4);
+      layerForward(l, x);
     });
     batch.copy(x, xFinal, T * H * 4);
     encodeRmsnorm(batch, k.rmsnorm, x, m.finalNorm, metaBuf, hN, { T, H, eps: c.rmsNormEps });
@@ -287,9 +304,14 @@ export async function qwen2Gradients(
         plainAcc.encode(batch, lo.dus, x.a, dInput, { M: T, N: site.in, K: r });
       }
     };
+    const xRe = options.recompute ? scratch(T * H, 'x_recompute') : undefined;
     for (let l = L - 1; l >= 0; l--) {
       const layer = m.layers[l]!;
       const grad = dLayers[l]!;
+      if (xRe) {
+        batch.copy(save.xIn[l]!, xRe, T * H * 4);
+        layerForward(l, xRe);
+      }
       // MLP: x_out = x_mid + down(swiglu(gate_up(norm(x_mid))))
       linear.encode(batch, { x: save.act[l]!, w: layer.wDown, dy: dx, dx: dAct, dw: lora ? undefined : grad.wDown, dyT }, { T, in: I, out: H }, { dw: true });
       loraBackward(l, 'act', save.act[l]!, dx, dAct);
