@@ -1,7 +1,8 @@
 /**
  * Training checkpoints, written so that nothing saved is ever lost: each checkpoint is a complete
- * directory `ROOT/step-000042/` (HF `config.json` + `model.safetensors`, `optimizer.safetensors`
- * with AdamW's moments, `trainer_state.json`) built under a temporary name and renamed into place
+ * directory `ROOT/step-000042/` (HF `config.json` + `model.safetensors` — or, when the model trains
+ * LoRA adapters, PEFT `adapter_config.json` + `adapter_model.safetensors` only — plus
+ * `optimizer.safetensors` with AdamW's moments and `trainer_state.json`) built under a temporary name and renamed into place
  * in one step; `ROOT/latest` then names it, itself replaced by rename. A crash at any point leaves
  * `latest` naming a complete checkpoint. Node and Deno (file system); browsers get a typed error.
  */
@@ -40,11 +41,17 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
   const tmp = `${root}/.${name}.tmp-${Date.now()}`;
   await f.mkdir(tmp, { recursive: true });
   try {
-    const shapes = qwen2TensorShapes(model.config);
-    const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
-    for (const [tensor, shape] of shapes) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
-    await f.writeFile(`${tmp}/model.safetensors`, writeSafetensors(tensors));
-    await f.writeFile(`${tmp}/config.json`, JSON.stringify(qwen2ConfigJson(model.config), null, 2));
+    if (model.lora) {
+      const files = await model.lora.files();
+      await f.writeFile(`${tmp}/adapter_config.json`, files['adapter_config.json']);
+      await f.writeFile(`${tmp}/adapter_model.safetensors`, files['adapter_model.safetensors']);
+    } else {
+      const shapes = qwen2TensorShapes(model.config);
+      const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
+      for (const [tensor, shape] of shapes) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
+      await f.writeFile(`${tmp}/model.safetensors`, writeSafetensors(tensors));
+      await f.writeFile(`${tmp}/config.json`, JSON.stringify(qwen2ConfigJson(model.config), null, 2));
+    }
     if (optimizer) {
       const o = await optimizer.exportState();
       const moments = new Map<string, { data: Float32Array; shape: number[] }>();
