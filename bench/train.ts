@@ -1,5 +1,5 @@
 /**
- * One full fine-tuning step — forward log-probs, policy loss (PPO-clip, dual clip, k3 KL), whole-model
+ * One training step (full fine-tuning, and LoRA r 16 on every projection) — forward log-probs, policy loss (PPO-clip, dual clip, k3 KL), whole-model
  * backward, grad-norm clip, AdamW — in tokens/s and peak GPU bytes, for the fixture model and a
  * Qwen2.5-0.5B-shaped random model, beside PyTorch fp32 CPU doing the same step (same checkpoint,
  * batch and loss) in the same run.
@@ -9,7 +9,7 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdamW, Gpu, policyLoss, Qwen2Model, qwen2ConfigJson, qwen2Gradients, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, writeSafetensors, type Gradients, type Qwen2Config } from 'ig-search';
+import { AdamW, Gpu, LoraAdapters, policyLoss, Qwen2Model, qwen2ConfigJson, qwen2Gradients, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, writeSafetensors, type Gradients, type Qwen2Config } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 
 const QWEN05 = readQwen2Config({
@@ -28,9 +28,12 @@ function writeRandomCheckpoint(config: Qwen2Config): string {
 
 const fixtureDir = 'test/fixtures/qwen2/tiny-f32';
 const qwenDir = writeRandomCheckpoint(QWEN05);
+const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const CASES = [
-  { name: 'fixture tiny-f32', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), batch: 4, length: 64, minReps: 3 },
-  { name: 'Qwen2.5-0.5B-shaped', dir: qwenDir, config: QWEN05, batch: 2, length: 64, minReps: 1 },
+  { name: 'fixture tiny-f32', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), batch: 4, length: 64, minReps: 3, lora: false },
+  { name: 'fixture tiny-f32 LoRA r16', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), batch: 4, length: 64, minReps: 3, lora: true },
+  { name: 'Qwen2.5-0.5B-shaped', dir: qwenDir, config: QWEN05, batch: 2, length: 64, minReps: 1, lora: false },
+  { name: 'Qwen2.5-0.5B-shaped LoRA r16', dir: qwenDir, config: QWEN05, batch: 2, length: 64, minReps: 1, lora: true },
 ];
 
 const gpu = await Gpu.request();
@@ -42,6 +45,8 @@ const rows: { name: string; batch: number; length: number; seconds: number; toke
 const jobs: unknown[] = [];
 for (const c of CASES) {
   const model = await Qwen2Model.load(gpu, c.dir);
+  const lora = c.lora ? LoraAdapters.create(model, { rank: 16, alpha: 32, targets: ALL, seed: 1 }) : undefined;
+  model.lora = lora;
   const sequences = Array.from({ length: c.batch }, () => Array.from({ length: c.length }, () => Math.floor(rand() * c.config.vocabSize)));
   const n = c.length - 1;
   const current = await model.sequenceLogprobs(sequences);
@@ -55,8 +60,9 @@ for (const c of CASES) {
   const trainStep = async () => {
     const logp = await model.sequenceLogprobs(sequences);
     const { grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(old), refLogp: flat(ref), advantages: flat(advantages), mask: new Uint8Array(flat(logp).length).fill(1), sequenceOffsets: offsets });
-    grads?.zero();
-    grads = await qwen2Gradients(model, sequences, logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!)), { accumulate: grads });
+    if (lora) lora.zeroGrad();
+    else grads?.zero();
+    grads = await qwen2Gradients(model, sequences, logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!)), lora ? { lora } : { accumulate: grads });
     optimizer ??= await AdamW.create(gpu, grads.trainables, { lr: 1e-6, weightDecay: 0.01, maxGradNorm: 1 });
     await optimizer.step();
   };
@@ -65,10 +71,11 @@ for (const c of CASES) {
   const peak = gpu.pool.stats().peakLiveBytes;
   const seconds = await timeIt(trainStep, { minReps: c.minReps, minSeconds: 1 });
   rows.push({ name: c.name, batch: c.batch, length: c.length, seconds, tokensPerSecond: (c.batch * c.length) / seconds, peakGpuBytes: peak });
-  jobs.push({ dir: c.dir, sequences, old, ref, advantages, minReps: c.minReps });
+  jobs.push({ dir: c.dir, sequences, old, ref, advantages, minReps: c.minReps, lora: c.lora ? { rank: 16, alpha: 32, targets: ALL } : null });
   console.log(`${c.name}: ${((c.batch * c.length) / seconds).toFixed(1)} tokens/s per train step`);
   optimizer?.free();
   grads?.free();
+  lora?.free();
   model.free();
   gpu.pool.trim();
 }
@@ -83,11 +90,12 @@ printTable(
   ['model', 'batch', 'ours tok/s', 'torch tok/s', 'ours/torch', 'peak GPU MiB'],
   rows.map((r) => [r.name, `${r.batch}×${r.length}`, r.tokensPerSecond, r.torch ? (r.batch * r.length) / r.torch : NaN, r.torch ? r.torch / r.seconds : NaN, (r.peakGpuBytes / 2 ** 20).toFixed(1)]),
 );
-const qwen = rows[1]!;
+const qwen = rows[2]!;
+const qwenLora = rows[3]!;
 const path = writeResults('train', {
   adapter: gpu.adapter,
   torch: torch.torch ?? null,
-  ratios: { vs_torch_cpu: qwen.torch ? qwen.torch / qwen.seconds : null },
+  ratios: { vs_torch_cpu: qwen.torch ? qwen.torch / qwen.seconds : null, vs_torch_cpu_lora: qwenLora.torch ? qwenLora.torch / qwenLora.seconds : null },
   cases: rows,
 });
 console.log(`\nwrote ${path}`);
