@@ -71,6 +71,8 @@ describe('Search-R1 tool loop (fixture model, scripted policy tokens)', () => {
     expect(tokenizer.decode(answered!.tokens.subarray(a, b)).trim()).toBe('capital of France');
     // Appended tokens: exactly the information block, mask 0 and log-prob 0; policy tokens finite < 0.
     const appended = answered!.tokens.filter((_, i) => answered!.policyMask[i] === 0);
+    const [i0, i1] = answered!.searches[0]!.information;
+    expect(Array.from(answered!.tokens.subarray(i0, i1))).toEqual(Array.from(appended));
     expect(tokenizer.decode(appended)).toBe(answered!.text.slice(answered!.text.indexOf('\n\n<information>'), answered!.text.indexOf('</information>\n\n') + '</information>\n\n'.length));
     answered!.logprobs.forEach((lp, i) => (answered!.policyMask[i] ? expect(lp).toBeLessThan(0) : expect(lp).toBe(0)));
 

@@ -140,7 +140,7 @@ export interface CompletionsEngine {
 
 export interface TextTrajectory {
   text: string;
-  searches: Omit<SearchStep, 'span'>[];
+  searches: Pick<SearchStep, 'query' | 'documents'>[];
   answer: string | undefined;
   finish: 'answer' | 'stop' | 'length' | 'max_turns';
 }

@@ -52,6 +52,8 @@ export interface SearchStep {
   query: string;
   /** [start, end) token indices (into `tokens`) of the query between `<search>` and `</search>`. */
   span: [number, number];
+  /** [start, end) of the appended `<information>` block (IG scoring's h_ik ends at `start`). */
+  information: [number, number];
   documents: RetrievedDocument[];
 }
 
@@ -159,9 +161,9 @@ export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly Ar
           st.error = p.failed;
           return;
         }
-        st.searches.push({ query: p.query, span: p.span, documents: p.done! });
         const info = Array.from(tokenizer.encode(formatInformation(p.done!), { addSpecialTokens: false }));
         if (!fits(st, info.length)) return void (st.finish = 'length');
+        st.searches.push({ query: p.query, span: p.span, information: [st.tokens.length, st.tokens.length + info.length], documents: p.done! });
         feed.push({ s, tokens: [p.last, ...info] });
         append(st, info);
       });
