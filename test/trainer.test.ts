@@ -1,0 +1,53 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bm25Index, buildWorld, Gpu, IgSearchTrainer, loadWasmCore, Qwen2Model, readQwen2Checkpoint, Tokenizer, type WasmCore } from '../src/entry/node.js';
+
+let gpu: Gpu;
+let core: WasmCore;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+  core = await loadWasmCore();
+});
+afterAll(() => gpu?.destroy());
+
+const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
+
+async function setup() {
+  const world = buildWorld({ seed: 3, people: 8, films: 4, companies: 4, cities: 4, countries: 2, distractors: 4 });
+  const { searchR1Prompt } = await import('../src/rollout/search_r1.js');
+  const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question)], { vocabSize: 512, specialTokens: TAGS }).tokenizer;
+  // The fixture's weights with a longer position range (the instruction prompt is ~200 tokens here).
+  const { config, tensors } = await readQwen2Checkpoint('test/fixtures/qwen2/tiny-f32');
+  const model = await Qwen2Model.create(gpu, { ...config, maxPositions: 1024 }, tensors);
+  const index = Bm25Index.build(core, world.passages);
+  return { world, tokenizer, model, index };
+}
+
+describe('IG-Search trainer step (fixture model, synthetic world, scripted policy)', () => {
+  it('an all-fail group: GRPO gives no gradient, IG-Search still pushes the query tokens', async () => {
+    const results: Record<string, { gradNorm: number; ig: number[]; queryAdvantage: number; reward: number; loss: number }> = {};
+    for (const algo of ['grpo', 'ig-search'] as const) {
+      const { world, tokenizer, model, index } = await setup();
+      const q = world.questions.find((x) => x.hops === 1)!;
+      const first = world.entities.find((e) => e.id === q.chain[0])!;
+      const turns = [`<search> ${first.name} </search>`, '<answer> nobody </answer>'].map((t) => Array.from(tokenizer.encode(t, { addSpecialTokens: false })));
+      const filler = tokenizer.encode('a', { addSpecialTokens: false })[0]!;
+      const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo, groupSize: 2, maxTokens: 96, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 5, script: (_s, turn, position) => turns[turn]?.[position] ?? filler });
+      const m = await trainer.step([q]);
+      expect(m.reward).toBe(0); // every rollout answers "nobody"
+      expect(m.searchesPerRollout).toBe(1);
+      expect(m.trajectories.every((t) => t.finish === 'answer')).toBe(true);
+      expect(Number.isFinite(m.loss)).toBe(true);
+      expect(Object.values(m.timing).every((v) => v >= 0)).toBe(true);
+      results[algo] = m;
+      trainer.free();
+      model.free();
+      index.free();
+    }
+    expect(results['grpo']!.gradNorm).toBe(0);
+    expect(results['grpo']!.ig).toEqual([]);
+    expect(results['ig-search']!.ig.length).toBe(2);
+    expect(results['ig-search']!.ig.every((v) => Number.isFinite(v) && v !== 0)).toBe(true);
+    expect(results['ig-search']!.queryAdvantage).toBeGreaterThan(0);
+    expect(results['ig-search']!.gradNorm).toBeGreaterThan(0);
+  });
+});
