@@ -73,3 +73,4 @@ export { saveCheckpoint, latestCheckpoint, readCheckpointState, type TrainerStat
 export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type WorldOptions, type WorldQuestion, type WorldPassage, type Entity, type EntityKind } from './world/world.js';
 export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';
 export { IgSearchTrainer, type TrainerConfig, type TrainQuestion, type StepMetrics } from './rl/trainer.js';
+export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type ScriptedExample } from './rl/sft.js';

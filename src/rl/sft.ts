@@ -1,0 +1,103 @@
+/**
+ * Warm start for the demo policy: supervised fine-tuning on scripted search trajectories over the
+ * synthetic world, so that a tiny model learns the Search-R1 format (think, search, read, answer)
+ * before RL. Trajectories search for the entity of each hop (some with a vaguer query that names
+ * only part of it), read the BM25 results and answer with the gold answer; the loss is the mean
+ * negative log-likelihood of the tokens the policy writes (prompt and retrieved blocks masked out).
+ */
+import { IgSearchError } from '../errors.js';
+import type { Gpu } from '../gpu/device.js';
+import { AdamW } from '../kernels/adamw/adamw.js';
+import { qwen2Gradients, type Gradients } from '../model/backward.js';
+import type { Qwen2Model } from '../model/qwen2.js';
+import type { Bm25Index } from '../retrieval/bm25.js';
+import { Bm25Retriever, formatInformation } from '../retrieval/retriever.js';
+import { searchR1Prompt } from '../rollout/search_r1.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { World, WorldQuestion } from '../world/world.js';
+
+export interface ScriptedExample {
+  tokens: number[];
+  /** 1 where the policy writes the token (it gets loss). */
+  mask: number[];
+}
+
+/** The prompt and one scripted trajectory for a question (Search-R1 format, chat template if the vocabulary has it). */
+export async function scriptedTrajectory(world: World, index: Bm25Index, tokenizer: Tokenizer, q: WorldQuestion, vague: boolean, docs = 2): Promise<ScriptedExample> {
+  const chat = tokenizer.tokenToId('<|im_start|>') !== undefined && tokenizer.tokenToId('<|im_end|>') !== undefined;
+  const prompt = chat ? `<|im_start|>user\n${searchR1Prompt(q.question)}<|im_end|>\n<|im_start|>assistant\n` : searchR1Prompt(q.question);
+  const encode = (text: string) => Array.from(tokenizer.encode(text, { addSpecialTokens: false }));
+  const tokens: number[] = [];
+  const mask: number[] = [];
+  const push = (text: string, policy: boolean) => {
+    for (const t of encode(text)) {
+      tokens.push(t);
+      mask.push(policy ? 1 : 0);
+    }
+  };
+  push(prompt, false);
+  const retriever = new Bm25Retriever(index);
+  const byId = new Map(world.entities.map((e) => [e.id, e]));
+  for (const [hop, id] of q.chain.entries()) {
+    const name = byId.get(id)!.name;
+    const query = vague && hop === 0 ? name.split(' ').slice(-1)[0]! : name;
+    push(`<think>I need to find ${hop === 0 ? 'out about' : 'more about'} ${name}.</think>\n<search> ${query} </search>`, true);
+    const [found] = await retriever.search([query], docs);
+    push(formatInformation(found ?? []), false);
+  }
+  push(`<think>I have the answer.</think>\n<answer> ${q.golden_answers[0]} </answer>`, true);
+  if (chat) push('<|im_end|>', true);
+  return { tokens, mask };
+}
+
+export interface SftOptions {
+  steps: number;
+  /** Examples per optimizer step (default 8). */
+  batch?: number;
+  lr?: number;
+  /** Fraction of trajectories whose first query is vague (default 0.25). */
+  vagueFraction?: number;
+  seed?: number;
+  microBatchRows?: number;
+  onStep?: (step: number, loss: number) => void;
+}
+
+/** Trains `model` (full fine-tune) on scripted trajectories of the world's train questions; returns the loss per step. */
+export async function supervisedWarmStart(gpu: Gpu, model: Qwen2Model, tokenizer: Tokenizer, world: World, index: Bm25Index, options: SftOptions): Promise<number[]> {
+  const batch = options.batch ?? 8;
+  const microRows = options.microBatchRows ?? 512;
+  if (!Number.isInteger(options.steps) || options.steps < 1) throw new IgSearchError('INVALID_ARGUMENT', `sft: steps must be a positive integer, got ${options.steps}`);
+  const train = world.questions.filter((q) => q.split === 'train');
+  if (train.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'sft: the world has no train questions');
+  let s = (options.seed ?? 0) >>> 0;
+  const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const examples: ScriptedExample[] = [];
+  for (const q of train) examples.push(await scriptedTrajectory(world, index, tokenizer, q, rand() < (options.vagueFraction ?? 0.25)));
+  let grads: Gradients | undefined;
+  let optimizer: AdamW | undefined;
+  const losses: number[] = [];
+  for (let step = 0; step < options.steps; step++) {
+    const picked = Array.from({ length: batch }, () => examples[Math.floor(rand() * examples.length)]!);
+    const count = picked.reduce((n, e) => n + e.mask.slice(1).reduce((a, b) => a + b, 0), 0);
+    // d(−mean log p)/d log p = −1/count on every policy token.
+    const upstream = picked.map((e) => Float32Array.from(e.mask.slice(1), (m) => (m ? -1 / count : 0)));
+    grads?.zero();
+    let loss = 0;
+    let from = 0;
+    while (from < picked.length) {
+      let to = from;
+      let rows = 0;
+      while (to < picked.length && (to === from || rows + picked[to]!.tokens.length <= microRows)) rows += picked[to++]!.tokens.length;
+      grads = await qwen2Gradients(model, picked.slice(from, to).map((e) => e.tokens), upstream.slice(from, to), { accumulate: grads });
+      grads.logprobs.forEach((lp, i) => lp.forEach((v, t) => (loss -= picked[from + i]!.mask[t + 1] ? v / count : 0)));
+      from = to;
+    }
+    optimizer ??= await AdamW.create(gpu, grads!.trainables, { lr: options.lr ?? 3e-3, weightDecay: 0, maxGradNorm: 1 });
+    await optimizer.step();
+    losses.push(loss);
+    options.onStep?.(step + 1, loss);
+  }
+  optimizer?.free();
+  grads?.free();
+  return losses;
+}

@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Bm25Index, buildWorld, Gpu, loadWasmCore, Qwen2Model, randomQwen2Tensors, readQwen2Config, scriptedTrajectory, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { searchR1Prompt } from '../src/rollout/search_r1.js';
+
+let gpu: Gpu;
+let core: WasmCore;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+  core = await loadWasmCore();
+});
+afterAll(() => gpu?.destroy());
+
+const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
+
+describe('SFT warm start on scripted trajectories', () => {
+  it('builds masked Search-R1 trajectories and lowers the loss of a fresh tiny Qwen2', async () => {
+    const world = buildWorld({ seed: 2, people: 6, films: 3, companies: 3, cities: 3, countries: 2, distractors: 2 });
+    const index = Bm25Index.build(core, world.passages);
+    const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'], { vocabSize: 600, specialTokens: TAGS }).tokenizer;
+    const q = world.questions.find((x) => x.hops === 2)!;
+    const example = await scriptedTrajectory(world, index, tokenizer, q, false);
+    const text = tokenizer.decode(example.tokens);
+    expect(text).toContain(`<answer> ${q.golden_answers[0]} </answer>`);
+    const policyText = tokenizer.decode(example.tokens.filter((_, i) => example.mask[i]));
+    expect((policyText.match(/<search>/g) ?? []).length).toBe(2); // one search per hop
+    expect(policyText).not.toContain('<information>');
+    expect(policyText).toContain('<search>');
+
+    const config = readQwen2Config({ model_type: 'qwen2', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
+    const model = await Qwen2Model.create(gpu, config, randomQwen2Tensors(config, 11));
+    const losses = await supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 25, batch: 2, lr: 5e-3, seed: 1 });
+    expect(losses.every(Number.isFinite)).toBe(true);
+    const head = losses.slice(0, 3).reduce((a, b) => a + b, 0) / 3;
+    const tail = losses.slice(-3).reduce((a, b) => a + b, 0) / 3;
+    expect(tail).toBeLessThan(0.7 * head);
+    model.free();
+    index.free();
+  });
+});
