@@ -69,7 +69,7 @@ export { AdamW, type AdamWOptions, type TrainableTensor, type StepReport } from 
 export { policyLoss, aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions, type LossAggregation, type PolicyLossOptions, type PolicyLossInput } from './kernels/policy_loss/policy_loss.js';
 export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';
 export { qwen2Gradients, readModelTensor, type Gradients } from './model/backward.js';
-export { saveCheckpoint, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';
+export { saveCheckpoint, saveModelDirectory, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';
 export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type WorldOptions, type WorldQuestion, type WorldPassage, type Entity, type EntityKind } from './world/world.js';
 export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';
 export { IgSearchTrainer, type TrainerConfig, type TrainQuestion, type StepMetrics } from './rl/trainer.js';

@@ -82,6 +82,20 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     expect(missing.stderr).toMatch(/exactly one of --corpus FILE\.jsonl or --retriever URL/);
   });
 
+  it('`ig-search sft` writes a loadable model directory that `ig-search run` uses', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ig-sft-'));
+    const out = join(dir, 'policy');
+    const sft = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'sft', '--out', out, '--steps', '2', '--batch', '1', '--people', '4', '--films', '2'], { encoding: 'utf8', timeout: 300_000 });
+    expect(sft.status, sft.stderr).toBe(0);
+    expect(sft.stdout).toMatch(/final loss \d/);
+    const losses = JSON.parse(readFileSync(join(out, 'sft.json'), 'utf8')).losses as number[];
+    expect(losses.length).toBe(2);
+    const question = JSON.parse(readFileSync(join(out, 'test.jsonl'), 'utf8').split('\n')[0]!).question as string;
+    const run = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'run', '--model', out, '--corpus', join(out, 'corpus.jsonl'), '--question', question, '--max-tokens', '24', '--json'], { encoding: 'utf8', timeout: 120_000 });
+    expect(run.status, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout).tokens).toBeGreaterThan(0);
+  });
+
   it('an unknown command exits 2 with usage', () => {
     const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'frobnicate'], { encoding: 'utf8' });
     expect(result.status).toBe(2);

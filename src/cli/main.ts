@@ -1,9 +1,10 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor, score, run.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor, score, run, sft.
  */
 import { IgSearchError } from '../errors.js';
 import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
+import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
 
 const USAGE = `usage: ig-search <command> [options]
@@ -12,6 +13,7 @@ commands:
   doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024)
 ${SCORE_USAGE}
 ${RUN_USAGE}
+${SFT_USAGE}
   help                         this text
 `;
 
@@ -31,6 +33,8 @@ export async function main(argv: string[]): Promise<number> {
       return score(rest);
     case 'run':
       return run(rest);
+    case 'sft':
+      return sft(rest);
     case undefined:
     case 'help':
     case '--help':

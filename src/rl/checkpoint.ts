@@ -107,3 +107,17 @@ export async function readCheckpointState(dir: string): Promise<{ state: Trainer
   const meta = (JSON.parse(new TextDecoder().decode(bytes.subarray(8, 8 + length))) as { __metadata__?: { step?: string } }).__metadata__;
   return { state, optimizer: { step: Number(meta?.step ?? state.step), m, v } };
 }
+
+/** Writes `model` as a Hugging Face directory (config.json + model.safetensors), each file atomically. */
+export async function saveModelDirectory(dir: string, model: Qwen2Model, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
+  const f = await fs();
+  await f.mkdir(dir, { recursive: true });
+  const shapes = qwen2TensorShapes(model.config);
+  const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
+  for (const [tensor, shape] of shapes) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
+  const files: Record<string, string | Uint8Array> = { 'model.safetensors': writeSafetensors(tensors), 'config.json': JSON.stringify(qwen2ConfigJson(model.config), null, 2), ...extra };
+  for (const [name, data] of Object.entries(files)) {
+    await f.writeFile(`${dir}/${name}.tmp`, data);
+    await f.rename(`${dir}/${name}.tmp`, `${dir}/${name}`);
+  }
+}

@@ -1,0 +1,90 @@
+/**
+ * `ig-search sft`: builds the synthetic world, trains its BPE tokenizer, creates the tiny Qwen2 demo
+ * policy and warm-starts it on scripted search trajectories; writes a model directory that
+ * `ig-search run` (and later `demo`) loads, with the world's corpus and questions beside it.
+ */
+import { parseArgs } from 'node:util';
+import { IgSearchError } from '../errors.js';
+import { Gpu } from '../gpu/device.js';
+import { readQwen2Config } from '../model/config.js';
+import { Qwen2Model } from '../model/qwen2.js';
+import { randomQwen2Tensors } from '../model/random.js';
+import { Bm25Index } from '../retrieval/bm25.js';
+import { saveModelDirectory } from '../rl/checkpoint.js';
+import { supervisedWarmStart } from '../rl/sft.js';
+import { searchR1Prompt } from '../rollout/search_r1.js';
+import { trainTokenizerJson } from '../tokenizer/train.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadWasmCore } from '../wasm/core.js';
+import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
+
+export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 150] [--batch 4] [--lr 0.003] [--people 12] [--films 6]
+                               warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
+
+const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
+
+export async function sft(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        out: { type: 'string' },
+        seed: { type: 'string', default: '1' },
+        steps: { type: 'string', default: '150' },
+        batch: { type: 'string', default: '4' },
+        lr: { type: 'string', default: '0.003' },
+        people: { type: 'string', default: '12' },
+        films: { type: 'string', default: '6' },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `sft: ${(e as Error).message}`, { cause: e });
+  }
+  if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'sft: --out DIR is required');
+  const n = (v: string, flag: string) => {
+    const x = Number(v);
+    if (!Number.isFinite(x) || x <= 0) throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a positive number, got ${v}`);
+    return x;
+  };
+  const seed = n(values.seed, '--seed');
+  const core = await loadWasmCore();
+  const world = buildWorld({ seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4 });
+  const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
+  const tokenizerJson = trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
+  const tokenizer = Tokenizer.fromJSON(core, tokenizerJson);
+  const config = readQwen2Config({ model_type: 'qwen2', hidden_size: 96, intermediate_size: 256, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
+  const index = Bm25Index.build(core, world.passages);
+  const gpu = await Gpu.request();
+  try {
+    const model = await Qwen2Model.create(gpu, config, randomQwen2Tensors(config, seed));
+    const steps = n(values.steps, '--steps');
+    const started = performance.now();
+    const losses = await supervisedWarmStart(gpu, model, tokenizer, world, index, {
+      steps,
+      batch: n(values.batch, '--batch'),
+      lr: n(values.lr, '--lr'),
+      seed,
+      onStep: (step, loss) => {
+        const elapsed = (performance.now() - started) / 1000;
+        const eta = (elapsed / step) * (steps - step);
+        process.stderr.write(`\rsft ${step}/${steps}  loss ${loss.toFixed(3)}  ${elapsed.toFixed(0)} s elapsed, ~${eta.toFixed(0)} s left   `);
+      },
+    });
+    process.stderr.write('\n');
+    await saveModelDirectory(values.out, model, {
+      'tokenizer.json': JSON.stringify(tokenizerJson),
+      'corpus.jsonl': worldCorpusJsonl(world),
+      'train.jsonl': worldQuestionsJsonl(world, 'train'),
+      'test.jsonl': worldQuestionsJsonl(world, 'test'),
+      'sft.json': JSON.stringify({ seed, steps, losses }, null, 2),
+    });
+    console.log(`wrote ${values.out}: final loss ${losses[losses.length - 1]!.toFixed(3)} after ${steps} steps (${((performance.now() - started) / 1000).toFixed(0)} s)`);
+    model.free();
+    return 0;
+  } finally {
+    index.free();
+    gpu.destroy();
+  }
+}
