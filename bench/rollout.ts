@@ -5,30 +5,15 @@
  *
  *   npm run bench -- rollout          # writes bench/results/rollout.json
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { generate, Gpu, Qwen2Model, qwen2ConfigJson, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, writeSafetensors, type Qwen2Config } from 'ig-search';
+import { generate, Gpu, Qwen2Model } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
+import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
-const QWEN05 = readQwen2Config({
-  model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2,
-  vocab_size: 151936, max_position_embeddings: 32768, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true,
-});
 
-function writeRandomCheckpoint(config: Qwen2Config): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-rollout-'));
-  const tensors = randomQwen2Tensors(config, 7);
-  const shapes = qwen2TensorShapes(config);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(qwen2ConfigJson(config)));
-  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(new Map([...tensors].map(([n, data]) => [n, { data, shape: shapes.get(n)! }]))));
-  return dir;
-}
-
-const fixtureDir = 'test/fixtures/qwen2/tiny-f32';
-const qwenDir = writeRandomCheckpoint(QWEN05);
+const qwenCheckpoint = writeRandomCheckpoint(QWEN05, 'rollout');
+const qwenDir = qwenCheckpoint.dir;
 const MODELS = [
-  { name: 'fixture tiny-f32', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), promptLength: 32, newTokens: 64, minReps: 2 },
+  { name: 'fixture tiny-f32', dir: FIXTURE_DIR, config: FIXTURE_CONFIG, promptLength: 32, newTokens: 64, minReps: 2 },
   { name: 'Qwen2.5-0.5B-shaped', dir: qwenDir, config: QWEN05, promptLength: 32, newTokens: 24, minReps: 1 },
 ];
 const BATCHES = [1, 16];
@@ -58,7 +43,7 @@ for (const m of MODELS) {
 }
 
 const torch = runTorch<{ seconds: number; tokens: number[][] }[]>('bench/torch_rollout.py', jobs);
-rmSync(qwenDir, { recursive: true, force: true });
+qwenCheckpoint.remove();
 if (torch.skipped) console.log(torch.skipped);
 rows.forEach((r, i) => {
   const t = torch.result?.[i];

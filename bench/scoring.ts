@@ -11,11 +11,9 @@
  *
  *   npm run bench -- scoring          # writes bench/results/scoring.json
  */
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Gpu, Qwen2Model, qwen2ConfigJson, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, scoreInformationGain, writeSafetensors, type Qwen2Config } from 'ig-search';
+import { Gpu, Qwen2Model, scoreInformationGain, type Qwen2Config } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
+import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
 interface Case {
   name: string;
@@ -36,36 +34,14 @@ function rng(seed: number): () => number {
   };
 }
 
-const QWEN05 = readQwen2Config({
-  model_type: 'qwen2',
-  hidden_size: 896,
-  intermediate_size: 4864,
-  num_hidden_layers: 24,
-  num_attention_heads: 14,
-  num_key_value_heads: 2,
-  vocab_size: 151936,
-  max_position_embeddings: 32768,
-  rope_theta: 1000000,
-  rms_norm_eps: 1e-6,
-  tie_word_embeddings: true,
-});
 
-function writeRandomCheckpoint(config: Qwen2Config): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-qwen05-'));
-  const tensors = randomQwen2Tensors(config, 7);
-  const shapes = qwen2TensorShapes(config);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(qwen2ConfigJson(config)));
-  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(new Map([...tensors].map(([n, data]) => [n, { data, shape: shapes.get(n)! }]))));
-  return dir;
-}
-
-const fixtureDir = 'test/fixtures/qwen2/tiny-f32';
-const qwenDir = writeRandomCheckpoint(QWEN05);
+const qwenCheckpoint = writeRandomCheckpoint(QWEN05, 'scoring');
+const qwenDir = qwenCheckpoint.dir;
 const CASES: Case[] = [
   {
     name: 'fixture tiny-f32',
-    dir: fixtureDir,
-    config: readQwen2Config((await import('node:fs')).readFileSync(`${fixtureDir}/config.json`, 'utf8')),
+    dir: FIXTURE_DIR,
+    config: FIXTURE_CONFIG,
     batch: 16,
     length: 128,
     ig: { prefixes: [24, 56, 24, 56, 24, 56, 24, 56, 24, 56], docs: 24, answer: 4 },
@@ -145,7 +121,7 @@ for (const c of CASES) {
 }
 
 const torch = runTorch<{ seconds: number; logprobs: number[][] }[]>('bench/torch_scoring.py', torchJobs);
-rmSync(qwenDir, { recursive: true, force: true });
+qwenCheckpoint.remove();
 if (torch.skipped) console.log(torch.skipped);
 
 CASES.forEach((c, i) => {

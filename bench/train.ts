@@ -6,32 +6,17 @@
  *
  *   npm run bench -- train            # writes bench/results/train.json
  */
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { AdamW, Gpu, LoraAdapters, policyLoss, Qwen2Model, qwen2ConfigJson, qwen2Gradients, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, writeSafetensors, type Gradients, type Qwen2Config } from 'ig-search';
+import { AdamW, Gpu, LoraAdapters, policyLoss, Qwen2Model, qwen2Gradients, type Gradients } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
+import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
-const QWEN05 = readQwen2Config({
-  model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 24, num_attention_heads: 14, num_key_value_heads: 2,
-  vocab_size: 151936, max_position_embeddings: 32768, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true,
-});
 
-function writeRandomCheckpoint(config: Qwen2Config): string {
-  const dir = mkdtempSync(join(tmpdir(), 'ig-bench-train-'));
-  const tensors = randomQwen2Tensors(config, 7);
-  const shapes = qwen2TensorShapes(config);
-  writeFileSync(join(dir, 'config.json'), JSON.stringify(qwen2ConfigJson(config)));
-  writeFileSync(join(dir, 'model.safetensors'), writeSafetensors(new Map([...tensors].map(([n, data]) => [n, { data, shape: shapes.get(n)! }]))));
-  return dir;
-}
-
-const fixtureDir = 'test/fixtures/qwen2/tiny-f32';
-const qwenDir = writeRandomCheckpoint(QWEN05);
+const qwenCheckpoint = writeRandomCheckpoint(QWEN05, 'train');
+const qwenDir = qwenCheckpoint.dir;
 const ALL = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
 const CASES = [
-  { name: 'fixture tiny-f32', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), batch: 4, length: 64, minReps: 3, lora: false },
-  { name: 'fixture tiny-f32 LoRA r16', dir: fixtureDir, config: readQwen2Config(readFileSync(`${fixtureDir}/config.json`, 'utf8')), batch: 4, length: 64, minReps: 3, lora: true },
+  { name: 'fixture tiny-f32', dir: FIXTURE_DIR, config: FIXTURE_CONFIG, batch: 4, length: 64, minReps: 3, lora: false },
+  { name: 'fixture tiny-f32 LoRA r16', dir: FIXTURE_DIR, config: FIXTURE_CONFIG, batch: 4, length: 64, minReps: 3, lora: true },
   { name: 'Qwen2.5-0.5B-shaped', dir: qwenDir, config: QWEN05, batch: 2, length: 64, minReps: 1, lora: false },
   { name: 'Qwen2.5-0.5B-shaped LoRA r16', dir: qwenDir, config: QWEN05, batch: 2, length: 64, minReps: 1, lora: true },
 ];
@@ -81,7 +66,7 @@ for (const c of CASES) {
 }
 
 const torch = runTorch<{ seconds: number }[]>('bench/torch_train.py', jobs);
-rmSync(qwenDir, { recursive: true, force: true });
+qwenCheckpoint.remove();
 if (torch.skipped) console.log(torch.skipped);
 rows.forEach((r, i) => (r.torch = torch.result?.[i]?.seconds));
 
