@@ -11,6 +11,7 @@ import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
+import { promptText } from '../rollout/template.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
 
@@ -74,12 +75,9 @@ export async function run(argv: string[]): Promise<number> {
     retriever = new HttpRetriever(values.retriever!);
   }
   // Chat-tuned vocabularies get the chat template and stop at the end of the assistant turn.
-  const imStart = tokenizer.tokenToId('<|im_start|>');
   const imEnd = tokenizer.tokenToId('<|im_end|>');
   const endOfText = tokenizer.tokenToId('<|endoftext|>');
-  const instruction = searchR1Prompt(values.question);
-  const promptText = imStart !== undefined && imEnd !== undefined ? `<|im_start|>user\n${instruction}<|im_end|>\n<|im_start|>assistant\n` : instruction;
-  const prompt = Array.from(tokenizer.encode(promptText, { addSpecialTokens: false }));
+  const prompt = Array.from(tokenizer.encode(promptText(tokenizer, searchR1Prompt(values.question)), { addSpecialTokens: false }));
   const stopTokens = [imEnd, endOfText].filter((t): t is number => t !== undefined);
 
   const gpu = await Gpu.request();

@@ -416,6 +416,23 @@ export async function qwen2Gradients(
   }
 }
 
+/**
+ * Consecutive [from, to) groups of sequences whose token counts add up to at most `maxRows` (a
+ * longer sequence goes alone), for gradient accumulation over micro-batches.
+ */
+export function microBatches(lengths: readonly number[], maxRows: number): [number, number][] {
+  const groups: [number, number][] = [];
+  let from = 0;
+  while (from < lengths.length) {
+    let to = from;
+    let rows = 0;
+    while (to < lengths.length && (to === from || rows + lengths[to]! <= maxRows)) rows += lengths[to++]!;
+    groups.push([from, to]);
+    from = to;
+  }
+  return groups;
+}
+
 /** One weight of the model by HF name, read back from the GPU (f32 weights). */
 export async function readModelTensor(model: Qwen2Model, name: string): Promise<Float32Array> {
   const m = model.internals();

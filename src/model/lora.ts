@@ -9,6 +9,7 @@ import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { currentPlatform } from '../platform/platform.js';
+import { seededRandom } from '../util/random.js';
 import type { Qwen2Config } from './config.js';
 import type { Qwen2Model } from './qwen2.js';
 import { readSafetensorsHeader, tensorToF32, writeSafetensors } from './safetensors.js';
@@ -88,14 +89,7 @@ export class LoraAdapters {
   /** Fresh adapters: A ~ U(−1/√in, 1/√in) (kaiming-uniform, as PEFT), B = 0. */
   static create(model: Qwen2Model, config: LoraConfig): LoraAdapters {
     LoraAdapters.check(model, config);
-    let s = (config.seed ?? 0) >>> 0;
-    const rand = () => {
-      s = (s + 0x9e3779b9) >>> 0;
-      let z = s;
-      z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-      z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-      return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
-    };
+    const rand = seededRandom(config.seed ?? 0);
     return LoraAdapters.fromTensors(model, config, (layer, target, ab, shape) => {
       if (ab === 'B') return new Float32Array(shape[0]! * shape[1]!);
       const bound = 1 / Math.sqrt(shape[1]!);

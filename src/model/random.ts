@@ -2,19 +2,13 @@
  * Seeded random Qwen2 weights (HF names and layouts) for tests and benchmarks at real shapes
  * without a download: uniform values scaled like a trained model's (norm weights near 1).
  */
+import { seededRandom } from '../util/random.js';
 import { qwen2TensorShapes, type Qwen2Config } from './config.js';
 
-/** SplitMix32-style generator → uniform floats in [-1, 1). */
+/** Uniform floats in [-1, 1) from the shared seeded generator. */
 function uniform(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    z ^= z >>> 16;
-    return (z >>> 0) / 2 ** 31 - 1;
-  };
+  const next = seededRandom(seed);
+  return () => next() * 2 - 1;
 }
 
 export function randomQwen2Tensors(config: Qwen2Config, seed = 1): Map<string, Float32Array> {

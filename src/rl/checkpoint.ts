@@ -31,6 +31,13 @@ async function fs() {
   }
 }
 
+/** The model's weights as an HF `model.safetensors` (read back from the GPU, f32). */
+async function modelSafetensors(model: Qwen2Model): Promise<Uint8Array> {
+  const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
+  for (const [tensor, shape] of qwen2TensorShapes(model.config)) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
+  return writeSafetensors(tensors);
+}
+
 const stepName = (step: number) => `step-${String(step).padStart(6, '0')}`;
 
 export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer: AdamW | undefined, state: TrainerState, options: SaveOptions = {}): Promise<string> {
@@ -46,10 +53,7 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
       await f.writeFile(`${tmp}/adapter_config.json`, files['adapter_config.json']);
       await f.writeFile(`${tmp}/adapter_model.safetensors`, files['adapter_model.safetensors']);
     } else {
-      const shapes = qwen2TensorShapes(model.config);
-      const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
-      for (const [tensor, shape] of shapes) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
-      await f.writeFile(`${tmp}/model.safetensors`, writeSafetensors(tensors));
+      await f.writeFile(`${tmp}/model.safetensors`, await modelSafetensors(model));
       await f.writeFile(`${tmp}/config.json`, JSON.stringify(qwen2ConfigJson(model.config), null, 2));
     }
     if (optimizer) {
@@ -112,10 +116,7 @@ export async function readCheckpointState(dir: string): Promise<{ state: Trainer
 export async function saveModelDirectory(dir: string, model: Qwen2Model, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
   const f = await fs();
   await f.mkdir(dir, { recursive: true });
-  const shapes = qwen2TensorShapes(model.config);
-  const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
-  for (const [tensor, shape] of shapes) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
-  const files: Record<string, string | Uint8Array> = { 'model.safetensors': writeSafetensors(tensors), 'config.json': JSON.stringify(qwen2ConfigJson(model.config), null, 2), ...extra };
+  const files: Record<string, string | Uint8Array> = { 'model.safetensors': await modelSafetensors(model), 'config.json': JSON.stringify(qwen2ConfigJson(model.config), null, 2), ...extra };
   for (const [name, data] of Object.entries(files)) {
     await f.writeFile(`${dir}/${name}.tmp`, data);
     await f.rename(`${dir}/${name}.tmp`, `${dir}/${name}`);

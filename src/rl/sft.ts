@@ -8,11 +8,12 @@
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { AdamW } from '../kernels/adamw/adamw.js';
-import { qwen2Gradients, type Gradients } from '../model/backward.js';
+import { microBatches, qwen2Gradients, type Gradients } from '../model/backward.js';
 import type { Qwen2Model } from '../model/qwen2.js';
 import type { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, formatInformation } from '../retrieval/retriever.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
+import { hasChatTemplate, promptText } from '../rollout/template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { World, WorldQuestion } from '../world/world.js';
 
@@ -24,8 +25,8 @@ export interface ScriptedExample {
 
 /** The prompt and one scripted trajectory for a question (Search-R1 format, chat template if the vocabulary has it). */
 export async function scriptedTrajectory(world: World, index: Bm25Index, tokenizer: Tokenizer, q: WorldQuestion, vague: boolean, docs = 2): Promise<ScriptedExample> {
-  const chat = tokenizer.tokenToId('<|im_start|>') !== undefined && tokenizer.tokenToId('<|im_end|>') !== undefined;
-  const prompt = chat ? `<|im_start|>user\n${searchR1Prompt(q.question)}<|im_end|>\n<|im_start|>assistant\n` : searchR1Prompt(q.question);
+  const chat = hasChatTemplate(tokenizer);
+  const prompt = promptText(tokenizer, searchR1Prompt(q.question));
   const encode = (text: string) => Array.from(tokenizer.encode(text, { addSpecialTokens: false }));
   const tokens: number[] = [];
   const mask: number[] = [];
@@ -83,14 +84,9 @@ export async function supervisedWarmStart(gpu: Gpu, model: Qwen2Model, tokenizer
     const upstream = picked.map((e) => Float32Array.from(e.mask.slice(1), (m) => (m ? -1 / count : 0)));
     grads?.zero();
     let loss = 0;
-    let from = 0;
-    while (from < picked.length) {
-      let to = from;
-      let rows = 0;
-      while (to < picked.length && (to === from || rows + picked[to]!.tokens.length <= microRows)) rows += picked[to++]!.tokens.length;
+    for (const [from, to] of microBatches(picked.map((e) => e.tokens.length), microRows)) {
       grads = await qwen2Gradients(model, picked.slice(from, to).map((e) => e.tokens), upstream.slice(from, to), { accumulate: grads });
       grads.logprobs.forEach((lp, i) => lp.forEach((v, t) => (loss -= picked[from + i]!.mask[t + 1] ? v / count : 0)));
-      from = to;
     }
     optimizer ??= await AdamW.create(gpu, grads!.trainables, { lr: options.lr ?? 3e-3, weightDecay: 0, maxGradNorm: 1 });
     await optimizer.step();

@@ -9,13 +9,14 @@ import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { AdamW } from '../kernels/adamw/adamw.js';
 import { policyLoss } from '../kernels/policy_loss/policy_loss.js';
-import { qwen2Gradients, type Gradients } from '../model/backward.js';
+import { microBatches, qwen2Gradients, type Gradients } from '../model/backward.js';
 import type { LoraAdapters } from '../model/lora.js';
 import type { Qwen2Model } from '../model/qwen2.js';
 import type { Bm25Index } from '../retrieval/bm25.js';
 import { passageTitle } from '../retrieval/corpus.js';
 import { Bm25Retriever, formatInformation, type RetrievedDocument } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1Prompt, type SearchAgentOptions, type SearchTrajectory } from '../rollout/search_r1.js';
+import { promptText } from '../rollout/template.js';
 import { scoreInformationGain, type IgStep } from '../scoring/ig.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
@@ -105,10 +106,7 @@ export class IgSearchTrainer {
   }
 
   private prompt(question: string): number[] {
-    const t = this.tokenizer;
-    const chat = t.tokenToId('<|im_start|>') !== undefined && t.tokenToId('<|im_end|>') !== undefined;
-    const text = chat ? `<|im_start|>user\n${searchR1Prompt(question)}<|im_end|>\n<|im_start|>assistant\n` : searchR1Prompt(question);
-    return Array.from(t.encode(text, { addSpecialTokens: false }));
+    return Array.from(this.tokenizer.encode(promptText(this.tokenizer, searchR1Prompt(question)), { addSpecialTokens: false }));
   }
 
   async step(questions: readonly TrainQuestion[]): Promise<StepMetrics> {
@@ -244,16 +242,11 @@ export class IgSearchTrainer {
     if (this.lora) this.lora.zeroGrad();
     else this.gradients?.zero();
     // Micro-batches of at most `microBatchRows` rows, accumulated.
-    let from = 0;
-    while (from < sequences.length) {
-      let to = from;
-      let rows = 0;
-      while (to < sequences.length && (to === from || rows + sequences[to]!.length <= c.microBatchRows)) rows += sequences[to++]!.length;
+    for (const [from, to] of microBatches(sequences.map((x) => x.length), c.microBatchRows)) {
       const grads = await qwen2Gradients(this.model, sequences.slice(from, to), upstream.slice(from, to), this.lora ? { lora: this.lora } : { accumulate: this.gradients });
       if (this.lora) grads.free();
       else this.gradients = grads;
       if (!this.optimizer) this.optimizer = await AdamW.create(this.gpu, this.lora ? this.lora.trainables() : grads.trainables, { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm });
-      from = to;
     }
     const report = await this.optimizer!.step();
     const update = time() - t0;

@@ -16,11 +16,9 @@ import { formatInformation, type Retriever } from '../retrieval/retriever.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { INVALID_SEARCH_NOTE, searchR1Prompt, type SearchStep } from './search_r1.js';
+import { chatTemplate, type ChatMessage } from './template.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+export { chatTemplate, type ChatMessage } from './template.js';
 
 interface SamplingRequest {
   max_tokens?: number | null;
@@ -57,11 +55,6 @@ export interface Completion {
   model: string;
   choices: { index: number; text: string; finish_reason: Finish }[];
   usage: { prompt_tokens: number; completion_tokens: number; total_tokens: number };
-}
-
-/** ChatML, the template of Qwen2 / Qwen2.5 instruct models. */
-export function chatTemplate(messages: readonly ChatMessage[]): string {
-  return `${messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('')}<|im_start|>assistant\n`;
 }
 
 let counter = 0;

@@ -4,6 +4,10 @@
  * after temperature (before top-k/top-p truncation), which is what the policy loss compares
  * against (verl scales logits by the temperature the same way).
  */
+import { seededRandom } from '../util/random.js';
+
+export { seededRandom };
+
 export interface SamplingOptions {
   /** 0 → greedy (argmax). Default 1. */
   temperature?: number;
@@ -16,18 +20,6 @@ export interface SamplingOptions {
    * past it (Qwen2.5: 151,936 rows, 151,665 tokens). Default: every id.
    */
   vocabLimit?: number;
-}
-
-/** SplitMix32: a small, fast, seedable generator of floats in [0, 1). */
-export function seededRandom(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x9e3779b9) >>> 0;
-    let z = s;
-    z = Math.imul(z ^ (z >>> 16), 0x85ebca6b);
-    z = Math.imul(z ^ (z >>> 13), 0xc2b2ae35);
-    return ((z ^ (z >>> 16)) >>> 0) / 2 ** 32;
-  };
 }
 
 export function sampleToken(logits: Float32Array, options: SamplingOptions, random: () => number): { token: number; logprob: number } {
