@@ -11,19 +11,19 @@
 import { IgSearchError } from '../errors.js';
 import type { BufferSlice } from '../gpu/device.js';
 import { addKernel, encodeAdd } from '../kernels/add/add.js';
-import { attentionDkvKernel, attentionDqKernel, encodeAttention, encodeAttentionBackward } from '../kernels/attention/attention.js';
+import { attentionDkvKernel, attentionDqKernel, encodeAttentionBackward } from '../kernels/attention/attention.js';
 import { embeddingBackwardKernel, encodeEmbedding, encodeEmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
 import { LinearBackward } from '../kernels/linear/linear.js';
 import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel } from '../kernels/logsoftmax/logsoftmax.js';
 import { encodeRmsnorm, encodeRmsnormBackward, rmsnormBackwardKernel } from '../kernels/rmsnorm/rmsnorm.js';
-import { encodeRope, encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js';
-import { encodeSwiglu, encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
+import { encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js';
+import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
 import { Matmul } from '../kernels/matmul/matmul.js';
 import type { Qwen2Model } from './qwen2.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
-import { encodeLoraForward, type LoraAdapters } from './lora.js';
+import type { LoraAdapters } from './lora.js';
 
 export interface Gradients {
   /** Per-token log-probs of the batch (what the forward computed), one array per sequence. */
@@ -211,32 +211,13 @@ export async function qwen2Gradients(
     let batch = gpu.batch('qwen2.train.forward');
     const fwdU = lora ? scratch(T * lora.config.rank, 'lora.fwd_u') : undefined;
     const fwdD = lora ? scratch(T * Math.max(W, 2 * I, H), 'lora.fwd_d') : undefined;
-    const loraForward = (l: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
-      if (!lora) return;
-      for (const x of lora.layers[l]!) {
-        if (x.site.input === input) encodeLoraForward(batch, { matmulT: k.matmul, columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: fwdU!, d: fwdD! }, T, encodeColumns);
-      }
-    };
     const shape = { T, heads: nh, kvHeads: nkv, headDim: d };
     for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaBuf, x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
     /** Runs layer l on `x` (in place), filling its saved activations. */
-    const layerForward = (l: number, x: GPUBuffer) => {
-      const layer = m.layers[l]!;
-      encodeRmsnorm(batch, k.rmsnorm, x, layer.inputNorm, metaBuf, save.a1[l]!, { T, H, eps: c.rmsNormEps });
-      k.matmul.encode(batch, save.a1[l]!, layer.wQkv, qkv, { M: T, N: W, K: H, transposeB: true });
-      loraForward(l, 'a1', save.a1[l]!, qkv);
-      encodeRope(batch, k.rope, { qkv, bias: layer.bQkv, meta: metaBuf, table, q: save.q[l]!, kCache: save.k[l]!, vCache: save.v[l]! }, shape);
-      encodeAttention(batch, k.attention, { q: save.q[l]!, kCache: save.k[l]!, vCache: save.v[l]!, meta: metaBuf, out: save.o[l]! }, shape);
-      k.matmulAcc.encode(batch, save.o[l]!, layer.wO, x, { M: T, N: H, K: nh * d, transposeB: true });
-      loraForward(l, 'attn', save.o[l]!, x);
-      batch.copy(x, save.xMid[l]!, T * H * 4);
-      encodeRmsnorm(batch, k.rmsnorm, x, layer.postNorm, metaBuf, save.a2[l]!, { T, H, eps: c.rmsNormEps });
-      k.matmul.encode(batch, save.a2[l]!, layer.wGateUp, save.gu[l]!, { M: T, N: 2 * I, K: H, transposeB: true });
-      loraForward(l, 'a2', save.a2[l]!, save.gu[l]!);
-      encodeSwiglu(batch, k.swiglu, save.gu[l]!, save.act[l]!, { T, I });
-      k.matmulAcc.encode(batch, save.act[l]!, layer.wDown, x, { M: T, N: H, K: I, transposeB: true });
-      loraForward(l, 'act', save.act[l]!, x);
-    };
+    const layerForward = (l: number, x: GPUBuffer) =>
+      model.encodeLayer(batch, l, T, {
+        x, a1: save.a1[l]!, qkv, q: save.q[l]!, k: save.k[l]!, v: save.v[l]!, attn: save.o[l]!, xMid: save.xMid[l]!, a2: save.a2[l]!, gateUp: save.gu[l]!, act: save.act[l]!, meta: metaBuf, loraU: fwdU, loraD: fwdD,
+      });
     m.layers.forEach((_, l) => {
       batch.copy(x, save.xIn[l]!, T * H * 4);
       layerForward(l, x);

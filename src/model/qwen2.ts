@@ -425,36 +425,54 @@ export class Qwen2Model {
     T: number,
     b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
-    const lora = this.lora;
-    const delta = (l: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
-      if (!lora) return;
-      for (const x of lora.layers[l]!) {
-        if (x.site.input !== input) continue;
-        encodeLoraForward(batch, { matmulT: this.kernels.matmul, columns: this.kernels.columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
-      }
-    };
+    const k = this.kernels;
+    const H = this.config.hiddenSize;
+    for (const shard of this.embed) encodeEmbedding(batch, k.embedding, shard.buffer, b.meta, b.x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
+    this.layers.forEach((_, i) =>
+      this.encodeLayer(batch, i, T, { x: b.x, a1: b.a, qkv: b.qkv, q: b.q, k: b.kCache[i]!, v: b.vCache[i]!, attn: b.attn, a2: b.a, gateUp: b.gateUp, act: b.act, meta: b.meta, loraU: b.loraU, loraD: b.loraD }),
+    );
+  }
+
+  /**
+   * @internal One decoder layer on the residual stream `x` (updated in place), LoRA deltas included.
+   * Its activations land in the given buffers; `xMid`, when given, receives the stream between the
+   * attention and MLP halves (the backward pass keeps all of them).
+   */
+  encodeLayer(
+    batch: DispatchBatch,
+    l: number,
+    T: number,
+    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; loraU?: GPUBuffer; loraD?: GPUBuffer },
+  ): void {
     const c = this.config;
     const k = this.kernels;
+    const layer = this.layers[l]!;
     const H = c.hiddenSize;
     const I = c.intermediateSize;
     const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
-    for (const shard of this.embed) encodeEmbedding(batch, k.embedding, shard.buffer, b.meta, b.x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
-    this.layers.forEach((layer, i) => {
-      encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
-      k.matmul.encode(batch, b.a, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
-      delta(i, 'a1', b.a, b.qkv);
-      encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.kCache[i]!, vCache: b.vCache[i]! }, shape);
-      encodeAttention(batch, k.attention, { q: b.q, kCache: b.kCache[i]!, vCache: b.vCache[i]!, meta: b.meta, out: b.attn }, shape);
-      k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
-      delta(i, 'attn', b.attn, b.x);
-      encodeRmsnorm(batch, k.rmsnorm, b.x, layer.postNorm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
-      k.matmul.encode(batch, b.a, layer.wGateUp, b.gateUp, { M: T, N: 2 * I, K: H, transposeB: true });
-      delta(i, 'a2', b.a, b.gateUp);
-      encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I });
-      k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
-      delta(i, 'act', b.act, b.x);
-    });
+    const lora = this.lora;
+    const delta = (input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
+      if (!lora) return;
+      for (const x of lora.layers[l]!) {
+        if (x.site.input !== input) continue;
+        encodeLoraForward(batch, { matmulT: k.matmul, columns: k.columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
+      }
+    };
+    encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a1, { T, H, eps: c.rmsNormEps });
+    k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
+    delta('a1', b.a1, b.qkv);
+    encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
+    encodeAttention(batch, k.attention, { q: b.q, kCache: b.k, vCache: b.v, meta: b.meta, out: b.attn }, shape);
+    k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
+    delta('attn', b.attn, b.x);
+    if (b.xMid) batch.copy(b.x, b.xMid, T * H * 4);
+    encodeRmsnorm(batch, k.rmsnorm, b.x, layer.postNorm, b.meta, b.a2, { T, H, eps: c.rmsNormEps });
+    k.matmul.encode(batch, b.a2, layer.wGateUp, b.gateUp, { M: T, N: 2 * I, K: H, transposeB: true });
+    delta('a2', b.a2, b.gateUp);
+    encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I });
+    k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
+    delta('act', b.act, b.x);
   }
 
   /** Final norm on the scored rows, then LM head + online log-softmax over vocabulary chunks. */
