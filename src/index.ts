@@ -74,3 +74,4 @@ export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type Wor
 export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';
 export { IgSearchTrainer, type TrainerConfig, type TrainQuestion, type StepMetrics } from './rl/trainer.js';
 export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type ScriptedExample } from './rl/sft.js';
+export { trainingRun, evaluate, questionsForStep, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';

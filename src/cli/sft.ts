@@ -50,7 +50,8 @@ export async function sft(argv: string[]): Promise<number> {
   };
   const seed = n(values.seed, '--seed');
   const core = await loadWasmCore();
-  const world = buildWorld({ seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4 });
+  const worldOptions = { seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4 };
+  const world = buildWorld(worldOptions);
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
   const tokenizerJson = trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
   const tokenizer = Tokenizer.fromJSON(core, tokenizerJson);
@@ -78,7 +79,7 @@ export async function sft(argv: string[]): Promise<number> {
       'corpus.jsonl': worldCorpusJsonl(world),
       'train.jsonl': worldQuestionsJsonl(world, 'train'),
       'test.jsonl': worldQuestionsJsonl(world, 'test'),
-      'sft.json': JSON.stringify({ seed, steps, losses }, null, 2),
+      'sft.json': JSON.stringify({ seed, steps, batch: n(values.batch, '--batch'), lr: n(values.lr, '--lr'), world: worldOptions, command: `ig-search sft ${argv.join(' ')}`, losses }, null, 2),
     });
     console.log(`wrote ${values.out}: final loss ${losses[losses.length - 1]!.toFixed(3)} after ${steps} steps (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     model.free();

@@ -1,0 +1,208 @@
+/**
+ * A training run around `IgSearchTrainer`: which questions each step sees (a seeded order that
+ * depends only on the step, so a resumed run continues exactly), greedy evaluation split by hops,
+ * checkpoints every N steps and at the end, a final checkpoint on abort (Ctrl-C), and a clear
+ * error naming the last checkpoint when the GPU device is lost. Progress goes to `onEvent`; the
+ * JSON-safe records it receives are what `metrics.jsonl` holds.
+ */
+import { IgSearchError } from '../errors.js';
+import type { Qwen2Model } from '../model/qwen2.js';
+import { Bm25Retriever, type Retriever } from '../retrieval/retriever.js';
+import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
+import { promptText } from '../rollout/template.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { seededRandom } from '../util/random.js';
+import type { WasmCore } from '../wasm/core.js';
+import { computeRewards } from './reward.js';
+import type { IgSearchTrainer, StepMetrics, TrainQuestion } from './trainer.js';
+
+export interface EvalOptions {
+  maxTurns?: number;
+  maxTokens?: number;
+  docsPerSearch?: number;
+  stopTokens?: readonly number[];
+  /** Questions decoded together (default 32). */
+  batch?: number;
+}
+
+export interface EvalReport {
+  /** Exact match over all questions. */
+  em: number;
+  /** Exact match and count per number of hops ("1", "2", "3"; questions without `hops` under "?"). */
+  byHops: Record<string, { em: number; n: number }>;
+  searchesPerQuestion: number;
+  n: number;
+  ms: number;
+}
+
+/** Greedy search-agent rollouts on `questions`, scored by exact match. */
+export async function evaluate(model: Qwen2Model, core: WasmCore, tokenizer: Tokenizer, retriever: Retriever, questions: readonly TrainQuestion[], options: EvalOptions = {}): Promise<EvalReport> {
+  const started = performance.now();
+  const batch = options.batch ?? 32;
+  const rewards: number[] = [];
+  let searches = 0;
+  for (let from = 0; from < questions.length; from += batch) {
+    const part = questions.slice(from, from + batch);
+    const prompts = part.map((q) => tokenizer.encode(promptText(tokenizer, searchR1Prompt(q.question)), { addSpecialTokens: false }));
+    const trajectories = await rolloutSearchAgent(model, prompts, {
+      tokenizer,
+      retriever,
+      temperature: 0,
+      maxTurns: options.maxTurns ?? 3,
+      maxTokens: options.maxTokens ?? 160,
+      docsPerSearch: options.docsPerSearch ?? 2,
+      stopTokens: options.stopTokens,
+    });
+    rewards.push(...computeRewards(core, trajectories.map((t) => t.text), part.map((q) => q.golden_answers)));
+    searches += trajectories.reduce((n, t) => n + t.searches.length, 0);
+  }
+  const byHops: EvalReport['byHops'] = {};
+  questions.forEach((q, i) => {
+    const key = q.hops === undefined ? '?' : String(q.hops);
+    const slot = (byHops[key] ??= { em: 0, n: 0 });
+    slot.em += rewards[i]!;
+    slot.n++;
+  });
+  for (const slot of Object.values(byHops)) slot.em /= slot.n;
+  return {
+    em: questions.length ? rewards.reduce((a, b) => a + b, 0) / questions.length : 0,
+    byHops,
+    searchesPerQuestion: questions.length ? searches / questions.length : 0,
+    n: questions.length,
+    ms: performance.now() - started,
+  };
+}
+
+/** One line of `metrics.jsonl`. */
+export type RunRecord =
+  | ({ type: 'step'; run: string; exactMatch: Record<string, number> } & Omit<StepMetrics, 'trajectories'>)
+  | ({ type: 'eval'; run: string; step: number; algo: string } & EvalReport)
+  | { type: 'checkpoint'; run: string; step: number; path: string };
+
+export type RunEvent = RunRecord | { type: 'progress'; run: string; step: number; steps: number; phase: 'train' | 'eval' };
+
+export interface TrainingRunOptions {
+  /** Name carried by every record (e.g. "grpo", "ig-search-seed1"). */
+  run: string;
+  train: readonly TrainQuestion[];
+  /** Evaluated greedily before the first step, every `evalEvery` steps and after the last. */
+  test?: readonly TrainQuestion[];
+  /** Total steps (a resumed trainer continues from its own step count up to this). */
+  steps: number;
+  questionsPerStep: number;
+  evalEvery?: number;
+  evalOptions?: EvalOptions;
+  /** Where checkpoints go; none are written without it. */
+  checkpointDir?: string;
+  /** Steps between checkpoints (default: only at the end). */
+  checkpointEvery?: number;
+  /** Seed of the question order. */
+  seed?: number;
+  /** Aborting stops after the current step and writes a final checkpoint. */
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  /** Retriever for evaluation (default: the trainer's). */
+  retriever?: Retriever;
+}
+
+export interface TrainingRunResult {
+  steps: number;
+  aborted: boolean;
+  lastCheckpoint?: string;
+  finalEval?: EvalReport;
+}
+
+/** The questions of step `step` (1-based): a seeded permutation per pass over the data. */
+export function questionsForStep(train: readonly TrainQuestion[], step: number, perStep: number, seed: number): TrainQuestion[] {
+  if (train.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'training run: no training questions');
+  const out: TrainQuestion[] = [];
+  let order: number[] = [];
+  let pass = -1;
+  for (let k = (step - 1) * perStep; k < step * perStep; k++) {
+    const p = Math.floor(k / train.length);
+    if (p !== pass) {
+      pass = p;
+      const random = seededRandom((seed * 0x9e3779b1 + p * 0x85ebca6b) >>> 0);
+      order = train.map((_, i) => i);
+      for (let i = order.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [order[i], order[j]] = [order[j]!, order[i]!];
+      }
+    }
+    out.push(train[order[k % train.length]!]!);
+  }
+  return out;
+}
+
+/** Exact match per hop count of a step's rollouts ("all", "1", "2", …). */
+function stepExactMatch(metrics: Pick<StepMetrics, 'rewards'>, questions: readonly TrainQuestion[], groupSize: number): Record<string, number> {
+  const sums: Record<string, [number, number]> = { all: [0, 0] };
+  metrics.rewards.forEach((r, i) => {
+    const q = questions[Math.floor(i / groupSize)]!;
+    for (const key of ['all', ...(q.hops === undefined ? [] : [String(q.hops)])]) {
+      const s = (sums[key] ??= [0, 0]);
+      s[0] += r;
+      s[1]++;
+    }
+  });
+  return Object.fromEntries(Object.entries(sums).map(([k, [s, n]]) => [k, n ? s / n : 0]));
+}
+
+export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRunOptions): Promise<TrainingRunResult> {
+  const { run, onEvent } = options;
+  const evalEvery = options.evalEvery ?? 0;
+  const seed = options.seed ?? trainer.config.seed;
+  const retriever = options.retriever ?? trainer.config.retriever;
+  let lastCheckpoint: string | undefined;
+  let finalEval: EvalReport | undefined;
+  const evaluation = async () => {
+    if (!options.test?.length) return;
+    if (!retriever && !trainer.index) return;
+    onEvent?.({ type: 'progress', run, step: trainer.steps, steps: options.steps, phase: 'eval' });
+    const report = await evaluate(trainer.model, trainer.core, trainer.tokenizer, retriever ?? new Bm25Retriever(trainer.index!), options.test, {
+      maxTurns: trainer.config.maxTurns,
+      maxTokens: trainer.config.maxTokens,
+      docsPerSearch: trainer.config.docsPerSearch,
+      stopTokens: trainer.config.stopTokens,
+      ...options.evalOptions,
+    });
+    finalEval = report;
+    onEvent?.({ type: 'eval', run, step: trainer.steps, algo: trainer.config.algo, ...report });
+  };
+  const checkpoint = async () => {
+    if (!options.checkpointDir) return;
+    lastCheckpoint = await trainer.save(options.checkpointDir, { run, seed });
+    onEvent?.({ type: 'checkpoint', run, step: trainer.steps, path: lastCheckpoint });
+  };
+  let aborted = false;
+  try {
+    if (evalEvery > 0 && trainer.steps === 0) await evaluation();
+    while (trainer.steps < options.steps) {
+      if (options.signal?.aborted) {
+        aborted = true;
+        break;
+      }
+      const step = trainer.steps + 1;
+      onEvent?.({ type: 'progress', run, step: step - 1, steps: options.steps, phase: 'train' });
+      const questions = questionsForStep(options.train, step, options.questionsPerStep, seed);
+      const { trajectories: _t, ...metrics } = await trainer.step(questions);
+      onEvent?.({ type: 'step', run, exactMatch: stepExactMatch(metrics, questions, trainer.config.groupSize), ...metrics });
+      const done = trainer.steps >= options.steps;
+      if (options.checkpointEvery && trainer.steps % options.checkpointEvery === 0 && !done) await checkpoint();
+      if (evalEvery > 0 && trainer.steps % evalEvery === 0 && !done) await evaluation();
+    }
+    await checkpoint();
+    if (!aborted && evalEvery > 0) await evaluation();
+    onEvent?.({ type: 'progress', run, step: trainer.steps, steps: options.steps, phase: 'train' });
+    return { steps: trainer.steps, aborted, lastCheckpoint, finalEval };
+  } catch (e) {
+    if (e instanceof IgSearchError && e.code === 'DEVICE_LOST') {
+      const where = lastCheckpoint ?? (options.checkpointDir ? `nothing yet under ${options.checkpointDir}` : 'none (no checkpoint directory)');
+      throw new IgSearchError('DEVICE_LOST', `${e.message} during step ${trainer.steps + 1} of run "${run}"; last checkpoint: ${where}`, {
+        cause: e,
+        hint: lastCheckpoint ? 'continue with `ig-search train --resume` (same --out): it starts from the last checkpoint' : 'restart the run; set --checkpoint-every to lose less next time',
+      });
+    }
+    throw e;
+  }
+}
