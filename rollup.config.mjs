@@ -2,6 +2,7 @@
 // WebGPU and read the .wasm), the CLI, the .d.ts, and ig_core.wasm copied beside them so that
 // `new URL('./ig_core.wasm', import.meta.url)` resolves in every runtime.
 import { copyFile, mkdir } from 'node:fs/promises';
+import { nodeResolve } from '@rollup/plugin-node-resolve';
 import typescript from '@rollup/plugin-typescript';
 import { wgsl } from './scripts/wgsl-plugin.mjs';
 
@@ -20,10 +21,14 @@ export default {
     browser: 'src/entry/browser.ts',
     cli: 'src/entry/cli.ts',
     index: 'src/index.ts',
+    'worker-node': 'src/entry/worker-node.ts',
+    'worker-browser': 'src/entry/worker-browser.ts',
   },
   output: { dir: 'dist', format: 'es', chunkFileNames: '[name]-[hash].js', sourcemap: false },
   external: (id) => id === 'webgpu' || id.startsWith('node:'),
   plugins: [
+    // comlink is bundled in, so the browser files load without an import map or a bundler.
+    nodeResolve({ browser: false, resolveOnly: ['comlink'] }),
     wgsl(),
     typescript({
       tsconfig: './tsconfig.json',

@@ -26,7 +26,7 @@ export {
   type SpanArrays,
 } from './rl/advantage.js';
 export { Bm25Index, bm25Terms, type Bm25Options, type SearchHit, type SampleOptions } from './retrieval/bm25.js';
-export { parseCorpusJsonl, passageTitle, type Passage, type ParsedCorpus, type JsonlOptions } from './retrieval/corpus.js';
+export { parseCorpusJsonl, parseQuestionsJsonl, passageTitle, type Passage, type ParsedCorpus, type ParsedQuestions, type DataQuestion, type JsonlOptions } from './retrieval/corpus.js';
 export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/tokenizer.js';
 export { tokenizerJsonFromTiktoken, type TiktokenFile } from './tokenizer/tiktoken.js';
 export { trainTokenizerJson, type TrainOptions } from './tokenizer/train.js';
@@ -75,3 +75,7 @@ export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type L
 export { IgSearchTrainer, type TrainerConfig, type TrainQuestion, type StepMetrics } from './rl/trainer.js';
 export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type ScriptedExample } from './rl/sft.js';
 export { trainingRun, evaluate, questionsForStep, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';
+export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
+export { renderReport, summarizeRuns, hopSplit, type RunSummary, type ReportOptions } from './report/report.js';
+export { createTrainerWorkerApi, type TrainerWorkerApi, type WorkerDemoOptions, type WorkerDemoResult } from './worker/api.js';
+export { wrapTrainerWorker, workerCallback, type TrainerWorker } from './worker/client.js';

@@ -1,18 +1,22 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: doctor, score, run, sft.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, train, eval, doctor, score, run, sft.
  */
 import { IgSearchError } from '../errors.js';
+import { demo, DEMO_USAGE } from './demo.js';
 import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
 import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
+import { evalCommand, train, TRAIN_USAGE } from './train.js';
 
 const USAGE = `usage: ig-search <command> [options]
 
 commands:
+${DEMO_USAGE}
   doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024)
 ${SCORE_USAGE}
 ${RUN_USAGE}
+${TRAIN_USAGE}
 ${SFT_USAGE}
   help                         this text
 `;
@@ -29,6 +33,12 @@ export async function main(argv: string[]): Promise<number> {
       if (json) console.log(JSON.stringify(report, null, 2));
       return report.wasm.ok ? 0 : 1;
     }
+    case 'demo':
+      return demo(rest);
+    case 'train':
+      return train(rest);
+    case 'eval':
+      return evalCommand(rest);
     case 'score':
       return score(rest);
     case 'run':

@@ -3,63 +3,35 @@
  * directory holds config.json, safetensors and tokenizer.json; documents come from a Search-R1
  * corpus JSONL (BM25 in Wasm) or a Search-R1 retrieval server.
  */
-import { parseArgs } from 'node:util';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { Qwen2Model } from '../model/qwen2.js';
-import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
+import { numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
 
 export const RUN_USAGE = `  run --model DIR --question TEXT (--corpus FILE.jsonl | --retriever URL)
         [--max-turns 4] [--max-tokens 512] [--docs 3] [--temperature 0] [--seed 0] [--weights f32|f16] [--json]
                                one search-agent trajectory with its retrieved documents`;
 
-function parse(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    options: {
-      model: { type: 'string' },
-      question: { type: 'string' },
-      corpus: { type: 'string' },
-      retriever: { type: 'string' },
-      'max-turns': { type: 'string', default: '4' },
-      'max-tokens': { type: 'string', default: '512' },
-      docs: { type: 'string', default: '3' },
-      temperature: { type: 'string', default: '0' },
-      seed: { type: 'string', default: '0' },
-      weights: { type: 'string', default: 'f32' },
-      json: { type: 'boolean', default: false },
-    },
-    strict: true,
-  });
-}
-
-function number(value: string, flag: string, integer = true): number {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n < 0 || (integer && !Number.isInteger(n))) throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a non-negative ${integer ? 'integer' : 'number'}, got ${value}`);
-  return n;
-}
-
-async function readText(path: string): Promise<string> {
-  try {
-    return new TextDecoder().decode(await currentPlatform().readFile(path));
-  } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
-}
-
 export async function run(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parse(argv).values;
-  } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `run: ${(e as Error).message}`, { cause: e });
-  }
+  const values = parseOptions('run', argv, {
+    model: { type: 'string' },
+    question: { type: 'string' },
+    corpus: { type: 'string' },
+    retriever: { type: 'string' },
+    'max-turns': { type: 'string', default: '4' },
+    'max-tokens': { type: 'string', default: '512' },
+    docs: { type: 'string', default: '3' },
+    temperature: { type: 'string', default: '0' },
+    seed: { type: 'string', default: '0' },
+    weights: { type: 'string', default: 'f32' },
+    json: { type: 'boolean', default: false },
+  });
   if (!values.model || !values.question) throw new IgSearchError('INVALID_ARGUMENT', 'run: --model DIR and --question TEXT are required');
   if (!values.corpus === !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', 'run: give exactly one of --corpus FILE.jsonl or --retriever URL');
   if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
@@ -74,11 +46,8 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     retriever = new HttpRetriever(values.retriever!);
   }
-  // Chat-tuned vocabularies get the chat template and stop at the end of the assistant turn.
-  const imEnd = tokenizer.tokenToId('<|im_end|>');
-  const endOfText = tokenizer.tokenToId('<|endoftext|>');
   const prompt = Array.from(tokenizer.encode(promptText(tokenizer, searchR1Prompt(values.question)), { addSpecialTokens: false }));
-  const stopTokens = [imEnd, endOfText].filter((t): t is number => t !== undefined);
+  const stopTokens = stopTokensOf(tokenizer);
 
   const gpu = await Gpu.request();
   try {
@@ -87,11 +56,11 @@ export async function run(argv: string[]): Promise<number> {
     const [t] = await rolloutSearchAgent(model, [prompt], {
       tokenizer,
       retriever,
-      maxTurns: number(values['max-turns'], '--max-turns'),
-      maxTokens: number(values['max-tokens'], '--max-tokens'),
-      docsPerSearch: number(values.docs, '--docs'),
-      temperature: number(values.temperature, '--temperature', false),
-      seed: number(values.seed, '--seed'),
+      maxTurns: numberFlag(values['max-turns'], '--max-turns'),
+      maxTokens: numberFlag(values['max-tokens'], '--max-tokens'),
+      docsPerSearch: numberFlag(values.docs, '--docs'),
+      temperature: numberFlag(values.temperature, '--temperature', { integer: false }),
+      seed: numberFlag(values.seed, '--seed'),
       stopTokens,
     });
     const seconds = (performance.now() - started) / 1000;

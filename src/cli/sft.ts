@@ -18,7 +18,7 @@ import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
 
-export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 150] [--batch 4] [--lr 0.003] [--people 12] [--films 6]
+export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [--lr 0.003] [--people 20] [--films 8] [--test-fraction 0.4]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
@@ -31,11 +31,12 @@ export async function sft(argv: string[]): Promise<number> {
       options: {
         out: { type: 'string' },
         seed: { type: 'string', default: '1' },
-        steps: { type: 'string', default: '150' },
+        steps: { type: 'string', default: '200' },
         batch: { type: 'string', default: '4' },
         lr: { type: 'string', default: '0.003' },
-        people: { type: 'string', default: '12' },
-        films: { type: 'string', default: '6' },
+        people: { type: 'string', default: '20' },
+        films: { type: 'string', default: '8' },
+        'test-fraction': { type: 'string', default: '0.4' },
       },
       strict: true,
     }).values;
@@ -50,7 +51,7 @@ export async function sft(argv: string[]): Promise<number> {
   };
   const seed = n(values.seed, '--seed');
   const core = await loadWasmCore();
-  const worldOptions = { seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4 };
+  const worldOptions = { seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4, testFraction: Number(values['test-fraction']) };
   const world = buildWorld(worldOptions);
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
   const tokenizerJson = trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });

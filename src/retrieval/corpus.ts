@@ -23,11 +23,13 @@ export interface ParsedCorpus {
   skipped: { line: number; reason: string }[];
 }
 
-/** Parses `{id, contents}` lines; `id` may be a string or a number (kept as its decimal string). */
-export function parseCorpusJsonl(text: string, options: JsonlOptions = {}): ParsedCorpus {
-  const source = options.source ?? 'corpus';
-  const passages: Passage[] = [];
-  const skipped: ParsedCorpus['skipped'] = [];
+/**
+ * The line loop shared by every JSONL reader: blank lines are skipped, `parse` returns a problem
+ * for a bad line (reported with its 1-based number, or skipped with `skipBadLines`).
+ */
+function parseJsonl<T>(text: string, options: JsonlOptions, source: string, hint: string, parse: (raw: string, into: T[]) => string | undefined): { items: T[]; skipped: { line: number; reason: string }[] } {
+  const items: T[] = [];
+  const skipped: { line: number; reason: string }[] = [];
   let line = 0;
   let start = 0;
   while (start <= text.length) {
@@ -37,18 +39,44 @@ export function parseCorpusJsonl(text: string, options: JsonlOptions = {}): Pars
     const raw = text.slice(start, end).trim();
     start = end + 1;
     if (raw === '') continue;
-    const problem = parsePassage(raw, passages);
+    const problem = parse(raw, items);
     if (problem !== undefined) {
-      if (!options.skipBadLines) {
-        throw new IgSearchError('INVALID_ARGUMENT', `${source}:${line}: ${problem}`, { hint: 'each line must be {"id": ..., "contents": "Title\\ntext"}' });
-      }
+      if (!options.skipBadLines) throw new IgSearchError('INVALID_ARGUMENT', `${source}:${line}: ${problem}`, { hint: `${hint}; --skip-bad-lines skips such lines` });
       skipped.push({ line, reason: problem });
     }
   }
-  return { passages, skipped };
+  return { items, skipped };
 }
 
-function parsePassage(raw: string, into: Passage[]): string | undefined {
+/** Parses `{id, contents}` lines; `id` may be a string or a number (kept as its decimal string). */
+export function parseCorpusJsonl(text: string, options: JsonlOptions = {}): ParsedCorpus {
+  const { items, skipped } = parseJsonl(text, options, options.source ?? 'corpus', 'each line must be {"id": ..., "contents": "Title\\ntext"}', parsePassage);
+  return { passages: items, skipped };
+}
+
+export interface DataQuestion {
+  question: string;
+  golden_answers: string[];
+  id?: string;
+  /** Reasoning hops, when the file says (the synthetic world does). */
+  hops?: number;
+}
+
+export interface ParsedQuestions {
+  questions: DataQuestion[];
+  skipped: { line: number; reason: string }[];
+}
+
+/**
+ * Parses Search-R1 data lines `{question, golden_answers}`; `golden_answers` may be a string or a
+ * list of strings (a non-empty one), and `id`/`hops` are kept when present; other fields are ignored.
+ */
+export function parseQuestionsJsonl(text: string, options: JsonlOptions = {}): ParsedQuestions {
+  const { items, skipped } = parseJsonl(text, options, options.source ?? 'data', 'each line must be {"question": "...", "golden_answers": ["..."]}', parseQuestion);
+  return { questions: items, skipped };
+}
+
+function parseObject(raw: string): Record<string, unknown> | string {
   let value: unknown;
   try {
     value = JSON.parse(raw);
@@ -56,7 +84,27 @@ function parsePassage(raw: string, into: Passage[]): string | undefined {
     return `invalid JSON (${(e as Error).message})`;
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return 'expected a JSON object';
-  const { id, contents } = value as { id?: unknown; contents?: unknown };
+  return value as Record<string, unknown>;
+}
+
+function parseQuestion(raw: string, into: DataQuestion[]): string | undefined {
+  const value = parseObject(raw);
+  if (typeof value === 'string') return value;
+  const { question, golden_answers: golds, id, hops } = value;
+  if (typeof question !== 'string' || !question.trim()) return `field "question" must be a non-empty string, got ${question === undefined ? 'nothing' : JSON.stringify(question).slice(0, 40)}`;
+  const answers = typeof golds === 'string' ? [golds] : golds;
+  if (!Array.isArray(answers) || answers.length === 0 || !answers.every((a) => typeof a === 'string')) {
+    return `field "golden_answers" must be a string or a non-empty list of strings, got ${golds === undefined ? 'nothing' : JSON.stringify(golds).slice(0, 40)}`;
+  }
+  if (hops !== undefined && !(Number.isInteger(hops) && (hops as number) > 0)) return `field "hops" must be a positive integer, got ${JSON.stringify(hops)}`;
+  into.push({ question, golden_answers: answers as string[], ...(id === undefined ? {} : { id: String(id) }), ...(hops === undefined ? {} : { hops: hops as number }) });
+  return undefined;
+}
+
+function parsePassage(raw: string, into: Passage[]): string | undefined {
+  const value = parseObject(raw);
+  if (typeof value === 'string') return value;
+  const { id, contents } = value;
   if (typeof contents !== 'string') return `field "contents" must be a string, got ${contents === undefined ? 'nothing' : typeof contents}`;
   if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
     return `field "id" must be a string or number, got ${id === undefined ? 'nothing' : typeof id}`;

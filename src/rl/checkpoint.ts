@@ -19,6 +19,8 @@ export interface TrainerState {
 }
 
 export interface SaveOptions {
+  /** More files for the checkpoint directory (e.g. tokenizer.json, so it loads as a model directory). */
+  files?: Record<string, string | Uint8Array>;
   /** Test hook: runs after the files are written, before anything is renamed into place. */
   beforeCommit?: () => void | Promise<void>;
 }
@@ -64,6 +66,7 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
       await f.writeFile(`${tmp}/optimizer.safetensors`, writeSafetensors(moments, { format: 'ig-search-adamw', step: String(o.step) }));
     }
     await f.writeFile(`${tmp}/trainer_state.json`, JSON.stringify(state, null, 2));
+    for (const [name, data] of Object.entries(options.files ?? {})) await f.writeFile(`${tmp}/${name}`, data);
     await options.beforeCommit?.();
     const final = `${root}/${name}`;
     await f.rm(final, { recursive: true, force: true });

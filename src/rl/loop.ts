@@ -96,6 +96,8 @@ export interface TrainingRunOptions {
   checkpointDir?: string;
   /** Steps between checkpoints (default: only at the end). */
   checkpointEvery?: number;
+  /** Extra files written into every checkpoint (tokenizer.json makes it a loadable model directory). */
+  checkpointFiles?: Record<string, string | Uint8Array>;
   /** Seed of the question order. */
   seed?: number;
   /** Aborting stops after the current step and writes a final checkpoint. */
@@ -171,7 +173,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
   };
   const checkpoint = async () => {
     if (!options.checkpointDir) return;
-    lastCheckpoint = await trainer.save(options.checkpointDir, { run, seed });
+    lastCheckpoint = await trainer.save(options.checkpointDir, { run, seed }, options.checkpointFiles);
     onEvent?.({ type: 'checkpoint', run, step: trainer.steps, path: lastCheckpoint });
   };
   let aborted = false;
@@ -196,9 +198,12 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
     onEvent?.({ type: 'progress', run, step: trainer.steps, steps: options.steps, phase: 'train' });
     return { steps: trainer.steps, aborted, lastCheckpoint, finalEval };
   } catch (e) {
-    if (e instanceof IgSearchError && e.code === 'DEVICE_LOST') {
+    // A destroyed/lost device can first surface as a failed readback: the device's own state decides.
+    await new Promise((resolve) => setTimeout(resolve, 0));
+    if ((e instanceof IgSearchError && e.code === 'DEVICE_LOST') || trainer.gpu.lostReason !== undefined) {
       const where = lastCheckpoint ?? (options.checkpointDir ? `nothing yet under ${options.checkpointDir}` : 'none (no checkpoint directory)');
-      throw new IgSearchError('DEVICE_LOST', `${e.message} during step ${trainer.steps + 1} of run "${run}"; last checkpoint: ${where}`, {
+      const reason = `the GPU device was lost (${trainer.gpu.lostReason ?? (e as Error).message.split('\n')[0]})`;
+      throw new IgSearchError('DEVICE_LOST', `${reason} during step ${trainer.steps + 1} of run "${run}"; last checkpoint: ${where}`, {
         cause: e,
         hint: lastCheckpoint ? 'continue with `ig-search train --resume` (same --out): it starts from the last checkpoint' : 'restart the run; set --checkpoint-every to lose less next time',
       });

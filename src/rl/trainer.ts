@@ -136,9 +136,9 @@ export class IgSearchTrainer {
   }
 
   /** Writes a checkpoint of the policy and optimizer under `root` (see saveCheckpoint); returns its directory. */
-  async save(root: string, extra: Record<string, unknown> = {}): Promise<string> {
+  async save(root: string, extra: Record<string, unknown> = {}, files?: Record<string, string | Uint8Array>): Promise<string> {
     const { script: _script, retriever: _retriever, reference: _reference, ...config } = this.config;
-    return saveCheckpoint(root, this.model, this.optimizer, { ...extra, step: this.stepCount, config });
+    return saveCheckpoint(root, this.model, this.optimizer, { ...extra, step: this.stepCount, config }, { files });
   }
 
   /**
@@ -164,7 +164,7 @@ export class IgSearchTrainer {
     if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: no questions in this step');
     const c = this.config;
     const G = c.groupSize;
-    const step = ++this.stepCount;
+    const step = this.stepCount + 1; // counted once the update has been applied
     const time = () => performance.now();
 
     // 1. Rollouts: G per question, prompts prefilled once per question.
@@ -341,6 +341,7 @@ export class IgSearchTrainer {
       if (part === failed && failed.length) allFailGradNorm = await this.optimizer!.gradNorm();
     }
     const report = await this.optimizer!.step();
+    this.stepCount = step;
     const update = time() - t0;
 
     let queryAbs = 0;

@@ -1,0 +1,40 @@
+/**
+ * Helpers shared by the subcommands: option parsing with typed errors, numbers checked by flag
+ * name, user files read through the platform, and what a model directory's tokenizer implies.
+ */
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+
+type Options = NonNullable<ParseArgsConfig['options']>;
+import { IgSearchError } from '../errors.js';
+import { currentPlatform } from '../platform/platform.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
+
+export function parseOptions<O extends Options>(command: string, argv: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
+  try {
+    return parseArgs({ args: argv, options, strict: true, allowPositionals: false }).values;
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${command}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** A number from a flag: non-negative (or positive), integer unless `integer` is false. */
+export function numberFlag(value: string, flag: string, { integer = true, positive = false } = {}): number {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n < 0 || (positive && n === 0) || (integer && !Number.isInteger(n))) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a ${positive ? 'positive' : 'non-negative'} ${integer ? 'integer' : 'number'}, got ${value}`);
+  }
+  return n;
+}
+
+export async function readText(path: string): Promise<string> {
+  try {
+    return new TextDecoder().decode(await currentPlatform().readFile(path));
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** Chat-tuned vocabularies end the assistant turn with <|im_end|> / <|endoftext|>: those stop rollouts. */
+export function stopTokensOf(tokenizer: Tokenizer): number[] {
+  return [tokenizer.tokenToId('<|im_end|>'), tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
+}

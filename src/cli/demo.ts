@@ -1,0 +1,141 @@
+/**
+ * `ig-search demo`: the main job on the embedded default — the committed warm-started policy and
+ * its synthetic world, GRPO then IG-Search with the same seeds and budget, progress with ETA on
+ * stderr, `runs/<id>/metrics.jsonl` (one record per line, appended as it happens) and a
+ * self-contained `runs/<id>/report.html`.
+ */
+import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
+import { IgSearchError } from '../errors.js';
+import { Gpu } from '../gpu/device.js';
+import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
+import { loadWasmCore } from '../wasm/core.js';
+import { ProgressBar } from './progress.js';
+
+export const DEMO_USAGE = `  demo [--out runs] [--steps ${DEMO_DEFAULTS.steps}] [--seed ${DEMO_DEFAULTS.seed}] [--questions ${DEMO_DEFAULTS.questionsPerStep}] [--group ${DEMO_DEFAULTS.groupSize}]
+       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--algos grpo,ig-search] [--policy DIR] [--json]
+                               GRPO vs IG-Search on the embedded warm-started policy → runs/<id>/report.html`;
+
+/** The committed demo policy (`assets/demo-policy`, reproducible with `ig-search sft`). */
+export function embeddedPolicyDir(): string {
+  return fileURLToPath(new URL('../assets/demo-policy', import.meta.url));
+}
+
+const positive = (value: string, flag: string, integer = true) => {
+  const n = Number(value);
+  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
+  return n;
+};
+
+export function formatSummary(summaries: readonly RunSummary[]): string {
+  const p = (v: number) => (Number.isFinite(v) ? (v * 100).toFixed(1).padStart(5) + '%' : '    –');
+  const lines = ['run          steps  test EM start→end   single-hop  multi-hop start→end  step s  IG share  all-fail ‖∇‖'];
+  for (const s of summaries) {
+    lines.push(
+      `${s.run.padEnd(12)} ${String(s.steps).padStart(5)}  ${p(s.emStart)} → ${p(s.em)}      ${p(s.emSingle)}   ${p(s.emMultiStart)} → ${p(s.emMulti)}      ${(s.stepMs / 1000).toFixed(2).padStart(6)}  ${p(s.igShare)}    ${s.allFailSteps ? s.allFailGradNorm.toFixed(3) : '–'}`,
+    );
+  }
+  return lines.join('\n');
+}
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
+}
+
+export async function demo(argv: string[]): Promise<number> {
+  let values;
+  try {
+    values = parseArgs({
+      args: argv,
+      options: {
+        out: { type: 'string', default: 'runs' },
+        steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) },
+        seed: { type: 'string', default: String(DEMO_DEFAULTS.seed) },
+        questions: { type: 'string', default: String(DEMO_DEFAULTS.questionsPerStep) },
+        group: { type: 'string', default: String(DEMO_DEFAULTS.groupSize) },
+        'eval-every': { type: 'string', default: String(DEMO_DEFAULTS.evalEvery) },
+        lr: { type: 'string', default: String(DEMO_DEFAULTS.lr) },
+        algos: { type: 'string', default: 'grpo,ig-search' },
+        policy: { type: 'string' },
+        json: { type: 'boolean', default: false },
+      },
+      strict: true,
+    }).values;
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `demo: ${(e as Error).message}`, { cause: e });
+  }
+  const algos = values.algos.split(',').map((a) => a.trim());
+  for (const a of algos) if (a !== 'grpo' && a !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not grpo or ig-search`);
+  const steps = positive(values.steps, '--steps');
+  const seed = positive(values.seed, '--seed');
+  const policy = values.policy ?? embeddedPolicyDir();
+  const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+  const dir = `${values.out.replace(/\/$/, '')}/demo-${stamp}-seed${seed}`;
+  await mkdir(dir, { recursive: true });
+  const metricsPath = `${dir}/metrics.jsonl`;
+  await writeFile(metricsPath, '');
+
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    process.stderr.write('\ninterrupted: finishing the current step, then writing the report (Ctrl-C again to quit now)\n');
+  };
+  process.on('SIGINT', onInterrupt);
+
+  const core = await loadWasmCore();
+  const gpu = await Gpu.request();
+  const bar = new ProgressBar(steps * algos.length);
+  let writes = Promise.resolve();
+  try {
+    const started = new Date();
+    const result = await runDemo(gpu, core, {
+      policy,
+      algos: algos as ('grpo' | 'ig-search')[],
+      steps,
+      seed,
+      questionsPerStep: positive(values.questions, '--questions'),
+      groupSize: positive(values.group, '--group'),
+      evalEvery: positive(values['eval-every'], '--eval-every'),
+      lr: positive(values.lr, '--lr', false),
+      signal: controller.signal,
+      onEvent: (e) => {
+        const offset = algos.indexOf(e.run) * steps;
+        if (e.type === 'progress') bar.update(offset + e.step, e.run.padEnd(9), e.phase === 'eval' ? 'evaluating' : '');
+        else {
+          writes = writes.then(() => appendFile(metricsPath, `${JSON.stringify(e)}\n`));
+          if (e.type === 'step') bar.update(offset + e.step, e.run.padEnd(9), `reward ${e.reward.toFixed(2)}`);
+          if (e.type === 'eval') bar.log(`${e.run} step ${e.step}: test EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).sort().map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(0)}% of ${v.n}`).join(', ')})`);
+        }
+      },
+    });
+    await writes;
+    bar.done();
+    const summaries = summarizeRuns(result.records);
+    const html = renderReport(result.records, {
+      title: 'ig-search demo: GRPO vs IG-Search',
+      facts: {
+        device: `${gpu.adapter.description || gpu.adapter.device || gpu.adapter.vendor} (${gpu.adapter.architecture || 'unknown architecture'})`,
+        started: started.toISOString(),
+        'wall time': `${(result.wallMs / 1000).toFixed(0)} s${result.aborted ? ' (interrupted)' : ''}`,
+        policy,
+        budget: `${steps} steps × ${values.questions} questions × G=${values.group} rollouts per algorithm, lr ${values.lr}, seed ${seed}`,
+        command: `ig-search demo ${argv.join(' ')}`.trim(),
+      },
+    });
+    await writeAtomic(`${dir}/report.html`, html);
+    if (values.json) console.log(JSON.stringify({ dir, wallMs: result.wallMs, aborted: result.aborted, summaries }, null, 2));
+    else {
+      console.log(formatSummary(summaries));
+      console.log(`\nwrote ${dir}/report.html and metrics.jsonl (${(result.wallMs / 1000).toFixed(0)} s)`);
+    }
+    return result.aborted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    gpu.destroy();
+  }
+}

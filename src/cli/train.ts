@@ -1,0 +1,227 @@
+/**
+ * `ig-search train` and `ig-search eval` on real artifacts: a model directory (HF config.json +
+ * safetensors + tokenizer.json), Search-R1 data JSONL, and a corpus JSONL (BM25 in Wasm) or a
+ * Search-R1 retrieval server. Training writes `OUT/metrics.jsonl` and checkpoints `OUT/step-N/`
+ * (each a loadable model directory, or PEFT adapters with `--lora`); `--resume` continues from
+ * `OUT/latest`; Ctrl-C finishes the step and writes a final checkpoint; a lost GPU device ends
+ * with a message naming the checkpoint to resume from.
+ */
+import { appendFile, mkdir } from 'node:fs/promises';
+import { IgSearchError } from '../errors.js';
+import { Gpu } from '../gpu/device.js';
+import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
+import { Qwen2Model } from '../model/qwen2.js';
+import { Bm25Index } from '../retrieval/bm25.js';
+import { parseCorpusJsonl, parseQuestionsJsonl, type DataQuestion } from '../retrieval/corpus.js';
+import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
+import { latestCheckpoint } from '../rl/checkpoint.js';
+import { evaluate, trainingRun } from '../rl/loop.js';
+import { IgSearchTrainer } from '../rl/trainer.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadWasmCore, type WasmCore } from '../wasm/core.js';
+import { numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
+import { ProgressBar } from './progress.js';
+
+export const TRAIN_USAGE = `  train --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) --out DIR
+        [--algo ig-search|grpo] [--steps 100] [--questions 4] [--group 5] [--lr 1e-6] [--lambda 1] [--clip 0.2]
+        [--kl 0.001] [--reference] [--lora RANK] [--max-turns 4] [--max-tokens 512] [--docs 3] [--seed 0]
+        [--checkpoint-every 10] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
+                               RL training with step-level IG rewards (or plain GRPO)
+  eval --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
+        [--max-turns 4] [--max-tokens 512] [--docs 3] [--limit N] [--skip-bad-lines] [--json]
+                               greedy exact match, split by hops when the data has them`;
+
+interface Sources {
+  core: WasmCore;
+  tokenizer: Tokenizer;
+  questions: DataQuestion[];
+  index?: Bm25Index;
+  retriever: Retriever;
+}
+
+async function loadSources(values: { model?: string; data?: string; corpus?: string; retriever?: string; 'skip-bad-lines'?: boolean }, command: string): Promise<Sources> {
+  if (!values.model || !values.data) throw new IgSearchError('INVALID_ARGUMENT', `${command}: --model DIR and --data FILE.jsonl are required`);
+  if (!values.corpus && !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', `${command}: give --corpus FILE.jsonl or --retriever URL`);
+  const core = await loadWasmCore();
+  const tokenizer = Tokenizer.fromJSON(core, await readText(`${values.model.replace(/\/$/, '')}/tokenizer.json`));
+  const skipBadLines = values['skip-bad-lines'] ?? false;
+  const data = parseQuestionsJsonl(await readText(values.data), { source: values.data, skipBadLines });
+  for (const s of data.skipped) console.error(`${values.data}:${s.line}: skipped (${s.reason})`);
+  if (data.questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${values.data}: no questions`);
+  let index: Bm25Index | undefined;
+  if (values.corpus) {
+    const corpus = parseCorpusJsonl(await readText(values.corpus), { source: values.corpus, skipBadLines });
+    for (const s of corpus.skipped) console.error(`${values.corpus}:${s.line}: skipped (${s.reason})`);
+    index = Bm25Index.build(core, corpus.passages);
+  }
+  const retriever = values.retriever ? new HttpRetriever(values.retriever) : new Bm25Retriever(index!);
+  return { core, tokenizer, questions: data.questions, index, retriever };
+}
+
+const SAMPLING = {
+  'max-turns': { type: 'string', default: '4' },
+  'max-tokens': { type: 'string', default: '512' },
+  docs: { type: 'string', default: '3' },
+  'skip-bad-lines': { type: 'boolean', default: false },
+  model: { type: 'string' },
+  data: { type: 'string' },
+  corpus: { type: 'string' },
+  retriever: { type: 'string' },
+} as const;
+
+export async function train(argv: string[]): Promise<number> {
+  const values = parseOptions('train', argv, {
+    ...SAMPLING,
+    out: { type: 'string' },
+    algo: { type: 'string', default: 'ig-search' },
+    steps: { type: 'string', default: '100' },
+    questions: { type: 'string', default: '4' },
+    group: { type: 'string', default: '5' },
+    lr: { type: 'string', default: '1e-6' },
+    lambda: { type: 'string', default: '1' },
+    clip: { type: 'string', default: '0.2' },
+    kl: { type: 'string', default: '0.001' },
+    reference: { type: 'boolean', default: false },
+    lora: { type: 'string' },
+    seed: { type: 'string', default: '0' },
+    'checkpoint-every': { type: 'string', default: '10' },
+    'eval-data': { type: 'string' },
+    'eval-every': { type: 'string', default: '0' },
+    resume: { type: 'boolean', default: false },
+  });
+  if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'train: --out DIR is required (checkpoints and metrics.jsonl go there)');
+  if (values.algo !== 'grpo' && values.algo !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algo must be grpo or ig-search, got ${values.algo}`);
+  if (values.algo === 'ig-search' && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', 'train: --algo ig-search needs --corpus (its counterfactual documents are drawn from the corpus), also with --retriever');
+  const out = values.out.replace(/\/$/, '');
+  const steps = numberFlag(values.steps, '--steps', { positive: true });
+  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train');
+  let test: DataQuestion[] | undefined;
+  if (values['eval-data']) {
+    const parsed = parseQuestionsJsonl(await readText(values['eval-data']), { source: values['eval-data'], skipBadLines: values['skip-bad-lines'] });
+    for (const s of parsed.skipped) console.error(`${values['eval-data']}:${s.line}: skipped (${s.reason})`);
+    test = parsed.questions;
+  }
+  const modelDir = values.model!.replace(/\/$/, '');
+  const latest = values.resume ? await latestCheckpoint(out) : undefined;
+  if (values.resume && !latest) console.error(`--resume: no checkpoint under ${out} yet, starting from ${modelDir}`);
+  await mkdir(out, { recursive: true });
+
+  const gpu = await Gpu.request();
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    process.stderr.write('\ninterrupted: finishing the current step, then writing a checkpoint (Ctrl-C again to quit now)\n');
+  };
+  process.on('SIGINT', onInterrupt);
+  const models: Qwen2Model[] = [];
+  try {
+    const lora = values.lora !== undefined;
+    // A full fine-tune resumes from the checkpoint's weights; LoRA from the base plus the saved adapters.
+    const model = await Qwen2Model.load(gpu, latest && !lora ? latest : modelDir);
+    models.push(model);
+    let adapters: LoraAdapters | undefined;
+    if (lora) {
+      const rank = numberFlag(values.lora!, '--lora', { positive: true });
+      adapters = latest ? await LoraAdapters.load(model, latest) : LoraAdapters.create(model, { rank, alpha: 2 * rank, targets: [...LORA_TARGETS], seed: numberFlag(values.seed, '--seed') });
+    }
+    const reference = values.reference && !lora ? await Qwen2Model.load(gpu, modelDir) : undefined;
+    if (reference) models.push(reference);
+    const trainer = new IgSearchTrainer(
+      gpu,
+      core,
+      model,
+      tokenizer,
+      index,
+      {
+        algo: values.algo,
+        groupSize: numberFlag(values.group, '--group', { positive: true }),
+        lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
+        lambda: numberFlag(values.lambda, '--lambda', { integer: false }),
+        clip: numberFlag(values.clip, '--clip', { integer: false, positive: true }),
+        klBeta: numberFlag(values.kl, '--kl', { integer: false }),
+        maxTurns: numberFlag(values['max-turns'], '--max-turns'),
+        maxTokens: numberFlag(values['max-tokens'], '--max-tokens', { positive: true }),
+        docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),
+        seed: numberFlag(values.seed, '--seed'),
+        stopTokens: stopTokensOf(tokenizer),
+        retriever,
+        reference,
+      },
+      adapters,
+    );
+    if (latest) {
+      const state = await trainer.restore(latest);
+      console.error(`resuming from ${latest} (step ${state.step})`);
+    }
+    if (trainer.steps >= steps) {
+      console.error(`already at step ${trainer.steps} of ${steps}: nothing to do`);
+      return 0;
+    }
+    const bar = new ProgressBar(steps - trainer.steps);
+    const first = trainer.steps;
+    let writes = Promise.resolve();
+    const tokenizerJson = await readText(`${modelDir}/tokenizer.json`);
+    const result = await trainingRun(trainer, {
+      run: values.algo,
+      train: questions,
+      test,
+      steps,
+      questionsPerStep: numberFlag(values.questions, '--questions', { positive: true }),
+      evalEvery: numberFlag(values['eval-every'], '--eval-every'),
+      checkpointDir: out,
+      checkpointEvery: numberFlag(values['checkpoint-every'], '--checkpoint-every'),
+      checkpointFiles: lora ? {} : { 'tokenizer.json': tokenizerJson },
+      signal: controller.signal,
+      onEvent: (e) => {
+        if (e.type === 'progress') return bar.update(e.step - first, `${values.algo} step ${e.step}/${steps}`, e.phase === 'eval' ? 'evaluating' : '');
+        writes = writes.then(() => appendFile(`${out}/metrics.jsonl`, `${JSON.stringify(e)}\n`));
+        if (e.type === 'step') {
+          const t = e.timing;
+          const total = t.rollout + t.reward + t.ig + t.update;
+          bar.update(e.step - first, `${values.algo} step ${e.step}/${steps}`, `reward ${e.reward.toFixed(2)} loss ${e.loss.toFixed(4)} ‖∇‖ ${e.gradNorm.toFixed(3)} IG ${((t.ig / total) * 100).toFixed(1)}%${e.retrievalFailures ? ` retrieval failures ${e.retrievalFailures}` : ''}`);
+        }
+        if (e.type === 'eval') bar.log(`step ${e.step}: eval EM ${(e.em * 100).toFixed(1)}% on ${e.n}`);
+        if (e.type === 'checkpoint') bar.log(`checkpoint ${e.path}`);
+      },
+    });
+    await writes;
+    bar.done();
+    console.log(`${result.aborted ? 'stopped' : 'done'} at step ${result.steps}; last checkpoint ${result.lastCheckpoint ?? '(none)'}; metrics in ${out}/metrics.jsonl`);
+    trainer.free();
+    return result.aborted ? 130 : 0;
+  } finally {
+    process.off('SIGINT', onInterrupt);
+    for (const m of models) m.free();
+    index?.free();
+    gpu.destroy();
+  }
+}
+
+export async function evalCommand(argv: string[]): Promise<number> {
+  const values = parseOptions('eval', argv, { ...SAMPLING, lora: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } });
+  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'eval');
+  const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
+  const gpu = await Gpu.request();
+  try {
+    const model = await Qwen2Model.load(gpu, values.model!.replace(/\/$/, ''));
+    if (values.lora) model.lora = await LoraAdapters.load(model, values.lora);
+    const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
+      maxTurns: numberFlag(values['max-turns'], '--max-turns'),
+      maxTokens: numberFlag(values['max-tokens'], '--max-tokens', { positive: true }),
+      docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),
+      stopTokens: stopTokensOf(tokenizer),
+    });
+    if (values.json) console.log(JSON.stringify(report, null, 2));
+    else {
+      console.log(`exact match ${(report.em * 100).toFixed(1)}% on ${report.n} questions (${report.searchesPerQuestion.toFixed(2)} searches each, ${(report.ms / 1000).toFixed(1)} s)`);
+      for (const [hops, v] of Object.entries(report.byHops).sort()) if (hops !== '?') console.log(`  ${hops}-hop: ${(v.em * 100).toFixed(1)}% of ${v.n}`);
+    }
+    model.free();
+    return 0;
+  } finally {
+    index?.free();
+    gpu.destroy();
+  }
+}

@@ -1,0 +1,128 @@
+/**
+ * The main job, in any runtime: the warm-started demo policy (a model directory written by
+ * `ig-search sft` — on disk in Node/Deno, a URL in browsers) → the synthetic world rebuilt from the
+ * seed recorded beside it → GRPO and IG-Search from the same weights with the same seeds, questions
+ * and budget → metrics records (and, through `renderReport`, the HTML report).
+ */
+import { IgSearchError } from '../errors.js';
+import type { Gpu } from '../gpu/device.js';
+import { Qwen2Model } from '../model/qwen2.js';
+import { currentPlatform } from '../platform/platform.js';
+import { Bm25Index } from '../retrieval/bm25.js';
+import { trainingRun, type RunEvent, type RunRecord } from '../rl/loop.js';
+import type { TrainerConfig } from '../rl/trainer.js';
+import { IgSearchTrainer } from '../rl/trainer.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { WasmCore } from '../wasm/core.js';
+import { buildWorld, type World, type WorldOptions } from '../world/world.js';
+
+export interface DemoOptions {
+  /** Directory (or URL) of the warm-started policy with tokenizer.json and sft.json. */
+  policy: string;
+  algos?: readonly ('grpo' | 'ig-search')[];
+  /** Optimizer steps per algorithm (default 30). */
+  steps?: number;
+  questionsPerStep?: number;
+  groupSize?: number;
+  /** Greedy test evaluation every N steps (default 5), plus before the first and after the last. */
+  evalEvery?: number;
+  lr?: number;
+  seed?: number;
+  maxTurns?: number;
+  maxTokens?: number;
+  /** Per-run checkpoint directories: `${checkpointRoot}/${run}` (none by default). */
+  checkpointRoot?: string;
+  signal?: AbortSignal;
+  onEvent?: (event: RunEvent) => void;
+  /** Anything else for the trainer (λ, IG shaping, clip…), applied to both algorithms. */
+  trainer?: Partial<TrainerConfig>;
+}
+
+export const DEMO_DEFAULTS = { steps: 30, questionsPerStep: 4, groupSize: 4, evalEvery: 5, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160 } as const;
+
+export interface DemoPolicy {
+  tokenizer: Tokenizer;
+  world: World;
+  index: Bm25Index;
+  sft: { seed: number; steps: number; world: WorldOptions; command?: string };
+}
+
+async function readText(path: string): Promise<string> {
+  try {
+    return new TextDecoder().decode(await currentPlatform().readFile(path));
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e, hint: 'the demo policy directory comes from `ig-search sft --out DIR`' });
+  }
+}
+
+/** The tokenizer, world and BM25 index that belong to a demo policy directory. */
+export async function loadDemoPolicy(core: WasmCore, dir: string): Promise<DemoPolicy> {
+  const base = dir.replace(/\/$/, '');
+  const tokenizer = Tokenizer.fromJSON(core, await readText(`${base}/tokenizer.json`));
+  let sft: DemoPolicy['sft'];
+  try {
+    sft = JSON.parse(await readText(`${base}/sft.json`)) as DemoPolicy['sft'];
+  } catch (e) {
+    if (e instanceof IgSearchError) throw e;
+    throw new IgSearchError('INVALID_ARGUMENT', `${base}/sft.json: ${(e as Error).message}`, { cause: e });
+  }
+  if (typeof sft?.world !== 'object' || sft.world === null) throw new IgSearchError('INVALID_ARGUMENT', `${base}/sft.json: field "world" (the world's options) is missing`);
+  const world = buildWorld(sft.world);
+  return { tokenizer, world, index: Bm25Index.build(core, world.passages), sft };
+}
+
+export interface DemoResult {
+  records: RunRecord[];
+  wallMs: number;
+  aborted: boolean;
+}
+
+export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): Promise<DemoResult> {
+  const o = { ...DEMO_DEFAULTS, ...options };
+  const algos = o.algos ?? ['grpo', 'ig-search'];
+  const started = performance.now();
+  const policy = await loadDemoPolicy(core, o.policy);
+  const train = policy.world.questions.filter((q) => q.split === 'train');
+  const test = policy.world.questions.filter((q) => q.split === 'test');
+  const records: RunRecord[] = [];
+  let aborted = false;
+  try {
+    for (const algo of algos) {
+      if (o.signal?.aborted) break;
+      const model = await Qwen2Model.load(gpu, o.policy);
+      const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, {
+        algo,
+        groupSize: o.groupSize,
+        lr: o.lr,
+        seed: o.seed,
+        maxTurns: o.maxTurns,
+        maxTokens: o.maxTokens,
+        ...o.trainer,
+      });
+      try {
+        const result = await trainingRun(trainer, {
+          run: algo,
+          train,
+          test,
+          steps: o.steps,
+          questionsPerStep: o.questionsPerStep,
+          evalEvery: o.evalEvery,
+          seed: o.seed,
+          signal: o.signal,
+          checkpointDir: o.checkpointRoot ? `${o.checkpointRoot}/${algo}` : undefined,
+          onEvent: (e) => {
+            if (e.type !== 'progress') records.push(e);
+            o.onEvent?.(e);
+          },
+        });
+        aborted ||= result.aborted;
+      } finally {
+        trainer.free();
+        model.free();
+      }
+    }
+  } finally {
+    policy.index.free();
+  }
+  return { records, wallMs: performance.now() - started, aborted };
+}

@@ -1,0 +1,146 @@
+/**
+ * The run report: a summary per run (final exact match single-/multi-hop, IG share of the step
+ * time, all-fail-group gradient norms) computed from `metrics.jsonl` records, and one
+ * self-contained HTML page with inline SVG charts — no scripts, no external files.
+ */
+import type { EvalReport, RunRecord } from '../rl/loop.js';
+import { escapeXml, histogram, lineChart, stackedBars, type Series } from './svg.js';
+
+type StepRecord = Extract<RunRecord, { type: 'step' }>;
+type EvalRecord = Extract<RunRecord, { type: 'eval' }>;
+
+export interface RunSummary {
+  run: string;
+  algo: string;
+  steps: number;
+  /** Exact match of the last evaluation: all, single-hop, multi-hop (2–3 hops); NaN when absent. */
+  em: number;
+  emSingle: number;
+  emMulti: number;
+  /** Same at step 0 (the warm-started policy). */
+  emStart: number;
+  emMultiStart: number;
+  /** Mean milliseconds per step and per phase. */
+  stepMs: number;
+  phaseMs: { rollout: number; reward: number; ig: number; update: number };
+  /** IG scoring time / step time, summed over steps. */
+  igShare: number;
+  /** Steps with at least one all-fail group, and the mean gradient norm of those groups' loss there. */
+  allFailSteps: number;
+  allFailGradNorm: number;
+}
+
+/** Exact match over questions with 1 hop and with 2+ hops. */
+export function hopSplit(byHops: EvalReport['byHops']): { single: number; multi: number } {
+  const single = byHops['1'];
+  let sum = 0;
+  let n = 0;
+  for (const [k, v] of Object.entries(byHops)) {
+    if (k === '1' || k === '?') continue;
+    sum += v.em * v.n;
+    n += v.n;
+  }
+  return { single: single ? single.em : NaN, multi: n ? sum / n : NaN };
+}
+
+export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
+  const runs = [...new Set(records.map((r) => r.run))];
+  return runs.map((run) => {
+    const steps = records.filter((r): r is StepRecord => r.type === 'step' && r.run === run);
+    const evals = records.filter((r): r is EvalRecord => r.type === 'eval' && r.run === run);
+    const last = evals[evals.length - 1];
+    const first = evals[0];
+    const phase = { rollout: 0, reward: 0, ig: 0, update: 0 };
+    for (const s of steps) for (const k of Object.keys(phase) as (keyof typeof phase)[]) phase[k] += s.timing[k];
+    const total = phase.rollout + phase.reward + phase.ig + phase.update;
+    const failing = steps.filter((s) => s.allFailGroups > 0);
+    const split = last ? hopSplit(last.byHops) : { single: NaN, multi: NaN };
+    const per = (v: number) => (steps.length ? v / steps.length : 0);
+    return {
+      run,
+      algo: steps[0]?.algo ?? last?.algo ?? '?',
+      steps: steps.length ? steps[steps.length - 1]!.step : 0,
+      em: last?.em ?? NaN,
+      emSingle: split.single,
+      emMulti: split.multi,
+      emStart: first?.em ?? NaN,
+      emMultiStart: first ? hopSplit(first.byHops).multi : NaN,
+      stepMs: per(total),
+      phaseMs: { rollout: per(phase.rollout), reward: per(phase.reward), ig: per(phase.ig), update: per(phase.update) },
+      igShare: total ? phase.ig / total : 0,
+      allFailSteps: failing.length,
+      allFailGradNorm: failing.length ? failing.reduce((a, s) => a + s.allFailGradNorm, 0) / failing.length : 0,
+    };
+  });
+}
+
+const COLORS = ['#d9480f', '#1971c2', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
+const PHASES = [
+  { name: 'rollout', color: '#4c6ef5' },
+  { name: 'reward', color: '#adb5bd' },
+  { name: 'IG scoring', color: '#f08c00' },
+  { name: 'update', color: '#37b24d' },
+];
+
+export interface ReportOptions {
+  title?: string;
+  /** Key/value facts shown under the title (device, seed, wall time…). */
+  facts?: Record<string, string>;
+}
+
+const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
+
+export function renderReport(records: readonly RunRecord[], options: ReportOptions = {}): string {
+  const summaries = summarizeRuns(records);
+  const color = new Map(summaries.map((s, i) => [s.run, COLORS[i % COLORS.length]!]));
+  const evalSeries = (pick: (r: EvalRecord) => number): Series[] =>
+    summaries.map((s) => ({
+      name: s.run,
+      color: color.get(s.run)!,
+      points: records.filter((r): r is EvalRecord => r.type === 'eval' && r.run === s.run).map((r) => [r.step, pick(r)] as [number, number]).filter(([, v]) => Number.isFinite(v)),
+    }));
+  const stepRecords = (run: string) => records.filter((r): r is StepRecord => r.type === 'step' && r.run === run);
+  const igValues = summaries.flatMap((s) => stepRecords(s.run).flatMap((r) => r.ig));
+  const charts = [
+    lineChart('Exact match, single-hop test questions (greedy)', 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).single), [0, 1]),
+    lineChart('Exact match, multi-hop (2–3 hop) test questions', 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).multi), [0, 1]),
+    lineChart('Gradient norm from all-fail groups', 'training step', '‖∇‖ of their loss', summaries.map((s) => ({ name: s.run, color: color.get(s.run)!, points: stepRecords(s.run).filter((r) => r.allFailGroups > 0).map((r) => [r.step, r.allFailGradNorm] as [number, number]) }))),
+    histogram(`Information gain of ${igValues.length} search steps (nats/token)`, 'IG = score(retrieved) − score(random)', igValues, '#f08c00', 30, [
+      { at: 0, label: '0' },
+    ]),
+    lineChart('Training reward (EM of the rollouts)', 'training step', 'mean reward', summaries.map((s) => ({ name: s.run, color: color.get(s.run)!, points: stepRecords(s.run).map((r) => [r.step, r.reward] as [number, number]) })), [0, 1]),
+    stackedBars('Mean step time by phase', 'milliseconds per step', summaries.map((s) => ({ name: s.run, values: [s.phaseMs.rollout, s.phaseMs.reward, s.phaseMs.ig, s.phaseMs.update] })), PHASES),
+  ];
+  const rows = summaries
+    .map(
+      (s) =>
+        `<tr><td><span class="dot" style="background:${color.get(s.run)}"></span>${escapeXml(s.run)}</td><td>${s.steps}</td><td>${pct(s.emStart)} → <b>${pct(s.em)}</b></td><td>${pct(s.emSingle)}</td><td>${pct(s.emMultiStart)} → <b>${pct(s.emMulti)}</b></td>` +
+        `<td>${(s.stepMs / 1000).toFixed(2)} s</td><td>${pct(s.igShare)}</td><td>${s.allFailSteps ? s.allFailGradNorm.toFixed(3) : '–'}</td></tr>`,
+    )
+    .join('');
+  const facts = Object.entries(options.facts ?? {})
+    .map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`)
+    .join('');
+  const title = options.title ?? 'ig-search run report';
+  return `<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<title>${escapeXml(title)}</title>
+<style>
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1100px;color:#212529;padding:0 16px}
+h1{font-size:22px;margin:0 0 4px}p.lead{color:#495057;margin:0 0 16px}
+dl{display:grid;grid-template-columns:max-content 1fr;gap:2px 16px;font-size:13px;color:#495057}dt{font-weight:600}dd{margin:0}
+table{border-collapse:collapse;margin:16px 0;font-size:13px}th,td{padding:6px 10px;border-bottom:1px solid #dee2e6;text-align:right}th:first-child,td:first-child{text-align:left}
+.dot{display:inline-block;width:10px;height:10px;border-radius:5px;margin-right:6px}
+.charts{display:grid;grid-template-columns:repeat(auto-fill,minmax(520px,1fr));gap:12px}
+svg{background:#fff;border:1px solid #e9ecef;border-radius:6px;max-width:100%;height:auto}
+svg .title{font-size:13px;font-weight:600;fill:#212529}svg .tick{font-size:11px;fill:#495057}svg .label{font-size:11px;fill:#868e96}
+svg .grid{stroke:#f1f3f5}svg .axis{stroke:#adb5bd}svg .marker{stroke:#495057;stroke-dasharray:3 3}
+</style></head><body>
+<h1>${escapeXml(title)}</h1>
+<p class="lead">GRPO and IG-Search from the same warm-started policy, with the same seeds, questions and budget. IG-Search adds a step-level reward to the tokens of each search query: how much the retrieved documents raise the policy's log-probability of the gold answer over random documents.</p>
+<dl>${facts}</dl>
+<table><thead><tr><th>run</th><th>steps</th><th>test EM (start → end)</th><th>single-hop</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
+<div class="charts">${charts.join('\n')}</div>
+</body></html>
+`;
+}

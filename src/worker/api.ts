@@ -1,0 +1,51 @@
+/**
+ * What a training worker offers (Web Worker or Node worker_thread, through comlink): the demo and
+ * the report, run off the main thread so a page stays responsive and a server keeps serving.
+ * Progress comes back through a callback wrapped with `workerCallback` (comlink's `proxy`);
+ * `abort()` stops after the current step, like Ctrl-C in the CLI.
+ */
+import type { DemoOptions, DemoResult } from '../demo/demo.js';
+import { runDemo } from '../demo/demo.js';
+import { Gpu } from '../gpu/device.js';
+import { currentPlatform } from '../platform/platform.js';
+import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
+import type { RunEvent } from '../rl/loop.js';
+import { loadWasmCore } from '../wasm/core.js';
+
+export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent'>;
+
+export interface WorkerDemoResult extends DemoResult {
+  summaries: RunSummary[];
+  /** The self-contained report page. */
+  html: string;
+}
+
+export interface TrainerWorkerApi {
+  /** Runtime and adapter the worker sees. */
+  info(): Promise<{ runtime: string; adapter: string; architecture: string }>;
+  demo(options: WorkerDemoOptions, onEvent?: (event: RunEvent) => void): Promise<WorkerDemoResult>;
+  /** Stops a running demo after its current step. */
+  abort(): void;
+}
+
+export function createTrainerWorkerApi(): TrainerWorkerApi {
+  let gpu: Promise<Gpu> | undefined;
+  let controller: AbortController | undefined;
+  const device = () => (gpu ??= Gpu.request());
+  return {
+    async info() {
+      const g = await device();
+      return { runtime: currentPlatform().runtime, adapter: g.adapter.description || g.adapter.device || g.adapter.vendor, architecture: g.adapter.architecture };
+    },
+    async demo(options, onEvent) {
+      controller = new AbortController();
+      const [g, core] = await Promise.all([device(), loadWasmCore()]);
+      // Progress events are plain data; the final records also come back in the result.
+      const result = await runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined });
+      return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
+    },
+    abort() {
+      controller?.abort();
+    },
+  };
+}
