@@ -78,4 +78,4 @@ export { trainingRun, evaluate, questionsForStep, type TrainingRunOptions, type 
 export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
 export { renderReport, summarizeRuns, hopSplit, type RunSummary, type ReportOptions } from './report/report.js';
 export { createTrainerWorkerApi, type TrainerWorkerApi, type WorkerDemoOptions, type WorkerDemoResult } from './worker/api.js';
-export { wrapTrainerWorker, workerCallback, type TrainerWorker } from './worker/client.js';
+export { wrapTrainerWorker, workerCallback, spawnTrainerWorker, type TrainerWorker } from './worker/client.js';

@@ -79,4 +79,21 @@ describe('browser (headless Debian chromium, navigator.gpu)', () => {
     expect(result.panic?.message).toMatch(/browser panic probe/);
     expect(result.after).toBe('after');
   });
+
+  it('examples/browser/demo.html trains GRPO and IG-Search in a Web Worker and shows the report', async () => {
+    const demo = await browser.newPage();
+    demo.on('pageerror', (e) => console.error('demo page error:', e));
+    await demo.goto(`${server.url}/examples/browser/demo.html?steps=1&questions=1&group=2&test=2&maxTokens=64`);
+    await demo.waitForFunction(() => (window as { demoResult?: unknown }).demoResult !== undefined, undefined, { timeout: 280_000, polling: 500 });
+    const result = await demo.evaluate(() => (window as unknown as { demoResult: { error?: string; records: { type: string; run: string; ig?: number[] }[]; info: { runtime: string } } }).demoResult);
+    expect(result.error).toBeUndefined();
+    expect(result.info.runtime).toBe('browser');
+    const steps = result.records.filter((r) => r.type === 'step');
+    expect(steps.map((r) => r.run)).toEqual(['grpo', 'ig-search']);
+    expect(result.records.filter((r) => r.type === 'eval').length).toBe(4);
+    const report = demo.frameLocator('#report');
+    await expect.poll(() => report.locator('svg').count()).toBe(6);
+    await demo.close();
+  }, 300_000);
 });
+

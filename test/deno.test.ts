@@ -18,4 +18,20 @@ describe('Deno runtime', () => {
     expect(output).toMatch(/ok \| 3 passed \| 0 failed/);
     expect(result.status, output).toBe(0);
   });
+
+  it('examples/deno/train.ts runs IG-Search steps and writes a checkpoint in Deno', () => {
+    const deno = `${root}node_modules/.bin/deno`;
+    const result = spawnSync(deno, ['run', '--allow-read', '--allow-write', '--allow-env', '--no-check', 'examples/deno/train.ts', '2'], {
+      cwd: root,
+      encoding: 'utf8',
+      env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+      timeout: 300_000,
+    });
+    const output = `${result.stdout}\n${result.stderr}`;
+    expect(result.status, output).toBe(0);
+    const steps = result.stdout.split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l) as { step: number; loss: number; ig: number; timing: { ig: number } });
+    expect(steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(steps.every((s) => Number.isFinite(s.loss) && s.ig > 0 && s.timing.ig > 0)).toBe(true);
+    expect(result.stdout).toMatch(/latest checkpoint .*step-000002/);
+  });
 });

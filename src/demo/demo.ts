@@ -30,6 +30,8 @@ export interface DemoOptions {
   seed?: number;
   maxTurns?: number;
   maxTokens?: number;
+  /** Evaluate on the first N test questions only (default: all of them). */
+  testQuestions?: number;
   /** Per-run checkpoint directories: `${checkpointRoot}/${run}` (none by default). */
   checkpointRoot?: string;
   signal?: AbortSignal;
@@ -83,7 +85,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);
   const train = policy.world.questions.filter((q) => q.split === 'train');
-  const test = policy.world.questions.filter((q) => q.split === 'test');
+  const test = policy.world.questions.filter((q) => q.split === 'test').slice(0, o.testQuestions);
   const records: RunRecord[] = [];
   let aborted = false;
   try {

@@ -5,7 +5,9 @@ import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import type { AttentionShape } from '../rope/rope.js';
 import source from './attention.wgsl';
-import backwardSource from './attention.backward.wgsl';
+import backwardCommon from './attention.backward.wgsl';
+import dqSource from './attention.dq.wgsl';
+import dkvSource from './attention.dkv.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
@@ -36,9 +38,10 @@ export function encodeAttention(
   ]);
 }
 
-const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'read_write', 'uniform'] as const;
-export const attentionDqKernel = defineKernel({ name: 'attention_backward', code: backwardSource, entryPoint: 'dq', bindings: BACKWARD_BINDINGS });
-export const attentionDkvKernel = defineKernel({ name: 'attention_backward', code: backwardSource, entryPoint: 'dkv', bindings: BACKWARD_BINDINGS });
+// Two modules sharing attention.backward.wgsl, each binding 8 storage buffers + the uniform.
+const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'uniform'] as const;
+export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${backwardCommon}\n${dqSource}`, entryPoint: 'dq', bindings: BACKWARD_BINDINGS });
+export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv', bindings: BACKWARD_BINDINGS });
 
 /**
  * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the
@@ -51,8 +54,8 @@ export function encodeAttentionBackward(
   shape: AttentionShape,
 ): void {
   const { T, heads, kvHeads, headDim } = shape;
-  const resources = [b.q, b.k, b.v, b.o, b.dO, b.meta, b.ends, b.stats, b.dQ, b.dK, b.dV, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)];
+  const p = params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0);
   const grid = (n: number): [number, number] => [Math.min(Math.ceil(n / 64), 65535), Math.ceil(Math.ceil(n / 64) / 65535)];
-  batch.dispatch(kernels.dq, resources, grid(T * heads));
-  batch.dispatch(kernels.dkv, resources, grid(T * kvHeads));
+  batch.dispatch(kernels.dq, [b.q, b.k, b.v, b.dO, b.o, b.meta, b.stats, b.dQ, p], grid(T * heads));
+  batch.dispatch(kernels.dkv, [b.q, b.k, b.v, b.dO, b.ends, b.stats, b.dK, b.dV, p], grid(T * kvHeads));
 }

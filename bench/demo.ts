@@ -1,0 +1,82 @@
+/**
+ * The main job, several seeds: `ig-search demo` (GRPO then IG-Search from the committed
+ * warm-started policy, same seed, questions and budget per pair) once per seed, reporting final
+ * greedy test exact match (single-hop, multi-hop), IG scoring's share of the step time, and the
+ * wall time of each demo.
+ *
+ *   npm run bench -- demo [--seeds 1,2,3] [--steps 30]     # writes bench/results/demo.json
+ */
+import { parseArgs } from 'node:util';
+import { Gpu, loadWasmCore, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunSummary } from 'ig-search';
+import { printTable, writeResults } from './_lib.js';
+
+const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3' }, steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) } } });
+const seeds = values.seeds.split(',').map(Number);
+const steps = Number(values.steps);
+const policy = new URL('../assets/demo-policy', import.meta.url).pathname;
+
+const core = await loadWasmCore();
+const gpu = await Gpu.request();
+console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'}); ${steps} steps per algorithm, seeds ${seeds.join(', ')}\n`);
+
+interface SeedResult {
+  seed: number;
+  wallSeconds: number;
+  grpo: RunSummary;
+  igSearch: RunSummary;
+}
+const results: SeedResult[] = [];
+for (const seed of seeds) {
+  const result = await runDemo(gpu, core, {
+    policy,
+    steps,
+    seed,
+    onEvent: (e) => {
+      if (e.type === 'eval') process.stderr.write(`seed ${seed} ${e.run} step ${e.step}: EM ${(e.em * 100).toFixed(1)}%\n`);
+    },
+  });
+  const [grpo, igSearch] = summarizeRuns(result.records);
+  results.push({ seed, wallSeconds: result.wallMs / 1000, grpo: grpo!, igSearch: igSearch! });
+}
+
+const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
+const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
+printTable(
+  ['seed', 'GRPO EM single / multi', 'IG-Search EM single / multi', 'multi-hop gain', 'IG share of step', 'step s GRPO / IG', 'demo wall s'],
+  results.map((r) => [
+    r.seed,
+    `${pct(r.grpo.emSingle)} / ${pct(r.grpo.emMulti)}`,
+    `${pct(r.igSearch.emSingle)} / ${pct(r.igSearch.emMulti)}`,
+    pct(r.igSearch.emMulti - r.grpo.emMulti),
+    pct(r.igSearch.igShare),
+    `${(r.grpo.stepMs / 1000).toFixed(2)} / ${(r.igSearch.stepMs / 1000).toFixed(2)}`,
+    r.wallSeconds.toFixed(0),
+  ]),
+);
+const summary = {
+  grpo: { emSingle: mean(results.map((r) => r.grpo.emSingle)), emMulti: mean(results.map((r) => r.grpo.emMulti)), em: mean(results.map((r) => r.grpo.em)) },
+  igSearch: { emSingle: mean(results.map((r) => r.igSearch.emSingle)), emMulti: mean(results.map((r) => r.igSearch.emMulti)), em: mean(results.map((r) => r.igSearch.em)) },
+  startEm: results[0]!.grpo.emStart,
+  startEmMulti: results[0]!.grpo.emMultiStart,
+  demoWallSeconds: { mean: mean(results.map((r) => r.wallSeconds)), max: Math.max(...results.map((r) => r.wallSeconds)) },
+  igStepOverhead: mean(results.map((r) => r.igSearch.stepMs / r.grpo.stepMs - 1)),
+};
+console.log(
+  `\nmean over ${seeds.length} seeds: GRPO ${pct(summary.grpo.emSingle)} / ${pct(summary.grpo.emMulti)}, IG-Search ${pct(summary.igSearch.emSingle)} / ${pct(summary.igSearch.emMulti)} (single / multi-hop; start ${pct(summary.startEm)} overall); demo wall ${summary.demoWallSeconds.mean.toFixed(0)} s (max ${summary.demoWallSeconds.max.toFixed(0)} s)`,
+);
+const path = writeResults('demo', {
+  adapter: gpu.adapter,
+  steps,
+  seeds,
+  budget: { ...DEMO_DEFAULTS, steps },
+  results,
+  summary,
+  ratios: {
+    ig_overhead: mean(results.map((r) => r.igSearch.igShare)),
+    multihop_em_gain: summary.igSearch.emMulti - summary.grpo.emMulti,
+    singlehop_em_gain: summary.igSearch.emSingle - summary.grpo.emSingle,
+    ig_step_time_overhead: summary.igStepOverhead,
+  },
+});
+console.log(`wrote ${path}`);
+gpu.destroy();
