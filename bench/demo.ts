@@ -44,7 +44,7 @@ const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 printTable(
   ['seed', 'GRPO EM single / multi', 'IG-Search EM single / multi', 'multi-hop gain', 'IG share of step', 'step s GRPO / IG', 'demo wall s'],
   results.map((r) => [
-    r.seed,
+    String(r.seed),
     `${pct(r.grpo.emSingle)} / ${pct(r.grpo.emMulti)}`,
     `${pct(r.igSearch.emSingle)} / ${pct(r.igSearch.emMulti)}`,
     pct(r.igSearch.emMulti - r.grpo.emMulti),

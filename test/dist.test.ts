@@ -1,5 +1,5 @@
-import { spawnSync } from 'node:child_process';
-import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { copyFileSync, existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -101,4 +101,39 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     expect(result.status).toBe(2);
     expect(result.stderr).toMatch(/unknown command "frobnicate"/);
   });
+
+  it('`ig-search demo --out DIR` writes metrics.jsonl and a self-contained report.html under DIR', () => {
+    const out = mkdtempSync(join(tmpdir(), 'ig-demo-'));
+    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'demo', '--out', out, '--steps', '1', '--questions', '1', '--group', '2', '--eval-every', '1', '--test', '3', '--json'], { encoding: 'utf8', timeout: 240_000 });
+    expect(result.status, result.stderr).toBe(0);
+    const summary = JSON.parse(result.stdout) as { dir: string; summaries: { algo: string; steps: number }[] };
+    expect(summary.dir.startsWith(out)).toBe(true);
+    expect(summary.summaries.map((s) => [s.algo, s.steps])).toEqual([['grpo', 1], ['ig-search', 1]]);
+    const records = readFileSync(`${summary.dir}/metrics.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(records.filter((r) => r.type === 'step').length).toBe(2);
+    const html = readFileSync(`${summary.dir}/report.html`, 'utf8');
+    expect((html.match(/<svg /g) ?? []).length).toBe(6);
+    expect(html).not.toMatch(/<script|src="http/);
+    expect(result.stderr).toMatch(/ETA/);
+  });
+
+  it('Ctrl-C (SIGINT) during `ig-search train` finishes the step, writes a checkpoint and exits 130', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ig-sigint-'));
+    const policy = `${root}assets/demo-policy`;
+    const child = spawn(process.execPath, [`${root}bin/ig-search.js`, 'train', '--model', policy, '--data', `${policy}/train.jsonl`, '--corpus', `${policy}/corpus.jsonl`, '--out', out, '--steps', '50', '--questions', '1', '--group', '2', '--max-tokens', '96', '--checkpoint-every', '100'], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    // Interrupt once the first step's record is on disk.
+    for (let i = 0; i < 600 && !(existsSync(`${out}/metrics.jsonl`) && readFileSync(`${out}/metrics.jsonl`, 'utf8').includes('"type":"step"')); i++) await new Promise((r) => setTimeout(r, 200));
+    child.kill('SIGINT');
+    expect(await exited, stderr).toBe(130);
+    expect(stderr).toMatch(/interrupted: finishing the current step/);
+    const latest = readFileSync(`${out}/latest`, 'utf8').trim();
+    const state = JSON.parse(readFileSync(`${out}/${latest}/trainer_state.json`, 'utf8')) as { step: number };
+    expect(state.step).toBeGreaterThanOrEqual(1);
+    expect(state.step).toBeLessThan(50);
+    expect(latest).toBe(`step-${String(state.step).padStart(6, '0')}`);
+  });
 });
+

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { Bm25Index, Gpu, IgSearchError, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type RunRecord, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
 
 const POLICY = 'assets/demo-policy';
 let core: WasmCore;
@@ -158,6 +158,36 @@ describe('training runs (demo policy, CLI and API)', () => {
     expect(html).toContain('<title>test &#60;report&#62;</title>');
     expect((html.match(/<svg /g) ?? []).length).toBe(6);
     expect(html).not.toMatch(/NaN|undefined/);
+    trainer.free();
+    model.free();
+    gpu.destroy();
+    policy.index.free();
+  });
+});
+
+describe('faults inside a step', () => {
+  it('a retriever that fails for some rollouts marks them, keeps them out of the loss, and the step goes on', async () => {
+    const policy = await loadDemoPolicy(core, POLICY);
+    const bm25 = new Bm25Retriever(policy.index);
+    let calls = 0;
+    const flaky: Retriever = {
+      async search(queries, k) {
+        if (calls++ % 2 === 1) throw new Error('retriever down (test)');
+        return bm25.search(queries, k);
+      },
+    };
+    const gpu = await Gpu.request();
+    const model = await Qwen2Model.load(gpu, POLICY);
+    const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo: 'ig-search', groupSize: 4, maxTurns: 3, maxTokens: 128, lr: 3e-4, seed: 2, retriever: flaky });
+    const metrics = await trainer.step(policy.world.questions.filter((q) => q.split === 'train').slice(0, 2));
+    const failed = metrics.trajectories.filter((t) => t.finish === 'retrieval_failed');
+    expect(failed.length).toBeGreaterThan(0);
+    expect(failed.length).toBeLessThan(metrics.trajectories.length);
+    expect(failed.every((t) => t.error === 'retriever down (test)')).toBe(true);
+    expect(metrics.retrievalFailures).toBe(failed.length);
+    expect(Number.isFinite(metrics.loss)).toBe(true);
+    expect(metrics.skipped).toBe(false);
+    expect(trainer.steps).toBe(1);
     trainer.free();
     model.free();
     gpu.destroy();

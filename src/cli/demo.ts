@@ -15,7 +15,8 @@ import { loadWasmCore } from '../wasm/core.js';
 import { ProgressBar } from './progress.js';
 
 export const DEMO_USAGE = `  demo [--out runs] [--steps ${DEMO_DEFAULTS.steps}] [--seed ${DEMO_DEFAULTS.seed}] [--questions ${DEMO_DEFAULTS.questionsPerStep}] [--group ${DEMO_DEFAULTS.groupSize}]
-       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--algos grpo,ig-search] [--policy DIR] [--json]
+       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--lambda 1] [--test N] [--algos grpo,ig-search]
+       [--policy DIR] [--json]
                                GRPO vs IG-Search on the embedded warm-started policy → runs/<id>/report.html`;
 
 /** The committed demo policy (`assets/demo-policy`, reproducible with `ig-search sft`). */
@@ -58,6 +59,8 @@ export async function demo(argv: string[]): Promise<number> {
         group: { type: 'string', default: String(DEMO_DEFAULTS.groupSize) },
         'eval-every': { type: 'string', default: String(DEMO_DEFAULTS.evalEvery) },
         lr: { type: 'string', default: String(DEMO_DEFAULTS.lr) },
+        lambda: { type: 'string', default: '1' },
+        test: { type: 'string' },
         algos: { type: 'string', default: 'grpo,ig-search' },
         policy: { type: 'string' },
         json: { type: 'boolean', default: false },
@@ -102,6 +105,8 @@ export async function demo(argv: string[]): Promise<number> {
       groupSize: positive(values.group, '--group'),
       evalEvery: positive(values['eval-every'], '--eval-every'),
       lr: positive(values.lr, '--lr', false),
+      trainer: { lambda: positive(values.lambda, '--lambda', false) },
+      testQuestions: values.test === undefined ? undefined : positive(values.test, '--test'),
       signal: controller.signal,
       onEvent: (e) => {
         const offset = algos.indexOf(e.run) * steps;
@@ -123,7 +128,7 @@ export async function demo(argv: string[]): Promise<number> {
         started: started.toISOString(),
         'wall time': `${(result.wallMs / 1000).toFixed(0)} s${result.aborted ? ' (interrupted)' : ''}`,
         policy,
-        budget: `${steps} steps × ${values.questions} questions × G=${values.group} rollouts per algorithm, lr ${values.lr}, seed ${seed}`,
+        budget: `${steps} steps × ${values.questions} questions × G=${values.group} rollouts per algorithm, lr ${values.lr}, λ ${values.lambda}, seed ${seed}`,
         command: `ig-search demo ${argv.join(' ')}`.trim(),
       },
     });
