@@ -4,14 +4,18 @@
  * greedy test exact match (single-hop, multi-hop), IG scoring's share of the step time, and the
  * wall time of each demo.
  *
- *   npm run bench -- demo [--seeds 1,2,3] [--steps 30]     # writes bench/results/demo.json
+ * IG-Search runs once per λ in `--lambdas` (the first is the demo's default and gives the headline
+ * ratios); GRPO is the same for every λ and runs once per seed.
+ *
+ *   npm run bench -- demo [--seeds 1,2,3] [--steps 30] [--lambdas 1,0.3]   # writes bench/results/demo.json
  */
 import { parseArgs } from 'node:util';
 import { Gpu, loadWasmCore, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunSummary } from 'ig-search';
 import { printTable, writeResults } from './_lib.js';
 
-const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3' }, steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) } } });
+const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3' }, steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) }, lambdas: { type: 'string', default: `${DEMO_DEFAULTS.lambda},${DEMO_DEFAULTS.lambda === 1 ? 0.3 : 1}` } } });
 const seeds = values.seeds.split(',').map(Number);
+const lambdas = values.lambdas.split(',').map(Number);
 const steps = Number(values.steps);
 const policy = new URL('../assets/demo-policy', import.meta.url).pathname;
 
@@ -21,37 +25,48 @@ console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.ad
 
 interface SeedResult {
   seed: number;
+  /** Wall time of the demo as `ig-search demo` runs it (GRPO + IG-Search at the default λ). */
   wallSeconds: number;
   grpo: RunSummary;
+  /** IG-Search at the default λ. */
   igSearch: RunSummary;
+  /** IG-Search at every λ, keyed by λ. */
+  byLambda: Record<string, RunSummary>;
 }
 const results: SeedResult[] = [];
 for (const seed of seeds) {
-  const result = await runDemo(gpu, core, {
-    policy,
-    steps,
-    seed,
-    onEvent: (e) => {
-      if (e.type === 'eval') process.stderr.write(`seed ${seed} ${e.run} step ${e.step}: EM ${(e.em * 100).toFixed(1)}%\n`);
-    },
-  });
+  const log = (e: { type: string; run: string; step?: number; em?: number }, tag: string) => {
+    if (e.type === 'eval') process.stderr.write(`seed ${seed} ${e.run}${tag} step ${e.step}: EM ${(e.em! * 100).toFixed(1)}%\n`);
+  };
+  const result = await runDemo(gpu, core, { policy, steps, seed, trainer: { lambda: lambdas[0] }, onEvent: (e) => log(e, ` λ=${lambdas[0]}`) });
   const [grpo, igSearch] = summarizeRuns(result.records);
-  results.push({ seed, wallSeconds: result.wallMs / 1000, grpo: grpo!, igSearch: igSearch! });
+  const byLambda: Record<string, RunSummary> = { [String(lambdas[0])]: igSearch! };
+  for (const lambda of lambdas.slice(1)) {
+    const extra = await runDemo(gpu, core, { policy, steps, seed, algos: ['ig-search'], trainer: { lambda }, onEvent: (e) => log(e, ` λ=${lambda}`) });
+    byLambda[String(lambda)] = summarizeRuns(extra.records)[0]!;
+  }
+  results.push({ seed, wallSeconds: result.wallMs / 1000, grpo: grpo!, igSearch: igSearch!, byLambda });
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
 const mean = (xs: number[]) => xs.reduce((a, b) => a + b, 0) / xs.length;
 printTable(
-  ['seed', 'GRPO EM single / multi', 'IG-Search EM single / multi', 'multi-hop gain', 'IG share of step', 'step s GRPO / IG', 'demo wall s'],
+  ['seed', 'GRPO EM single / multi', ...lambdas.map((l) => `IG-Search λ=${l} single / multi`), 'multi-hop gain (default λ)', 'IG share of step', 'step s GRPO / IG', 'demo wall s'],
   results.map((r) => [
     String(r.seed),
     `${pct(r.grpo.emSingle)} / ${pct(r.grpo.emMulti)}`,
-    `${pct(r.igSearch.emSingle)} / ${pct(r.igSearch.emMulti)}`,
+    ...lambdas.map((l) => `${pct(r.byLambda[String(l)]!.emSingle)} / ${pct(r.byLambda[String(l)]!.emMulti)}`),
     pct(r.igSearch.emMulti - r.grpo.emMulti),
     pct(r.igSearch.igShare),
     `${(r.grpo.stepMs / 1000).toFixed(2)} / ${(r.igSearch.stepMs / 1000).toFixed(2)}`,
     r.wallSeconds.toFixed(0),
   ]),
+);
+const byLambda = Object.fromEntries(
+  lambdas.map((l) => {
+    const runs = results.map((r) => r.byLambda[String(l)]!);
+    return [String(l), { emSingle: mean(runs.map((x) => x.emSingle)), emMulti: mean(runs.map((x) => x.emMulti)), em: mean(runs.map((x) => x.em)), multihopGain: mean(results.map((r) => r.byLambda[String(l)]!.emMulti - r.grpo.emMulti)) }];
+  }),
 );
 const summary = {
   grpo: { emSingle: mean(results.map((r) => r.grpo.emSingle)), emMulti: mean(results.map((r) => r.grpo.emMulti)), em: mean(results.map((r) => r.grpo.em)) },
@@ -60,7 +75,10 @@ const summary = {
   startEmMulti: results[0]!.grpo.emMultiStart,
   demoWallSeconds: { mean: mean(results.map((r) => r.wallSeconds)), max: Math.max(...results.map((r) => r.wallSeconds)) },
   igStepOverhead: mean(results.map((r) => r.igSearch.stepMs / r.grpo.stepMs - 1)),
+  defaultLambda: lambdas[0],
+  byLambda,
 };
+for (const l of lambdas) console.log(`IG-Search λ=${l}: EM ${pct(byLambda[String(l)]!.em)}, single ${pct(byLambda[String(l)]!.emSingle)}, multi ${pct(byLambda[String(l)]!.emMulti)} (gain over GRPO ${pct(byLambda[String(l)]!.multihopGain)})`);
 console.log(
   `\nmean over ${seeds.length} seeds: GRPO ${pct(summary.grpo.emSingle)} / ${pct(summary.grpo.emMulti)}, IG-Search ${pct(summary.igSearch.emSingle)} / ${pct(summary.igSearch.emMulti)} (single / multi-hop; start ${pct(summary.startEm)} overall); demo wall ${summary.demoWallSeconds.mean.toFixed(0)} s (max ${summary.demoWallSeconds.max.toFixed(0)} s)`,
 );
@@ -69,6 +87,7 @@ const path = writeResults('demo', {
   steps,
   seeds,
   budget: { ...DEMO_DEFAULTS, steps },
+  lambdas,
   results,
   summary,
   ratios: {
@@ -76,6 +95,7 @@ const path = writeResults('demo', {
     multihop_em_gain: summary.igSearch.emMulti - summary.grpo.emMulti,
     singlehop_em_gain: summary.igSearch.emSingle - summary.grpo.emSingle,
     ig_step_time_overhead: summary.igStepOverhead,
+    ...Object.fromEntries(lambdas.slice(1).map((l) => [`multihop_em_gain_lambda_${l}`, byLambda[String(l)]!.multihopGain])),
   },
 });
 console.log(`wrote ${path}`);

@@ -38,3 +38,20 @@ export async function readText(path: string): Promise<string> {
 export function stopTokensOf(tokenizer: Tokenizer): number[] {
   return [tokenizer.tokenToId('<|im_end|>'), tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
 }
+
+/**
+ * Ctrl-C handling for long commands: the first SIGINT aborts the returned signal (the command
+ * finishes its step and saves, printing `then`), a second one exits at once. `dispose()` removes
+ * the handler.
+ */
+export function interruptible(then: string): { signal: AbortSignal; dispose: () => void } {
+  const controller = new AbortController();
+  let interrupts = 0;
+  const onInterrupt = () => {
+    if (++interrupts > 1) process.exit(130);
+    controller.abort();
+    process.stderr.write(`\ninterrupted: finishing the current step, then ${then} (Ctrl-C again to quit now)\n`);
+  };
+  process.on('SIGINT', onInterrupt);
+  return { signal: controller.signal, dispose: () => process.off('SIGINT', onInterrupt) };
+}

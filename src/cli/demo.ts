@@ -6,16 +6,16 @@
  */
 import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
 import { loadWasmCore } from '../wasm/core.js';
+import { interruptible, numberFlag, parseOptions } from './args.js';
 import { ProgressBar } from './progress.js';
 
 export const DEMO_USAGE = `  demo [--out runs] [--steps ${DEMO_DEFAULTS.steps}] [--seed ${DEMO_DEFAULTS.seed}] [--questions ${DEMO_DEFAULTS.questionsPerStep}] [--group ${DEMO_DEFAULTS.groupSize}]
-       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--lambda 1] [--test N] [--algos grpo,ig-search]
+       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--lambda ${DEMO_DEFAULTS.lambda}] [--test N] [--algos grpo,ig-search]
        [--policy DIR] [--json]
                                GRPO vs IG-Search on the embedded warm-started policy → runs/<id>/report.html`;
 
@@ -24,18 +24,13 @@ export function embeddedPolicyDir(): string {
   return fileURLToPath(new URL('../assets/demo-policy', import.meta.url));
 }
 
-const positive = (value: string, flag: string, integer = true) => {
-  const n = Number(value);
-  if (!Number.isFinite(n) || n <= 0 || (integer && !Number.isInteger(n))) throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a positive ${integer ? 'integer' : 'number'}, got ${value}`);
-  return n;
-};
 
 export function formatSummary(summaries: readonly RunSummary[]): string {
   const p = (v: number) => (Number.isFinite(v) ? (v * 100).toFixed(1).padStart(5) + '%' : '    –');
-  const lines = ['run          steps  test EM start→end   single-hop  multi-hop start→end  step s  IG share  all-fail ‖∇‖'];
+  const lines = ['run          steps  test EM start→end   single-hop start→end  multi-hop start→end  step s  IG share  all-fail ‖∇‖'];
   for (const s of summaries) {
     lines.push(
-      `${s.run.padEnd(12)} ${String(s.steps).padStart(5)}  ${p(s.emStart)} → ${p(s.em)}      ${p(s.emSingle)}   ${p(s.emMultiStart)} → ${p(s.emMulti)}      ${(s.stepMs / 1000).toFixed(2).padStart(6)}  ${p(s.igShare)}    ${s.allFailSteps ? s.allFailGradNorm.toFixed(3) : '–'}`,
+      `${s.run.padEnd(12)} ${String(s.steps).padStart(5)}  ${p(s.emStart)} → ${p(s.em)}      ${p(s.emSingleStart)} → ${p(s.emSingle)}    ${p(s.emMultiStart)} → ${p(s.emMulti)}      ${(s.stepMs / 1000).toFixed(2).padStart(6)}  ${p(s.igShare)}    ${s.allFailSteps ? s.allFailGradNorm.toFixed(3) : '–'}`,
     );
   }
   return lines.join('\n');
@@ -47,33 +42,24 @@ async function writeAtomic(path: string, data: string): Promise<void> {
 }
 
 export async function demo(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        out: { type: 'string', default: 'runs' },
-        steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) },
-        seed: { type: 'string', default: String(DEMO_DEFAULTS.seed) },
-        questions: { type: 'string', default: String(DEMO_DEFAULTS.questionsPerStep) },
-        group: { type: 'string', default: String(DEMO_DEFAULTS.groupSize) },
-        'eval-every': { type: 'string', default: String(DEMO_DEFAULTS.evalEvery) },
-        lr: { type: 'string', default: String(DEMO_DEFAULTS.lr) },
-        lambda: { type: 'string', default: '1' },
-        test: { type: 'string' },
-        algos: { type: 'string', default: 'grpo,ig-search' },
-        policy: { type: 'string' },
-        json: { type: 'boolean', default: false },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `demo: ${(e as Error).message}`, { cause: e });
-  }
+  const values = parseOptions('demo', argv, {
+    out: { type: 'string', default: 'runs' },
+    steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) },
+    seed: { type: 'string', default: String(DEMO_DEFAULTS.seed) },
+    questions: { type: 'string', default: String(DEMO_DEFAULTS.questionsPerStep) },
+    group: { type: 'string', default: String(DEMO_DEFAULTS.groupSize) },
+    'eval-every': { type: 'string', default: String(DEMO_DEFAULTS.evalEvery) },
+    lr: { type: 'string', default: String(DEMO_DEFAULTS.lr) },
+    lambda: { type: 'string', default: String(DEMO_DEFAULTS.lambda) },
+    test: { type: 'string' },
+    algos: { type: 'string', default: 'grpo,ig-search' },
+    policy: { type: 'string' },
+    json: { type: 'boolean', default: false },
+  });
   const algos = values.algos.split(',').map((a) => a.trim());
   for (const a of algos) if (a !== 'grpo' && a !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not grpo or ig-search`);
-  const steps = positive(values.steps, '--steps');
-  const seed = positive(values.seed, '--seed');
+  const steps = numberFlag(values.steps, '--steps', { positive: true });
+  const seed = numberFlag(values.seed, '--seed');
   const policy = values.policy ?? embeddedPolicyDir();
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const dir = `${values.out.replace(/\/$/, '')}/demo-${stamp}-seed${seed}`;
@@ -81,14 +67,7 @@ export async function demo(argv: string[]): Promise<number> {
   const metricsPath = `${dir}/metrics.jsonl`;
   await writeFile(metricsPath, '');
 
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = () => {
-    if (++interrupts > 1) process.exit(130);
-    controller.abort();
-    process.stderr.write('\ninterrupted: finishing the current step, then writing the report (Ctrl-C again to quit now)\n');
-  };
-  process.on('SIGINT', onInterrupt);
+  const interrupt = interruptible('writing the report');
 
   const core = await loadWasmCore();
   const gpu = await Gpu.request();
@@ -101,13 +80,13 @@ export async function demo(argv: string[]): Promise<number> {
       algos: algos as ('grpo' | 'ig-search')[],
       steps,
       seed,
-      questionsPerStep: positive(values.questions, '--questions'),
-      groupSize: positive(values.group, '--group'),
-      evalEvery: positive(values['eval-every'], '--eval-every'),
-      lr: positive(values.lr, '--lr', false),
-      trainer: { lambda: positive(values.lambda, '--lambda', false) },
-      testQuestions: values.test === undefined ? undefined : positive(values.test, '--test'),
-      signal: controller.signal,
+      questionsPerStep: numberFlag(values.questions, '--questions', { positive: true }),
+      groupSize: numberFlag(values.group, '--group', { positive: true }),
+      evalEvery: numberFlag(values['eval-every'], '--eval-every', { positive: true }),
+      lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
+      lambda: numberFlag(values.lambda, '--lambda', { integer: false, positive: true }),
+      testQuestions: values.test === undefined ? undefined : numberFlag(values.test, '--test', { positive: true }),
+      signal: interrupt.signal,
       onEvent: (e) => {
         const offset = algos.indexOf(e.run) * steps;
         if (e.type === 'progress') bar.update(offset + e.step, e.run.padEnd(9), e.phase === 'eval' ? 'evaluating' : '');
@@ -140,7 +119,7 @@ export async function demo(argv: string[]): Promise<number> {
     }
     return result.aborted ? 130 : 0;
   } finally {
-    process.off('SIGINT', onInterrupt);
+    interrupt.dispose();
     gpu.destroy();
   }
 }

@@ -3,7 +3,6 @@
  * policy and warm-starts it on scripted search trajectories; writes a model directory that
  * `ig-search run` (and later `demo`) loads, with the world's corpus and questions beside it.
  */
-import { parseArgs } from 'node:util';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { readQwen2Config } from '../model/config.js';
@@ -17,6 +16,7 @@ import { trainTokenizerJson } from '../tokenizer/train.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
+import { numberFlag, parseOptions } from './args.js';
 
 export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [--lr 0.003] [--people 20] [--films 8] [--test-fraction 0.4]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
@@ -24,31 +24,18 @@ export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
 
 export async function sft(argv: string[]): Promise<number> {
-  let values;
-  try {
-    values = parseArgs({
-      args: argv,
-      options: {
-        out: { type: 'string' },
-        seed: { type: 'string', default: '1' },
-        steps: { type: 'string', default: '200' },
-        batch: { type: 'string', default: '4' },
-        lr: { type: 'string', default: '0.003' },
-        people: { type: 'string', default: '20' },
-        films: { type: 'string', default: '8' },
-        'test-fraction': { type: 'string', default: '0.4' },
-      },
-      strict: true,
-    }).values;
-  } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `sft: ${(e as Error).message}`, { cause: e });
-  }
+  const values = parseOptions('sft', argv, {
+    out: { type: 'string' },
+    seed: { type: 'string', default: '1' },
+    steps: { type: 'string', default: '200' },
+    batch: { type: 'string', default: '4' },
+    lr: { type: 'string', default: '0.003' },
+    people: { type: 'string', default: '20' },
+    films: { type: 'string', default: '8' },
+    'test-fraction': { type: 'string', default: '0.4' },
+  });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'sft: --out DIR is required');
-  const n = (v: string, flag: string) => {
-    const x = Number(v);
-    if (!Number.isFinite(x) || x <= 0) throw new IgSearchError('INVALID_ARGUMENT', `${flag} must be a positive number, got ${v}`);
-    return x;
-  };
+  const n = (v: string, flag: string) => numberFlag(v, flag, { integer: false, positive: true });
   const seed = n(values.seed, '--seed');
   const core = await loadWasmCore();
   const worldOptions = { seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4, testFraction: Number(values['test-fraction']) };

@@ -19,7 +19,7 @@ import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer } from '../rl/trainer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
-import { numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
+import { interruptible, numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
 import { ProgressBar } from './progress.js';
 
 export const TRAIN_USAGE = `  train --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) --out DIR
@@ -107,14 +107,7 @@ export async function train(argv: string[]): Promise<number> {
   await mkdir(out, { recursive: true });
 
   const gpu = await Gpu.request();
-  const controller = new AbortController();
-  let interrupts = 0;
-  const onInterrupt = () => {
-    if (++interrupts > 1) process.exit(130);
-    controller.abort();
-    process.stderr.write('\ninterrupted: finishing the current step, then writing a checkpoint (Ctrl-C again to quit now)\n');
-  };
-  process.on('SIGINT', onInterrupt);
+  const interrupt = interruptible('writing a checkpoint');
   const models: Qwen2Model[] = [];
   try {
     const lora = values.lora !== undefined;
@@ -173,7 +166,7 @@ export async function train(argv: string[]): Promise<number> {
       checkpointDir: out,
       checkpointEvery: numberFlag(values['checkpoint-every'], '--checkpoint-every'),
       checkpointFiles: lora ? {} : { 'tokenizer.json': tokenizerJson },
-      signal: controller.signal,
+      signal: interrupt.signal,
       onEvent: (e) => {
         if (e.type === 'progress') return bar.update(e.step - first, `${values.algo} step ${e.step}/${steps}`, e.phase === 'eval' ? 'evaluating' : '');
         writes = writes.then(() => appendFile(`${out}/metrics.jsonl`, `${JSON.stringify(e)}\n`));
@@ -192,7 +185,7 @@ export async function train(argv: string[]): Promise<number> {
     trainer.free();
     return result.aborted ? 130 : 0;
   } finally {
-    process.off('SIGINT', onInterrupt);
+    interrupt.dispose();
     for (const m of models) m.free();
     index?.free();
     gpu.destroy();

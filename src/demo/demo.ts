@@ -27,6 +27,8 @@ export interface DemoOptions {
   /** Greedy test evaluation every N steps (default 5), plus before the first and after the last. */
   evalEvery?: number;
   lr?: number;
+  /** λ on the shaped information gain of query tokens (IG-Search only). */
+  lambda?: number;
   seed?: number;
   maxTurns?: number;
   maxTokens?: number;
@@ -40,7 +42,7 @@ export interface DemoOptions {
   trainer?: Partial<TrainerConfig>;
 }
 
-export const DEMO_DEFAULTS = { steps: 30, questionsPerStep: 4, groupSize: 4, evalEvery: 5, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160 } as const;
+export const DEMO_DEFAULTS = { steps: 30, questionsPerStep: 4, groupSize: 4, evalEvery: 5, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, lambda: 1 } as const;
 
 export interface DemoPolicy {
   tokenizer: Tokenizer;
@@ -99,6 +101,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
         seed: o.seed,
         maxTurns: o.maxTurns,
         maxTokens: o.maxTokens,
+        lambda: o.lambda,
         ...o.trainer,
       });
       try {

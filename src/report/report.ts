@@ -17,8 +17,9 @@ export interface RunSummary {
   em: number;
   emSingle: number;
   emMulti: number;
-  /** Same at step 0 (the warm-started policy). */
+  /** Same at the first evaluation (step 0: the warm-started policy). */
   emStart: number;
+  emSingleStart: number;
   emMultiStart: number;
   /** Mean milliseconds per step and per phase. */
   stepMs: number;
@@ -64,6 +65,7 @@ export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
       emSingle: split.single,
       emMulti: split.multi,
       emStart: first?.em ?? NaN,
+      emSingleStart: first ? hopSplit(first.byHops).single : NaN,
       emMultiStart: first ? hopSplit(first.byHops).multi : NaN,
       stepMs: per(total),
       phaseMs: { rollout: per(phase.rollout), reward: per(phase.reward), ig: per(phase.ig), update: per(phase.update) },
@@ -114,7 +116,7 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
   const rows = summaries
     .map(
       (s) =>
-        `<tr><td><span class="dot" style="background:${color.get(s.run)}"></span>${escapeXml(s.run)}</td><td>${s.steps}</td><td>${pct(s.emStart)} → <b>${pct(s.em)}</b></td><td>${pct(s.emSingle)}</td><td>${pct(s.emMultiStart)} → <b>${pct(s.emMulti)}</b></td>` +
+        `<tr><td><span class="dot" style="background:${color.get(s.run)}"></span>${escapeXml(s.run)}</td><td>${s.steps}</td><td>${pct(s.emStart)} → <b>${pct(s.em)}</b></td><td>${pct(s.emSingleStart)} → <b>${pct(s.emSingle)}</b></td><td>${pct(s.emMultiStart)} → <b>${pct(s.emMulti)}</b></td>` +
         `<td>${(s.stepMs / 1000).toFixed(2)} s</td><td>${pct(s.igShare)}</td><td>${s.allFailSteps ? s.allFailGradNorm.toFixed(3) : '–'}</td></tr>`,
     )
     .join('');
@@ -139,7 +141,7 @@ svg .grid{stroke:#f1f3f5}svg .axis{stroke:#adb5bd}svg .marker{stroke:#495057;str
 <h1>${escapeXml(title)}</h1>
 <p class="lead">GRPO and IG-Search from the same warm-started policy, with the same seeds, questions and budget. IG-Search adds a step-level reward to the tokens of each search query: how much the retrieved documents raise the policy's log-probability of the gold answer over random documents.</p>
 <dl>${facts}</dl>
-<table><thead><tr><th>run</th><th>steps</th><th>test EM (start → end)</th><th>single-hop</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>run</th><th>steps</th><th>test EM (start → end)</th><th>single-hop (start → end)</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
 <div class="charts">${charts.join('\n')}</div>
 </body></html>
 `;

@@ -2,7 +2,7 @@
  * Warm start for the demo policy: supervised fine-tuning on scripted search trajectories over the
  * synthetic world, so that a tiny model learns the Search-R1 format (think, search, read, answer)
  * before RL. Trajectories search for the entity of each hop (some with a vaguer query that names
- * only part of it), read the BM25 results and answer with the gold answer; the loss is the mean
+ * only part of it), read the BM25 results and answer right after the last one; the loss is the mean
  * negative log-likelihood of the tokens the policy writes (prompt and retrieved blocks masked out).
  */
 import { IgSearchError } from '../errors.js';
@@ -46,7 +46,9 @@ export async function scriptedTrajectory(world: World, index: Bm25Index, tokeniz
     const [found] = await retriever.search([query], docs);
     push(formatInformation(found ?? []), false);
   }
-  push(`<think>I have the answer.</think>\n<answer> ${q.golden_answers[0]} </answer>`, true);
+  // The answer follows the last information block directly: the same context IG scoring probes
+  // (h + info(D) + "<answer> "), so score(D) measures what the policy would answer from D.
+  push(`<answer> ${q.golden_answers[0]} </answer>`, true);
   if (chat) push('<|im_end|>', true);
   return { tokens, mask };
 }
