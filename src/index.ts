@@ -68,7 +68,7 @@ export {
 export { AdamW, type AdamWOptions, type TrainableTensor, type StepReport } from './kernels/adamw/adamw.js';
 export { policyLoss, aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions, type LossAggregation, type PolicyLossOptions, type PolicyLossInput } from './kernels/policy_loss/policy_loss.js';
 export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';
-export { qwen2Gradients, readModelTensor, type Gradients } from './model/backward.js';
+export { qwen2Gradients, readModelTensor, type Gradients, type GradientOptions, type PolicyLossRows } from './model/backward.js';
 export { saveCheckpoint, saveModelDirectory, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';
 export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type WorldOptions, type WorldQuestion, type WorldPassage, type Entity, type EntityKind } from './world/world.js';
 export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';

@@ -1,32 +1,41 @@
 /**
- * Full fine-tuning gradients of a Qwen2 model on the GPU: a forward pass that keeps every layer's
- * activations, then the backward pass composed from the backward kernels, for
+ * Gradients of a Qwen2 model on the GPU for
  *   L = Σ_t g_t · log p(x[t+1] | x[..t])
- * with the upstream g_t given per token (the policy loss's d L / d log p). Gradients come back in
- * GPU buffers under Hugging Face tensor names (q/k/v and gate/up are split back out).
+ * where the upstream g_t is either given per token (host arrays) or produced on the GPU by the
+ * policy loss from the log-probs this pass's own forward computed — forward, loss and backward are
+ * recorded into one command buffer, with no host round trip between them.
  *
- * This first version runs the whole batch as one chunk of rows (LIMIT_EXCEEDED beyond it) and
- * keeps activations for every layer (no recomputation yet); weights must be f32.
+ * Rows (every token of every sequence, packed) run in chunks that fit the device's binding limit:
+ * the row-local work (norms, projections, MLP, LM head) goes chunk by chunk, while attention, forward
+ * and backward, sees the whole micro-batch through full-length q/k/v/o buffers, so it stays exact
+ * across chunks. The forward goes layer by layer over all chunks; with `recompute`, only each
+ * layer's input is kept and the layer is re-run just before its backward. A sequence is bounded
+ * by the attention buffers (rows × heads × head_dim × 4 bytes per binding), not by a chunk.
+ * Gradients land in GPU buffers under Hugging Face tensor names (q/k/v and gate/up split back out).
  */
 import { IgSearchError } from '../errors.js';
-import type { BufferSlice } from '../gpu/device.js';
-import { addKernel, encodeAdd } from '../kernels/add/add.js';
+import type { BufferSlice, DispatchBatch } from '../gpu/device.js';
+import { addKernel, columnsKernel, encodeAdd, encodeColumns } from '../kernels/add/add.js';
+import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { attentionDkvKernel, attentionDqKernel, encodeAttentionBackward } from '../kernels/attention/attention.js';
 import { embeddingBackwardKernel, encodeEmbedding, encodeEmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
 import { LinearBackward } from '../kernels/linear/linear.js';
 import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel } from '../kernels/logsoftmax/logsoftmax.js';
+import { Matmul } from '../kernels/matmul/matmul.js';
+import { encodePolicyLoss, policyLossKernel, type PolicyLossOptions } from '../kernels/policy_loss/policy_loss.js';
 import { encodeRmsnorm, encodeRmsnormBackward, rmsnormBackwardKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js';
 import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
-import { Matmul } from '../kernels/matmul/matmul.js';
-import type { Qwen2Model } from './qwen2.js';
-import type { TrainableTensor } from '../kernels/adamw/adamw.js';
-import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
 import type { LoraAdapters } from './lora.js';
+import type { Qwen2Model } from './qwen2.js';
+import { packRow, ROW_FIELDS } from './rows.js';
 
 export interface Gradients {
-  /** Per-token log-probs of the batch (what the forward computed), one array per sequence. */
+  /**
+   * Per-token log-probs of the batch (what the forward computed), one array per sequence. Read back
+   * only when the upstream came from the host; with a GPU policy loss nothing is read back (empty).
+   */
   logprobs: Float32Array[];
   /** d L / d θ by HF tensor name. The caller owns the buffers (release with `free()`). */
   buffers: Map<string, { buffer: GPUBuffer; offset: number; size: number }>;
@@ -43,13 +52,32 @@ export interface Gradients {
   free(): void;
 }
 
+/**
+ * The policy loss as the upstream: per sequence, one entry per predicted token (length n − 1, the
+ * entry k belongs to the prediction of token k + 1). The loss is computed on the log-probs of this
+ * pass's forward, on-policy (π_old = π_θ detached: the ratio is 1 and its gradient ∇log π).
+ */
+export interface PolicyLossRows {
+  advantages: readonly ArrayLike<number>[];
+  /** Aggregation weight of each token (0: no loss), normalised over the whole optimizer step. */
+  weights: readonly ArrayLike<number>[];
+  /** Reference-policy log-probs for the KL term; without them β must be 0. */
+  reference?: readonly ArrayLike<number>[];
+  /** Log-probs of the policy that sampled (default: this forward's own, detached — on-policy). */
+  old?: readonly ArrayLike<number>[];
+  options: Required<PolicyLossOptions>;
+  /** Where the weighted per-token losses go (float `base` + row); default a buffer freed at the end. */
+  lossOut?: { buffer: GPUBuffer; base: number };
+}
+
 interface Storage {
   dEmbed: GPUBuffer[];
   dHead: GPUBuffer[];
   dFinalNorm: GPUBuffer;
-  dLayers: { inputNorm: GPUBuffer; wQkv: GPUBuffer; bQkv: GPUBuffer; wO: GPUBuffer; postNorm: GPUBuffer; wGateUp: GPUBuffer; wDown: GPUBuffer }[];
+  dLayers: LayerGradients[];
   owned: GPUBuffer[];
 }
+type LayerGradients = { inputNorm: GPUBuffer; wQkv: GPUBuffer; bQkv: GPUBuffer; wO: GPUBuffer; postNorm: GPUBuffer; wGateUp: GPUBuffer; wDown: GPUBuffer };
 const storageOf = new WeakMap<Gradients, Storage>();
 
 export interface GradientOptions {
@@ -65,12 +93,25 @@ export interface GradientOptions {
    * computed or stored), the adapters' gradients accumulate into their dA/dB, and `trainables` are theirs.
    */
   lora?: LoraAdapters;
+  /** Most rows per chunk of row-local work (default the model's `maxChunkRows`; fewer where the binding limit requires). */
+  chunkRows?: number;
+}
+
+/** Activations of one layer for one chunk of rows. */
+interface ChunkActivations {
+  a1: GPUBuffer;
+  q: GPUBuffer;
+  o: GPUBuffer;
+  xMid: GPUBuffer;
+  a2: GPUBuffer;
+  gu: GPUBuffer;
+  act: GPUBuffer;
 }
 
 export async function qwen2Gradients(
   model: Qwen2Model,
   sequences: readonly ArrayLike<number>[],
-  upstream: readonly ArrayLike<number>[],
+  upstream: readonly ArrayLike<number>[] | PolicyLossRows,
   options: GradientOptions = {},
 ): Promise<Gradients> {
   const gpu = model.gpu;
@@ -78,7 +119,26 @@ export async function qwen2Gradients(
   const m = model.internals();
   if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', 'gradients need f32 weights (this model stores f16)');
   if (sequences.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: the batch is empty');
-  if (upstream.length !== sequences.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: ${upstream.length} upstream arrays for ${sequences.length} sequences`);
+  const loss = Array.isArray(upstream) ? undefined : (upstream as PolicyLossRows);
+  const perToken = (name: string, arrays: readonly ArrayLike<number>[] | undefined) => {
+    if (!arrays) return;
+    if (arrays.length !== sequences.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: ${arrays.length} ${name} arrays for ${sequences.length} sequences`);
+    arrays.forEach((a, s) => {
+      if (a.length !== sequences[s]!.length - 1) throw new IgSearchError('SHAPE_MISMATCH', `${name}[${s}] has ${a.length} entries for ${sequences[s]!.length - 1} predicted tokens`);
+    });
+  };
+  sequences.forEach((seq, s) => {
+    if (seq.length < 2) throw new IgSearchError('INVALID_ARGUMENT', `sequences[${s}] needs at least 2 tokens`);
+  });
+  if (loss) {
+    perToken('advantages', loss.advantages);
+    perToken('weights', loss.weights);
+    perToken('reference', loss.reference);
+    perToken('old', loss.old);
+    if (!loss.reference && loss.options.klBeta !== 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: a KL coefficient needs reference log-probs', { hint: 'pass loss.reference, or set klBeta to 0' });
+  } else {
+    perToken('upstream', upstream as readonly ArrayLike<number>[]);
+  }
   const H = c.hiddenSize;
   const I = c.intermediateSize;
   const d = c.headDim;
@@ -86,37 +146,55 @@ export async function qwen2Gradients(
   const nkv = c.numKvHeads;
   const W = (nh + 2 * nkv) * d;
   const V = c.vocabSize;
+  const L = m.layers.length;
 
-  // Rows: every token of every sequence; row t's target is the next token (none at a sequence end).
-  const tokens: number[] = [];
-  const targets: number[] = [];
-  const g: number[] = [];
-  const meta: number[] = [];
-  const ends: number[] = [];
+  // Rows: every token of every sequence; row t predicts the next token (none at a sequence end).
+  const T = sequences.reduce((n, s) => n + s.length, 0);
+  const tokens = new Uint32Array(T);
+  const targets = new Uint32Array(T);
+  const meta = new Uint32Array(T * ROW_FIELDS);
+  const ends = new Uint32Array(T);
+  const starts: number[] = [];
+  let row = 0;
   sequences.forEach((seq, s) => {
-    if (seq.length < 2) throw new IgSearchError('INVALID_ARGUMENT', `sequences[${s}] needs at least 2 tokens`);
-    if (upstream[s]!.length !== seq.length - 1) throw new IgSearchError('SHAPE_MISMATCH', `upstream[${s}] has ${upstream[s]!.length} entries for ${seq.length - 1} predicted tokens`);
     if (seq.length > c.maxPositions) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}]: ${seq.length} positions exceed max_position_embeddings ${c.maxPositions}`);
-    const start = tokens.length;
-    for (let k = 0; k < seq.length; k++) {
+    const start = row;
+    starts.push(start);
+    for (let k = 0; k < seq.length; k++, row++) {
       const token = seq[k]!;
       if (!Number.isInteger(token) || token < 0 || token >= V) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}][${k}] = ${token} is not a token id (vocab_size ${V})`);
-      tokens.push(token);
-      targets.push(k + 1 < seq.length ? seq[k + 1]! : 0);
-      g.push(k + 1 < seq.length ? upstream[s]![k]! : 0);
-      meta.push(token, k, start + k, 0, 0, start, 0, 0);
-      ends.push(start + seq.length);
+      tokens[row] = token;
+      targets[row] = k + 1 < seq.length ? seq[k + 1]! : 0;
+      packRow(meta, row, { token, position: k, kvSlot: row, selfStart: start });
+      ends[row] = start + seq.length;
     }
   });
-  const T = tokens.length;
+  /** Per-token arrays laid out by row (0 on each sequence's last row). */
+  const byRow = (arrays: readonly ArrayLike<number>[]) => {
+    const out = new Float32Array(T);
+    arrays.forEach((a, s) => {
+      for (let k = 0; k < a.length; k++) out[starts[s]! + k] = a[k]!;
+    });
+    return out;
+  };
+
+  // Chunks of row-local work; attention buffers span the whole micro-batch.
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-  if (T * Math.max(W, 2 * I, H) * 4 > limit || T > m.options.maxChunkRows) {
-    throw new IgSearchError('LIMIT_EXCEEDED', `gradients: ${T} rows in one batch exceed one chunk (${m.options.maxChunkRows} rows)`, { hint: 'use smaller micro-batches and accumulate' });
+  const widest = Math.max(W, 2 * I, H);
+  const C = Math.max(1, Math.min(options.chunkRows ?? m.options.maxChunkRows, Math.floor(limit / (4 * widest))));
+  if (T * nh * d * 4 > limit || T * nh * 2 * 4 > limit) {
+    const longest = Math.max(...sequences.map((s) => s.length));
+    throw new IgSearchError('LIMIT_EXCEEDED', `gradients: ${T} rows need ${T * nh * d * 4}-byte attention buffers, over this device's ${limit}-byte binding limit`, {
+      hint: T > longest ? 'train fewer sequences per micro-batch (microBatchRows)' : `a single sequence of ${longest} tokens is the most this device holds for this model's attention width; use shorter sequences`,
+    });
   }
+  const chunks: { start: number; rows: number }[] = [];
+  for (let start = 0; start < T; start += C) chunks.push({ start, rows: Math.min(C, T - start) });
+  const vocabChunk = Math.max(64, Math.min(m.options.maxVocabChunk, Math.floor(limit / (4 * C) / 64) * 64));
   const maxPos = Math.max(...sequences.map((s) => s.length));
   const table = m.ropeTable(maxPos);
 
-  const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack] = await Promise.all([
+  const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack, lossKernel] = await Promise.all([
     LinearBackward.create(gpu),
     Matmul.create(gpu, { accumulate: true }),
     Matmul.create(gpu, {}),
@@ -130,6 +208,7 @@ export async function qwen2Gradients(
     gpu.kernel(attentionDqKernel),
     gpu.kernel(attentionDkvKernel),
     gpu.kernel(embeddingBackwardKernel),
+    loss ? gpu.kernel(policyLossKernel) : undefined,
   ]);
   const k = m.kernels;
   const held: GPUBuffer[] = [];
@@ -138,15 +217,21 @@ export async function qwen2Gradients(
     held.push(b);
     return b;
   };
+  const upload = (data: ArrayBufferView, label: string) => {
+    const b = gpu.upload(data, label);
+    held.push(b);
+    return b;
+  };
   const zeros = (floats: number, label: string) => gpu.upload(new Float32Array(Math.max(1, floats)), label);
+  const perChunk = (floatsPerRow: number, label: string) => chunks.map((ch) => scratch(ch.rows * floatsPerRow, label));
 
   // Gradient buffers: zeroed, or an earlier micro-batch's to add to (contributions accumulate).
-  const grads = new Map<string, { buffer: GPUBuffer; offset: number; size: number }>();
   const previous = options.accumulate ? storageOf.get(options.accumulate) : undefined;
   if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of qwen2Gradients that has not been freed');
   const owned: GPUBuffer[] = previous?.owned ?? [];
   const lora = options.lora;
-  if (lora && lora.layers.length !== m.layers.length) throw new IgSearchError('SHAPE_MISMATCH', 'gradients: the LoRA adapters were made for another model');
+  const adapters = lora ?? model.lora;
+  if (lora && lora.layers.length !== L) throw new IgSearchError('SHAPE_MISMATCH', 'gradients: the LoRA adapters were made for another model');
   let placeholder: GPUBuffer | undefined; // frozen base: one 4-byte stand-in for every base gradient
   const gradBuffer = (floats: number, label: string) => {
     if (lora) return (placeholder ??= (() => (owned.push(zeros(1, 'grad.frozen')), owned[owned.length - 1]!))());
@@ -171,165 +256,224 @@ export async function qwen2Gradients(
   const storage: Storage = { dEmbed, dHead, dFinalNorm, dLayers, owned };
 
   try {
-    const metaBuf = gpu.upload(Uint32Array.from(meta), 'rows');
-    const targetBuf = gpu.upload(Uint32Array.from(targets), 'targets');
-    const upstreamBuf = gpu.upload(Float32Array.from(g), 'upstream');
-    const endsBuf = gpu.upload(Uint32Array.from(ends), 'sequence_ends');
-    const ones = gpu.upload(new Float32Array(T).fill(1), 'ones');
-    held.push(metaBuf, targetBuf, upstreamBuf, endsBuf, ones);
-    const L = m.layers.length;
-    // Activations per layer; with `recompute` only each layer's input is kept and the rest lives in
-    // one shared set, refilled by re-running the layer just before its backward.
-    const perLayer = (floats: number, label: string) => {
-      if (!options.recompute) return m.layers.map(() => scratch(floats, label));
-      const shared = scratch(floats, label);
-      return m.layers.map(() => shared);
-    };
-    const save = {
-      xIn: m.layers.map(() => scratch(T * H, 'x_in')),
-      a1: perLayer(T * H, 'a1'),
-      q: perLayer(T * nh * d, 'q'),
-      k: perLayer(T * nkv * d, 'k'),
-      v: perLayer(T * nkv * d, 'v'),
-      o: perLayer(T * nh * d, 'o'),
-      xMid: perLayer(T * H, 'x_mid'),
-      a2: perLayer(T * H, 'a2'),
-      gu: perLayer(T * 2 * I, 'gate_up'),
-      act: perLayer(T * I, 'act'),
-    };
-    const x = scratch(T * H, 'x');
-    const qkv = scratch(T * W, 'qkv');
-    const xFinal = scratch(T * H, 'x_final');
-    const hN = scratch(T * H, 'h_norm');
-    const state = scratch(T * 4, 'logsoftmax_state');
+    // ---- buffers ----
+    const metaChunk = chunks.map((ch) => upload(meta.subarray(ch.start * ROW_FIELDS, (ch.start + ch.rows) * ROW_FIELDS), 'rows'));
+    const targetChunk = chunks.map((ch) => upload(targets.subarray(ch.start, ch.start + ch.rows), 'targets'));
+    const metaAll = upload(meta, 'rows.all');
+    const endsAll = upload(ends, 'sequence_ends');
+    const ones = upload(new Float32Array(C).fill(1), 'ones');
+    const zero = upload(new Float32Array(C * H), 'zeros');
+    const x = perChunk(H, 'x');
+    const xFinal = perChunk(H, 'x_final');
+    const hN = perChunk(H, 'h_norm');
+    const state = perChunk(4, 'logsoftmax_state');
+    const upstreamChunk = perChunk(1, 'upstream');
     const logp = scratch(T, 'logp');
-    const vocabChunk = m.options.maxVocabChunk;
-    const logits = scratch(T * Math.min(vocabChunk, V), 'logits_chunk');
-    const dzT = scratch(T * Math.min(vocabChunk, V), 'dz_t');
+    // Activations per layer and chunk; with `recompute` one set, refilled layer by layer.
+    const sets = Array.from({ length: options.recompute ? 1 : L }, (): ChunkActivations[] =>
+      chunks.map((ch) => ({
+        a1: scratch(ch.rows * H, 'a1'),
+        q: scratch(ch.rows * nh * d, 'q'),
+        o: scratch(ch.rows * nh * d, 'o'),
+        xMid: scratch(ch.rows * H, 'x_mid'),
+        a2: scratch(ch.rows * H, 'a2'),
+        gu: scratch(ch.rows * 2 * I, 'gate_up'),
+        act: scratch(ch.rows * I, 'act'),
+      })),
+    );
+    const activations = (l: number) => sets[options.recompute ? 0 : l]!;
+    const xIn = m.layers.map(() => perChunk(H, 'x_in'));
+    const keys = Array.from({ length: options.recompute ? 1 : L }, () => ({ k: scratch(T * nkv * d, 'k'), v: scratch(T * nkv * d, 'v') }));
+    const kv = (l: number) => keys[options.recompute ? 0 : l]!;
+    const qkv = scratch(C * W, 'qkv');
+    const logits = scratch(C * Math.min(vocabChunk, V), 'logits_chunk');
+    const dzT = scratch(C * Math.min(vocabChunk, V), 'dz_t');
+    const fwdU = adapters ? scratch(C * adapters.config.rank, 'lora.fwd_u') : undefined;
+    const fwdD = adapters ? scratch(C * widest, 'lora.fwd_d') : undefined;
 
-    // ---- forward, keeping activations ----
-    let batch = gpu.batch('qwen2.train.forward');
-    const fwdU = lora ? scratch(T * lora.config.rank, 'lora.fwd_u') : undefined;
-    const fwdD = lora ? scratch(T * Math.max(W, 2 * I, H), 'lora.fwd_d') : undefined;
-    const shape = { T, heads: nh, kvHeads: nkv, headDim: d };
-    for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaBuf, x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
-    /** Runs layer l on `x` (in place), filling its saved activations. */
-    const layerForward = (l: number, x: GPUBuffer) =>
-      model.encodeLayer(batch, l, T, {
-        x, a1: save.a1[l]!, qkv, q: save.q[l]!, k: save.k[l]!, v: save.v[l]!, attn: save.o[l]!, xMid: save.xMid[l]!, a2: save.a2[l]!, gateUp: save.gu[l]!, act: save.act[l]!, meta: metaBuf, loraU: fwdU, loraD: fwdD,
+    const batch = gpu.batch('qwen2.train');
+    const layerForward = (l: number, ci: number, stream: GPUBuffer) => {
+      const a = activations(l)[ci]!;
+      model.encodeLayer(batch, l, chunks[ci]!.rows, {
+        x: stream, a1: a.a1, qkv, q: a.q, k: kv(l).k, v: kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act, meta: metaChunk[ci]!, lora: adapters ?? null, loraU: fwdU, loraD: fwdD,
       });
-    m.layers.forEach((_, l) => {
-      batch.copy(x, save.xIn[l]!, T * H * 4);
-      layerForward(l, x);
-    });
-    batch.copy(x, xFinal, T * H * 4);
-    encodeRmsnorm(batch, k.rmsnorm, x, m.finalNorm, metaBuf, hN, { T, H, eps: c.rmsNormEps });
-    const chunks: { shard: (typeof m.head)[number]; index: number; from: number; cols: number }[] = [];
+    };
+    const headChunks: { shard: (typeof m.head)[number]; index: number; from: number; cols: number }[] = [];
     m.head.forEach((shard, index) => {
-      for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
+      for (let from = 0; from < shard.rows; from += vocabChunk) headChunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
     });
-    const weights = (ch: (typeof chunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * 4, size: ch.cols * H * 4 });
-    chunks.forEach((ch, i) => {
-      k.matmul.encode(batch, hN, weights(ch), logits, { M: T, N: ch.cols, K: H, transposeB: true });
-      encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits, targets: targetBuf, state, out: logp }, { T, cols: ch.cols, colStart: ch.shard.rowStart + ch.from, first: i === 0, last: i === chunks.length - 1 });
+    const headWeights = (ch: (typeof headChunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * 4, size: ch.cols * H * 4 });
+
+    // ---- forward, layer by layer over all chunks (attention reads the keys earlier chunks wrote) ----
+    chunks.forEach((ch, ci) => {
+      for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaChunk[ci]!, x[ci]!, { T: ch.rows, H, rowStart: shard.rowStart, rows: shard.rows });
     });
-    batch.submit();
+    for (let l = 0; l < L; l++) {
+      chunks.forEach((ch, ci) => {
+        batch.copy(x[ci]!, xIn[l]![ci]!, ch.rows * H * 4);
+        layerForward(l, ci, x[ci]!);
+      });
+    }
+    chunks.forEach((ch, ci) => {
+      batch.copy(x[ci]!, xFinal[ci]!, ch.rows * H * 4);
+      encodeRmsnorm(batch, k.rmsnorm, x[ci]!, m.finalNorm, metaChunk[ci]!, hN[ci]!, { T: ch.rows, H, eps: c.rmsNormEps });
+      headChunks.forEach((hc, i) => {
+        k.matmul.encode(batch, hN[ci]!, headWeights(hc), logits, { M: ch.rows, N: hc.cols, K: H, transposeB: true });
+        encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits, targets: targetChunk[ci]!, state: state[ci]!, out: logp }, {
+          T: ch.rows, cols: hc.cols, colStart: hc.shard.rowStart + hc.from, first: i === 0, last: i === headChunks.length - 1, outBase: ch.start,
+        });
+      });
+    });
+
+    // ---- the upstream gradient: the policy loss on the GPU, or the host's values ----
+    if (loss) {
+      const old = loss.old ? upload(byRow(loss.old), 'old_logp') : scratch(T, 'old_logp');
+      if (!loss.old) batch.copy(logp, old, T * 4);
+      // Without a reference β is 0 and the KL term vanishes: the detached log-probs stand in.
+      const ref = loss.reference ? upload(byRow(loss.reference), 'ref_logp') : scratch(T, 'ref_logp');
+      if (!loss.reference) batch.copy(logp, ref, T * 4);
+      const out = loss.lossOut ?? { buffer: scratch(T, 'token_loss'), base: 0 };
+      const grad = scratch(T, 'dloss_dlogp');
+      encodePolicyLoss(batch, lossKernel!, {
+        logp, old, ref, advantages: upload(byRow(loss.advantages), 'advantages'), weights: upload(byRow(loss.weights), 'loss_weights'), loss: out.buffer, grad,
+      }, T, loss.options, out.base);
+      chunks.forEach((ch, ci) => batch.copy(grad, upstreamChunk[ci]!, ch.rows * 4, ch.start * 4));
+    } else {
+      const g = byRow(upstream as readonly ArrayLike<number>[]);
+      chunks.forEach((ch, ci) => gpu.device.queue.writeBuffer(upstreamChunk[ci]!, 0, g, ch.start, ch.rows));
+    }
 
     // ---- backward ----
-    batch = gpu.batch('qwen2.train.backward');
-    const dhN = scratch(T * H, 'd_h_norm');
-    const dx = scratch(T * H, 'd_x');
-    const dTmp = scratch(T * H, 'd_tmp');
-    const dwRows = scratch(T * Math.max(H, 1), 'd_w_rows');
-    const dyT = scratch(T * Math.max(W, 2 * I, H), 'd_y_t');
-    const zero = zeros(T * H, 'zeros');
-    held.push(zero);
-    batch.copy(zero, dhN, T * H * 4);
-    chunks.forEach((ch) => {
-      k.matmul.encode(batch, hN, weights(ch), logits, { M: T, N: ch.cols, K: H, transposeB: true });
-      encodeLogsoftmaxBackward(batch, lsBack, { logits, targets: targetBuf, state, upstream: upstreamBuf }, { T, cols: ch.cols, colStart: ch.shard.rowStart + ch.from });
-      const dW: BufferSlice = { buffer: dHead[ch.index]!, offset: ch.from * H * 4, size: ch.cols * H * 4 };
-      linear.encode(batch, { x: hN, w: weights(ch), dy: logits, dx: dhN, dw: lora ? undefined : dW, dyT: dzT }, { T, in: H, out: ch.cols }, { dx: true, dw: true });
-    });
-    // Column sums over the rows (norm weight gradients): 1ᵀ · rows, accumulated.
-    const rowSum = (rows: GPUBuffer, out: GPUBuffer, width: number) => plainAcc.encode(batch, ones, rows, out, { M: 1, N: width, K: T });
-    encodeRmsnormBackward(batch, rmsBack, { x: xFinal, weight: m.finalNorm, dy: dhN, dx, dwRows }, { T, H, eps: c.rmsNormEps });
-    if (!lora) rowSum(dwRows, dFinalNorm, H);
-    const dAct = scratch(T * I, 'd_act');
-    const dgu = scratch(T * 2 * I, 'd_gate_up');
-    const dO = scratch(T * nh * d, 'd_o');
-    const dQ = scratch(T * nh * d, 'd_q');
-    const dK = scratch(T * nkv * d, 'd_k');
-    const dV = scratch(T * nkv * d, 'd_v');
-    const dqkv = scratch(T * W, 'd_qkv');
-    const stats = scratch(T * nh * 2, 'attention_stats');
+    const dX = perChunk(H, 'd_x');
+    const dhN = scratch(C * H, 'd_h_norm');
+    const dTmp = scratch(C * H, 'd_tmp');
+    const dwRows = scratch(C * H, 'd_w_rows');
+    const dyT = scratch(C * widest, 'd_y_t');
+    const dAct = scratch(C * I, 'd_act');
+    const dgu = scratch(C * 2 * I, 'd_gate_up');
+    const dOChunk = scratch(C * nh * d, 'd_o');
+    const dQChunk = scratch(C * nh * d, 'd_q');
+    const dKChunk = scratch(C * nkv * d, 'd_k');
+    const dVChunk = scratch(C * nkv * d, 'd_v');
+    const dqkv = scratch(C * W, 'd_qkv');
+    const full = { q: scratch(T * nh * d, 'q.all'), o: scratch(T * nh * d, 'o.all'), dO: scratch(T * nh * d, 'd_o.all'), dQ: scratch(T * nh * d, 'd_q.all'), dK: scratch(T * nkv * d, 'd_k.all'), dV: scratch(T * nkv * d, 'd_v.all'), stats: scratch(T * nh * 2, 'attention_stats') };
     const r = lora?.config.rank ?? 1;
-    const widest = Math.max(W, 2 * I, H);
-    const lo = lora ? { dOut: scratch(T * widest, 'lora.d_out'), dOutT: scratch(T * widest, 'lora.d_out_t'), u: scratch(T * r, 'lora.u'), us: scratch(T * r, 'lora.us'), du: scratch(T * r, 'lora.du'), dus: scratch(T * r, 'lora.dus'), dusT: scratch(T * r, 'lora.dus_t') } : undefined;
+    const lo = lora ? { dOut: scratch(C * widest, 'lora.d_out'), dOutT: scratch(C * widest, 'lora.d_out_t'), u: scratch(C * r, 'lora.u'), us: scratch(C * r, 'lora.us'), du: scratch(C * r, 'lora.du'), dus: scratch(C * r, 'lora.dus'), dusT: scratch(C * r, 'lora.dus_t') } : undefined;
+    // Column sums over a chunk's rows (norm weight gradients): 1ᵀ · rows, accumulated.
+    const rowSum = (rows: GPUBuffer, out: GPUBuffer, n: number) => plainAcc.encode(batch, ones, rows, out, { M: 1, N: H, K: n });
     // For each adapter reading `input`: dB += (d_out)ᵀ·(s·x·Aᵀ), dA += (s·d_out·B)ᵀ·x, d_input += (s·d_out·B)·A.
-    const loraBackward = (l: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, dOutFull: GPUBuffer, dInput: GPUBuffer) => {
+    const loraBackward = (l: number, n: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, dOutFull: GPUBuffer, dInput: GPUBuffer) => {
       if (!lora || !lo) return;
-      for (const x of lora.layers[l]!) {
-        const site = x.site;
+      for (const ad of lora.layers[l]!) {
+        const site = ad.site;
         if (site.input !== input) continue;
         const sc = lora.scale;
-        encodeColumns(batch, columns, dOutFull, lo.dOut, { T, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
-        k.matmul.encode(batch, inputBuffer, x.a, lo.u, { M: T, N: r, K: site.in, transposeB: true });
-        encodeColumns(batch, columns, lo.u, lo.us, { T, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
-        encodeTranspose(batch, transpose, lo.dOut, lo.dOutT, { R: T, C: site.out });
-        plainAcc.encode(batch, lo.dOutT, lo.us, x.dB, { M: site.out, N: r, K: T });
-        plainNT.encode(batch, lo.dOut, x.b, lo.du, { M: T, N: r, K: site.out });
-        encodeColumns(batch, columns, lo.du, lo.dus, { T, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
-        encodeTranspose(batch, transpose, lo.dus, lo.dusT, { R: T, C: r });
-        plainAcc.encode(batch, lo.dusT, inputBuffer, x.dA, { M: r, N: site.in, K: T });
-        plainAcc.encode(batch, lo.dus, x.a, dInput, { M: T, N: site.in, K: r });
+        encodeColumns(batch, columns, dOutFull, lo.dOut, { T: n, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
+        k.matmul.encode(batch, inputBuffer, ad.a, lo.u, { M: n, N: r, K: site.in, transposeB: true });
+        encodeColumns(batch, columns, lo.u, lo.us, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
+        encodeTranspose(batch, transpose, lo.dOut, lo.dOutT, { R: n, C: site.out });
+        plainAcc.encode(batch, lo.dOutT, lo.us, ad.dB, { M: site.out, N: r, K: n });
+        plainNT.encode(batch, lo.dOut, ad.b, lo.du, { M: n, N: r, K: site.out });
+        encodeColumns(batch, columns, lo.du, lo.dus, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
+        encodeTranspose(batch, transpose, lo.dus, lo.dusT, { R: n, C: r });
+        plainAcc.encode(batch, lo.dusT, inputBuffer, ad.dA, { M: r, N: site.in, K: n });
+        plainAcc.encode(batch, lo.dus, ad.a, dInput, { M: n, N: site.in, K: r });
       }
     };
-    const xRe = options.recompute ? scratch(T * H, 'x_recompute') : undefined;
+    const frozen = lora !== undefined;
+
+    // LM head and final norm, chunk by chunk (logits recomputed per vocabulary chunk).
+    chunks.forEach((ch, ci) => {
+      const n = ch.rows;
+      batch.copy(zero, dhN, n * H * 4);
+      headChunks.forEach((hc) => {
+        k.matmul.encode(batch, hN[ci]!, headWeights(hc), logits, { M: n, N: hc.cols, K: H, transposeB: true });
+        encodeLogsoftmaxBackward(batch, lsBack, { logits, targets: targetChunk[ci]!, state: state[ci]!, upstream: upstreamChunk[ci]! }, { T: n, cols: hc.cols, colStart: hc.shard.rowStart + hc.from });
+        const dW: BufferSlice = { buffer: dHead[hc.index]!, offset: hc.from * H * 4, size: hc.cols * H * 4 };
+        linear.encode(batch, { x: hN[ci]!, w: headWeights(hc), dy: logits, dx: dhN, dw: frozen ? undefined : dW, dyT: dzT }, { T: n, in: H, out: hc.cols }, { dx: true, dw: true });
+      });
+      encodeRmsnormBackward(batch, rmsBack, { x: xFinal[ci]!, weight: m.finalNorm, dy: dhN, dx: dX[ci]!, dwRows }, { T: n, H, eps: c.rmsNormEps });
+      if (!frozen) rowSum(dwRows, dFinalNorm, n);
+    });
+
     for (let l = L - 1; l >= 0; l--) {
       const layer = m.layers[l]!;
       const grad = dLayers[l]!;
-      if (xRe) {
-        batch.copy(save.xIn[l]!, xRe, T * H * 4);
-        layerForward(l, xRe);
-      }
-      // MLP: x_out = x_mid + down(swiglu(gate_up(norm(x_mid))))
-      linear.encode(batch, { x: save.act[l]!, w: layer.wDown, dy: dx, dx: dAct, dw: lora ? undefined : grad.wDown, dyT }, { T, in: I, out: H }, { dw: true });
-      loraBackward(l, 'act', save.act[l]!, dx, dAct);
-      encodeSwigluBackward(batch, swiBack, save.gu[l]!, dAct, dgu, { T, I });
-      linear.encode(batch, { x: save.a2[l]!, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: lora ? undefined : grad.wGateUp, dyT }, { T, in: H, out: 2 * I }, { dw: true });
-      loraBackward(l, 'a2', save.a2[l]!, dgu, dTmp);
-      encodeRmsnormBackward(batch, rmsBack, { x: save.xMid[l]!, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T, H, eps: c.rmsNormEps });
-      if (!lora) rowSum(dwRows, grad.postNorm, H);
-      encodeAdd(batch, add, dhN, dx, T * H); // dx = d x_mid
-      // Attention: x_mid = x_in + o_proj(attention(rope(qkv(norm(x_in)))))
-      linear.encode(batch, { x: save.o[l]!, w: layer.wO, dy: dx, dx: dO, dw: lora ? undefined : grad.wO, dyT }, { T, in: nh * d, out: H }, { dw: true });
-      loraBackward(l, 'attn', save.o[l]!, dx, dO);
-      encodeAttentionBackward(batch, { dq, dkv }, { q: save.q[l]!, k: save.k[l]!, v: save.v[l]!, o: save.o[l]!, dO, meta: metaBuf, ends: endsBuf, stats, dQ, dK, dV }, shape);
-      encodeRopeBackward(batch, ropeBack, { dQ, dK, dV, meta: metaBuf, table, dqkv }, shape);
-      linear.encode(batch, { x: save.a1[l]!, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: lora ? undefined : grad.wQkv, db: lora ? undefined : grad.bQkv, dyT, ones }, { T, in: H, out: W }, { dw: true, db: true });
-      loraBackward(l, 'a1', save.a1[l]!, dqkv, dTmp);
-      encodeRmsnormBackward(batch, rmsBack, { x: save.xIn[l]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T, H, eps: c.rmsNormEps });
-      if (!lora) rowSum(dwRows, grad.inputNorm, H);
-      encodeAdd(batch, add, dhN, dx, T * H); // dx = d x_in
+      // MLP and o_proj, chunk by chunk; q, o and dO gathered into whole-batch buffers for attention.
+      chunks.forEach((ch, ci) => {
+        const n = ch.rows;
+        const a = activations(l)[ci]!;
+        if (options.recompute) {
+          batch.copy(xIn[l]![ci]!, x[ci]!, n * H * 4);
+          layerForward(l, ci, x[ci]!);
+        }
+        linear.encode(batch, { x: a.act, w: layer.wDown, dy: dX[ci]!, dx: dAct, dw: frozen ? undefined : grad.wDown, dyT }, { T: n, in: I, out: H }, { dw: true });
+        loraBackward(l, n, 'act', a.act, dX[ci]!, dAct);
+        encodeSwigluBackward(batch, swiBack, a.gu, dAct, dgu, { T: n, I });
+        linear.encode(batch, { x: a.a2, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: frozen ? undefined : grad.wGateUp, dyT }, { T: n, in: H, out: 2 * I }, { dw: true });
+        loraBackward(l, n, 'a2', a.a2, dgu, dTmp);
+        encodeRmsnormBackward(batch, rmsBack, { x: a.xMid, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
+        if (!frozen) rowSum(dwRows, grad.postNorm, n);
+        encodeAdd(batch, add, dhN, dX[ci]!, n * H); // d x_mid
+        linear.encode(batch, { x: a.o, w: layer.wO, dy: dX[ci]!, dx: dOChunk, dw: frozen ? undefined : grad.wO, dyT }, { T: n, in: nh * d, out: H }, { dw: true });
+        loraBackward(l, n, 'attn', a.o, dX[ci]!, dOChunk);
+        const rowBytes = nh * d * 4;
+        batch.copy(dOChunk, full.dO, n * rowBytes, 0, ch.start * rowBytes);
+        batch.copy(a.q, full.q, n * rowBytes, 0, ch.start * rowBytes);
+        batch.copy(a.o, full.o, n * rowBytes, 0, ch.start * rowBytes);
+      });
+      encodeAttentionBackward(batch, { dq, dkv }, { q: full.q, k: kv(l).k, v: kv(l).v, o: full.o, dO: full.dO, meta: metaAll, ends: endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T, heads: nh, kvHeads: nkv, headDim: d });
+      // RoPE, q/k/v projection and input norm, chunk by chunk.
+      chunks.forEach((ch, ci) => {
+        const n = ch.rows;
+        const a = activations(l)[ci]!;
+        batch.copy(full.dQ, dQChunk, n * nh * d * 4, ch.start * nh * d * 4);
+        batch.copy(full.dK, dKChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
+        batch.copy(full.dV, dVChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
+        encodeRopeBackward(batch, ropeBack, { dQ: dQChunk, dK: dKChunk, dV: dVChunk, meta: metaChunk[ci]!, table, dqkv }, { T: n, heads: nh, kvHeads: nkv, headDim: d });
+        linear.encode(batch, { x: a.a1, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: frozen ? undefined : grad.wQkv, db: frozen ? undefined : grad.bQkv, dyT, ones }, { T: n, in: H, out: W }, { dw: true, db: true });
+        loraBackward(l, n, 'a1', a.a1, dqkv, dTmp);
+        encodeRmsnormBackward(batch, rmsBack, { x: xIn[l]![ci]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
+        if (!frozen) rowSum(dwRows, grad.inputNorm, n);
+        encodeAdd(batch, add, dhN, dX[ci]!, n * H); // d x_in
+      });
     }
-    const groups = groupRowsByToken(tokens);
-    const [uniqueBuf, offsetsBuf, rowsBuf] = [gpu.upload(groups.unique), gpu.upload(groups.offsets), gpu.upload(groups.rows)];
-    held.push(uniqueBuf, offsetsBuf, rowsBuf);
-    if (!lora) m.embed.forEach((shard, i) =>
-      encodeEmbeddingBackward(batch, embBack, { dx, unique: uniqueBuf, offsets: offsetsBuf, rows: rowsBuf, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
-    );
+    if (!frozen) {
+      chunks.forEach((ch, ci) => {
+        const groups = groupRowsByToken(tokens.subarray(ch.start, ch.start + ch.rows));
+        const [unique, offsets, rows] = [upload(groups.unique, 'tokens.unique'), upload(groups.offsets, 'tokens.offsets'), upload(groups.rows, 'tokens.rows')];
+        m.embed.forEach((shard, i) =>
+          encodeEmbeddingBackward(batch, embBack, { dx: dX[ci]!, unique, offsets, rows, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
+        );
+      });
+    }
     batch.submit();
-    const logpAll = new Float32Array(await gpu.read(logp, T * 4));
     const logprobs: Float32Array[] = [];
-    let at = 0;
-    for (const seq of sequences) {
-      logprobs.push(logpAll.slice(at, at + seq.length - 1));
-      at += seq.length;
+    if (!loss) {
+      const all = new Float32Array(await gpu.read(logp, T * 4));
+      sequences.forEach((seq, s) => logprobs.push(all.slice(starts[s]!, starts[s]! + seq.length - 1)));
     }
+    return finishGradients(model, storage, lora, logprobs, options.accumulate);
+  } catch (e) {
+    if (!previous) for (const b of new Set(owned)) gpu.pool.release(b);
+    throw e;
+  } finally {
+    for (const b of held) gpu.pool.release(b);
+  }
+}
 
-    // HF names → (buffer, float offset, float count).
-    const set = (name: string, buffer: GPUBuffer, offset: number, size: number) => grads.set(name, { buffer, offset, size });
+/** Names the gradient buffers (HF names → buffer, float offset, float count) and hands them over. */
+function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraAdapters | undefined, logprobs: Float32Array[], accumulate: Gradients | undefined): Gradients {
+  const gpu = model.gpu;
+  const m = model.internals();
+  const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv, vocabSize: V } = model.config;
+  const W = (nh + 2 * nkv) * d;
+  const { dEmbed, dHead, dFinalNorm, dLayers, owned } = storage;
+  const grads = new Map<string, { buffer: GPUBuffer; offset: number; size: number }>();
+  const set = (name: string, buffer: GPUBuffer, offset: number, size: number) => grads.set(name, { buffer, offset, size });
+  if (lora) {
+    for (const t of lora.trainables()) set(t.name, t.grad, 0, t.size);
+  } else {
     if (m.embed.length === 1) set('model.embed_tokens.weight', dEmbed[0]!, 0, V * H);
     if (m.head !== m.embed && m.head.length === 1) set('lm_head.weight', dHead[0]!, 0, V * H);
     set('model.norm.weight', dFinalNorm, 0, H);
@@ -348,53 +492,42 @@ export async function qwen2Gradients(
       set(`${p}mlp.up_proj.weight`, grad.wGateUp, I * H, I * H);
       set(`${p}mlp.down_proj.weight`, grad.wDown, 0, H * I);
     });
-    const trainables: TrainableTensor[] = lora ? lora.trainables() : [
-      ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
-      ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
-      { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
-      ...m.layers.flatMap((layer, i) => {
-        const grad = dLayers[i]!;
-        const sizes = { inputNorm: H, wQkv: W * H, bQkv: W, wO: H * nh * d, postNorm: H, wGateUp: 2 * I * H, wDown: H * I } as const;
-        return (Object.keys(sizes) as (keyof typeof sizes)[]).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: grad[key], size: sizes[key] }));
-      }),
-    ];
-    if (lora) {
-      grads.clear();
-      for (const t of lora.trainables()) grads.set(t.name, { buffer: t.grad, offset: 0, size: t.size });
-    }
-    let freed = false;
-    const result: Gradients = {
-      logprobs,
-      trainables,
-      zero() {
-        const encoder = gpu.device.createCommandEncoder({ label: 'zero_grad' });
-        for (const b of new Set(owned)) encoder.clearBuffer(b);
-        gpu.device.queue.submit([encoder.finish()]);
-      },
-      buffers: grads,
-      async read(name: string) {
-        const entry = grads.get(name);
-        if (!entry) throw new IgSearchError('INVALID_ARGUMENT', `no gradient named "${name}"`);
-        const all = new Float32Array(await gpu.read(entry.buffer, (entry.offset + entry.size) * 4));
-        return all.slice(entry.offset, entry.offset + entry.size);
-      },
-      free() {
-        if (freed || !storageOf.has(result)) return;
-        freed = true;
-        for (const b of new Set(owned)) gpu.pool.release(b);
-        storageOf.delete(result);
-        if (options.accumulate) storageOf.delete(options.accumulate);
-      },
-    };
-    storageOf.set(result, storage);
-    if (options.accumulate) storageOf.delete(options.accumulate); // the new result now owns the buffers
-    return result;
-  } catch (e) {
-    if (!previous) for (const b of new Set(owned)) gpu.pool.release(b);
-    throw e;
-  } finally {
-    for (const b of held) gpu.pool.release(b);
   }
+  const sizes = { inputNorm: H, wQkv: W * H, bQkv: W, wO: H * nh * d, postNorm: H, wGateUp: 2 * I * H, wDown: H * I } as const;
+  const trainables: TrainableTensor[] = lora
+    ? lora.trainables()
+    : [
+        ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
+        ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
+        { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
+        ...m.layers.flatMap((layer, i) => (Object.keys(sizes) as (keyof typeof sizes)[]).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
+      ];
+  let freed = false;
+  const result: Gradients = {
+    logprobs,
+    trainables,
+    buffers: grads,
+    zero() {
+      const encoder = gpu.device.createCommandEncoder({ label: 'zero_grad' });
+      for (const b of new Set(owned)) encoder.clearBuffer(b);
+      gpu.device.queue.submit([encoder.finish()]);
+    },
+    async read(name: string) {
+      const entry = grads.get(name);
+      if (!entry) throw new IgSearchError('INVALID_ARGUMENT', `no gradient named "${name}"`);
+      const all = new Float32Array(await gpu.read(entry.buffer, (entry.offset + entry.size) * 4));
+      return all.slice(entry.offset, entry.offset + entry.size);
+    },
+    free() {
+      if (freed || !storageOf.has(result)) return;
+      freed = true;
+      for (const b of new Set(owned)) gpu.pool.release(b);
+      storageOf.delete(result);
+    },
+  };
+  storageOf.set(result, storage);
+  if (accumulate) storageOf.delete(accumulate); // the new result now owns the buffers
+  return result;
 }
 
 /**

@@ -56,6 +56,11 @@ export interface ScoredContinuation {
 export interface ScoreOptions {
   /** Compute each prefix once and let its continuations attend to its KV cache (default true). */
   prefixCache?: boolean;
+  /**
+   * LoRA adapters to apply: default the model's active ones (`model.lora`); `null` scores with the
+   * base weights alone — the frozen KL reference under LoRA — without touching `model.lora`.
+   */
+  adapters?: LoraAdapters | null;
 }
 
 /** @internal */
@@ -190,10 +195,10 @@ export class Qwen2Model {
   }
 
   /** log p(x[t+1] | x[..t]) for every sequence (length n − 1 each). */
-  async sequenceLogprobs(sequences: readonly ArrayLike<number>[]): Promise<Float32Array[]> {
+  async sequenceLogprobs(sequences: readonly ArrayLike<number>[], options: Pick<ScoreOptions, 'adapters'> = {}): Promise<Float32Array[]> {
     return this.scorePaths(
       sequences.map((s) => ({ segments: [s], scoreLast: Math.max(0, s.length - 1) })),
-      { prefixCache: false },
+      { ...options, prefixCache: false },
       (i) => `sequences[${i}]`,
     );
   }
@@ -246,7 +251,7 @@ export class Qwen2Model {
       });
       return plan.add(path, share);
     });
-    const scores = await this.run(plan);
+    const scores = await this.run(plan, options.adapters);
     return slots.map((s) => (s.length ? scores.slice(s[0]!, s[0]! + s.length) : new Float32Array(0)));
   }
 
@@ -295,13 +300,13 @@ export class Qwen2Model {
   }
 
   /** Runs a plan; returns the log-prob of every selection, indexed by slot. */
-  private async run(plan: ScorePlan): Promise<Float32Array> {
+  private async run(plan: ScorePlan, adapters: LoraAdapters | null | undefined): Promise<Float32Array> {
     if (plan.slots === 0) return new Float32Array(0);
     const selections = plan.sortedSelections();
     const cache = this.createKvCache(plan.rows);
     try {
       this.ensureRope(plan.maxPosition + 1);
-      const { logprobs } = await this.forwardRows(plan.rowInfo(), cache, { selections });
+      const { logprobs } = await this.forwardRows(plan.rowInfo(), cache, { selections, adapters });
       const bySlot = new Float32Array(plan.slots);
       selections.forEach((sel, i) => (bySlot[sel.slot] = logprobs[i]!));
       return bySlot;
@@ -320,8 +325,9 @@ export class Qwen2Model {
   async forwardRows(
     info: Uint32Array,
     cache: KvCache,
-    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[] } = {},
+    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[]; adapters?: LoraAdapters | null } = {},
   ): Promise<{ logprobs: Float32Array; logits: Float32Array }> {
+    const lora = want.adapters === undefined ? this.lora : (want.adapters ?? undefined);
     const gpu = this.gpu;
     const c = this.config;
     const rowCount = info.length / ROW_FIELDS;
@@ -362,8 +368,8 @@ export class Qwen2Model {
     const gateUp = alloc(T * 2 * c.intermediateSize * 4, 'gate_up');
     const act = alloc(T * c.intermediateSize * 4, 'swiglu');
     const meta = alloc(T * ROW_FIELDS * 4, 'rows');
-    const loraU = this.lora ? alloc(T * this.lora.config.rank * 4, 'lora_u') : undefined;
-    const loraD = this.lora ? alloc(T * Math.max(H, qkvWidth, c.intermediateSize) * 4, 'lora_delta') : undefined;
+    const loraU = lora ? alloc(T * lora.config.rank * 4, 'lora_u') : undefined;
+    const loraD = lora ? alloc(T * Math.max(H, qkvWidth, c.intermediateSize) * 4, 'lora_delta') : undefined;
     // A row can be selected several times (its children's first tokens), so selections per chunk
     // can exceed its rows: the head runs over them in groups of at most T.
     const index = alloc(T * 4, 'scored_rows');
@@ -385,7 +391,7 @@ export class Qwen2Model {
         const n = Math.min(T, rowCount - start);
         queue.writeBuffer(meta, 0, info, start * ROW_FIELDS, n * ROW_FIELDS);
         const batch = gpu.batch('qwen2.forward');
-        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, loraU, loraD });
+        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
@@ -423,26 +429,27 @@ export class Qwen2Model {
   private encodeLayers(
     batch: DispatchBatch,
     T: number,
-    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const k = this.kernels;
     const H = this.config.hiddenSize;
     for (const shard of this.embed) encodeEmbedding(batch, k.embedding, shard.buffer, b.meta, b.x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
     this.layers.forEach((_, i) =>
-      this.encodeLayer(batch, i, T, { x: b.x, a1: b.a, qkv: b.qkv, q: b.q, k: b.kCache[i]!, v: b.vCache[i]!, attn: b.attn, a2: b.a, gateUp: b.gateUp, act: b.act, meta: b.meta, loraU: b.loraU, loraD: b.loraD }),
+      this.encodeLayer(batch, i, T, { x: b.x, a1: b.a, qkv: b.qkv, q: b.q, k: b.kCache[i]!, v: b.vCache[i]!, attn: b.attn, a2: b.a, gateUp: b.gateUp, act: b.act, meta: b.meta, lora: b.lora, loraU: b.loraU, loraD: b.loraD }),
     );
   }
 
   /**
    * @internal One decoder layer on the residual stream `x` (updated in place), LoRA deltas included.
    * Its activations land in the given buffers; `xMid`, when given, receives the stream between the
-   * attention and MLP halves (the backward pass keeps all of them).
+   * attention and MLP halves (the backward pass keeps all of them). `lora` overrides the model's
+   * active adapters (`null`: none).
    */
   encodeLayer(
     batch: DispatchBatch,
     l: number,
     T: number,
-    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const c = this.config;
     const k = this.kernels;
@@ -451,7 +458,7 @@ export class Qwen2Model {
     const I = c.intermediateSize;
     const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
-    const lora = this.lora;
+    const lora = b.lora === undefined ? this.lora : (b.lora ?? undefined);
     const delta = (input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
       if (!lora) return;
       for (const x of lora.layers[l]!) {

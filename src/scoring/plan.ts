@@ -10,7 +10,8 @@
  */
 import { IgSearchError } from '../errors.js';
 
-export const ROW_FIELDS = 8;
+import { ROW_FIELDS } from '../model/rows.js';
+export { ROW_FIELDS };
 /** Context ranges a row can attend to besides its own segment (so paths share up to two levels). */
 const MAX_CONTEXTS = 2;
 

@@ -100,9 +100,11 @@ export function encodePolicyLoss(
   b: { logp: GPUBuffer; old: GPUBuffer; ref: GPUBuffer; advantages: GPUBuffer; weights: GPUBuffer; loss: GPUBuffer; grad: GPUBuffer },
   n: number,
   o: Required<PolicyLossOptions>,
+  /** Where token t's loss goes in `loss` (lossBase + t), so micro-batches can fill one step-wide buffer. */
+  lossBase = 0,
 ): void {
   const groups = Math.ceil(n / 64);
-  batch.dispatch(kernel, [b.logp, b.old, b.ref, b.advantages, b.weights, b.loss, b.grad, params(n, 0, 0, 0, f32(o.clipLow), f32(o.clipHigh), f32(o.dualClip), f32(o.klBeta))], [
+  batch.dispatch(kernel, [b.logp, b.old, b.ref, b.advantages, b.weights, b.loss, b.grad, params(n, lossBase, 0, 0, f32(o.clipLow), f32(o.clipHigh), f32(o.dualClip), f32(o.klBeta))], [
     Math.min(groups, 65535),
     Math.ceil(groups / 65535),
   ]);
