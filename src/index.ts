@@ -38,14 +38,15 @@ export type { BufferSlice } from './gpu/device.js';
 export { randomQwen2Tensors } from './model/random.js';
 export { qwen2LogprobsRef } from './model/ref.js';
 export { ScorePlan, type ScorePath, type Selection } from './scoring/plan.js';
-export { scoreInformationGain, type IgStep, type IgScore } from './scoring/ig.js';
+export { scoreInformationGain, scoreInformationGainFromCache, type IgStep, type IgScore, type CachedIgStep } from './scoring/ig.js';
 export { KvCache } from './model/qwen2.js';
 export { ROW_FIELDS } from './scoring/plan.js';
-export { DecodeSession, generate, type GenerateOptions, type Generation } from './rollout/generate.js';
+export { DecodeSession, generate, type GenerateOptions, type Generation, type RolloutCache } from './rollout/generate.js';
 export { sampleToken, seededRandom, type SamplingOptions } from './rollout/sample.js';
 export { Bm25Retriever, HttpRetriever, formatInformation, type Retriever, type RetrievedDocument, type HttpRetrieverOptions } from './retrieval/retriever.js';
 export {
   rolloutSearchAgent,
+  rolloutSearchAgentWithCache,
   searchR1Prompt,
   INVALID_SEARCH_NOTE,
   type SearchAgentOptions,
@@ -72,7 +73,9 @@ export { qwen2Gradients, readModelTensor, type Gradients, type GradientOptions, 
 export { saveCheckpoint, saveModelDirectory, latestCheckpoint, readCheckpointState, type TrainerState, type SaveOptions } from './rl/checkpoint.js';
 export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type WorldOptions, type WorldQuestion, type WorldPassage, type Entity, type EntityKind } from './world/world.js';
 export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';
-export { IgSearchTrainer, type TrainerConfig, type TrainQuestion, type StepMetrics } from './rl/trainer.js';
+export { IgSearchTrainer, resolveTrainerConfig, STEP_PHASES, type TrainerConfig, type ResolvedConfig, type TrainQuestion, type StepMetrics, type StepTiming } from './rl/trainer.js';
+export { packBatch, byPrediction, type Batch } from './rl/batch.js';
+export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
 export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type ScriptedExample } from './rl/sft.js';
 export { trainingRun, evaluate, questionsForStep, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';
 export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';

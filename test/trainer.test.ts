@@ -51,3 +51,36 @@ describe('IG-Search trainer step (fixture model, synthetic world, scripted polic
     expect(results['ig-search']!.gradNorm).toBeGreaterThan(0);
   });
 });
+
+describe('the update’s forwards', () => {
+  it('without KL each trained token is forwarded once; under LoRA the base is the KL reference, scored without touching model.lora', async () => {
+    const { world, tokenizer, model, index } = await setup();
+    const q = world.questions.find((x) => x.hops === 2)!;
+    const plain = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'ig-search', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2 });
+    const m = await plain.step([q]);
+    const prompt = tokenizer.encode((await import('../src/rollout/template.js')).promptText(tokenizer, (await import('../src/rollout/search_r1.js')).searchR1Prompt(q.question)), { addSpecialTokens: false }).length;
+    const rows = m.trajectories.reduce((n, t) => n + prompt + t.tokens.length, 0);
+    expect(m.rows).toBe(rows);
+    expect(m.forwardRows.update).toBe(rows);
+    expect(m.forwardRows.reference).toBe(0);
+    plain.free();
+
+    const { LoraAdapters } = await import('../src/entry/node.js');
+    const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'], seed: 1 });
+    const tuned = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2, klBeta: 0.01 }, lora);
+    const seen: unknown[] = [];
+    const original = model.sequenceLogprobs.bind(model);
+    model.sequenceLogprobs = async (sequences, options) => {
+      seen.push(model.lora);
+      return original(sequences, options);
+    };
+    const t = await tuned.step([q]);
+    expect(t.forwardRows.reference).toBe(t.rows);
+    expect(t.forwardRows.update).toBe(t.rows);
+    expect(seen).toEqual([lora]); // the adapters stayed active while the base was scored
+    expect(model.lora).toBe(lora);
+    tuned.free();
+    model.free();
+    index.free();
+  });
+});

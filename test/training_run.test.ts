@@ -56,6 +56,20 @@ describe('training runs (demo policy, CLI and API)', () => {
     '--steps', String(steps), '--questions', '2', '--group', '2', '--max-turns', '2', '--max-tokens', '96', '--docs', '2', '--lr', '3e-4', '--seed', '3', '--checkpoint-every', '1',
   ];
 
+  it('ig-search train with its own default flags (512-token trajectories, G 5) trains: every token forwarded once in the update', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ig-train-defaults-'));
+    const code = await quiet(() => main(['train', '--model', POLICY, '--data', `${POLICY}/train.jsonl`, '--corpus', `${POLICY}/corpus.jsonl`, '--out', out, '--steps', '1']));
+    expect(code).toBe(0);
+    const step = records(join(out, 'metrics.jsonl')).find((r) => r.type === 'step')!;
+    if (step.type !== 'step') throw new Error('no step record');
+    expect(step.rewards.length).toBe(4 * 5);
+    expect(Number.isFinite(step.loss) && step.gradNorm > 0).toBe(true);
+    expect(step.rows).toBeGreaterThan(step.tokens + 20); // prompts + trajectories
+    expect(step.forwardRows.update).toBe(step.rows); // one forward per trained token, no other
+    expect(step.forwardRows.reference).toBe(0);
+    expect(readdirSync(out)).toContain('latest');
+  });
+
   it('ig-search train writes metrics and checkpoints, the loss moves, and --resume continues exactly', async () => {
     const straight = mkdtempSync(join(tmpdir(), 'ig-train-a-'));
     expect(await quiet(() => main(common(straight, 3)))).toBe(0);
@@ -153,7 +167,7 @@ describe('training runs (demo policy, CLI and API)', () => {
     const [summary] = summarizeRuns(got);
     expect(summary!.steps).toBe(1);
     const step = got[1] as Extract<RunRecord, { type: 'step' }>;
-    expect(summary!.igShare).toBeCloseTo(step.timing.ig / (step.timing.rollout + step.timing.reward + step.timing.ig + step.timing.update), 12);
+    expect(summary!.igShare).toBeCloseTo(step.timing.ig / Object.values(step.timing).reduce((a, b) => a + b, 0), 12);
     const html = renderReport(got, { title: 'test <report>' });
     expect(html).toContain('<title>test &#60;report&#62;</title>');
     expect((html.match(/<svg /g) ?? []).length).toBe(6);

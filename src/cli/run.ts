@@ -5,6 +5,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
+import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { Qwen2Model } from '../model/qwen2.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
@@ -24,9 +25,9 @@ export async function run(argv: string[]): Promise<number> {
     question: { type: 'string' },
     corpus: { type: 'string' },
     retriever: { type: 'string' },
-    'max-turns': { type: 'string', default: '4' },
-    'max-tokens': { type: 'string', default: '512' },
-    docs: { type: 'string', default: '3' },
+    'max-turns': { type: 'string', default: String(SAMPLING_DEFAULTS.maxTurns) },
+    'max-tokens': { type: 'string', default: String(SAMPLING_DEFAULTS.maxTokens) },
+    docs: { type: 'string', default: String(SAMPLING_DEFAULTS.docsPerSearch) },
     temperature: { type: 'string', default: '0' },
     seed: { type: 'string', default: '0' },
     weights: { type: 'string', default: 'f32' },

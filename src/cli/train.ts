@@ -16,19 +16,23 @@ import { parseCorpusJsonl, parseQuestionsJsonl, type DataQuestion } from '../ret
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { latestCheckpoint } from '../rl/checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
-import { IgSearchTrainer } from '../rl/trainer.js';
+import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
+import { RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS } from '../defaults.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
 import { interruptible, numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
 import { ProgressBar } from './progress.js';
 
+const T = TRAINER_DEFAULTS;
+const R = RUN_DEFAULTS;
 export const TRAIN_USAGE = `  train --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) --out DIR
-        [--algo ig-search|grpo] [--steps 100] [--questions 4] [--group 5] [--lr 1e-6] [--lambda 1] [--clip 0.2]
-        [--kl 0.001] [--reference] [--lora RANK] [--max-turns 4] [--max-tokens 512] [--docs 3] [--seed 0]
-        [--checkpoint-every 10] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
+        [--algo ig-search|grpo] [--steps ${R.steps}] [--questions ${R.questionsPerStep}] [--group ${T.groupSize}] [--lr ${T.lr}]
+        [--lambda ${T.lambda}] [--clip ${T.clip}] [--kl ${T.klBeta}] [--weight-decay ${T.weightDecay}] [--reference] [--lora RANK]
+        [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--micro-batch ${T.microBatchRows}] [--seed ${T.seed}]
+        [--checkpoint-every ${R.checkpointEvery}] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
                                RL training with step-level IG rewards (or plain GRPO)
   eval --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
-        [--max-turns 4] [--max-tokens 512] [--docs 3] [--limit N] [--skip-bad-lines] [--json]
+        [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--limit N] [--skip-bad-lines] [--json]
                                greedy exact match, split by hops when the data has them`;
 
 interface Sources {
@@ -59,9 +63,9 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
 }
 
 const SAMPLING = {
-  'max-turns': { type: 'string', default: '4' },
-  'max-tokens': { type: 'string', default: '512' },
-  docs: { type: 'string', default: '3' },
+  'max-turns': { type: 'string', default: String(SAMPLING_DEFAULTS.maxTurns) },
+  'max-tokens': { type: 'string', default: String(SAMPLING_DEFAULTS.maxTokens) },
+  docs: { type: 'string', default: String(SAMPLING_DEFAULTS.docsPerSearch) },
   'skip-bad-lines': { type: 'boolean', default: false },
   model: { type: 'string' },
   data: { type: 'string' },
@@ -73,27 +77,48 @@ export async function train(argv: string[]): Promise<number> {
   const values = parseOptions('train', argv, {
     ...SAMPLING,
     out: { type: 'string' },
-    algo: { type: 'string', default: 'ig-search' },
-    steps: { type: 'string', default: '100' },
-    questions: { type: 'string', default: '4' },
-    group: { type: 'string', default: '5' },
-    lr: { type: 'string', default: '1e-6' },
-    lambda: { type: 'string', default: '1' },
-    clip: { type: 'string', default: '0.2' },
-    kl: { type: 'string', default: '0.001' },
+    algo: { type: 'string', default: T.algo },
+    steps: { type: 'string', default: String(R.steps) },
+    questions: { type: 'string', default: String(R.questionsPerStep) },
+    group: { type: 'string', default: String(T.groupSize) },
+    lr: { type: 'string', default: String(T.lr) },
+    lambda: { type: 'string', default: String(T.lambda) },
+    clip: { type: 'string', default: String(T.clip) },
+    kl: { type: 'string', default: String(T.klBeta) },
+    'weight-decay': { type: 'string', default: String(T.weightDecay) },
+    'micro-batch': { type: 'string', default: String(T.microBatchRows) },
     reference: { type: 'boolean', default: false },
     lora: { type: 'string' },
-    seed: { type: 'string', default: '0' },
-    'checkpoint-every': { type: 'string', default: '10' },
+    seed: { type: 'string', default: String(T.seed) },
+    'checkpoint-every': { type: 'string', default: String(R.checkpointEvery) },
     'eval-data': { type: 'string' },
-    'eval-every': { type: 'string', default: '0' },
+    'eval-every': { type: 'string', default: String(R.evalEvery) },
     resume: { type: 'boolean', default: false },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'train: --out DIR is required (checkpoints and metrics.jsonl go there)');
   if (values.algo !== 'grpo' && values.algo !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algo must be grpo or ig-search, got ${values.algo}`);
   if (values.algo === 'ig-search' && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', 'train: --algo ig-search needs --corpus (its counterfactual documents are drawn from the corpus), also with --retriever');
   const out = values.out.replace(/\/$/, '');
+  // Every flag is checked before anything is loaded or written.
   const steps = numberFlag(values.steps, '--steps', { positive: true });
+  const questionsPerStep = numberFlag(values.questions, '--questions', { positive: true });
+  const evalEvery = numberFlag(values['eval-every'], '--eval-every');
+  const checkpointEvery = numberFlag(values['checkpoint-every'], '--checkpoint-every');
+  const rank = values.lora === undefined ? undefined : numberFlag(values.lora, '--lora', { positive: true });
+  const config = resolveTrainerConfig({
+    algo: values.algo,
+    groupSize: numberFlag(values.group, '--group', { positive: true }),
+    lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
+    lambda: numberFlag(values.lambda, '--lambda', { integer: false }),
+    clip: numberFlag(values.clip, '--clip', { integer: false, positive: true }),
+    klBeta: numberFlag(values.kl, '--kl', { integer: false }),
+    weightDecay: numberFlag(values['weight-decay'], '--weight-decay', { integer: false }),
+    microBatchRows: numberFlag(values['micro-batch'], '--micro-batch', { positive: true }),
+    maxTurns: numberFlag(values['max-turns'], '--max-turns'),
+    maxTokens: numberFlag(values['max-tokens'], '--max-tokens', { positive: true }),
+    docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),
+    seed: numberFlag(values.seed, '--seed'),
+  });
   const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train');
   let test: DataQuestion[] | undefined;
   if (values['eval-data']) {
@@ -110,14 +135,13 @@ export async function train(argv: string[]): Promise<number> {
   const interrupt = interruptible('writing a checkpoint');
   const models: Qwen2Model[] = [];
   try {
-    const lora = values.lora !== undefined;
+    const lora = rank !== undefined;
     // A full fine-tune resumes from the checkpoint's weights; LoRA from the base plus the saved adapters.
     const model = await Qwen2Model.load(gpu, latest && !lora ? latest : modelDir);
     models.push(model);
     let adapters: LoraAdapters | undefined;
     if (lora) {
-      const rank = numberFlag(values.lora!, '--lora', { positive: true });
-      adapters = latest ? await LoraAdapters.load(model, latest) : LoraAdapters.create(model, { rank, alpha: 2 * rank, targets: [...LORA_TARGETS], seed: numberFlag(values.seed, '--seed') });
+      adapters = latest ? await LoraAdapters.load(model, latest) : LoraAdapters.create(model, { rank: rank!, alpha: 2 * rank!, targets: [...LORA_TARGETS], seed: config.seed });
     }
     const reference = values.reference && !lora ? await Qwen2Model.load(gpu, modelDir) : undefined;
     if (reference) models.push(reference);
@@ -128,16 +152,7 @@ export async function train(argv: string[]): Promise<number> {
       tokenizer,
       index,
       {
-        algo: values.algo,
-        groupSize: numberFlag(values.group, '--group', { positive: true }),
-        lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
-        lambda: numberFlag(values.lambda, '--lambda', { integer: false }),
-        clip: numberFlag(values.clip, '--clip', { integer: false, positive: true }),
-        klBeta: numberFlag(values.kl, '--kl', { integer: false }),
-        maxTurns: numberFlag(values['max-turns'], '--max-turns'),
-        maxTokens: numberFlag(values['max-tokens'], '--max-tokens', { positive: true }),
-        docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),
-        seed: numberFlag(values.seed, '--seed'),
+        ...config,
         stopTokens: stopTokensOf(tokenizer),
         retriever,
         reference,
@@ -161,10 +176,10 @@ export async function train(argv: string[]): Promise<number> {
       train: questions,
       test,
       steps,
-      questionsPerStep: numberFlag(values.questions, '--questions', { positive: true }),
-      evalEvery: numberFlag(values['eval-every'], '--eval-every'),
+      questionsPerStep,
+      evalEvery,
       checkpointDir: out,
-      checkpointEvery: numberFlag(values['checkpoint-every'], '--checkpoint-every'),
+      checkpointEvery,
       checkpointFiles: lora ? {} : { 'tokenizer.json': tokenizerJson },
       signal: interrupt.signal,
       onEvent: (e) => {
@@ -172,7 +187,7 @@ export async function train(argv: string[]): Promise<number> {
         writes = writes.then(() => appendFile(`${out}/metrics.jsonl`, `${JSON.stringify(e)}\n`));
         if (e.type === 'step') {
           const t = e.timing;
-          const total = t.rollout + t.reward + t.ig + t.update;
+          const total = Object.values(t).reduce((a, b) => a + b, 0);
           bar.update(e.step - first, `${values.algo} step ${e.step}/${steps}`, `reward ${e.reward.toFixed(2)} loss ${e.loss.toFixed(4)} ‖∇‖ ${e.gradNorm.toFixed(3)} IG ${((t.ig / total) * 100).toFixed(1)}%${e.retrievalFailures ? ` retrieval failures ${e.retrievalFailures}` : ''}`);
         }
         if (e.type === 'eval') bar.log(`step ${e.step}: eval EM ${(e.em * 100).toFixed(1)}% on ${e.n}`);

@@ -32,6 +32,8 @@ export interface DemoOptions {
   seed?: number;
   maxTurns?: number;
   maxTokens?: number;
+  docsPerSearch?: number;
+  weightDecay?: number;
   /** Evaluate on the first N test questions only (default: all of them). */
   testQuestions?: number;
   /** Per-run checkpoint directories: `${checkpointRoot}/${run}` (none by default). */
@@ -42,7 +44,12 @@ export interface DemoOptions {
   trainer?: Partial<TrainerConfig>;
 }
 
-export const DEMO_DEFAULTS = { steps: 30, questionsPerStep: 4, groupSize: 4, evalEvery: 5, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, lambda: 1 } as const;
+/**
+ * Where the demo departs from TRAINER_DEFAULTS / RUN_DEFAULTS, for a 0.4M-parameter policy on a
+ * small synthetic world that must finish in minutes on a CPU: a larger learning rate, shorter
+ * trajectories, two documents per search, no weight decay. Everything else is the trainer's default.
+ */
+export const DEMO_DEFAULTS = { steps: 30, questionsPerStep: 4, groupSize: 4, evalEvery: 5, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
 
 export interface DemoPolicy {
   tokenizer: Tokenizer;
@@ -101,6 +108,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
         seed: o.seed,
         maxTurns: o.maxTurns,
         maxTokens: o.maxTokens,
+        docsPerSearch: o.docsPerSearch,
+        weightDecay: o.weightDecay,
         lambda: o.lambda,
         ...o.trainer,
       });

@@ -292,6 +292,7 @@ export async function qwen2Gradients(
     const fwdD = adapters ? scratch(C * widest, 'lora.fwd_d') : undefined;
 
     const batch = gpu.batch('qwen2.train');
+    model.rowsForwarded += T;
     const layerForward = (l: number, ci: number, stream: GPUBuffer) => {
       const a = activations(l)[ci]!;
       model.encodeLayer(batch, l, chunks[ci]!.rows, {

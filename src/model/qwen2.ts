@@ -108,6 +108,11 @@ export class Qwen2Model {
   private ropePositions = 0;
   /** Active LoRA adapters (added to their projections in every forward), if any. */
   lora: LoraAdapters | undefined;
+  /**
+   * Rows (tokens) that have gone through the layers so far — scoring, generation and the training
+   * pass's forward (a recomputed layer not counted twice). Step metrics and tests read differences.
+   */
+  rowsForwarded = 0;
   private freed = false;
 
   private constructor(
@@ -345,6 +350,7 @@ export class Qwen2Model {
     if (maxPos >= c.maxPositions) throw new IgSearchError('OUT_OF_RANGE', `position ${maxPos} is not below max_position_embeddings ${c.maxPositions}`);
     this.ensureRope(maxPos + 1);
     if (cache.freed) throw new IgSearchError('INVALID_ARGUMENT', 'this KV cache was freed');
+    this.rowsForwarded += rowCount;
     const H = c.hiddenSize;
     const d = c.headDim;
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * d;

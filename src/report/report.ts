@@ -4,6 +4,7 @@
  * self-contained HTML page with inline SVG charts — no scripts, no external files.
  */
 import type { EvalReport, RunRecord } from '../rl/loop.js';
+import { STEP_PHASES, type StepTiming } from '../rl/trainer.js';
 import { escapeXml, histogram, lineChart, stackedBars, type Series } from './svg.js';
 
 type StepRecord = Extract<RunRecord, { type: 'step' }>;
@@ -23,7 +24,7 @@ export interface RunSummary {
   emMultiStart: number;
   /** Mean milliseconds per step and per phase. */
   stepMs: number;
-  phaseMs: { rollout: number; reward: number; ig: number; update: number };
+  phaseMs: StepTiming;
   /** IG scoring time / step time, summed over steps. */
   igShare: number;
   /** Steps with at least one all-fail group, and the mean gradient norm of those groups' loss there. */
@@ -51,9 +52,9 @@ export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
     const evals = records.filter((r): r is EvalRecord => r.type === 'eval' && r.run === run);
     const last = evals[evals.length - 1];
     const first = evals[0];
-    const phase = { rollout: 0, reward: 0, ig: 0, update: 0 };
-    for (const s of steps) for (const k of Object.keys(phase) as (keyof typeof phase)[]) phase[k] += s.timing[k];
-    const total = phase.rollout + phase.reward + phase.ig + phase.update;
+    const phase: StepTiming = { rollout: 0, reward: 0, ig: 0, advantages: 0, reference: 0, update: 0 };
+    for (const s of steps) for (const { key } of STEP_PHASES) phase[key] += s.timing[key] ?? 0;
+    const total = STEP_PHASES.reduce((n, { key }) => n + phase[key], 0);
     const failing = steps.filter((s) => s.allFailGroups > 0);
     const split = last ? hopSplit(last.byHops) : { single: NaN, multi: NaN };
     const per = (v: number) => (steps.length ? v / steps.length : 0);
@@ -68,7 +69,7 @@ export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
       emSingleStart: first ? hopSplit(first.byHops).single : NaN,
       emMultiStart: first ? hopSplit(first.byHops).multi : NaN,
       stepMs: per(total),
-      phaseMs: { rollout: per(phase.rollout), reward: per(phase.reward), ig: per(phase.ig), update: per(phase.update) },
+      phaseMs: Object.fromEntries(STEP_PHASES.map(({ key }) => [key, per(phase[key])])) as unknown as StepTiming,
       igShare: total ? phase.ig / total : 0,
       allFailSteps: failing.length,
       allFailGradNorm: failing.length ? failing.reduce((a, s) => a + s.allFailGradNorm, 0) / failing.length : 0,
@@ -77,12 +78,8 @@ export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
 }
 
 const COLORS = ['#d9480f', '#1971c2', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
-const PHASES = [
-  { name: 'rollout', color: '#4c6ef5' },
-  { name: 'reward', color: '#adb5bd' },
-  { name: 'IG scoring', color: '#f08c00' },
-  { name: 'update', color: '#37b24d' },
-];
+const PHASE_COLORS: Record<keyof StepTiming, string> = { rollout: '#4c6ef5', reward: '#adb5bd', ig: '#f08c00', advantages: '#ae3ec9', reference: '#868e96', update: '#37b24d' };
+const PHASES = STEP_PHASES.map(({ key, name }) => ({ name, color: PHASE_COLORS[key] }));
 
 export interface ReportOptions {
   title?: string;
@@ -111,7 +108,7 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
       { at: 0, label: '0' },
     ]),
     lineChart('Training reward (EM of the rollouts)', 'training step', 'mean reward', summaries.map((s) => ({ name: s.run, color: color.get(s.run)!, points: stepRecords(s.run).map((r) => [r.step, r.reward] as [number, number]) })), [0, 1]),
-    stackedBars('Mean step time by phase', 'milliseconds per step', summaries.map((s) => ({ name: s.run, values: [s.phaseMs.rollout, s.phaseMs.reward, s.phaseMs.ig, s.phaseMs.update] })), PHASES),
+    stackedBars('Mean step time by phase', 'milliseconds per step', summaries.map((s) => ({ name: s.run, values: STEP_PHASES.map(({ key }) => s.phaseMs[key]) })), PHASES),
   ];
   const rows = summaries
     .map(

@@ -13,6 +13,7 @@ import { promptText } from '../rollout/template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { seededRandom } from '../util/random.js';
 import type { WasmCore } from '../wasm/core.js';
+import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { computeRewards } from './reward.js';
 import type { IgSearchTrainer, StepMetrics, TrainQuestion } from './trainer.js';
 
@@ -48,9 +49,9 @@ export async function evaluate(model: Qwen2Model, core: WasmCore, tokenizer: Tok
       tokenizer,
       retriever,
       temperature: 0,
-      maxTurns: options.maxTurns ?? 3,
-      maxTokens: options.maxTokens ?? 160,
-      docsPerSearch: options.docsPerSearch ?? 2,
+      maxTurns: options.maxTurns ?? SAMPLING_DEFAULTS.maxTurns,
+      maxTokens: options.maxTokens ?? SAMPLING_DEFAULTS.maxTokens,
+      docsPerSearch: options.docsPerSearch ?? SAMPLING_DEFAULTS.docsPerSearch,
       stopTokens: options.stopTokens,
     });
     rewards.push(...computeRewards(core, trajectories.map((t) => t.text), part.map((q) => q.golden_answers)));

@@ -1,28 +1,40 @@
 /**
- * The IG-Search / GRPO training step (DESIGN.md, "The method"): rollouts with the Search-R1 tool loop
- * → EM rewards (Wasm) → GRPO advantages → for ig-search, information-gain scoring of every search step
- * (retrieved vs random documents, prefix-shared, one batched call) and its shaping → per-token
- * advantages with λ·IG̃ on query tokens → policy loss, backward (micro-batches that fit one chunk),
- * AdamW. Each step reports its metrics and where the time went.
+ * The IG-Search / GRPO training step, as four calls over one packed batch:
+ *
+ *   rollout     G Search-R1 trajectories per question (prompts prefilled once) → Batch
+ *   score       EM rewards (Wasm); for ig-search, the information gain of every search step
+ *   advantages  GRPO Â_i, plus λ·IG̃ on each query's tokens; loss mask and aggregation weights
+ *   update      forward + policy loss + backward on the GPU per micro-batch (all-fail groups
+ *               first, their gradient norm recorded), then clipped AdamW
+ *
+ * The update runs exactly one forward and one backward per token: the loss is computed on the GPU
+ * from the log-probs of the pass's own forward, on-policy (one update per batch, so π_old = π_θ
+ * detached). Only a KL reference adds a forward (the frozen base under LoRA, or `reference`).
+ * docs/method.md gives the formulas; every default is in rl/defaults.ts.
  */
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { AdamW } from '../kernels/adamw/adamw.js';
-import { policyLoss } from '../kernels/policy_loss/policy_loss.js';
+import { aggregationWeights, resolveLossOptions, type LossAggregation } from '../kernels/policy_loss/policy_loss.js';
 import { microBatches, qwen2Gradients, type Gradients } from '../model/backward.js';
 import type { LoraAdapters } from '../model/lora.js';
 import type { Qwen2Model } from '../model/qwen2.js';
 import type { Bm25Index } from '../retrieval/bm25.js';
 import { passageTitle } from '../retrieval/corpus.js';
 import { Bm25Retriever, formatInformation, type RetrievedDocument, type Retriever } from '../retrieval/retriever.js';
-import { rolloutSearchAgent, searchR1Prompt, type SearchAgentOptions, type SearchTrajectory } from '../rollout/search_r1.js';
+import type { RolloutCache } from '../rollout/generate.js';
+import { rolloutSearchAgent, rolloutSearchAgentWithCache, searchR1Prompt, type SearchAgentOptions, type SearchTrajectory } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
-import { scoreInformationGain, type IgStep } from '../scoring/ig.js';
+import { scoreInformationGainFromCache, type CachedIgStep } from '../scoring/ig.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
+import { batchTokens, byPrediction, packBatch, type Batch, type TrainQuestion } from './batch.js';
 import { readCheckpointState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { TRAINER_DEFAULTS } from '../defaults.js';
 import { grpoAdvantages, informationGain, modulateQueryAdvantages, type IgShapingOptions } from './advantage.js';
 import { computeRewards } from './reward.js';
+
+export type { TrainQuestion } from './batch.js';
 
 export interface TrainerConfig {
   algo: 'grpo' | 'ig-search';
@@ -36,13 +48,14 @@ export interface TrainerConfig {
   maxGradNorm?: number;
   klBeta?: number;
   clip?: number;
+  lossAggregation?: LossAggregation;
   maxTurns?: number;
   maxTokens?: number;
   docsPerSearch?: number;
   temperature?: number;
   seed?: number;
   stopTokens?: readonly number[];
-  /** Most rows per backward micro-batch (default 512, the chunk limit). */
+  /** Most rows per forward+backward pass (see TRAINER_DEFAULTS.microBatchRows). */
   microBatchRows?: number;
   /** Scripted policy tokens (tests, warm-start data): see SearchAgentOptions.script. */
   script?: SearchAgentOptions['script'];
@@ -55,12 +68,26 @@ export interface TrainerConfig {
   retriever?: Retriever;
 }
 
-export interface TrainQuestion {
-  question: string;
-  golden_answers: readonly string[];
-  /** Reasoning hops (1–3), when known: metrics split by it. */
-  hops?: number;
+/** Milliseconds per phase of a step. */
+export interface StepTiming {
+  rollout: number;
+  reward: number;
+  ig: number;
+  advantages: number;
+  /** Reference log-probs for the KL term (0 when it is off). */
+  reference: number;
+  update: number;
 }
+
+/** The phases in order, with the names reports show. */
+export const STEP_PHASES: readonly { key: keyof StepTiming; name: string }[] = [
+  { key: 'rollout', name: 'rollout' },
+  { key: 'reward', name: 'reward' },
+  { key: 'ig', name: 'IG scoring' },
+  { key: 'advantages', name: 'advantages' },
+  { key: 'reference', name: 'KL reference' },
+  { key: 'update', name: 'update' },
+];
 
 export interface StepMetrics {
   step: number;
@@ -81,13 +108,35 @@ export interface StepMetrics {
   ig: number[];
   /** Mean |advantage| on query tokens and on all policy tokens. */
   queryAdvantage: number;
+  /** Trajectory tokens (policy and appended) in the batch. */
   tokens: number;
-  /** Milliseconds per phase. */
-  timing: { rollout: number; reward: number; ig: number; update: number };
+  /** Rows the update trains on: prompt + trajectory tokens of every rollout. */
+  rows: number;
+  /**
+   * Rows each phase pushed through the model's layers: the rollout (prefill + decode), IG scoring,
+   * the KL reference, and the update's own forward (one per trained token: prompt + trajectory).
+   */
+  forwardRows: { rollout: number; ig: number; reference: number; update: number };
+  timing: StepTiming;
   trajectories: SearchTrajectory[];
 }
 
 type Optional = 'script' | 'stopTokens' | 'igShaping' | 'retriever' | 'reference';
+export type ResolvedConfig = Required<Omit<TrainerConfig, Optional>> & Pick<TrainerConfig, Optional>;
+
+interface Scores {
+  rewards: Float64Array;
+  rolloutAdvantages: Float64Array;
+  /** Raw and shaped IG per query of `batch.queries` (empty for grpo). */
+  rawIg: number[];
+  shapedIg: number[];
+}
+
+interface Advantages {
+  /** Per trajectory token (flat, rollouts back to back). */
+  advantages: Float32Array;
+  lossMask: Float32Array;
+}
 
 export class IgSearchTrainer {
   private optimizer: AdamW | undefined;
@@ -95,7 +144,7 @@ export class IgSearchTrainer {
   private stepCount = 0;
   /** Optimizer moments read from a checkpoint, imported when the optimizer is created. */
   private restoredMoments: Awaited<ReturnType<typeof readCheckpointState>>['optimizer'];
-  readonly config: Required<Omit<TrainerConfig, Optional>> & Pick<TrainerConfig, Optional>;
+  readonly config: ResolvedConfig;
 
   constructor(
     readonly gpu: Gpu,
@@ -107,23 +156,7 @@ export class IgSearchTrainer {
     config: TrainerConfig,
     readonly lora?: LoraAdapters,
   ) {
-    if (config.algo !== 'grpo' && config.algo !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `algo must be "grpo" or "ig-search", got ${String(config.algo)}`);
-    this.config = {
-      groupSize: 4,
-      lambda: 1,
-      lr: 1e-5,
-      weightDecay: 0,
-      maxGradNorm: 1,
-      klBeta: 0.001,
-      clip: 0.2,
-      maxTurns: 2,
-      maxTokens: 128,
-      docsPerSearch: 2,
-      temperature: 1,
-      seed: 0,
-      microBatchRows: 512,
-      ...config,
-    };
+    this.config = resolveTrainerConfig(config);
     if (!index && (config.algo === 'ig-search' || !config.retriever)) {
       throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${config.algo === 'ig-search' ? 'ig-search draws its counterfactual documents from a corpus' : 'no retriever'}: give a corpus index`);
     }
@@ -156,22 +189,77 @@ export class IgSearchTrainer {
     return state;
   }
 
-  private prompt(question: string): number[] {
-    return Array.from(this.tokenizer.encode(promptText(this.tokenizer, searchR1Prompt(question)), { addSpecialTokens: false }));
-  }
-
+  /** One optimizer step on `questions` (G rollouts each). */
   async step(questions: readonly TrainQuestion[]): Promise<StepMetrics> {
     if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: no questions in this step');
-    const c = this.config;
-    const G = c.groupSize;
     const step = this.stepCount + 1; // counted once the update has been applied
-    const time = () => performance.now();
+    const timing: StepTiming = { rollout: 0, reward: 0, ig: 0, advantages: 0, reference: 0, update: 0 };
+    const rows = { rollout: 0, ig: 0, reference: 0, update: 0 };
+    const phase = async <T>(name: keyof StepTiming, counted: keyof typeof rows | undefined, run: () => T | Promise<T>): Promise<T> => {
+      const [t0, r0] = [performance.now(), this.model.rowsForwarded];
+      try {
+        return await run();
+      } finally {
+        timing[name] += performance.now() - t0;
+        if (counted) rows[counted] += this.model.rowsForwarded - r0;
+      }
+    };
+    const { batch, cache } = await phase('rollout', 'rollout', () => this.rollout(questions, step));
+    let scores: Scores;
+    try {
+      scores = await this.score(batch, cache, step, phase);
+    } finally {
+      cache?.cache.free();
+    }
+    const advantages = await phase('advantages', undefined, () => this.advantages(batch, scores));
+    const reference = await phase('reference', 'reference', () => this.referenceLogprobs(batch));
+    if (this.config.reference) rows.reference = batch.sequences.reduce((n, s) => n + s.length, 0);
+    const update = await phase('update', 'update', () => this.update(batch, scores.rewards, advantages, reference));
+    this.stepCount = step;
 
-    // 1. Rollouts: G per question, prompts prefilled once per question.
-    let t0 = time();
-    const prompts = questions.flatMap((q) => Array.from({ length: G }, () => this.prompt(q.question)));
-    const golds = questions.flatMap((q) => Array.from({ length: G }, () => q.golden_answers));
-    const trajectories = await rolloutSearchAgent(this.model, prompts, {
+    let queryAbs = 0;
+    let queryTokens = 0;
+    const q = batch.queries;
+    for (let k = 0; k < q.rollout.length; k++) {
+      for (let j = q.start[k]!; j < q.end[k]!; j++) {
+        queryAbs += Math.abs(advantages.advantages[batch.offsets[q.rollout[k]!]! + j]!);
+        queryTokens++;
+      }
+    }
+    const rewards = Array.from(scores.rewards);
+    return {
+      step,
+      algo: this.config.algo,
+      reward: rewards.reduce((a, b) => a + b, 0) / rewards.length,
+      rewards,
+      ...update,
+      searchesPerRollout: batch.trajectories.reduce((n, t) => n + t.searches.length, 0) / batch.trajectories.length,
+      retrievalFailures: batch.retrievalFailed.filter(Boolean).length,
+      ig: scores.rawIg,
+      queryAdvantage: queryTokens ? queryAbs / queryTokens : 0,
+      tokens: batchTokens(batch),
+      rows: batch.sequences.reduce((n, s) => n + s.length, 0),
+      forwardRows: rows,
+      timing,
+      trajectories: [...batch.trajectories],
+    };
+  }
+
+  private prompt(question: string): Uint32Array {
+    return Uint32Array.from(this.tokenizer.encode(promptText(this.tokenizer, searchR1Prompt(question)), { addSpecialTokens: false }));
+  }
+
+  /**
+   * G rollouts per question, prompts prefilled once per question; packed into the step's batch.
+   * For ig-search the rollout's KV cache is kept: IG scoring continues from it.
+   */
+  private async rollout(questions: readonly TrainQuestion[], step: number): Promise<{ batch: Batch; cache?: RolloutCache }> {
+    const c = this.config;
+    const prompts = questions.flatMap((q) => {
+      const p = this.prompt(q.question);
+      return Array.from({ length: c.groupSize }, () => p);
+    });
+    const options: SearchAgentOptions = {
       tokenizer: this.tokenizer,
       retriever: c.retriever ?? new Bm25Retriever(this.index!),
       docsPerSearch: c.docsPerSearch,
@@ -181,199 +269,184 @@ export class IgSearchTrainer {
       seed: c.seed * 1_000_003 + step,
       stopTokens: c.stopTokens,
       script: c.script,
+    };
+    if (c.algo !== 'ig-search') return { batch: packBatch(questions, c.groupSize, prompts, await rolloutSearchAgent(this.model, prompts, options)) };
+    const { trajectories, cache } = await rolloutSearchAgentWithCache(this.model, prompts, options);
+    return { batch: packBatch(questions, c.groupSize, prompts, trajectories), cache };
+  }
+
+  /** EM rewards and GRPO advantages; for ig-search, the shaped information gain of every search step. */
+  private async score(batch: Batch, cache: RolloutCache | undefined, step: number, phase: <T>(name: keyof StepTiming, counted: 'ig' | undefined, run: () => T | Promise<T>) => Promise<T>): Promise<Scores> {
+    const c = this.config;
+    const { rewards, rolloutAdvantages } = await phase('reward', undefined, () => {
+      const rewards = computeRewards(this.core, batch.trajectories.map((t) => t.text), batch.golds);
+      return { rewards, rolloutAdvantages: grpoAdvantages(this.core, rewards, batch.questions.map(() => c.groupSize)) };
     });
-    const rollout = time() - t0;
-
-    // 2. Rewards and GRPO advantages.
-    t0 = time();
-    const rewards = computeRewards(this.core, trajectories.map((t) => t.text), golds);
-    const rolloutAdvantages = grpoAdvantages(this.core, rewards, questions.map(() => G));
-    const reward = time() - t0;
-
-    // 3. Information gain of every search step (ig-search only).
-    t0 = time();
-    const queries = { rollout: [] as number[], start: [] as number[], end: [] as number[], ig: [] as number[] };
-    let rawIg: number[] = [];
-    if (c.algo === 'ig-search') {
-      const steps: IgStep[] = [];
-      const stepsPerGroup: number[] = [];
-      const owners: { rollout: number; span: [number, number] }[] = [];
-      const answerPrefix = Array.from(this.tokenizer.encode('<answer>', { addSpecialTokens: false }));
-      let sample = 0;
-      questions.forEach((q, g) => {
-        let count = 0;
-        const answers = q.golden_answers.map((a) => Array.from(this.tokenizer.encode(` ${a}`, { addSpecialTokens: false })));
-        for (let i = g * G; i < (g + 1) * G; i++) {
-          const t = trajectories[i]!;
-          for (const s of t.searches) {
-            const exclude = s.documents.map((d) => d.doc).filter((d): d is number => d !== undefined);
-            const index = this.index!;
-            const random = index.sampleRandom(s.documents.length || c.docsPerSearch, { seed: (c.seed * 7919 + step * 104729 + sample++) >>> 0, excludeAnswers: [...q.golden_answers], excludeDocs: exclude });
-            const randomDocs: RetrievedDocument[] = index.documents(random).map((p, j) => {
-              const newline = p.contents.indexOf('\n');
-              return { id: p.id, title: passageTitle(p.contents), text: newline < 0 ? '' : p.contents.slice(newline + 1).trim(), score: 0, doc: random[j] };
-            });
-            steps.push({
-              prefix: [...prompts[i]!, ...t.tokens.subarray(0, s.information[0])],
-              real: [...t.tokens.subarray(s.information[0], s.information[1]), ...answerPrefix],
-              random: [...this.tokenizer.encode(formatInformation(randomDocs), { addSpecialTokens: false }), ...answerPrefix],
-              answers,
-            });
-            owners.push({ rollout: i, span: s.span });
-            count++;
-          }
-        }
-        stepsPerGroup.push(count);
+    if (c.algo !== 'ig-search' || !cache || batch.queries.rollout.length === 0) return { rewards, rolloutAdvantages, rawIg: [], shapedIg: [] };
+    return phase('ig', 'ig', async () => {
+      const steps = this.igSteps(batch, step);
+      const stepsPerGroup = batch.questions.map((_, g) => {
+        let n = 0;
+        for (const r of batch.queries.rollout) if (Math.floor(r / c.groupSize) === g) n++;
+        return n;
       });
-      if (steps.length) {
-        const scores = await scoreInformationGain(this.model, steps);
-        const { raw, shaped } = informationGain(this.core, scores.map((s) => s.real), scores.map((s) => s.random), stepsPerGroup, c.igShaping);
-        rawIg = Array.from(raw);
-        owners.forEach((o, k) => {
-          queries.rollout.push(o.rollout);
-          queries.start.push(o.span[0]);
-          queries.end.push(o.span[1]);
-          queries.ig.push(shaped[k]!);
+      const { scores } = await scoreInformationGainFromCache(this.model, cache, steps);
+      const { raw, shaped } = informationGain(this.core, scores.map((s) => s.real), scores.map((s) => s.random), stepsPerGroup, c.igShaping);
+      return { rewards, rolloutAdvantages, rawIg: Array.from(raw), shapedIg: Array.from(shaped) };
+    });
+  }
+
+  /** Every search step of the batch (in `batch.queries` order) with its seeded counterfactual documents. */
+  private igSteps(batch: Batch, step: number): CachedIgStep[] {
+    const c = this.config;
+    const index = this.index!;
+    const answerPrefix = Array.from(this.tokenizer.encode('<answer>', { addSpecialTokens: false }));
+    const answers = batch.questions.map((q) => q.golden_answers.map((a) => Array.from(this.tokenizer.encode(` ${a}`, { addSpecialTokens: false }))));
+    const steps: CachedIgStep[] = [];
+    let sample = 0;
+    batch.trajectories.forEach((t, i) => {
+      const q = batch.questions[Math.floor(i / c.groupSize)]!;
+      for (const s of t.searches) {
+        const exclude = s.documents.map((d) => d.doc).filter((d): d is number => d !== undefined);
+        const random = index.sampleRandom(s.documents.length || c.docsPerSearch, { seed: (c.seed * 7919 + step * 104729 + sample++) >>> 0, excludeAnswers: [...q.golden_answers], excludeDocs: exclude });
+        const randomDocs: RetrievedDocument[] = index.documents(random).map((p, j) => {
+          const newline = p.contents.indexOf('\n');
+          return { id: p.id, title: passageTitle(p.contents), text: newline < 0 ? '' : p.contents.slice(newline + 1).trim(), score: 0, doc: random[j] };
+        });
+        steps.push({
+          sequence: i,
+          information: s.information,
+          random: [...this.tokenizer.encode(formatInformation(randomDocs), { addSpecialTokens: false }), ...answerPrefix],
+          answerPrefix,
+          answers: answers[Math.floor(i / c.groupSize)]!,
         });
       }
-    }
-    const ig = time() - t0;
-
-    // 4. Per-token advantages, loss, backward, AdamW.
-    t0 = time();
-    const retrieved = { rollout: [] as number[], start: [] as number[], end: [] as number[] };
-    trajectories.forEach((t, i) => {
-      for (let j = 0; j < t.policyMask.length; ) {
-        if (t.policyMask[j]) {
-          j++;
-          continue;
-        }
-        const start = j;
-        while (j < t.policyMask.length && !t.policyMask[j]) j++;
-        retrieved.rollout.push(i);
-        retrieved.start.push(start);
-        retrieved.end.push(j);
-      }
     });
+    return steps;
+  }
+
+  /** Per-token advantages (Â_i, plus λ·IG̃ on query tokens) and the loss mask. */
+  private advantages(batch: Batch, scores: Scores): Advantages {
+    const c = this.config;
+    const ig = scores.shapedIg.length ? scores.shapedIg : batch.queries.rollout.length ? new Array<number>(batch.queries.rollout.length).fill(0) : [];
     const { advantages, lossMask } = modulateQueryAdvantages(this.core, {
-      tokenCounts: trajectories.map((t) => t.tokens.length),
-      rolloutAdvantages,
-      queries,
-      retrieved,
+      tokenCounts: batch.trajectories.map((t) => t.tokens.length),
+      rolloutAdvantages: scores.rolloutAdvantages,
+      queries: { ...batch.queries, ig: c.algo === 'ig-search' ? ig : new Array<number>(batch.queries.rollout.length).fill(0) },
+      retrieved: batch.retrieved,
       lambda: c.lambda,
     });
     // A rollout whose retrieval failed is not the policy's doing: it stays out of the loss.
-    const offsets = [0];
-    for (const t of trajectories) offsets.push(offsets[offsets.length - 1]! + t.tokens.length);
-    let retrievalFailures = 0;
-    trajectories.forEach((t, i) => {
-      if (t.finish !== 'retrieval_failed') return;
-      retrievalFailures++;
-      lossMask.fill(0, offsets[i], offsets[i + 1]);
+    batch.retrievalFailed.forEach((failed, i) => {
+      if (failed) lossMask.fill(0, batch.offsets[i], batch.offsets[i + 1]);
     });
-    const sequences = trajectories.map((t, i) => [...prompts[i]!, ...t.tokens]);
-    // Trajectory token j of rollout i is predicted at log-prob index P_i + j − 1.
-    const take = (lp: Float32Array[], i: number) => lp[i]!.subarray(prompts[i]!.length - 1);
-    const flat = (parts: ArrayLike<number>[]) => {
-      const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-      let at = 0;
-      for (const p of parts) (out.set(p as Float32Array, at), (at += p.length));
-      return out;
-    };
-    // One update per batch, on-policy: π_old = π_θ, the ratio is 1 and the log-probs enter only
-    // through the KL term. With a reference policy (the frozen base under LoRA, or
-    // `config.reference`) both are recomputed teacher-forced; without one the KL term is off and
-    // the rollout's own log-probs stand in (the gradient comes from the backward's forward).
-    let logp: Float32Array;
-    let refLogp: Float32Array;
-    let klBeta = c.klBeta;
-    if (this.lora || c.reference) {
-      const current = await this.model.sequenceLogprobs(sequences);
-      logp = flat(trajectories.map((_, i) => take(current, i)));
-      let reference: Float32Array[];
-      if (this.lora) {
-        this.model.lora = undefined;
-        reference = await this.model.sequenceLogprobs(sequences);
-        this.model.lora = this.lora;
-      } else {
-        reference = await c.reference!.sequenceLogprobs(sequences);
-      }
-      refLogp = flat(trajectories.map((_, i) => take(reference, i)));
-    } else {
-      logp = flat(trajectories.map((t) => t.logprobs));
-      refLogp = logp;
-      klBeta = 0;
-    }
-    const { loss, grad } = await policyLoss(
-      this.gpu,
-      { logp, oldLogp: logp, refLogp, advantages, mask: lossMask, sequenceOffsets: offsets },
-      { clipLow: c.clip, clipHigh: c.clip, klBeta },
-    );
-    const upstream = trajectories.map((t, i) => {
-      const u = new Float32Array(sequences[i]!.length - 1);
-      u.set(grad.subarray(offsets[i]!, offsets[i + 1]!), prompts[i]!.length - 1);
-      return u;
-    });
-    if (this.lora) this.lora.zeroGrad();
-    else this.gradients?.zero();
-    // All-fail groups go first, so the gradient norm of their share of the loss can be read before
-    // the other groups accumulate onto it (GRPO gives them none; IG-Search does, through the queries).
-    const failed: number[] = [];
-    const rest: number[] = [];
-    questions.forEach((_, g) => {
-      const group = Array.from({ length: G }, (_, j) => g * G + j);
-      (group.every((i) => rewards[i] === 0) ? failed : rest).push(...group);
-    });
-    let allFailGradNorm = 0;
-    for (const part of [failed, rest]) {
-      // Micro-batches of at most `microBatchRows` rows, accumulated.
-      for (const [from, to] of microBatches(part.map((i) => sequences[i]!.length), c.microBatchRows)) {
-        const rows = part.slice(from, to);
-        const grads = await qwen2Gradients(this.model, rows.map((i) => sequences[i]!), rows.map((i) => upstream[i]!), this.lora ? { lora: this.lora } : { accumulate: this.gradients });
-        if (this.lora) grads.free();
-        else this.gradients = grads;
-        if (!this.optimizer) {
-          this.optimizer = await AdamW.create(this.gpu, this.lora ? this.lora.trainables() : grads.trainables, { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm });
-          if (this.restoredMoments) this.optimizer.importState(this.restoredMoments);
-          this.restoredMoments = undefined;
-        }
-      }
-      if (part === failed && failed.length) allFailGradNorm = await this.optimizer!.gradNorm();
-    }
-    const report = await this.optimizer!.step();
-    this.stepCount = step;
-    const update = time() - t0;
+    return { advantages, lossMask };
+  }
 
-    let queryAbs = 0;
-    let queryTokens = 0;
-    queries.rollout.forEach((r, k) => {
-      for (let j = queries.start[k]!; j < queries.end[k]!; j++) {
-        queryAbs += Math.abs(advantages[offsets[r]! + j]!);
-        queryTokens++;
+  /** Log-probs of the KL reference (frozen base under LoRA, or `config.reference`); undefined when KL is off. */
+  private async referenceLogprobs(batch: Batch): Promise<Float32Array[] | undefined> {
+    if (this.config.klBeta === 0) return undefined;
+    if (this.lora) return this.model.sequenceLogprobs(batch.sequences, { adapters: null });
+    if (this.config.reference) return this.config.reference.sequenceLogprobs(batch.sequences);
+    return undefined;
+  }
+
+  /**
+   * Forward + loss + backward per micro-batch, all-fail groups first (GRPO gives them no gradient,
+   * IG-Search does through the queries: their norm is recorded before the rest accumulates), then
+   * AdamW. The losses and both norms are read back once, after the update.
+   */
+  private async update(batch: Batch, rewards: ArrayLike<number>, adv: Advantages, reference: Float32Array[] | undefined): Promise<Pick<StepMetrics, 'loss' | 'gradNorm' | 'skipped' | 'allFailGroups' | 'allFailGradNorm'>> {
+    const c = this.config;
+    const G = c.groupSize;
+    const weights = byPrediction(batch, aggregationWeights(adv.lossMask, batch.offsets, c.lossAggregation));
+    const advantages = byPrediction(batch, adv.advantages);
+    const options = resolveLossOptions({ clipLow: c.clip, clipHigh: c.clip, klBeta: reference ? c.klBeta : 0, aggregation: c.lossAggregation });
+    const rows = batch.sequences.reduce((n, s) => n + s.length, 0);
+    const lossBuffer = this.gpu.allocate(rows * 4, 'step.token_loss');
+    try {
+      if (this.lora) this.lora.zeroGrad();
+      else this.gradients?.zero();
+      const failed: number[] = [];
+      const rest: number[] = [];
+      batch.questions.forEach((_, g) => {
+        const group = Array.from({ length: G }, (_, j) => g * G + j);
+        (group.every((i) => rewards[i] === 0) ? failed : rest).push(...group);
+      });
+      let base = 0;
+      let allFail: { read(): Promise<number> } | undefined;
+      for (const part of [failed, rest]) {
+        for (const [from, to] of microBatches(part.map((i) => batch.sequences[i]!.length), c.microBatchRows)) {
+          const picked = part.slice(from, to);
+          const grads = await qwen2Gradients(
+            this.model,
+            picked.map((i) => batch.sequences[i]!),
+            { advantages: picked.map((i) => advantages[i]!), weights: picked.map((i) => weights[i]!), reference: reference && picked.map((i) => reference[i]!), options, lossOut: { buffer: lossBuffer, base } },
+            this.lora ? { lora: this.lora } : { accumulate: this.gradients },
+          );
+          base += picked.reduce((n, i) => n + batch.sequences[i]!.length, 0);
+          if (this.lora) grads.free();
+          else this.gradients = grads;
+          await this.ensureOptimizer(grads);
+        }
+        if (part === failed && failed.length) allFail = this.optimizer!.encodeGradNorm();
       }
-    });
-    return {
-      step,
-      algo: c.algo,
-      reward: rewards.reduce((a, b) => a + b, 0) / rewards.length,
-      rewards: Array.from(rewards),
-      loss,
-      gradNorm: report.gradNorm,
-      skipped: report.skipped,
-      searchesPerRollout: trajectories.reduce((n, t) => n + t.searches.length, 0) / trajectories.length,
-      allFailGroups: failed.length / G,
-      allFailGradNorm,
-      retrievalFailures,
-      ig: rawIg,
-      queryAdvantage: queryTokens ? queryAbs / queryTokens : 0,
-      tokens: offsets[offsets.length - 1]!,
-      timing: { rollout, reward, ig, update },
-      trajectories,
-    };
+      const report = await this.optimizer!.step();
+      const [tokenLoss, allFailGradNorm] = await Promise.all([this.gpu.read(lossBuffer, rows * 4), allFail?.read() ?? 0]);
+      let loss = 0;
+      for (const v of new Float32Array(tokenLoss)) loss += v;
+      return { loss, gradNorm: report.gradNorm, skipped: report.skipped, allFailGroups: failed.length / G, allFailGradNorm };
+    } finally {
+      this.gpu.pool.release(lossBuffer);
+    }
+  }
+
+  private async ensureOptimizer(grads: Gradients): Promise<void> {
+    if (this.optimizer) return;
+    const c = this.config;
+    this.optimizer = await AdamW.create(this.gpu, this.lora ? this.lora.trainables() : grads.trainables, { lr: c.lr, weightDecay: c.weightDecay, maxGradNorm: c.maxGradNorm });
+    if (this.restoredMoments) this.optimizer.importState(this.restoredMoments);
+    this.restoredMoments = undefined;
   }
 
   free(): void {
     this.optimizer?.free();
     this.gradients?.free();
   }
+}
+
+/**
+ * The configuration with every default filled in (TRAINER_DEFAULTS), checked: a value the step
+ * could not run is refused naming its field. The CLI calls it before loading anything.
+ */
+export function resolveTrainerConfig(config: TrainerConfig): ResolvedConfig {
+  if (config.algo !== 'grpo' && config.algo !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `algo must be "grpo" or "ig-search", got ${String(config.algo)}`);
+  const c: ResolvedConfig = { ...TRAINER_DEFAULTS, lossAggregation: 'token-mean', ...config };
+  checkConfig(c);
+  return c;
+}
+
+function checkConfig(c: ResolvedConfig): void {
+  const integer = (name: keyof ResolvedConfig, min: number) => {
+    const v = c[name] as number;
+    if (!Number.isInteger(v) || v < min) throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  };
+  const real = (name: keyof ResolvedConfig, check: (v: number) => boolean, what: string) => {
+    const v = c[name] as number;
+    if (typeof v !== 'number' || !Number.isFinite(v) || !check(v)) throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${name} must be ${what}, got ${String(v)}`);
+  };
+  integer('groupSize', 1);
+  integer('maxTurns', 0);
+  integer('maxTokens', 2);
+  integer('docsPerSearch', 1);
+  integer('microBatchRows', 1);
+  integer('seed', 0);
+  real('lr', (v) => v > 0, 'a finite number > 0');
+  real('lambda', (v) => v >= 0, 'a finite number ≥ 0');
+  real('weightDecay', (v) => v >= 0, 'a finite number ≥ 0');
+  real('maxGradNorm', (v) => v > 0, 'a finite number > 0');
+  real('klBeta', (v) => v >= 0, 'a finite number ≥ 0');
+  real('clip', (v) => v > 0 && v < 1, 'in (0, 1)');
+  real('temperature', (v) => v >= 0, 'a finite number ≥ 0');
+  if (c.lossAggregation !== 'token-mean' && c.lossAggregation !== 'seq-mean-token-mean') throw new IgSearchError('INVALID_ARGUMENT', `trainer: lossAggregation must be "token-mean" or "seq-mean-token-mean", got ${String(c.lossAggregation)}`);
 }

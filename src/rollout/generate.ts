@@ -7,7 +7,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { KvCache, Qwen2Model } from '../model/qwen2.js';
-import { ROW_FIELDS } from '../scoring/plan.js';
+import { packRow, ROW_FIELDS } from '../model/rows.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sample.js';
 
@@ -18,6 +18,7 @@ export class DecodeSession {
   private readonly region: number[] = [];
   private readonly used: number[] = [];
   private readonly promptRows: number;
+  private detached = false;
 
   /** `capacity`: tokens each sequence may append after its prompt. */
   constructor(
@@ -56,7 +57,7 @@ export class DecodeSession {
       const { start, length } = this.prompt[s]!;
       if (done.has(start)) return;
       done.add(start);
-      for (let k = 0; k < length; k++) info.set([p[k]!, k, start + k, 0, 0, start, 0, 0], (start + k) * ROW_FIELDS);
+      for (let k = 0; k < length; k++) packRow(info, start + k, { token: p[k]!, position: k, kvSlot: start + k, selfStart: start });
       lastRows.push(start + length - 1);
     });
     const { logits } = await this.model.forwardRows(info, this.cache, { logitsRows: lastRows });
@@ -80,7 +81,7 @@ export class DecodeSession {
       const { start, length } = this.prompt[s]!;
       for (let k = 0; k < add.length; k++) {
         const at = this.used[s]! + k;
-        info.set([add[k]!, length + at, this.region[s]! + at, start, length, this.region[s]!, 0, 0], row * ROW_FIELDS);
+        packRow(info, row, { token: add[k]!, position: length + at, kvSlot: this.region[s]! + at, context: [start, length], selfStart: this.region[s]! });
         row++;
       }
       this.used[s]! += add.length;
@@ -91,9 +92,30 @@ export class DecodeSession {
     return lastRows.map((_, i) => logits.subarray(i * V, (i + 1) * V));
   }
 
-  free(): void {
-    this.cache.free();
+  /**
+   * Hands the KV cache over with its layout (the session no longer frees it): what IG scoring
+   * reads instead of recomputing the trajectories.
+   */
+  detach(): RolloutCache {
+    this.detached = true;
+    return { cache: this.cache, prompts: this.prompt.map((p) => ({ ...p })), regions: [...this.region], fed: [...this.used] };
   }
+
+  free(): void {
+    if (!this.detached) this.cache.free();
+  }
+}
+
+/**
+ * A finished rollout's KV cache: sequence s's prompt sits at slots [prompts[s].start, + length)
+ * (shared by identical prompts), its trajectory token j at slot regions[s] + j for j < fed[s]
+ * (every token but a final sampled one). Free `cache` when done.
+ */
+export interface RolloutCache {
+  cache: KvCache;
+  prompts: { start: number; length: number }[];
+  regions: number[];
+  fed: number[];
 }
 
 export interface GenerateOptions extends SamplingOptions {

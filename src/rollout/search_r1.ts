@@ -10,8 +10,9 @@
 import { IgSearchError } from '../errors.js';
 import type { Qwen2Model } from '../model/qwen2.js';
 import { formatInformation, type RetrievedDocument, type Retriever } from '../retrieval/retriever.js';
+import { SAMPLING_DEFAULTS } from '../defaults.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
-import { DecodeSession } from './generate.js';
+import { DecodeSession, type RolloutCache } from './generate.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sample.js';
 
 /** The instruction ig-search prompts with (our wording of the Search-R1 protocol). */
@@ -31,11 +32,11 @@ export const INVALID_SEARCH_NOTE = '\nMy search was empty. To search, I put a qu
 export interface SearchAgentOptions extends SamplingOptions {
   tokenizer: Tokenizer;
   retriever: Retriever;
-  /** Documents per search (default 3). */
+  /** Documents per search (default SAMPLING_DEFAULTS.docsPerSearch). */
   docsPerSearch?: number;
-  /** Searches allowed per trajectory; one more `</search>` ends it with `max_turns` (default 4). */
+  /** Searches allowed per trajectory; one more `</search>` ends it with `max_turns` (default SAMPLING_DEFAULTS). */
   maxTurns?: number;
-  /** Tokens after the prompt, policy and appended together (default 1024). */
+  /** Tokens after the prompt, policy and appended together (default SAMPLING_DEFAULTS.maxTokens). */
   maxTokens?: number;
   seed?: number;
   /** Token ids that end a trajectory (end-of-turn / end-of-text). */
@@ -89,10 +90,23 @@ interface State {
 }
 
 export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions): Promise<SearchTrajectory[]> {
+  return (await rolloutKeepingCache(model, prompts, options, false)).trajectories;
+}
+
+/**
+ * The same rollout, also handing over its KV cache (see RolloutCache): IG scoring continues from
+ * the keys and values the rollout computed instead of recomputing them. The caller frees it.
+ */
+export async function rolloutSearchAgentWithCache(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions): Promise<{ trajectories: SearchTrajectory[]; cache: RolloutCache }> {
+  const { trajectories, cache } = await rolloutKeepingCache(model, prompts, options, true);
+  return { trajectories, cache: cache! };
+}
+
+async function rolloutKeepingCache(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions, keep: boolean): Promise<{ trajectories: SearchTrajectory[]; cache?: RolloutCache }> {
   const { tokenizer, retriever } = options;
-  const k = options.docsPerSearch ?? 3;
-  const maxTurns = options.maxTurns ?? 4;
-  const maxTokens = options.maxTokens ?? 1024;
+  const k = options.docsPerSearch ?? SAMPLING_DEFAULTS.docsPerSearch;
+  const maxTurns = options.maxTurns ?? SAMPLING_DEFAULTS.maxTurns;
+  const maxTokens = options.maxTokens ?? SAMPLING_DEFAULTS.maxTokens;
   if (!Number.isInteger(maxTokens) || maxTokens < 2) throw new IgSearchError('INVALID_ARGUMENT', `maxTokens must be an integer ≥ 2, got ${maxTokens}`);
   prompts.forEach((p, s) => {
     if (p.length + maxTokens > model.config.maxPositions) {
@@ -104,6 +118,7 @@ export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly Ar
   const random = prompts.map((_, s) => seededRandom((seed * 0x9e3779b1 + s * 0x85ebca6b) >>> 0));
   const states: State[] = prompts.map(() => ({ tokens: [], mask: [], logprobs: [], searches: [], turnStart: 0, turn: 0 }));
   const session = new DecodeSession(model, prompts, maxTokens);
+  let kept: RolloutCache | undefined;
   const inFlight = new Set<Promise<void>>();
   // Every token but the newest has been fed to the cache; appending `extra` must stay within it.
   const fits = (st: State, extra: number) => st.tokens.length + extra <= maxTokens;
@@ -183,10 +198,11 @@ export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly Ar
       if (states.every((st) => st.finish)) break;
       if (!states.some((st) => st.pending)) break;
     }
+    if (keep) kept = session.detach();
   } finally {
     session.free();
   }
-  return states.map((st) => {
+  const trajectories = states.map((st) => {
     const text = tokenizer.decode(st.tokens);
     return {
       tokens: Uint32Array.from(st.tokens),
@@ -199,6 +215,7 @@ export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly Ar
       text,
     };
   });
+  return { trajectories, cache: kept };
 }
 
 function append(st: State, tokens: number[]): void {

@@ -76,6 +76,14 @@ export class AdamW {
 
   /** Global L2 norm of the current gradients (f32 partial sums per workgroup, added in f64). */
   async gradNorm(): Promise<number> {
+    return this.encodeGradNorm().read();
+  }
+
+  /**
+   * Records the reduction of the current gradients now (later accumulation does not change it) and
+   * returns a handle whose `read()` waits for the norm: nothing waits until it is called.
+   */
+  encodeGradNorm(): { read(): Promise<number> } {
     const batch = this.gpu.batch('grad_norm');
     const parts = this.tensors.map((t) => {
       const groups = Math.ceil(t.size / PER_GROUP);
@@ -84,13 +92,21 @@ export class AdamW {
       return { out, groups };
     });
     batch.submit();
-    let sum = 0;
-    try {
-      for (const { out, groups } of parts) for (const v of new Float32Array(await this.gpu.read(out, groups * 4))) sum += v;
-    } finally {
-      for (const { out } of parts) this.gpu.pool.release(out);
-    }
-    return Math.sqrt(sum);
+    let released = false;
+    return {
+      read: async () => {
+        if (released) throw new IgSearchError('INVALID_ARGUMENT', 'this gradient norm was already read');
+        released = true;
+        let sum = 0;
+        try {
+          const all = await Promise.all(parts.map(({ out, groups }) => this.gpu.read(out, groups * 4)));
+          for (const part of all) for (const v of new Float32Array(part)) sum += v;
+        } finally {
+          for (const { out } of parts) this.gpu.pool.release(out);
+        }
+        return Math.sqrt(sum);
+      },
+    };
   }
 
   async step(): Promise<StepReport> {
