@@ -204,7 +204,7 @@ def write_gradients():
 
 
 def write_train_step():
-    """One IG-Search/GRPO update of tiny-f32 as DESIGN.md states it (verl's loss: ratio clamp ±20,
+    """One IG-Search/GRPO update of tiny-f32 as docs/method.md states it (verl's loss: ratio clamp ±20,
     PPO clip 0.2, dual clip 3, clamped k3 KL with β 0.001, token-mean), clip_grad_norm_(1.0),
     AdamW(lr 1e-3). Writes the inputs (train_step.json) and some updated tensors (train_step.safetensors)."""
     out = os.path.join(ROOT, "tiny-f32")

@@ -54,6 +54,7 @@ export {
   type SearchFinish,
   type SearchTrajectory,
 } from './rollout/search_r1.js';
+export { promptText } from './rollout/template.js';
 export {
   ChatEngine,
   chatTemplate,

@@ -43,6 +43,7 @@ describe('IG scoring from the rollout’s KV cache', () => {
     const got = await scoreInformationGainFromCache(model, cache, cached);
     cache.cache.free();
     expect(got.rows).toBe(expectedRows);
+    expect(got.newTokens).toBe(expectedRows); // zero recomputed tokens
     expect(model.rowsForwarded - before).toBe(expectedRows);
     got.scores.forEach((s, i) => {
       expect(Math.abs(s.real - want[i]!.real), `step ${i} real`).toBeLessThan(1e-4);

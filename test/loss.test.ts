@@ -63,7 +63,7 @@ describe('policy loss (PPO-clip + dual clip + k3 KL) on the GPU', () => {
   });
 
   it('an all-fail group with IG-shaped query tokens still has a gradient; with zero advantages only KL remains', async () => {
-    // Â_i = 0 for every rollout of the group, λ·IG̃ ≠ 0 on the query tokens (DESIGN.md).
+    // Â_i = 0 for every rollout of the group, λ·IG̃ ≠ 0 on the query tokens (docs/method.md).
     const n = 20;
     const logp = Float32Array.from({ length: n }, (_, i) => -1 - i * 0.1);
     const base = { logp, oldLogp: logp, refLogp: logp, mask: new Uint8Array(n).fill(1), sequenceOffsets: [0, 10, 20] };

@@ -70,6 +70,27 @@ describe('the chunked training pass', () => {
     model.free();
   });
 
+  it('a prefix shared by a group (computed once) gives the gradients and log-probs of the unshared batch', async () => {
+    const model = await Qwen2Model.load(gpu, dir);
+    const prefix = [5, 17, 200, 3, 99, 41, 7, 300, 12, 64, 250];
+    const tails = [[8, 9, 10, 11], [400, 2], [33, 34, 35, 36, 37, 38, 39], [1, 2, 3]];
+    const sequences = [...tails.slice(0, 3).map((t) => [...prefix, ...t]), [77, 78, 79, ...tails[3]!]];
+    let seed = 11;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32) - 0.5;
+    const upstream = sequences.map((s) => Array.from({ length: s.length - 1 }, rand)); // also on the shared tokens
+    const plain = await qwen2Gradients(model, sequences, upstream);
+    const shared = await qwen2Gradients(model, sequences, upstream, { sharedPrefixes: [{ count: 3, prefix: prefix.length }, { count: 1, prefix: 0 }], chunkRows: 6 });
+    for (const name of NAMES) expect(relativeError(await shared.read(name), await plain.read(name)), name).toBeLessThan(1e-5);
+    shared.logprobs.forEach((lp, s) => lp.forEach((v, k) => expect(Math.abs(v - plain.logprobs[s]![k]!)).toBeLessThan(1e-5)));
+    const rows = model.rowsForwarded;
+    (await qwen2Gradients(model, sequences, upstream, { sharedPrefixes: [{ count: 3, prefix: prefix.length }, { count: 1, prefix: 0 }] })).free();
+    expect(model.rowsForwarded - rows).toBe(sequences.reduce((n, s) => n + s.length, 0) - 2 * (prefix.length - 1));
+    await expect(qwen2Gradients(model, sequences, upstream, { sharedPrefixes: [{ count: 4, prefix: 3 }] })).rejects.toThrow(/sequences\[3\]\[0\] differs/);
+    plain.free();
+    shared.free();
+    model.free();
+  });
+
   it('a 1,500-token sequence trains (over the old 512-row limit): its gradients match the unchunked pass and its head gets a real gradient', async () => {
     const config = { ...readQwen2Config(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8'))), maxPositions: 2048 };
     const model = await Qwen2Model.create(gpu, config, randomQwen2Tensors(config, 3), { maxChunkRows: 2048 });

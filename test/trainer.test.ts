@@ -61,7 +61,7 @@ describe('the update’s forwards', () => {
     const prompt = tokenizer.encode((await import('../src/rollout/template.js')).promptText(tokenizer, (await import('../src/rollout/search_r1.js')).searchR1Prompt(q.question)), { addSpecialTokens: false }).length;
     const rows = m.trajectories.reduce((n, t) => n + prompt + t.tokens.length, 0);
     expect(m.rows).toBe(rows);
-    expect(m.forwardRows.update).toBe(rows);
+    expect(m.forwardRows.update).toBe(rows - (2 - 1) * (prompt - 1)); // the prompt but its last token once per group
     expect(m.forwardRows.reference).toBe(0);
     plain.free();
 
@@ -69,15 +69,15 @@ describe('the update’s forwards', () => {
     const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'], seed: 1 });
     const tuned = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2, klBeta: 0.01 }, lora);
     const seen: unknown[] = [];
-    const original = model.sequenceLogprobs.bind(model);
-    model.sequenceLogprobs = async (sequences, options) => {
-      seen.push(model.lora);
-      return original(sequences, options);
+    const original = model.scorePaths.bind(model);
+    model.scorePaths = async (paths, options, name) => {
+      seen.push([model.lora, options?.adapters]);
+      return original(paths, options, name);
     };
     const t = await tuned.step([q]);
-    expect(t.forwardRows.reference).toBe(t.rows);
-    expect(t.forwardRows.update).toBe(t.rows);
-    expect(seen).toEqual([lora]); // the adapters stayed active while the base was scored
+    expect(t.forwardRows.update).toBe(t.rows - (prompt - 1));
+    expect(t.forwardRows.reference).toBe(t.forwardRows.update); // the same rows, prompt shared the same way
+    expect(seen).toEqual([[lora, null]]); // scored with the adapters off, model.lora untouched
     expect(model.lora).toBe(lora);
     tuned.free();
     model.free();

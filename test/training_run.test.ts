@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, promptText, questionsForStep, searchR1Prompt, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
 
 const POLICY = 'assets/demo-policy';
 let core: WasmCore;
@@ -56,7 +56,7 @@ describe('training runs (demo policy, CLI and API)', () => {
     '--steps', String(steps), '--questions', '2', '--group', '2', '--max-turns', '2', '--max-tokens', '96', '--docs', '2', '--lr', '3e-4', '--seed', '3', '--checkpoint-every', '1',
   ];
 
-  it('ig-search train with its own default flags (512-token trajectories, G 5) trains: every token forwarded once in the update', async () => {
+  it('ig-search train with its own default flags (512-token trajectories, G 5) trains, each prompt forwarded once for its group', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ig-train-defaults-'));
     const code = await quiet(() => main(['train', '--model', POLICY, '--data', `${POLICY}/train.jsonl`, '--corpus', `${POLICY}/corpus.jsonl`, '--out', out, '--steps', '1']));
     expect(code).toBe(0);
@@ -64,8 +64,12 @@ describe('training runs (demo policy, CLI and API)', () => {
     if (step.type !== 'step') throw new Error('no step record');
     expect(step.rewards.length).toBe(4 * 5);
     expect(Number.isFinite(step.loss) && step.gradNorm > 0).toBe(true);
-    expect(step.rows).toBeGreaterThan(step.tokens + 20); // prompts + trajectories
-    expect(step.forwardRows.update).toBe(step.rows); // one forward per trained token, no other
+    // One forward per trained token, each question's prompt (but its last token) once for its 5 rollouts.
+    const { tokenizer } = await loadDemoPolicy(core, POLICY);
+    const questions = questionsForStep(parseQuestionsJsonl(readFileSync(`${POLICY}/train.jsonl`, 'utf8')).questions, 1, 4, 0);
+    const prompts = questions.map((q) => tokenizer.encode(promptText(tokenizer, searchR1Prompt(q.question)), { addSpecialTokens: false }).length);
+    expect(step.rows).toBe(step.tokens + 5 * prompts.reduce((a, b) => a + b, 0));
+    expect(step.forwardRows.update).toBe(step.rows - prompts.reduce((n, p) => n + 4 * (p - 1), 0));
     expect(step.forwardRows.reference).toBe(0);
     expect(readdirSync(out)).toContain('latest');
   });

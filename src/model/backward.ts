@@ -95,6 +95,14 @@ export interface GradientOptions {
   lora?: LoraAdapters;
   /** Most rows per chunk of row-local work (default the model's `maxChunkRows`; fewer where the binding limit requires). */
   chunkRows?: number;
+  /**
+   * Consecutive sequences that begin with the same tokens (the G rollouts of one prompt), in batch
+   * order: `count` sequences sharing their first `prefix` tokens. The shared tokens but the last
+   * are computed once (forward and backward) and every sequence of the group attends to them; each
+   * keeps its own row for the last shared token, which predicts its first own token. Gradients
+   * are those of the unshared batch. Default: nothing shared.
+   */
+  sharedPrefixes?: readonly { count: number; prefix: number }[];
 }
 
 /** Activations of one layer for one chunk of rows. */
@@ -148,35 +156,25 @@ export async function qwen2Gradients(
   const V = c.vocabSize;
   const L = m.layers.length;
 
-  // Rows: every token of every sequence; row t predicts the next token (none at a sequence end).
-  const T = sequences.reduce((n, s) => n + s.length, 0);
-  const tokens = new Uint32Array(T);
-  const targets = new Uint32Array(T);
-  const meta = new Uint32Array(T * ROW_FIELDS);
-  const ends = new Uint32Array(T);
-  const starts: number[] = [];
-  let row = 0;
-  sequences.forEach((seq, s) => {
-    if (seq.length > c.maxPositions) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}]: ${seq.length} positions exceed max_position_embeddings ${c.maxPositions}`);
-    const start = row;
-    starts.push(start);
-    for (let k = 0; k < seq.length; k++, row++) {
-      const token = seq[k]!;
-      if (!Number.isInteger(token) || token < 0 || token >= V) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}][${k}] = ${token} is not a token id (vocab_size ${V})`);
-      tokens[row] = token;
-      targets[row] = k + 1 < seq.length ? seq[k + 1]! : 0;
-      packRow(meta, row, { token, position: k, kvSlot: row, selfStart: start });
-      ends[row] = start + seq.length;
-    }
-  });
-  /** Per-token arrays laid out by row (0 on each sequence's last row). */
+  const { T, tokens, targets, meta, ends, rowOf, shared } = packTrainingRows(sequences, options.sharedPrefixes, c.vocabSize, c.maxPositions);
+  /** Per-token arrays laid out by row (0 on each sequence's last row; summed over a shared prefix). */
   const byRow = (arrays: readonly ArrayLike<number>[]) => {
     const out = new Float32Array(T);
     arrays.forEach((a, s) => {
-      for (let k = 0; k < a.length; k++) out[starts[s]! + k] = a[k]!;
+      for (let k = 0; k < a.length; k++) out[rowOf(s, k)]! += a[k]!;
     });
     return out;
   };
+  // A shared row carries one loss term for the whole group: the policy loss may not put weight there.
+  if (loss) {
+    sequences.forEach((seq, s) => {
+      for (let k = 0; k < seq.length - 1; k++) {
+        if (shared(s, k) && loss.weights[s]![k] !== 0) {
+          throw new IgSearchError('INVALID_ARGUMENT', `gradients: weights[${s}][${k}] = ${loss.weights[s]![k]} falls on a shared prefix, where the policy loss needs weight 0`, { hint: 'share only tokens without loss (the prompt)' });
+        }
+      }
+    });
+  }
 
   // Chunks of row-local work; attention buffers span the whole micro-batch.
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
@@ -452,7 +450,7 @@ export async function qwen2Gradients(
     const logprobs: Float32Array[] = [];
     if (!loss) {
       const all = new Float32Array(await gpu.read(logp, T * 4));
-      sequences.forEach((seq, s) => logprobs.push(all.slice(starts[s]!, starts[s]! + seq.length - 1)));
+      sequences.forEach((seq, s) => logprobs.push(Float32Array.from({ length: seq.length - 1 }, (_, k) => all[rowOf(s, k)]!)));
     }
     return finishGradients(model, storage, lora, logprobs, options.accumulate);
   } catch (e) {
@@ -461,6 +459,73 @@ export async function qwen2Gradients(
   } finally {
     for (const b of held) gpu.pool.release(b);
   }
+}
+
+/**
+ * The training rows of a batch: plain sequences back to back, or, for a group sharing a prefix,
+ * the prefix's first P − 1 tokens once, then each sequence from token P − 1 on, attending to them.
+ * `rowOf(s, k)` is the row whose output predicts token k + 1 of sequence s; `ends[j]` the exclusive
+ * end of the rows that attend to row j (what the attention backward's dK/dV pass iterates).
+ */
+function packTrainingRows(sequences: readonly ArrayLike<number>[], groups: GradientOptions['sharedPrefixes'], vocab: number, maxPositions: number) {
+  const layout = groups ?? sequences.map(() => ({ count: 1, prefix: 0 }));
+  if (layout.reduce((n, g) => n + g.count, 0) !== sequences.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: sharedPrefixes cover ${layout.reduce((n, g) => n + g.count, 0)} sequences, the batch has ${sequences.length}`);
+  // Shared rows per group (prefix − 1 tokens, when at least two sequences share at least two tokens).
+  let first = 0;
+  const sharedRows = layout.map((g, gi) => {
+    if (!Number.isInteger(g.count) || g.count < 1 || !Number.isInteger(g.prefix) || g.prefix < 0) throw new IgSearchError('INVALID_ARGUMENT', `gradients: sharedPrefixes[${gi}] = ${JSON.stringify(g)} needs an integer count ≥ 1 and prefix ≥ 0`);
+    const members = sequences.slice(first, first + g.count);
+    for (const [j, seq] of members.entries()) {
+      if (g.prefix > seq.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: sharedPrefixes[${gi}].prefix ${g.prefix} is longer than sequences[${first + j}] (${seq.length} tokens)`);
+      for (let k = 0; k < g.prefix; k++) {
+        if (seq[k] !== members[0]![k]) throw new IgSearchError('INVALID_ARGUMENT', `gradients: sequences[${first + j}][${k}] differs from sequences[${first}][${k}] inside the shared prefix of group ${gi}`);
+      }
+    }
+    first += g.count;
+    return g.count > 1 && g.prefix >= 2 ? g.prefix - 1 : 0;
+  });
+  const T = sequences.reduce((n, s) => n + s.length, 0) - layout.reduce((n, g, gi) => n + (g.count - 1) * sharedRows[gi]!, 0);
+  const tokens = new Uint32Array(T);
+  const targets = new Uint32Array(T);
+  const meta = new Uint32Array(T * ROW_FIELDS);
+  const ends = new Uint32Array(T);
+  const own: number[] = []; // first row of each sequence's own part
+  const prefixRows: { start: number; length: number }[] = [];
+  let row = 0;
+  let s = 0;
+  layout.forEach((g, gi) => {
+    const shared = sharedRows[gi]!;
+    const sharedStart = row;
+    const groupLength = shared + sequences.slice(s, s + g.count).reduce((n, seq) => n + seq.length - shared, 0);
+    const lead = sequences[s]!;
+    for (let k = 0; k < shared; k++, row++) {
+      tokens[row] = lead[k]!;
+      targets[row] = lead[k + 1]!;
+      packRow(meta, row, { token: lead[k]!, position: k, kvSlot: row, selfStart: sharedStart });
+      ends[row] = sharedStart + groupLength;
+    }
+    for (let m = 0; m < g.count; m++, s++) {
+      const seq = sequences[s]!;
+      if (seq.length < 2) throw new IgSearchError('INVALID_ARGUMENT', `sequences[${s}] needs at least 2 tokens`);
+      if (seq.length > maxPositions) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}]: ${seq.length} positions exceed max_position_embeddings ${maxPositions}`);
+      const start = row;
+      own.push(start);
+      prefixRows.push({ start: sharedStart, length: shared });
+      for (let k = 0; k < seq.length; k++) {
+        const token = seq[k]!;
+        if (!Number.isInteger(token) || token < 0 || token >= vocab) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}][${k}] = ${token} is not a token id (vocab_size ${vocab})`);
+        if (k < shared) continue;
+        tokens[row] = token;
+        targets[row] = k + 1 < seq.length ? seq[k + 1]! : 0;
+        packRow(meta, row, { token, position: k, kvSlot: row, selfStart: start, context: shared ? [sharedStart, shared] : undefined });
+        ends[row] = start + seq.length - shared;
+        row++;
+      }
+    }
+  });
+  const shared = (s: number, k: number) => k < prefixRows[s]!.length;
+  const rowOf = (s: number, k: number) => (shared(s, k) ? prefixRows[s]!.start + k : own[s]! + k - prefixRows[s]!.length);
+  return { T, tokens, targets, meta, ends, rowOf, shared };
 }
 
 /** Names the gradient buffers (HF names → buffer, float offset, float count) and hands them over. */

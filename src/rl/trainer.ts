@@ -110,13 +110,16 @@ export interface StepMetrics {
   queryAdvantage: number;
   /** Trajectory tokens (policy and appended) in the batch. */
   tokens: number;
-  /** Rows the update trains on: prompt + trajectory tokens of every rollout. */
+  /** Tokens the update trains on: prompt + trajectory of every rollout (the pass computes each prompt once per group). */
   rows: number;
   /**
    * Rows each phase pushed through the model's layers: the rollout (prefill + decode), IG scoring,
-   * the KL reference, and the update's own forward (one per trained token: prompt + trajectory).
+   * the KL reference, and the update's own forward — one per trained token, with each group's
+   * shared prompt (all but its last token) once: `rows − Σ_groups (G − 1)(P − 1)`.
    */
   forwardRows: { rollout: number; ig: number; reference: number; update: number };
+  /** Tokens IG scoring had to add to what the rollout held (random documents, answer probes); `forwardRows.ig` equals it. */
+  igTokens: number;
   timing: StepTiming;
   trajectories: SearchTrajectory[];
 }
@@ -125,6 +128,7 @@ type Optional = 'script' | 'stopTokens' | 'igShaping' | 'retriever' | 'reference
 export type ResolvedConfig = Required<Omit<TrainerConfig, Optional>> & Pick<TrainerConfig, Optional>;
 
 interface Scores {
+  igTokens: number;
   rewards: Float64Array;
   rolloutAdvantages: Float64Array;
   /** Raw and shaped IG per query of `batch.queries` (empty for grpo). */
@@ -212,8 +216,9 @@ export class IgSearchTrainer {
       cache?.cache.free();
     }
     const advantages = await phase('advantages', undefined, () => this.advantages(batch, scores));
+    const referenceRows = this.config.reference?.rowsForwarded ?? 0;
     const reference = await phase('reference', 'reference', () => this.referenceLogprobs(batch));
-    if (this.config.reference) rows.reference = batch.sequences.reduce((n, s) => n + s.length, 0);
+    if (this.config.reference && reference) rows.reference = this.config.reference.rowsForwarded - referenceRows;
     const update = await phase('update', 'update', () => this.update(batch, scores.rewards, advantages, reference));
     this.stepCount = step;
 
@@ -240,6 +245,7 @@ export class IgSearchTrainer {
       tokens: batchTokens(batch),
       rows: batch.sequences.reduce((n, s) => n + s.length, 0),
       forwardRows: rows,
+      igTokens: scores.igTokens,
       timing,
       trajectories: [...batch.trajectories],
     };
@@ -282,7 +288,7 @@ export class IgSearchTrainer {
       const rewards = computeRewards(this.core, batch.trajectories.map((t) => t.text), batch.golds);
       return { rewards, rolloutAdvantages: grpoAdvantages(this.core, rewards, batch.questions.map(() => c.groupSize)) };
     });
-    if (c.algo !== 'ig-search' || !cache || batch.queries.rollout.length === 0) return { rewards, rolloutAdvantages, rawIg: [], shapedIg: [] };
+    if (c.algo !== 'ig-search' || !cache || batch.queries.rollout.length === 0) return { rewards, rolloutAdvantages, rawIg: [], shapedIg: [], igTokens: 0 };
     return phase('ig', 'ig', async () => {
       const steps = this.igSteps(batch, step);
       const stepsPerGroup = batch.questions.map((_, g) => {
@@ -290,9 +296,9 @@ export class IgSearchTrainer {
         for (const r of batch.queries.rollout) if (Math.floor(r / c.groupSize) === g) n++;
         return n;
       });
-      const { scores } = await scoreInformationGainFromCache(this.model, cache, steps);
+      const { scores, newTokens } = await scoreInformationGainFromCache(this.model, cache, steps);
       const { raw, shaped } = informationGain(this.core, scores.map((s) => s.real), scores.map((s) => s.random), stepsPerGroup, c.igShaping);
-      return { rewards, rolloutAdvantages, rawIg: Array.from(raw), shapedIg: Array.from(shaped) };
+      return { rewards, rolloutAdvantages, rawIg: Array.from(raw), shapedIg: Array.from(shaped), igTokens: newTokens };
     });
   }
 
@@ -343,12 +349,24 @@ export class IgSearchTrainer {
     return { advantages, lossMask };
   }
 
-  /** Log-probs of the KL reference (frozen base under LoRA, or `config.reference`); undefined when KL is off. */
+  /**
+   * Log-probs of the KL reference (frozen base under LoRA, or `config.reference`) for the trajectory
+   * tokens, laid out by prediction (prompt entries 0); undefined when KL is off. Each group's
+   * prompt is scored once.
+   */
   private async referenceLogprobs(batch: Batch): Promise<Float32Array[] | undefined> {
-    if (this.config.klBeta === 0) return undefined;
-    if (this.lora) return this.model.sequenceLogprobs(batch.sequences, { adapters: null });
-    if (this.config.reference) return this.config.reference.sequenceLogprobs(batch.sequences);
-    return undefined;
+    const c = this.config;
+    if (c.klBeta === 0 || (!this.lora && !c.reference)) return undefined;
+    const paths = batch.sequences.map((s, i) => {
+      const P = batch.prompts[i]!.length;
+      return { segments: [s.subarray(0, P - 1), s.subarray(P - 1)], scoreLast: s.length - P };
+    });
+    const scores = this.lora ? await this.model.scorePaths(paths, { adapters: null }) : await c.reference!.scorePaths(paths);
+    return scores.map((lp, i) => {
+      const out = new Float32Array(batch.sequences[i]!.length - 1);
+      out.set(lp, batch.prompts[i]!.length - 1);
+      return out;
+    });
   }
 
   /**
@@ -362,29 +380,30 @@ export class IgSearchTrainer {
     const weights = byPrediction(batch, aggregationWeights(adv.lossMask, batch.offsets, c.lossAggregation));
     const advantages = byPrediction(batch, adv.advantages);
     const options = resolveLossOptions({ clipLow: c.clip, clipHigh: c.clip, klBeta: reference ? c.klBeta : 0, aggregation: c.lossAggregation });
-    const rows = batch.sequences.reduce((n, s) => n + s.length, 0);
+    const rows = batch.sequences.reduce((n, s) => n + s.length, 0); // an upper bound of the packed rows
     const lossBuffer = this.gpu.allocate(rows * 4, 'step.token_loss');
     try {
       if (this.lora) this.lora.zeroGrad();
       else this.gradients?.zero();
+      // Groups (the G rollouts of a question) share their prompt: computed once per group.
       const failed: number[] = [];
       const rest: number[] = [];
-      batch.questions.forEach((_, g) => {
-        const group = Array.from({ length: G }, (_, j) => g * G + j);
-        (group.every((i) => rewards[i] === 0) ? failed : rest).push(...group);
-      });
+      batch.questions.forEach((_, g) => (Array.from({ length: G }, (_, j) => rewards[g * G + j]).every((r) => r === 0) ? failed : rest).push(g));
+      const members = (g: number) => Array.from({ length: G }, (_, j) => g * G + j);
+      const groupRows = (g: number) => members(g).reduce((n, i) => n + batch.sequences[i]!.length, 0) - (G - 1) * (batch.prompts[g * G]!.length - 1);
       let base = 0;
       let allFail: { read(): Promise<number> } | undefined;
       for (const part of [failed, rest]) {
-        for (const [from, to] of microBatches(part.map((i) => batch.sequences[i]!.length), c.microBatchRows)) {
-          const picked = part.slice(from, to);
+        for (const [from, to] of microBatches(part.map(groupRows), c.microBatchRows)) {
+          const groups = part.slice(from, to);
+          const picked = groups.flatMap(members);
           const grads = await qwen2Gradients(
             this.model,
             picked.map((i) => batch.sequences[i]!),
             { advantages: picked.map((i) => advantages[i]!), weights: picked.map((i) => weights[i]!), reference: reference && picked.map((i) => reference[i]!), options, lossOut: { buffer: lossBuffer, base } },
-            this.lora ? { lora: this.lora } : { accumulate: this.gradients },
+            { ...(this.lora ? { lora: this.lora } : { accumulate: this.gradients }), sharedPrefixes: groups.map((g) => ({ count: G, prefix: batch.prompts[g * G]!.length })) },
           );
-          base += picked.reduce((n, i) => n + batch.sequences[i]!.length, 0);
+          base += groups.reduce((n, g) => n + groupRows(g), 0);
           if (this.lora) grads.free();
           else this.gradients = grads;
           await this.ensureOptimizer(grads);
@@ -392,7 +411,7 @@ export class IgSearchTrainer {
         if (part === failed && failed.length) allFail = this.optimizer!.encodeGradNorm();
       }
       const report = await this.optimizer!.step();
-      const [tokenLoss, allFailGradNorm] = await Promise.all([this.gpu.read(lossBuffer, rows * 4), allFail?.read() ?? 0]);
+      const [tokenLoss, allFailGradNorm] = await Promise.all([this.gpu.read(lossBuffer, Math.max(base, 1) * 4), allFail?.read() ?? 0]);
       let loss = 0;
       for (const v of new Float32Array(tokenLoss)) loss += v;
       return { loss, gradNorm: report.gradNorm, skipped: report.skipped, allFailGroups: failed.length / G, allFailGradNorm };

@@ -1,5 +1,5 @@
 /**
- * Information-gain scoring (DESIGN.md, "The method"): for search step k of rollout i,
+ * Information-gain scoring (docs/method.md, "Information gain of a search step"): for search step k of rollout i,
  * score(D) = max over gold answers of the mean log π(a_t | h_ik + info(D) + "<answer> ", a_<t),
  * and IG_ik = score(D_ik) − score(D̃_ik) for the retrieved documents D and random documents D̃.
  *
@@ -87,10 +87,13 @@ export interface CachedIgStep {
  * it. Then only new rows go through the model: for the retrieved branch, "<answer> " and the gold
  * answer after the block's end of D_ik; for the counterfactual, the random documents + "<answer> "
  * after the end of h_ik, and the gold answer after them (each prefix shared by every gold answer).
- * Returns the scores in `steps` order and the rows forwarded.
+ * Returns the scores in `steps` order, the rows forwarded, and the tokens the rollout did not hold
+ * (random documents, answer prefixes, answer probes) — equal to `rows`: nothing is recomputed.
  */
-export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: RolloutCache, steps: readonly CachedIgStep[]): Promise<{ scores: IgScore[]; rows: number }> {
-  if (steps.length === 0) return { scores: [], rows: 0 };
+export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: RolloutCache, steps: readonly CachedIgStep[]): Promise<{ scores: IgScore[]; rows: number; newTokens: number }> {
+  if (steps.length === 0) return { scores: [], rows: 0, newTokens: 0 };
+  // What scoring has to add: each branch's segment once, each gold answer but its last token (nothing follows it).
+  const newTokens = steps.reduce((n, s) => n + s.answerPrefix.length + s.random.length + 2 * s.answers.reduce((m, a) => m + a.length - 1, 0), 0);
   const c = model.config;
   // One block per rollout with steps: its prompt, then its trajectory through its last scored block.
   const blocks = new Map<number, { start: number; length: number }>();
@@ -181,7 +184,7 @@ export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: 
       const random = Math.max(...slots[i]!.slice(golds).map(meanOf));
       return { real, random, ig: real - random };
     });
-    return { scores, rows };
+    return { scores, rows, newTokens };
   } finally {
     cache.free();
   }

@@ -1,11 +1,13 @@
-// Backward of causal grouped-query attention for training rows (each row attends to its own
-// sequence's rows [selfStart, row], kvRow = row; no shared cached context). Two entry points:
+// Backward of causal grouped-query attention for training rows (kvRow = row). A row attends to
+// an optional context range — a prefix shared by several sequences, computed once — and then its
+// own segment's rows [selfStart, row]. Two entry points:
 //
-// `dq`: one invocation per (row i, head h). Recomputes the softmax statistics, then
+// `dq`: one invocation per (row i, head h), one online-softmax pass over its keys:
 //   D = dO_i · O_i,  dS_ij = P_ij (dO_i · V_j − D),  dQ_i = scale · Σ_j dS_ij K_j
 // and stores lse_ih and D_ih for the second pass.
-// `dkv`: one invocation per (key row j, KV head g). Over the rows i ≥ j of j's sequence and the
-// heads h of group g:  dV_j = Σ P_ij dO_i,  dK_j = scale · Σ dS_ij Q_i.
+// `dkv`: one invocation per (key row j, KV head g). Over the rows i in [j, ends[j]) — every row
+// that attends to j: the rest of its segment, and for a shared prefix row every row of the
+// sequences that share it — and the heads h of group g:  dV_j = Σ P_ij dO_i,  dK_j = scale · Σ dS_ij Q_i.
 // No atomics: every output element has exactly one writer. This file holds what both share; each
 // entry point's own bindings follow in attention.dq.wgsl / attention.dkv.wgsl (concatenated by
 // attention.ts), so neither binds more than 8 storage buffers (WebGPU's guaranteed minimum).

@@ -1,5 +1,5 @@
 /**
- * The policy loss of DESIGN.md (verl's PPO-clip with dual clip, k3 KL to the reference, token-mean
+ * The policy loss of docs/method.md (verl's PPO-clip with dual clip, k3 KL to the reference, token-mean
  * or seq-mean-token-mean aggregation) on the GPU: per-token loss and d(loss)/d logp in one pass.
  * Inputs are per token, sequences packed back to back (`sequenceOffsets`, k + 1 entries).
  */

@@ -1,4 +1,4 @@
-// The IG-Search / GRPO policy loss per token (verl's defaults, DESIGN.md), and its gradient with
+// The IG-Search / GRPO policy loss per token (verl's defaults, docs/method.md), and its gradient with
 // respect to the current log-prob — what the backward pass feeds into the log-softmax:
 //   Δ = clamp(logp − old, ±20), r = exp(Δ)
 //   pg = max(−A·r, −A·clip(r, 1 − εlow, 1 + εhigh)); for A < 0 also min(pg, −c·A)  (dual clip)
