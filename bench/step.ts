@@ -10,13 +10,13 @@
  *                           3 documents of ~100 tokens per search, 2 searches per trajectory
  *   max_trained_sequence    the longest single sequence one forward+backward trained (of those tried)
  *
- *   npm run bench -- step [--demo-steps 6] [--lengths 1024,2048,4096,8192]
+ *   npm run bench -- step [--demo-steps 6] [--lengths 1024,4096] [--demo-only]
  */
 import { parseArgs } from 'node:util';
 import { Bm25Index, DEMO_DEFAULTS, Gpu, IgSearchTrainer, loadDemoPolicy, loadWasmCore, promptText, Qwen2Model, qwen2Gradients, questionsForStep, randomQwen2Tensors, readQwen2Config, searchR1Prompt, type StepMetrics } from 'ig-search';
 import { printTable, runTorch, writeResults } from './_lib.js';
 
-const { values } = parseArgs({ options: { 'demo-steps': { type: 'string', default: '6' }, lengths: { type: 'string', default: '1024,2048,4096,8192' } } });
+const { values } = parseArgs({ options: { 'demo-steps': { type: 'string', default: '6' }, lengths: { type: 'string', default: '1024,4096' }, 'demo-only': { type: 'boolean', default: false } } });
 const POLICY = 'assets/demo-policy';
 const gpu = await Gpu.request();
 const core = await loadWasmCore();
@@ -50,6 +50,11 @@ if (torch.skipped) console.log(torch.skipped);
 const oursUpdate = demoSteps.reduce((n, m) => n + m.timing.update, 0) / 1000;
 const torchUpdate = torch.result ? torch.result.reduce((n, r) => n + r.seconds, 0) : NaN;
 const demoRows = demoSteps.reduce((n, m) => n + m.rows, 0);
+if (values['demo-only']) {
+  console.log(`update: ours ${oursUpdate.toFixed(2)} s, torch ${torchUpdate.toFixed(2)} s for ${demoRows} tokens: ${(torchUpdate / oursUpdate).toFixed(3)}`);
+  console.log(phases(demoSteps));
+  process.exit(0);
+}
 
 // ---- a Search-R1-shaped step: hidden 512 × 8 layers, 3 docs of ~100 tokens, 2 searches ----
 const tokenizer = policy.tokenizer;

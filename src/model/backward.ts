@@ -93,7 +93,10 @@ export interface GradientOptions {
    * computed or stored), the adapters' gradients accumulate into their dA/dB, and `trainables` are theirs.
    */
   lora?: LoraAdapters;
-  /** Most rows per chunk of row-local work (default the model's `maxChunkRows`; fewer where the binding limit requires). */
+  /**
+   * Most rows per chunk of row-local work (default 4096; fewer where the binding limit requires).
+   * Larger chunks mean fewer, larger dispatches; chunk buffers are what bounds them.
+   */
   chunkRows?: number;
   /**
    * Consecutive sequences that begin with the same tokens (the G rollouts of one prompt), in batch
@@ -179,7 +182,7 @@ export async function qwen2Gradients(
   // Chunks of row-local work; attention buffers span the whole micro-batch.
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const widest = Math.max(W, 2 * I, H);
-  const C = Math.max(1, Math.min(options.chunkRows ?? m.options.maxChunkRows, Math.floor(limit / (4 * widest))));
+  const C = Math.max(1, Math.min(options.chunkRows ?? 4096, Math.floor(limit / (4 * widest))));
   if (T * nh * d * 4 > limit || T * nh * 2 * 4 > limit) {
     const longest = Math.max(...sequences.map((s) => s.length));
     throw new IgSearchError('LIMIT_EXCEEDED', `gradients: ${T} rows need ${T * nh * d * 4}-byte attention buffers, over this device's ${limit}-byte binding limit`, {
@@ -203,8 +206,8 @@ export async function qwen2Gradients(
     gpu.kernel(swigluBackwardKernel),
     gpu.kernel(logsoftmaxBackwardKernel),
     gpu.kernel(ropeBackwardKernel),
-    gpu.kernel(attentionDqKernel),
-    gpu.kernel(attentionDkvKernel),
+    gpu.kernel(attentionDqKernel, { HEAD_DIM: d }),
+    gpu.kernel(attentionDkvKernel, { HEAD_DIM: d }),
     gpu.kernel(embeddingBackwardKernel),
     loss ? gpu.kernel(policyLossKernel) : undefined,
   ]);

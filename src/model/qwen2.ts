@@ -157,7 +157,7 @@ export class Qwen2Model {
       gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
       gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
       gpu.kernel(ropeKernel),
-      gpu.kernel(attentionKernel),
+      gpu.kernel(attentionKernel, { HEAD_DIM: config.headDim }),
       gpu.kernel(swigluKernel),
       gpu.kernel(logsoftmaxKernel),
     ]);

@@ -15,6 +15,9 @@
 struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
 
 const MAX_D: u32 = 256u;
+// The head dimension, fixed when the pipeline is created (0: read it from the params). A constant
+// lets the compiler unroll the loops over it and keep the per-lane vectors in registers.
+override HEAD_DIM: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;     // [T, heads · d] (scaled inside)
 @group(0) @binding(1) var<storage, read> k: array<f32>;     // [T, kvHeads · d]
@@ -22,9 +25,6 @@ const MAX_D: u32 = 256u;
 @group(0) @binding(3) var<storage, read> dO: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 
-fn score(i: u32, h: u32, j: u32, kvh: u32) -> f32 {
-  let d = p.headDim;
-  var s = 0.0;
-  for (var x = 0u; x < d; x++) { s = fma(q[i * p.heads * d + h * d + x], k[j * p.kvHeads * d + kvh * d + x], s); }
-  return s * p.scale;
+fn headDim() -> u32 {
+  return select(p.headDim, HEAD_DIM, HEAD_DIM > 0u);
 }

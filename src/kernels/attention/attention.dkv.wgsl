@@ -1,35 +1,64 @@
 // dK/dV pass (appended to attention.backward.wgsl): bindings 4–7.
-@group(0) @binding(4) var<storage, read> ends: array<u32>;  // exclusive end row of each row's sequence
-@group(0) @binding(5) var<storage, read> stats: array<f32>; // from the dQ pass
+@group(0) @binding(4) var<storage, read> ends: array<u32>;  // exclusive end of the rows attending to each row
+@group(0) @binding(5) var<storage, read> stats: array<f32>; // from the dQ pass: lse, D per (row, head)
 @group(0) @binding(6) var<storage, read_write> dK: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dV: array<f32>;
 
+// A workgroup takes 64 consecutive key rows of one KV head and walks the union of the query rows
+// attending to them in lockstep (every lane reads the same query row, its dO, lse and D), each lane
+// keeping its key and value row in registers and skipping queries outside [j, ends[j]).
+var<workgroup> span: vec2<u32>;
+
 @compute @workgroup_size(64)
-fn dkv(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let index = gid.x + gid.y * 65535u * 64u;
-  if (index >= p.T * p.kvHeads) { return; }
-  let j = index / p.kvHeads;
-  let g = index % p.kvHeads;
-  let d = p.headDim;
+fn dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
+  let g = wg.y;
+  let first = wg.x * 64u;
+  let j = first + lane;
+  let live = j < p.T;
+  let d = headDim();
   let group = p.heads / p.kvHeads;
+  if (lane == 0u) {
+    var hi = 0u;
+    for (var r = first; r < min(first + 64u, p.T); r++) { hi = max(hi, ends[r]); }
+    span = vec2<u32>(first, hi);
+  }
+  let bounds = workgroupUniformLoad(&span);
+  var end = 0u;
+  var kv: array<f32, MAX_D>;
+  var vv: array<f32, MAX_D>;
   var accK: array<f32, MAX_D>;
   var accV: array<f32, MAX_D>;
-  for (var i = j; i < ends[j]; i++) {
+  let kj = j * p.kvHeads * d + g * d;
+  if (live) {
+    end = ends[j];
+    for (var x = 0u; x < d; x++) {
+      kv[x] = k[kj + x];
+      vv[x] = v[kj + x];
+    }
+  }
+  for (var i = bounds.x; i < bounds.y; i++) {
+    if (!live || i < j || i >= end) { continue; }
     for (var h = g * group; h < (g + 1u) * group; h++) {
+      let qi = i * p.heads * d + h * d;
       let lse = stats[(i * p.heads + h) * 2u];
       let D = stats[(i * p.heads + h) * 2u + 1u];
-      let P = exp(score(i, h, j, g) - lse);
+      var s = 0.0;
       var dP = 0.0;
-      for (var x = 0u; x < d; x++) { dP = fma(dO[i * p.heads * d + h * d + x], v[j * p.kvHeads * d + g * d + x], dP); }
+      for (var x = 0u; x < d; x++) {
+        s = fma(q[qi + x], kv[x], s);
+        dP = fma(dO[qi + x], vv[x], dP);
+      }
+      let P = exp(s * p.scale - lse);
       let dS = P * (dP - D) * p.scale;
       for (var x = 0u; x < d; x++) {
-        accV[x] = fma(P, dO[i * p.heads * d + h * d + x], accV[x]);
-        accK[x] = fma(dS, q[i * p.heads * d + h * d + x], accK[x]);
+        accV[x] = fma(P, dO[qi + x], accV[x]);
+        accK[x] = fma(dS, q[qi + x], accK[x]);
       }
     }
   }
+  if (!live) { return; }
   for (var x = 0u; x < d; x++) {
-    dK[j * p.kvHeads * d + g * d + x] = accK[x];
-    dV[j * p.kvHeads * d + g * d + x] = accV[x];
+    dK[kj + x] = accK[x];
+    dV[kj + x] = accV[x];
   }
 }

@@ -55,7 +55,9 @@ export function encodeAttentionBackward(
 ): void {
   const { T, heads, kvHeads, headDim } = shape;
   const p = params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0);
-  const grid = (n: number): [number, number] => [Math.min(Math.ceil(n / 64), 65535), Math.ceil(Math.ceil(n / 64) / 65535)];
-  batch.dispatch(kernels.dq, [b.q, b.k, b.v, b.dO, b.o, b.meta, b.stats, b.dQ, p], grid(T * heads));
-  batch.dispatch(kernels.dkv, [b.q, b.k, b.v, b.dO, b.ends, b.stats, b.dK, b.dV, p], grid(T * kvHeads));
+  // Workgroups of 64 rows × one head (query rows for dQ, key rows for dK/dV).
+  const tiles = Math.ceil(T / 64);
+  if (tiles > 65535) throw new IgSearchError('LIMIT_EXCEEDED', `attention backward: ${T} rows exceed ${65535 * 64} per pass`, { hint: 'train fewer rows per micro-batch' });
+  batch.dispatch(kernels.dq, [b.q, b.k, b.v, b.dO, b.o, b.meta, b.stats, b.dQ, p], [tiles, heads]);
+  batch.dispatch(kernels.dkv, [b.q, b.k, b.v, b.dO, b.ends, b.stats, b.dK, b.dV, p], [tiles, kvHeads]);
 }

@@ -6,6 +6,9 @@
 struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
 
 const MAX_D: u32 = 256u;
+// The head dimension, fixed when the pipeline is created (0: read it from the params), so the
+// compiler can unroll the loops over it and keep the per-lane vectors in registers.
+override HEAD_DIM: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
 @group(0) @binding(1) var<storage, read> kCache: array<f32>; // [rows, kvHeads · d]
@@ -20,7 +23,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   if (index >= p.T * p.heads) { return; }
   let t = index / p.heads;
   let h = index % p.heads;
-  let d = p.headDim;
+  let d = select(p.headDim, HEAD_DIM, HEAD_DIM > 0u);
   let kvh = h / (p.heads / p.kvHeads);
   let stride = p.kvHeads * d;
   var qv: array<f32, MAX_D>;
