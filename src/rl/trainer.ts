@@ -410,8 +410,8 @@ export class IgSearchTrainer {
         }
         if (part === failed && failed.length) allFail = this.optimizer!.encodeGradNorm();
       }
-      const report = await this.optimizer!.step();
-      const [tokenLoss, allFailGradNorm] = await Promise.all([this.gpu.read(lossBuffer, Math.max(base, 1) * 4), allFail?.read() ?? 0]);
+      // Everything is queued; the step's one wait reads the norm, the losses and the all-fail norm together.
+      const [report, tokenLoss, allFailGradNorm] = await Promise.all([this.optimizer!.encodeStep().read(), this.gpu.read(lossBuffer, Math.max(base, 1) * 4), allFail?.read() ?? 0]);
       let loss = 0;
       for (const v of new Float32Array(tokenLoss)) loss += v;
       return { loss, gradNorm: report.gradNorm, skipped: report.skipped, allFailGroups: failed.length / G, allFailGradNorm };

@@ -1,8 +1,9 @@
 /**
- * AdamW on the GPU with global gradient-norm clipping and a NaN/Inf guard. `step()` reduces every
- * gradient to partial sums of squares (one small readback), decides on the host — skip the step
- * when the norm is not finite (weights, moments and the step count stay as they were), else the
- * clip factor — then updates every parameter in place.
+ * AdamW on the GPU with global gradient-norm clipping and a NaN/Inf guard, decided on the GPU: one
+ * batch reduces every gradient to partial sums of squares, turns them into the norm, the clip
+ * factor and a skip flag (clip.wgsl), and updates every parameter in place unless the norm is not
+ * finite (then weights, moments and the step count stay as they were). The host reads three floats
+ * afterwards — the only wait of a step.
  */
 import { IgSearchError } from '../../errors.js';
 import type { Gpu } from '../../gpu/device.js';
@@ -10,10 +11,12 @@ import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import adamwSource from './adamw.wgsl';
+import clipSource from './clip.wgsl';
 import sumsqSource from './sumsq.wgsl';
 
-export const adamwKernel = defineKernel({ name: 'adamw', code: adamwSource, entryPoint: 'main', bindings: ['read_write', 'read', 'read_write', 'read_write', 'uniform'] });
+export const adamwKernel = defineKernel({ name: 'adamw', code: adamwSource, entryPoint: 'main', bindings: ['read_write', 'read', 'read_write', 'read_write', 'read', 'uniform'] });
 export const sumsqKernel = defineKernel({ name: 'sumsq', code: sumsqSource, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
+export const clipKernel = defineKernel({ name: 'grad_clip', code: clipSource, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
 
 const PER_GROUP = 256 * 16;
 
@@ -49,6 +52,7 @@ export interface StepReport {
 export class AdamW {
   /** Steps taken (bias correction uses it). */
   stepCount = 0;
+  private pending = false;
 
   private constructor(
     private readonly gpu: Gpu,
@@ -56,7 +60,7 @@ export class AdamW {
     readonly m: GPUBuffer[],
     readonly v: GPUBuffer[],
     private readonly options: Required<Omit<AdamWOptions, 'maxGradNorm'>> & { maxGradNorm?: number },
-    private readonly kernels: { adamw: CompiledKernel; sumsq: CompiledKernel },
+    private readonly kernels: { adamw: CompiledKernel; sumsq: CompiledKernel; clip: CompiledKernel },
   ) {}
 
   static async create(gpu: Gpu, tensors: readonly TrainableTensor[], options: AdamWOptions): Promise<AdamW> {
@@ -70,8 +74,8 @@ export class AdamW {
       if (t.param.size < t.size * 4 || t.grad.size < t.size * 4) throw new IgSearchError('SHAPE_MISMATCH', `AdamW: tensor "${t.name}" buffers are smaller than its ${t.size} values`);
     }
     const zeros = (t: TrainableTensor, kind: string) => gpu.upload(new Float32Array(t.size), `${t.name}.${kind}`);
-    const [adamw, sumsq] = await Promise.all([gpu.kernel(adamwKernel), gpu.kernel(sumsqKernel)]);
-    return new AdamW(gpu, tensors, tensors.map((t) => zeros(t, 'exp_avg')), tensors.map((t) => zeros(t, 'exp_avg_sq')), { lr, betas, eps, weightDecay, maxGradNorm }, { adamw, sumsq });
+    const [adamw, sumsq, clip] = await Promise.all([gpu.kernel(adamwKernel), gpu.kernel(sumsqKernel), gpu.kernel(clipKernel)]);
+    return new AdamW(gpu, tensors, tensors.map((t) => zeros(t, 'exp_avg')), tensors.map((t) => zeros(t, 'exp_avg_sq')), { lr, betas, eps, weightDecay, maxGradNorm }, { adamw, sumsq, clip });
   }
 
   /** Global L2 norm of the current gradients (f32 partial sums per workgroup, added in f64). */
@@ -110,30 +114,59 @@ export class AdamW {
   }
 
   async step(): Promise<StepReport> {
-    const norm = await this.gradNorm();
-    if (!Number.isFinite(norm)) return { skipped: true, gradNorm: norm, clipScale: 0, step: this.stepCount };
+    return this.encodeStep().read();
+  }
+
+  /**
+   * Records the whole step — norm, clip factor, skip flag and update — and submits it without
+   * waiting; `read()` returns its report (the only readback). Read it before the next step.
+   */
+  encodeStep(): { read(): Promise<StepReport> } {
+    if (this.pending) throw new IgSearchError('INVALID_ARGUMENT', 'AdamW: the previous step has not been read yet');
     const { lr, betas, eps, weightDecay, maxGradNorm } = this.options;
-    let clipScale = 1;
-    if (maxGradNorm !== undefined) {
-      const coefficient = maxGradNorm / (norm + 1e-6);
-      if (coefficient < 1) clipScale = coefficient;
-    }
-    this.stepCount++;
-    const t = this.stepCount;
+    const gpu = this.gpu;
+    const layout = this.tensors.map((t) => Math.ceil(t.size / PER_GROUP));
+    const count = layout.reduce((a, b) => a + b, 0);
+    const partials = gpu.allocate(count * 4, 'grad_sumsq');
+    const control = gpu.allocate(16, 'grad_clip');
+    const t = this.stepCount + 1; // taken unless the norm turns out not finite
+    const batch = gpu.batch('adamw');
+    let base = 0;
+    this.tensors.forEach((tensor, i) => {
+      const groups = layout[i]!;
+      batch.dispatch(this.kernels.sumsq, [tensor.grad, partials, params(tensor.size, base, 0, 0)], [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+      base += groups;
+    });
+    batch.dispatch(this.kernels.clip, [partials, control, params(count, maxGradNorm === undefined ? 0 : 1, 0, 0, f32(maxGradNorm ?? 0), 0, 0, 0)], [1]);
     const correction1 = 1 - betas[0] ** t;
     const correction2 = 1 - betas[1] ** t;
-    const batch = this.gpu.batch('adamw');
     this.tensors.forEach((tensor, i) => {
       const groups = Math.ceil(tensor.size / 64);
       batch.dispatch(
         this.kernels.adamw,
-        [tensor.param, tensor.grad, this.m[i]!, this.v[i]!, params(tensor.size, 0, 0, 0, f32(lr), f32(betas[0]), f32(betas[1]), f32(eps), f32(weightDecay), f32(clipScale), f32(correction1), f32(correction2))],
+        [tensor.param, tensor.grad, this.m[i]!, this.v[i]!, control, params(tensor.size, 0, 0, 0, f32(lr), f32(betas[0]), f32(betas[1]), f32(eps), f32(weightDecay), 0, f32(correction1), f32(correction2))],
         [Math.min(groups, 65535), Math.ceil(groups / 65535)],
       );
     });
     batch.submit();
-    await this.gpu.sync();
-    return { skipped: false, gradNorm: norm, clipScale, step: t };
+    this.stepCount = t;
+    this.pending = true;
+    return {
+      read: async () => {
+        try {
+          const [norm, clipScale, ok] = new Float32Array(await gpu.read(control, 12));
+          if (!ok) {
+            this.stepCount = t - 1;
+            return { skipped: true, gradNorm: norm!, clipScale: 0, step: this.stepCount };
+          }
+          return { skipped: false, gradNorm: norm!, clipScale: clipScale!, step: t };
+        } finally {
+          this.pending = false;
+          gpu.pool.release(partials);
+          gpu.pool.release(control);
+        }
+      },
+    };
   }
 
   /** Moments and step count, for checkpoints (tensor names as given at creation). */

@@ -1,7 +1,7 @@
 // Sum of squares of a vector, in per-workgroup partial sums (the host adds the few partials in
 // f64): the global gradient norm for clipping, and the NaN/Inf guard (a non-finite partial).
 
-struct Params { n: u32, _a: u32, _b: u32, _c: u32 }
+struct Params { n: u32, base: u32, _b: u32, _c: u32 } // partials go to partial[base + workgroup]
 
 const WG: u32 = 256u;
 const PER: u32 = 16u; // elements per invocation
@@ -28,5 +28,5 @@ fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) 
     if (lid < stride) { sums[lid] += sums[lid + stride]; }
     workgroupBarrier();
   }
-  if (lid == 0u) { partial[group] = sums[0]; }
+  if (lid == 0u) { partial[p.base + group] = sums[0]; }
 }
