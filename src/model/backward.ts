@@ -29,6 +29,7 @@ import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/sw
 import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
 import type { LoraAdapters } from './lora.js';
 import type { Qwen2Model } from './qwen2.js';
+import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, tensorSize, type LayerBuffer } from './layout.js';
 import { packRow, ROW_FIELDS } from './rows.js';
 
 export interface Gradients {
@@ -77,7 +78,7 @@ interface Storage {
   dLayers: LayerGradients[];
   owned: GPUBuffer[];
 }
-type LayerGradients = { inputNorm: GPUBuffer; wQkv: GPUBuffer; bQkv: GPUBuffer; wO: GPUBuffer; postNorm: GPUBuffer; wGateUp: GPUBuffer; wDown: GPUBuffer };
+type LayerGradients = Record<LayerBuffer, GPUBuffer>;
 const storageOf = new WeakMap<Gradients, Storage>();
 
 export interface GradientOptions {
@@ -243,17 +244,10 @@ export async function qwen2Gradients(
   const dEmbed = previous?.dEmbed ?? m.embed.map((shard) => gradBuffer(shard.rows * H, `grad.embed[${shard.rowStart}]`));
   const dHead = previous?.dHead ?? (m.head === m.embed ? dEmbed : m.head.map((shard) => gradBuffer(shard.rows * H, `grad.lm_head[${shard.rowStart}]`)));
   const dFinalNorm = previous?.dFinalNorm ?? gradBuffer(H, 'grad.model.norm');
+  const layerSizes = layerBufferSizes(c);
   const dLayers =
     previous?.dLayers ??
-    m.layers.map((_, i) => ({
-      inputNorm: gradBuffer(H, `grad.${i}.input_layernorm`),
-      wQkv: gradBuffer(W * H, `grad.${i}.qkv`),
-      bQkv: gradBuffer(W, `grad.${i}.qkv_bias`),
-      wO: gradBuffer(H * nh * d, `grad.${i}.o_proj`),
-      postNorm: gradBuffer(H, `grad.${i}.post_attention_layernorm`),
-      wGateUp: gradBuffer(2 * I * H, `grad.${i}.gate_up`),
-      wDown: gradBuffer(H * I, `grad.${i}.down_proj`),
-    }));
+    m.layers.map((_, i) => Object.fromEntries(LAYER_BUFFERS.map((b) => [b, gradBuffer(layerSizes[b], `grad.${i}.${b}`)])) as LayerGradients);
   const storage: Storage = { dEmbed, dHead, dFinalNorm, dLayers, owned };
 
   try {
@@ -535,8 +529,7 @@ function packTrainingRows(sequences: readonly ArrayLike<number>[], groups: Gradi
 function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraAdapters | undefined, logprobs: Float32Array[], accumulate: Gradients | undefined): Gradients {
   const gpu = model.gpu;
   const m = model.internals();
-  const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv, vocabSize: V } = model.config;
-  const W = (nh + 2 * nkv) * d;
+  const { hiddenSize: H, vocabSize: V } = model.config;
   const { dEmbed, dHead, dFinalNorm, dLayers, owned } = storage;
   const grads = new Map<string, { buffer: GPUBuffer; offset: number; size: number }>();
   const set = (name: string, buffer: GPUBuffer, offset: number, size: number) => grads.set(name, { buffer, offset, size });
@@ -546,30 +539,19 @@ function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraAdapters
     if (m.embed.length === 1) set('model.embed_tokens.weight', dEmbed[0]!, 0, V * H);
     if (m.head !== m.embed && m.head.length === 1) set('lm_head.weight', dHead[0]!, 0, V * H);
     set('model.norm.weight', dFinalNorm, 0, H);
+    const layout = layerTensors(model.config);
     dLayers.forEach((grad, i) => {
-      const p = `model.layers.${i}.`;
-      set(`${p}input_layernorm.weight`, grad.inputNorm, 0, H);
-      set(`${p}self_attn.q_proj.weight`, grad.wQkv, 0, nh * d * H);
-      set(`${p}self_attn.k_proj.weight`, grad.wQkv, nh * d * H, nkv * d * H);
-      set(`${p}self_attn.v_proj.weight`, grad.wQkv, (nh + nkv) * d * H, nkv * d * H);
-      set(`${p}self_attn.q_proj.bias`, grad.bQkv, 0, nh * d);
-      set(`${p}self_attn.k_proj.bias`, grad.bQkv, nh * d, nkv * d);
-      set(`${p}self_attn.v_proj.bias`, grad.bQkv, (nh + nkv) * d, nkv * d);
-      set(`${p}self_attn.o_proj.weight`, grad.wO, 0, H * nh * d);
-      set(`${p}post_attention_layernorm.weight`, grad.postNorm, 0, H);
-      set(`${p}mlp.gate_proj.weight`, grad.wGateUp, 0, I * H);
-      set(`${p}mlp.up_proj.weight`, grad.wGateUp, I * H, I * H);
-      set(`${p}mlp.down_proj.weight`, grad.wDown, 0, H * I);
+      for (const t of layout) set(`${layerPrefix(i)}${t.name}`, grad[t.buffer], t.offset, tensorSize(t));
     });
   }
-  const sizes = { inputNorm: H, wQkv: W * H, bQkv: W, wO: H * nh * d, postNorm: H, wGateUp: 2 * I * H, wDown: H * I } as const;
+  const sizes = layerBufferSizes(model.config);
   const trainables: TrainableTensor[] = lora
     ? lora.trainables()
     : [
         ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
         ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
         { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
-        ...m.layers.flatMap((layer, i) => (Object.keys(sizes) as (keyof typeof sizes)[]).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
+        ...m.layers.flatMap((layer, i) => LAYER_BUFFERS.map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
       ];
   let freed = false;
   const result: Gradients = {
@@ -620,7 +602,7 @@ export function microBatches(lengths: readonly number[], maxRows: number): [numb
 export async function readModelTensor(model: Qwen2Model, name: string): Promise<Float32Array> {
   const m = model.internals();
   const c = model.config;
-  const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv } = c;
+  const H = c.hiddenSize;
   if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', 'readModelTensor needs f32 weights');
   const read = async (buffer: GPUBuffer, offset: number, size: number) => new Float32Array(await model.gpu.read(buffer, (offset + size) * 4)).slice(offset, offset + size);
   const vocab = async (shards: typeof m.embed) => {
@@ -633,20 +615,7 @@ export async function readModelTensor(model: Qwen2Model, name: string): Promise<
   if (name === 'model.norm.weight') return read(m.finalNorm, 0, H);
   const match = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
   const layer = match ? m.layers[Number(match[1])] : undefined;
-  if (!layer) throw new IgSearchError('INVALID_ARGUMENT', `no tensor named "${name}"`);
-  switch (match![2]) {
-    case 'input_layernorm.weight': return read(layer.inputNorm, 0, H);
-    case 'post_attention_layernorm.weight': return read(layer.postNorm, 0, H);
-    case 'self_attn.q_proj.weight': return read(layer.wQkv, 0, nh * d * H);
-    case 'self_attn.k_proj.weight': return read(layer.wQkv, nh * d * H, nkv * d * H);
-    case 'self_attn.v_proj.weight': return read(layer.wQkv, (nh + nkv) * d * H, nkv * d * H);
-    case 'self_attn.q_proj.bias': return read(layer.bQkv, 0, nh * d);
-    case 'self_attn.k_proj.bias': return read(layer.bQkv, nh * d, nkv * d);
-    case 'self_attn.v_proj.bias': return read(layer.bQkv, (nh + nkv) * d, nkv * d);
-    case 'self_attn.o_proj.weight': return read(layer.wO, 0, H * nh * d);
-    case 'mlp.gate_proj.weight': return read(layer.wGateUp, 0, I * H);
-    case 'mlp.up_proj.weight': return read(layer.wGateUp, I * H, I * H);
-    case 'mlp.down_proj.weight': return read(layer.wDown, 0, H * I);
-    default: throw new IgSearchError('INVALID_ARGUMENT', `no tensor named "${name}"`);
-  }
+  const t = match ? layerTensors(c).find((x) => x.name === match[2]) : undefined;
+  if (!layer || !t) throw new IgSearchError('INVALID_ARGUMENT', `no tensor named "${name}"`);
+  return read(layer[t.buffer], t.offset, tensorSize(t));
 }

@@ -2,6 +2,7 @@
  * Hugging Face `config.json` for Qwen2 / Qwen2.5 causal LMs, read into the few numbers the forward
  * pass needs, each checked (errors name the file and field).
  */
+import { layerPrefix, layerTensors } from './layout.js';
 import { IgSearchError } from '../errors.js';
 
 export interface Qwen2Config {
@@ -90,23 +91,10 @@ export function qwen2ConfigJson(c: Qwen2Config): object {
 
 /** Every tensor a Qwen2 checkpoint must hold, with its shape (HF names). */
 export function qwen2TensorShapes(c: Qwen2Config): Map<string, number[]> {
-  const { hiddenSize: h, intermediateSize: inter, headDim: d } = c;
+  const h = c.hiddenSize;
   const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [c.vocabSize, h]]]);
-  for (let i = 0; i < c.numLayers; i++) {
-    const p = `model.layers.${i}.`;
-    shapes.set(`${p}input_layernorm.weight`, [h]);
-    shapes.set(`${p}self_attn.q_proj.weight`, [c.numHeads * d, h]);
-    shapes.set(`${p}self_attn.q_proj.bias`, [c.numHeads * d]);
-    shapes.set(`${p}self_attn.k_proj.weight`, [c.numKvHeads * d, h]);
-    shapes.set(`${p}self_attn.k_proj.bias`, [c.numKvHeads * d]);
-    shapes.set(`${p}self_attn.v_proj.weight`, [c.numKvHeads * d, h]);
-    shapes.set(`${p}self_attn.v_proj.bias`, [c.numKvHeads * d]);
-    shapes.set(`${p}self_attn.o_proj.weight`, [h, c.numHeads * d]);
-    shapes.set(`${p}post_attention_layernorm.weight`, [h]);
-    shapes.set(`${p}mlp.gate_proj.weight`, [inter, h]);
-    shapes.set(`${p}mlp.up_proj.weight`, [inter, h]);
-    shapes.set(`${p}mlp.down_proj.weight`, [h, inter]);
-  }
+  const layer = layerTensors(c);
+  for (let i = 0; i < c.numLayers; i++) for (const t of layer) shapes.set(`${layerPrefix(i)}${t.name}`, [...t.shape]);
   shapes.set('model.norm.weight', [h]);
   if (!c.tieWordEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, h]);
   return shapes;

@@ -11,7 +11,7 @@ import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { currentPlatform } from '../platform/platform.js';
 import { seededRandom } from '../util/random.js';
 import type { Qwen2Config } from './config.js';
-import type { Qwen2Model } from './qwen2.js';
+import { layerTensors, type LayerBuffer } from './layout.js';
 import { readSafetensorsHeader, tensorToF32, writeSafetensors } from './safetensors.js';
 
 export const LORA_TARGETS = ['q_proj', 'k_proj', 'v_proj', 'o_proj', 'gate_proj', 'up_proj', 'down_proj'] as const;
@@ -37,18 +37,29 @@ export interface LoraSite {
   out: number;
 }
 
+/** What adapters need of a model: its device, its shape and its weight storage (a Qwen2Model is one). */
+export interface AdapterHost {
+  readonly gpu: Gpu;
+  readonly config: Qwen2Config;
+  readonly weightDtype: 'f32' | 'f16';
+}
+
+/** Which activation each fused projection reads, and which it adds into (the forward's buffers). */
+const SITE_IO: Record<'wQkv' | 'wO' | 'wGateUp' | 'wDown', { input: LoraSite['input']; output: LoraSite['output'] }> = {
+  wQkv: { input: 'a1', output: 'qkv' },
+  wO: { input: 'attn', output: 'x' },
+  wGateUp: { input: 'a2', output: 'gateUp' },
+  wDown: { input: 'act', output: 'x' },
+};
+
+/** A target's place in the fused forward, from the layer layout (model/layout.ts). */
 export function loraSite(c: Qwen2Config, target: LoraTarget): LoraSite {
-  const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv } = c;
-  const W = (nh + 2 * nkv) * d;
-  switch (target) {
-    case 'q_proj': return { target, input: 'a1', output: 'qkv', offset: 0, width: W, in: H, out: nh * d };
-    case 'k_proj': return { target, input: 'a1', output: 'qkv', offset: nh * d, width: W, in: H, out: nkv * d };
-    case 'v_proj': return { target, input: 'a1', output: 'qkv', offset: (nh + nkv) * d, width: W, in: H, out: nkv * d };
-    case 'o_proj': return { target, input: 'attn', output: 'x', offset: 0, width: H, in: nh * d, out: H };
-    case 'gate_proj': return { target, input: 'a2', output: 'gateUp', offset: 0, width: 2 * I, in: H, out: I };
-    case 'up_proj': return { target, input: 'a2', output: 'gateUp', offset: I, width: 2 * I, in: H, out: I };
-    case 'down_proj': return { target, input: 'act', output: 'x', offset: 0, width: H, in: I, out: H };
-  }
+  const layout = layerTensors(c);
+  const t = layout.find((x) => x.name.endsWith(`.${target}.weight`))!;
+  const [out, inputs] = t.shape as [number, number];
+  const width = layout.filter((x) => x.buffer === t.buffer).reduce((n, x) => n + x.shape[0]!, 0);
+  const io = SITE_IO[t.buffer as Exclude<LayerBuffer, 'inputNorm' | 'bQkv' | 'postNorm'>];
+  return { target, ...io, offset: t.offset / inputs, width, in: inputs, out };
 }
 
 const moduleOf = (t: LoraTarget) => (t.endsWith('_proj') && ['gate_proj', 'up_proj', 'down_proj'].includes(t) ? 'mlp' : 'self_attn');
@@ -74,7 +85,7 @@ export class LoraAdapters {
     this.scale = config.alpha / config.rank;
   }
 
-  private static check(model: Qwen2Model, config: LoraConfig): void {
+  private static check(model: AdapterHost, config: LoraConfig): void {
     if (!Number.isInteger(config.rank) || config.rank < 1) throw new IgSearchError('INVALID_ARGUMENT', `LoRA: rank must be a positive integer, got ${config.rank}`);
     if (!(config.alpha > 0)) throw new IgSearchError('INVALID_ARGUMENT', `LoRA: alpha must be > 0, got ${config.alpha}`);
     if (config.targets.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'LoRA: no target modules');
@@ -87,7 +98,7 @@ export class LoraAdapters {
   }
 
   /** Fresh adapters: A ~ U(−1/√in, 1/√in) (kaiming-uniform, as PEFT), B = 0. */
-  static create(model: Qwen2Model, config: LoraConfig): LoraAdapters {
+  static create(model: AdapterHost, config: LoraConfig): LoraAdapters {
     LoraAdapters.check(model, config);
     const rand = seededRandom(config.seed ?? 0);
     return LoraAdapters.fromTensors(model, config, (layer, target, ab, shape) => {
@@ -98,7 +109,7 @@ export class LoraAdapters {
   }
 
   /** PEFT adapter directory (`adapter_config.json` + `adapter_model.safetensors`). */
-  static async load(model: Qwen2Model, dir: string): Promise<LoraAdapters> {
+  static async load(model: AdapterHost, dir: string): Promise<LoraAdapters> {
     const read = (name: string) => currentPlatform().readFile(`${dir.replace(/\/$/, '')}/${name}`);
     const cfg = JSON.parse(new TextDecoder().decode(await read('adapter_config.json'))) as { r?: number; lora_alpha?: number; target_modules?: string[] };
     const config: LoraConfig = { rank: cfg.r ?? 0, alpha: cfg.lora_alpha ?? 0, targets: (cfg.target_modules ?? []) as LoraTarget[] };
@@ -114,7 +125,7 @@ export class LoraAdapters {
     });
   }
 
-  private static fromTensors(model: Qwen2Model, config: LoraConfig, values: (layer: number, target: LoraTarget, ab: 'A' | 'B', shape: number[]) => Float32Array): LoraAdapters {
+  private static fromTensors(model: AdapterHost, config: LoraConfig, values: (layer: number, target: LoraTarget, ab: 'A' | 'B', shape: number[]) => Float32Array): LoraAdapters {
     const gpu = model.gpu;
     const layers = Array.from({ length: model.config.numLayers }, (_, l) =>
       config.targets.map((target) => {

@@ -23,6 +23,7 @@ import { qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToF16 } from './safetensors.js';
+import { LAYER_BUFFERS, layerPrefix, layerTensors, MATRIX_BUFFERS, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
 export interface Qwen2Options {
@@ -80,15 +81,8 @@ export interface VocabShard {
   rows: number;
 }
 
-export interface Layer {
-  inputNorm: GPUBuffer;
-  wQkv: GPUBuffer;
-  bQkv: GPUBuffer;
-  wO: GPUBuffer;
-  postNorm: GPUBuffer;
-  wGateUp: GPUBuffer;
-  wDown: GPUBuffer;
-}
+/** A layer's fused GPU buffers (what each holds: model/layout.ts). */
+export type Layer = Record<LayerBuffer, GPUBuffer>;
 
 export interface Kernels {
   columns: CompiledKernel;
@@ -165,18 +159,16 @@ export class Qwen2Model {
     const matrix = (data: Float32Array, label: string) => gpu.upload(half ? f32ToF16(data) : data, label);
     const embed = uploadVocab(gpu, get('model.embed_tokens.weight'), config, 'embed_tokens', half);
     const head = config.tieWordEmbeddings ? embed : uploadVocab(gpu, get('lm_head.weight'), config, 'lm_head', half);
+    // Each fused buffer is its tensors in layout order (model/layout.ts).
+    const layout = layerTensors(config);
     const layers: Layer[] = [];
     for (let i = 0; i < config.numLayers; i++) {
-      const p = `model.layers.${i}.`;
-      layers.push({
-        inputNorm: gpu.upload(get(`${p}input_layernorm.weight`), `${p}input_layernorm`),
-        wQkv: matrix(concat(get(`${p}self_attn.q_proj.weight`), get(`${p}self_attn.k_proj.weight`), get(`${p}self_attn.v_proj.weight`)), `${p}qkv_proj`),
-        bQkv: gpu.upload(concat(get(`${p}self_attn.q_proj.bias`), get(`${p}self_attn.k_proj.bias`), get(`${p}self_attn.v_proj.bias`)), `${p}qkv_bias`),
-        wO: matrix(get(`${p}self_attn.o_proj.weight`), `${p}o_proj`),
-        postNorm: gpu.upload(get(`${p}post_attention_layernorm.weight`), `${p}post_attention_layernorm`),
-        wGateUp: matrix(concat(get(`${p}mlp.gate_proj.weight`), get(`${p}mlp.up_proj.weight`)), `${p}gate_up_proj`),
-        wDown: matrix(get(`${p}mlp.down_proj.weight`), `${p}down_proj`),
-      });
+      const p = layerPrefix(i);
+      const fused = (buffer: LayerBuffer) => {
+        const data = concat(...layout.filter((t) => t.buffer === buffer).map((t) => get(`${p}${t.name}`)));
+        return MATRIX_BUFFERS.has(buffer) ? matrix(data, `${p}${buffer}`) : gpu.upload(data, `${p}${buffer}`);
+      };
+      layers.push(Object.fromEntries(LAYER_BUFFERS.map((b) => [b, fused(b)])) as unknown as Layer);
     }
     const finalNorm = gpu.upload(get('model.norm.weight'), 'model.norm');
     const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };

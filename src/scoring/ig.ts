@@ -9,7 +9,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { Qwen2Model, ScoreOptions } from '../model/qwen2.js';
-import { ROW_FIELDS } from '../model/rows.js';
+import { ROW_FIELDS, rowFields } from '../model/rows.js';
 import type { RolloutCache } from '../rollout/generate.js';
 import type { ScorePath } from './plan.js';
 
@@ -126,7 +126,7 @@ export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: 
   let slotCount = 0;
   const addRow = (token: number, position: number, selfStart: number, context: [number, number], context2?: [number, number]) => {
     const row = info.length / ROW_FIELDS;
-    info.push(token, position, blockRows + row, context[0], context[1], selfStart, context2?.[0] ?? 0, context2?.[1] ?? 0);
+    info.push(...rowFields({ token, position, kvSlot: blockRows + row, selfStart, context, context2 }));
     return row;
   };
   const branch = (segment: ArrayLike<number>, context: [number, number], position: number, answers: readonly ArrayLike<number>[]) => {

@@ -10,7 +10,7 @@
  */
 import { IgSearchError } from '../errors.js';
 
-import { ROW_FIELDS } from '../model/rows.js';
+import { ROW_FIELDS, rowFields } from '../model/rows.js';
 export { ROW_FIELDS };
 /** Context ranges a row can attend to besides its own segment (so paths share up to two levels). */
 const MAX_CONTEXTS = 2;
@@ -116,7 +116,7 @@ export class ScorePlan {
     const [c1, c2] = [contexts[0] ?? none, contexts[1] ?? none];
     for (let k = 0; k < tokens.length; k++) {
       const pos = node.posStart + k;
-      this.meta.push(tokens[k]!, pos, node.rowStart + k, c1[0], c1[1], node.rowStart, c2[0], c2[1]);
+      this.meta.push(...rowFields({ token: tokens[k]!, position: pos, kvSlot: node.rowStart + k, context: c1, selfStart: node.rowStart, context2: c2 }));
       this.maxPosition = Math.max(this.maxPosition, pos);
     }
     return node;

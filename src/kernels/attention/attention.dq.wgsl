@@ -1,6 +1,6 @@
 // dQ pass (appended to attention.backward.wgsl): bindings 4–7.
 @group(0) @binding(4) var<storage, read> o: array<f32>;       // forward output [T, heads · d]
-@group(0) @binding(5) var<storage, read> rowInfo: array<u32>; // the model's row layout (rows.ts): ctxStart 3, ctxLength 4, selfStart 5
+@group(0) @binding(5) var<storage, read> rows: array<Row>;
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>; // [T, heads, 2]: lse, D (written)
 @group(0) @binding(7) var<storage, read_write> dQ: array<f32>;
 
@@ -23,9 +23,9 @@ fn dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lan
   if (lane == 0u) {
     var b = vec4<u32>(0xffffffffu, 0u, 0xffffffffu, 0u);
     for (var r = first; r < min(first + 64u, p.T); r++) {
-      let len = rowInfo[r * 8u + 4u];
-      if (len > 0u) { b.x = min(b.x, rowInfo[r * 8u + 3u]); b.y = max(b.y, rowInfo[r * 8u + 3u] + len); }
-      b.z = min(b.z, rowInfo[r * 8u + 5u]);
+      let row = rows[r];
+      if (row.ctxLength > 0u) { b.x = min(b.x, row.ctxStart); b.y = max(b.y, row.ctxStart + row.ctxLength); }
+      b.z = min(b.z, row.selfStart);
       b.w = max(b.w, r + 1u);
     }
     tile = b;
@@ -39,9 +39,10 @@ fn dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lan
   var qv: array<f32, MAX_D>;
   var dov: array<f32, MAX_D>;
   if (live) {
-    ctxStart = rowInfo[i * 8u + 3u];
-    ctxEnd = ctxStart + rowInfo[i * 8u + 4u];
-    selfStart = rowInfo[i * 8u + 5u];
+    let row = rows[i];
+    ctxStart = row.ctxStart;
+    ctxEnd = ctxStart + row.ctxLength;
+    selfStart = row.selfStart;
     qi = i * p.heads * d + h * d;
     for (var x = 0u; x < d; x++) {
       qv[x] = q[qi + x];

@@ -4,6 +4,7 @@ import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import type { AttentionShape } from '../rope/rope.js';
+import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
 import backwardCommon from './attention.backward.wgsl';
 import dqSource from './attention.dq.wgsl';
@@ -11,7 +12,7 @@ import dkvSource from './attention.dkv.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
-  code: source,
+  code: `${rowsSource}\n${source}`,
   entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read_write', 'uniform'],
 });
@@ -40,8 +41,8 @@ export function encodeAttention(
 
 // Two modules sharing attention.backward.wgsl, each binding 8 storage buffers + the uniform.
 const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'uniform'] as const;
-export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${backwardCommon}\n${dqSource}`, entryPoint: 'dq', bindings: BACKWARD_BINDINGS });
-export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv', bindings: BACKWARD_BINDINGS });
+export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${rowsSource}\n${backwardCommon}\n${dqSource}`, entryPoint: 'dq', bindings: BACKWARD_BINDINGS });
+export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${rowsSource}\n${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv', bindings: BACKWARD_BINDINGS });
 
 /**
  * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the

@@ -13,7 +13,7 @@ override HEAD_DIM: u32 = 0u;
 @group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
 @group(0) @binding(1) var<storage, read> kCache: array<f32>; // [rows, kvHeads · d]
 @group(0) @binding(2) var<storage, read> vCache: array<f32>;
-@group(0) @binding(3) var<storage, read> rowInfo: array<u32>;   // token, pos, kvRow, ctxStart, ctxLen, selfStart, ctx2Start, ctx2Len
+@group(0) @binding(3) var<storage, read> rows: array<Row>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [T, heads · d]
 @group(0) @binding(5) var<uniform> p: Params;
 
@@ -29,20 +29,21 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var qv: array<f32, MAX_D>;
   var acc: array<f32, MAX_D>;
   for (var i = 0u; i < d; i++) { qv[i] = q[t * p.heads * d + h * d + i] * p.scale; acc[i] = 0.0; }
-  let kvRow = rowInfo[t * 8u + 2u];
-  let ctxStart = rowInfo[t * 8u + 3u];
-  let ctxLen = rowInfo[t * 8u + 4u];
-  let selfStart = rowInfo[t * 8u + 5u];
-  let ctx2Start = rowInfo[t * 8u + 6u];
-  let ctx2Len = rowInfo[t * 8u + 7u];
+  let row = rows[t];
+  let kvRow = row.kvSlot;
+  let ctxStart = row.ctxStart;
+  let ctxLen = row.ctxLength;
+  let selfStart = row.selfStart;
+  let ctx2Start = row.ctx2Start;
+  let ctx2Len = row.ctx2Length;
   var m = -3.0e38;
   var l = 0.0;
   let contexts = ctxLen + ctx2Len;
   let total = contexts + (kvRow + 1u - selfStart);
   for (var n = 0u; n < total; n++) {
-    var row = selfStart + (n - contexts);
-    if (n < ctxLen) { row = ctxStart + n; } else if (n < contexts) { row = ctx2Start + (n - ctxLen); }
-    let base = row * stride + kvh * d;
+    var key = selfStart + (n - contexts);
+    if (n < ctxLen) { key = ctxStart + n; } else if (n < contexts) { key = ctx2Start + (n - ctxLen); }
+    let base = key * stride + kvh * d;
     var s = 0.0;
     for (var i = 0u; i < d; i++) { s = fma(qv[i], kCache[base + i], s); }
     let mNew = max(m, s);

@@ -2,16 +2,17 @@ import type { BufferSlice, DispatchBatch } from '../../gpu/device.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
+import rowsSource from '../../model/rows.wgsl';
 import source from './embedding.wgsl';
 import backwardSource from './embedding.backward.wgsl';
 
-export const embeddingKernel = defineKernel({ name: 'embedding', code: source, entryPoint: 'main', bindings: ['read', 'read', 'read_write', 'uniform'] });
+export const embeddingKernel = defineKernel({ name: 'embedding', code: `${rowsSource}\n${source}`, entryPoint: 'main', bindings: ['read', 'read', 'read_write', 'uniform'] });
 
 /** The same gather from an f16 table (needs `shader-f16`). */
 export const embeddingF16Kernel = defineKernel({
   ...embeddingKernel,
   name: 'embedding_f16',
-  code: `enable f16;\n${source
+  code: `enable f16;\n${rowsSource}\n${source
     .replace('var<storage, read> table: array<f32>;', 'var<storage, read> table: array<f16>;')
     .replace('fn tableAt(i: u32) -> f32 { return table[i]; }', 'fn tableAt(i: u32) -> f32 { return f32(table[i]); }')}`,
 });

@@ -7,7 +7,7 @@ struct Params { T: u32, H: u32, rowStart: u32, rows: u32 }
 @group(0) @binding(0) var<storage, read> table: array<f32>;
 // The only read of the table: the f16 variant (embedding.ts) swaps these two lines.
 fn tableAt(i: u32) -> f32 { return table[i]; }
-@group(0) @binding(1) var<storage, read> rowInfo: array<u32>; // 8 u32 per row, token first
+@group(0) @binding(1) var<storage, read> rows: array<Row>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -16,7 +16,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let i = gid.x;
   let t = gid.y;
   if (i >= p.H || t >= p.T) { return; }
-  let token = rowInfo[t * 8u];
+  let token = rows[t].token;
   if (token < p.rowStart || token - p.rowStart >= p.rows) { return; }
   out[t * p.H + i] = tableAt((token - p.rowStart) * p.H + i);
 }

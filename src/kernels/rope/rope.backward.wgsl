@@ -8,7 +8,7 @@ struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32 }
 @group(0) @binding(0) var<storage, read> dQ: array<f32>;  // [T, heads · d]
 @group(0) @binding(1) var<storage, read> dK: array<f32>;  // [T, kvHeads · d]
 @group(0) @binding(2) var<storage, read> dV: array<f32>;
-@group(0) @binding(3) var<storage, read> rowInfo: array<u32>;
+@group(0) @binding(3) var<storage, read> rows: array<Row>;
 @group(0) @binding(4) var<storage, read> table: array<f32>;
 @group(0) @binding(5) var<storage, read_write> dqkv: array<f32>;
 @group(0) @binding(6) var<uniform> p: Params;
@@ -27,7 +27,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     dqkv[t * width + (p.heads + p.kvHeads) * d + j] = dV[t * p.kvHeads * d + j];
     return;
   }
-  let pos = rowInfo[t * 8u + 1u];
+  let pos = rows[t].position;
   let head = k / half;
   let j = k % half;
   var dy1: f32;

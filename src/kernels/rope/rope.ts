@@ -2,12 +2,13 @@ import type { DispatchBatch } from '../../gpu/device.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
+import rowsSource from '../../model/rows.wgsl';
 import source from './rope.wgsl';
 import backwardSource from './rope.backward.wgsl';
 
 export const ropeKernel = defineKernel({
   name: 'rope',
-  code: source,
+  code: `${rowsSource}\n${source}`,
   entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform'],
 });
@@ -54,7 +55,7 @@ export function encodeRope(
 
 export const ropeBackwardKernel = defineKernel({
   name: 'rope_backward',
-  code: backwardSource,
+  code: `${rowsSource}\n${backwardSource}`,
   entryPoint: 'main',
   bindings: ['read', 'read', 'read', 'read', 'read', 'read_write', 'uniform'],
 });

@@ -7,7 +7,7 @@ struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32 }
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;   // [T, (heads + 2 kvHeads) · d]
 @group(0) @binding(1) var<storage, read> bias: array<f32>;  // [(heads + 2 kvHeads) · d]
-@group(0) @binding(2) var<storage, read> rowInfo: array<u32>;  // 8 u32 per row: token, pos, kvRow, …
+@group(0) @binding(2) var<storage, read> rows: array<Row>;
 @group(0) @binding(3) var<storage, read> table: array<f32>; // [pos, d/2, (cos, sin)]
 @group(0) @binding(4) var<storage, read_write> q: array<f32>;      // [T, heads · d]
 @group(0) @binding(5) var<storage, read_write> kCache: array<f32>; // [rows, kvHeads · d]
@@ -23,8 +23,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let rotated = (p.heads + p.kvHeads) * half;
   if (t >= p.T || k >= rotated + p.kvHeads * d) { return; }
   let width = (p.heads + 2u * p.kvHeads) * d;
-  let pos = rowInfo[t * 8u + 1u];
-  let kvRow = rowInfo[t * 8u + 2u];
+  let pos = rows[t].position;
+  let kvRow = rows[t].kvSlot;
   if (k >= rotated) { // a value element: bias only
     let j = k - rotated;
     let col = (p.heads + p.kvHeads) * d + j;
