@@ -55,6 +55,36 @@ describe('checkpoints', () => {
     b.free();
   });
 
+  it('re-saving a saved step is a no-op; a changed re-save killed at any point leaves latest naming a complete checkpoint; orphans go', async () => {
+    const root = mkdtempSync(join(tmpdir(), 'ig-resave-'));
+    const model = await Qwen2Model.load(gpu, dir);
+    const opt = await step(model);
+    const complete = async () => {
+      const where = (await latestCheckpoint(root))!;
+      expect(readdirSync(where).sort(), where).toEqual(['config.json', 'model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
+      return (await readCheckpointState(where)).state;
+    };
+    await saveCheckpoint(root, model, opt, { step: 3, run: 'a' });
+    expect(await saveCheckpoint(root, model, opt, { step: 3, run: 'a' })).toBe(`${root}/step-000003`); // same files: nothing replaced
+    expect(readdirSync(root).sort()).toEqual(['latest', 'step-000003']);
+    const kill = (hook: 'beforeLatest' | 'beforeCleanup') => ({ [hook]: () => { throw new Error('killed'); } });
+    // Killed after the new directory is in place, before latest moves: latest still names the old, complete one.
+    await expect(saveCheckpoint(root, model, opt, { step: 3, run: 'b' }, kill('beforeLatest'))).rejects.toThrow('killed');
+    expect((await complete()).run).toBe('a');
+    // Killed after latest moves, before the old one is removed: latest names the new, complete one.
+    await expect(saveCheckpoint(root, model, opt, { step: 3, run: 'c' }, kill('beforeCleanup'))).rejects.toThrow('killed');
+    expect((await complete()).run).toBe('c');
+    // A save killed before its rename leaves a temporary directory; the next save removes it.
+    await expect(saveCheckpoint(root, model, opt, { step: 4 }, { beforeCommit: () => { throw new Error('killed'); } })).rejects.toThrow('killed');
+    const { mkdirSync } = await import('node:fs');
+    mkdirSync(join(root, '.step-000004.tmp-1'));
+    await saveCheckpoint(root, model, opt, { step: 4 });
+    expect(readdirSync(root).filter((e) => e.startsWith('.'))).toEqual([]);
+    expect((await complete()).step).toBe(4);
+    opt.free();
+    model.free();
+  });
+
   it('an interrupted save (after writing, before the rename) leaves the previous checkpoint as latest and loadable', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
     const model = await Qwen2Model.load(gpu, dir);

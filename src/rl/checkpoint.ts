@@ -4,7 +4,10 @@
  * LoRA adapters, PEFT `adapter_config.json` + `adapter_model.safetensors` only — plus
  * `optimizer.safetensors` with AdamW's moments and `trainer_state.json`) built under a temporary name and renamed into place
  * in one step; `ROOT/latest` then names it, itself replaced by rename. A crash at any point leaves
- * `latest` naming a complete checkpoint. Node and Deno (file system); browsers get a typed error.
+ * `latest` naming a complete checkpoint. Saving a step that is already saved is a no-op when the
+ * files are the same; otherwise the new one takes a revision name (`step-000042-2`) and the old one
+ * is removed only after `latest` names the new. Temporary directories a killed save left behind are
+ * removed by the next save. Node and Deno (file system); browsers get a typed error.
  */
 import { IgSearchError } from '../errors.js';
 import type { AdamW } from '../kernels/adamw/adamw.js';
@@ -23,6 +26,10 @@ export interface SaveOptions {
   files?: Record<string, string | Uint8Array>;
   /** Test hook: runs after the files are written, before anything is renamed into place. */
   beforeCommit?: () => void | Promise<void>;
+  /** Test hook: runs after the new directory is in place, before `latest` names it. */
+  beforeLatest?: () => void | Promise<void>;
+  /** Test hook: runs after `latest` names the new directory, before a replaced one is removed. */
+  beforeCleanup?: () => void | Promise<void>;
 }
 
 async function fs() {
@@ -46,6 +53,10 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
   if (!Number.isInteger(state.step) || state.step < 0) throw new IgSearchError('INVALID_ARGUMENT', `checkpoint: step must be a non-negative integer, got ${state.step}`);
   const f = await fs();
   await f.mkdir(root, { recursive: true });
+  // What a killed save left behind (one saver per root).
+  for (const entry of await f.readdir(root)) {
+    if (/^\.step-\d+\.tmp-\d+$/.test(entry)) await f.rm(`${root}/${entry}`, { recursive: true, force: true });
+  }
   const name = stepName(state.step);
   const tmp = `${root}/.${name}.tmp-${Date.now()}`;
   await f.mkdir(tmp, { recursive: true });
@@ -68,16 +79,47 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
     await f.writeFile(`${tmp}/trainer_state.json`, JSON.stringify(state, null, 2));
     for (const [name, data] of Object.entries(options.files ?? {})) await f.writeFile(`${tmp}/${name}`, data);
     await options.beforeCommit?.();
-    const final = `${root}/${name}`;
-    await f.rm(final, { recursive: true, force: true });
-    await f.rename(tmp, final);
-    await f.writeFile(`${root}/latest.tmp`, name);
-    await f.rename(`${root}/latest.tmp`, `${root}/latest`);
-    return final;
+    // The directories already holding this step (a re-save): the same files make this save a no-op.
+    const existing = (await f.readdir(root)).filter((e) => e === name || e.startsWith(`${name}-`)).sort(byRevision);
+    const current = existing[existing.length - 1];
+    if (current && (await sameFiles(f, tmp, `${root}/${current}`))) {
+      await f.rm(tmp, { recursive: true, force: true });
+      await pointLatest(f, root, current);
+      return `${root}/${current}`;
+    }
+    const final = current ? `${name}-${revisionOf(current) + 1}` : name;
+    await f.rename(tmp, `${root}/${final}`);
+    await options.beforeLatest?.();
+    await pointLatest(f, root, final);
+    await options.beforeCleanup?.();
+    for (const old of existing) await f.rm(`${root}/${old}`, { recursive: true, force: true });
+    return `${root}/${final}`;
   } catch (e) {
     await f.rm(tmp, { recursive: true, force: true }).catch(() => {});
     throw e;
   }
+}
+
+type Fs = Awaited<ReturnType<typeof fs>>;
+
+const revisionOf = (dir: string) => Number(/-(\d+)-(\d+)$/.exec(dir)?.[2] ?? 1);
+const byRevision = (a: string, b: string) => revisionOf(a) - revisionOf(b);
+
+async function pointLatest(f: Fs, root: string, name: string): Promise<void> {
+  await f.writeFile(`${root}/latest.tmp`, name);
+  await f.rename(`${root}/latest.tmp`, `${root}/latest`);
+}
+
+/** Whether two checkpoint directories hold the same files with the same bytes. */
+async function sameFiles(f: Fs, a: string, b: string): Promise<boolean> {
+  const [left, right] = await Promise.all([f.readdir(a), f.readdir(b).catch(() => [] as string[])]);
+  if (left.length !== right.length || left.some((n) => !right.includes(n))) return false;
+  for (const n of left) {
+    const [x, y] = (await Promise.all([f.readFile(`${a}/${n}`), f.readFile(`${b}/${n}`)])).map((d) => new Uint8Array(d.buffer, d.byteOffset, d.byteLength));
+    if (x!.length !== y!.length) return false;
+    for (let i = 0; i < x!.length; i++) if (x![i] !== y![i]) return false;
+  }
+  return true;
 }
 
 /** The directory `latest` names, or undefined when there is no checkpoint yet. */
@@ -89,7 +131,7 @@ export async function latestCheckpoint(root: string): Promise<string | undefined
   } catch {
     return undefined;
   }
-  if (!/^step-\d+$/.test(name)) throw new IgSearchError('INVALID_ARGUMENT', `${root}/latest: "${name.slice(0, 40)}" is not a checkpoint name`);
+  if (!/^step-\d+(-\d+)?$/.test(name)) throw new IgSearchError('INVALID_ARGUMENT', `${root}/latest: "${name.slice(0, 40)}" is not a checkpoint name`);
   return `${root}/${name}`;
 }
 
