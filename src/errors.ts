@@ -15,7 +15,9 @@ export type IgSearchErrorCode =
   | 'OUT_OF_RANGE' // an index or id outside its valid range
   | 'NON_FINITE' // NaN or Infinity where a finite number is required
   | 'UNSUPPORTED_RUNTIME'
-  | 'RETRIEVAL_FAILED'; // a retriever (HTTP server) timed out, failed or answered garbage
+  | 'RETRIEVAL_FAILED' // a retriever (HTTP server) timed out, failed or answered garbage
+  | 'CHECKPOINT_INCOMPLETE' // a checkpoint or run directory lacks what resuming needs, or would be overwritten
+  | 'TRAINING_DIVERGED'; // the weights or gradients stopped being finite
 
 export class IgSearchError extends Error {
   override readonly name = 'IgSearchError';

@@ -78,7 +78,7 @@ export { IgSearchTrainer, resolveTrainerConfig, STEP_PHASES, type TrainerConfig,
 export { packBatch, byPrediction, type Batch } from './rl/batch.js';
 export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
 export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type ScriptedExample } from './rl/sft.js';
-export { trainingRun, evaluate, questionsForStep, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';
+export { trainingRun, evaluate, questionsForStep, MAX_SKIPPED_IN_A_ROW, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';
 export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
 export { renderReport, summarizeRuns, hopSplit, type RunSummary, type ReportOptions } from './report/report.js';
 export { createTrainerWorkerApi, type TrainerWorkerApi, type WorkerDemoOptions, type WorkerDemoResult } from './worker/api.js';

@@ -135,7 +135,7 @@ describe('Search-R1 tool loop (fixture model, scripted policy tokens)', () => {
 describe('HTTP retriever (Search-R1 /retrieve API) against a local server', () => {
   let server: Server;
   let url: string;
-  let mode: 'ok' | 'fail-once' | 'slow' | 'garbage' | 'missing' = 'ok';
+  let mode: 'ok' | 'fail-once' | 'slow' | 'garbage' | 'missing' | 'huge' | 'flood' = 'ok';
   let requests = 0;
   beforeAll(async () => {
     server = createServer((req, res) => {
@@ -148,6 +148,26 @@ describe('HTTP retriever (Search-R1 /retrieve API) against a local server', () =
         if (mode === 'slow') return void setTimeout(() => res.end('{}'), 500);
         if (mode === 'garbage') return void res.end('<html>not json');
         if (mode === 'missing') return void res.writeHead(404).end('no such route');
+        if (mode === 'huge') {
+          // 40 MB streamed in chunks with no content-length: the client must stop reading at its cap.
+          res.setHeader('content-type', 'application/json');
+          res.write('{"result": [[');
+          let sent = 0;
+          const chunk = `{"document": {"id": "x", "contents": "${'y'.repeat(65_000)}"}, "score": 1},`;
+          const more = () => {
+            while (sent < 40e6) {
+              sent += chunk.length;
+              if (!res.write(chunk)) return void res.once('drain', more);
+            }
+            res.end('{}]]}');
+          };
+          res.on('error', () => {});
+          return more();
+        }
+        if (mode === 'flood') {
+          const result = queries.map((q) => Array.from({ length: 5000 }, (_, i) => ({ document: { id: `${q}-${i}`, contents: `"T${i}"\nabout ${q}` }, score: 5000 - i })));
+          return void res.end(JSON.stringify({ result }));
+        }
         const result = queries.map((q) => Array.from({ length: topk }, (_, i) => ({ document: { id: `${q}-${i}`, contents: `"T${i}"\nabout ${q}` }, score: 10 - i })));
         res.setHeader('content-type', 'application/json');
         res.end(JSON.stringify({ result }));
@@ -184,5 +204,17 @@ describe('HTTP retriever (Search-R1 /retrieve API) against a local server', () =
     expect(requests).toBe(1);
     await expect(run('missing')).rejects.toThrow(/HTTP 404/);
     expect(requests).toBe(1);
+  });
+
+  it('bounds what an answer can cost: at most topk documents per query, and an oversize answer fails unretried', async () => {
+    const flooded = await run('flood');
+    expect(flooded.map((d) => d.length)).toEqual([2, 2]); // 5,000 answered, 2 asked
+    expect(flooded[0]!.map((d) => d.id)).toEqual(['alpha-0', 'alpha-1']);
+    const huge = await run('huge', { maxResponseBytes: 1_000_000, timeoutMs: 10_000 }).catch((e) => e);
+    expect(huge).toBeInstanceOf(IgSearchError);
+    expect(huge.code).toBe('RETRIEVAL_FAILED');
+    expect(huge.message).toMatch(/exceeds maxResponseBytes \(1000000 bytes\)/);
+    expect(requests).toBe(1);
+    expect(() => new HttpRetriever('not a url')).toThrow(/is not a URL/);
   });
 });

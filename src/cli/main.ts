@@ -9,11 +9,12 @@ import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
 import { evalCommand, train, TRAIN_USAGE } from './train.js';
 
+const DOCTOR_USAGE = '  doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024, at most 8192)';
 const USAGE = `usage: ig-search <command> [options]
 
 commands:
 ${DEMO_USAGE}
-  doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024)
+${DOCTOR_USAGE}
 ${SCORE_USAGE}
 ${RUN_USAGE}
 ${TRAIN_USAGE}
@@ -21,14 +22,21 @@ ${SFT_USAGE}
   help                         this text
 `;
 
+/** `ig-search COMMAND --help`: that command's lines of the usage text. */
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE };
+
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command && COMMAND_USAGE[command] && (rest.includes('--help') || rest.includes('-h'))) {
+    console.log(`usage: ig-search ${COMMAND_USAGE[command]!.trim()}`);
+    return 0;
+  }
   switch (command) {
     case 'doctor': {
       const json = rest.includes('--json');
       const sizeAt = rest.indexOf('--size');
       const size = sizeAt >= 0 ? Number(rest[sizeAt + 1]) : 1024;
-      if (!Number.isInteger(size) || size < 1) throw new IgSearchError('INVALID_ARGUMENT', `--size must be a positive integer, got ${rest[sizeAt + 1]}`);
+      if (!Number.isInteger(size) || size < 1 || size > 8192) throw new IgSearchError('INVALID_ARGUMENT', `--size must be an integer from 1 to 8192, got ${rest[sizeAt + 1]}`, { hint: 'the N³ matmul needs three N×N buffers; 8192 is 256 MiB each' });
       const report = await doctor({ size, log: json ? undefined : (line) => console.log(line) });
       if (json) console.log(JSON.stringify(report, null, 2));
       return report.wasm.ok ? 0 : 1;

@@ -119,6 +119,18 @@ export async function train(argv: string[]): Promise<number> {
     docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),
     seed: numberFlag(values.seed, '--seed'),
   });
+  if (!values.model || !values.data) throw new IgSearchError('INVALID_ARGUMENT', 'train: --model DIR and --data FILE.jsonl are required');
+  const modelDir = values.model!.replace(/\/$/, '');
+  const latest = values.resume ? await latestCheckpoint(out) : undefined;
+  if (values.resume && !latest) console.error(`--resume: no checkpoint under ${out} yet, starting from ${modelDir}`);
+  if (!values.resume) {
+    const existing = await latestCheckpoint(out).catch(() => undefined);
+    if (existing) {
+      throw new IgSearchError('CHECKPOINT_INCOMPLETE', `train: ${out} already holds a run (latest: ${existing}); starting over would replace its checkpoints`, {
+        hint: 'pass --resume to continue it, or give another --out',
+      });
+    }
+  }
   const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train');
   let test: DataQuestion[] | undefined;
   if (values['eval-data']) {
@@ -126,9 +138,6 @@ export async function train(argv: string[]): Promise<number> {
     for (const s of parsed.skipped) console.error(`${values['eval-data']}:${s.line}: skipped (${s.reason})`);
     test = parsed.questions;
   }
-  const modelDir = values.model!.replace(/\/$/, '');
-  const latest = values.resume ? await latestCheckpoint(out) : undefined;
-  if (values.resume && !latest) console.error(`--resume: no checkpoint under ${out} yet, starting from ${modelDir}`);
   await mkdir(out, { recursive: true });
 
   const gpu = await Gpu.request();

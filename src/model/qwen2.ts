@@ -134,6 +134,9 @@ export class Qwen2Model {
       const size = shape.reduce((a, b) => a * b, 1);
       if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
       if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
+      for (let i = 0; i < t.length; i++) {
+        if (!Number.isFinite(t[i]!)) throw new IgSearchError('NON_FINITE', `tensor "${name}" holds ${t[i]} at index ${i}`, { hint: 'the checkpoint is corrupt or training diverged; load an earlier one' });
+      }
     }
     const variant = options.matmulVariant;
     const maxVocabChunk = options.maxVocabChunk ?? 8192;

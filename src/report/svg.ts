@@ -81,10 +81,13 @@ export function lineChart(title: string, xLabel: string, yLabel: string, series:
   return f.svg.join('');
 }
 
-export function histogram(title: string, xLabel: string, values: readonly number[], color: string, bins = 24, markers: readonly { at: number; label: string }[] = []): string {
+export function histogram(title: string, xLabel: string, all: readonly number[], color: string, bins = 24, markers: readonly { at: number; label: string }[] = []): string {
+  // NaN and ±∞ cannot be placed on an axis: they are counted in the title instead.
+  const values = all.filter(Number.isFinite);
+  if (values.length < all.length) title = `${title} (${all.length - values.length} not finite, left out)`;
   if (!values.length) return lineChart(title, xLabel, 'count', []);
-  let lo = Math.min(...values);
-  let hi = Math.max(...values);
+  let lo = values.reduce((m, v) => Math.min(m, v), Infinity);
+  let hi = values.reduce((m, v) => Math.max(m, v), -Infinity);
   if (hi === lo) (lo -= 0.5), (hi += 0.5);
   const width = (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);

@@ -43,6 +43,8 @@ export interface HttpRetrieverOptions {
   retries?: number;
   /** First retry delay, doubled each time (default 200 ms). */
   backoffMs?: number;
+  /** Largest answer read, in bytes (default 16 MiB); a longer one fails the call, unretried. */
+  maxResponseBytes?: number;
   fetch?: typeof fetch;
 }
 
@@ -51,6 +53,7 @@ export class HttpRetriever implements Retriever {
   private readonly timeoutMs: number;
   private readonly retries: number;
   private readonly backoffMs: number;
+  private readonly maxResponseBytes: number;
   private readonly fetcher: typeof fetch;
 
   constructor(
@@ -60,6 +63,13 @@ export class HttpRetriever implements Retriever {
     this.timeoutMs = options.timeoutMs ?? 10_000;
     this.retries = options.retries ?? 2;
     this.backoffMs = options.backoffMs ?? 200;
+    this.maxResponseBytes = options.maxResponseBytes ?? 16 * 2 ** 20;
+    if (!(this.maxResponseBytes > 0)) throw new IgSearchError('INVALID_ARGUMENT', `HttpRetriever: maxResponseBytes must be > 0, got ${options.maxResponseBytes}`);
+    try {
+      new URL(url);
+    } catch {
+      throw new IgSearchError('INVALID_ARGUMENT', `retriever URL ${JSON.stringify(url)} is not a URL`, { hint: 'e.g. http://127.0.0.1:8000/retrieve' });
+    }
     this.fetcher = options.fetch ?? globalThis.fetch.bind(globalThis);
   }
 
@@ -75,8 +85,12 @@ export class HttpRetriever implements Retriever {
       let text: string;
       try {
         response = await this.fetcher(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
-        text = await response.text();
+        text = await readCapped(response, this.maxResponseBytes);
       } catch (e) {
+        if (e instanceof TooLarge) {
+          controller.abort();
+          throw this.fail(`answer exceeds maxResponseBytes (${this.maxResponseBytes} bytes)`, attempt);
+        }
         lastError = controller.signal.aborted ? `no answer within ${this.timeoutMs} ms` : (e as Error).message;
         continue;
       } finally {
@@ -87,7 +101,7 @@ export class HttpRetriever implements Retriever {
         continue;
       }
       if (!response.ok) throw this.fail(`HTTP ${response.status}: ${text.slice(0, 200)}`, attempt);
-      return this.parse(text, queries.length, attempt);
+      return this.parse(text, queries.length, k, attempt);
     }
     throw this.fail(lastError, this.retries);
   }
@@ -98,7 +112,7 @@ export class HttpRetriever implements Retriever {
     });
   }
 
-  private parse(text: string, count: number, attempt: number): RetrievedDocument[][] {
+  private parse(text: string, count: number, k: number, attempt: number): RetrievedDocument[][] {
     let json: unknown;
     try {
       json = JSON.parse(text);
@@ -109,7 +123,8 @@ export class HttpRetriever implements Retriever {
     if (!Array.isArray(result) || result.length !== count) throw this.fail(`expected { result: [...] } with ${count} lists, got ${text.slice(0, 120)}`, attempt);
     return result.map((hits, q) => {
       if (!Array.isArray(hits)) throw this.fail(`result[${q}] is not a list`, attempt);
-      return hits.map((hit, i) => {
+      // A server may answer more than asked: the first `k` are kept.
+      return hits.slice(0, k).map((hit, i) => {
         const h = hit as { document?: { id?: unknown; contents?: unknown }; score?: unknown; contents?: unknown; id?: unknown };
         const doc = h.document ?? h;
         if (typeof doc.contents !== 'string') throw this.fail(`result[${q}][${i}] has no document.contents`, attempt);
@@ -117,6 +132,36 @@ export class HttpRetriever implements Retriever {
       });
     });
   }
+}
+
+class TooLarge extends Error {}
+
+/** The body as text, refusing (TooLarge) past `limit` bytes without holding more than that. */
+async function readCapped(response: Response, limit: number): Promise<string> {
+  const declared = Number(response.headers.get('content-length') ?? NaN);
+  if (declared > limit) throw new TooLarge();
+  if (!response.body) {
+    const text = await response.text();
+    if (text.length > limit) throw new TooLarge();
+    return text;
+  }
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new TooLarge();
+    }
+    parts.push(value);
+  }
+  const bytes = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) (bytes.set(p, at), (at += p.byteLength));
+  return new TextDecoder().decode(bytes);
 }
 
 /**

@@ -76,7 +76,7 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
       for (const [k, v] of o.v) moments.set(`exp_avg_sq.${k}`, { data: v, shape: [v.length] });
       await f.writeFile(`${tmp}/optimizer.safetensors`, writeSafetensors(moments, { format: 'ig-search-adamw', step: String(o.step) }));
     }
-    await f.writeFile(`${tmp}/trainer_state.json`, JSON.stringify(state, null, 2));
+    await f.writeFile(`${tmp}/trainer_state.json`, JSON.stringify({ ...state, optimizerSaved: optimizer !== undefined }, null, 2));
     for (const [name, data] of Object.entries(options.files ?? {})) await f.writeFile(`${tmp}/${name}`, data);
     await options.beforeCommit?.();
     // The directories already holding this step (a re-save): the same files make this save a no-op.
@@ -138,11 +138,26 @@ export async function latestCheckpoint(root: string): Promise<string | undefined
 /** Trainer state and optimizer moments of a checkpoint directory (the model loads with Qwen2Model.load). */
 export async function readCheckpointState(dir: string): Promise<{ state: TrainerState; optimizer?: { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> } }> {
   const f = await fs();
-  const state = JSON.parse(await f.readFile(`${dir}/trainer_state.json`, 'utf8')) as TrainerState;
+  let state: TrainerState;
+  try {
+    state = JSON.parse(await f.readFile(`${dir}/trainer_state.json`, 'utf8')) as TrainerState;
+  } catch (e) {
+    throw new IgSearchError('CHECKPOINT_INCOMPLETE', `${dir}/trainer_state.json: ${(e as Error).message.split('\n')[0]}`, { cause: e, hint: 'resume from a complete checkpoint (OUT/latest names the newest)' });
+  }
+  if (typeof state !== 'object' || state === null || !Number.isInteger(state.step) || state.step < 0) {
+    throw new IgSearchError('CHECKPOINT_INCOMPLETE', `${dir}/trainer_state.json: field "step" is not a step count`, { hint: 'resume from a complete checkpoint (OUT/latest names the newest)' });
+  }
   let bytes: Uint8Array;
   try {
     bytes = new Uint8Array(await f.readFile(`${dir}/optimizer.safetensors`));
   } catch {
+    // Saved with an optimizer (or, from before the flag, after a step): resuming without it would
+    // silently restart AdamW's moments.
+    if (state.optimizerSaved === true || (state.optimizerSaved === undefined && state.step > 0)) {
+      throw new IgSearchError('CHECKPOINT_INCOMPLETE', `${dir}/optimizer.safetensors is missing: this checkpoint was saved with AdamW's moments`, {
+        hint: 'restore the file, or resume from an earlier complete checkpoint (point OUT/latest at it)',
+      });
+    }
     return { state };
   }
   const header = readSafetensorsHeader(bytes, `${dir}/optimizer.safetensors`);

@@ -151,6 +151,9 @@ function stepExactMatch(metrics: Pick<StepMetrics, 'rewards'>, questions: readon
   return Object.fromEntries(Object.entries(sums).map(([k, [s, n]]) => [k, n ? s / n : 0]));
 }
 
+/** Consecutive skipped (non-finite) steps after which a run stops instead of going on unchanged. */
+export const MAX_SKIPPED_IN_A_ROW = 3;
+
 export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRunOptions): Promise<TrainingRunResult> {
   const { run, onEvent } = options;
   const evalEvery = options.evalEvery ?? 0;
@@ -178,6 +181,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
     onEvent?.({ type: 'checkpoint', run, step: trainer.steps, path: lastCheckpoint });
   };
   let aborted = false;
+  let skippedInARow = 0;
   try {
     if (evalEvery > 0 && trainer.steps === 0) await evaluation();
     while (trainer.steps < options.steps) {
@@ -190,6 +194,13 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
       const questions = questionsForStep(options.train, step, options.questionsPerStep, seed);
       const { trajectories: _t, ...metrics } = await trainer.step(questions);
       onEvent?.({ type: 'step', run, exactMatch: stepExactMatch(metrics, questions, trainer.config.groupSize), ...metrics });
+      // A non-finite gradient skips one update; several in a row mean the weights themselves are gone.
+      skippedInARow = metrics.skipped ? skippedInARow + 1 : 0;
+      if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
+        throw new IgSearchError('TRAINING_DIVERGED', `run "${run}": ${skippedInARow} steps in a row had a non-finite gradient norm (last at step ${trainer.steps}); nothing was updated`, {
+          hint: lastCheckpoint ? `resume from ${lastCheckpoint} with a smaller --lr` : 'lower the learning rate and start again',
+        });
+      }
       const done = trainer.steps >= options.steps;
       if (options.checkpointEvery && trainer.steps % options.checkpointEvery === 0 && !done) await checkpoint();
       if (evalEvery > 0 && trainer.steps % evalEvery === 0 && !done) await evaluation();
