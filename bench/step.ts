@@ -61,8 +61,8 @@ const tokenizer = policy.tokenizer;
 const passages = policy.world.passages;
 // Documents of ~100 tokens: consecutive world passages joined under the first one's title.
 const docs: { id: string; contents: string }[] = [];
-for (let i = 0; i + 4 <= passages.length; i += 4) {
-  const parts = passages.slice(i, i + 4).map((p) => p.contents);
+for (let i = 0; i + 6 <= passages.length; i += 6) {
+  const parts = passages.slice(i, i + 6).map((p) => p.contents);
   docs.push({ id: `d${i}`, contents: `${parts[0]!.split('\n')[0]}\n${parts.map((p) => p.split('\n').slice(1).join(' ')).join(' ')}` });
 }
 const docTokens = docs.map((d) => tokenizer.encode(d.contents, { addSpecialTokens: false }).length);

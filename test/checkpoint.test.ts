@@ -43,7 +43,7 @@ describe('checkpoints', () => {
     const latest = await latestCheckpoint(root);
     expect(latest).toBe(`${root}/step-000001`);
     const { state, optimizer } = await readCheckpointState(latest!);
-    expect(state).toEqual({ step: 1, note: 'after one step' });
+    expect(state).toEqual({ step: 1, note: 'after one step', optimizerSaved: true });
     expect(optimizer!.step).toBe(1);
     const b = await Qwen2Model.load(gpu, latest!);
     const optB = await step(b, undefined, optimizer);
