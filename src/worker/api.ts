@@ -26,11 +26,17 @@ export interface TrainerWorkerApi {
   demo(options: WorkerDemoOptions, onEvent?: (event: RunEvent) => void): Promise<WorkerDemoResult>;
   /** Stops a running demo after its current step. */
   abort(): void;
+  /**
+   * Ends the worker's work cleanly: aborts a running demo, waits for it to stop, and releases the
+   * GPU device. `terminate()` calls it before ending the thread.
+   */
+  shutdown(): Promise<void>;
 }
 
 export function createTrainerWorkerApi(): TrainerWorkerApi {
   let gpu: Promise<Gpu> | undefined;
   let controller: AbortController | undefined;
+  let running: Promise<unknown> | undefined;
   const device = () => (gpu ??= Gpu.request());
   return {
     async info() {
@@ -41,11 +47,20 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       controller = new AbortController();
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
-      const result = await runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined });
+      const work = runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined });
+      running = work.catch(() => undefined);
+      const result = await work;
       return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
     },
     abort() {
       controller?.abort();
+    },
+    async shutdown() {
+      controller?.abort();
+      await running;
+      const device = await gpu?.catch(() => undefined);
+      gpu = undefined;
+      device?.destroy();
     },
   };
 }

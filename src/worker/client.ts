@@ -19,15 +19,29 @@ export const workerCallback = <T extends (...args: never[]) => unknown>(fn: T): 
 
 /**
  * Node: spawns the trainer in a worker_thread running the bundle's `worker-node.js`, wrapped with
- * comlink; `terminate()` ends the thread. Browsers construct `new Worker(…/worker-browser.js)` and
- * use `wrapTrainerWorker` instead.
+ * comlink. `terminate()` first asks the worker to shut down — abort the run, let the current step
+ * finish, release the GPU device — and ends the thread after that, or after `graceMs` (default
+ * 120 s) if it does not answer. Ending a thread while a GPU call is in flight can take the whole
+ * process down with it (Dawn), so there is no immediate kill. Browsers construct
+ * `new Worker(…/worker-browser.js)` and use `wrapTrainerWorker` instead.
  */
-export async function spawnTrainerWorker(): Promise<{ api: TrainerWorker; terminate: () => Promise<number> }> {
+export async function spawnTrainerWorker(): Promise<{ api: TrainerWorker; terminate: (graceMs?: number) => Promise<number> }> {
   if (currentPlatform().runtime !== 'node') {
     throw new IgSearchError('UNSUPPORTED_RUNTIME', `spawnTrainerWorker is for Node; in ${currentPlatform().runtime} create a module Worker for dist/worker-browser.js and call wrapTrainerWorker`);
   }
   const { Worker } = await import('node:worker_threads');
   const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');
   const worker = new Worker(new URL('./worker-node.js', import.meta.url));
-  return { api: wrap<TrainerWorkerApi>(nodeEndpoint(worker)), terminate: () => worker.terminate() };
+  const api = wrap<TrainerWorkerApi>(nodeEndpoint(worker));
+  let exited = false;
+  worker.once('exit', () => (exited = true));
+  const terminate = async (graceMs = 120_000) => {
+    if (!exited) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([api.shutdown().catch(() => undefined), new Promise((resolve) => (timer = setTimeout(resolve, graceMs)))]);
+      clearTimeout(timer);
+    }
+    return worker.terminate();
+  };
+  return { api, terminate };
 }
