@@ -26,6 +26,44 @@ export function numberFlag(value: string, flag: string, { integer = true, positi
   return n;
 }
 
+/**
+ * Creates `path` as a new directory (its parents as needed); when it exists, `path-2`, `path-3`, …
+ * instead, so two runs started in the same second never share one. A file in the way or a
+ * directory that cannot be written is a typed error naming `flag`.
+ */
+export async function freshDirectory(path: string, flag: string): Promise<string> {
+  const { mkdir } = await import('node:fs/promises');
+  const parent = path.replace(/\/[^/]*$/, '') || '.';
+  await outputDirectory(parent, flag);
+  for (let n = 1; ; n++) {
+    const candidate = n === 1 ? path : `${path}-${n}`;
+    try {
+      await mkdir(candidate);
+      return candidate;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw outputError(candidate, flag, e);
+    }
+  }
+}
+
+/** Creates the directory `path` (and parents) for output, or explains with a typed error why it cannot be. */
+export async function outputDirectory(path: string, flag: string): Promise<void> {
+  const { mkdir, stat, access, constants } = await import('node:fs/promises');
+  try {
+    await mkdir(path, { recursive: true });
+    if (!(await stat(path)).isDirectory()) throw Object.assign(new Error('not a directory'), { code: 'ENOTDIR' });
+    await access(path, constants.W_OK);
+  } catch (e) {
+    throw outputError(path, flag, e);
+  }
+}
+
+function outputError(path: string, flag: string, e: unknown): IgSearchError {
+  const code = (e as NodeJS.ErrnoException).code;
+  const reason = code === 'EEXIST' || code === 'ENOTDIR' ? 'a file is in the way (it, or a folder above it, is a file)' : code === 'EACCES' || code === 'EPERM' || code === 'EROFS' ? 'it cannot be written here' : (e as Error).message;
+  return new IgSearchError('INVALID_ARGUMENT', `${flag} ${path}: ${reason}`, { cause: e, hint: `give ${flag} a directory you can write` });
+}
+
 export async function readText(path: string): Promise<string> {
   try {
     return new TextDecoder().decode(await currentPlatform().readFile(path));

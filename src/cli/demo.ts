@@ -4,14 +4,14 @@
  * stderr, `runs/<id>/metrics.jsonl` (one record per line, appended as it happens) and a
  * self-contained `runs/<id>/report.html`.
  */
-import { appendFile, mkdir, rename, writeFile } from 'node:fs/promises';
+import { appendFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { interruptible, numberFlag, parseOptions } from './args.js';
+import { freshDirectory, interruptible, numberFlag, parseOptions } from './args.js';
 import { ProgressBar } from './progress.js';
 
 export const DEMO_USAGE = `  demo [--out runs] [--steps ${DEMO_DEFAULTS.steps}] [--seed ${DEMO_DEFAULTS.seed}] [--questions ${DEMO_DEFAULTS.questionsPerStep}] [--group ${DEMO_DEFAULTS.groupSize}]
@@ -60,10 +60,18 @@ export async function demo(argv: string[]): Promise<number> {
   for (const a of algos) if (a !== 'grpo' && a !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not grpo or ig-search`);
   const steps = numberFlag(values.steps, '--steps', { positive: true });
   const seed = numberFlag(values.seed, '--seed');
+  // Every flag is checked before anything is created.
+  const numbers = {
+    questionsPerStep: numberFlag(values.questions, '--questions', { positive: true }),
+    groupSize: numberFlag(values.group, '--group', { positive: true }),
+    evalEvery: numberFlag(values['eval-every'], '--eval-every', { positive: true }),
+    lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
+    lambda: numberFlag(values.lambda, '--lambda', { integer: false, positive: true }),
+    testQuestions: values.test === undefined ? undefined : numberFlag(values.test, '--test', { positive: true }),
+  };
   const policy = values.policy ?? embeddedPolicyDir();
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
-  const dir = `${values.out.replace(/\/$/, '')}/demo-${stamp}-seed${seed}`;
-  await mkdir(dir, { recursive: true });
+  const dir = await freshDirectory(`${values.out.replace(/\/$/, '')}/demo-${stamp}-seed${seed}`, '--out');
   const metricsPath = `${dir}/metrics.jsonl`;
   await writeFile(metricsPath, '');
 
@@ -80,12 +88,7 @@ export async function demo(argv: string[]): Promise<number> {
       algos: algos as ('grpo' | 'ig-search')[],
       steps,
       seed,
-      questionsPerStep: numberFlag(values.questions, '--questions', { positive: true }),
-      groupSize: numberFlag(values.group, '--group', { positive: true }),
-      evalEvery: numberFlag(values['eval-every'], '--eval-every', { positive: true }),
-      lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
-      lambda: numberFlag(values.lambda, '--lambda', { integer: false, positive: true }),
-      testQuestions: values.test === undefined ? undefined : numberFlag(values.test, '--test', { positive: true }),
+      ...numbers,
       signal: interrupt.signal,
       onEvent: (e) => {
         const offset = algos.indexOf(e.run) * steps;

@@ -82,6 +82,10 @@ export async function run(argv: string[]): Promise<number> {
     }
     model.free();
     index?.free();
+    if (trajectory.finish === 'retrieval_failed') {
+      console.error(`ig-search run: the retriever failed (${trajectory.error}); the answer above is incomplete`);
+      return 1;
+    }
     return 0;
   } finally {
     gpu.destroy();

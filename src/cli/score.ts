@@ -15,8 +15,9 @@ export const SCORE_USAGE = `  score --model DIR (--prefix TEXT | --prefix-ids 1,
                                per-token log p(continuation | prefix) and its mean, for each continuation`;
 
 function ids(text: string, flag: string): number[] {
-  const out = text.split(',').map((s) => Number(s.trim()));
-  if (out.some((n) => !Number.isInteger(n) || n < 0)) throw new IgSearchError('INVALID_ARGUMENT', `${flag}: expected comma-separated token ids, got "${text}"`);
+  const parts = text.split(',').map((s) => s.trim());
+  const out = parts.map(Number);
+  if (text.trim() === '' || parts.some((s) => s === '') || out.some((n) => !Number.isInteger(n) || n < 0)) throw new IgSearchError('INVALID_ARGUMENT', `${flag}: expected comma-separated token ids, got "${text}"`);
   return out;
 }
 

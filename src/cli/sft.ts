@@ -16,7 +16,7 @@ import { trainTokenizerJson } from '../tokenizer/train.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
-import { numberFlag, parseOptions } from './args.js';
+import { numberFlag, outputDirectory, parseOptions } from './args.js';
 
 export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [--lr 0.003] [--people 20] [--films 8] [--test-fraction 0.4]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
@@ -35,8 +35,9 @@ export async function sft(argv: string[]): Promise<number> {
     'test-fraction': { type: 'string', default: '0.4' },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'sft: --out DIR is required');
+  await outputDirectory(values.out, '--out'); // before minutes of training, not at the save
   const n = (v: string, flag: string) => numberFlag(v, flag, { integer: false, positive: true });
-  const seed = n(values.seed, '--seed');
+  const seed = numberFlag(values.seed, '--seed');
   const core = await loadWasmCore();
   const worldOptions = { seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4, testFraction: Number(values['test-fraction']) };
   const world = buildWorld(worldOptions);

@@ -6,10 +6,11 @@
  * `OUT/latest`; Ctrl-C finishes the step and writes a final checkpoint; a lost GPU device ends
  * with a message naming the checkpoint to resume from.
  */
-import { appendFile, mkdir } from 'node:fs/promises';
+import { appendFile } from 'node:fs/promises';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
+import { readQwen2Config } from '../model/config.js';
 import { Qwen2Model } from '../model/qwen2.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { parseCorpusJsonl, parseQuestionsJsonl, type DataQuestion } from '../retrieval/corpus.js';
@@ -18,9 +19,11 @@ import { latestCheckpoint } from '../rl/checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS } from '../defaults.js';
+import { searchR1Prompt } from '../rollout/search_r1.js';
+import { promptText } from '../rollout/template.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
-import { interruptible, numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
+import { interruptible, numberFlag, outputDirectory, parseOptions, readText, stopTokensOf } from './args.js';
 import { ProgressBar } from './progress.js';
 
 const T = TRAINER_DEFAULTS;
@@ -43,23 +46,35 @@ interface Sources {
   retriever: Retriever;
 }
 
-async function loadSources(values: { model?: string; data?: string; corpus?: string; retriever?: string; 'skip-bad-lines'?: boolean }, command: string): Promise<Sources> {
+async function loadSources(values: { model?: string; data?: string; corpus?: string; retriever?: string; 'skip-bad-lines'?: boolean }, command: string, maxTokens: number): Promise<Sources> {
   if (!values.model || !values.data) throw new IgSearchError('INVALID_ARGUMENT', `${command}: --model DIR and --data FILE.jsonl are required`);
   if (!values.corpus && !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', `${command}: give --corpus FILE.jsonl or --retriever URL`);
+  const retriever = values.retriever ? new HttpRetriever(values.retriever) : undefined; // the URL is checked here, before loading
+  const modelDir = values.model.replace(/\/$/, '');
   const core = await loadWasmCore();
-  const tokenizer = Tokenizer.fromJSON(core, await readText(`${values.model.replace(/\/$/, '')}/tokenizer.json`));
+  const tokenizer = Tokenizer.fromJSON(core, await readText(`${modelDir}/tokenizer.json`));
+  const { maxPositions } = readQwen2Config(await readText(`${modelDir}/config.json`), `${modelDir}/config.json`);
   const skipBadLines = values['skip-bad-lines'] ?? false;
   const data = parseQuestionsJsonl(await readText(values.data), { source: values.data, skipBadLines });
   for (const s of data.skipped) console.error(`${values.data}:${s.line}: skipped (${s.reason})`);
-  if (data.questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${values.data}: no questions`);
+  // A question whose prompt leaves no room for the trajectory would stop the run at the step that draws it.
+  const questions = data.questions.filter((q, i) => {
+    const prompt = tokenizer.encode(promptText(tokenizer, searchR1Prompt(q.question)), { addSpecialTokens: false }).length;
+    if (prompt + maxTokens <= maxPositions) return true;
+    const problem = `the prompt is ${prompt} tokens: with --max-tokens ${maxTokens} it exceeds the model's ${maxPositions} positions`;
+    if (!skipBadLines) throw new IgSearchError('INVALID_ARGUMENT', `${values.data}:${data.lines[i]}: ${problem}`, { hint: 'shorten the question or lower --max-tokens; --skip-bad-lines skips such lines' });
+    console.error(`${values.data}:${data.lines[i]}: skipped (${problem})`);
+    return false;
+  });
+  if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${values.data}: no questions`);
   let index: Bm25Index | undefined;
   if (values.corpus) {
     const corpus = parseCorpusJsonl(await readText(values.corpus), { source: values.corpus, skipBadLines });
     for (const s of corpus.skipped) console.error(`${values.corpus}:${s.line}: skipped (${s.reason})`);
+    if (corpus.passages.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${values.corpus}: no passages`, { hint: 'a corpus is Search-R1 JSONL, one {"id", "contents"} per line' });
     index = Bm25Index.build(core, corpus.passages);
   }
-  const retriever = values.retriever ? new HttpRetriever(values.retriever) : new Bm25Retriever(index!);
-  return { core, tokenizer, questions: data.questions, index, retriever };
+  return { core, tokenizer, questions, index, retriever: retriever ?? new Bm25Retriever(index!) };
 }
 
 const SAMPLING = {
@@ -131,14 +146,14 @@ export async function train(argv: string[]): Promise<number> {
       });
     }
   }
-  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train');
+  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train', config.maxTokens);
   let test: DataQuestion[] | undefined;
   if (values['eval-data']) {
     const parsed = parseQuestionsJsonl(await readText(values['eval-data']), { source: values['eval-data'], skipBadLines: values['skip-bad-lines'] });
     for (const s of parsed.skipped) console.error(`${values['eval-data']}:${s.line}: skipped (${s.reason})`);
     test = parsed.questions;
   }
-  await mkdir(out, { recursive: true });
+  await outputDirectory(out, '--out');
 
   const gpu = await Gpu.request();
   const interrupt = interruptible('writing a checkpoint');
@@ -218,7 +233,8 @@ export async function train(argv: string[]): Promise<number> {
 
 export async function evalCommand(argv: string[]): Promise<number> {
   const values = parseOptions('eval', argv, { ...SAMPLING, lora: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } });
-  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'eval');
+  const maxTokens = numberFlag(values['max-tokens'], '--max-tokens', { positive: true });
+  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'eval', maxTokens);
   const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
   const gpu = await Gpu.request();
   try {

@@ -11,7 +11,7 @@ import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { trainingRun, type RunEvent, type RunRecord } from '../rl/loop.js';
 import type { TrainerConfig } from '../rl/trainer.js';
-import { IgSearchTrainer } from '../rl/trainer.js';
+import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
 import { buildWorld, type World, type WorldOptions } from '../world/world.js';
@@ -91,6 +91,16 @@ export interface DemoResult {
 export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): Promise<DemoResult> {
   const o = { ...DEMO_DEFAULTS, ...options };
   const algos = o.algos ?? ['grpo', 'ig-search'];
+  // Checked before the policy is read: the worker API passes options through as given.
+  const count = (name: string, v: unknown, min: number) => {
+    if (!Number.isInteger(v) || (v as number) < min) throw new IgSearchError('INVALID_ARGUMENT', `demo: ${name} must be an integer ≥ ${min}, got ${String(v)}`);
+  };
+  count('steps', o.steps, 1);
+  count('questionsPerStep', o.questionsPerStep, 1);
+  count('evalEvery', o.evalEvery, 0);
+  if (o.testQuestions !== undefined) count('testQuestions', o.testQuestions, 1);
+  if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => a !== 'grpo' && a !== 'ig-search')) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list "grpo" and/or "ig-search", got ${JSON.stringify(algos)}`);
+  for (const algo of algos) resolveTrainerConfig({ algo, groupSize: o.groupSize, lr: o.lr, seed: o.seed, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, lambda: o.lambda, ...o.trainer });
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);
   const train = policy.world.questions.filter((q) => q.split === 'train');

@@ -5,7 +5,9 @@ import nodeEndpoint from 'comlink/dist/esm/node-adapter.mjs';
 import { setPlatform } from '../platform/platform.js';
 import { nodePlatform } from '../platform/node.js';
 import { createTrainerWorkerApi } from '../worker/api.js';
+import { installErrorTransfer } from '../worker/errors.js';
 
 setPlatform(nodePlatform);
+installErrorTransfer();
 if (!parentPort) throw new Error('ig-search worker-node.js must run as a worker_thread');
 expose(createTrainerWorkerApi(), nodeEndpoint(parentPort));

@@ -21,6 +21,17 @@ export interface Qwen2Config {
 
 type Json = Record<string, unknown>;
 
+/** Upper bounds on the size fields, checked before anything is allocated (the largest real models are far below). */
+const SIZE_LIMITS: Record<string, number> = {
+  hidden_size: 65_536,
+  intermediate_size: 262_144,
+  num_hidden_layers: 1_024,
+  num_attention_heads: 1_024,
+  num_key_value_heads: 1_024,
+  vocab_size: 4_194_304,
+  max_position_embeddings: 4_194_304,
+};
+
 export function readQwen2Config(source: string | object, file = 'config.json'): Qwen2Config {
   let json: unknown = source;
   if (typeof source === 'string') {
@@ -39,6 +50,8 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   const int = (key: string, fallback?: number): number => {
     const v = o[key] ?? fallback;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: ${key} must be a positive integer, found ${JSON.stringify(v)}`);
+    const max = SIZE_LIMITS[key];
+    if (max !== undefined && (v as number) > max) throw new IgSearchError('LIMIT_EXCEEDED', `${file}: ${key} ${v} is over ${max}, more than any model this package can run`, { hint: 'is the config.json corrupt?' });
     return v as number;
   };
   const num = (key: string, fallback: number): number => {

@@ -23,7 +23,7 @@ import { qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToF16 } from './safetensors.js';
-import { LAYER_BUFFERS, layerPrefix, layerTensors, MATRIX_BUFFERS, type LayerBuffer } from './layout.js';
+import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
 export interface Qwen2Options {
@@ -129,6 +129,12 @@ export class Qwen2Model {
   /** From host tensors with HF names and layouts (checked against `config`). */
   static async create(gpu: Gpu, config: Qwen2Config, tensors: ReadonlyMap<string, Float32Array>, options: Qwen2Options = {}): Promise<Qwen2Model> {
     if (config.headDim > MAX_HEAD_DIM) throw new IgSearchError('INVALID_ARGUMENT', `head dimension ${config.headDim} exceeds the supported ${MAX_HEAD_DIM}`);
+    // Every fused layer buffer must fit one buffer and one binding of this device (vocabulary tables are sharded).
+    const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const bytesPer = options.weights === 'f16' ? 2 : 4;
+    for (const [buffer, floats] of Object.entries(layerBufferSizes(config))) {
+      if (floats * bytesPer > limit) throw new IgSearchError('LIMIT_EXCEEDED', `layer buffer ${buffer} needs ${floats * bytesPer} bytes, over this device's ${limit}-byte buffer/binding limit`, { hint: 'this model is too large for this device' });
+    }
     for (const [name, shape] of qwen2TensorShapes(config)) {
       const t = tensors.get(name);
       const size = shape.reduce((a, b) => a * b, 1);

@@ -45,7 +45,7 @@ export function readSafetensorsHeader(bytes: Uint8Array, file: string): Map<stri
     const e = entry as { dtype?: unknown; shape?: unknown; data_offsets?: unknown };
     if (typeof e !== 'object' || e === null) bad(file, `tensor "${name}": entry is not an object`);
     if (typeof e.dtype !== 'string') bad(file, `tensor "${name}": dtype missing`);
-    if (!(e.dtype in BYTES)) bad(file, `tensor "${name}": dtype ${e.dtype} is not supported (F32, F16, BF16)`);
+    if (!Object.hasOwn(BYTES, e.dtype)) bad(file, `tensor "${name}": dtype ${e.dtype} is not supported (F32, F16, BF16)`);
     const dtype = e.dtype as Dtype;
     if (!Array.isArray(e.shape) || !e.shape.every((n) => Number.isSafeInteger(n) && n >= 0)) bad(file, `tensor "${name}": shape ${JSON.stringify(e.shape)} is not a list of sizes`);
     const offsets = e.data_offsets;
@@ -58,6 +58,11 @@ export function readSafetensorsHeader(bytes: Uint8Array, file: string): Map<stri
     if (end - begin !== expected) bad(file, `tensor "${name}": ${dtype} ${JSON.stringify(shape)} needs ${expected} bytes, data_offsets span ${end - begin}`);
     if (end > dataLength) bad(file, `tensor "${name}": data_offsets end ${end} is past the ${dataLength} data bytes (truncated file?)`);
     tensors.set(name, { name, dtype, shape, begin: dataStart + begin, end: dataStart + end });
+  }
+  // The format forbids overlapping tensors (two names reading the same bytes).
+  const spans = [...tensors.values()].filter((t) => t.end > t.begin).sort((a, b) => a.begin - b.begin);
+  for (let i = 1; i < spans.length; i++) {
+    if (spans[i]!.begin < spans[i - 1]!.end) bad(file, `tensors "${spans[i - 1]!.name}" and "${spans[i]!.name}" overlap (data_offsets ${spans[i - 1]!.begin - dataStart}..${spans[i - 1]!.end - dataStart} and ${spans[i]!.begin - dataStart}..${spans[i]!.end - dataStart})`);
   }
   return tensors;
 }

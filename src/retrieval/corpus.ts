@@ -27,8 +27,9 @@ export interface ParsedCorpus {
  * The line loop shared by every JSONL reader: blank lines are skipped, `parse` returns a problem
  * for a bad line (reported with its 1-based number, or skipped with `skipBadLines`).
  */
-function parseJsonl<T>(text: string, options: JsonlOptions, source: string, hint: string, parse: (raw: string, into: T[]) => string | undefined): { items: T[]; skipped: { line: number; reason: string }[] } {
+function parseJsonl<T>(text: string, options: JsonlOptions, source: string, hint: string, parse: (raw: string, into: T[]) => string | undefined): { items: T[]; lines: number[]; skipped: { line: number; reason: string }[] } {
   const items: T[] = [];
+  const lines: number[] = [];
   const skipped: { line: number; reason: string }[] = [];
   let line = 0;
   let start = 0;
@@ -43,9 +44,9 @@ function parseJsonl<T>(text: string, options: JsonlOptions, source: string, hint
     if (problem !== undefined) {
       if (!options.skipBadLines) throw new IgSearchError('INVALID_ARGUMENT', `${source}:${line}: ${problem}`, { hint: `${hint}; --skip-bad-lines skips such lines` });
       skipped.push({ line, reason: problem });
-    }
+    } else lines.push(line);
   }
-  return { items, skipped };
+  return { items, lines, skipped };
 }
 
 /** Parses `{id, contents}` lines; `id` may be a string or a number (kept as its decimal string). */
@@ -64,6 +65,8 @@ export interface DataQuestion {
 
 export interface ParsedQuestions {
   questions: DataQuestion[];
+  /** The 1-based line of each question (for errors found after parsing, e.g. a prompt too long). */
+  lines: number[];
   skipped: { line: number; reason: string }[];
 }
 
@@ -72,8 +75,8 @@ export interface ParsedQuestions {
  * list of strings (a non-empty one), and `id`/`hops` are kept when present; other fields are ignored.
  */
 export function parseQuestionsJsonl(text: string, options: JsonlOptions = {}): ParsedQuestions {
-  const { items, skipped } = parseJsonl(text, options, options.source ?? 'data', 'each line must be {"question": "...", "golden_answers": ["..."]}', parseQuestion);
-  return { questions: items, skipped };
+  const { items, lines, skipped } = parseJsonl(text, options, options.source ?? 'data', 'each line must be {"question": "...", "golden_answers": ["..."]}', parseQuestion);
+  return { questions: items, lines, skipped };
 }
 
 function parseObject(raw: string): Record<string, unknown> | string {
@@ -97,6 +100,8 @@ function parseQuestion(raw: string, into: DataQuestion[]): string | undefined {
     return `field "golden_answers" must be a string or a non-empty list of strings, got ${golds === undefined ? 'nothing' : JSON.stringify(golds).slice(0, 40)}`;
   }
   if (hops !== undefined && !(Number.isInteger(hops) && (hops as number) > 0)) return `field "hops" must be a positive integer, got ${JSON.stringify(hops)}`;
+  if (!wellFormed(question)) return 'field "question" holds a lone UTF-16 surrogate (not text)';
+  if (!(answers as string[]).every(wellFormed)) return 'field "golden_answers" holds a lone UTF-16 surrogate (not text)';
   into.push({ question, golden_answers: answers as string[], ...(id === undefined ? {} : { id: String(id) }), ...(hops === undefined ? {} : { hops: hops as number }) });
   return undefined;
 }
@@ -109,8 +114,14 @@ function parsePassage(raw: string, into: Passage[]): string | undefined {
   if (typeof id !== 'string' && !(typeof id === 'number' && Number.isFinite(id))) {
     return `field "id" must be a string or number, got ${id === undefined ? 'nothing' : typeof id}`;
   }
+  if (!wellFormed(contents)) return 'field "contents" holds a lone UTF-16 surrogate (not text)';
   into.push({ id: String(id), contents });
   return undefined;
+}
+
+/** No unpaired UTF-16 surrogate (such a string has no UTF-8 form: it would fail later, far from its line). */
+function wellFormed(s: string): boolean {
+  return !/[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/.test(s);
 }
 
 /** The title of a Search-R1 passage: its first line, without surrounding quotes. */

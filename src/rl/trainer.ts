@@ -164,6 +164,9 @@ export class IgSearchTrainer {
     if (!index && (config.algo === 'ig-search' || !config.retriever)) {
       throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${config.algo === 'ig-search' ? 'ig-search draws its counterfactual documents from a corpus' : 'no retriever'}: give a corpus index`);
     }
+    if (index && index.size === 0 && (config.algo === 'ig-search' || !config.retriever)) {
+      throw new IgSearchError('INVALID_ARGUMENT', 'trainer: the corpus index is empty: nothing to retrieve and no counterfactual documents for IG', { hint: 'give a corpus with passages' });
+    }
     if (lora) model.lora = lora;
   }
 

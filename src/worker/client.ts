@@ -6,11 +6,13 @@ import { proxy, releaseProxy, wrap, type Remote } from 'comlink';
 import { IgSearchError } from '../errors.js';
 import { currentPlatform } from '../platform/platform.js';
 import type { TrainerWorkerApi } from './api.js';
+import { installErrorTransfer } from './errors.js';
 
 export type TrainerWorker = Remote<TrainerWorkerApi>;
 
 /** Wraps a Web Worker (or anything comlink accepts as an endpoint) running the trainer worker script. */
 export function wrapTrainerWorker(endpoint: Parameters<typeof wrap>[0]): TrainerWorker {
+  installErrorTransfer();
   return wrap<TrainerWorkerApi>(endpoint);
 }
 
@@ -31,6 +33,7 @@ export async function spawnTrainerWorker(): Promise<{ api: TrainerWorker; termin
   }
   const { Worker } = await import('node:worker_threads');
   const { default: nodeEndpoint } = await import('comlink/dist/esm/node-adapter.mjs');
+  installErrorTransfer();
   const worker = new Worker(new URL('./worker-node.js', import.meta.url));
   const api = wrap<TrainerWorkerApi>(nodeEndpoint(worker));
   let exited = false;

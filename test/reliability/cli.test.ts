@@ -35,3 +35,37 @@ describe('the command line', () => {
     }
   });
 });
+
+describe('command-line inputs', () => {
+  it('--out that is a file, lies under a file, or cannot be written is a typed error naming the flag, before anything runs', async () => {
+    const { mkdtempSync, writeFileSync, mkdirSync, chmodSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const dir = mkdtempSync(join(tmpdir(), 'ig-rel-out-'));
+    writeFileSync(join(dir, 'file'), 'x');
+    mkdirSync(join(dir, 'locked'));
+    chmodSync(join(dir, 'locked'), 0o500);
+    const POLICY = 'assets/demo-policy';
+    const outs = [join(dir, 'file'), join(dir, 'file', 'below')];
+    if (process.getuid?.() !== 0) outs.push(join(dir, 'locked', 'run')); // root writes anywhere
+    for (const out of outs) {
+      for (const argv of [
+        ['train', '--model', POLICY, '--data', `${POLICY}/train.jsonl`, '--corpus', `${POLICY}/corpus.jsonl`, '--out', out, '--steps', '1'],
+        ['sft', '--out', out, '--steps', '1'],
+        ['demo', '--out', out, '--steps', '1'],
+      ]) {
+        const { code } = await captured(argv);
+        expect(code, argv.join(' ')).toBeInstanceOf(IgSearchError);
+        expect((code as IgSearchError).message, argv.join(' ')).toMatch(/^--out .*: (a file is in the way|it cannot be written here)/);
+      }
+    }
+  });
+
+  it('token-id lists refuse empty entries instead of reading them as token 0', async () => {
+    for (const ids of ['', '1,,2', '3,']) {
+      const { code } = await captured(['score', '--model', 'assets/demo-policy', '--prefix-ids', ids, '--continuation-ids', '4']);
+      expect(code, JSON.stringify(ids)).toBeInstanceOf(IgSearchError);
+      expect((code as IgSearchError).message).toMatch(/expected comma-separated token ids/);
+    }
+  });
+});
