@@ -16,6 +16,7 @@ export type IgSearchErrorCode =
   | 'NON_FINITE' // NaN or Infinity where a finite number is required
   | 'UNSUPPORTED_RUNTIME'
   | 'RETRIEVAL_FAILED' // a retriever (HTTP server) timed out, failed or answered garbage
+  | 'FETCH_FAILED' // a model or data URL did not answer in time, failed, or returned an HTTP error
   | 'CHECKPOINT_INCOMPLETE' // a checkpoint or run directory lacks what resuming needs, or would be overwritten
   | 'TRAINING_DIVERGED'; // the weights or gradients stopped being finite
 

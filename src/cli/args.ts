@@ -68,6 +68,7 @@ export async function readText(path: string): Promise<string> {
   try {
     return new TextDecoder().decode(await currentPlatform().readFile(path));
   } catch (e) {
+    if (e instanceof IgSearchError) throw e;
     throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -6,7 +6,7 @@
  * `OUT/latest`; Ctrl-C finishes the step and writes a final checkpoint; a lost GPU device ends
  * with a message naming the checkpoint to resume from.
  */
-import { appendFile } from 'node:fs/promises';
+import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
@@ -75,6 +75,29 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
     index = Bm25Index.build(core, corpus.passages);
   }
   return { core, tokenizer, questions, index, retriever: retriever ?? new Bm25Retriever(index!) };
+}
+
+/**
+ * Drops the records of steps after `step` from a run's metrics.jsonl (they were run after the
+ * checkpoint a resume starts from, and will be run again), rewriting the file atomically.
+ */
+async function truncateMetrics(path: string, step: number): Promise<void> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return;
+  }
+  const kept = text.split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      return !((JSON.parse(line) as { step?: number }).step! > step);
+    } catch {
+      return false; // a line cut by the crash
+    }
+  });
+  await writeFile(`${path}.tmp`, kept.map((l) => `${l}\n`).join(''));
+  await rename(`${path}.tmp`, path);
 }
 
 const SAMPLING = {
@@ -186,6 +209,7 @@ export async function train(argv: string[]): Promise<number> {
     if (latest) {
       const state = await trainer.restore(latest);
       console.error(`resuming from ${latest} (step ${state.step})`);
+      await truncateMetrics(`${out}/metrics.jsonl`, state.step);
     }
     if (trainer.steps >= steps) {
       console.error(`already at step ${trainer.steps} of ${steps}: nothing to do`);

@@ -25,6 +25,7 @@ async function read(path: string): Promise<Uint8Array | undefined> {
   } catch (e) {
     const code = (e as { code?: string; name?: string }).code ?? (e as { name?: string }).name;
     if (code === 'ENOENT' || code === 'NotFound' || /HTTP 404/.test((e as Error).message)) return undefined;
+    if (e instanceof IgSearchError) throw e;
     throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
-import { webPlatform, type Platform } from './platform.js';
+import { fetchBytes, webPlatform, type Platform } from './platform.js';
 
 let dawn: Promise<GPU | undefined> | undefined;
 
@@ -18,9 +18,7 @@ export const nodePlatform: Platform = {
   },
   async readAsset(url) {
     if (url.protocol === 'file:') return new Uint8Array(await readFile(url));
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status} for ${url.href}`);
-    return new Uint8Array(await response.arrayBuffer());
+    return fetchBytes(url);
   },
   async readFile(path) {
     if (/^https?:\/\//.test(path)) return webPlatform.readFile(path);

@@ -2,6 +2,8 @@
  * What differs between Node, Deno and browsers, in one small interface. Each runtime entry
  * (`src/entry/*.ts`) installs its implementation; everything else asks `currentPlatform()`.
  */
+import { IgSearchError } from '../errors.js';
+
 export type RuntimeName = 'node' | 'deno' | 'browser';
 
 export interface Platform {
@@ -16,6 +18,53 @@ export interface Platform {
   version(): string;
 }
 
+/**
+ * Fetches a URL's bytes with a stall timeout: the request fails with FETCH_FAILED when no byte
+ * arrives for `stallMs` (default 30 s; in Node/Deno the environment variable
+ * IG_SEARCH_FETCH_TIMEOUT_MS overrides it) — a large file may take long, a silent server may not.
+ */
+export async function fetchBytes(url: string | URL, stallMs = defaultStallMs()): Promise<Uint8Array> {
+  const controller = new AbortController();
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const arm = () => {
+    clearTimeout(timer);
+    timer = setTimeout(() => controller.abort(), stallMs);
+  };
+  const failed = (reason: string, cause?: unknown) =>
+    new IgSearchError('FETCH_FAILED', `${String(url)}: ${reason}`, { cause, hint: 'check the URL and the network; local paths avoid the network' });
+  try {
+    arm();
+    const response = await fetch(url, { signal: controller.signal });
+    if (!response.ok) throw failed(`HTTP ${response.status}`);
+    if (!response.body) return new Uint8Array(await response.arrayBuffer());
+    const reader = response.body.getReader();
+    const parts: Uint8Array[] = [];
+    let size = 0;
+    for (;;) {
+      arm();
+      const { done, value } = await reader.read();
+      if (done) break;
+      parts.push(value);
+      size += value.byteLength;
+    }
+    const out = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) (out.set(p, at), (at += p.byteLength));
+    return out;
+  } catch (e) {
+    if (e instanceof IgSearchError) throw e;
+    throw failed(controller.signal.aborted ? `no data for ${stallMs} ms` : (e as Error).message, e);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+function defaultStallMs(): number {
+  const env = (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.['IG_SEARCH_FETCH_TIMEOUT_MS'];
+  const ms = env === undefined ? NaN : Number(env);
+  return Number.isFinite(ms) && ms > 0 ? ms : 30_000;
+}
+
 /** navigator.gpu + fetch: browsers and Web Workers, and the fallback when no entry ran. */
 export const webPlatform: Platform = {
   runtime: 'browser',
@@ -23,14 +72,10 @@ export const webPlatform: Platform = {
     return (globalThis as { navigator?: { gpu?: GPU } }).navigator?.gpu;
   },
   async readAsset(url) {
-    const response = await fetch(url);
-    if (!response.ok) throw new Error(`HTTP ${response.status} for ${url.href}`);
-    return new Uint8Array(await response.arrayBuffer());
+    return fetchBytes(url);
   },
   async readFile(path) {
-    const response = await fetch(path);
-    if (!response.ok) throw new Error(`HTTP ${response.status} for ${path}`);
-    return new Uint8Array(await response.arrayBuffer());
+    return fetchBytes(path);
   },
   version() {
     return (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? 'unknown';

@@ -54,6 +54,19 @@ describe('resuming', () => {
     expect((bad as IgSearchError).message).toContain('trainer_state.json');
   });
 
+  it('resuming drops the metrics of steps after the checkpoint (they run again): no step is recorded twice', async () => {
+    const out = mkdtempSync(join(tmpdir(), 'ig-rel-metrics-'));
+    expect(await quiet(() => train(out, '--steps', '2'))).toBe(0);
+    // As if step 3 ran and the process died before its checkpoint, mid-way through a line.
+    const metrics = join(out, 'metrics.jsonl');
+    const lines = readFileSync(metrics, 'utf8').trim().split('\n');
+    const step2 = lines.map((l) => JSON.parse(l) as { type: string; step: number }).filter((r) => r.type === 'step').pop()!;
+    writeFileSync(metrics, `${lines.join('\n')}\n${JSON.stringify({ ...step2, step: 3 })}\n{"type": "step", "st`);
+    expect(await quiet(() => train(out, '--steps', '3', '--resume'))).toBe(0);
+    const steps = readFileSync(metrics, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string; step: number }).filter((r) => r.type === 'step');
+    expect(steps.map((r) => r.step)).toEqual([1, 2, 3]);
+  });
+
   it('a checkpoint holding NaN weights is refused at load, naming the tensor', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ig-rel-nan-'));
     cpSync(POLICY, dir, { recursive: true });
