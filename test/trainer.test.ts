@@ -24,7 +24,7 @@ async function setup() {
 
 describe('IG-Search trainer step (fixture model, synthetic world, scripted policy)', () => {
   it('an all-fail group: GRPO gives no gradient, IG-Search still pushes the query tokens', async () => {
-    const results: Record<string, { gradNorm: number; ig: number[]; queryAdvantage: number; reward: number; loss: number }> = {};
+    const results: Record<string, { gradNorm: number; ig: number[]; queryAdvantage: number; reward: number; loss: number; allFailGroups: number; allFailGradNorm: number }> = {};
     for (const algo of ['grpo', 'ig-search'] as const) {
       const { world, tokenizer, model, index } = await setup();
       const q = world.questions.find((x) => x.hops === 1)!;
@@ -49,6 +49,10 @@ describe('IG-Search trainer step (fixture model, synthetic world, scripted polic
     expect(results['ig-search']!.ig.every((v) => Number.isFinite(v) && v !== 0)).toBe(true);
     expect(results['ig-search']!.queryAdvantage).toBeGreaterThan(0);
     expect(results['ig-search']!.gradNorm).toBeGreaterThan(0);
+    // The one group failed entirely: its gradient is the whole step's, recorded before the update.
+    for (const algo of ['grpo', 'ig-search']) expect(results[algo]!.allFailGroups).toBe(1);
+    expect(results['grpo']!.allFailGradNorm).toBe(0);
+    expect(results['ig-search']!.allFailGradNorm).toBeCloseTo(results['ig-search']!.gradNorm, 5);
   });
 });
 

@@ -34,6 +34,7 @@ mod host {
     extern "C" {
         pub fn ig_error(code: u32, ptr: *const u8, len: usize);
         pub fn ig_panic(ptr: *const u8, len: usize);
+        pub fn ig_oom(bytes: usize);
     }
 }
 
@@ -45,7 +46,44 @@ mod host {
         eprintln!("ig_core error {code}: {msg}");
     }
     pub unsafe fn ig_panic(_ptr: *const u8, _len: usize) {}
+    pub unsafe fn ig_oom(_bytes: usize) {}
 }
+
+/// The system allocator, telling the host the size of a request it could not serve before Rust
+/// aborts: running out of the wasm32 address space (4 GiB) then surfaces as a typed limit error
+/// that says so, not as a panic that looks like a bug.
+struct Reporting;
+
+unsafe impl std::alloc::GlobalAlloc for Reporting {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = std::alloc::System.alloc(layout);
+        if p.is_null() {
+            host::ig_oom(layout.size());
+        }
+        p
+    }
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        let p = std::alloc::System.alloc_zeroed(layout);
+        if p.is_null() {
+            host::ig_oom(layout.size());
+        }
+        p
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        std::alloc::System.dealloc(ptr, layout)
+    }
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        let p = std::alloc::System.realloc(ptr, layout, new_size);
+        if p.is_null() {
+            host::ig_oom(new_size);
+        }
+        p
+    }
+}
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: Reporting = Reporting;
 
 /// Hands `message` to the host as an error with `code`; returns [`STATUS_ERROR`] so callers can
 /// write `return report(...)`.

@@ -50,6 +50,17 @@ pub unsafe extern "C" fn ig_selftest_panic(ptr: *const u8, len: usize) {
     panic!("{}", message);
 }
 
+/// Asks the allocator for `bytes` bytes and keeps them; exists so the out-of-memory → typed limit
+/// error path is tested for real (a request past the 4 GiB wasm32 space fails at once).
+#[no_mangle]
+pub extern "C" fn ig_selftest_alloc(bytes: usize) -> usize {
+    let mut v: Vec<u8> = Vec::with_capacity(bytes);
+    v.push(1);
+    let len = v.capacity();
+    std::mem::forget(v);
+    len
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -417,7 +417,7 @@ export class IgSearchTrainer {
       const [report, tokenLoss, allFailGradNorm] = await Promise.all([this.optimizer!.encodeStep().read(), this.gpu.read(lossBuffer, Math.max(base, 1) * 4), allFail?.read() ?? 0]);
       let loss = 0;
       for (const v of new Float32Array(tokenLoss)) loss += v;
-      return { loss, gradNorm: report.gradNorm, skipped: report.skipped, allFailGroups: failed.length / G, allFailGradNorm };
+      return { loss, gradNorm: report.gradNorm, skipped: report.skipped, allFailGroups: failed.length, allFailGradNorm };
     } finally {
       this.gpu.pool.release(lossBuffer);
     }

@@ -22,6 +22,7 @@ export interface CoreExports {
   ig_selftest_utf8(ptr: number, len: number): number;
   ig_selftest_scale_f32(x: number, n: number, scale: number, out: number): number;
   ig_selftest_panic(ptr: number, len: number): void;
+  ig_selftest_alloc(bytes: number): number;
   // advantage/
   ig_normalize_answer(ptr: number, len: number): number;
   ig_extract_answer(ptr: number, len: number): number;
@@ -91,6 +92,7 @@ export class WasmCore {
   private exports!: CoreExports;
   private pendingError: { code: number; message: string } | undefined;
   private pendingPanic: string | undefined;
+  private pendingOom: number | undefined;
   private resetting: Promise<void> | undefined;
 
   private constructor(private readonly module: WebAssembly.Module) {}
@@ -118,13 +120,22 @@ export class WasmCore {
     }
     this.pendingError = undefined;
     this.pendingPanic = undefined;
+    this.pendingOom = undefined;
     let result: T;
     try {
       result = body(this.exports);
     } catch (e) {
       if (e instanceof WebAssembly.RuntimeError) {
         const message = this.pendingPanic ?? e.message;
+        const oom = this.pendingOom;
+        const used = this.exports.memory.buffer.byteLength;
         this.reset();
+        if (oom !== undefined) {
+          throw new IgSearchError('LIMIT_EXCEEDED', `ig_core.${name}: the Wasm core could not allocate ${oom} more bytes (it held ${used}; wasm32 memory ends at 4 GiB)`, {
+            hint: 'split the input into smaller calls (e.g. tokenize or index in parts); the instance was reset and can be used again',
+            cause: e,
+          });
+        }
         throw new IgSearchError('WASM_PANIC', `ig_core.${name} panicked: ${message}`, {
           hint: 'this is a bug in ig-search; the Wasm instance was reset and can be used again',
           cause: e,
@@ -226,6 +237,11 @@ export class WasmCore {
     );
   }
 
+  /** Makes Rust allocate `bytes` bytes; used to prove that running out of memory is a LIMIT_EXCEEDED error. */
+  selfTestAlloc(bytes: number): number {
+    return this.call('ig_selftest_alloc', (x) => x.ig_selftest_alloc(bytes));
+  }
+
   /** Makes Rust panic with `message`; used to prove that panics surface as `WASM_PANIC`. */
   selfTestPanic(message: string): never {
     this.withString(message, 'message', (ptr, len) => this.call('ig_selftest_panic', (x) => x.ig_selftest_panic(ptr, len)));
@@ -242,6 +258,9 @@ export class WasmCore {
         },
         ig_panic: (ptr: number, len: number) => {
           this.pendingPanic = text(ptr, len);
+        },
+        ig_oom: (bytes: number) => {
+          this.pendingOom = bytes >>> 0;
         },
       },
     };

@@ -1,3 +1,4 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { IgSearchError, readSafetensorsHeader } from '../../src/entry/node.js';
 
@@ -48,5 +49,25 @@ describe('model configs', () => {
       expect(error?.code, key).toBe('LIMIT_EXCEEDED');
       expect(error?.message, key).toContain(`config.json: ${key} ${value} is over`);
     }
+  });
+});
+
+describe('the Wasm core out of memory', () => {
+  it('is a LIMIT_EXCEEDED error that says so (not a panic reported as a bug), and the core works after it', async () => {
+    const { loadWasmCore, Tokenizer } = await import('../../src/entry/node.js');
+    const core = await loadWasmCore();
+    // Three requests of 2 GB cannot all fit the 4 GiB wasm32 address space (pages are reserved, not touched).
+    const error = (() => {
+      try {
+        for (let i = 0; i < 3; i++) core.selfTestAlloc(2_000_000_000);
+      } catch (e) {
+        return e as IgSearchError;
+      }
+    })();
+    expect(error?.code).toBe('LIMIT_EXCEEDED');
+    expect(error?.message).toMatch(/could not allocate \d+ more bytes .*wasm32 memory ends at 4 GiB/);
+    expect(error?.hint).toMatch(/split the input/);
+    const tokenizer = Tokenizer.fromJSON(core, readFileSync('assets/demo-policy/tokenizer.json', 'utf8'));
+    expect(tokenizer.decode(tokenizer.encode('Who founded the company?'))).toBe('Who founded the company?');
   });
 });
