@@ -16,7 +16,7 @@ import { loadWasmCore } from '../wasm/core.js';
 import { numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
 
 export const RUN_USAGE = `  run --model DIR --question TEXT (--corpus FILE.jsonl | --retriever URL)
-        [--max-turns 4] [--max-tokens 512] [--docs 3] [--temperature 0] [--seed 0] [--weights f32|f16] [--json]
+        [--max-turns ${SAMPLING_DEFAULTS.maxTurns}] [--max-tokens ${SAMPLING_DEFAULTS.maxTokens}] [--docs ${SAMPLING_DEFAULTS.docsPerSearch}] [--temperature 0] [--seed 0] [--weights f32|f16] [--json]
                                one search-agent trajectory with its retrieved documents`;
 
 export async function run(argv: string[]): Promise<number> {

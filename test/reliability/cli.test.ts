@@ -69,3 +69,33 @@ describe('command-line inputs', () => {
     }
   });
 });
+
+describe('more command-line edges', () => {
+  it('two runs started in the same second get their own directories', async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const { freshDirectory } = await import('../../src/cli/args.js');
+    const root = mkdtempSync(join(tmpdir(), 'ig-rel-fresh-'));
+    const [a, b, c] = [await freshDirectory(join(root, 'demo-x'), '--out'), await freshDirectory(join(root, 'demo-x'), '--out'), await freshDirectory(join(root, 'demo-x'), '--out')];
+    expect(new Set([a, b, c]).size).toBe(3);
+    expect(readdirSync(root).sort()).toEqual(['demo-x', 'demo-x-2', 'demo-x-3']);
+  });
+
+  it('run exits 1 when the retriever failed (the answer would be incomplete)', async () => {
+    const { code, text } = await captured(['run', '--model', 'assets/demo-policy', '--retriever', 'http://127.0.0.1:9/retrieve', '--question', 'Who founded Zorvath?', '--max-tokens', '96', '--temperature', '0']);
+    // The demo policy searches first; port 9 (discard) refuses the connection.
+    expect(code).toBe(1);
+    expect(text).toMatch(/the retriever failed/);
+  });
+
+  it('sft accepts --seed 0', async () => {
+    const { mkdtempSync, readdirSync } = await import('node:fs');
+    const { join } = await import('node:path');
+    const { tmpdir } = await import('node:os');
+    const out = join(mkdtempSync(join(tmpdir(), 'ig-rel-sft-')), 'policy');
+    const { code } = await captured(['sft', '--out', out, '--seed', '0', '--steps', '1', '--people', '6', '--films', '3']);
+    expect(code).toBe(0);
+    expect(readdirSync(out)).toEqual(expect.arrayContaining(['model.safetensors', 'tokenizer.json', 'sft.json']));
+  });
+});
