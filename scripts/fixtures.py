@@ -10,15 +10,19 @@ prompt, recomputed from scratch at every step (expected.json).
 
 The forward is written out here from the Qwen2 definition (RMSNorm, q/k/v with bias, rotate-half
 RoPE, grouped-query causal attention, SwiGLU MLP, final norm, LM head) so that only Debian's
-python3-torch is needed. Run: /usr/bin/python3 scripts/fixtures.py   (after scripts/setup.sh --bench; Debian python, not a pyenv one)
+python3-torch is needed (after scripts/setup.sh --bench; Debian's /usr/bin/python3, not a pyenv one):
+
+  /usr/bin/python3 scripts/fixtures.py --out test/fixtures    # rewrite the committed fixtures
+  npm run check:fixtures                                      # regenerate elsewhere and compare
 """
+import argparse
 import json
 import os
 import struct
 
 import torch
 
-ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "test", "fixtures", "qwen2")
+ROOT = ""  # OUT/qwen2, set from --out before anything is written
 
 
 def make_weights(cfg, gen):
@@ -312,6 +316,11 @@ def write_adamw():
 
 
 if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description="Write the PyTorch oracle fixtures (OUT/adamw.json, OUT/qwen2/...).")
+    parser.add_argument("--out", required=True, help="fixtures directory, e.g. test/fixtures (the committed ones) or a temporary one")
+    args = parser.parse_args()
+    ROOT = os.path.join(os.path.abspath(args.out), "qwen2")
+    os.makedirs(ROOT, exist_ok=True)
     torch.set_num_threads(1)
     write_adamw()
     write_model("tiny-f32", config(), seed=1234, dtype=torch.float32, shards=1)
