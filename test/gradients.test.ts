@@ -12,7 +12,7 @@ afterAll(() => gpu?.destroy());
 const dir = 'test/fixtures/qwen2/tiny-f32';
 
 describe('whole-model gradients vs PyTorch autograd', () => {
-  it('every parameter’s gradient matches to relative error ≤ 1e-3', async () => {
+  it('every parameter’s gradient matches to relative error ≤ 1e-5 (measured 2.8e-6)', async () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][]; loss: number };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
@@ -35,7 +35,7 @@ describe('whole-model gradients vs PyTorch autograd', () => {
       worst.push([name, diff / scale]);
     }
     worst.sort((a, b) => b[1] - a[1]);
-    expect(worst[0]![1], `${worst[0]![0]}`).toBeLessThan(1e-3);
+    expect(worst[0]![1], `${worst[0]![0]}`).toBeLessThan(1e-5);
     grads.free();
     model.free();
   });
@@ -52,7 +52,7 @@ describe('whole-model gradients vs PyTorch autograd', () => {
       const want = tensorToF32(bytes, expected.get(name)!);
       const got = await both.read(name);
       const scale = want.reduce((m, v) => Math.max(m, Math.abs(v)), 0);
-      expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale, name).toBeLessThan(1e-3);
+      expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0) / scale, name).toBeLessThan(1e-5);
     }
     both.free();
     model.free();
@@ -87,7 +87,7 @@ describe('whole-model gradients vs PyTorch autograd', () => {
 });
 
 describe('one full training step vs PyTorch', () => {
-  it('logp → policy loss → backward → clip → AdamW gives torch’s updated weights (|Δw| ≤ 1e-4)', async () => {
+  it('logp → policy loss → backward → clip → AdamW gives torch’s updated weights (|Δw| ≤ 1e-5 and ≤ 1% of the update; measured 2.6e-6, 0.25%)', async () => {
     const f = JSON.parse(readFileSync(`${dir}/train_step.json`, 'utf8')) as {
       sequences: number[][]; old: number[][]; ref: number[][]; advantages: number[][]; mask: number[][]; loss: number; gradNorm: number;
       optimizer: { lr: number; betas: [number, number]; eps: number; weightDecay: number; maxGradNorm: number };
@@ -95,6 +95,8 @@ describe('one full training step vs PyTorch', () => {
     const bytes = new Uint8Array(readFileSync(`${dir}/train_step.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'train_step.safetensors');
     const model = await Qwen2Model.load(gpu, dir);
+    const before = new Map<string, Float32Array>();
+    for (const [name] of expected) before.set(name, await readModelTensor(model, name));
     const logp = await model.sequenceLogprobs(f.sequences);
     const offsets = [0];
     for (const lp of logp) offsets.push(offsets[offsets.length - 1]! + lp.length);
@@ -105,14 +107,22 @@ describe('one full training step vs PyTorch', () => {
     const grads = await qwen2Gradients(model, f.sequences, upstream);
     const optimizer = await AdamW.create(gpu, grads.trainables, f.optimizer);
     const report = await optimizer.step();
-    expect(report.gradNorm).toBeCloseTo(f.gradNorm, 3);
+    expect(Math.abs(report.gradNorm - f.gradNorm) / f.gradNorm).toBeLessThan(1e-5);
+    // The clip factor itself (AdamW's first step is lr·sign(g) whatever the scale, so Δw alone cannot show it).
+    expect(report.clipScale).toBeCloseTo(f.optimizer.maxGradNorm / (f.gradNorm + 1e-6), 6);
     expect(report.clipScale).toBeLessThan(1);
     for (const [name, info] of expected) {
       const want = tensorToF32(bytes, info);
       const got = await readModelTensor(model, name);
+      const start = before.get(name)!;
       let worst = 0;
-      for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
-      expect(worst, name).toBeLessThan(1e-4);
+      let update = 0;
+      for (let i = 0; i < want.length; i++) {
+        worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
+        update = Math.max(update, Math.abs(want[i]! - start[i]!));
+      }
+      expect(worst, name).toBeLessThan(1e-5);
+      expect(worst / update, `${name}, relative to its update`).toBeLessThan(1e-2);
     }
     optimizer.free();
     grads.free();

@@ -19,7 +19,7 @@ describe.each(FIXTURES)('Qwen2 %s vs PyTorch', (name) => {
   const dir = `test/fixtures/qwen2/${name}`;
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
 
-  it('per-token log-probs match to 1e-4', async () => {
+  it('per-token log-probs match to 2e-5 (measured worst 1.05e-5, bf16 fixture)', async () => {
     const model = await Qwen2Model.load(gpu, dir);
     const got = await model.sequenceLogprobs(expected.sequences);
     let worst = 0;
@@ -27,7 +27,7 @@ describe.each(FIXTURES)('Qwen2 %s vs PyTorch', (name) => {
       expect(lp.length).toBe(expected.logprobs[s]!.length);
       lp.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.logprobs[s]![i]!))));
     });
-    expect(worst).toBeLessThan(1e-4);
+    expect(worst).toBeLessThan(2e-5);
     model.free();
   });
 });
