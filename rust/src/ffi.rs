@@ -269,3 +269,18 @@ pub extern "C" fn ig_init() {
 pub extern "C" fn ig_version() {
     set_out(env!("CARGO_PKG_VERSION").as_bytes().to_vec());
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn offsets_and_string_blobs_are_checked() {
+        assert!(check_offsets(&[0, 2, 5], 5, "x").is_ok());
+        assert!(check_offsets(&[1, 5], 5, "x").is_err()); // not from 0
+        assert!(check_offsets(&[0, 3, 2, 5], 5, "x").is_err()); // decreasing
+        assert!(check_offsets(&[0, 4], 5, "x").is_err()); // not to the end
+        assert_eq!(split_strings("héllo!".as_bytes(), &[0, 3, 7], "s").unwrap(), ["hé", "llo!"]);
+        assert!(split_strings("héllo".as_bytes(), &[0, 2, 6], "s").is_err()); // cuts the é in half
+    }
+}

@@ -182,3 +182,46 @@ pub unsafe extern "C" fn ig_modulate_advantages(
     modulation.write(ffi::slice_mut(advantages, total), ffi::slice_mut(mask, total));
     total as i32
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn query_tokens_get_lambda_ig_retrieved_tokens_are_masked_worked_by_hand() {
+        // Two rollouts of 5 and 4 tokens. Rollout 0: query at [1, 3) with IG̃ 0.5, retrieved [3, 5).
+        // Rollout 1: query at [0, 1) with IG̃ −1.
+        let m = Modulation {
+            token_counts: &[5, 4],
+            rollout_advantages: &[1.0, -0.25],
+            queries: Spans { rollout: &[0, 1], start: &[1, 0], end: &[3, 1] },
+            query_ig: &[0.5, -1.0],
+            retrieved: Spans { rollout: &[0], start: &[3], end: &[5] },
+            lambda: 2.0,
+            mode: Mode::Additive,
+        };
+        assert!(m.validate().is_ok());
+        let mut adv = vec![9.0f32; m.total_tokens()];
+        let mut mask = vec![9.0f32; m.total_tokens()];
+        m.write(&mut adv, &mut mask);
+        assert_eq!(adv, [1.0, 2.0, 2.0, 0.0, 0.0, -2.25, -0.25, -0.25, -0.25]);
+        assert_eq!(mask, [1.0, 1.0, 1.0, 0.0, 0.0, 1.0, 1.0, 1.0, 1.0]);
+        let times = Modulation { mode: Mode::Multiplicative, ..m };
+        times.write(&mut adv, &mut mask);
+        assert_eq!(adv, [1.0, 2.0, 2.0, 0.0, 0.0, 0.25, -0.25, -0.25, -0.25]); // Â·(1 + λ·IG̃)
+    }
+
+    #[test]
+    fn spans_outside_their_rollout_are_refused() {
+        let m = Modulation {
+            token_counts: &[3],
+            rollout_advantages: &[0.0],
+            queries: Spans { rollout: &[0], start: &[2], end: &[4] },
+            query_ig: &[1.0],
+            retrieved: Spans { rollout: &[], start: &[], end: &[] },
+            lambda: 1.0,
+            mode: Mode::Additive,
+        };
+        assert!(m.validate().is_err());
+    }
+}

@@ -217,3 +217,44 @@ impl Bm25Index {
         hits
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn index(docs: &[&str]) -> Bm25Index {
+        let ids: Vec<String> = (0..docs.len()).map(|i| i.to_string()).collect();
+        Bm25Index::build(StringTable::from_iter(ids.iter().map(|s| s.as_str())), StringTable::from_iter(docs.iter().copied()), Params { k1: 0.9, b: 0.4 })
+    }
+
+    #[test]
+    fn terms_are_lowercased_letter_and_number_runs() {
+        let mut terms = Vec::new();
+        for_each_term("Élan-42, the CAT's café!", |t| terms.push(t.to_string()));
+        assert_eq!(terms, ["élan", "42", "the", "cat", "s", "café"]);
+    }
+
+    #[test]
+    fn score_is_the_okapi_formula_worked_by_hand() {
+        // Two documents: "apple banana" (2 terms) and "banana cherry cherry" (3 terms); avgdl 2.5.
+        let ix = index(&["apple banana", "banana cherry cherry"]);
+        let hits = ix.search("cherry", 2);
+        assert_eq!(hits.len(), 1); // only document 1 holds the term
+        let idf = (1.0f64 + (2.0 - 1.0 + 0.5) / (1.0 + 0.5)).ln(); // ln 2
+        let (k1, b) = (0.9, 0.4);
+        let want = idf * 2.0 * (k1 + 1.0) / (2.0 + k1 * (1.0 - b + b * 3.0 / 2.5));
+        assert_eq!(hits[0].doc, 1);
+        assert!((hits[0].score - want).abs() < 1e-12, "{} vs {want}", hits[0].score);
+        // A term in every document still has a positive idf (Lucene's form).
+        assert!(ix.idf(2) > 0.0);
+    }
+
+    #[test]
+    fn ties_go_to_the_earlier_passage_and_k_bounds_the_hits() {
+        let ix = index(&["same words", "same words", "other"]);
+        let hits = ix.search("same", 5);
+        assert_eq!(hits.iter().map(|h| h.doc).collect::<Vec<_>>(), [0, 1]);
+        assert_eq!(ix.search("same", 1).len(), 1);
+        assert!(ix.search("absent", 3).is_empty());
+    }
+}

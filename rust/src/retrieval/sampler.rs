@@ -70,3 +70,40 @@ pub fn sample_random_documents(index: &Bm25Index, count: usize, seed: u64, golds
     }
     chosen
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::retrieval::bm25::{Bm25Index, Params, StringTable};
+
+    fn corpus(n: usize) -> Bm25Index {
+        let ids: Vec<String> = (0..n).map(|i| i.to_string()).collect();
+        let docs: Vec<String> = (0..n).map(|i| if i % 5 == 0 { format!("\"T{i}\"\nParis is here") } else { format!("\"T{i}\"\nnothing {i}") }).collect();
+        Bm25Index::build(StringTable::from_iter(ids.iter().map(|s| s.as_str())), StringTable::from_iter(docs.iter().map(|s| s.as_str())), Params { k1: 0.9, b: 0.4 })
+    }
+
+    #[test]
+    fn seeded_distinct_and_never_a_gold_answer_or_an_excluded_document() {
+        let ix = corpus(40);
+        let a = sample_random_documents(&ix, 6, 7, &["paris"], &[1, 2, 3]);
+        assert_eq!(a, sample_random_documents(&ix, 6, 7, &["paris"], &[1, 2, 3])); // same seed, same draw
+        assert_ne!(a, sample_random_documents(&ix, 6, 8, &["paris"], &[1, 2, 3]));
+        assert_eq!(a.len(), 6);
+        let mut unique = a.clone();
+        unique.sort();
+        unique.dedup();
+        assert_eq!(unique.len(), 6);
+        for d in &a {
+            assert!(d % 5 != 0, "document {d} contains the answer");
+            assert!(![1, 2, 3].contains(d));
+        }
+    }
+
+    #[test]
+    fn a_small_corpus_gives_every_eligible_document_and_no_more() {
+        let ix = corpus(10); // 0 and 5 hold the answer
+        let mut all = sample_random_documents(&ix, 50, 1, &["Paris"], &[9]);
+        all.sort();
+        assert_eq!(all, [1, 2, 3, 4, 6, 7, 8]);
+    }
+}

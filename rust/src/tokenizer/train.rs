@@ -95,3 +95,32 @@ pub fn train(texts: &[&str], pattern: Option<Pattern>, merges_wanted: usize, min
     }
     Trained { tokens, merges }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn merges_the_most_frequent_pair_first_and_stops_at_min_frequency() {
+        // Without a pattern each text is one word: "ab" 6 times, "abc" 3 times, "xy" once.
+        let mut texts = vec!["ab"; 6];
+        texts.extend(["abc"; 3]);
+        texts.push("xy");
+        let t = train(&texts, None, 10, 2);
+        assert_eq!(t.tokens.len(), 2);
+        assert_eq!(t.tokens[0], b"ab");
+        assert_eq!(t.merges[0], (b'a' as u32, b'b' as u32));
+        assert_eq!(t.tokens[1], b"abc");
+        assert_eq!(t.merges[1], (256, b'c' as u32)); // the new token "ab" (id 256) + "c"
+        assert!(!t.tokens.iter().any(|tok| tok == b"xy")); // seen once: under min_frequency
+    }
+
+    #[test]
+    fn is_deterministic() {
+        let texts = ["the cat sat on the mat", "the dog sat on the log"];
+        let a = train(&texts, None, 20, 1);
+        let b = train(&texts, None, 20, 1);
+        assert_eq!(a.tokens, b.tokens);
+        assert_eq!(a.merges, b.merges);
+    }
+}
