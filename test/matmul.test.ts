@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireF16 } from './helpers/f16.js';
 import { f32ToF16, Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
@@ -47,8 +48,8 @@ describe('matmul matches the f64 reference', () => {
     }
   }
 
-  it('f16 B (weights) and C += A·B, every variant', async () => {
-    if (!gpu.hasF16) return;
+  it('f16 B (weights) and C += A·B, every variant', async (ctx) => {
+    requireF16(gpu.hasF16, () => ctx.skip());
     for (const shape of [{ M: 17, N: 65, K: 33, transposeB: true }, { M: 9, N: 31, K: 20, batch: 3 }] as MatmulShape[]) {
       const rng = mulberry32(shape.M + shape.N);
       const batch = shape.batch ?? 1;

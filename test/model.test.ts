@@ -2,6 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { requireF16 } from './helpers/f16.js';
 import { f32ToF16, Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Checkpoint, readQwen2Config, scoreInformationGain, tensorToF32 } from '../src/entry/node.js';
 import { mulberry32 } from './helpers/random.js';
 
@@ -195,8 +196,8 @@ describe('f16 weights (shader-f16)', () => {
     });
   });
 
-  it('an f16-weight model equals the f32 model on the same rounded weights, and stays near PyTorch', async () => {
-    if (!gpu.hasF16) return; // lavapipe and SwiftShader have shader-f16; a device without it is covered by the typed error
+  it('an f16-weight model equals the f32 model on the same rounded weights, and stays near PyTorch', async (ctx) => {
+    requireF16(gpu.hasF16, () => ctx.skip()); // a device without shader-f16 gets the typed error (tested elsewhere)
     const dir = 'test/fixtures/qwen2/tiny-f32';
     const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
     const { config, tensors } = await readQwen2Checkpoint(dir);
