@@ -14,9 +14,8 @@
  * Gradients land in GPU buffers under Hugging Face tensor names (q/k/v and gate/up split back out).
  */
 import { IgSearchError } from '../errors.js';
-import type { BufferSlice, DispatchBatch } from '../gpu/device.js';
+import type { BufferSlice } from '../gpu/device.js';
 import { addKernel, columnsKernel, encodeAdd, encodeColumns } from '../kernels/add/add.js';
-import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { attentionDkvKernel, attentionDqKernel, encodeAttentionBackward } from '../kernels/attention/attention.js';
 import { embeddingBackwardKernel, encodeEmbedding, encodeEmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
 import { LinearBackward } from '../kernels/linear/linear.js';
@@ -29,29 +28,11 @@ import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/sw
 import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
 import type { LoraAdapters } from './lora.js';
 import type { Qwen2Model } from './qwen2.js';
-import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, tensorSize, type LayerBuffer } from './layout.js';
-import { packRow, ROW_FIELDS } from './rows.js';
+import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
+import { finishGradients, storageOf, type Gradients, type LayerGradients, type Storage } from './gradients.js';
+import { packTrainingRows, ROW_FIELDS, type SharedPrefix } from './rows.js';
 
-export interface Gradients {
-  /**
-   * Per-token log-probs of the batch (what the forward computed), one array per sequence. Read back
-   * only when the upstream came from the host; with a GPU policy loss nothing is read back (empty).
-   */
-  logprobs: Float32Array[];
-  /** d L / d θ by HF tensor name. The caller owns the buffers (release with `free()`). */
-  buffers: Map<string, { buffer: GPUBuffer; offset: number; size: number }>;
-  /** Reads one gradient back (f32, HF layout). */
-  read(name: string): Promise<Float32Array>;
-  /**
-   * (parameter, gradient) buffer pairs as the model stores them (fused q/k/v, gate/up), for AdamW.
-   * An optimizer keeps these buffers: for the next step, `zero()` this result and pass it as
-   * `accumulate`, so the gradients land in the same buffers.
-   */
-  trainables: TrainableTensor[];
-  /** Sets every gradient to 0 (start of the next optimizer step). */
-  zero(): void;
-  free(): void;
-}
+export { microBatches, readModelTensor, type Gradients } from './gradients.js';
 
 /**
  * The policy loss as the upstream: per sequence, one entry per predicted token (length n − 1, the
@@ -70,16 +51,6 @@ export interface PolicyLossRows {
   /** Where the weighted per-token losses go (float `base` + row); default a buffer freed at the end. */
   lossOut?: { buffer: GPUBuffer; base: number };
 }
-
-interface Storage {
-  dEmbed: GPUBuffer[];
-  dHead: GPUBuffer[];
-  dFinalNorm: GPUBuffer;
-  dLayers: LayerGradients[];
-  owned: GPUBuffer[];
-}
-type LayerGradients = Record<LayerBuffer, GPUBuffer>;
-const storageOf = new WeakMap<Gradients, Storage>();
 
 export interface GradientOptions {
   /** Add this micro-batch's gradients to an earlier result's buffers (gradient accumulation). */
@@ -106,7 +77,7 @@ export interface GradientOptions {
    * keeps its own row for the last shared token, which predicts its first own token. Gradients
    * are those of the unshared batch. Default: nothing shared.
    */
-  sharedPrefixes?: readonly { count: number; prefix: number }[];
+  sharedPrefixes?: readonly SharedPrefix[];
 }
 
 /** Activations of one layer for one chunk of rows. */
@@ -456,166 +427,4 @@ export async function qwen2Gradients(
   } finally {
     for (const b of held) gpu.pool.release(b);
   }
-}
-
-/**
- * The training rows of a batch: plain sequences back to back, or, for a group sharing a prefix,
- * the prefix's first P − 1 tokens once, then each sequence from token P − 1 on, attending to them.
- * `rowOf(s, k)` is the row whose output predicts token k + 1 of sequence s; `ends[j]` the exclusive
- * end of the rows that attend to row j (what the attention backward's dK/dV pass iterates).
- */
-function packTrainingRows(sequences: readonly ArrayLike<number>[], groups: GradientOptions['sharedPrefixes'], vocab: number, maxPositions: number) {
-  const layout = groups ?? sequences.map(() => ({ count: 1, prefix: 0 }));
-  if (layout.reduce((n, g) => n + g.count, 0) !== sequences.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: sharedPrefixes cover ${layout.reduce((n, g) => n + g.count, 0)} sequences, the batch has ${sequences.length}`);
-  // Shared rows per group (prefix − 1 tokens, when at least two sequences share at least two tokens).
-  let first = 0;
-  const sharedRows = layout.map((g, gi) => {
-    if (!Number.isInteger(g.count) || g.count < 1 || !Number.isInteger(g.prefix) || g.prefix < 0) throw new IgSearchError('INVALID_ARGUMENT', `gradients: sharedPrefixes[${gi}] = ${JSON.stringify(g)} needs an integer count ≥ 1 and prefix ≥ 0`);
-    const members = sequences.slice(first, first + g.count);
-    for (const [j, seq] of members.entries()) {
-      if (g.prefix > seq.length) throw new IgSearchError('SHAPE_MISMATCH', `gradients: sharedPrefixes[${gi}].prefix ${g.prefix} is longer than sequences[${first + j}] (${seq.length} tokens)`);
-      for (let k = 0; k < g.prefix; k++) {
-        if (seq[k] !== members[0]![k]) throw new IgSearchError('INVALID_ARGUMENT', `gradients: sequences[${first + j}][${k}] differs from sequences[${first}][${k}] inside the shared prefix of group ${gi}`);
-      }
-    }
-    first += g.count;
-    return g.count > 1 && g.prefix >= 2 ? g.prefix - 1 : 0;
-  });
-  const T = sequences.reduce((n, s) => n + s.length, 0) - layout.reduce((n, g, gi) => n + (g.count - 1) * sharedRows[gi]!, 0);
-  const tokens = new Uint32Array(T);
-  const targets = new Uint32Array(T);
-  const meta = new Uint32Array(T * ROW_FIELDS);
-  const ends = new Uint32Array(T);
-  const own: number[] = []; // first row of each sequence's own part
-  const prefixRows: { start: number; length: number }[] = [];
-  let row = 0;
-  let s = 0;
-  layout.forEach((g, gi) => {
-    const shared = sharedRows[gi]!;
-    const sharedStart = row;
-    const groupLength = shared + sequences.slice(s, s + g.count).reduce((n, seq) => n + seq.length - shared, 0);
-    const lead = sequences[s]!;
-    for (let k = 0; k < shared; k++, row++) {
-      tokens[row] = lead[k]!;
-      targets[row] = lead[k + 1]!;
-      packRow(meta, row, { token: lead[k]!, position: k, kvSlot: row, selfStart: sharedStart });
-      ends[row] = sharedStart + groupLength;
-    }
-    for (let m = 0; m < g.count; m++, s++) {
-      const seq = sequences[s]!;
-      if (seq.length < 2) throw new IgSearchError('INVALID_ARGUMENT', `sequences[${s}] needs at least 2 tokens`);
-      if (seq.length > maxPositions) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}]: ${seq.length} positions exceed max_position_embeddings ${maxPositions}`);
-      const start = row;
-      own.push(start);
-      prefixRows.push({ start: sharedStart, length: shared });
-      for (let k = 0; k < seq.length; k++) {
-        const token = seq[k]!;
-        if (!Number.isInteger(token) || token < 0 || token >= vocab) throw new IgSearchError('OUT_OF_RANGE', `sequences[${s}][${k}] = ${token} is not a token id (vocab_size ${vocab})`);
-        if (k < shared) continue;
-        tokens[row] = token;
-        targets[row] = k + 1 < seq.length ? seq[k + 1]! : 0;
-        packRow(meta, row, { token, position: k, kvSlot: row, selfStart: start, context: shared ? [sharedStart, shared] : undefined });
-        ends[row] = start + seq.length - shared;
-        row++;
-      }
-    }
-  });
-  const shared = (s: number, k: number) => k < prefixRows[s]!.length;
-  const rowOf = (s: number, k: number) => (shared(s, k) ? prefixRows[s]!.start + k : own[s]! + k - prefixRows[s]!.length);
-  return { T, tokens, targets, meta, ends, rowOf, shared };
-}
-
-/** Names the gradient buffers (HF names → buffer, float offset, float count) and hands them over. */
-function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraAdapters | undefined, logprobs: Float32Array[], accumulate: Gradients | undefined): Gradients {
-  const gpu = model.gpu;
-  const m = model.internals();
-  const { hiddenSize: H, vocabSize: V } = model.config;
-  const { dEmbed, dHead, dFinalNorm, dLayers, owned } = storage;
-  const grads = new Map<string, { buffer: GPUBuffer; offset: number; size: number }>();
-  const set = (name: string, buffer: GPUBuffer, offset: number, size: number) => grads.set(name, { buffer, offset, size });
-  if (lora) {
-    for (const t of lora.trainables()) set(t.name, t.grad, 0, t.size);
-  } else {
-    if (m.embed.length === 1) set('model.embed_tokens.weight', dEmbed[0]!, 0, V * H);
-    if (m.head !== m.embed && m.head.length === 1) set('lm_head.weight', dHead[0]!, 0, V * H);
-    set('model.norm.weight', dFinalNorm, 0, H);
-    const layout = layerTensors(model.config);
-    dLayers.forEach((grad, i) => {
-      for (const t of layout) set(`${layerPrefix(i)}${t.name}`, grad[t.buffer], t.offset, tensorSize(t));
-    });
-  }
-  const sizes = layerBufferSizes(model.config);
-  const trainables: TrainableTensor[] = lora
-    ? lora.trainables()
-    : [
-        ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
-        ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
-        { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
-        ...m.layers.flatMap((layer, i) => LAYER_BUFFERS.map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
-      ];
-  let freed = false;
-  const result: Gradients = {
-    logprobs,
-    trainables,
-    buffers: grads,
-    zero() {
-      const encoder = gpu.device.createCommandEncoder({ label: 'zero_grad' });
-      for (const b of new Set(owned)) encoder.clearBuffer(b);
-      gpu.device.queue.submit([encoder.finish()]);
-    },
-    async read(name: string) {
-      const entry = grads.get(name);
-      if (!entry) throw new IgSearchError('INVALID_ARGUMENT', `no gradient named "${name}"`);
-      const all = new Float32Array(await gpu.read(entry.buffer, (entry.offset + entry.size) * 4));
-      return all.slice(entry.offset, entry.offset + entry.size);
-    },
-    free() {
-      if (freed || !storageOf.has(result)) return;
-      freed = true;
-      for (const b of new Set(owned)) gpu.pool.release(b);
-      storageOf.delete(result);
-    },
-  };
-  storageOf.set(result, storage);
-  if (accumulate) storageOf.delete(accumulate); // the new result now owns the buffers
-  return result;
-}
-
-/**
- * Consecutive [from, to) groups of sequences whose token counts add up to at most `maxRows` (a
- * longer sequence goes alone), for gradient accumulation over micro-batches.
- */
-export function microBatches(lengths: readonly number[], maxRows: number): [number, number][] {
-  const groups: [number, number][] = [];
-  let from = 0;
-  while (from < lengths.length) {
-    let to = from;
-    let rows = 0;
-    while (to < lengths.length && (to === from || rows + lengths[to]! <= maxRows)) rows += lengths[to++]!;
-    groups.push([from, to]);
-    from = to;
-  }
-  return groups;
-}
-
-/** One weight of the model by HF name, read back from the GPU (f32 weights). */
-export async function readModelTensor(model: Qwen2Model, name: string): Promise<Float32Array> {
-  const m = model.internals();
-  const c = model.config;
-  const H = c.hiddenSize;
-  if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', 'readModelTensor needs f32 weights');
-  const read = async (buffer: GPUBuffer, offset: number, size: number) => new Float32Array(await model.gpu.read(buffer, (offset + size) * 4)).slice(offset, offset + size);
-  const vocab = async (shards: typeof m.embed) => {
-    const out = new Float32Array(c.vocabSize * H);
-    for (const shard of shards) out.set(await read(shard.buffer, 0, shard.rows * H), shard.rowStart * H);
-    return out;
-  };
-  if (name === 'model.embed_tokens.weight') return vocab(m.embed);
-  if (name === 'lm_head.weight') return vocab(m.head);
-  if (name === 'model.norm.weight') return read(m.finalNorm, 0, H);
-  const match = /^model\.layers\.(\d+)\.(.+)$/.exec(name);
-  const layer = match ? m.layers[Number(match[1])] : undefined;
-  const t = match ? layerTensors(c).find((x) => x.name === match[2]) : undefined;
-  if (!layer || !t) throw new IgSearchError('INVALID_ARGUMENT', `no tensor named "${name}"`);
-  return read(layer[t.buffer], t.offset, tensorSize(t));
 }
