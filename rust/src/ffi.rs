@@ -49,16 +49,21 @@ mod host {
     pub unsafe fn ig_oom(_bytes: usize) {}
 }
 
-/// The system allocator, telling the host the size of a request it could not serve before Rust
-/// aborts: running out of the wasm32 address space (4 GiB) then surfaces as a typed limit error
-/// that says so, not as a panic that looks like a bug.
+/// The system allocator, counting the bytes in use (`ig_allocated_bytes`: leak tests assert on it,
+/// not on linear-memory pages, which never shrink) and telling the host the size of a request it
+/// could not serve before Rust aborts: running out of the wasm32 address space (4 GiB) then surfaces
+/// as a typed limit error that says so, not as a panic that looks like a bug.
 struct Reporting;
+
+static IN_USE: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
 
 unsafe impl std::alloc::GlobalAlloc for Reporting {
     unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
         let p = std::alloc::System.alloc(layout);
         if p.is_null() {
             host::ig_oom(layout.size());
+        } else {
+            IN_USE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
         }
         p
     }
@@ -66,19 +71,31 @@ unsafe impl std::alloc::GlobalAlloc for Reporting {
         let p = std::alloc::System.alloc_zeroed(layout);
         if p.is_null() {
             host::ig_oom(layout.size());
+        } else {
+            IN_USE.fetch_add(layout.size(), std::sync::atomic::Ordering::Relaxed);
         }
         p
     }
     unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        IN_USE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
         std::alloc::System.dealloc(ptr, layout)
     }
     unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
         let p = std::alloc::System.realloc(ptr, layout, new_size);
         if p.is_null() {
             host::ig_oom(new_size);
+        } else {
+            IN_USE.fetch_sub(layout.size(), std::sync::atomic::Ordering::Relaxed);
+            IN_USE.fetch_add(new_size, std::sync::atomic::Ordering::Relaxed);
         }
         p
     }
+}
+
+/// Bytes the Rust side holds right now (allocations minus frees).
+#[no_mangle]
+pub extern "C" fn ig_allocated_bytes() -> usize {
+    IN_USE.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 #[cfg(target_arch = "wasm32")]

@@ -23,6 +23,7 @@ export interface CoreExports {
   ig_selftest_scale_f32(x: number, n: number, scale: number, out: number): number;
   ig_selftest_panic(ptr: number, len: number): void;
   ig_selftest_alloc(bytes: number): number;
+  ig_allocated_bytes(): number;
   // advantage/
   ig_normalize_answer(ptr: number, len: number): number;
   ig_extract_answer(ptr: number, len: number): number;
@@ -101,6 +102,11 @@ export class WasmCore {
     const core = new WasmCore(module);
     core.attach(await WebAssembly.instantiate(module, core.imports()));
     return core;
+  }
+
+  /** Bytes the Rust allocator holds right now (allocations minus frees): what leak checks look at. */
+  get allocatedBytes(): number {
+    return this.exports.ig_allocated_bytes() >>> 0;
   }
 
   /** Byte size of the linear memory right now (grows, never shrinks). */
