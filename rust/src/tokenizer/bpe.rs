@@ -328,3 +328,49 @@ impl Tokenizer {
         self.added_ids.contains_key(&id) || matches!(self.tokens.get(id as usize), Some(Some(_)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Byte-level vocabulary (id b = byte b) plus the given merges, in rank order: (left, right) → next id.
+    fn tokenizer(merges: &[(&str, &str)]) -> Tokenizer {
+        let table = byte_to_char();
+        let mut tokens: Vec<Option<String>> = (0..256).map(|b| Some(table[b].to_string())).collect();
+        let mut list = Vec::new();
+        for (left, right) in merges {
+            let id = |s: &str, tokens: &[Option<String>]| tokens.iter().position(|t| t.as_deref() == Some(s)).unwrap() as u32;
+            let (l, r) = (id(left, &tokens), id(right, &tokens));
+            list.push((l, r, tokens.len() as u32));
+            tokens.push(Some(format!("{left}{right}")));
+        }
+        Tokenizer::new(tokens, &list, None, false, false, Vec::new()).unwrap()
+    }
+
+    fn encode(t: &Tokenizer, text: &str) -> Vec<u32> {
+        let mut out = Vec::new();
+        t.encode_into(text, false, &mut out, None);
+        out
+    }
+
+    #[test]
+    fn merges_apply_by_rank_and_decode_gives_the_bytes_back() {
+        let t = tokenizer(&[("a", "b"), ("ab", "c"), ("b", "c")]);
+        assert_eq!(encode(&t, "abcab"), [257, 256]); // (a,b) outranks (b,c), then (ab,c)
+        assert_eq!(t.decode_bytes(&[257, 256], false), b"abcab");
+        // The other order: (b,c) first leaves "a" + "bc", which no merge joins.
+        let u = tokenizer(&[("b", "c"), ("a", "b"), ("a", "bc")]);
+        assert_eq!(encode(&u, "abc"), [258]); // a + bc is itself a merge here
+        let v = tokenizer(&[("b", "c"), ("a", "b")]);
+        assert_eq!(encode(&v, "abc"), [b'a' as u32, 256]);
+    }
+
+    #[test]
+    fn every_byte_has_a_token_and_unknown_vocabularies_are_refused() {
+        let t = tokenizer(&[]);
+        let text = "é\u{0}\u{7f}";
+        assert_eq!(encode(&t, text), text.bytes().map(|b| b as u32).collect::<Vec<_>>());
+        let missing: Vec<Option<String>> = (0..255).map(|b| Some(byte_to_char()[b].to_string())).collect();
+        assert!(Tokenizer::new(missing, &[], None, false, false, Vec::new()).is_err()); // byte 0xff has no token
+    }
+}
