@@ -74,7 +74,14 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, ...args], { encoding: 'utf8', timeout: 120_000 });
     expect(result.status, result.stderr).toBe(0);
     const out = JSON.parse(result.stdout) as { finish: string; tokens: number; searches: unknown[]; text: string };
-    expect(['answer', 'stop_token', 'length', 'max_turns']).toContain(out.finish);
+    // A random-weight model may end any way; whichever it is must agree with the trajectory.
+    const consistent: Record<string, boolean> = {
+      answer: out.text.includes('</answer>'),
+      max_turns: out.searches.length === 4 && out.text.endsWith('</search>'),
+      length: out.tokens === 40 || out.text.endsWith('</search>'), // full, or the documents no longer fit
+      stop_token: out.tokens <= 40 && !out.text.includes('</answer>'),
+    };
+    expect(consistent[out.finish], `${out.finish}: ${JSON.stringify(out.text)}`).toBe(true);
     expect(out.tokens).toBeGreaterThan(0);
     expect(out.tokens).toBeLessThanOrEqual(40);
     const missing = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'run', '--model', dir, '--question', 'q'], { encoding: 'utf8' });
