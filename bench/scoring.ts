@@ -92,8 +92,14 @@ for (const c of CASES) {
   const naive = await timeIt(async () => void (await model.sequenceLogprobs(naiveSequences)), { minReps: c.minReps, minSeconds: 1 });
   const noCache = await timeIt(async () => void (await scoreInformationGain(model, steps, { prefixCache: false })), { minReps: c.minReps, minSeconds: 1 });
   const shared = await timeIt(async () => void (await scoreInformationGain(model, steps)), { minReps: c.minReps, minSeconds: 1 });
-  const naiveRows = naiveSequences.reduce((n, s) => n + s.length, 0);
-  const sharedRows = steps.reduce((n, s) => n + s.prefix.length + 2 * s.real.length + 2 * 2 * s.answers[0]!.length, 0);
+  // Rows the engine actually forwarded, counted by the model (not a formula).
+  const count = async (run: () => Promise<unknown>) => {
+    const before = model.rowsForwarded;
+    await run();
+    return model.rowsForwarded - before;
+  };
+  const naiveRows = await count(() => model.sequenceLogprobs(naiveSequences));
+  const sharedRows = await count(() => scoreInformationGain(model, steps));
   igRows.push([c.name, steps.length, naiveRows, sharedRows, naive * 1000, noCache * 1000, shared * 1000, naive / shared]);
   results.push({
     model: c.name,
