@@ -337,11 +337,12 @@ export class IgSearchTrainer {
   /** Per-token advantages (Â_i, plus λ·IG̃ on query tokens) and the loss mask. */
   private advantages(batch: Batch, scores: Scores): Advantages {
     const c = this.config;
-    const ig = scores.shapedIg.length ? scores.shapedIg : batch.queries.rollout.length ? new Array<number>(batch.queries.rollout.length).fill(0) : [];
+    // GRPO (and a step without searches) scores no IG: its queries get Â alone.
+    const ig = scores.shapedIg.length ? scores.shapedIg : new Array<number>(batch.queries.rollout.length).fill(0);
     const { advantages, lossMask } = modulateQueryAdvantages(this.core, {
       tokenCounts: batch.trajectories.map((t) => t.tokens.length),
       rolloutAdvantages: scores.rolloutAdvantages,
-      queries: { ...batch.queries, ig: c.algo === 'ig-search' ? ig : new Array<number>(batch.queries.rollout.length).fill(0) },
+      queries: { ...batch.queries, ig },
       retrieved: batch.retrieved,
       lambda: c.lambda,
     });
