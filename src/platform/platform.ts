@@ -36,27 +36,48 @@ export async function fetchBytes(url: string | URL, stallMs = defaultStallMs()):
     arm();
     const response = await fetch(url, { signal: controller.signal });
     if (!response.ok) throw failed(`HTTP ${response.status}`);
-    if (!response.body) return new Uint8Array(await response.arrayBuffer());
-    const reader = response.body.getReader();
-    const parts: Uint8Array[] = [];
-    let size = 0;
-    for (;;) {
-      arm();
-      const { done, value } = await reader.read();
-      if (done) break;
-      parts.push(value);
-      size += value.byteLength;
-    }
-    const out = new Uint8Array(size);
-    let at = 0;
-    for (const p of parts) (out.set(p, at), (at += p.byteLength));
-    return out;
+    return await readBody(response, { onChunk: arm });
   } catch (e) {
     if (e instanceof IgSearchError) throw e;
     throw failed(controller.signal.aborted ? `no data for ${stallMs} ms` : (e as Error).message, e);
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Thrown by `readBody` when a body is longer than its `maxBytes`. */
+export class BodyTooLarge extends Error {}
+
+/**
+ * A response body as bytes, read chunk by chunk: `onChunk` runs before each read (a stall timer),
+ * and past `maxBytes` the read stops (the rest is cancelled, never held) with BodyTooLarge.
+ */
+export async function readBody(response: Response, options: { maxBytes?: number; onChunk?: () => void } = {}): Promise<Uint8Array> {
+  const limit = options.maxBytes ?? Infinity;
+  if (Number(response.headers.get('content-length') ?? NaN) > limit) throw new BodyTooLarge();
+  if (!response.body) {
+    const bytes = new Uint8Array(await response.arrayBuffer());
+    if (bytes.byteLength > limit) throw new BodyTooLarge();
+    return bytes;
+  }
+  const reader = response.body.getReader();
+  const parts: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    options.onChunk?.();
+    const { done, value } = await reader.read();
+    if (done) break;
+    size += value.byteLength;
+    if (size > limit) {
+      await reader.cancel().catch(() => {});
+      throw new BodyTooLarge();
+    }
+    parts.push(value);
+  }
+  const out = new Uint8Array(size);
+  let at = 0;
+  for (const p of parts) (out.set(p, at), (at += p.byteLength));
+  return out;
 }
 
 function defaultStallMs(): number {

@@ -5,6 +5,7 @@
  * (the first line of a Search-R1 `contents`, quotes removed) and the text after it.
  */
 import { IgSearchError } from '../errors.js';
+import { BodyTooLarge, readBody } from '../platform/platform.js';
 import type { Bm25Index } from './bm25.js';
 import { passageTitle } from './corpus.js';
 
@@ -85,9 +86,9 @@ export class HttpRetriever implements Retriever {
       let text: string;
       try {
         response = await this.fetcher(this.url, { method: 'POST', headers: { 'content-type': 'application/json' }, body, signal: controller.signal });
-        text = await readCapped(response, this.maxResponseBytes);
+        text = new TextDecoder().decode(await readBody(response, { maxBytes: this.maxResponseBytes }));
       } catch (e) {
-        if (e instanceof TooLarge) {
+        if (e instanceof BodyTooLarge) {
           controller.abort();
           throw this.fail(`answer exceeds maxResponseBytes (${this.maxResponseBytes} bytes)`, attempt);
         }
@@ -132,36 +133,6 @@ export class HttpRetriever implements Retriever {
       });
     });
   }
-}
-
-class TooLarge extends Error {}
-
-/** The body as text, refusing (TooLarge) past `limit` bytes without holding more than that. */
-async function readCapped(response: Response, limit: number): Promise<string> {
-  const declared = Number(response.headers.get('content-length') ?? NaN);
-  if (declared > limit) throw new TooLarge();
-  if (!response.body) {
-    const text = await response.text();
-    if (text.length > limit) throw new TooLarge();
-    return text;
-  }
-  const reader = response.body.getReader();
-  const parts: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > limit) {
-      await reader.cancel().catch(() => {});
-      throw new TooLarge();
-    }
-    parts.push(value);
-  }
-  const bytes = new Uint8Array(size);
-  let at = 0;
-  for (const p of parts) (bytes.set(p, at), (at += p.byteLength));
-  return new TextDecoder().decode(bytes);
 }
 
 /**
