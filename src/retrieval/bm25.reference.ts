@@ -49,4 +49,21 @@ export class Bm25Reference {
       .sort((a, b) => b.score - a.score || a.doc - b.doc)
       .slice(0, k);
   }
+
+  /** TF-IDF cosine of two texts under this corpus (smoothed idf ln((1+N)/(1+df)) + 1). */
+  tfidfCosine(a: string, b: string): number {
+    const n = this.lengths.length;
+    const vector = (text: string) => {
+      const v = new Map<string, number>();
+      for (const t of bm25TermsRef(text)) v.set(t, (v.get(t) ?? 0) + 1);
+      for (const [t, tf] of v) v.set(t, tf * (Math.log((1 + n) / (1 + (this.postings.get(t)?.size ?? 0))) + 1));
+      return v;
+    };
+    const [va, vb] = [vector(a), vector(b)];
+    let dot = 0;
+    for (const [t, w] of va) dot += w * (vb.get(t) ?? 0);
+    const norm = (v: Map<string, number>) => Math.sqrt([...v.values()].reduce((s, w) => s + w * w, 0));
+    const d = norm(va) * norm(vb);
+    return d === 0 ? 0 : dot / d;
+  }
 }

@@ -140,6 +140,44 @@ export class Bm25Index {
   }
 
   /**
+   * StepSearch's step reward for every search step (rollout after rollout, step after step):
+   * G − P, the mean gain over the rollout's gold passages in best TF-IDF cosine (under this
+   * corpus's statistics) to any document retrieved so far, minus the share of the step's documents
+   * retrieved before. Documents are texts; equal texts are the same document.
+   */
+  stepSearchRewards(rollouts: readonly { golds: readonly string[]; steps: readonly (readonly string[])[] }[]): Float64Array {
+    const h = this.live();
+    const ids = new Map<string, number>();
+    const id = (text: string) => {
+      let i = ids.get(text);
+      if (i === undefined) ids.set(text, (i = ids.size));
+      return i;
+    };
+    const goldOffsets = [0];
+    const goldIds: number[] = [];
+    const stepOffsets = [0];
+    const docOffsets = [0];
+    const docIds: number[] = [];
+    for (const r of rollouts) {
+      goldIds.push(...r.golds.map(id));
+      goldOffsets.push(goldIds.length);
+      for (const docs of r.steps) {
+        docIds.push(...docs.map(id));
+        docOffsets.push(docIds.length);
+      }
+      stepOffsets.push(docOffsets.length - 1);
+    }
+    const steps = docOffsets.length - 1;
+    return this.core.scoped((s) => {
+      const t = s.strings([...ids.keys()], 'documents');
+      const out = s.alloc(steps * 8);
+      const args = [h, t.ptr, t.len, t.offsets, ids.size, rollouts.length, s.u32(goldOffsets), s.u32(goldIds), s.u32(stepOffsets), s.u32(docOffsets), s.u32(docIds)] as const;
+      this.core.call('ig_stepsearch_rewards', (x) => x.ig_stepsearch_rewards(...args, out));
+      return s.readF64(out, steps);
+    });
+  }
+
+  /**
    * `count` distinct passage indices drawn uniformly with `seed`, skipping passages containing a
    * gold answer or listed in `excludeDocs`. Fewer only when fewer passages are eligible.
    */

@@ -4,6 +4,9 @@
  *   grpoAdvantages          Â_i per rollout, verl's GRPO (or Dr. GRPO with norm: 'none')
  *   informationGain         IG per search step = real − counterfactual score, then shaping
  *   modulateQueryAdvantages per-token advantages + loss mask: query tokens get Â_i + λ·IG̃_ik
+ *   gigpoAdvantages, igpoAdvantages, mrSearchAdvantages
+ *                           one value per turn for the step-level baselines (broadcast to the
+ *                           turn's tokens by modulateQueryAdvantages)
  */
 import { IgSearchError } from '../errors.js';
 import { checkFiniteOption, checkLengths, checkU32 } from '../wasm/args.js';
@@ -136,5 +139,87 @@ export function modulateQueryAdvantages(core: WasmCore, input: ModulationInput):
       x.ig_modulate_advantages(counts, adv, tokenCounts.length, qr, qs, qe, qi, q, rr, rs, re, m, input.lambda ?? 1, mode === 'additive' ? 0 : 1, total, outAdv, outMask),
     );
     return { advantages: s.readF32(outAdv, total), lossMask: s.readF32(outMask, total) };
+  });
+}
+
+/**
+ * Turns of a batch: rollouts group after group (`groupSizes`, rollouts per group) and
+ * `turns[i]` turns per rollout, turn values laid out rollout after rollout.
+ */
+export interface TurnLayout {
+  groupSizes: Numbers;
+  turns: Numbers;
+}
+
+function checkLayout(layout: TurnLayout, rollouts: number, turnValues: number): void {
+  checkU32(layout.groupSizes, 'groupSizes');
+  checkU32(layout.turns, 'turns');
+  let groups = 0;
+  for (let g = 0; g < layout.groupSizes.length; g++) groups += layout.groupSizes[g]!;
+  let turns = 0;
+  for (let i = 0; i < layout.turns.length; i++) turns += layout.turns[i]!;
+  if (groups !== rollouts || layout.turns.length !== rollouts) {
+    throw new IgSearchError('INVALID_ARGUMENT', `turn layout: groupSizes sum to ${groups} and turns has ${layout.turns.length} entries, for ${rollouts} rollouts`);
+  }
+  if (turns !== turnValues) throw new IgSearchError('INVALID_ARGUMENT', `turn layout: turns sum to ${turns} but ${turnValues} turn values were given`);
+}
+
+export const GIGPO_DEFAULTS = { gamma: 0.95, omega: 1, epsilon: 1e-6 } as const;
+
+/**
+ * GiGPO per-turn advantages A_episode(i) + ω·A_step (see docs/method.md). `outcome[i]` is rollout
+ * i's reward; `anchors[t]` names turn t's anchor state (equal ids within a group = the same tokens
+ * before the turn).
+ */
+export function gigpoAdvantages(core: WasmCore, outcome: Numbers, layout: TurnLayout, anchors: Numbers, options: { gamma?: number; omega?: number; epsilon?: number } = {}): Float64Array {
+  const o = { ...GIGPO_DEFAULTS, ...options };
+  checkLayout(layout, outcome.length, anchors.length);
+  checkU32(anchors, 'anchors');
+  const n = anchors.length;
+  return core.scoped((s) => {
+    const out = s.alloc(n * 8);
+    const args = [s.f64(outcome), outcome.length, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), s.u32(anchors), n] as const;
+    core.call('ig_gigpo_advantages', (x) => x.ig_gigpo_advantages(...args, o.gamma, o.omega, o.epsilon, out));
+    return s.readF64(out, n);
+  });
+}
+
+export const IGPO_DEFAULTS = { gamma: 1, epsilon: 1e-6 } as const;
+
+/**
+ * IGPO per-turn advantages. `promptScores[i]`: mean log-prob of the gold answer after rollout i's
+ * prompt alone; `turnScores[t]`: the same after turn t (read for every turn but a rollout's last,
+ * which earns `outcome[i]`).
+ */
+export function igpoAdvantages(core: WasmCore, outcome: Numbers, promptScores: Numbers, turnScores: Numbers, layout: TurnLayout, options: { gamma?: number; epsilon?: number } = {}): Float64Array {
+  const o = { ...IGPO_DEFAULTS, ...options };
+  checkLengths(outcome.length, 'one prompt score per rollout', { promptScores });
+  checkLayout(layout, outcome.length, turnScores.length);
+  const n = turnScores.length;
+  return core.scoped((s) => {
+    const out = s.alloc(n * 8);
+    const args = [s.f64(outcome), s.f64(promptScores), outcome.length, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), s.f64(turnScores), n] as const;
+    core.call('ig_igpo_advantages', (x) => x.ig_igpo_advantages(...args, o.gamma, o.epsilon, out));
+    return s.readF64(out, n);
+  });
+}
+
+export const MR_SEARCH_DEFAULTS = { gamma: 1, alpha: 1 } as const;
+
+/**
+ * MR-Search's turn-level advantages (without the α·Â_i outcome term): `stepRewards[t]` where
+ * `rewarded[t]` is 1 (search turns), centred leave-one-out within (group, turn index), then
+ * accumulated backwards with γ.
+ */
+export function mrSearchAdvantages(core: WasmCore, stepRewards: Numbers, rewarded: ArrayLike<number>, layout: TurnLayout, options: { gamma?: number } = {}): Float64Array {
+  const gamma = options.gamma ?? MR_SEARCH_DEFAULTS.gamma;
+  checkLengths(stepRewards.length, 'one rewarded flag per turn', { rewarded });
+  checkLayout(layout, layout.turns.length, stepRewards.length);
+  const n = stepRewards.length;
+  return core.scoped((s) => {
+    const out = s.alloc(n * 8);
+    const args = [s.f64(stepRewards), s.u8(Array.from(rewarded, (v) => (v ? 1 : 0))), n, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), layout.turns.length] as const;
+    core.call('ig_mr_search_advantages', (x) => x.ig_mr_search_advantages(...args, gamma, out));
+    return s.readF64(out, n);
   });
 }

@@ -135,3 +135,103 @@ export function modulateRef(input: ModulationRef): { advantages: Float64Array; l
   }
   return { advantages, lossMask };
 }
+
+/** Per rollout: its group and the indices of its turns in the flat turn arrays. */
+function turnsOf(groupSizes: Numbers, turns: Numbers): { group: number; rollout: number; turns: number[] }[] {
+  const out: { group: number; rollout: number; turns: number[] }[] = [];
+  let t = 0;
+  for (let g = 0, i = 0; g < groupSizes.length; g++) {
+    for (let j = 0; j < groupSizes[g]!; j++, i++) {
+      out.push({ group: g, rollout: i, turns: Array.from({ length: turns[i]! }, () => t++) });
+    }
+  }
+  return out;
+}
+
+function zscore(values: number[], epsilon: number, population = false): number[] {
+  if (values.length < 2) return population ? values.map(() => 0) : values.map((v) => v / (1 + epsilon));
+  const mean = values.reduce((a, b) => a + b, 0) / values.length;
+  const variance = values.reduce((a, v) => a + (v - mean) ** 2, 0) / (population ? values.length : values.length - 1);
+  const std = population ? Math.sqrt(variance + 1e-8) : Math.sqrt(variance);
+  return values.map((v) => (v - mean) / (std + epsilon));
+}
+
+export function gigpoRef(outcome: Numbers, groupSizes: Numbers, turns: Numbers, anchors: Numbers, gamma: number, omega: number, epsilon = 1e-6): Float64Array {
+  const episode = grpoRef(outcome, groupSizes, 'std', epsilon);
+  const rollouts = turnsOf(groupSizes, turns);
+  const out = new Float64Array(anchors.length);
+  const buckets = new Map<string, { turn: number; value: number }[]>();
+  for (const r of rollouts) {
+    r.turns.forEach((t, k) => {
+      const key = `${r.group}/${anchors[t]}`;
+      if (!buckets.has(key)) buckets.set(key, []);
+      buckets.get(key)!.push({ turn: t, value: gamma ** (r.turns.length - 1 - k) * outcome[r.rollout]! });
+    });
+  }
+  const step = new Float64Array(anchors.length);
+  for (const members of buckets.values()) {
+    const z = zscore(members.map((m) => m.value), epsilon);
+    members.forEach((m, i) => (step[m.turn] = z[i]!));
+  }
+  for (const r of rollouts) for (const t of r.turns) out[t] = episode[r.rollout]! + omega * step[t]!;
+  return out;
+}
+
+function discounted(rollouts: { turns: number[] }[], rewards: ArrayLike<number>, gamma: number): Float64Array {
+  const out = new Float64Array(rewards.length);
+  for (const r of rollouts) {
+    for (let k = 0; k < r.turns.length; k++) {
+      let sum = 0;
+      for (let j = k; j < r.turns.length; j++) sum += gamma ** (j - k) * rewards[r.turns[j]!]!;
+      out[r.turns[k]!] = sum;
+    }
+  }
+  return out;
+}
+
+export function igpoRef(outcome: Numbers, promptScores: Numbers, turnScores: Numbers, groupSizes: Numbers, turns: Numbers, gamma: number, epsilon = 1e-6): Float64Array {
+  const rollouts = turnsOf(groupSizes, turns);
+  const rewards = new Float64Array(turnScores.length);
+  for (const r of rollouts) {
+    r.turns.forEach((t, k) => {
+      const before = k === 0 ? promptScores[r.rollout]! : turnScores[r.turns[k - 1]!]!;
+      rewards[t] = k === r.turns.length - 1 ? outcome[r.rollout]! : Math.exp(turnScores[t]!) - Math.exp(before);
+    });
+  }
+  const normalized = new Float64Array(rewards.length);
+  for (let g = 0; g < groupSizes.length; g++) {
+    const members = rollouts.filter((r) => r.group === g).flatMap((r) => r.turns);
+    const z = members.length < 2 ? members.map(() => 0) : zscore(members.map((t) => rewards[t]!), epsilon, true);
+    members.forEach((t, i) => (normalized[t] = z[i]!));
+  }
+  return discounted(rollouts, normalized, gamma);
+}
+
+export function mrSearchRef(stepRewards: Numbers, rewarded: Numbers, groupSizes: Numbers, turns: Numbers, gamma: number): Float64Array {
+  const rollouts = turnsOf(groupSizes, turns);
+  const centred = new Float64Array(stepRewards.length);
+  for (const r of rollouts) {
+    r.turns.forEach((t, k) => {
+      if (!rewarded[t]) return;
+      const peers = rollouts.filter((o) => o.group === r.group && o !== r && o.turns.length > k && rewarded[o.turns[k]!]).map((o) => stepRewards[o.turns[k]!]!);
+      centred[t] = peers.length ? stepRewards[t]! - peers.reduce((a, b) => a + b, 0) / peers.length : 0;
+    });
+  }
+  return discounted(rollouts, centred, gamma);
+}
+
+export function stepSearchRef(golds: readonly string[], steps: readonly (readonly string[])[], similarity: (gold: string, doc: string) => number): number[] {
+  const out: number[] = [];
+  const retrieved: string[] = [];
+  let previous = golds.map(() => 0);
+  for (const docs of steps) {
+    const before = new Set(retrieved);
+    retrieved.push(...docs);
+    const match = golds.map((g) => Math.max(0, ...retrieved.map((d) => similarity(g, d))));
+    const gain = golds.length ? golds.reduce((a, _, i) => a + Math.max(match[i]! - previous[i]!, 0), 0) / golds.length : 0;
+    const redundancy = docs.length ? docs.filter((d) => before.has(d)).length / docs.length : 0;
+    out.push(gain - redundancy);
+    previous = match;
+  }
+  return out;
+}

@@ -43,7 +43,14 @@ export interface CoreExports {
     retrievedRollout: number, retrievedStart: number, retrievedEnd: number, m: number,
     lambda: number, mode: number, outLen: number, advantages: number, mask: number,
   ): number;
+  ig_gigpo_advantages(outcome: number, n: number, groupSizes: number, nGroups: number, turns: number, anchors: number, nTurns: number, gamma: number, omega: number, epsilon: number, out: number): number;
+  ig_igpo_advantages(outcome: number, promptScores: number, n: number, groupSizes: number, nGroups: number, turns: number, turnScores: number, nTurns: number, gamma: number, epsilon: number, out: number): number;
+  ig_mr_search_advantages(stepRewards: number, rewarded: number, nTurns: number, groupSizes: number, nGroups: number, turns: number, n: number, gamma: number, out: number): number;
   // retrieval/
+  ig_stepsearch_rewards(
+    handle: number, texts: number, textsLen: number, textOffsets: number, nTexts: number, n: number,
+    goldOffsets: number, goldIds: number, stepOffsets: number, docOffsets: number, docIds: number, out: number,
+  ): number;
   ig_bm25_build(ids: number, idsLen: number, idOffsets: number, contents: number, contentsLen: number, contentOffsets: number, n: number, k1: number, b: number): number;
   ig_bm25_free(handle: number): number;
   ig_bm25_stats(handle: number, out: number): number;

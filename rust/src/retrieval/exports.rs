@@ -3,6 +3,8 @@
 
 use crate::ffi::{self, report, ErrorCode, Slab};
 use crate::retrieval::bm25::{Bm25Index, Params, StringTable};
+use crate::advantage::turns::stepsearch_rollout;
+use crate::retrieval::tfidf::TfIdf;
 use crate::retrieval::{format, sampler};
 use std::cell::RefCell;
 
@@ -228,3 +230,60 @@ pub unsafe extern "C" fn ig_bm25_terms(ptr: *const u8, len: usize) -> i32 {
     }
 }
 
+
+/// StepSearch step rewards for `n` rollouts. Texts `0..n_texts` (blob + offsets) are documents;
+/// rollout r's gold passages are `gold_ids[gold_offsets[r]..gold_offsets[r+1]]`, its search steps
+/// `step_offsets[r]..step_offsets[r+1]`, and step s retrieved `doc_ids[doc_offsets[s]..doc_offsets[s+1]]`
+/// (equal ids = the same document). Similarity is TF-IDF cosine under this index's statistics.
+///
+/// # Safety
+/// Offsets arrays cover their count + 1 u32; `out` covers one f64 per step.
+#[no_mangle]
+pub unsafe extern "C" fn ig_stepsearch_rewards(
+    handle: u32,
+    texts: *const u8,
+    texts_len: usize,
+    text_offsets: *const u32,
+    n_texts: usize,
+    n: usize,
+    gold_offsets: *const u32,
+    gold_ids: *const u32,
+    step_offsets: *const u32,
+    doc_offsets: *const u32,
+    doc_ids: *const u32,
+    out: *mut f64,
+) -> i32 {
+    let texts = match ffi::split_strings(ffi::bytes(texts, texts_len), ffi::slice(text_offsets, n_texts + 1), "texts") {
+        Ok(t) => t,
+        Err(status) => return status,
+    };
+    let gold_offsets = ffi::slice(gold_offsets, n + 1);
+    let step_offsets = ffi::slice(step_offsets, n + 1);
+    let n_steps = step_offsets[n] as usize;
+    let doc_offsets = ffi::slice(doc_offsets, n_steps + 1);
+    for (offsets, what) in [(gold_offsets, "gold passages"), (step_offsets, "search steps"), (doc_offsets, "step documents")] {
+        if let Err(status) = ffi::check_offsets(offsets, offsets[offsets.len() - 1] as usize, what) {
+            return status;
+        }
+    }
+    let gold_ids = ffi::slice(gold_ids, gold_offsets[n] as usize);
+    let doc_ids = ffi::slice(doc_ids, doc_offsets[n_steps] as usize);
+    if let Some(&bad) = gold_ids.iter().chain(doc_ids).find(|&&t| t as usize >= n_texts) {
+        return report(ErrorCode::OutOfRange, &format!("text id {bad} out of range ({n_texts} texts)"));
+    }
+    let result = with_index(handle, |ix| {
+        let vectors: Vec<TfIdf> = texts.iter().map(|t| TfIdf::new(ix, t)).collect();
+        let mut similarity = |a: u32, b: u32| vectors[a as usize].cosine(&vectors[b as usize]);
+        let out = ffi::slice_mut(out, n_steps);
+        for r in 0..n {
+            let golds = &gold_ids[gold_offsets[r] as usize..gold_offsets[r + 1] as usize];
+            let (s0, s1) = (step_offsets[r] as usize, step_offsets[r + 1] as usize);
+            let steps: Vec<&[u32]> = (s0..s1).map(|s| &doc_ids[doc_offsets[s] as usize..doc_offsets[s + 1] as usize]).collect();
+            stepsearch_rollout(golds, &steps, &mut similarity, &mut out[s0..s1]);
+        }
+    });
+    match result {
+        Ok(()) => 0,
+        Err(status) => status,
+    }
+}
