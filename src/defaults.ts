@@ -16,13 +16,27 @@ export const SAMPLING_DEFAULTS = {
   temperature: 1,
 } as const;
 
+/**
+ * The credit-assignment algorithms a trainer runs: GRPO (outcome only), IG-Search, and the
+ * step-level baselines it is compared with (docs/method.md gives each formula and its source).
+ */
+export const ALGORITHMS = ['grpo', 'ig-search', 'gigpo', 'igpo', 'mr-search', 'stepsearch'] as const;
+export type Algorithm = (typeof ALGORITHMS)[number];
+
+/** The step-level baselines' own knobs, each at its source's default. */
+export const TURN_CREDIT_DEFAULTS = {
+  gigpo: { gamma: 0.95, omega: 1 },
+  igpo: { gamma: 1 },
+  'mr-search': { gamma: 1, alpha: 1 },
+} as const;
+
 /** One RL step and its optimizer (verl's GRPO conventions where they exist). */
 export const TRAINER_DEFAULTS = {
   ...SAMPLING_DEFAULTS,
-  algo: 'ig-search',
+  algo: 'ig-search' as Algorithm,
   /** Rollouts per question (G). */
   groupSize: 5,
-  /** λ on the shaped information gain of query tokens. */
+  /** λ on the step reward: the shaped information gain of query tokens (ig-search), G − P of a search turn (stepsearch). */
   lambda: 1,
   lr: 1e-6,
   /** AdamW's decoupled weight decay (torch's and verl's default). */

@@ -83,7 +83,7 @@ export { buildWorld, worldCorpusJsonl, worldQuestionsJsonl, type World, type Wor
 export { LoraAdapters, LORA_TARGETS, loraSite, peftName, type LoraConfig, type LoraTarget, type LoraSite } from './model/lora.js';
 export { IgSearchTrainer, resolveTrainerConfig, STEP_PHASES, type TrainerConfig, type ResolvedConfig, type TrainQuestion, type StepMetrics, type StepTiming } from './rl/trainer.js';
 export { packBatch, byPrediction, type Batch } from './rl/batch.js';
-export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS } from './defaults.js';
+export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, TURN_CREDIT_DEFAULTS, type Algorithm } from './defaults.js';
 export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type ScriptedExample } from './rl/sft.js';
 export { trainingRun, evaluate, questionsForStep, MAX_SKIPPED_IN_A_ROW, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';
 export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';

@@ -43,7 +43,10 @@ describe('synthetic multi-hop world', () => {
     index.free();
     const train = worldQuestionsJsonl(world, 'train').trim().split('\n').map((l) => JSON.parse(l));
     expect(train.length).toBe(world.questions.filter((q) => q.split === 'train').length);
-    expect(Object.keys(train[0]!).sort()).toEqual(['golden_answers', 'hops', 'id', 'question']);
+    expect(Object.keys(train[0]!).sort()).toEqual(['golden_answers', 'hops', 'id', 'question', 'supporting']);
+    // The supporting passages are the chain's, one per hop, and exist in the corpus.
+    const ids = new Set(world.passages.map((p) => p.id));
+    for (const q of train) expect(q.supporting.length === q.hops && q.supporting.every((id: string) => ids.has(id))).toBe(true);
   });
 
   it('bad options are typed errors', () => {

@@ -6,6 +6,7 @@
  */
 import { appendFile, rename, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
@@ -57,7 +58,7 @@ export async function demo(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   const algos = values.algos.split(',').map((a) => a.trim());
-  for (const a of algos) if (a !== 'grpo' && a !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not grpo or ig-search`);
+  for (const a of algos) if (!(ALGORITHMS as readonly string[]).includes(a)) throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not one of ${ALGORITHMS.join(', ')}`);
   const steps = numberFlag(values.steps, '--steps', { positive: true });
   const seed = numberFlag(values.seed, '--seed');
   // Every flag is checked before anything is created.
@@ -85,7 +86,7 @@ export async function demo(argv: string[]): Promise<number> {
     const started = new Date();
     const result = await runDemo(gpu, core, {
       policy,
-      algos: algos as ('grpo' | 'ig-search')[],
+      algos: algos as Algorithm[],
       steps,
       seed,
       ...numbers,

@@ -18,7 +18,7 @@ import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retri
 import { latestCheckpoint } from '../rl/checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
-import { RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS } from '../defaults.js';
+import { ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -29,7 +29,7 @@ import { ProgressBar } from './progress.js';
 const T = TRAINER_DEFAULTS;
 const R = RUN_DEFAULTS;
 export const TRAIN_USAGE = `  train --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) --out DIR
-        [--algo ig-search|grpo] [--steps ${R.steps}] [--questions ${R.questionsPerStep}] [--group ${T.groupSize}] [--lr ${T.lr}]
+        [--algo ${ALGORITHMS.join('|')}] [--steps ${R.steps}] [--questions ${R.questionsPerStep}] [--group ${T.groupSize}] [--lr ${T.lr}]
         [--lambda ${T.lambda}] [--clip ${T.clip}] [--kl ${T.klBeta}] [--weight-decay ${T.weightDecay}] [--reference] [--lora RANK]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--micro-batch ${T.microBatchRows}] [--seed ${T.seed}]
         [--checkpoint-every ${R.checkpointEvery}] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
@@ -134,8 +134,8 @@ export async function train(argv: string[]): Promise<number> {
     resume: { type: 'boolean', default: false },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'train: --out DIR is required (checkpoints and metrics.jsonl go there)');
-  if (values.algo !== 'grpo' && values.algo !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `--algo must be grpo or ig-search, got ${values.algo}`);
-  if (values.algo === 'ig-search' && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', 'train: --algo ig-search needs --corpus (its counterfactual documents are drawn from the corpus), also with --retriever');
+  if (!(ALGORITHMS as readonly string[]).includes(values.algo)) throw new IgSearchError('INVALID_ARGUMENT', `--algo must be one of ${ALGORITHMS.join(', ')}, got ${values.algo}`);
+  if (['ig-search', 'mr-search', 'stepsearch'].includes(values.algo) && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', `train: --algo ${values.algo} needs --corpus (counterfactual documents / TF-IDF statistics come from the corpus), also with --retriever`);
   const out = values.out.replace(/\/$/, '');
   // Every flag is checked before anything is loaded or written.
   const steps = numberFlag(values.steps, '--steps', { positive: true });
@@ -144,7 +144,7 @@ export async function train(argv: string[]): Promise<number> {
   const checkpointEvery = numberFlag(values['checkpoint-every'], '--checkpoint-every');
   const rank = values.lora === undefined ? undefined : numberFlag(values.lora, '--lora', { positive: true });
   const config = resolveTrainerConfig({
-    algo: values.algo,
+    algo: values.algo as Algorithm,
     groupSize: numberFlag(values.group, '--group', { positive: true }),
     lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
     lambda: numberFlag(values.lambda, '--lambda', { integer: false }),

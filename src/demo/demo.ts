@@ -4,6 +4,7 @@
  * seed recorded beside it → GRPO and IG-Search from the same weights with the same seeds, questions
  * and budget → metrics records (and, through `renderReport`, the HTML report).
  */
+import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { Qwen2Model } from '../model/qwen2.js';
@@ -19,7 +20,8 @@ import { buildWorld, type World, type WorldOptions } from '../world/world.js';
 export interface DemoOptions {
   /** Directory (or URL) of the warm-started policy with tokenizer.json and sft.json. */
   policy: string;
-  algos?: readonly ('grpo' | 'ig-search')[];
+  /** Algorithms to train, in order (default GRPO and IG-Search). */
+  algos?: readonly Algorithm[];
   /** Optimizer steps per algorithm (default 30). */
   steps?: number;
   questionsPerStep?: number;
@@ -99,7 +101,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   count('questionsPerStep', o.questionsPerStep, 1);
   count('evalEvery', o.evalEvery, 0);
   if (o.testQuestions !== undefined) count('testQuestions', o.testQuestions, 1);
-  if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => a !== 'grpo' && a !== 'ig-search')) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list "grpo" and/or "ig-search", got ${JSON.stringify(algos)}`);
+  if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !(ALGORITHMS as readonly string[]).includes(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
   for (const algo of algos) resolveTrainerConfig({ algo, groupSize: o.groupSize, lr: o.lr, seed: o.seed, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, lambda: o.lambda, ...o.trainer });
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);

@@ -61,6 +61,8 @@ export interface DataQuestion {
   id?: string;
   /** Reasoning hops, when the file says (the synthetic world does). */
   hops?: number;
+  /** Ids of the corpus passages that support the answer, one per hop (StepSearch's reward needs them). */
+  supporting?: string[];
 }
 
 export interface ParsedQuestions {
@@ -72,7 +74,7 @@ export interface ParsedQuestions {
 
 /**
  * Parses Search-R1 data lines `{question, golden_answers}`; `golden_answers` may be a string or a
- * list of strings (a non-empty one), and `id`/`hops` are kept when present; other fields are ignored.
+ * list of strings (a non-empty one), and `id`/`hops`/`supporting` are kept when present; other fields are ignored.
  */
 export function parseQuestionsJsonl(text: string, options: JsonlOptions = {}): ParsedQuestions {
   const { items, lines, skipped } = parseJsonl(text, options, options.source ?? 'data', 'each line must be {"question": "...", "golden_answers": ["..."]}', parseQuestion);
@@ -93,16 +95,17 @@ function parseObject(raw: string): Record<string, unknown> | string {
 function parseQuestion(raw: string, into: DataQuestion[]): string | undefined {
   const value = parseObject(raw);
   if (typeof value === 'string') return value;
-  const { question, golden_answers: golds, id, hops } = value;
+  const { question, golden_answers: golds, id, hops, supporting } = value;
   if (typeof question !== 'string' || !question.trim()) return `field "question" must be a non-empty string, got ${question === undefined ? 'nothing' : JSON.stringify(question).slice(0, 40)}`;
   const answers = typeof golds === 'string' ? [golds] : golds;
   if (!Array.isArray(answers) || answers.length === 0 || !answers.every((a) => typeof a === 'string')) {
     return `field "golden_answers" must be a string or a non-empty list of strings, got ${golds === undefined ? 'nothing' : JSON.stringify(golds).slice(0, 40)}`;
   }
   if (hops !== undefined && !(Number.isInteger(hops) && (hops as number) > 0)) return `field "hops" must be a positive integer, got ${JSON.stringify(hops)}`;
+  if (supporting !== undefined && !(Array.isArray(supporting) && supporting.every((s) => typeof s === 'string'))) return `field "supporting" must be a list of passage ids, got ${JSON.stringify(supporting).slice(0, 40)}`;
   if (!wellFormed(question)) return 'field "question" holds a lone UTF-16 surrogate (not text)';
   if (!(answers as string[]).every(wellFormed)) return 'field "golden_answers" holds a lone UTF-16 surrogate (not text)';
-  into.push({ question, golden_answers: answers as string[], ...(id === undefined ? {} : { id: String(id) }), ...(hops === undefined ? {} : { hops: hops as number }) });
+  into.push({ question, golden_answers: answers as string[], ...(id === undefined ? {} : { id: String(id) }), ...(hops === undefined ? {} : { hops: hops as number }), ...(supporting === undefined ? {} : { supporting: supporting as string[] }) });
   return undefined;
 }
 

@@ -12,6 +12,8 @@ export interface TrainQuestion {
   golden_answers: readonly string[];
   /** Reasoning hops (1–3), when known: metrics split by it. */
   hops?: number;
+  /** Ids of the corpus passages that hold the answer's chain (StepSearch rewards retrieving them). */
+  supporting?: readonly string[];
 }
 
 /** Token spans `[start, end)` relative to their rollout's first trajectory token, as parallel arrays. */
@@ -35,6 +37,13 @@ export interface Batch {
   readonly queries: Spans;
   /** Appended blocks (retrieved documents, notes): no advantage, no loss. */
   readonly retrieved: Spans;
+  /**
+   * Turns: turn k < S of a rollout with S searches runs from the end of search k−1's information
+   * block (or 0) to the start of search k's; the last, when it holds policy tokens, from the end of
+   * the last block to the end. Laid out rollout after rollout; `turnCounts[i]` per rollout.
+   */
+  readonly turns: Spans;
+  readonly turnCounts: readonly number[];
   /** Rollouts whose retrieval failed: not the policy's doing, kept out of the loss. */
   readonly retrievalFailed: readonly boolean[];
 }
@@ -43,7 +52,22 @@ export function packBatch(questions: readonly TrainQuestion[], groupSize: number
   const offsets = [0];
   const queries: Spans = { rollout: [], start: [], end: [] };
   const retrieved: Spans = { rollout: [], start: [], end: [] };
+  const turns: Spans = { rollout: [], start: [], end: [] };
+  const turnCounts: number[] = [];
   trajectories.forEach((t, i) => {
+    const before = turns.rollout.length;
+    let from = 0;
+    const turn = (end: number) => {
+      turns.rollout.push(i);
+      turns.start.push(from);
+      turns.end.push(end);
+    };
+    for (const s of t.searches) {
+      turn(s.information[0]);
+      from = s.information[1];
+    }
+    if (t.policyMask.subarray(from).some((m) => m === 1)) turn(t.tokens.length);
+    turnCounts.push(turns.rollout.length - before);
     offsets.push(offsets[i]! + t.tokens.length);
     for (const s of t.searches) {
       queries.rollout.push(i);
@@ -78,6 +102,8 @@ export function packBatch(questions: readonly TrainQuestion[], groupSize: number
     offsets,
     queries,
     retrieved,
+    turns,
+    turnCounts,
     retrievalFailed: trajectories.map((t) => t.finish === 'retrieval_failed'),
   };
 }
@@ -99,4 +125,29 @@ export function byPrediction(batch: Batch, flat: ArrayLike<number>): Float32Arra
     for (let j = 0, at = batch.offsets[i]!; at < batch.offsets[i + 1]!; j++, at++) out[P + j - 1] = flat[at]!;
     return out;
   });
+}
+
+/**
+ * Spans that give each turn's policy tokens its value: turn t's extent minus the appended blocks
+ * inside it (an empty-search note), ready for `modulateQueryAdvantages` (additive, λ = 1).
+ */
+export function turnValueSpans(batch: Batch, values: ArrayLike<number>): Spans & { ig: number[] } {
+  const out: Spans & { ig: number[] } = { rollout: [], start: [], end: [], ig: [] };
+  const { turns } = batch;
+  for (let k = 0; k < turns.rollout.length; k++) {
+    const mask = batch.trajectories[turns.rollout[k]!]!.policyMask;
+    for (let j = turns.start[k]!; j < turns.end[k]!; ) {
+      if (!mask[j]) {
+        j++;
+        continue;
+      }
+      const start = j;
+      while (j < turns.end[k]! && mask[j]) j++;
+      out.rollout.push(turns.rollout[k]!);
+      out.start.push(start);
+      out.end.push(j);
+      out.ig.push(values[k]!);
+    }
+  }
+  return out;
 }

@@ -1,9 +1,13 @@
 /**
- * The IG-Search / GRPO training step, as four calls over one packed batch:
+ * The training step of every algorithm (GRPO, IG-Search and the step-level baselines GiGPO, IGPO,
+ * MR-Search, StepSearch), as four calls over one packed batch:
  *
  *   rollout     G Search-R1 trajectories per question (prompts prefilled once) → Batch
- *   score       EM rewards (Wasm); for ig-search, the information gain of every search step
- *   advantages  GRPO Â_i, plus λ·IG̃ on each query's tokens; loss mask and aggregation weights
+ *   score       EM rewards (Wasm); the algorithm's step rewards: information gain of every search
+ *               step (ig-search, mr-search), gold-answer probes after each turn (igpo), TF-IDF
+ *               gain toward the supporting passages (stepsearch), anchor states (gigpo)
+ *   advantages  GRPO Â_i, plus λ·IG̃ on each query's tokens (ig-search), or one value per turn
+ *               broadcast to its tokens (the baselines); loss mask and aggregation weights
  *   update      forward + policy loss + backward on the GPU per micro-batch (all-fail groups
  *               first, their gradient norm recorded), then clipped AdamW
  *
@@ -28,20 +32,36 @@ import { promptText } from '../rollout/template.js';
 import { scoreInformationGainFromCache, type CachedIgStep } from '../scoring/ig.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
-import { batchTokens, byPrediction, packBatch, type Batch, type TrainQuestion } from './batch.js';
+import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch, type TrainQuestion } from './batch.js';
 import { readCheckpointState, saveCheckpoint, type TrainerState } from './checkpoint.js';
-import { TRAINER_DEFAULTS } from '../defaults.js';
-import { grpoAdvantages, informationGain, modulateQueryAdvantages, type IgShapingOptions } from './advantage.js';
+import { ALGORITHMS, TRAINER_DEFAULTS, TURN_CREDIT_DEFAULTS, type Algorithm } from '../defaults.js';
+import { gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
 import { computeRewards } from './reward.js';
 
 export type { TrainQuestion } from './batch.js';
 
+/** Algorithms whose step rewards read the corpus (counterfactual documents, TF-IDF statistics). */
+const CORPUS_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'mr-search', 'stepsearch']);
+/** Algorithms whose step rewards probe the model from the rollout's KV cache. */
+const CACHE_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'mr-search', 'igpo']);
+
+export interface TurnCreditOptions {
+  /** Discount over turns (gigpo 0.95, igpo 1, mr-search 1). */
+  gamma?: number;
+  /** GiGPO's weight ω of the step advantage (1). */
+  omega?: number;
+  /** MR-Search's weight α of the outcome advantage (1). */
+  alpha?: number;
+}
+
 export interface TrainerConfig {
-  algo: 'grpo' | 'ig-search';
+  algo: Algorithm;
   /** Rollouts per question (G). */
   groupSize?: number;
-  /** λ on the shaped IG of query tokens. */
+  /** λ on the step reward: the shaped IG of query tokens (ig-search), G − P of a search turn (stepsearch). */
   lambda?: number;
+  /** Knobs of the step-level baselines (TURN_CREDIT_DEFAULTS per algorithm). */
+  turnCredit?: TurnCreditOptions;
   igShaping?: IgShapingOptions;
   lr?: number;
   weightDecay?: number;
@@ -72,6 +92,7 @@ export interface TrainerConfig {
 export interface StepTiming {
   rollout: number;
   reward: number;
+  /** The algorithm's step rewards: IG scoring, IGPO's probes, StepSearch's TF-IDF. */
   ig: number;
   advantages: number;
   /** Reference log-probs for the KL term (0 when it is off). */
@@ -83,7 +104,7 @@ export interface StepTiming {
 export const STEP_PHASES: readonly { key: keyof StepTiming; name: string }[] = [
   { key: 'rollout', name: 'rollout' },
   { key: 'reward', name: 'reward' },
-  { key: 'ig', name: 'IG scoring' },
+  { key: 'ig', name: 'step rewards' },
   { key: 'advantages', name: 'advantages' },
   { key: 'reference', name: 'KL reference' },
   { key: 'update', name: 'update' },
@@ -91,7 +112,7 @@ export const STEP_PHASES: readonly { key: keyof StepTiming; name: string }[] = [
 
 export interface StepMetrics {
   step: number;
-  algo: 'grpo' | 'ig-search';
+  algo: Algorithm;
   /** Mean reward, and each rollout's (questions × G, group by group). */
   reward: number;
   rewards: number[];
@@ -104,8 +125,10 @@ export interface StepMetrics {
   allFailGradNorm: number;
   /** Rollouts whose retrieval failed: marked, kept out of the loss, the run goes on. */
   retrievalFailures: number;
-  /** Raw IG of every scored search step (nats/token). */
+  /** Raw IG of every scored search step (nats/token; ig-search and mr-search). */
   ig: number[];
+  /** The step rewards the algorithm credited, per scored step: IGPO's p_t − p_{t−1}, StepSearch's G − P (empty otherwise). */
+  stepRewards: number[];
   /** Mean |advantage| on query tokens and on all policy tokens. */
   queryAdvantage: number;
   /** Trajectory tokens (policy and appended) in the batch. */
@@ -124,16 +147,19 @@ export interface StepMetrics {
   trajectories: SearchTrajectory[];
 }
 
-type Optional = 'script' | 'stopTokens' | 'igShaping' | 'retriever' | 'reference';
+type Optional = 'script' | 'stopTokens' | 'igShaping' | 'retriever' | 'reference' | 'turnCredit';
 export type ResolvedConfig = Required<Omit<TrainerConfig, Optional>> & Pick<TrainerConfig, Optional>;
 
 interface Scores {
   igTokens: number;
   rewards: Float64Array;
   rolloutAdvantages: Float64Array;
-  /** Raw and shaped IG per query of `batch.queries` (empty for grpo). */
+  /** Raw and shaped IG per query of `batch.queries` (empty unless IG is scored). */
   rawIg: number[];
   shapedIg: number[];
+  /** Turn-level algorithms: the advantage of every policy token of each turn of `batch.turns`. */
+  turnValues?: Float64Array;
+  stepRewards: number[];
 }
 
 interface Advantages {
@@ -161,10 +187,11 @@ export class IgSearchTrainer {
     readonly lora?: LoraAdapters,
   ) {
     this.config = resolveTrainerConfig(config);
-    if (!index && (config.algo === 'ig-search' || !config.retriever)) {
-      throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${config.algo === 'ig-search' ? 'ig-search draws its counterfactual documents from a corpus' : 'no retriever'}: give a corpus index`);
+    const needsCorpus = CORPUS_ALGORITHMS.has(config.algo);
+    if (!index && (needsCorpus || !config.retriever)) {
+      throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${needsCorpus ? `${config.algo} needs the corpus (counterfactual documents, TF-IDF statistics)` : 'no retriever'}: give a corpus index`);
     }
-    if (index && index.size === 0 && (config.algo === 'ig-search' || !config.retriever)) {
+    if (index && index.size === 0 && (needsCorpus || !config.retriever)) {
       throw new IgSearchError('INVALID_ARGUMENT', 'trainer: the corpus index is empty: nothing to retrieve and no counterfactual documents for IG', { hint: 'give a corpus with passages' });
     }
     if (lora) model.lora = lora;
@@ -244,6 +271,7 @@ export class IgSearchTrainer {
       searchesPerRollout: batch.trajectories.reduce((n, t) => n + t.searches.length, 0) / batch.trajectories.length,
       retrievalFailures: batch.retrievalFailed.filter(Boolean).length,
       ig: scores.rawIg,
+      stepRewards: scores.stepRewards,
       queryAdvantage: queryTokens ? queryAbs / queryTokens : 0,
       tokens: batchTokens(batch),
       rows: batch.sequences.reduce((n, s) => n + s.length, 0),
@@ -260,7 +288,8 @@ export class IgSearchTrainer {
 
   /**
    * G rollouts per question, prompts prefilled once per question; packed into the step's batch.
-   * For ig-search the rollout's KV cache is kept: IG scoring continues from it.
+   * When step rewards probe the model (ig-search, mr-search, igpo) the rollout's KV cache is kept:
+   * scoring continues from it.
    */
   private async rollout(questions: readonly TrainQuestion[], step: number): Promise<{ batch: Batch; cache?: RolloutCache }> {
     const c = this.config;
@@ -279,30 +308,138 @@ export class IgSearchTrainer {
       stopTokens: c.stopTokens,
       script: c.script,
     };
-    if (c.algo !== 'ig-search') return { batch: packBatch(questions, c.groupSize, prompts, await rolloutSearchAgent(this.model, prompts, options)) };
+    if (!CACHE_ALGORITHMS.has(c.algo)) return { batch: packBatch(questions, c.groupSize, prompts, await rolloutSearchAgent(this.model, prompts, options)) };
     const { trajectories, cache } = await rolloutSearchAgentWithCache(this.model, prompts, options);
     return { batch: packBatch(questions, c.groupSize, prompts, trajectories), cache };
   }
 
-  /** EM rewards and GRPO advantages; for ig-search, the shaped information gain of every search step. */
+  /** EM rewards and GRPO advantages, then the algorithm's step rewards (see the file comment). */
   private async score(batch: Batch, cache: RolloutCache | undefined, step: number, phase: <T>(name: keyof StepTiming, counted: 'ig' | undefined, run: () => T | Promise<T>) => Promise<T>): Promise<Scores> {
     const c = this.config;
     const { rewards, rolloutAdvantages } = await phase('reward', undefined, () => {
       const rewards = computeRewards(this.core, batch.trajectories.map((t) => t.text), batch.golds);
       return { rewards, rolloutAdvantages: grpoAdvantages(this.core, rewards, batch.questions.map(() => c.groupSize)) };
     });
-    if (c.algo !== 'ig-search' || !cache || batch.queries.rollout.length === 0) return { rewards, rolloutAdvantages, rawIg: [], shapedIg: [], igTokens: 0 };
+    const base: Scores = { rewards, rolloutAdvantages, rawIg: [], shapedIg: [], igTokens: 0, stepRewards: [] };
+    if (c.algo === 'grpo') return base;
     return phase('ig', 'ig', async () => {
-      const steps = this.igSteps(batch, step);
-      const stepsPerGroup = batch.questions.map((_, g) => {
-        let n = 0;
-        for (const r of batch.queries.rollout) if (Math.floor(r / c.groupSize) === g) n++;
-        return n;
-      });
-      const { scores, newTokens } = await scoreInformationGainFromCache(this.model, cache, steps);
-      const { raw, shaped } = informationGain(this.core, scores.map((s) => s.real), scores.map((s) => s.random), stepsPerGroup, c.igShaping);
-      return { rewards, rolloutAdvantages, rawIg: Array.from(raw), shapedIg: Array.from(shaped), igTokens: newTokens };
+      const scores = { ...base };
+      if ((c.algo === 'ig-search' || c.algo === 'mr-search') && cache && batch.queries.rollout.length > 0) {
+        const steps = this.igSteps(batch, step);
+        const stepsPerGroup = batch.questions.map((_, g) => {
+          let n = 0;
+          for (const r of batch.queries.rollout) if (Math.floor(r / c.groupSize) === g) n++;
+          return n;
+        });
+        const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, steps);
+        const { raw, shaped } = informationGain(this.core, ig.map((s) => s.real), ig.map((s) => s.random), stepsPerGroup, c.igShaping);
+        Object.assign(scores, { rawIg: Array.from(raw), shapedIg: Array.from(shaped), igTokens: newTokens });
+      }
+      if (c.algo !== 'ig-search') await this.turnValues(batch, cache, scores);
+      return scores;
     });
+  }
+
+  /** Per-turn advantages of the step-level baselines (docs/method.md), into `scores.turnValues`. */
+  private async turnValues(batch: Batch, cache: RolloutCache | undefined, scores: Scores): Promise<void> {
+    const c = this.config;
+    const G = c.groupSize;
+    const layout: TurnLayout = { groupSizes: batch.questions.map(() => G), turns: batch.turnCounts };
+    const turnRollout = batch.turns.rollout;
+    const turnIndex: number[] = [];
+    batch.turnCounts.forEach((k) => turnIndex.push(...Array.from({ length: k }, (_, j) => j)));
+    // The query (and search) of turn t, when the turn ends with one: index into batch.queries.
+    const firstQuery: number[] = [];
+    batch.trajectories.reduce((n, t, i) => ((firstQuery[i] = n), n + t.searches.length), 0);
+    const searchOf = (t: number) => (turnIndex[t]! < batch.trajectories[turnRollout[t]!]!.searches.length ? firstQuery[turnRollout[t]!]! + turnIndex[t]! : -1);
+    const credit = { ...(TURN_CREDIT_DEFAULTS as Record<string, TurnCreditOptions>)[c.algo], ...c.turnCredit };
+    const turns = turnRollout.length;
+    switch (c.algo) {
+      case 'gigpo': {
+        // Anchor state of a turn: the tokens before it (the prompt is the group's own).
+        const ids = new Map<string, number>();
+        const anchors = turnRollout.map((i, t) => {
+          const key = `${Math.floor(i / G)}:${batch.trajectories[i]!.tokens.subarray(0, batch.turns.start[t]!).join(',')}`;
+          if (!ids.has(key)) ids.set(key, ids.size);
+          return ids.get(key)!;
+        });
+        scores.turnValues = gigpoAdvantages(this.core, scores.rewards, layout, anchors, { gamma: credit.gamma, omega: credit.omega });
+        return;
+      }
+      case 'igpo': {
+        if (!cache) throw new IgSearchError('INVALID_ARGUMENT', 'igpo: the rollout cache is missing');
+        const answerPrefix = Array.from(this.tokenizer.encode('<answer>', { addSpecialTokens: false }));
+        const answers = batch.questions.map((q) => q.golden_answers.map((a) => Array.from(this.tokenizer.encode(` ${a}`, { addSpecialTokens: false }))));
+        // p after the prompt (rollouts with ≥ 2 turns) and after every turn but the last.
+        const probes: CachedIgStep[] = [];
+        const promptProbe = new Map<number, number>();
+        const turnProbe = new Map<number, number>();
+        batch.turnCounts.forEach((k, i) => {
+          if (k < 2) return;
+          promptProbe.set(i, probes.length);
+          probes.push({ sequence: i, information: [0, 0], answerPrefix, answers: answers[Math.floor(i / G)]! });
+        });
+        for (let t = 0; t < turns; t++) {
+          const i = turnRollout[t]!;
+          if (turnIndex[t]! === batch.turnCounts[i]! - 1) continue;
+          const q = searchOf(t);
+          const s = batch.trajectories[i]!.searches[q - firstQuery[i]!]!;
+          turnProbe.set(t, probes.length);
+          probes.push({ sequence: i, information: s.information, answerPrefix, answers: answers[Math.floor(i / G)]! });
+        }
+        const { scores: probed, newTokens } = await scoreInformationGainFromCache(this.model, cache, probes);
+        const promptScores = batch.trajectories.map((_, i) => (promptProbe.has(i) ? probed[promptProbe.get(i)!]!.real : 0));
+        const turnScores = Array.from({ length: turns }, (_, t) => (turnProbe.has(t) ? probed[turnProbe.get(t)!]!.real : 0));
+        scores.igTokens = newTokens;
+        scores.stepRewards = [...turnProbe.keys()].map((t) => {
+          const before = turnIndex[t] === 0 ? promptScores[turnRollout[t]!]! : turnScores[t - 1]!;
+          return Math.exp(turnScores[t]!) - Math.exp(before);
+        });
+        scores.turnValues = igpoAdvantages(this.core, scores.rewards, promptScores, turnScores, layout, { gamma: credit.gamma });
+        return;
+      }
+      case 'mr-search': {
+        const rewarded = Array.from({ length: turns }, (_, t) => (searchOf(t) >= 0 && scores.shapedIg.length ? 1 : 0));
+        const stepRewards = Array.from({ length: turns }, (_, t) => (rewarded[t] ? scores.shapedIg[searchOf(t)]! : 0));
+        const turnCredit = mrSearchAdvantages(this.core, stepRewards, rewarded, layout, { gamma: credit.gamma });
+        scores.turnValues = turnCredit.map((v, t) => v + credit.alpha! * scores.rolloutAdvantages[turnRollout[t]!]!);
+        return;
+      }
+      case 'stepsearch': {
+        const passages = this.passagesById();
+        const text = (id: string, where: string) => {
+          const p = passages.get(id);
+          if (p === undefined) throw new IgSearchError('INVALID_ARGUMENT', `stepsearch: ${where} names passage "${id}", which is not in the corpus`);
+          return p;
+        };
+        const rollouts = batch.trajectories.map((t, i) => {
+          const q = batch.questions[Math.floor(i / G)]!;
+          if (!q.supporting?.length) throw new IgSearchError('INVALID_ARGUMENT', `stepsearch: question "${q.question.slice(0, 60)}" has no "supporting" passage ids`, { hint: 'StepSearch rewards retrieving the supporting passages: give each question a "supporting" list of corpus ids' });
+          return {
+            golds: q.supporting.map((id) => text(id, `question "${q.question.slice(0, 60)}"`)),
+            steps: t.searches.map((s) => s.documents.map((d) => passages.get(d.id) ?? `${d.title}\n${d.text}`)),
+          };
+        });
+        const perStep = this.index!.stepSearchRewards(rollouts);
+        scores.stepRewards = Array.from(perStep);
+        scores.turnValues = Float64Array.from({ length: turns }, (_, t) => {
+          const q = searchOf(t);
+          return scores.rolloutAdvantages[turnRollout[t]!]! + (q >= 0 ? c.lambda * perStep[q]! : 0);
+        });
+        return;
+      }
+    }
+  }
+
+  private passages: Map<string, string> | undefined;
+
+  /** The corpus by passage id (StepSearch reads gold passages by id), read once. */
+  private passagesById(): Map<string, string> {
+    if (!this.passages) {
+      const index = this.index!;
+      this.passages = new Map(index.documents(Array.from({ length: index.size }, (_, i) => i)).map((p) => [p.id, p.contents]));
+    }
+    return this.passages;
   }
 
   /** Every search step of the batch (in `batch.queries` order) with its seeded counterfactual documents. */
@@ -334,17 +471,21 @@ export class IgSearchTrainer {
     return steps;
   }
 
-  /** Per-token advantages (Â_i, plus λ·IG̃ on query tokens) and the loss mask. */
+  /**
+   * Per-token advantages and the loss mask: Â_i, plus λ·IG̃ on query tokens (ig-search); for the
+   * turn-level algorithms each turn's value on its policy tokens.
+   */
   private advantages(batch: Batch, scores: Scores): Advantages {
     const c = this.config;
     // GRPO (and a step without searches) scores no IG: its queries get Â alone.
     const ig = scores.shapedIg.length ? scores.shapedIg : new Array<number>(batch.queries.rollout.length).fill(0);
+    const turns = scores.turnValues;
     const { advantages, lossMask } = modulateQueryAdvantages(this.core, {
       tokenCounts: batch.trajectories.map((t) => t.tokens.length),
-      rolloutAdvantages: scores.rolloutAdvantages,
-      queries: { ...batch.queries, ig },
+      rolloutAdvantages: turns ? new Float64Array(batch.trajectories.length) : scores.rolloutAdvantages,
+      queries: turns ? turnValueSpans(batch, turns) : { ...batch.queries, ig },
       retrieved: batch.retrieved,
-      lambda: c.lambda,
+      lambda: turns ? 1 : c.lambda,
     });
     // A rollout whose retrieval failed is not the policy's doing: it stays out of the loss.
     batch.retrievalFailed.forEach((failed, i) => {
@@ -443,7 +584,7 @@ export class IgSearchTrainer {
  * could not run is refused naming its field. The CLI calls it before loading anything.
  */
 export function resolveTrainerConfig(config: TrainerConfig): ResolvedConfig {
-  if (config.algo !== 'grpo' && config.algo !== 'ig-search') throw new IgSearchError('INVALID_ARGUMENT', `algo must be "grpo" or "ig-search", got ${String(config.algo)}`);
+  if (!(ALGORITHMS as readonly string[]).includes(config.algo)) throw new IgSearchError('INVALID_ARGUMENT', `algo must be one of ${ALGORITHMS.map((a) => `"${a}"`).join(', ')}, got ${String(config.algo)}`);
   const c: ResolvedConfig = { ...TRAINER_DEFAULTS, lossAggregation: 'token-mean', ...config };
   checkConfig(c);
   return c;
@@ -471,5 +612,11 @@ function checkConfig(c: ResolvedConfig): void {
   real('klBeta', (v) => v >= 0, 'a finite number ≥ 0');
   real('clip', (v) => v > 0 && v < 1, 'in (0, 1)');
   real('temperature', (v) => v >= 0, 'a finite number ≥ 0');
+  const credit = c.turnCredit ?? {};
+  if (credit.gamma !== undefined && !(Number.isFinite(credit.gamma) && credit.gamma >= 0 && credit.gamma <= 1)) throw new IgSearchError('INVALID_ARGUMENT', `trainer: turnCredit.gamma must be in [0, 1], got ${String(credit.gamma)}`);
+  for (const name of ['omega', 'alpha'] as const) {
+    const v = credit[name];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) throw new IgSearchError('INVALID_ARGUMENT', `trainer: turnCredit.${name} must be a finite number ≥ 0, got ${String(v)}`);
+  }
   if (c.lossAggregation !== 'token-mean' && c.lossAggregation !== 'seq-mean-token-mean') throw new IgSearchError('INVALID_ARGUMENT', `trainer: lossAggregation must be "token-mean" or "seq-mean-token-mean", got ${String(c.lossAggregation)}`);
 }

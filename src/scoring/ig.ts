@@ -72,8 +72,12 @@ export interface CachedIgStep {
   sequence: number;
   /** [start, end) of its `<information>` block among the rollout's trajectory tokens. */
   information: readonly [number, number];
-  /** Token ids of info(D̃) + "<answer> " for the counterfactual random documents. */
-  random: ArrayLike<number>;
+  /**
+   * Token ids of info(D̃) + "<answer> " for the counterfactual random documents. Without it only
+   * the retrieved branch is scored (`random` and `ig` come back NaN): a probe of the gold answer's
+   * probability after the block — or, with `information` [0, 0], after the prompt alone.
+   */
+  random?: ArrayLike<number>;
   /** Token ids of "<answer> " (what follows the retrieved block before the answer). */
   answerPrefix: ArrayLike<number>;
   /** Gold answers as token ids (at least one, none empty). */
@@ -93,7 +97,7 @@ export interface CachedIgStep {
 export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: RolloutCache, steps: readonly CachedIgStep[]): Promise<{ scores: IgScore[]; rows: number; newTokens: number }> {
   if (steps.length === 0) return { scores: [], rows: 0, newTokens: 0 };
   // What scoring has to add: each branch's segment once, each gold answer but its last token (nothing follows it).
-  const newTokens = steps.reduce((n, s) => n + s.answerPrefix.length + s.random.length + 2 * s.answers.reduce((m, a) => m + a.length - 1, 0), 0);
+  const newTokens = steps.reduce((n, s) => n + s.answerPrefix.length + (s.random?.length ?? 0) + (s.random ? 2 : 1) * s.answers.reduce((m, a) => m + a.length - 1, 0), 0);
   const c = model.config;
   // One block per rollout with steps: its prompt, then its trajectory through its last scored block.
   const blocks = new Map<number, { start: number; length: number }>();
@@ -105,7 +109,7 @@ export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: 
     const [start, end] = step.information;
     if (!(start >= 0 && start <= end && end <= rollout.fed[s]!)) throw new IgSearchError('OUT_OF_RANGE', `steps[${i}].information [${start}, ${end}) is not within the ${rollout.fed[s]} cached tokens of sequence ${s}`);
     if (step.answers.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `steps[${i}].answers is empty: IG needs at least one gold answer`);
-    if (step.answerPrefix.length === 0 || step.random.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `steps[${i}]: the answer prefix and the random block need at least one token`);
+    if (step.answerPrefix.length === 0 || step.random?.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `steps[${i}]: the answer prefix and the random block need at least one token`);
     step.answers.forEach((a, j) => {
       if (a.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `steps[${i}].answers[${j}] is empty`);
     });
@@ -149,7 +153,7 @@ export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: 
     const P = rollout.prompts[step.sequence]!.length;
     const [start, end] = step.information;
     const real = branch(step.answerPrefix, [block.start, P + end], P + end, step.answers);
-    const random = branch(step.random, [block.start, P + start], P + start, step.answers);
+    const random = step.random ? branch(step.random, [block.start, P + start], P + start, step.answers) : [];
     slots.push([...real, ...random]);
   }
 
@@ -181,7 +185,7 @@ export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: 
     const scores = steps.map((step, i) => {
       const golds = step.answers.length;
       const real = Math.max(...slots[i]!.slice(0, golds).map(meanOf));
-      const random = Math.max(...slots[i]!.slice(golds).map(meanOf));
+      const random = step.random ? Math.max(...slots[i]!.slice(golds).map(meanOf)) : Number.NaN;
       return { real, random, ig: real - random };
     });
     return { scores, rows, newTokens };

@@ -193,7 +193,7 @@ export function worldQuestionsJsonl(world: World, split: 'train' | 'test'): stri
   return (
     world.questions
       .filter((q) => q.split === split)
-      .map((q) => JSON.stringify({ id: q.id, question: q.question, golden_answers: q.golden_answers, hops: q.hops }))
+      .map((q) => JSON.stringify({ id: q.id, question: q.question, golden_answers: q.golden_answers, hops: q.hops, supporting: q.chain }))
       .join('\n') + '\n'
   );
 }
