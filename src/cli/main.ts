@@ -1,7 +1,8 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, train, eval, doctor, score, run, sft.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft.
  */
 import { IgSearchError } from '../errors.js';
+import { compare, COMPARE_USAGE } from './compare.js';
 import { demo, DEMO_USAGE } from './demo.js';
 import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
@@ -14,6 +15,7 @@ const USAGE = `usage: ig-search <command> [options]
 
 commands:
 ${DEMO_USAGE}
+${COMPARE_USAGE}
 ${DOCTOR_USAGE}
 ${SCORE_USAGE}
 ${RUN_USAGE}
@@ -23,7 +25,7 @@ ${SFT_USAGE}
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text. */
-const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE };
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -43,6 +45,8 @@ export async function main(argv: string[]): Promise<number> {
     }
     case 'demo':
       return demo(rest);
+    case 'compare':
+      return compare(rest);
     case 'train':
       return train(rest);
     case 'eval':

@@ -18,7 +18,11 @@ import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
 import { numberFlag, outputDirectory, parseOptions } from './args.js';
 
-export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [--lr 0.003] [--people 20] [--films 8] [--test-fraction 0.4]
+/** The demo world: hundreds of questions per split (820 in all: 380 1-hop, 380 2-hop, 60 3-hop). */
+export const SFT_WORLD = { people: 160, films: 60, companies: 12, cities: 12, countries: 6, distractors: 20, testFraction: 0.4 } as const;
+
+export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [--lr 0.003] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
+        [--companies ${SFT_WORLD.companies}] [--cities ${SFT_WORLD.cities}] [--countries ${SFT_WORLD.countries}] [--distractors ${SFT_WORLD.distractors}] [--test-fraction ${SFT_WORLD.testFraction}]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
@@ -30,16 +34,29 @@ export async function sft(argv: string[]): Promise<number> {
     steps: { type: 'string', default: '200' },
     batch: { type: 'string', default: '4' },
     lr: { type: 'string', default: '0.003' },
-    people: { type: 'string', default: '20' },
-    films: { type: 'string', default: '8' },
-    'test-fraction': { type: 'string', default: '0.4' },
+    people: { type: 'string', default: String(SFT_WORLD.people) },
+    films: { type: 'string', default: String(SFT_WORLD.films) },
+    companies: { type: 'string', default: String(SFT_WORLD.companies) },
+    cities: { type: 'string', default: String(SFT_WORLD.cities) },
+    countries: { type: 'string', default: String(SFT_WORLD.countries) },
+    distractors: { type: 'string', default: String(SFT_WORLD.distractors) },
+    'test-fraction': { type: 'string', default: String(SFT_WORLD.testFraction) },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'sft: --out DIR is required');
   await outputDirectory(values.out, '--out'); // before minutes of training, not at the save
   const n = (v: string, flag: string) => numberFlag(v, flag, { integer: false, positive: true });
   const seed = numberFlag(values.seed, '--seed');
   const core = await loadWasmCore();
-  const worldOptions = { seed, people: n(values.people, '--people'), films: n(values.films, '--films'), companies: 4, cities: 4, countries: 2, distractors: 4, testFraction: Number(values['test-fraction']) };
+  const worldOptions = {
+    seed,
+    people: n(values.people, '--people'),
+    films: n(values.films, '--films'),
+    companies: n(values.companies, '--companies'),
+    cities: n(values.cities, '--cities'),
+    countries: n(values.countries, '--countries'),
+    distractors: n(values.distractors, '--distractors'),
+    testFraction: Number(values['test-fraction']),
+  };
   const world = buildWorld(worldOptions);
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
   const tokenizerJson = trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });

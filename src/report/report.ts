@@ -5,6 +5,7 @@
  */
 import type { EvalReport, RunRecord } from '../rl/loop.js';
 import { STEP_PHASES, type StepTiming } from '../rl/trainer.js';
+import { differences, pairedBootstrap, type Interval } from '../compare/stats.js';
 import { escapeXml, histogram, lineChart, stackedBars, type Series } from './svg.js';
 
 type StepRecord = Extract<RunRecord, { type: 'step' }>;
@@ -121,6 +122,20 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
     .map(([k, v]) => `<dt>${escapeXml(k)}</dt><dd>${escapeXml(v)}</dd>`)
     .join('');
   const title = options.title ?? 'ig-search run report';
+  const lead = 'GRPO and IG-Search from the same warm-started policy, with the same seeds, questions and budget. IG-Search adds a step-level reward to the tokens of each search query: how much the retrieved documents raise the policy\'s log-probability of the gold answer over random documents.';
+  const intervals = finalIntervals(records, summaries);
+  return reportPage(
+    title,
+    lead,
+    `<dl>${facts}</dl>
+<table><thead><tr><th>run</th><th>steps</th><th>test EM (start → end)</th><th>single-hop (start → end)</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
+${intervals}
+<div class="charts">${charts.join('\n')}</div>`,
+  );
+}
+
+/** The page every report shares: title, lead paragraph, body; inline CSS, no scripts. */
+export function reportPage(title: string, lead: string, body: string): string {
   return `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${escapeXml(title)}</title>
@@ -136,10 +151,31 @@ svg .title{font-size:13px;font-weight:600;fill:#212529}svg .tick{font-size:11px;
 svg .grid{stroke:#f1f3f5}svg .axis{stroke:#adb5bd}svg .marker{stroke:#495057;stroke-dasharray:3 3}
 </style></head><body>
 <h1>${escapeXml(title)}</h1>
-<p class="lead">GRPO and IG-Search from the same warm-started policy, with the same seeds, questions and budget. IG-Search adds a step-level reward to the tokens of each search query: how much the retrieved documents raise the policy's log-probability of the gold answer over random documents.</p>
-<dl>${facts}</dl>
-<table><thead><tr><th>run</th><th>steps</th><th>test EM (start → end)</th><th>single-hop (start → end)</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
-<div class="charts">${charts.join('\n')}</div>
+<p class="lead">${escapeXml(lead)}</p>
+${body}
 </body></html>
 `;
 }
+
+/**
+ * Under the table: each run's final test EM minus the first run's (GRPO in the demo), with a 95%
+ * paired-bootstrap interval over the test questions (one seed: questions are the only resampled unit).
+ */
+function finalIntervals(records: readonly RunRecord[], summaries: readonly RunSummary[]): string {
+  const last = (run: string) => records.filter((r): r is EvalRecord => r.type === 'eval' && r.run === run).at(-1);
+  const base = summaries[0] && last(summaries[0].run);
+  if (!base?.correct?.length || summaries.length < 2) return '';
+  const items = summaries.slice(1).flatMap((s) => {
+    const other = last(s.run);
+    if (!other?.correct || other.correct.length !== base.correct.length) return [];
+    const diffs = differences([other.correct], [base.correct]);
+    const single = base.questionHops?.flatMap((h, i) => (h === 1 ? [i] : [])) ?? [];
+    const multi = base.questionHops?.flatMap((h, i) => (h > 1 ? [i] : [])) ?? [];
+    const cell = (iv: Interval) => (Number.isFinite(iv.mean) ? `${signed(iv.mean)} <small>[${signed(iv.low)}, ${signed(iv.high)}]</small>` : '–');
+    return [`<tr><td>${escapeXml(s.run)} − ${escapeXml(summaries[0]!.run)}</td><td>${cell(pairedBootstrap(diffs))}</td><td>${cell(pairedBootstrap(diffs, single))}</td><td>${cell(pairedBootstrap(diffs, multi))}</td></tr>`];
+  });
+  if (!items.length) return '';
+  return `<table><thead><tr><th>final test EM difference (95% paired bootstrap over questions)</th><th>all</th><th>single-hop</th><th>multi-hop</th></tr></thead><tbody>${items.join('')}</tbody></table>`;
+}
+
+const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(1)}`;

@@ -131,3 +131,29 @@ export function stackedBars(title: string, xLabel: string, rows: readonly { name
   f.svg.push('</svg>');
   return f.svg.join('');
 }
+
+/** One horizontal interval per row (a forest plot): the point, its [low, high] whisker, a line at 0. */
+export function intervalChart(title: string, xLabel: string, rows: readonly { name: string; mean: number; low: number; high: number; color: string }[]): string {
+  const finite = rows.filter((r) => [r.mean, r.low, r.high].every(Number.isFinite));
+  const span = Math.max(0.05, ...finite.flatMap((r) => [Math.abs(r.low), Math.abs(r.high)])) * 1.1;
+  const height = Math.max(H, PAD.top + PAD.bottom + rows.length * 30);
+  const left = 96;
+  const iw = W - left - PAD.right;
+  const x = (v: number) => left + ((v + span) / (2 * span)) * iw;
+  const svg = [`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" role="img" aria-label="${escapeXml(title)}"><text x="${PAD.left}" y="16" class="title">${escapeXml(title)}</text>`];
+  const step = niceStep(2 * span, 6);
+  for (let v = Math.ceil(-span / step) * step; v <= span + 1e-9; v += step) {
+    svg.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${PAD.top}" y2="${height - PAD.bottom}" class="${Math.abs(v) < 1e-12 ? 'marker' : 'grid'}"/>`);
+    svg.push(`<text x="${x(v).toFixed(1)}" y="${height - PAD.bottom + 16}" class="tick" text-anchor="middle">${fmt(v)}</text>`);
+  }
+  rows.forEach((r, i) => {
+    const y = PAD.top + 15 + i * 30;
+    svg.push(`<text x="${left - 8}" y="${y + 4}" class="tick" text-anchor="end">${escapeXml(r.name)}</text>`);
+    if (![r.mean, r.low, r.high].every(Number.isFinite)) return;
+    svg.push(`<line x1="${x(r.low).toFixed(1)}" x2="${x(r.high).toFixed(1)}" y1="${y}" y2="${y}" stroke="${r.color}" stroke-width="2"/>`);
+    for (const v of [r.low, r.high]) svg.push(`<line x1="${x(v).toFixed(1)}" x2="${x(v).toFixed(1)}" y1="${y - 5}" y2="${y + 5}" stroke="${r.color}" stroke-width="2"/>`);
+    svg.push(`<circle cx="${x(r.mean).toFixed(1)}" cy="${y}" r="4" fill="${r.color}"><title>${escapeXml(`${r.name}: ${fmt(r.mean)} [${fmt(r.low)}, ${fmt(r.high)}]`)}</title></circle>`);
+  });
+  svg.push(`<text x="${(left + W - PAD.right) / 2}" y="${height - 6}" class="label" text-anchor="middle">${escapeXml(xLabel)}</text></svg>`);
+  return svg.join('');
+}

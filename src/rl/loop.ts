@@ -34,6 +34,10 @@ export interface EvalReport {
   searchesPerQuestion: number;
   n: number;
   ms: number;
+  /** Exact match of each question, in the order given (what paired comparisons resample). */
+  correct: number[];
+  /** Hops of each question (0 when unknown). */
+  questionHops: number[];
 }
 
 /** Greedy search-agent rollouts on `questions`, scored by exact match. */
@@ -71,6 +75,8 @@ export async function evaluate(model: Qwen2Model, core: WasmCore, tokenizer: Tok
     searchesPerQuestion: questions.length ? searches / questions.length : 0,
     n: questions.length,
     ms: performance.now() - started,
+    correct: rewards,
+    questionHops: questions.map((q) => q.hops ?? 0),
   };
 }
 

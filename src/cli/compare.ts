@@ -1,0 +1,119 @@
+/**
+ * `ig-search compare`: the step-level baselines beside GRPO and IG-Search from the demo's warm
+ * start, paired by seed, with bootstrap intervals. Writes `results.json` after every finished run
+ * (atomically: Ctrl-C keeps what finished, and `--resume` continues from it), then `results.md`
+ * and `report.html`.
+ */
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { COMPARE_DEFAULTS, runCompare, summarize, type CompareResult, type CompareRun } from '../compare/compare.js';
+import { compareMarkdown, renderCompareReport } from '../compare/report.js';
+import { ALGORITHMS, type Algorithm } from '../defaults.js';
+import { IgSearchError } from '../errors.js';
+import { Gpu } from '../gpu/device.js';
+import { loadWasmCore } from '../wasm/core.js';
+import { interruptible, numberFlag, outputDirectory, parseOptions } from './args.js';
+import { embeddedPolicyDir } from './demo.js';
+import { ProgressBar } from './progress.js';
+
+const C = COMPARE_DEFAULTS;
+export const COMPARE_USAGE = `  compare --out DIR [--algos ${ALGORITHMS.join(',')}] [--seeds ${C.seeds}] [--steps ${C.steps}] [--questions ${C.questionsPerStep}]
+        [--group ${C.groupSize}] [--lr ${C.lr}] [--lambda ${C.lambda}] [--test N] [--policy DIR] [--resume] [--json]
+                               every algorithm from the demo's warm start, paired by seed → DIR/results.json, results.md, report.html`;
+
+async function writeAtomic(path: string, data: string): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
+}
+
+export async function compare(argv: string[]): Promise<number> {
+  const values = parseOptions('compare', argv, {
+    out: { type: 'string' },
+    algos: { type: 'string', default: ALGORITHMS.join(',') },
+    seeds: { type: 'string', default: String(C.seeds) },
+    steps: { type: 'string', default: String(C.steps) },
+    questions: { type: 'string', default: String(C.questionsPerStep) },
+    group: { type: 'string', default: String(C.groupSize) },
+    lr: { type: 'string', default: String(C.lr) },
+    lambda: { type: 'string', default: String(C.lambda) },
+    test: { type: 'string' },
+    policy: { type: 'string' },
+    resume: { type: 'boolean', default: false },
+    json: { type: 'boolean', default: false },
+  });
+  if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'compare: --out DIR is required (results.json, results.md and report.html go there)');
+  const algos = values.algos.split(',').map((a) => a.trim());
+  for (const a of algos) if (!(ALGORITHMS as readonly string[]).includes(a)) throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not one of ${ALGORITHMS.join(', ')}`);
+  const options = {
+    algos: algos as Algorithm[],
+    seeds: numberFlag(values.seeds, '--seeds', { positive: true }),
+    steps: numberFlag(values.steps, '--steps', { positive: true }),
+    questionsPerStep: numberFlag(values.questions, '--questions', { positive: true }),
+    groupSize: numberFlag(values.group, '--group', { positive: true }),
+    lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
+    lambda: numberFlag(values.lambda, '--lambda', { integer: false }),
+    testQuestions: values.test === undefined ? undefined : numberFlag(values.test, '--test', { positive: true }),
+  };
+  const dir = values.out.replace(/\/$/, '');
+  await outputDirectory(dir, '--out');
+  const resultsPath = `${dir}/results.json`;
+  let finished: CompareRun[] = [];
+  if (values.resume) {
+    let previous: CompareResult;
+    try {
+      previous = JSON.parse(await readFile(resultsPath, 'utf8')) as CompareResult;
+    } catch (e) {
+      throw new IgSearchError('INVALID_ARGUMENT', `compare --resume: cannot read ${resultsPath}: ${(e as Error).message}`, { cause: e });
+    }
+    const { steps, questionsPerStep, groupSize, lr, lambda } = previous.options;
+    const same = steps === options.steps && questionsPerStep === options.questionsPerStep && groupSize === options.groupSize && lr === options.lr && lambda === options.lambda;
+    if (!same) throw new IgSearchError('INVALID_ARGUMENT', `compare --resume: ${resultsPath} was made with other options (steps ${steps}, questions ${questionsPerStep}, group ${groupSize}, lr ${lr}, λ ${lambda}); runs are only comparable under the same budget`);
+    finished = previous.runs;
+  }
+  const policy = values.policy ?? embeddedPolicyDir();
+  const interrupt = interruptible('writing the results of the finished runs');
+  const core = await loadWasmCore();
+  const gpu = await Gpu.request();
+  const runs = options.seeds * algos.length - finished.filter((r) => algos.includes(r.algo)).length;
+  const bar = new ProgressBar(runs * options.steps);
+  const progress: Partial<CompareResult> = {};
+  let done = 0;
+  let writes = Promise.resolve();
+  try {
+    const result = await runCompare(gpu, core, {
+      policy,
+      ...options,
+      finished,
+      signal: interrupt.signal,
+      onEvent: (e) => {
+        if (e.type === 'started') {
+          const { type: _t, ...header } = e;
+          Object.assign(progress, header);
+          bar.log(`warm start: test EM ${(e.warmStart.em * 100).toFixed(1)}% on ${e.questions.length} questions`);
+        }
+        if (e.type === 'progress') bar.update(e.run * options.steps + e.step, `${e.algo} seed ${e.seed}`.padEnd(20), `run ${e.run + 1}/${e.runs}${e.step === e.steps && e.steps ? ' evaluating' : ''}`);
+        if (e.type === 'run') {
+          done++;
+          finished.push(e.run);
+          bar.log(`${e.run.algo} seed ${e.run.seed}: test EM ${(e.run.em * 100).toFixed(1)}% (single-hop ${(e.run.emSingle * 100).toFixed(1)}%, multi-hop ${(e.run.emMulti * 100).toFixed(1)}%), ${(e.run.stepMs / 1000).toFixed(2)} s/step`);
+          // Every finished run is on disk before the next starts.
+          const snapshot = { ...progress, runs: [...finished], summary: summarize(finished, progress.questions ?? [], algos as Algorithm[]), aborted: true };
+          writes = writes.then(() => writeAtomic(resultsPath, JSON.stringify(snapshot)));
+        }
+      },
+    });
+    await writes;
+    bar.done();
+    await writeAtomic(resultsPath, JSON.stringify(result));
+    await writeAtomic(`${dir}/results.md`, compareMarkdown(result));
+    await writeAtomic(`${dir}/report.html`, renderCompareReport(result));
+    if (values.json) console.log(JSON.stringify({ dir, wallMs: result.wallMs, aborted: result.aborted, summary: result.summary }, null, 2));
+    else {
+      console.log(compareMarkdown(result));
+      console.log(`wrote ${dir}/results.json, results.md and report.html (${(result.wallMs / 60000).toFixed(1)} min, ${done} runs this time)`);
+    }
+    return result.aborted ? 130 : 0;
+  } finally {
+    interrupt.dispose();
+    gpu.destroy();
+  }
+}
