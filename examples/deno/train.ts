@@ -1,10 +1,10 @@
 // deno run --allow-read --allow-write --allow-env examples/deno/train.ts [STEPS] [ALGO]
 // A short IG-Search run in Deno (navigator.gpu): the committed demo policy and its synthetic world,
 // a few RL steps with checkpoints in a temporary directory, one JSON line of metrics per step.
-import { Gpu, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, Qwen2Model, trainingRun } from '../../dist/deno.js';
+import { Gpu, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, Qwen2Model, trainingRun, type Algorithm } from '../../dist/deno.js';
 
 const steps = Number(Deno.args[0] ?? 3);
-const algo = (Deno.args[1] ?? 'ig-search') as 'grpo' | 'ig-search';
+const algo = (Deno.args[1] ?? 'ig-search') as Algorithm; // grpo, ig-search, gigpo, igpo, mr-search or stepsearch
 const policyDir = new URL('../../assets/demo-policy', import.meta.url).pathname;
 const out = await Deno.makeTempDir({ prefix: 'ig-search-deno-' });
 

@@ -22,12 +22,14 @@ export interface DemoOptions {
   policy: string;
   /** Algorithms to train, in order (default GRPO and IG-Search). */
   algos?: readonly Algorithm[];
-  /** Optimizer steps per algorithm (default 30). */
+  /** Optimizer steps per algorithm (default 50). */
   steps?: number;
   questionsPerStep?: number;
   groupSize?: number;
-  /** Greedy test evaluation every N steps (default 5), plus before the first and after the last. */
+  /** Greedy test evaluation every N steps (default 10), plus before the first and after the last. */
   evalEvery?: number;
+  /** Test questions decoded together in evaluation (default 64). */
+  evalBatch?: number;
   lr?: number;
   /** λ on the shaped information gain of query tokens (IG-Search only). */
   lambda?: number;
@@ -51,7 +53,7 @@ export interface DemoOptions {
  * small synthetic world that must finish in minutes on a CPU: a larger learning rate, shorter
  * trajectories, two documents per search, no weight decay. Everything else is the trainer's default.
  */
-export const DEMO_DEFAULTS = { steps: 30, questionsPerStep: 4, groupSize: 4, evalEvery: 5, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
+export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 10, evalBatch: 64, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
 
 export interface DemoPolicy {
   tokenizer: Tokenizer;
@@ -105,7 +107,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   for (const algo of algos) resolveTrainerConfig({ algo, groupSize: o.groupSize, lr: o.lr, seed: o.seed, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, lambda: o.lambda, ...o.trainer });
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);
-  const train = policy.world.questions.filter((q) => q.split === 'train');
+  const train = policy.world.questions.filter((q) => q.split === 'train').map((q) => ({ ...q, supporting: q.chain }));
   const test = policy.world.questions.filter((q) => q.split === 'test').slice(0, o.testQuestions);
   const records: RunRecord[] = [];
   let aborted = false;
@@ -133,6 +135,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           steps: o.steps,
           questionsPerStep: o.questionsPerStep,
           evalEvery: o.evalEvery,
+          evalOptions: { batch: o.evalBatch },
           seed: o.seed,
           signal: o.signal,
           checkpointDir: o.checkpointRoot ? `${o.checkpointRoot}/${algo}` : undefined,

@@ -1,9 +1,11 @@
 /**
- * What a training worker offers (Web Worker or Node worker_thread, through comlink): the demo and
- * the report, run off the main thread so a page stays responsive and a server keeps serving.
+ * What a training worker offers (Web Worker or Node worker_thread, through comlink): the demo, the
+ * comparison of algorithms, and their reports, run off the main thread so a page stays responsive and a server keeps serving.
  * Progress comes back through a callback wrapped with `workerCallback` (comlink's `proxy`);
  * `abort()` stops after the current step, like Ctrl-C in the CLI.
  */
+import { runCompare, type CompareEvent, type CompareOptions, type CompareResult } from '../compare/compare.js';
+import { renderCompareReport } from '../compare/report.js';
 import type { DemoOptions, DemoResult } from '../demo/demo.js';
 import { runDemo } from '../demo/demo.js';
 import { Gpu } from '../gpu/device.js';
@@ -20,11 +22,15 @@ export interface WorkerDemoResult extends DemoResult {
   html: string;
 }
 
+export type WorkerCompareOptions = Omit<CompareOptions, 'signal' | 'onEvent'>;
+
 export interface TrainerWorkerApi {
   /** Runtime and adapter the worker sees. */
   info(): Promise<{ runtime: string; adapter: string; architecture: string }>;
   demo(options: WorkerDemoOptions, onEvent?: (event: RunEvent) => void): Promise<WorkerDemoResult>;
-  /** Stops a running demo after its current step. */
+  /** `ig-search compare` in the worker: the result and its report page (`html`). */
+  compare(options: WorkerCompareOptions, onEvent?: (event: CompareEvent) => void): Promise<CompareResult & { html: string }>;
+  /** Stops a running demo or comparison after its current step. */
   abort(): void;
   /**
    * Ends the worker's work cleanly: aborts a running demo, waits for it to stop, and releases the
@@ -51,6 +57,14 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       running = work.catch(() => undefined);
       const result = await work;
       return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
+    },
+    async compare(options, onEvent) {
+      controller = new AbortController();
+      const [g, core] = await Promise.all([device(), loadWasmCore()]);
+      const work = runCompare(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined });
+      running = work.catch(() => undefined);
+      const result = await work;
+      return { ...result, html: renderCompareReport(result) };
     },
     abort() {
       controller?.abort();
