@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, Gpu, IgSearchTrainer, loadWasmCore, Qwen2Model, readQwen2Checkpoint, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { worldSetup } from './helpers/world.js';
+import { Gpu, IgSearchTrainer, loadWasmCore, type WasmCore } from '../src/entry/node.js';
 import { packBatch, turnValueSpans } from '../src/rl/batch.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
 import { scoreInformationGainFromCache } from '../src/scoring/ig.js';
@@ -12,16 +13,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
-
-async function setup() {
-  const world = buildWorld({ seed: 3, people: 8, films: 4, companies: 4, cities: 4, countries: 2, distractors: 4 });
-  const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question)], { vocabSize: 512, specialTokens: TAGS }).tokenizer;
-  const { config, tensors } = await readQwen2Checkpoint('test/fixtures/qwen2/tiny-f32');
-  const model = await Qwen2Model.create(gpu, { ...config, maxPositions: 1024 }, tensors);
-  const index = Bm25Index.build(core, world.passages);
-  return { world, tokenizer, model, index };
-}
+const setup = () => worldSetup(gpu, core);
 
 describe('turns of a packed batch', () => {
   it('turn k ends where search k’s information starts; the answer turn runs to the end; appended notes are not policy tokens', () => {

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, Gpu, IgSearchTrainer, loadWasmCore, Qwen2Model, readQwen2Checkpoint, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { worldSetup } from './helpers/world.js';
+import { Gpu, IgSearchTrainer, loadWasmCore, type WasmCore } from '../src/entry/node.js';
 
 let gpu: Gpu;
 let core: WasmCore;
@@ -9,18 +10,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
-
-async function setup() {
-  const world = buildWorld({ seed: 3, people: 8, films: 4, companies: 4, cities: 4, countries: 2, distractors: 4 });
-  const { searchR1Prompt } = await import('../src/rollout/search_r1.js');
-  const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question)], { vocabSize: 512, specialTokens: TAGS }).tokenizer;
-  // The fixture's weights with a longer position range (the instruction prompt is ~200 tokens here).
-  const { config, tensors } = await readQwen2Checkpoint('test/fixtures/qwen2/tiny-f32');
-  const model = await Qwen2Model.create(gpu, { ...config, maxPositions: 1024 }, tensors);
-  const index = Bm25Index.build(core, world.passages);
-  return { world, tokenizer, model, index };
-}
+const setup = () => worldSetup(gpu, core);
 
 describe('IG-Search trainer step (fixture model, synthetic world, scripted policy)', () => {
   it('an all-fail group: GRPO gives no gradient, IG-Search still pushes the query tokens', async () => {

@@ -6,7 +6,7 @@
  * multi-hop). Runs go seed by seed so that an interrupted comparison still holds complete pairs.
  */
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
-import { DEMO_DEFAULTS, loadDemoPolicy } from '../demo/demo.js';
+import { DEMO_DEFAULTS, demoTrainerConfig, loadDemoPolicy } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { Qwen2Model } from '../model/qwen2.js';
@@ -167,18 +167,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
   for (const [name, v] of [['steps', o.steps], ['questionsPerStep', o.questionsPerStep], ['evalBatch', o.evalBatch]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new IgSearchError('INVALID_ARGUMENT', `compare: ${name} must be a positive integer, got ${String(v)}`);
   }
-  const trainerConfig = (algo: Algorithm, seed: number): TrainerConfig => ({
-    algo,
-    groupSize: o.groupSize,
-    lr: o.lr,
-    seed,
-    maxTurns: o.maxTurns,
-    maxTokens: o.maxTokens,
-    docsPerSearch: o.docsPerSearch,
-    weightDecay: o.weightDecay,
-    lambda: o.lambda,
-    ...o.trainer,
-  });
+  const trainerConfig = (algo: Algorithm, seed: number) => demoTrainerConfig(o, algo, seed);
   for (const algo of algos) resolveTrainerConfig(trainerConfig(algo, seeds[0]!));
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);

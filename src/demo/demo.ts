@@ -55,6 +55,13 @@ export interface DemoOptions {
  */
 export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 10, evalBatch: 64, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
 
+type Budget = Pick<typeof DEMO_DEFAULTS, 'groupSize' | 'lr' | 'maxTurns' | 'maxTokens' | 'docsPerSearch' | 'weightDecay' | 'lambda'> & { trainer?: Partial<TrainerConfig> };
+
+/** The trainer configuration of one demo (or comparison) run: the budget, then `trainer` overrides. */
+export function demoTrainerConfig(o: { [K in keyof Budget]: Budget[K] extends number ? number : Budget[K] }, algo: Algorithm, seed: number): TrainerConfig {
+  return { algo, groupSize: o.groupSize, lr: o.lr, seed, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, lambda: o.lambda, ...o.trainer };
+}
+
 export interface DemoPolicy {
   tokenizer: Tokenizer;
   world: World;
@@ -104,7 +111,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   count('evalEvery', o.evalEvery, 0);
   if (o.testQuestions !== undefined) count('testQuestions', o.testQuestions, 1);
   if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !(ALGORITHMS as readonly string[]).includes(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
-  for (const algo of algos) resolveTrainerConfig({ algo, groupSize: o.groupSize, lr: o.lr, seed: o.seed, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, lambda: o.lambda, ...o.trainer });
+  for (const algo of algos) resolveTrainerConfig(demoTrainerConfig(o, algo, o.seed));
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);
   const train = policy.world.questions.filter((q) => q.split === 'train').map((q) => ({ ...q, supporting: q.chain }));
@@ -115,18 +122,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
     for (const algo of algos) {
       if (o.signal?.aborted) break;
       const model = await Qwen2Model.load(gpu, o.policy);
-      const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, {
-        algo,
-        groupSize: o.groupSize,
-        lr: o.lr,
-        seed: o.seed,
-        maxTurns: o.maxTurns,
-        maxTokens: o.maxTokens,
-        docsPerSearch: o.docsPerSearch,
-        weightDecay: o.weightDecay,
-        lambda: o.lambda,
-        ...o.trainer,
-      });
+      const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, demoTrainerConfig(o, algo, o.seed));
       try {
         const result = await trainingRun(trainer, {
           run: algo,

@@ -11,3 +11,14 @@ describe('the report with values that cannot be drawn', () => {
     expect(html.match(/<rect /g)?.length).toBeGreaterThan(3); // the finite values are drawn
   });
 });
+
+describe('the demo report’s interval', () => {
+  it('the last evaluation of each run minus the first run’s, over the same questions, per hop group', () => {
+    const evalRecord = (run: string, correct: number[]): RunRecord =>
+      ({ type: 'eval', run, step: 10, algo: run, em: 0, byHops: {}, searchesPerQuestion: 1, n: correct.length, ms: 1, correct, questionHops: [1, 1, 2, 2, 3, 3, 2, 1] }) as RunRecord;
+    const html = renderReport([evalRecord('grpo', [1, 0, 0, 0, 0, 0, 0, 1]), evalRecord('ig-search', [1, 0, 1, 1, 0, 1, 1, 1])]);
+    // All: +4 of 8 = +50.0; single-hop (3): 0; multi-hop (5): +4 of 5 = +80.0.
+    const row = html.slice(html.indexOf('ig-search − grpo'));
+    expect(row).toMatch(/^ig-search − grpo<\/td><td>\+50\.0 <small>\[[^\]]+\]<\/small><\/td><td>\+0\.0 <small>\[\+0\.0, \+0\.0\]<\/small><\/td><td>\+80\.0 /);
+  });
+});
