@@ -10,7 +10,7 @@
  *   npm run bench -- demo [--seeds 1,2,3] [--steps 30] [--lambdas 1,0.3]   # writes bench/results/demo.json
  */
 import { parseArgs } from 'node:util';
-import { Gpu, loadWasmCore, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunSummary } from 'ig-search';
+import { differences, Gpu, loadWasmCore, pairedBootstrap, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunRecord, type RunSummary } from 'ig-search';
 import { printTable, writeResults } from './_lib.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3' }, steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) }, lambdas: { type: 'string', default: `${DEMO_DEFAULTS.lambda},${DEMO_DEFAULTS.lambda === 1 ? 0.3 : 1}` } } });
@@ -32,7 +32,10 @@ interface SeedResult {
   igSearch: RunSummary;
   /** IG-Search at every λ, keyed by λ. */
   byLambda: Record<string, RunSummary>;
+  /** Final greedy exact match per test question: GRPO, IG-Search at the default λ; and each question's hops. */
+  correct: { grpo: number[]; igSearch: number[]; hops: number[] };
 }
+const finalEval = (records: readonly RunRecord[], run: string) => records.filter((r): r is Extract<RunRecord, { type: 'eval' }> => r.type === 'eval' && r.run === run).at(-1)!;
 const results: SeedResult[] = [];
 for (const seed of seeds) {
   const log = (e: { type: string; run: string; step?: number; em?: number }, tag: string) => {
@@ -45,7 +48,8 @@ for (const seed of seeds) {
     const extra = await runDemo(gpu, core, { policy, steps, seed, algos: ['ig-search'], trainer: { lambda }, onEvent: (e) => log(e, ` λ=${lambda}`) });
     byLambda[String(lambda)] = summarizeRuns(extra.records)[0]!;
   }
-  results.push({ seed, wallSeconds: result.wallMs / 1000, grpo: grpo!, igSearch: igSearch!, byLambda });
+  const [g, ig] = [finalEval(result.records, 'grpo'), finalEval(result.records, 'ig-search')];
+  results.push({ seed, wallSeconds: result.wallMs / 1000, grpo: grpo!, igSearch: igSearch!, byLambda, correct: { grpo: g.correct, igSearch: ig.correct, hops: g.questionHops } });
 }
 
 const pct = (v: number) => `${(v * 100).toFixed(1)}%`;
@@ -68,6 +72,18 @@ const byLambda = Object.fromEntries(
     return [String(l), { emSingle: mean(runs.map((x) => x.emSingle)), emMulti: mean(runs.map((x) => x.emMulti)), em: mean(runs.map((x) => x.em)), multihopGain: mean(results.map((r) => r.byLambda[String(l)]!.emMulti - r.grpo.emMulti)) }];
   }),
 );
+// IG-Search − GRPO over seeds × test questions, paired (95% bootstrap).
+const diffs = differences(
+  results.map((r) => r.correct.igSearch),
+  results.map((r) => r.correct.grpo),
+);
+const hops = results[0]!.correct.hops;
+const intervals = {
+  all: pairedBootstrap(diffs),
+  single: pairedBootstrap(diffs, hops.flatMap((h, i) => (h === 1 ? [i] : []))),
+  multi: pairedBootstrap(diffs, hops.flatMap((h, i) => (h > 1 ? [i] : []))),
+};
+console.log(`IG-Search − GRPO (95% paired bootstrap over seeds × ${hops.length} questions): multi-hop ${pct(intervals.multi.mean)} [${pct(intervals.multi.low)}, ${pct(intervals.multi.high)}], single-hop ${pct(intervals.single.mean)} [${pct(intervals.single.low)}, ${pct(intervals.single.high)}]`);
 const summary = {
   grpo: { emSingle: mean(results.map((r) => r.grpo.emSingle)), emMulti: mean(results.map((r) => r.grpo.emMulti)), em: mean(results.map((r) => r.grpo.em)) },
   igSearch: { emSingle: mean(results.map((r) => r.igSearch.emSingle)), emMulti: mean(results.map((r) => r.igSearch.emMulti)), em: mean(results.map((r) => r.igSearch.em)) },
@@ -77,6 +93,7 @@ const summary = {
   igStepOverhead: mean(results.map((r) => r.igSearch.stepMs / r.grpo.stepMs - 1)),
   defaultLambda: lambdas[0],
   byLambda,
+  intervals,
 };
 for (const l of lambdas) console.log(`IG-Search λ=${l}: EM ${pct(byLambda[String(l)]!.em)}, single ${pct(byLambda[String(l)]!.emSingle)}, multi ${pct(byLambda[String(l)]!.emMulti)} (gain over GRPO ${pct(byLambda[String(l)]!.multihopGain)})`);
 console.log(
@@ -94,6 +111,8 @@ const path = writeResults('demo', {
     ig_overhead: mean(results.map((r) => r.igSearch.igShare)),
     multihop_em_gain: summary.igSearch.emMulti - summary.grpo.emMulti,
     singlehop_em_gain: summary.igSearch.emSingle - summary.grpo.emSingle,
+    multihop_ci_low: intervals.multi.low,
+    multihop_ci_high: intervals.multi.high,
     ig_step_time_overhead: summary.igStepOverhead,
     ...Object.fromEntries(lambdas.slice(1).map((l) => [`multihop_em_gain_lambda_${l}`, byLambda[String(l)]!.multihopGain])),
   },

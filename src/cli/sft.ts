@@ -18,10 +18,10 @@ import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
 import { numberFlag, outputDirectory, parseOptions } from './args.js';
 
-/** The demo world: hundreds of questions per split (820 in all: 380 1-hop, 380 2-hop, 60 3-hop). */
-export const SFT_WORLD = { people: 160, films: 60, companies: 12, cities: 12, countries: 6, distractors: 20, testFraction: 0.4 } as const;
+/** The demo world: hundreds of questions per split (520 in all: 240 1-hop, 240 2-hop, 40 3-hop; 312 test, 208 train). */
+export const SFT_WORLD = { people: 100, films: 40, companies: 10, cities: 10, countries: 5, distractors: 12, testFraction: 0.6 } as const;
 
-export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 200] [--batch 4] [--lr 0.003] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
+export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 1000] [--batch 4] [--lr 0.003] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
         [--companies ${SFT_WORLD.companies}] [--cities ${SFT_WORLD.cities}] [--countries ${SFT_WORLD.countries}] [--distractors ${SFT_WORLD.distractors}] [--test-fraction ${SFT_WORLD.testFraction}]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
 
@@ -31,7 +31,7 @@ export async function sft(argv: string[]): Promise<number> {
   const values = parseOptions('sft', argv, {
     out: { type: 'string' },
     seed: { type: 'string', default: '1' },
-    steps: { type: 'string', default: '200' },
+    steps: { type: 'string', default: '1000' },
     batch: { type: 'string', default: '4' },
     lr: { type: 'string', default: '0.003' },
     people: { type: 'string', default: String(SFT_WORLD.people) },
