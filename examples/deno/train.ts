@@ -12,7 +12,7 @@ const core = await loadWasmCore();
 const gpu = await Gpu.request();
 const policy = await loadDemoPolicy(core, policyDir);
 const model = await Qwen2Model.load(gpu, policyDir);
-const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo, groupSize: 2, maxTurns: 2, maxTokens: 96, lr: 3e-4, seed: 1 });
+const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo, groupSize: 2, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, lr: 3e-4, seed: 1 });
 const result = await trainingRun(trainer, {
   run: algo,
   train: policy.world.questions.filter((q) => q.split === 'train'),
