@@ -10,7 +10,7 @@
  *   npm run bench -- demo [--seeds 1,2,3] [--steps 30] [--lambdas 1,0.3]   # writes bench/results/demo.json
  */
 import { parseArgs } from 'node:util';
-import { differences, Gpu, loadWasmCore, pairedBootstrap, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunRecord, type RunSummary } from 'ig-search';
+import { differences, Gpu, hopSubsets, loadWasmCore, pairedBootstrap, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunRecord, type RunSummary } from 'ig-search';
 import { printTable, writeResults } from './_lib.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3' }, steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) }, lambdas: { type: 'string', default: `${DEMO_DEFAULTS.lambda},${DEMO_DEFAULTS.lambda === 1 ? 0.3 : 1}` } } });
@@ -78,11 +78,8 @@ const diffs = differences(
   results.map((r) => r.correct.grpo),
 );
 const hops = results[0]!.correct.hops;
-const intervals = {
-  all: pairedBootstrap(diffs),
-  single: pairedBootstrap(diffs, hops.flatMap((h, i) => (h === 1 ? [i] : []))),
-  multi: pairedBootstrap(diffs, hops.flatMap((h, i) => (h > 1 ? [i] : []))),
-};
+const subsets = hopSubsets(hops);
+const intervals = { all: pairedBootstrap(diffs), single: pairedBootstrap(diffs, subsets.single), multi: pairedBootstrap(diffs, subsets.multi) };
 console.log(`IG-Search − GRPO (95% paired bootstrap over seeds × ${hops.length} questions): multi-hop ${pct(intervals.multi.mean)} [${pct(intervals.multi.low)}, ${pct(intervals.multi.high)}], single-hop ${pct(intervals.single.mean)} [${pct(intervals.single.low)}, ${pct(intervals.single.high)}]`);
 const summary = {
   grpo: { emSingle: mean(results.map((r) => r.grpo.emSingle)), emMulti: mean(results.map((r) => r.grpo.emMulti)), em: mean(results.map((r) => r.grpo.em)) },

@@ -88,7 +88,7 @@ export { supervisedWarmStart, scriptedTrajectory, type SftOptions, type Scripted
 export { trainingRun, evaluate, questionsForStep, MAX_SKIPPED_IN_A_ROW, type TrainingRunOptions, type TrainingRunResult, type RunRecord, type RunEvent, type EvalReport, type EvalOptions } from './rl/loop.js';
 export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
 export { runCompare, summarize as summarizeComparison, COMPARE_DEFAULTS, type CompareOptions, type CompareResult, type CompareRun, type CompareEvent, type AlgorithmSummary } from './compare/compare.js';
-export { pairedBootstrap, differences, type Interval, type BootstrapOptions } from './compare/stats.js';
+export { pairedBootstrap, differences, hopSubsets, type Interval, type BootstrapOptions } from './compare/stats.js';
 export { compareMarkdown, renderCompareReport } from './compare/report.js';
 export { renderReport, summarizeRuns, hopSplit, type RunSummary, type ReportOptions } from './report/report.js';
 export { createTrainerWorkerApi, type TrainerWorkerApi, type WorkerDemoOptions, type WorkerDemoResult } from './worker/api.js';

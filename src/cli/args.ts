@@ -2,6 +2,7 @@
  * Helpers shared by the subcommands: option parsing with typed errors, numbers checked by flag
  * name, user files read through the platform, and what a model directory's tokenizer implies.
  */
+import { rename, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
@@ -93,4 +94,10 @@ export function interruptible(then: string): { signal: AbortSignal; dispose: () 
   };
   process.on('SIGINT', onInterrupt);
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onInterrupt) };
+}
+
+/** Writes `data` to `path` through a temporary file and a rename: a reader never sees half a file. */
+export async function writeAtomic(path: string, data: string): Promise<void> {
+  await writeFile(`${path}.tmp`, data);
+  await rename(`${path}.tmp`, path);
 }

@@ -4,14 +4,14 @@
  * (atomically: Ctrl-C keeps what finished, and `--resume` continues from it), then `results.md`
  * and `report.html`.
  */
-import { readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { COMPARE_DEFAULTS, runCompare, summarize, type CompareResult, type CompareRun } from '../compare/compare.js';
 import { compareMarkdown, renderCompareReport } from '../compare/report.js';
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { interruptible, numberFlag, outputDirectory, parseOptions } from './args.js';
+import { interruptible, numberFlag, outputDirectory, parseOptions, writeAtomic } from './args.js';
 import { embeddedPolicyDir } from './demo.js';
 import { ProgressBar } from './progress.js';
 
@@ -19,11 +19,6 @@ const C = COMPARE_DEFAULTS;
 export const COMPARE_USAGE = `  compare --out DIR [--algos ${ALGORITHMS.join(',')}] [--seeds ${C.seeds}] [--steps ${C.steps}] [--questions ${C.questionsPerStep}]
         [--group ${C.groupSize}] [--lr ${C.lr}] [--lambda ${C.lambda}] [--test N] [--policy DIR] [--resume] [--json]
                                every algorithm from the demo's warm start, paired by seed → DIR/results.json, results.md, report.html`;
-
-async function writeAtomic(path: string, data: string): Promise<void> {
-  await writeFile(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
-}
 
 export async function compare(argv: string[]): Promise<number> {
   const values = parseOptions('compare', argv, {

@@ -4,7 +4,7 @@
  * stderr, `runs/<id>/metrics.jsonl` (one record per line, appended as it happens) and a
  * self-contained `runs/<id>/report.html`.
  */
-import { appendFile, rename, writeFile } from 'node:fs/promises';
+import { appendFile, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
@@ -12,7 +12,7 @@ import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { freshDirectory, interruptible, numberFlag, parseOptions } from './args.js';
+import { freshDirectory, interruptible, numberFlag, parseOptions, writeAtomic } from './args.js';
 import { ProgressBar } from './progress.js';
 
 export const DEMO_USAGE = `  demo [--out runs] [--steps ${DEMO_DEFAULTS.steps}] [--seed ${DEMO_DEFAULTS.seed}] [--questions ${DEMO_DEFAULTS.questionsPerStep}] [--group ${DEMO_DEFAULTS.groupSize}]
@@ -35,11 +35,6 @@ export function formatSummary(summaries: readonly RunSummary[]): string {
     );
   }
   return lines.join('\n');
-}
-
-async function writeAtomic(path: string, data: string): Promise<void> {
-  await writeFile(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
 }
 
 export async function demo(argv: string[]): Promise<number> {

@@ -14,7 +14,7 @@ import { Bm25Retriever } from '../retrieval/retriever.js';
 import { evaluate, trainingRun, type EvalReport } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig, type StepMetrics, type StepTiming, type TrainerConfig } from '../rl/trainer.js';
 import type { WasmCore } from '../wasm/core.js';
-import { differences, pairedBootstrap, type Interval } from './stats.js';
+import { differences, hopSubsets, pairedBootstrap, type Interval } from './stats.js';
 
 /** A comparison's budget: the demo's per-run settings, 30 steps per run (six algorithms × five seeds must fit an hour on a 2-core CPU). */
 export const COMPARE_DEFAULTS = { ...DEMO_DEFAULTS, steps: 30, seeds: 5 } as const;
@@ -118,8 +118,7 @@ function emByHops(report: Pick<EvalReport, 'byHops' | 'correct'>, hops: readonly
 
 /** Summaries and GRPO-paired intervals from finished runs (usable on a partial comparison). */
 export function summarize(runs: readonly CompareRun[], questions: readonly { hops?: number }[], algos: readonly Algorithm[]): AlgorithmSummary[] {
-  const single = questions.flatMap((q, i) => (q.hops === 1 ? [i] : []));
-  const multi = questions.flatMap((q, i) => (q.hops !== undefined && q.hops > 1 ? [i] : []));
+  const { single, multi } = hopSubsets(questions.map((q) => q.hops));
   const of = (algo: Algorithm) => runs.filter((r) => r.algo === algo);
   const avg = (rs: readonly CompareRun[], pick: (r: CompareRun) => number) => (rs.length ? rs.reduce((a, r) => a + pick(r), 0) / rs.length : Number.NaN);
   const grpo = of('grpo');

@@ -3,17 +3,14 @@
  * algorithm with the paired-bootstrap interval of its difference to GRPO, step time and overhead,
  * the all-fail gradient norm, searches per question.
  */
-import { reportPage } from '../report/report.js';
+import { COLORS, PHASES, reportPage, signed } from '../report/report.js';
 import { escapeXml, intervalChart, stackedBars } from '../report/svg.js';
 import { STEP_PHASES } from '../rl/trainer.js';
 import type { AlgorithmSummary, CompareResult } from './compare.js';
 import type { Interval } from './stats.js';
 
 const pct = (v: number) => (Number.isFinite(v) ? (v * 100).toFixed(1) : '–');
-const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(1)}` : '–');
 const interval = (iv: Interval | undefined) => (iv && Number.isFinite(iv.mean) ? `${signed(iv.mean)} [${signed(iv.low)}, ${signed(iv.high)}]` : '–');
-const COLORS = ['#d9480f', '#1971c2', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
-const PHASE_COLORS = ['#4c6ef5', '#adb5bd', '#f08c00', '#ae3ec9', '#868e96', '#37b24d'];
 
 function columns(s: AlgorithmSummary): string[] {
   return [
@@ -72,7 +69,7 @@ export function renderCompareReport(result: CompareResult): string {
     const runs = result.runs.filter((r) => r.algo === s.algo);
     return { name: s.algo, values: STEP_PHASES.map(({ key }) => runs.reduce((a, r) => a + r.phaseMs[key], 0) / runs.length) };
   });
-  charts.push(stackedBars('Mean step time by phase', 'milliseconds per step', byPhase, STEP_PHASES.map(({ name }, i) => ({ name, color: PHASE_COLORS[i]! }))));
+  charts.push(stackedBars('Mean step time by phase', 'milliseconds per step', byPhase, PHASES));
   const o = result.options;
   const facts: Record<string, string> = {
     budget: `${o.steps} steps × ${o.questionsPerStep} questions × G = ${o.groupSize}, lr ${o.lr}, λ ${o.lambda}`,

@@ -62,6 +62,11 @@ export function pairedBootstrap(diffs: readonly (readonly number[])[], subset?: 
   return { mean, low: at((1 - level) / 2), high: at(1 - (1 - level) / 2), seeds: S, questions: Q };
 }
 
+/** Indices of the single-hop (hops 1) and multi-hop (hops ≥ 2) questions; unknown hops (0 or absent) are in neither. */
+export function hopSubsets(hops: readonly (number | undefined)[]): { single: number[]; multi: number[] } {
+  return { single: hops.flatMap((h, i) => (h === 1 ? [i] : [])), multi: hops.flatMap((h, i) => (h !== undefined && h > 1 ? [i] : [])) };
+}
+
 /** `a − b` cell by cell: per seed, per question. */
 export function differences(a: readonly (readonly number[])[], b: readonly (readonly number[])[]): number[][] {
   if (a.length !== b.length) throw new IgSearchError('INVALID_ARGUMENT', `paired differences: ${a.length} seeds against ${b.length}`);

@@ -5,7 +5,7 @@
  */
 import type { EvalReport, RunRecord } from '../rl/loop.js';
 import { STEP_PHASES, type StepTiming } from '../rl/trainer.js';
-import { differences, pairedBootstrap, type Interval } from '../compare/stats.js';
+import { differences, hopSubsets, pairedBootstrap, type Interval } from '../compare/stats.js';
 import { escapeXml, histogram, lineChart, stackedBars, type Series } from './svg.js';
 
 type StepRecord = Extract<RunRecord, { type: 'step' }>;
@@ -78,9 +78,10 @@ export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
   });
 }
 
-const COLORS = ['#d9480f', '#1971c2', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
+/** Run colours, in run order; phase colours of the step-time bars (shared with the comparison report). */
+export const COLORS = ['#d9480f', '#1971c2', '#2b8a3e', '#862e9c', '#e67700', '#0b7285'];
 const PHASE_COLORS: Record<keyof StepTiming, string> = { rollout: '#4c6ef5', reward: '#adb5bd', ig: '#f08c00', advantages: '#ae3ec9', reference: '#868e96', update: '#37b24d' };
-const PHASES = STEP_PHASES.map(({ key, name }) => ({ name, color: PHASE_COLORS[key] }));
+export const PHASES = STEP_PHASES.map(({ key, name }) => ({ name, color: PHASE_COLORS[key] }));
 
 export interface ReportOptions {
   title?: string;
@@ -169,8 +170,7 @@ function finalIntervals(records: readonly RunRecord[], summaries: readonly RunSu
     const other = last(s.run);
     if (!other?.correct || other.correct.length !== base.correct.length) return [];
     const diffs = differences([other.correct], [base.correct]);
-    const single = base.questionHops?.flatMap((h, i) => (h === 1 ? [i] : [])) ?? [];
-    const multi = base.questionHops?.flatMap((h, i) => (h > 1 ? [i] : [])) ?? [];
+    const { single, multi } = hopSubsets(base.questionHops ?? []);
     const cell = (iv: Interval) => (Number.isFinite(iv.mean) ? `${signed(iv.mean)} <small>[${signed(iv.low)}, ${signed(iv.high)}]</small>` : '–');
     return [`<tr><td>${escapeXml(s.run)} − ${escapeXml(summaries[0]!.run)}</td><td>${cell(pairedBootstrap(diffs))}</td><td>${cell(pairedBootstrap(diffs, single))}</td><td>${cell(pairedBootstrap(diffs, multi))}</td></tr>`];
   });
@@ -178,4 +178,5 @@ function finalIntervals(records: readonly RunRecord[], summaries: readonly RunSu
   return `<table><thead><tr><th>final test EM difference (95% paired bootstrap over questions)</th><th>all</th><th>single-hop</th><th>multi-hop</th></tr></thead><tbody>${items.join('')}</tbody></table>`;
 }
 
-const signed = (v: number) => `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(1)}`;
+/** A difference of rates in points, signed ("+2.3", "−1.1"); "–" when not finite. */
+export const signed = (v: number) => (Number.isFinite(v) ? `${v >= 0 ? '+' : '−'}${Math.abs(v * 100).toFixed(1)}` : '–');

@@ -368,8 +368,7 @@ export class IgSearchTrainer {
       }
       case 'igpo': {
         if (!cache) throw new IgSearchError('INVALID_ARGUMENT', 'igpo: the rollout cache is missing');
-        const answerPrefix = Array.from(this.tokenizer.encode('<answer>', { addSpecialTokens: false }));
-        const answers = batch.questions.map((q) => q.golden_answers.map((a) => Array.from(this.tokenizer.encode(` ${a}`, { addSpecialTokens: false }))));
+        const { answerPrefix, answers } = this.answerProbes(batch);
         // p after the prompt (rollouts with ≥ 2 turns) and after every turn but the last.
         const probes: CachedIgStep[] = [];
         const promptProbe = new Map<number, number>();
@@ -382,8 +381,7 @@ export class IgSearchTrainer {
         for (let t = 0; t < turns; t++) {
           const i = turnRollout[t]!;
           if (turnIndex[t]! === batch.turnCounts[i]! - 1) continue;
-          const q = searchOf(t);
-          const s = batch.trajectories[i]!.searches[q - firstQuery[i]!]!;
+          const s = batch.trajectories[i]!.searches[turnIndex[t]!]!;
           turnProbe.set(t, probes.length);
           probes.push({ sequence: i, information: s.information, answerPrefix, answers: answers[Math.floor(i / G)]! });
         }
@@ -442,12 +440,17 @@ export class IgSearchTrainer {
     return this.passages;
   }
 
+  /** What a gold-answer probe appends: "<answer>", then each gold answer of each question (as token ids). */
+  private answerProbes(batch: Batch): { answerPrefix: number[]; answers: number[][][] } {
+    const encode = (text: string) => Array.from(this.tokenizer.encode(text, { addSpecialTokens: false }));
+    return { answerPrefix: encode('<answer>'), answers: batch.questions.map((q) => q.golden_answers.map((a) => encode(` ${a}`))) };
+  }
+
   /** Every search step of the batch (in `batch.queries` order) with its seeded counterfactual documents. */
   private igSteps(batch: Batch, step: number): CachedIgStep[] {
     const c = this.config;
     const index = this.index!;
-    const answerPrefix = Array.from(this.tokenizer.encode('<answer>', { addSpecialTokens: false }));
-    const answers = batch.questions.map((q) => q.golden_answers.map((a) => Array.from(this.tokenizer.encode(` ${a}`, { addSpecialTokens: false }))));
+    const { answerPrefix, answers } = this.answerProbes(batch);
     const steps: CachedIgStep[] = [];
     let sample = 0;
     batch.trajectories.forEach((t, i) => {
