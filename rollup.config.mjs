@@ -20,6 +20,7 @@ export default {
     deno: 'src/entry/deno.ts',
     browser: 'src/entry/browser.ts',
     cli: 'src/entry/cli.ts',
+    server: 'src/entry/server.ts',
     index: 'src/index.ts',
     'worker-node': 'src/entry/worker-node.ts',
     'worker-browser': 'src/entry/worker-browser.ts',

@@ -71,3 +71,25 @@ function machine(): { cpu: string; cores: number; node: string } {
 function packageVersion(): string {
   return (JSON.parse(readFileSync('package.json', 'utf8')) as { version: string }).version;
 }
+
+/** A seeded uniform generator on [0, 1) (mulberry32). */
+export function rng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(a ^ (a >>> 15), a | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/**
+ * A synthetic retrieval workload: `count` Search-R1 passages ("Entity i" title, 40–99 words) and
+ * `queries` queries of 3–6 words, drawn from a 50,000-word vocabulary with a Zipf-like skew.
+ */
+export function syntheticCorpus(random: () => number, count: number, queries: number): { passages: { id: string; contents: string }[]; queries: string[] } {
+  const vocab = Array.from({ length: 50_000 }, (_, i) => i.toString(36).padStart(2, 'q') + ['an', 'or', 'el', 'is', 'um'][i % 5]);
+  const word = () => vocab[Math.floor(vocab.length * random() ** 2.5)]!;
+  const passages = Array.from({ length: count }, (_, i) => ({ id: String(i), contents: `"Entity ${i}"\n${Array.from({ length: 40 + Math.floor(random() * 60) }, word).join(' ')}.` }));
+  return { passages, queries: Array.from({ length: queries }, () => Array.from({ length: 3 + Math.floor(random() * 4) }, word).join(' ')) };
+}

@@ -10,17 +10,7 @@ import { createRequire } from 'node:module';
 import { Bm25Index, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages } from 'ig-search';
 import { Bm25Reference } from '../src/retrieval/bm25.reference.js';
 import { exactMatchRef, extractAnswerRef, grpoRef, informationGainRef, modulateRef } from '../src/rl/reference.js';
-import { printTable, timeIt, writeResults } from './_lib.js';
-
-function rng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(a ^ (a >>> 15), a | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { printTable, rng, syntheticCorpus, timeIt, writeResults } from './_lib.js';
 
 // okapibm25 is CommonJS with `exports.default`; require() gives the same function in every loader.
 const BM25 = (createRequire(import.meta.url)('okapibm25') as { default: (docs: string[], keywords: string[], c: { k1: number; b: number }) => number[] }).default;
@@ -82,13 +72,9 @@ const rewardsTs = await timeIt(async () => {
 });
 
 // ---- BM25 on 100k synthetic passages ----------------------------------------------------------
-const VOCAB = Array.from({ length: 50_000 }, (_, i) => i.toString(36).padStart(2, 'q') + ['an', 'or', 'el', 'is', 'um'][i % 5]);
-const word = () => VOCAB[Math.floor(VOCAB.length * random() ** 2.5)]!;
 const PASSAGES = 100_000;
-const docs = Array.from({ length: PASSAGES }, (_, i) => `"Entity ${i}"\n${Array.from({ length: 40 + Math.floor(random() * 60) }, word).join(' ')}.`);
-const passages = docs.map((contents, i) => ({ id: String(i), contents }));
-const bm25Queries = Array.from({ length: 500 }, () => Array.from({ length: 3 + Math.floor(random() * 4) }, word).join(' '));
-
+const { passages, queries: bm25Queries } = syntheticCorpus(random, PASSAGES, 500);
+const docs = passages.map((p) => p.contents);
 let index: Bm25Index | undefined;
 const buildOurs = await timeIt(
   async () => {

@@ -97,7 +97,7 @@ export function interruptible(then: string): { signal: AbortSignal; dispose: () 
 }
 
 /** Writes `data` to `path` through a temporary file and a rename: a reader never sees half a file. */
-export async function writeAtomic(path: string, data: string): Promise<void> {
+export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await writeFile(`${path}.tmp`, data);
   await rename(`${path}.tmp`, path);
 }

@@ -1,11 +1,12 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, serve.
  */
 import { IgSearchError } from '../errors.js';
 import { compare, COMPARE_USAGE } from './compare.js';
 import { demo, DEMO_USAGE } from './demo.js';
 import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
+import { serve, SERVE_USAGE } from './serve.js';
 import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
 import { evalCommand, train, TRAIN_USAGE } from './train.js';
@@ -21,11 +22,12 @@ ${SCORE_USAGE}
 ${RUN_USAGE}
 ${TRAIN_USAGE}
 ${SFT_USAGE}
+${SERVE_USAGE}
   help                         this text
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text. */
-const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE };
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -57,6 +59,8 @@ export async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'sft':
       return sft(rest);
+    case 'serve':
+      return serve(rest);
     case undefined:
     case 'help':
     case '--help':

@@ -1,0 +1,5 @@
+/**
+ * `ig-search/server` (Node and Deno: it needs `node:http`): the Search-R1-compatible retrieval
+ * server over a BM25 index built with the main entry's `Bm25Index`.
+ */
+export { serveRetrieval, SERVER_DEFAULTS, type RetrievalServer, type RetrievalServerOptions, type RetrievalServerStats } from '../retrieval/server.js';
