@@ -26,7 +26,7 @@ export default {
     'worker-browser': 'src/entry/worker-browser.ts',
   },
   output: { dir: 'dist', format: 'es', chunkFileNames: '[name]-[hash].js', sourcemap: false },
-  external: (id) => id === 'webgpu' || id.startsWith('node:'),
+  external: (id) => id === 'webgpu' || id === 'hyparquet-writer' || id.startsWith('node:'),
   plugins: [
     // comlink is bundled in, so the browser files load without an import map or a bundler.
     nodeResolve({ browser: false, resolveOnly: ['comlink'] }),

@@ -62,6 +62,7 @@ export {
   type SearchTrajectory,
 } from './rollout/search_r1.js';
 export { promptText } from './rollout/template.js';
+export { searchR1Parquet, searchR1Rows, SEARCH_R1_EXPORT_DEFAULTS, type SearchR1Row, type SearchR1ExportOptions } from './export/search_r1.js';
 export {
   ChatEngine,
   chatTemplate,

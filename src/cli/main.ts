@@ -1,5 +1,5 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, serve.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, serve, export.
  */
 import { IgSearchError } from '../errors.js';
 import { compare, COMPARE_USAGE } from './compare.js';
@@ -7,6 +7,7 @@ import { demo, DEMO_USAGE } from './demo.js';
 import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
 import { serve, SERVE_USAGE } from './serve.js';
+import { exportCommand, EXPORT_USAGE } from './export.js';
 import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
 import { evalCommand, train, TRAIN_USAGE } from './train.js';
@@ -23,11 +24,12 @@ ${RUN_USAGE}
 ${TRAIN_USAGE}
 ${SFT_USAGE}
 ${SERVE_USAGE}
+${EXPORT_USAGE}
   help                         this text
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text. */
-const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE };
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -61,6 +63,8 @@ export async function main(argv: string[]): Promise<number> {
       return sft(rest);
     case 'serve':
       return serve(rest);
+    case 'export':
+      return exportCommand(rest);
     case undefined:
     case 'help':
     case '--help':
