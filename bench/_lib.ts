@@ -35,7 +35,7 @@ function formatNumber(v: number): string {
  * Runs a Python script from bench/ with Debian's python3-torch, feeding `input` as JSON on stdin
  * and parsing JSON from stdout. OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE are removed for this
  * command only (set on some machines, they slow OpenBLAS down). Returns undefined, with the
- * reason, when torch is not installed (scripts/setup.sh --bench installs it).
+ * reason, when torch is not installed (scripts/setup.sh installs it; --bench adds OpenBLAS).
  */
 export function runTorch<T>(script: string, input: unknown): { result?: T; skipped?: string; torch?: string } {
   const env = { ...process.env };

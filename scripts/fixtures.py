@@ -10,7 +10,7 @@ prompt, recomputed from scratch at every step (expected.json).
 
 The forward is written out here from the Qwen2 definition (RMSNorm, q/k/v with bias, rotate-half
 RoPE, grouped-query causal attention, SwiGLU MLP, final norm, LM head) so that only Debian's
-python3-torch is needed (after scripts/setup.sh --bench; Debian's /usr/bin/python3, not a pyenv one):
+python3-torch is needed (scripts/setup.sh installs it; --bench adds OpenBLAS for speed; Debian's /usr/bin/python3, not a pyenv one):
 
   /usr/bin/python3 scripts/fixtures.py --out test/fixtures    # rewrite the committed fixtures
   npm run check:fixtures                                      # regenerate elsewhere and compare

@@ -4,14 +4,16 @@
 # there is detected and kept.
 #
 #   bash scripts/setup.sh            # everything needed to run, test and develop
-#   bash scripts/setup.sh --bench    # also PyTorch (Debian python3-torch + OpenBLAS) for bench/ and fixtures
+#   bash scripts/setup.sh --bench    # also OpenBLAS (pthread) so PyTorch runs bench/ and fixtures at speed
 #
 # System packages (apt; only the Debian mirror already configured is used):
 #   - a Vulkan driver Dawn accepts: Mesa 25 lavapipe from bookworm-backports (stock Mesa 22 is
 #     rejected by Dawn), unless Mesa >= 25 or a vendor Vulkan driver is already installed;
 #   - Rust for wasm32: kept if a rustup toolchain already has wasm32-unknown-unknown, otherwise
 #     Debian's rustc + cargo + libstd-rust-dev-wasm32 + lld (rustup cannot download offline);
-#   - binaryen (wasm-opt), chromium + fonts-liberation (browser tests via playwright-core).
+#   - binaryen (wasm-opt), chromium + fonts-liberation (browser tests via playwright-core);
+#   - python3-torch + python3-pytest: the verl integration's tests (integrations/verl/), which
+#     `npm test` runs against golden vectors from the Rust core and the WebGPU scorer.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -84,10 +86,13 @@ fi
 # --- wasm-opt, browser --------------------------------------------------------------------------
 apt_install binaryen chromium fonts-liberation ca-certificates
 
+# --- Python for integrations/verl (tests) and scripts/ (fixtures) -------------------------------
+apt_install python3-torch python3-pytest
+
 if [ $bench -eq 1 ]; then
-  # PyTorch for bench/ comparisons and scripts/ fixture generation; OpenBLAS (pthread) or torch
-  # falls back to a reference BLAS ~20x slower.
-  apt_install python3-torch libopenblas0-pthread
+  # bench/ comparisons against PyTorch: without OpenBLAS (pthread) torch falls back to a
+  # reference BLAS ~20x slower.
+  apt_install libopenblas0-pthread
 fi
 
 # --- npm + build ---------------------------------------------------------------------------------
