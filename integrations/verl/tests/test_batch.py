@@ -101,3 +101,41 @@ def test_the_custom_reward_function_is_exact_match_on_the_last_answer():
     assert compute_score("searchR1_nq", "<answer> Tiobean Labs </answer>", gt) == 0.0
     assert compute_score("searchR1_nq", "<answer> Tiobean", gt) == 0.0  # not closed
     assert compute_score("searchR1_nq", "<answer>Ana</answer>", ["Ana"]) == 1.0
+
+
+def test_add_ig_rewards_unpads_a_verl_batch():
+    from types import SimpleNamespace
+
+    from ig_search_verl.verl_hook import add_ig_rewards
+
+    obs = format_information([CORPUS[2]])
+    ids, mask = rollout([("<search> who</search>", True), (obs, False), ("<answer> Ana</answer>", True)])
+    prompt = TOK.encode("Q?\n")
+    pw, rw = len(prompt) + 2, len(ids) + 3  # left-padded prompts, right-padded responses (pad id 0)
+    prompts = torch.zeros(1, pw, dtype=torch.long)
+    prompts[0, 2:] = torch.tensor(prompt)
+    responses = torch.zeros(1, rw, dtype=torch.long)
+    responses[0, : len(ids)] = torch.tensor(ids)
+    attention = torch.zeros(1, pw + rw, dtype=torch.long)
+    attention[0, 2 : pw + len(ids)] = 1
+    response_mask = torch.zeros(1, rw, dtype=torch.long)
+    response_mask[0, : len(ids)] = torch.tensor(mask)
+    rewards = torch.zeros(1, rw)
+    rewards[0, len(ids) - 1] = 1.0
+    data = SimpleNamespace(
+        batch={"prompts": prompts, "responses": responses, "attention_mask": attention, "response_mask": response_mask, "token_level_rewards": rewards},
+        non_tensor_batch={"reward_model": [{"ground_truth": {"target": ["Ana"]}}], "uid": ["u0"]},
+    )
+    contexts = []
+
+    def log_probs(pairs):
+        contexts.extend(TOK.decode(c) for c, _ in pairs)
+        return [torch.full((len(a),), -0.1 if "Ana" in TOK.decode(c) else -3.0) for c, a in pairs]
+
+    stats = add_ig_rewards(data, SimpleNamespace(tokenizer=TOK), CORPUS, 1.0, __import__("ig_search_verl").Shaping(), 3, random.Random(0), log_probs)
+    assert stats["ig/steps"] == 1
+    assert contexts[0] == "Q?\n<search> who</search>" + obs + "<answer>"  # no padding inside
+    out = data.batch["token_level_rewards"][0]
+    q0 = TOK.decode(ids).index(" who")
+    assert out[q0 : q0 + 4].tolist() == [2.0] * 4 and out[len(ids) - 1].item() == 1.0
+    assert out.sum().item() == pytest.approx(9.0)
