@@ -109,7 +109,7 @@ export class HttpRetriever implements Retriever {
 
   private fail(reason: string, attempt: number): IgSearchError {
     return new IgSearchError('RETRIEVAL_FAILED', `retriever ${this.url}: ${reason} (after ${attempt + 1} attempt${attempt ? 's' : ''})`, {
-      hint: 'is the Search-R1 retrieval server running? (search_r1/search/retrieval_server.py, POST /retrieve)',
+      hint: "is a retrieval server running there? (ig-search serve --corpus FILE.jsonl, or Search-R1's retrieval_server.py: POST /retrieve)",
     });
   }
 
