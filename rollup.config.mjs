@@ -28,8 +28,8 @@ export default {
   output: { dir: 'dist', format: 'es', chunkFileNames: '[name]-[hash].js', sourcemap: false },
   external: (id) => id === 'webgpu' || id === 'hyparquet-writer' || id.startsWith('node:'),
   plugins: [
-    // comlink is bundled in, so the browser files load without an import map or a bundler.
-    nodeResolve({ browser: false, resolveOnly: ['comlink'] }),
+    // comlink and @huggingface/jinja are bundled in, so the browser files load without an import map or a bundler.
+    nodeResolve({ browser: false, resolveOnly: ['comlink', '@huggingface/jinja'] }),
     wgsl(),
     typescript({
       tsconfig: './tsconfig.json',

@@ -61,7 +61,9 @@ export {
   type SearchFinish,
   type SearchTrajectory,
 } from './rollout/search_r1.js';
-export { promptText } from './rollout/template.js';
+export { promptText, renderChat, hasChatTemplate } from './rollout/template.js';
+export { ChatTemplate, chatML, type ChatRenderOptions } from './tokenizer/chat_template.js';
+export { loadTokenizer, tokenizerFiles } from './tokenizer/load.js';
 export { searchR1Parquet, searchR1Rows, SEARCH_R1_EXPORT_DEFAULTS, type SearchR1Row, type SearchR1ExportOptions } from './export/search_r1.js';
 export {
   ChatEngine,

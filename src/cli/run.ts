@@ -11,7 +11,7 @@ import { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
-import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer } from '../tokenizer/load.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
 
@@ -38,7 +38,7 @@ export async function run(argv: string[]): Promise<number> {
   if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
   const core = await loadWasmCore();
   const dir = values.model.replace(/\/$/, '');
-  const tokenizer = Tokenizer.fromJSON(core, await readText(`${dir}/tokenizer.json`));
+  const tokenizer = await loadTokenizer(core, dir);
   let retriever: Retriever;
   let index: Bm25Index | undefined;
   if (values.corpus) {

@@ -21,7 +21,8 @@ import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
-import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
+import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
 import { interruptible, numberFlag, outputDirectory, parseOptions, readText, stopTokensOf } from './args.js';
 import { ProgressBar } from './progress.js';
@@ -52,7 +53,7 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
   const retriever = values.retriever ? new HttpRetriever(values.retriever) : undefined; // the URL is checked here, before loading
   const modelDir = values.model.replace(/\/$/, '');
   const core = await loadWasmCore();
-  const tokenizer = Tokenizer.fromJSON(core, await readText(`${modelDir}/tokenizer.json`));
+  const tokenizer = await loadTokenizer(core, modelDir);
   const { maxPositions } = readQwen2Config(await readText(`${modelDir}/config.json`), `${modelDir}/config.json`);
   const skipBadLines = values['skip-bad-lines'] ?? false;
   const data = parseQuestionsJsonl(await readText(values.data), { source: values.data, skipBadLines });
@@ -218,7 +219,7 @@ export async function train(argv: string[]): Promise<number> {
     const bar = new ProgressBar(steps - trainer.steps);
     const first = trainer.steps;
     let writes = Promise.resolve();
-    const tokenizerJson = await readText(`${modelDir}/tokenizer.json`);
+    const copied = await tokenizerFiles(modelDir);
     const result = await trainingRun(trainer, {
       run: values.algo,
       train: questions,
@@ -228,7 +229,7 @@ export async function train(argv: string[]): Promise<number> {
       evalEvery,
       checkpointDir: out,
       checkpointEvery,
-      checkpointFiles: lora ? {} : { 'tokenizer.json': tokenizerJson },
+      checkpointFiles: lora ? {} : copied,
       signal: interrupt.signal,
       onEvent: (e) => {
         if (e.type === 'progress') return bar.update(e.step - first, `${values.algo} step ${e.step}/${steps}`, e.phase === 'eval' ? 'evaluating' : '');

@@ -16,7 +16,7 @@ import { formatInformation, type Retriever } from '../retrieval/retriever.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { INVALID_SEARCH_NOTE, searchR1Prompt, type SearchStep } from './search_r1.js';
-import { chatTemplate, type ChatMessage } from './template.js';
+import { chatTemplate, renderChat, type ChatMessage } from './template.js';
 
 export { chatTemplate, type ChatMessage } from './template.js';
 
@@ -71,7 +71,7 @@ export class ChatEngine {
 
   private async createChat(request: ChatCompletionRequest): Promise<ChatCompletion> {
     if (!Array.isArray(request?.messages) || request.messages.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'chat.completions.create: messages must be a non-empty array');
-    const { texts, finishes, promptTokens, completionTokens } = await this.run(chatTemplate(request.messages), request, true);
+    const { texts, finishes, promptTokens, completionTokens } = await this.run(renderChat(this.tokenizer, request.messages), request, true);
     return {
       id: `chatcmpl-${++counter}`,
       object: 'chat.completion',

@@ -1,22 +1,26 @@
-/** Prompt templates: ChatML, and the search-agent prompt in it when the vocabulary is a chat one. */
+/**
+ * Prompts: the model's own chat template when its tokenizer carries one (`loadTokenizer` reads it
+ * from tokenizer_config.json), ChatML when the vocabulary has ChatML's markers, plain text otherwise.
+ */
+import { chatML, type ChatMessage } from '../tokenizer/chat_template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
-export interface ChatMessage {
-  role: 'system' | 'user' | 'assistant';
-  content: string;
-}
+export type { ChatMessage } from '../tokenizer/chat_template.js';
 
-/** ChatML, the template of Qwen2 / Qwen2.5 instruct models. */
-export function chatTemplate(messages: readonly ChatMessage[]): string {
-  return `${messages.map((m) => `<|im_start|>${m.role}\n${m.content}<|im_end|>\n`).join('')}<|im_start|>assistant\n`;
-}
+/** ChatML (the fallback template). */
+export const chatTemplate = chatML;
 
-/** Whether the vocabulary has ChatML's turn markers. */
+/** Whether prompts for this tokenizer are chat turns (its own template, or ChatML's markers in the vocabulary). */
 export function hasChatTemplate(tokenizer: Tokenizer): boolean {
-  return tokenizer.tokenToId('<|im_start|>') !== undefined && tokenizer.tokenToId('<|im_end|>') !== undefined;
+  return tokenizer.chatTemplate !== undefined || (tokenizer.tokenToId('<|im_start|>') !== undefined && tokenizer.tokenToId('<|im_end|>') !== undefined);
 }
 
-/** `instruction` as a user turn when the vocabulary is a chat one, as plain text otherwise. */
+/** A conversation as prompt text for this tokenizer's model, ready for the assistant's turn. */
+export function renderChat(tokenizer: Tokenizer, messages: readonly ChatMessage[]): string {
+  return tokenizer.chatTemplate ? tokenizer.chatTemplate.render(messages) : chatML(messages);
+}
+
+/** `instruction` as a user turn when the model is a chat one, as plain text otherwise. */
 export function promptText(tokenizer: Tokenizer, instruction: string): string {
-  return hasChatTemplate(tokenizer) ? chatTemplate([{ role: 'user', content: instruction }]) : instruction;
+  return hasChatTemplate(tokenizer) ? renderChat(tokenizer, [{ role: 'user', content: instruction }]) : instruction;
 }

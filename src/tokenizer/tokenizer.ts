@@ -4,6 +4,7 @@
  * field by field (`readTokenizerJson`); the vocabulary, merges and added tokens cross into Wasm
  * once. NFC normalisation, where the file asks for it, is `String.prototype.normalize('NFC')`.
  */
+import type { ChatTemplate } from './chat_template.js';
 import { IgSearchError } from '../errors.js';
 import { checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
@@ -28,6 +29,8 @@ const FLAGS = { special: 1, lstrip: 2, rstrip: 4, singleWord: 8 } as const;
 export class Tokenizer {
   private readonly ref: CoreHandle;
   readonly vocabSize: number;
+  /** The model's chat template (set by `loadTokenizer` from tokenizer_config.json); prompts use ChatML or plain text without one. */
+  chatTemplate: ChatTemplate | undefined;
   private idToTokenMap: Map<number, string> | undefined; // built on first idToToken(): 150k entries
 
   private constructor(

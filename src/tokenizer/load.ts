@@ -1,0 +1,46 @@
+/**
+ * A model directory's (or base URL's) tokenizer: tokenizer.json, plus the chat template from
+ * chat_template.jinja or tokenizer_config.json when the model has one.
+ */
+import { IgSearchError } from '../errors.js';
+import { currentPlatform } from '../platform/platform.js';
+import type { WasmCore } from '../wasm/core.js';
+import { ChatTemplate } from './chat_template.js';
+import { Tokenizer } from './tokenizer.js';
+
+/** A file that is simply not there (ENOENT, HTTP 404) reads as undefined; any other failure is an error. */
+async function readOptional(path: string): Promise<string | undefined> {
+  try {
+    return new TextDecoder().decode(await currentPlatform().readFile(path));
+  } catch (e) {
+    const code = (e as { code?: string }).code;
+    if (code === 'ENOENT' || (e instanceof Error && (/HTTP 404\b/.test(e.message) || e.name === 'NotFound'))) return undefined;
+    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+/** The tokenizer files a model directory has, by name (tokenizer.json required): what a checkpoint copies to stay a loadable model. */
+export async function tokenizerFiles(dir: string): Promise<Record<string, string>> {
+  const base = dir.replace(/\/$/, '');
+  const names = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja'] as const;
+  const texts = await Promise.all(names.map((name) => readOptional(`${base}/${name}`)));
+  if (texts[0] === undefined) throw new IgSearchError('INVALID_ARGUMENT', `${base}/tokenizer.json: not found`, { hint: 'a model directory holds config.json, *.safetensors and tokenizer.json' });
+  return Object.fromEntries(names.flatMap((name, i) => (texts[i] === undefined ? [] : [[name, texts[i]!]])));
+}
+
+/** The tokenizer of a model directory or base URL, with the model's chat template when it has one. */
+export async function loadTokenizer(core: WasmCore, dir: string): Promise<Tokenizer> {
+  const base = dir.replace(/\/$/, '');
+  const files = await tokenizerFiles(base);
+  const tokenizer = Tokenizer.fromJSON(core, files['tokenizer.json']!);
+  let config: unknown = {};
+  if (files['tokenizer_config.json'] !== undefined) {
+    try {
+      config = JSON.parse(files['tokenizer_config.json']);
+    } catch (e) {
+      throw new IgSearchError('INVALID_ARGUMENT', `${base}/tokenizer_config.json: not valid JSON: ${(e as Error).message}`, { cause: e });
+    }
+  }
+  tokenizer.chatTemplate = ChatTemplate.fromTokenizerConfig(config, `${base}/tokenizer_config.json`, files['chat_template.jinja']);
+  return tokenizer;
+}
