@@ -17,6 +17,10 @@ export type IgSearchErrorCode =
   | 'UNSUPPORTED_RUNTIME'
   | 'RETRIEVAL_FAILED' // a retriever (HTTP server) timed out, failed or answered garbage
   | 'FETCH_FAILED' // a model or data URL did not answer in time, failed, or returned an HTTP error
+  | 'NOT_FOUND' // a Hub model, revision or file that does not exist
+  | 'ACCESS_DENIED' // the Hub refused: a gated or private model without a (valid) token
+  | 'OFFLINE' // offline (HF_HUB_OFFLINE or no network) and the model is not in the cache
+  | 'CHECKSUM_MISMATCH' // a downloaded file's hash differs from the one the Hub announced
   | 'CHECKPOINT_INCOMPLETE' // a checkpoint or run directory lacks what resuming needs, or would be overwritten
   | 'TRAINING_DIVERGED'; // the weights or gradients stopped being finite
 

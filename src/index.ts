@@ -64,6 +64,8 @@ export {
 export { promptText, renderChat, hasChatTemplate } from './rollout/template.js';
 export { ChatTemplate, chatML, type ChatRenderOptions } from './tokenizer/chat_template.js';
 export { loadTokenizer, tokenizerFiles } from './tokenizer/load.js';
+export { fromPretrained, cachedModels, removeCachedModel, type PretrainedOptions, type DownloadProgress } from './hub/hub.js';
+export type { CachedModel } from './hub/store.js';
 export { searchR1Parquet, searchR1Rows, SEARCH_R1_EXPORT_DEFAULTS, type SearchR1Row, type SearchR1ExportOptions } from './export/search_r1.js';
 export {
   ChatEngine,

@@ -7,8 +7,10 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 import { IgSearchError } from '../errors.js';
+import { fromPretrained } from '../hub/hub.js';
 import { currentPlatform } from '../platform/platform.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
+import { ProgressBar } from './progress.js';
 
 export function parseOptions<O extends Options>(command: string, argv: string[], options: O): ReturnType<typeof parseArgs<{ args: string[]; options: O; strict: true; allowPositionals: false }>>['values'] {
   try {
@@ -100,4 +102,23 @@ export function interruptible(then: string): { signal: AbortSignal; dispose: () 
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
   await writeFile(`${path}.tmp`, data);
   await rename(`${path}.tmp`, path);
+}
+
+/**
+ * A `--model` value as a directory the loaders read: a local directory or URL as given, a Hub id
+ * (`Qwen/Qwen2.5-0.5B-Instruct`) downloaded into the Hugging Face cache (or found there) with a
+ * progress bar. HF_ENDPOINT, HF_TOKEN, HF_HUB_OFFLINE and HF_HUB_CACHE apply.
+ */
+export async function resolveModel(ref: string): Promise<string> {
+  let bar: ProgressBar | undefined;
+  const mb = (n: number) => (n / 2 ** 20).toFixed(1);
+  const dir = await fromPretrained(ref, {
+    onProgress: (p) => {
+      if (p.cached || p.filesTotal === 0) return;
+      bar ??= new ProgressBar(p.filesTotal);
+      bar.update(p.filesDone, `download ${ref}`, `${p.file} ${mb(p.bytes)}/${mb(p.totalBytes)} MB`);
+    },
+  });
+  bar?.done();
+  return dir;
 }

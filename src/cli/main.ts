@@ -1,5 +1,5 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, serve, export.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, serve, export, models.
  */
 import { IgSearchError } from '../errors.js';
 import { compare, COMPARE_USAGE } from './compare.js';
@@ -8,6 +8,7 @@ import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
 import { serve, SERVE_USAGE } from './serve.js';
 import { exportCommand, EXPORT_USAGE } from './export.js';
+import { models, MODELS_USAGE } from './models.js';
 import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
 import { evalCommand, train, TRAIN_USAGE } from './train.js';
@@ -25,11 +26,12 @@ ${TRAIN_USAGE}
 ${SFT_USAGE}
 ${SERVE_USAGE}
 ${EXPORT_USAGE}
+${MODELS_USAGE}
   help                         this text
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text. */
-const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE };
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -65,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       return serve(rest);
     case 'export':
       return exportCommand(rest);
+    case 'models':
+      return models(rest);
     case undefined:
     case 'help':
     case '--help':

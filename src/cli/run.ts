@@ -13,9 +13,9 @@ import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { numberFlag, parseOptions, readText, stopTokensOf } from './args.js';
+import { numberFlag, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
 
-export const RUN_USAGE = `  run --model DIR --question TEXT (--corpus FILE.jsonl | --retriever URL)
+export const RUN_USAGE = `  run --model DIR|ORG/NAME --question TEXT (--corpus FILE.jsonl | --retriever URL)
         [--max-turns ${SAMPLING_DEFAULTS.maxTurns}] [--max-tokens ${SAMPLING_DEFAULTS.maxTokens}] [--docs ${SAMPLING_DEFAULTS.docsPerSearch}] [--temperature 0] [--seed 0] [--weights f32|f16] [--json]
                                one search-agent trajectory with its retrieved documents`;
 
@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.corpus === !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', 'run: give exactly one of --corpus FILE.jsonl or --retriever URL');
   if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
   const core = await loadWasmCore();
-  const dir = values.model.replace(/\/$/, '');
+  const dir = await resolveModel(values.model);
   const tokenizer = await loadTokenizer(core, dir);
   let retriever: Retriever;
   let index: Bm25Index | undefined;

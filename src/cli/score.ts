@@ -9,8 +9,9 @@ import { Qwen2Model } from '../model/qwen2.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
+import { resolveModel } from './args.js';
 
-export const SCORE_USAGE = `  score --model DIR (--prefix TEXT | --prefix-ids 1,2,3) (--continuation TEXT | --continuation-ids 4,5)...
+export const SCORE_USAGE = `  score --model DIR|ORG/NAME (--prefix TEXT | --prefix-ids 1,2,3) (--continuation TEXT | --continuation-ids 4,5)...
         [--weights f32|f16] [--no-prefix-cache] [--json]
                                per-token log p(continuation | prefix) and its mean, for each continuation`;
 
@@ -47,6 +48,7 @@ export async function score(argv: string[]): Promise<number> {
   }
   const { values } = parsed;
   if (!values.model) throw new IgSearchError('INVALID_ARGUMENT', 'score: --model DIR is required');
+  values.model = await resolveModel(values.model);
   if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
   const texts = values.prefix !== undefined || (values.continuation?.length ?? 0) > 0;
   let tokenizer: Tokenizer | undefined;

@@ -24,18 +24,18 @@ import { promptText } from '../rollout/template.js';
 import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
-import { interruptible, numberFlag, outputDirectory, parseOptions, readText, stopTokensOf } from './args.js';
+import { interruptible, numberFlag, outputDirectory, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
 import { ProgressBar } from './progress.js';
 
 const T = TRAINER_DEFAULTS;
 const R = RUN_DEFAULTS;
-export const TRAIN_USAGE = `  train --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) --out DIR
+export const TRAIN_USAGE = `  train --model DIR|ORG/NAME --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) --out DIR
         [--algo ${ALGORITHMS.join('|')}] [--steps ${R.steps}] [--questions ${R.questionsPerStep}] [--group ${T.groupSize}] [--lr ${T.lr}]
         [--lambda ${T.lambda}] [--clip ${T.clip}] [--kl ${T.klBeta}] [--weight-decay ${T.weightDecay}] [--reference] [--lora RANK]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--micro-batch ${T.microBatchRows}] [--seed ${T.seed}]
         [--checkpoint-every ${R.checkpointEvery}] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
                                RL training with step-level IG rewards (or plain GRPO)
-  eval --model DIR --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
+  eval --model DIR|ORG/NAME --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--limit N] [--skip-bad-lines] [--json]
                                greedy exact match, split by hops when the data has them`;
 
@@ -51,7 +51,8 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
   if (!values.model || !values.data) throw new IgSearchError('INVALID_ARGUMENT', `${command}: --model DIR and --data FILE.jsonl are required`);
   if (!values.corpus && !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', `${command}: give --corpus FILE.jsonl or --retriever URL`);
   const retriever = values.retriever ? new HttpRetriever(values.retriever) : undefined; // the URL is checked here, before loading
-  const modelDir = values.model.replace(/\/$/, '');
+  values.model = await resolveModel(values.model); // a Hub id becomes its cached snapshot directory
+  const modelDir = values.model;
   const core = await loadWasmCore();
   const tokenizer = await loadTokenizer(core, modelDir);
   const { maxPositions } = readQwen2Config(await readText(`${modelDir}/config.json`), `${modelDir}/config.json`);
@@ -159,9 +160,8 @@ export async function train(argv: string[]): Promise<number> {
     seed: numberFlag(values.seed, '--seed'),
   });
   if (!values.model || !values.data) throw new IgSearchError('INVALID_ARGUMENT', 'train: --model DIR and --data FILE.jsonl are required');
-  const modelDir = values.model!.replace(/\/$/, '');
   const latest = values.resume ? await latestCheckpoint(out) : undefined;
-  if (values.resume && !latest) console.error(`--resume: no checkpoint under ${out} yet, starting from ${modelDir}`);
+  if (values.resume && !latest) console.error(`--resume: no checkpoint under ${out} yet, starting from ${values.model}`);
   if (!values.resume) {
     const existing = await latestCheckpoint(out).catch(() => undefined);
     if (existing) {
@@ -171,6 +171,7 @@ export async function train(argv: string[]): Promise<number> {
     }
   }
   const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train', config.maxTokens);
+  const modelDir = values.model!; // resolved by loadSources (a Hub id is now its snapshot directory)
   let test: DataQuestion[] | undefined;
   if (values['eval-data']) {
     const parsed = parseQuestionsJsonl(await readText(values['eval-data']), { source: values['eval-data'], skipBadLines: values['skip-bad-lines'] });
@@ -263,7 +264,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, values.model!.replace(/\/$/, ''));
+    const model = await Qwen2Model.load(gpu, values.model!);
     if (values.lora) model.lora = await LoraAdapters.load(model, values.lora);
     const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
       maxTurns: numberFlag(values['max-turns'], '--max-turns'),

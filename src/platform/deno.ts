@@ -1,3 +1,4 @@
+import { createFsHubStore, defaultHubCache, isLocalDirectory, savedHubToken } from '../hub/fs_store.js';
 import { webPlatform, type Platform } from './platform.js';
 
 declare const Deno: {
@@ -18,4 +19,10 @@ export const denoPlatform: Platform = {
   version() {
     return `deno ${Deno.version.deno}`;
   },
+  // Deno runs node:fs, so the model cache is the same Hugging Face layout as in Node.
+  isDirectory: isLocalDirectory,
+  async hubStore(cacheDir) {
+    return createFsHubStore(cacheDir ?? defaultHubCache());
+  },
+  savedHubToken: () => savedHubToken(),
 };

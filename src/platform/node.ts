@@ -1,5 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
+import { createFsHubStore, defaultHubCache, isLocalDirectory, savedHubToken } from '../hub/fs_store.js';
 import { fetchBytes, webPlatform, type Platform } from './platform.js';
 
 let dawn: Promise<GPU | undefined> | undefined;
@@ -28,6 +29,11 @@ export const nodePlatform: Platform = {
   version() {
     return `node ${process.versions.node}`;
   },
+  isDirectory: isLocalDirectory,
+  async hubStore(cacheDir) {
+    return createFsHubStore(cacheDir ?? defaultHubCache());
+  },
+  savedHubToken: () => savedHubToken(),
 };
 
 /**

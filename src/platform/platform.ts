@@ -3,6 +3,7 @@
  * (`src/entry/*.ts`) installs its implementation; everything else asks `currentPlatform()`.
  */
 import { IgSearchError } from '../errors.js';
+import type { HubStore } from '../hub/store.js';
 
 export type RuntimeName = 'node' | 'deno' | 'browser';
 
@@ -16,6 +17,12 @@ export interface Platform {
   readFile(path: string): Promise<Uint8Array>;
   /** Human-readable runtime version for `doctor`. */
   version(): string;
+  /** Whether `path` is a local directory (runtimes with a file system). */
+  isDirectory?(path: string): Promise<boolean>;
+  /** The Hub model cache (`fromPretrained`); runtimes without one leave it out. */
+  hubStore?(cacheDir?: string): Promise<HubStore>;
+  /** The Hub token huggingface_hub saved, if this runtime can read it. */
+  savedHubToken?(): Promise<string | undefined>;
 }
 
 /**
