@@ -16,5 +16,5 @@ if (!existsSync(new URL('../dist/node.js', import.meta.url))) {
   console.error('bench: dist/ is missing; run `npm run build` first');
   process.exit(1);
 }
-const result = spawnSync(process.execPath, ['--import', 'tsx', `bench/${name}.ts`, ...rest], { stdio: 'inherit' });
+const result = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', `bench/${name}.ts`, ...rest], { stdio: 'inherit' }); // gc: benches that measure memory start from a collected heap
 process.exit(result.status ?? 1);

@@ -39,7 +39,7 @@ export { tokenizerJsonFromTiktoken, type TiktokenFile } from './tokenizer/tiktok
 export { trainTokenizerJson, type TrainOptions } from './tokenizer/train.js';
 export { Qwen2Model, type Qwen2Options, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/qwen2.js';
 export { readQwen2Config, qwen2ConfigJson, qwen2TensorShapes, type Qwen2Config } from './model/config.js';
-export { readQwen2Checkpoint, type HostCheckpoint } from './model/checkpoint.js';
+export { readQwen2Checkpoint, openQwen2Checkpoint, mapSource, type HostCheckpoint, type OpenCheckpoint, type TensorSource } from './model/checkpoint.js';
 export { readSafetensorsHeader, tensorToF32, f32ToF16, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
 export type { BufferSlice } from './gpu/device.js';
 export { randomQwen2Tensors } from './model/random.js';

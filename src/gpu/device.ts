@@ -303,7 +303,7 @@ function summarize(info: GPUAdapterInfo | undefined): AdapterSummary {
   };
 }
 
-function alignTo4(n: number): number {
+export function alignTo4(n: number): number {
   return Math.ceil(n / 4) * 4;
 }
 

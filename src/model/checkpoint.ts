@@ -1,13 +1,14 @@
 /**
  * Reads a Hugging Face Qwen2 checkpoint directory — `config.json` plus `model.safetensors`, or
- * shards listed in `model.safetensors.index.json` — into f32 host tensors. Every header is read
- * and every expected tensor's presence, dtype and shape checked before any data is converted, so
- * a bad checkpoint fails fast with the file and tensor named and no GPU work done.
+ * shards listed in `model.safetensors.index.json`. Every header is read and every expected
+ * tensor's presence, dtype and shape checked before any data is read, so a bad checkpoint fails
+ * fast with the file and tensor named and no GPU work done. Tensor data is then read a range at a
+ * time (`TensorSource`): the model streams it to the GPU without holding the checkpoint in memory.
  */
 import { IgSearchError } from '../errors.js';
-import { currentPlatform } from '../platform/platform.js';
+import { currentPlatform, openByteSource, type ByteSource } from '../platform/platform.js';
 import { qwen2TensorShapes, readQwen2Config, type Qwen2Config } from './config.js';
-import { readSafetensorsHeader, tensorToF32, type TensorInfo } from './safetensors.js';
+import { bytesToF32, DTYPE_BYTES, readSafetensorsHeaderFrom, type TensorInfo } from './safetensors.js';
 
 export interface HostCheckpoint {
   config: Qwen2Config;
@@ -15,76 +16,136 @@ export interface HostCheckpoint {
   tensors: Map<string, Float32Array>;
 }
 
+/** Tensors read a piece at a time: elements [start, end) of `name` (row-major, HF layout) as f32. */
+export interface TensorSource {
+  read(name: string, start: number, end: number): Promise<Float32Array>;
+}
+
+/** Host tensors as a TensorSource (views, no copies). */
+export function mapSource(tensors: ReadonlyMap<string, Float32Array>): TensorSource {
+  return { read: async (name, start, end) => tensors.get(name)!.subarray(start, end) };
+}
+
+export interface OpenCheckpoint {
+  config: Qwen2Config;
+  source: TensorSource;
+  /** Largest tensor of the checkpoint, in bytes as stored. */
+  largestTensorBytes: number;
+  close(): Promise<void>;
+}
+
 function join(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
+}
+
+const notFound = (e: unknown) => {
+  const code = (e as { code?: string; name?: string }).code ?? (e as { name?: string }).name;
+  return code === 'ENOENT' || code === 'NotFound' || /HTTP 404/.test((e as Error).message);
+};
+
+function readError(path: string, e: unknown): IgSearchError {
+  return e instanceof IgSearchError ? e : new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
 }
 
 async function read(path: string): Promise<Uint8Array | undefined> {
   try {
     return await currentPlatform().readFile(path);
   } catch (e) {
-    const code = (e as { code?: string; name?: string }).code ?? (e as { name?: string }).name;
-    if (code === 'ENOENT' || code === 'NotFound' || /HTTP 404/.test((e as Error).message)) return undefined;
-    if (e instanceof IgSearchError) throw e;
-    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    if (notFound(e)) return undefined;
+    throw readError(path, e);
   }
 }
 
-export async function readQwen2Checkpoint(dir: string): Promise<HostCheckpoint> {
+async function open(path: string): Promise<ByteSource | undefined> {
+  try {
+    return await openByteSource(path);
+  } catch (e) {
+    if (notFound(e)) return undefined;
+    throw readError(path, e);
+  }
+}
+
+/** Opens a checkpoint: config and every header read and checked; tensor data read on demand. */
+export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> {
   const configBytes = await read(join(dir, 'config.json'));
   if (!configBytes) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, 'config.json')}: not found (a model directory holds config.json and *.safetensors)`);
   const config = readQwen2Config(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
 
   // Which file holds which tensor.
-  const files = new Map<string, Uint8Array>();
-  const owner = new Map<string, string>();
-  const single = await read(join(dir, 'model.safetensors'));
-  if (single) {
-    files.set('model.safetensors', single);
-  } else {
-    const indexPath = join(dir, 'model.safetensors.index.json');
-    const indexBytes = await read(indexPath);
-    if (!indexBytes) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: neither model.safetensors nor model.safetensors.index.json found`);
-    let index: { weight_map?: Record<string, unknown> };
-    try {
-      index = JSON.parse(new TextDecoder().decode(indexBytes));
-    } catch (e) {
-      throw new IgSearchError('INVALID_ARGUMENT', `${indexPath}: not valid JSON: ${(e as Error).message}`, { cause: e });
-    }
-    const map = index.weight_map;
-    if (typeof map !== 'object' || map === null) throw new IgSearchError('INVALID_ARGUMENT', `${indexPath}: weight_map missing`);
-    for (const [name, file] of Object.entries(map)) {
-      if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) throw new IgSearchError('INVALID_ARGUMENT', `${indexPath}: weight_map["${name}"] = ${JSON.stringify(file)} is not a file name`);
-      owner.set(name, file);
-      if (!files.has(file)) {
-        const bytes = await read(join(dir, file));
-        if (!bytes) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, file)}: not found (listed in model.safetensors.index.json)`);
-        files.set(file, bytes);
+  const files = new Map<string, ByteSource>();
+  const closeAll = () => Promise.all([...files.values()].map((f) => f.close().catch(() => {})));
+  try {
+    const owner = new Map<string, string>();
+    const single = await open(join(dir, 'model.safetensors'));
+    if (single) {
+      files.set('model.safetensors', single);
+    } else {
+      const indexPath = join(dir, 'model.safetensors.index.json');
+      const indexBytes = await read(indexPath);
+      if (!indexBytes) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: neither model.safetensors nor model.safetensors.index.json found`);
+      let index: { weight_map?: Record<string, unknown> };
+      try {
+        index = JSON.parse(new TextDecoder().decode(indexBytes));
+      } catch (e) {
+        throw new IgSearchError('INVALID_ARGUMENT', `${indexPath}: not valid JSON: ${(e as Error).message}`, { cause: e });
+      }
+      const map = index.weight_map;
+      if (typeof map !== 'object' || map === null) throw new IgSearchError('INVALID_ARGUMENT', `${indexPath}: weight_map missing`);
+      for (const [name, file] of Object.entries(map)) {
+        if (typeof file !== 'string' || file.includes('/') || file.includes('\\')) throw new IgSearchError('INVALID_ARGUMENT', `${indexPath}: weight_map["${name}"] = ${JSON.stringify(file)} is not a file name`);
+        owner.set(name, file);
+        if (!files.has(file)) {
+          const source = await open(join(dir, file));
+          if (!source) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, file)}: not found (listed in model.safetensors.index.json)`);
+          files.set(file, source);
+        }
       }
     }
-  }
-  const infos = new Map<string, { info: TensorInfo; file: string }>();
-  for (const [file, bytes] of files) {
-    for (const [name, info] of readSafetensorsHeader(bytes, join(dir, file))) {
-      if (owner.size > 0 && owner.get(name) !== undefined && owner.get(name) !== file) continue;
-      infos.set(name, { info, file });
+    const infos = new Map<string, { info: TensorInfo; file: string }>();
+    for (const [file, source] of files) {
+      for (const [name, info] of await readSafetensorsHeaderFrom(source, join(dir, file))) {
+        if (owner.size > 0 && owner.get(name) !== undefined && owner.get(name) !== file) continue;
+        infos.set(name, { info, file });
+      }
     }
-  }
-  const shapes = qwen2TensorShapes(config);
-  for (const [name, shape] of shapes) {
-    const found = infos.get(name);
-    if (!found) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: tensor "${name}" (shape [${shape}]) is missing from the checkpoint`);
-    if (found.info.shape.length !== shape.length || found.info.shape.some((n, i) => n !== shape[i])) {
-      throw new IgSearchError(
-        'SHAPE_MISMATCH',
-        `${join(dir, found.file)}: tensor "${name}" has shape [${found.info.shape}], config.json implies [${shape}]`,
-      );
+    const shapes = qwen2TensorShapes(config);
+    let largestTensorBytes = 0;
+    for (const [name, shape] of shapes) {
+      const found = infos.get(name);
+      if (!found) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: tensor "${name}" (shape [${shape}]) is missing from the checkpoint`);
+      if (found.info.shape.length !== shape.length || found.info.shape.some((n, i) => n !== shape[i])) {
+        throw new IgSearchError('SHAPE_MISMATCH', `${join(dir, found.file)}: tensor "${name}" has shape [${found.info.shape}], config.json implies [${shape}]`);
+      }
+      largestTensorBytes = Math.max(largestTensorBytes, found.info.end - found.info.begin);
     }
+    const source: TensorSource = {
+      async read(name, start, end) {
+        const found = infos.get(name);
+        if (!found) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: no tensor "${name}"`);
+        const { info, file } = found;
+        const bytes = DTYPE_BYTES[info.dtype];
+        try {
+          return bytesToF32(await files.get(file)!.read(info.begin + start * bytes, info.begin + end * bytes), info.dtype);
+        } catch (e) {
+          throw readError(join(dir, file), e);
+        }
+      },
+    };
+    return { config, source, largestTensorBytes, close: async () => void (await closeAll()) };
+  } catch (e) {
+    await closeAll();
+    throw e;
   }
-  const tensors = new Map<string, Float32Array>();
-  for (const name of shapes.keys()) {
-    const { info, file } = infos.get(name)!;
-    tensors.set(name, tensorToF32(files.get(file)!, info));
+}
+
+/** The whole checkpoint as f32 host tensors (for inspection and tests; loading a model streams instead). */
+export async function readQwen2Checkpoint(dir: string): Promise<HostCheckpoint> {
+  const ckpt = await openQwen2Checkpoint(dir);
+  try {
+    const tensors = new Map<string, Float32Array>();
+    for (const [name, shape] of qwen2TensorShapes(ckpt.config)) tensors.set(name, await ckpt.source.read(name, 0, shape.reduce((a, b) => a * b, 1)));
+    return { config: ckpt.config, tensors };
+  } finally {
+    await ckpt.close();
   }
-  return { config, tensors };
 }

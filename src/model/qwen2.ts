@@ -9,7 +9,7 @@
  * runs over vocabulary chunks folded into an online log-softmax: no rows × vocabulary buffer.
  */
 import { IgSearchError } from '../errors.js';
-import type { BufferSlice, DispatchBatch, Gpu } from '../gpu/device.js';
+import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
 import type { CompiledKernel } from '../gpu/pipelines.js';
 import { attentionKernel, encodeAttention, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
 import { embeddingF16Kernel, embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
@@ -18,12 +18,12 @@ import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
-import { readQwen2Checkpoint } from './checkpoint.js';
+import { mapSource, openQwen2Checkpoint, type TensorSource } from './checkpoint.js';
 import { qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToF16 } from './safetensors.js';
-import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, type LayerBuffer } from './layout.js';
+import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
 export interface Qwen2Options {
@@ -122,12 +122,17 @@ export class Qwen2Model {
 
   /** Loads a Hugging Face checkpoint directory (path, or URL in browsers). */
   static async load(gpu: Gpu, dir: string, options: Qwen2Options = {}): Promise<Qwen2Model> {
-    const { config, tensors } = await readQwen2Checkpoint(dir);
-    return Qwen2Model.create(gpu, config, tensors, options);
+    // Streamed: each tensor goes to the GPU a piece at a time, the checkpoint never whole in memory.
+    const checkpoint = await openQwen2Checkpoint(dir);
+    try {
+      return await Qwen2Model.create(gpu, checkpoint.config, checkpoint.source, options);
+    } finally {
+      await checkpoint.close();
+    }
   }
 
-  /** From host tensors with HF names and layouts (checked against `config`). */
-  static async create(gpu: Gpu, config: Qwen2Config, tensors: ReadonlyMap<string, Float32Array>, options: Qwen2Options = {}): Promise<Qwen2Model> {
+  /** From host tensors with HF names and layouts (checked against `config`), or a TensorSource that reads them piece by piece. */
+  static async create(gpu: Gpu, config: Qwen2Config, tensors: ReadonlyMap<string, Float32Array> | TensorSource, options: Qwen2Options = {}): Promise<Qwen2Model> {
     if (config.headDim > MAX_HEAD_DIM) throw new IgSearchError('INVALID_ARGUMENT', `head dimension ${config.headDim} exceeds the supported ${MAX_HEAD_DIM}`);
     // Every fused layer buffer must fit one buffer and one binding of this device (vocabulary tables are sharded).
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
@@ -135,15 +140,17 @@ export class Qwen2Model {
     for (const [buffer, floats] of Object.entries(layerBufferSizes(config))) {
       if (floats * bytesPer > limit) throw new IgSearchError('LIMIT_EXCEEDED', `layer buffer ${buffer} needs ${floats * bytesPer} bytes, over this device's ${limit}-byte buffer/binding limit`, { hint: 'this model is too large for this device' });
     }
-    for (const [name, shape] of qwen2TensorShapes(config)) {
-      const t = tensors.get(name);
-      const size = shape.reduce((a, b) => a * b, 1);
-      if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
-      if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
-      for (let i = 0; i < t.length; i++) {
-        if (!Number.isFinite(t[i]!)) throw new IgSearchError('NON_FINITE', `tensor "${name}" holds ${t[i]} at index ${i}`, { hint: 'the checkpoint is corrupt or training diverged; load an earlier one' });
+    const streamed = typeof (tensors as TensorSource).read === 'function';
+    if (!streamed) {
+      const map = tensors as ReadonlyMap<string, Float32Array>;
+      for (const [name, shape] of qwen2TensorShapes(config)) {
+        const t = map.get(name);
+        const size = shape.reduce((a, b) => a * b, 1);
+        if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
+        if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
       }
     }
+    const source = streamed ? (tensors as TensorSource) : mapSource(tensors as ReadonlyMap<string, Float32Array>);
     const variant = options.matmulVariant;
     const maxVocabChunk = options.maxVocabChunk ?? 8192;
     if (!Number.isInteger(maxVocabChunk) || maxVocabChunk < 64 || maxVocabChunk % 64 !== 0) {
@@ -164,22 +171,48 @@ export class Qwen2Model {
       gpu.kernel(swigluKernel),
       gpu.kernel(logsoftmaxKernel),
     ]);
-    const get = (name: string) => tensors.get(name)!;
-    const matrix = (data: Float32Array, label: string) => gpu.upload(half ? f32ToF16(data) : data, label);
-    const embed = uploadVocab(gpu, get('model.embed_tokens.weight'), config, 'embed_tokens', half);
-    const head = config.tieWordEmbeddings ? embed : uploadVocab(gpu, get('lm_head.weight'), config, 'lm_head', half);
-    // Each fused buffer is its tensors in layout order (model/layout.ts).
-    const layout = layerTensors(config);
+    // Every value is checked finite as it goes up; on any failure the buffers made so far are released.
+    const held: GPUBuffer[] = [];
+    const allocate = (floats: number, matrixBuffer: boolean, label: string) => {
+      const buffer = gpu.allocate(Math.max(4, alignTo4(floats * (matrixBuffer && half ? 2 : 4))), label);
+      held.push(buffer);
+      return buffer;
+    };
+    let embed: VocabShard[];
+    let head: VocabShard[];
     const layers: Layer[] = [];
-    for (let i = 0; i < config.numLayers; i++) {
-      const p = layerPrefix(i);
-      const fused = (buffer: LayerBuffer) => {
-        const data = concat(...layout.filter((t) => t.buffer === buffer).map((t) => get(`${p}${t.name}`)));
-        return MATRIX_BUFFERS.has(buffer) ? matrix(data, `${p}${buffer}`) : gpu.upload(data, `${p}${buffer}`);
+    let finalNorm: GPUBuffer;
+    try {
+      const vocab = async (name: string, label: string): Promise<VocabShard[]> => {
+        const shards: VocabShard[] = [];
+        for (const { rowStart, rows } of vocabShards(gpu, config, half)) {
+          const buffer = allocate(rows * config.hiddenSize, true, `${label}[${rowStart}..${rowStart + rows})`);
+          await writeTensor(gpu, source, name, rowStart * config.hiddenSize, rows * config.hiddenSize, buffer, 0, half);
+          shards.push({ buffer, rowStart, rows });
+        }
+        return shards;
       };
-      layers.push(Object.fromEntries(LAYER_BUFFERS.map((b) => [b, fused(b)])) as unknown as Layer);
+      embed = await vocab('model.embed_tokens.weight', 'embed_tokens');
+      head = config.tieWordEmbeddings ? embed : await vocab('lm_head.weight', 'lm_head');
+      // Each fused buffer is its tensors in layout order (model/layout.ts), written in place.
+      const layout = layerTensors(config);
+      const sizes = layerBufferSizes(config);
+      for (let i = 0; i < config.numLayers; i++) {
+        const p = layerPrefix(i);
+        const layer = {} as Record<LayerBuffer, GPUBuffer>;
+        for (const b of LAYER_BUFFERS) {
+          const matrixBuffer = MATRIX_BUFFERS.has(b);
+          layer[b] = allocate(sizes[b], matrixBuffer, `${p}${b}`);
+          for (const t of layout.filter((t) => t.buffer === b)) await writeTensor(gpu, source, `${p}${t.name}`, 0, tensorSize(t), layer[b], t.offset, half && matrixBuffer);
+        }
+        layers.push(layer as unknown as Layer);
+      }
+      finalNorm = allocate(config.hiddenSize, false, 'model.norm');
+      await writeTensor(gpu, source, 'model.norm.weight', 0, config.hiddenSize, finalNorm, 0, false);
+    } catch (e) {
+      for (const b of held) gpu.pool.release(b);
+      throw e;
     }
-    const finalNorm = gpu.upload(get('model.norm.weight'), 'model.norm');
     const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
@@ -563,30 +596,44 @@ export class KvCache {
   }
 }
 
-function concat(...parts: Float32Array[]): Float32Array {
-  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
-
 /**
  * Uploads a [V, H] matrix as row shards that each fit one storage binding (multiples of 64 rows,
  * so LM-head chunks start at 256-byte-aligned offsets).
  */
-function uploadVocab(gpu: Gpu, table: Float32Array, config: Qwen2Config, label: string, half: boolean): VocabShard[] {
+/** Row ranges of the vocabulary tables: as many rows per buffer as one binding holds (a multiple of 64). */
+function vocabShards(gpu: Gpu, config: Qwen2Config, half: boolean): { rowStart: number; rows: number }[] {
   const H = config.hiddenSize;
   const bytes = half ? 2 : 4;
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const perShard = Math.max(64, Math.floor(limit / (H * bytes) / 64) * 64);
-  const shards: VocabShard[] = [];
-  for (let rowStart = 0; rowStart < config.vocabSize; rowStart += perShard) {
-    const rows = Math.min(perShard, config.vocabSize - rowStart);
-    const part = table.subarray(rowStart * H, (rowStart + rows) * H);
-    shards.push({ buffer: gpu.upload(half ? f32ToF16(part) : part, `${label}[${rowStart}..${rowStart + rows})`), rowStart, rows });
-  }
+  const shards: { rowStart: number; rows: number }[] = [];
+  for (let rowStart = 0; rowStart < config.vocabSize; rowStart += perShard) shards.push({ rowStart, rows: Math.min(perShard, config.vocabSize - rowStart) });
   return shards;
+}
+
+/** Values per piece a tensor is read, checked and written in (8 MiB as f32): the host holds one piece at a time. */
+const UPLOAD_PIECE = 1 << 21;
+
+/**
+ * Elements [from, from + count) of tensor `name` into `buffer` at element `at`, a piece at a time,
+ * as f16 when `half`. A non-finite value is a NON_FINITE error naming the tensor and index.
+ */
+async function writeTensor(gpu: Gpu, source: TensorSource, name: string, from: number, count: number, buffer: GPUBuffer, at: number, half: boolean): Promise<void> {
+  const bytes = half ? 2 : 4;
+  if (half && (at % 2 !== 0 || from % 2 !== 0)) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}": f16 weights need even tensor offsets (writes are 4-byte aligned); load with weights "f32"`);
+  for (let a = 0; a < count; a += UPLOAD_PIECE) {
+    const b = Math.min(count, a + UPLOAD_PIECE);
+    const values = await source.read(name, from + a, from + b);
+    for (let i = 0; i < values.length; i++) {
+      if (!Number.isFinite(values[i]!)) throw new IgSearchError('NON_FINITE', `tensor "${name}" holds ${values[i]} at index ${from + a + i}`, { hint: 'the checkpoint is corrupt or training diverged; load an earlier one' });
+    }
+    let data: ArrayBufferView = half ? f32ToF16(values) : values;
+    if (data.byteLength % 4 !== 0) {
+      // An odd count of halves: pad to 4 bytes (the buffer is sized for it; a following tensor overwrites the pad).
+      const padded = new Uint16Array(values.length + 1);
+      padded.set(data as Uint16Array);
+      data = padded;
+    }
+    gpu.device.queue.writeBuffer(buffer, (at + a) * bytes, data.buffer, data.byteOffset, data.byteLength);
+  }
 }

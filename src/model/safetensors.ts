@@ -4,6 +4,7 @@
  * is checked completely (sizes, offsets inside the file, dtype known) before any tensor is read.
  */
 import { IgSearchError } from '../errors.js';
+import type { ByteSource } from '../platform/platform.js';
 
 export type Dtype = 'F32' | 'F16' | 'BF16';
 
@@ -24,21 +25,36 @@ function bad(file: string, message: string): never {
 }
 
 export function readSafetensorsHeader(bytes: Uint8Array, file: string): Map<string, TensorInfo> {
-  if (bytes.length < 8) bad(file, `${bytes.length} bytes is too short for a safetensors file (truncated?)`);
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const headerLength = Number(view.getBigUint64(0, true));
-  if (headerLength > MAX_HEADER || 8 + headerLength > bytes.length) {
-    bad(file, `header length ${headerLength} runs past the end of the ${bytes.length}-byte file (truncated, or not safetensors)`);
+  const headerLength = headerLengthOf(bytes, bytes.length, file);
+  return parseHeader(bytes.subarray(8, 8 + headerLength), bytes.length, file);
+}
+
+/** The header of a file read by ranges: only its first 8 + header-length bytes are read. */
+export async function readSafetensorsHeaderFrom(source: ByteSource, file: string): Promise<Map<string, TensorInfo>> {
+  const headerLength = headerLengthOf(await source.read(0, Math.min(8, source.size)), source.size, file);
+  return parseHeader(await source.read(8, 8 + headerLength), source.size, file);
+}
+
+function headerLengthOf(first: Uint8Array, fileLength: number, file: string): number {
+  if (fileLength < 8 || first.length < 8) bad(file, `${fileLength} bytes is too short for a safetensors file (truncated?)`);
+  const headerLength = Number(new DataView(first.buffer, first.byteOffset, 8).getBigUint64(0, true));
+  if (headerLength > MAX_HEADER || 8 + headerLength > fileLength) {
+    bad(file, `header length ${headerLength} runs past the end of the ${fileLength}-byte file (truncated, or not safetensors)`);
   }
+  return headerLength;
+}
+
+function parseHeader(headerBytes: Uint8Array, fileLength: number, file: string): Map<string, TensorInfo> {
+  const headerLength = headerBytes.length;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(8, 8 + headerLength)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     bad(file, `header is not valid JSON: ${(e as Error).message}`);
   }
   if (typeof header !== 'object' || header === null || Array.isArray(header)) bad(file, 'header is not a JSON object');
   const dataStart = 8 + headerLength;
-  const dataLength = bytes.length - dataStart;
+  const dataLength = fileLength - dataStart;
   const tensors = new Map<string, TensorInfo>();
   for (const [name, entry] of Object.entries(header as Record<string, unknown>)) {
     if (name === '__metadata__') continue;
@@ -82,18 +98,20 @@ const f16Table = (() => {
 
 /** The tensor's values as f32 (F16 and BF16 widened exactly). */
 export function tensorToF32(bytes: Uint8Array, info: TensorInfo): Float32Array {
-  const n = (info.end - info.begin) / BYTES[info.dtype];
-  const data = bytes.subarray(info.begin, info.end);
-  if (info.dtype === 'F32') {
-    // A copy: the data may sit at an offset that is not a multiple of 4.
-    const out = new Float32Array(n);
-    new Uint8Array(out.buffer).set(data);
+  return bytesToF32(bytes.subarray(info.begin, info.end), info.dtype);
+}
+
+/** Raw little-endian values of `dtype` as f32; a fresh array, never a view of `data`. */
+export function bytesToF32(data: Uint8Array, dtype: Dtype): Float32Array {
+  const n = data.byteLength / BYTES[dtype];
+  const out = new Float32Array(n);
+  if (dtype === 'F32') {
+    new Uint8Array(out.buffer).set(data); // a copy: the data may sit at an offset that is not a multiple of 4
     return out;
   }
-  const halves = new Uint16Array(n);
-  new Uint8Array(halves.buffer).set(data);
-  const out = new Float32Array(n);
-  if (info.dtype === 'BF16') {
+  // 2-byte values: read in place when aligned, else through one copy.
+  const halves = data.byteOffset % 2 === 0 ? new Uint16Array(data.buffer, data.byteOffset, n) : new Uint16Array(data.slice().buffer, 0, n);
+  if (dtype === 'BF16') {
     const bits = new Uint32Array(out.buffer);
     for (let i = 0; i < n; i++) bits[i] = halves[i]! << 16;
   } else {
@@ -101,6 +119,9 @@ export function tensorToF32(bytes: Uint8Array, info: TensorInfo): Float32Array {
   }
   return out;
 }
+
+/** Bytes per value of each dtype. */
+export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = BYTES;
 
 /** f32 → IEEE half bits, round to nearest even (overflow → ±Infinity, NaN kept). */
 export function f32ToF16(values: Float32Array): Uint16Array {

@@ -1,4 +1,5 @@
 import { createFsHubStore, defaultHubCache, isLocalDirectory, savedHubToken } from '../hub/fs_store.js';
+import { openFileSource } from './fs_source.js';
 import { webPlatform, type Platform } from './platform.js';
 
 declare const Deno: {
@@ -20,6 +21,7 @@ export const denoPlatform: Platform = {
     return `deno ${Deno.version.deno}`;
   },
   // Deno runs node:fs, so the model cache is the same Hugging Face layout as in Node.
+  openFile: openFileSource,
   isDirectory: isLocalDirectory,
   async hubStore(cacheDir) {
     return createFsHubStore(cacheDir ?? defaultHubCache());

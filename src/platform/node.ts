@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { availableParallelism } from 'node:os';
 import { createFsHubStore, defaultHubCache, isLocalDirectory, savedHubToken } from '../hub/fs_store.js';
+import { openFileSource } from './fs_source.js';
 import { fetchBytes, webPlatform, type Platform } from './platform.js';
 
 let dawn: Promise<GPU | undefined> | undefined;
@@ -29,6 +30,7 @@ export const nodePlatform: Platform = {
   version() {
     return `node ${process.versions.node}`;
   },
+  openFile: openFileSource,
   isDirectory: isLocalDirectory,
   async hubStore(cacheDir) {
     return createFsHubStore(cacheDir ?? defaultHubCache());

@@ -17,12 +17,34 @@ export interface Platform {
   readFile(path: string): Promise<Uint8Array>;
   /** Human-readable runtime version for `doctor`. */
   version(): string;
+  /** Random access to a file's bytes without reading all of it (runtimes with a file system). */
+  openFile?(path: string): Promise<ByteSource>;
   /** Whether `path` is a local directory (runtimes with a file system). */
   isDirectory?(path: string): Promise<boolean>;
   /** The Hub model cache (`fromPretrained`); runtimes without one leave it out. */
   hubStore?(cacheDir?: string): Promise<HubStore>;
   /** The Hub token huggingface_hub saved, if this runtime can read it. */
   savedHubToken?(): Promise<string | undefined>;
+}
+
+/** A file read by ranges: what lets a checkpoint stream to the GPU a piece at a time. */
+export interface ByteSource {
+  readonly size: number;
+  /** Bytes [begin, end) as a fresh array. */
+  read(begin: number, end: number): Promise<Uint8Array>;
+  close(): Promise<void>;
+}
+
+/** A ByteSource over bytes already in memory (runtimes without random file access). */
+export function bytesSource(bytes: Uint8Array): ByteSource {
+  return { size: bytes.byteLength, read: async (begin, end) => bytes.slice(begin, end), close: async () => {} };
+}
+
+/** `path` by ranges where the runtime can, else read whole. */
+export async function openByteSource(path: string): Promise<ByteSource> {
+  const platform = currentPlatform();
+  if (platform.openFile && !/^https?:\/\//.test(path)) return platform.openFile(path);
+  return bytesSource(await platform.readFile(path));
 }
 
 /**

@@ -1,0 +1,46 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu, Qwen2Model, openQwen2Checkpoint, readQwen2Checkpoint, type TensorSource } from '../src/entry/node.js';
+
+const SHARDED = 'test/fixtures/qwen2/tiny-bf16';
+const IDS = [3, 17, 4, 99, 250, 8, 41];
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+describe('streaming a checkpoint to the GPU', () => {
+  it('reads every value exactly once and gives the same model as loading host tensors', async () => {
+    const checkpoint = await openQwen2Checkpoint(SHARDED);
+    const reads: [string, number, number][] = [];
+    const spy: TensorSource = { read: (name, start, end) => (reads.push([name, start, end]), checkpoint.source.read(name, start, end)) };
+    const streamed = await Qwen2Model.create(gpu, checkpoint.config, spy);
+    await checkpoint.close();
+    const { config, tensors } = await readQwen2Checkpoint(SHARDED);
+    const hosted = await Qwen2Model.create(gpu, config, tensors);
+    expect(await streamed.sequenceLogprobs([IDS])).toEqual(await hosted.sequenceLogprobs([IDS]));
+    expect(await Qwen2Model.load(gpu, SHARDED).then(async (m) => [await m.sequenceLogprobs([IDS]), m.free()][0])).toEqual(await hosted.sequenceLogprobs([IDS]));
+    // Each tensor's values read exactly once (tied embeddings: the table once), nothing re-read.
+    const read = new Map<string, number>();
+    for (const [name, s, e] of reads) read.set(name, (read.get(name) ?? 0) + e - s);
+    expect([...read.entries()].sort()).toEqual([...tensors.entries()].map(([n, t]) => [n, t.length] as [string, number]).sort());
+    streamed.free();
+    hosted.free();
+  });
+
+  it('a non-finite value fails the load naming the tensor, and releases every buffer made so far', async () => {
+    const checkpoint = await openQwen2Checkpoint(SHARDED);
+    const poisoned: TensorSource = {
+      async read(name, start, end) {
+        const values = await checkpoint.source.read(name, start, end);
+        if (name === 'model.norm.weight') values[5] = NaN;
+        return values;
+      },
+    };
+    const before = gpu.pool.stats().liveBytes;
+    await expect(Qwen2Model.create(gpu, checkpoint.config, poisoned)).rejects.toMatchObject({ code: 'NON_FINITE', message: expect.stringMatching(/tensor "model.norm.weight" holds NaN at index 5/) });
+    expect(gpu.pool.stats().liveBytes).toBe(before);
+    await checkpoint.close();
+  });
+});
