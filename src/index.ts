@@ -37,10 +37,10 @@ export { parseCorpusJsonl, parseQuestionsJsonl, passageTitle, type Passage, type
 export { Tokenizer, type EncodeOptions, type DecodeOptions } from './tokenizer/tokenizer.js';
 export { tokenizerJsonFromTiktoken, type TiktokenFile } from './tokenizer/tiktoken.js';
 export { trainTokenizerJson, type TrainOptions } from './tokenizer/train.js';
-export { Qwen2Model, type Qwen2Options, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/qwen2.js';
+export { Qwen2Model, type Qwen2Options, type WeightDtype, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/qwen2.js';
 export { readQwen2Config, qwen2ConfigJson, qwen2TensorShapes, type Qwen2Config } from './model/config.js';
 export { readQwen2Checkpoint, openQwen2Checkpoint, mapSource, type HostCheckpoint, type OpenCheckpoint, type TensorSource } from './model/checkpoint.js';
-export { readSafetensorsHeader, tensorToF32, f32ToF16, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
+export { readSafetensorsHeader, tensorToF32, f32ToF16, f32ToBf16, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
 export type { BufferSlice } from './gpu/device.js';
 export { randomQwen2Tensors } from './model/random.js';
 export { qwen2LogprobsRef } from './model/ref.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireF16 } from './helpers/f16.js';
-import { f32ToF16, Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
+import { f32ToBf16, f32ToF16, Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
 let gpu: Gpu;
@@ -68,6 +68,33 @@ describe('matmul matches the f64 reference', () => {
         const c = new Float32Array(await gpu.read(bc, c0.length * 4));
         expect(maxScaledError(c, expected), variant).toBeLessThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
         for (const x of [ba, bb, bc]) gpu.pool.release(x);
+      }
+    }
+  });
+
+  it('bf16 B (packed two per word) equals the f32 kernel on the same values exactly, every variant, odd sizes', async () => {
+    for (const shape of [{ M: 17, N: 65, K: 33, transposeB: true }, { M: 9, N: 31, K: 21, batch: 3 }] as MatmulShape[]) {
+      const rng = mulberry32(shape.M * 7 + shape.N);
+      const batch = shape.batch ?? 1;
+      const a = randomFloats(batch * shape.M * shape.K, rng);
+      const bf = f32ToBf16(randomFloats(batch * shape.K * shape.N, rng));
+      const b = tensorToF32(new Uint8Array(bf.buffer), { name: 'b', dtype: 'BF16', shape: [bf.length], begin: 0, end: 2 * bf.length });
+      const packed = new Uint16Array(bf.length + (bf.length % 2)); // an odd count ends on a half word
+      packed.set(bf);
+      for (const variant of variants()) {
+        const run = async (dtypeB: 'f32' | 'bf16', data: ArrayBufferView) => {
+          const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false, dtypeB });
+          const [ba, bb, bc] = [gpu.upload(a), gpu.upload(data), gpu.allocate(batch * shape.M * shape.N * 4)];
+          const pass = gpu.batch('test');
+          mm.encode(pass, ba, bb, bc, shape);
+          pass.submit();
+          const c = new Float32Array(await gpu.read(bc, batch * shape.M * shape.N * 4));
+          for (const x of [ba, bb, bc]) gpu.pool.release(x);
+          return c;
+        };
+        const wide = await run('f32', b);
+        expect(await run('bf16', packed), variant).toEqual(wide);
+        expect(maxScaledError(wide, matmulRef(a, b, shape)), variant).toBeLessThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
       }
     }
   });

@@ -16,7 +16,7 @@ import { loadWasmCore } from '../wasm/core.js';
 import { numberFlag, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
 
 export const RUN_USAGE = `  run --model DIR|ORG/NAME --question TEXT (--corpus FILE.jsonl | --retriever URL)
-        [--max-turns ${SAMPLING_DEFAULTS.maxTurns}] [--max-tokens ${SAMPLING_DEFAULTS.maxTokens}] [--docs ${SAMPLING_DEFAULTS.docsPerSearch}] [--temperature 0] [--seed 0] [--weights f32|f16] [--json]
+        [--max-turns ${SAMPLING_DEFAULTS.maxTurns}] [--max-tokens ${SAMPLING_DEFAULTS.maxTokens}] [--docs ${SAMPLING_DEFAULTS.docsPerSearch}] [--temperature 0] [--seed 0] [--weights f32|bf16|f16] [--json]
                                one search-agent trajectory with its retrieved documents`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -35,7 +35,7 @@ export async function run(argv: string[]): Promise<number> {
   });
   if (!values.model || !values.question) throw new IgSearchError('INVALID_ARGUMENT', 'run: --model DIR and --question TEXT are required');
   if (!values.corpus === !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', 'run: give exactly one of --corpus FILE.jsonl or --retriever URL');
-  if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
+  if (values.weights !== 'f32' && values.weights !== 'f16' && values.weights !== 'bf16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32, f16 or bf16, got ${values.weights}`);
   const core = await loadWasmCore();
   const dir = await resolveModel(values.model);
   const tokenizer = await loadTokenizer(core, dir);

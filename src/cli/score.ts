@@ -12,7 +12,7 @@ import { loadWasmCore } from '../wasm/core.js';
 import { resolveModel } from './args.js';
 
 export const SCORE_USAGE = `  score --model DIR|ORG/NAME (--prefix TEXT | --prefix-ids 1,2,3) (--continuation TEXT | --continuation-ids 4,5)...
-        [--weights f32|f16] [--no-prefix-cache] [--json]
+        [--weights f32|bf16|f16] [--no-prefix-cache] [--json]
                                per-token log p(continuation | prefix) and its mean, for each continuation`;
 
 function ids(text: string, flag: string): number[] {
@@ -49,7 +49,7 @@ export async function score(argv: string[]): Promise<number> {
   const { values } = parsed;
   if (!values.model) throw new IgSearchError('INVALID_ARGUMENT', 'score: --model DIR is required');
   values.model = await resolveModel(values.model);
-  if (values.weights !== 'f32' && values.weights !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32 or f16, got ${values.weights}`);
+  if (values.weights !== 'f32' && values.weights !== 'f16' && values.weights !== 'bf16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32, f16 or bf16, got ${values.weights}`);
   const texts = values.prefix !== undefined || (values.continuation?.length ?? 0) > 0;
   let tokenizer: Tokenizer | undefined;
   if (texts) {

@@ -12,7 +12,7 @@ import { IgSearchError } from '../errors.js';
 import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
 import type { CompiledKernel } from '../gpu/pipelines.js';
 import { attentionKernel, encodeAttention, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
-import { embeddingF16Kernel, embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
+import { embeddingBf16Kernel, embeddingF16Kernel, embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
 import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
@@ -22,7 +22,10 @@ import { mapSource, openQwen2Checkpoint, type TensorSource } from './checkpoint.
 import { qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
-import { f32ToF16 } from './safetensors.js';
+import { f32ToBf16, f32ToF16 } from './safetensors.js';
+
+/** How weight matrices are stored on the GPU. */
+export type WeightDtype = 'f32' | 'f16' | 'bf16';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
@@ -34,10 +37,13 @@ export interface Qwen2Options {
   /** Force a matmul variant (benchmarks). */
   matmulVariant?: MatmulVariant;
   /**
-   * Storage of the weight matrices (projections, MLP, embeddings / LM head): 'f16' halves their
-   * bytes and needs `shader-f16`; norms, biases, activations and accumulation stay f32. Default 'f32'.
+   * Storage of the weight matrices (projections, MLP, embeddings / LM head): 'bf16' halves their
+   * bytes and is exact for a BF16 checkpoint (the kernels widen each value by a shift: every
+   * log-prob equals the f32 model's); 'f16' halves them too, rounds BF16 values, and needs
+   * `shader-f16`. Norms, biases, activations and accumulation stay f32. Gradients (training,
+   * LoRA) need 'f32'. Default 'f32'.
    */
-  weights?: 'f32' | 'f16';
+  weights?: WeightDtype;
 }
 
 export interface ScoreItem {
@@ -71,7 +77,7 @@ export interface ModelInternals {
   layers: Layer[];
   finalNorm: GPUBuffer;
   kernels: Kernels;
-  options: { maxChunkRows: number; maxVocabChunk: number; weights: 'f32' | 'f16' };
+  options: { maxChunkRows: number; maxVocabChunk: number; weights: WeightDtype };
   ropeTable(positions: number): GPUBuffer;
 }
 
@@ -136,7 +142,9 @@ export class Qwen2Model {
     if (config.headDim > MAX_HEAD_DIM) throw new IgSearchError('INVALID_ARGUMENT', `head dimension ${config.headDim} exceeds the supported ${MAX_HEAD_DIM}`);
     // Every fused layer buffer must fit one buffer and one binding of this device (vocabulary tables are sharded).
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
-    const bytesPer = options.weights === 'f16' ? 2 : 4;
+    const weights: WeightDtype = options.weights ?? 'f32';
+    if (!['f32', 'f16', 'bf16'].includes(weights)) throw new IgSearchError('INVALID_ARGUMENT', `weights must be "f32", "f16" or "bf16", got ${JSON.stringify(options.weights)}`);
+    const bytesPer = weights === 'f32' ? 4 : 2;
     for (const [buffer, floats] of Object.entries(layerBufferSizes(config))) {
       if (floats * bytesPer > limit) throw new IgSearchError('LIMIT_EXCEEDED', `layer buffer ${buffer} needs ${floats * bytesPer} bytes, over this device's ${limit}-byte buffer/binding limit`, { hint: 'this model is too large for this device' });
     }
@@ -156,14 +164,14 @@ export class Qwen2Model {
     if (!Number.isInteger(maxVocabChunk) || maxVocabChunk < 64 || maxVocabChunk % 64 !== 0) {
       throw new IgSearchError('INVALID_ARGUMENT', `maxVocabChunk must be a positive multiple of 64 (binding offsets), got ${maxVocabChunk}`);
     }
-    const half = options.weights === 'f16';
-    if (half && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "f32"');
-    const dtypeB = half ? 'f16' : 'f32';
+    const half = weights !== 'f32'; // two bytes per stored weight
+    if (weights === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "bf16" or "f32"');
+    const dtypeB = weights;
     const [columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
       gpu.kernel(columnsKernel),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB }),
-      gpu.kernel(half ? embeddingF16Kernel : embeddingKernel),
+      gpu.kernel(weights === 'f16' ? embeddingF16Kernel : weights === 'bf16' ? embeddingBf16Kernel : embeddingKernel),
       gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
       gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
       gpu.kernel(ropeKernel),
@@ -187,7 +195,7 @@ export class Qwen2Model {
         const shards: VocabShard[] = [];
         for (const { rowStart, rows } of vocabShards(gpu, config, half)) {
           const buffer = allocate(rows * config.hiddenSize, true, `${label}[${rowStart}..${rowStart + rows})`);
-          await writeTensor(gpu, source, name, rowStart * config.hiddenSize, rows * config.hiddenSize, buffer, 0, half);
+          await writeTensor(gpu, source, name, rowStart * config.hiddenSize, rows * config.hiddenSize, buffer, 0, weights);
           shards.push({ buffer, rowStart, rows });
         }
         return shards;
@@ -203,12 +211,12 @@ export class Qwen2Model {
         for (const b of LAYER_BUFFERS) {
           const matrixBuffer = MATRIX_BUFFERS.has(b);
           layer[b] = allocate(sizes[b], matrixBuffer, `${p}${b}`);
-          for (const t of layout.filter((t) => t.buffer === b)) await writeTensor(gpu, source, `${p}${t.name}`, 0, tensorSize(t), layer[b], t.offset, half && matrixBuffer);
+          for (const t of layout.filter((t) => t.buffer === b)) await writeTensor(gpu, source, `${p}${t.name}`, 0, tensorSize(t), layer[b], t.offset, matrixBuffer ? weights : 'f32');
         }
         layers.push(layer as unknown as Layer);
       }
       finalNorm = allocate(config.hiddenSize, false, 'model.norm');
-      await writeTensor(gpu, source, 'model.norm.weight', 0, config.hiddenSize, finalNorm, 0, false);
+      await writeTensor(gpu, source, 'model.norm.weight', 0, config.hiddenSize, finalNorm, 0, 'f32');
     } catch (e) {
       for (const b of held) gpu.pool.release(b);
       throw e;
@@ -217,7 +225,7 @@ export class Qwen2Model {
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
-      weights: half ? 'f16' : 'f32',
+      weights,
     });
   }
 
@@ -229,7 +237,7 @@ export class Qwen2Model {
   }
 
   /** Storage of the weight matrices. */
-  get weightDtype(): 'f32' | 'f16' {
+  get weightDtype(): WeightDtype {
     return this.options.weights;
   }
 
@@ -537,7 +545,7 @@ export class Qwen2Model {
     const chunks: { shard: VocabShard; from: number; cols: number }[] = [];
     for (const shard of this.head) for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, from, cols: Math.min(vocabChunk, shard.rows - from) });
     chunks.forEach(({ shard, from, cols }, i) => {
-      const bytes = this.options.weights === 'f16' ? 2 : 4;
+      const bytes = this.options.weights === 'f32' ? 4 : 2;
       const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
       k.matmul.encode(batch, b.a, slice, b.logits, { M: S, N: cols, K: H, transposeB: true });
       encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
@@ -556,7 +564,7 @@ export class Qwen2Model {
     const c = this.config;
     const H = c.hiddenSize;
     const V = c.vocabSize;
-    const bytes = this.options.weights === 'f16' ? 2 : 4;
+    const bytes = this.options.weights === 'f32' ? 4 : 2;
     encodeRmsnorm(batch, this.kernels.rmsnormIndirect, b.x, this.finalNorm, b.index, b.a, { T: S, H, eps: c.rmsNormEps });
     for (const shard of this.head) {
       for (let from = 0; from < shard.rows; from += this.options.maxVocabChunk) {
@@ -616,18 +624,19 @@ const UPLOAD_PIECE = 1 << 21;
 
 /**
  * Elements [from, from + count) of tensor `name` into `buffer` at element `at`, a piece at a time,
- * as f16 when `half`. A non-finite value is a NON_FINITE error naming the tensor and index.
+ * stored as `dtype`. A non-finite value is a NON_FINITE error naming the tensor and index.
  */
-async function writeTensor(gpu: Gpu, source: TensorSource, name: string, from: number, count: number, buffer: GPUBuffer, at: number, half: boolean): Promise<void> {
+async function writeTensor(gpu: Gpu, source: TensorSource, name: string, from: number, count: number, buffer: GPUBuffer, at: number, dtype: WeightDtype): Promise<void> {
+  const half = dtype !== 'f32';
   const bytes = half ? 2 : 4;
-  if (half && (at % 2 !== 0 || from % 2 !== 0)) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}": f16 weights need even tensor offsets (writes are 4-byte aligned); load with weights "f32"`);
+  if (half && (at % 2 !== 0 || from % 2 !== 0)) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}": ${dtype} weights need even tensor offsets (writes are 4-byte aligned); load with weights "f32"`);
   for (let a = 0; a < count; a += UPLOAD_PIECE) {
     const b = Math.min(count, a + UPLOAD_PIECE);
     const values = await source.read(name, from + a, from + b);
     for (let i = 0; i < values.length; i++) {
       if (!Number.isFinite(values[i]!)) throw new IgSearchError('NON_FINITE', `tensor "${name}" holds ${values[i]} at index ${from + a + i}`, { hint: 'the checkpoint is corrupt or training diverged; load an earlier one' });
     }
-    let data: ArrayBufferView = half ? f32ToF16(values) : values;
+    let data: ArrayBufferView = dtype === 'f16' ? f32ToF16(values) : dtype === 'bf16' ? f32ToBf16(values) : values;
     if (data.byteLength % 4 !== 0) {
       // An odd count of halves: pad to 4 bytes (the buffer is sized for it; a following tensor overwrites the pad).
       const padded = new Uint16Array(values.length + 1);

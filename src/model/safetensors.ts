@@ -123,6 +123,17 @@ export function bytesToF32(data: Uint8Array, dtype: Dtype): Float32Array {
 /** Bytes per value of each dtype. */
 export const DTYPE_BYTES: Readonly<Record<Dtype, number>> = BYTES;
 
+/** f32 → bfloat16 bits, round to nearest even (exact for values that came from bfloat16; NaN kept a NaN). */
+export function f32ToBf16(values: Float32Array): Uint16Array {
+  const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);
+  const out = new Uint16Array(values.length);
+  for (let i = 0; i < values.length; i++) {
+    const x = bits[i]!;
+    out[i] = (x & 0x7fffffff) > 0x7f800000 ? (x >>> 16) | 0x40 : (x + 0x7fff + ((x >>> 16) & 1)) >>> 16;
+  }
+  return out;
+}
+
 /** f32 → IEEE half bits, round to nearest even (overflow → ±Infinity, NaN kept). */
 export function f32ToF16(values: Float32Array): Uint16Array {
   const bits = new Uint32Array(values.buffer, values.byteOffset, values.length);

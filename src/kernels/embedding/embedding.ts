@@ -1,6 +1,7 @@
 import type { BufferSlice, DispatchBatch } from '../../gpu/device.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
+import { BF16_LOAD } from '../matmul/matmul.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './embedding.wgsl';
@@ -15,6 +16,15 @@ export const embeddingF16Kernel = defineKernel({
   code: `enable f16;\n${rowsSource}\n${source
     .replace('var<storage, read> table: array<f32>;', 'var<storage, read> table: array<f16>;')
     .replace('fn tableAt(i: u32) -> f32 { return table[i]; }', 'fn tableAt(i: u32) -> f32 { return f32(table[i]); }')}`,
+});
+
+/** The same gather from a bf16 table (packed two per u32 word; widened exactly, any device). */
+export const embeddingBf16Kernel = defineKernel({
+  ...embeddingKernel,
+  name: 'embedding_bf16',
+  code: `${rowsSource}\n${source
+    .replace('var<storage, read> table: array<f32>;', 'var<storage, read> table: array<u32>;')
+    .replace('fn tableAt(i: u32) -> f32 { return table[i]; }', BF16_LOAD('table', 'tableAt'))}`,
 });
 
 /** out[t] = shard[token(t) − rowStart] for rows whose token is in this shard. `meta`: 8 u32 per row, token first. */

@@ -48,19 +48,29 @@ const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCo
 
 const F32_B = '@group(0) @binding(1) var<storage, read> b: array<f32>;';
 const F32_LOAD = 'fn bAt(i: u32) -> f32 { return b[i]; }';
-const halfB = new Map<Kernel, Kernel>();
+const storageB = new Map<string, Kernel>();
 
-/** The same kernel reading B as f16: every variant reads B only through `bAt`. */
-function halfVariant(base: Kernel): Kernel {
-  let kernel = halfB.get(base);
+/**
+ * The same kernel reading B as f16 (`shader-f16`) or as bf16 (packed two per u32 word, widened
+ * exactly by a shift: no feature needed): every variant reads B only through `bAt`.
+ */
+function storageVariant(base: Kernel, dtype: 'f16' | 'bf16'): Kernel {
+  const key = `${base.name}:${dtype}`;
+  let kernel = storageB.get(key);
   if (!kernel) {
     if (!base.code.includes(F32_B) || !base.code.includes(F32_LOAD)) throw new Error(`${base.name}: B declaration or bAt() not found`);
-    const code = `enable f16;\n${base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<f16>')).replace(F32_LOAD, 'fn bAt(i: u32) -> f32 { return f32(b[i]); }')}`;
-    kernel = defineKernel({ ...base, name: `${base.name}_f16b`, code });
-    halfB.set(base, kernel);
+    const code =
+      dtype === 'f16'
+        ? `enable f16;\n${base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<f16>')).replace(F32_LOAD, 'fn bAt(i: u32) -> f32 { return f32(b[i]); }')}`
+        : base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<u32>')).replace(F32_LOAD, BF16_LOAD('b', 'bAt'));
+    kernel = defineKernel({ ...base, name: `${base.name}_${dtype}b`, code });
+    storageB.set(key, kernel);
   }
   return kernel;
 }
+
+/** WGSL reading element i of a bf16 array stored as u32 words (little-endian: even elements in the low half). */
+export const BF16_LOAD = (array: string, fn: string) => `fn ${fn}(i: u32) -> f32 { let w = ${array}[i >> 1u]; return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u)); }`;
 
 /** The fastest variant this device can run. */
 export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
@@ -74,9 +84,10 @@ export interface MatmulOptions {
   transposeB?: boolean;
   /**
    * Element type of B: 'f16' reads half-precision B (weights stored at half the bytes; needs the
-   * `shader-f16` feature) and still accumulates in f32. Default 'f32'.
+   * `shader-f16` feature), 'bf16' reads bfloat16 B exactly (half the bytes, any device); both
+   * accumulate in f32. Default 'f32'.
    */
-  dtypeB?: 'f32' | 'f16';
+  dtypeB?: 'f32' | 'f16' | 'bf16';
   /** C += A·B (the residual stream adds a projection in place). */
   accumulate?: boolean;
   /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
@@ -89,7 +100,7 @@ export class Matmul {
     readonly variant: MatmulVariant,
     readonly transposeB: boolean,
     readonly accumulate: boolean,
-    readonly dtypeB: 'f32' | 'f16',
+    readonly dtypeB: 'f32' | 'f16' | 'bf16',
     private readonly compiled: CompiledKernel,
   ) {}
 
@@ -102,7 +113,7 @@ export class Matmul {
     const accumulate = options.accumulate ?? false;
     const dtypeB = options.dtypeB ?? 'f32';
     if (dtypeB === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul with f16 B needs the WebGPU "shader-f16" feature, which this device lacks');
-    const pick = (k: Kernel) => (dtypeB === 'f16' ? halfVariant(k) : k);
+    const pick = (k: Kernel) => (dtypeB === 'f32' ? k : storageVariant(k, dtypeB));
     const constants = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
     const compiled = await gpu.kernel(pick(VARIANTS[variant].kernel), constants);
     return new Matmul(variant, transposeB, accumulate, dtypeB, compiled);
@@ -114,7 +125,7 @@ export class Matmul {
       throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
     }
     const { M, N, K, count, sizeA, sizeB, sizeC } = checkShape(shape);
-    const bytesB = this.dtypeB === 'f16' ? 2 : 4;
+    const bytesB = this.dtypeB === 'f32' ? 4 : 2;
     for (const [name, resource, bytes] of [['A', a, sizeA * 4], ['B', b, sizeB * bytesB], ['C', c, sizeC * 4]] as const) {
       const { size, label } = 'buffer' in resource ? { size: resource.size, label: resource.buffer.label } : resource;
       if (size < bytes) {
