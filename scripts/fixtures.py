@@ -17,6 +17,7 @@ python3-torch is needed (scripts/setup.sh installs it; --bench adds OpenBLAS for
 """
 import argparse
 import json
+import math
 import os
 import struct
 
@@ -37,12 +38,16 @@ def make_weights(cfg, gen):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         w[p + "input_layernorm.weight"] = randn(h, std=0.1, mean=1.0)
+        bias = has_bias(cfg)
         w[p + "self_attn.q_proj.weight"] = randn(heads * d, h, std=0.15)
-        w[p + "self_attn.q_proj.bias"] = randn(heads * d, std=0.1)
+        if bias:
+            w[p + "self_attn.q_proj.bias"] = randn(heads * d, std=0.1)
         w[p + "self_attn.k_proj.weight"] = randn(kv * d, h, std=0.15)
-        w[p + "self_attn.k_proj.bias"] = randn(kv * d, std=0.1)
+        if bias:
+            w[p + "self_attn.k_proj.bias"] = randn(kv * d, std=0.1)
         w[p + "self_attn.v_proj.weight"] = randn(kv * d, h, std=0.15)
-        w[p + "self_attn.v_proj.bias"] = randn(kv * d, std=0.1)
+        if bias:
+            w[p + "self_attn.v_proj.bias"] = randn(kv * d, std=0.1)
         w[p + "self_attn.o_proj.weight"] = randn(h, heads * d, std=0.15)
         w[p + "post_attention_layernorm.weight"] = randn(h, std=0.1, mean=1.0)
         w[p + "mlp.gate_proj.weight"] = randn(inter, h, std=0.15)
@@ -52,6 +57,26 @@ def make_weights(cfg, gen):
     if not cfg["tie_word_embeddings"]:
         w["lm_head.weight"] = randn(v, h, std=0.3)
     return w
+
+
+def has_bias(cfg):
+    """Qwen2 has q/k/v biases; Llama only with attention_bias."""
+    return cfg.get("model_type", "qwen2") == "qwen2" or cfg.get("attention_bias", False)
+
+
+def inverse_frequencies(cfg, d):
+    """RoPE's θ^(−2j/d), with Llama-3's scaling when rope_scaling says "llama3" (written from its definition:
+    long wavelengths divided by factor, short ones kept, the band between interpolated)."""
+    inv = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    scaling = cfg.get("rope_scaling")
+    if not scaling:
+        return inv
+    factor, low, high = scaling["factor"], scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old = scaling["original_max_position_embeddings"]
+    wavelength = 2 * math.pi / inv
+    smooth = (old / wavelength - low) / (high - low)
+    medium = (1 - smooth) * inv / factor + smooth * inv
+    return torch.where(wavelength > old / low, inv / factor, torch.where(wavelength < old / high, inv, medium))
 
 
 def rms_norm(x, weight, eps):
@@ -68,7 +93,7 @@ def forward(cfg, w, ids, lora=None):
     h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     d, eps, t = h // heads, cfg["rms_norm_eps"], len(ids)
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
-    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    inv_freq = inverse_frequencies(cfg, d)
     freqs = torch.outer(torch.arange(t, dtype=torch.float32), inv_freq)
     cos, sin = torch.cat((freqs, freqs), -1).cos(), torch.cat((freqs, freqs), -1).sin()
     mask = torch.full((t, t), float("-inf")).triu(1)
@@ -82,9 +107,9 @@ def forward(cfg, w, ids, lora=None):
     for i in range(cfg["num_hidden_layers"]):
         p = f"model.layers.{i}."
         a = rms_norm(x, w[p + "input_layernorm.weight"], eps)
-        q = (a @ w[p + "self_attn.q_proj.weight"].T + w[p + "self_attn.q_proj.bias"] + delta(i, "q_proj", a)).view(t, heads, d).transpose(0, 1)
-        k = (a @ w[p + "self_attn.k_proj.weight"].T + w[p + "self_attn.k_proj.bias"] + delta(i, "k_proj", a)).view(t, kv, d).transpose(0, 1)
-        v = (a @ w[p + "self_attn.v_proj.weight"].T + w[p + "self_attn.v_proj.bias"] + delta(i, "v_proj", a)).view(t, kv, d).transpose(0, 1)
+        q = (a @ w[p + "self_attn.q_proj.weight"].T + w.get(p + "self_attn.q_proj.bias", 0) + delta(i, "q_proj", a)).view(t, heads, d).transpose(0, 1)
+        k = (a @ w[p + "self_attn.k_proj.weight"].T + w.get(p + "self_attn.k_proj.bias", 0) + delta(i, "k_proj", a)).view(t, kv, d).transpose(0, 1)
+        v = (a @ w[p + "self_attn.v_proj.weight"].T + w.get(p + "self_attn.v_proj.bias", 0) + delta(i, "v_proj", a)).view(t, kv, d).transpose(0, 1)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         k, v = k.repeat_interleave(heads // kv, 0), v.repeat_interleave(heads // kv, 0)
         att = torch.softmax(q @ k.transpose(1, 2) / d**0.5 + mask, dim=-1)
@@ -325,6 +350,14 @@ if __name__ == "__main__":
     write_adamw()
     write_model("tiny-f32", config(), seed=1234, dtype=torch.float32, shards=1)
     write_model("tiny-bf16", config(tie_word_embeddings=True, num_hidden_layers=3, torch_dtype="bfloat16", rope_theta=1000000.0), seed=99, dtype=torch.bfloat16, shards=2)
+    # Llama-3.x / SmolLM2's block: no q/k/v bias, Llama-3 RoPE scaling (a small original context so that
+    # all three frequency bands occur at head dimension 16), tied embeddings.
+    llama = config(
+        architectures=["LlamaForCausalLM"], model_type="llama", attention_bias=False, mlp_bias=False, hidden_act="silu",
+        tie_word_embeddings=True, rope_theta=500000.0,
+        rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
+    )
+    write_model("tiny-llama", llama, seed=4321, dtype=torch.float32, shards=1)
     write_gradients()
     write_train_step()
     write_lora_step()

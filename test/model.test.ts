@@ -7,8 +7,8 @@ import { f32ToF16, Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;
-// BF16 in two shards with tied embeddings.
-const FIXTURES = ['tiny-f32', 'tiny-bf16'] as const;
+// BF16 in two shards with tied embeddings; Llama (no q/k/v bias, Llama-3 RoPE scaling, tied).
+const FIXTURES = ['tiny-f32', 'tiny-bf16', 'tiny-llama'] as const;
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -147,7 +147,10 @@ describe('bad checkpoints and inputs are typed errors, found before any GPU work
 
   it('config/weights mismatch, missing tensor, truncated file, bad header, unsupported dtype', async () => {
     expect(await failure(copy((f) => (f.config.intermediate_size = 170)))).toMatch(/tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[176,64\], config\.json implies \[170,64\]/);
-    expect(await failure(copy((f) => (f.config.model_type = 'llama')))).toMatch(/config\.json: model_type is "llama"/);
+    expect(await failure(copy((f) => (f.config.model_type = 'qwen3')))).toMatch(/config\.json: model_type is "qwen3"; this package runs "qwen2" .* and "llama"/);
+    expect(await failure(copy((f) => (f.config.rope_scaling = { rope_type: 'yarn', factor: 4 })))).toMatch(/rope_scaling\.rope_type "yarn" is not supported/);
+    expect(await failure(copy((f) => (f.config.rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, original_max_position_embeddings: 64 })))).toMatch(/rope_scaling\.high_freq_factor must be a positive number/);
+    expect(await failure(copy((f) => (f.config.head_dim = 32)))).toMatch(/head_dim 32 differs from hidden_size \/ num_attention_heads = 16/);
     expect(await failure(copy((f) => (f.config.num_key_value_heads = 3)))).toMatch(/num_attention_heads 4 is not a multiple of num_key_value_heads 3/);
     expect(await failure(copy((f) => withHeader(f.weights, (t) => t.replace('model.norm.weight', 'model.norm.weigh_'))))).toMatch(/tensor "model\.norm\.weight" \(shape \[64\]\) is missing/);
     expect(await failure(copy((f) => (f.weights = f.weights.subarray(0, f.weights.length - 100))))).toMatch(/model\.safetensors: tensor ".*": data_offsets end \d+ is past the \d+ data bytes \(truncated file\?\)/);

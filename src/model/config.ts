@@ -1,11 +1,26 @@
 /**
- * Hugging Face `config.json` for Qwen2 / Qwen2.5 causal LMs, read into the few numbers the forward
- * pass needs, each checked (errors name the file and field).
+ * Hugging Face `config.json` for the decoder-only causal LMs this package runs — Qwen2 / Qwen2.5 and
+ * Llama (Llama-3.x, SmolLM2: the same block without q/k/v biases, with Llama-3 RoPE scaling) — read
+ * into the few numbers the forward pass needs, each checked (errors name the file and field).
  */
 import { layerPrefix, layerTensors } from './layout.js';
 import { IgSearchError } from '../errors.js';
 
+/** Llama-3's RoPE frequency scaling (`rope_scaling.rope_type: "llama3"`). */
+export interface Llama3RopeScaling {
+  factor: number;
+  lowFreqFactor: number;
+  highFreqFactor: number;
+  originalMaxPositions: number;
+}
+
 export interface Qwen2Config {
+  /** 'qwen2' (default) or 'llama': what config.json says, and what a saved checkpoint writes back. */
+  architecture?: 'qwen2' | 'llama';
+  /** Whether q/k/v projections have biases (Qwen2: yes; Llama: `attention_bias`, default no). Default true. */
+  attentionBias?: boolean;
+  /** Llama-3 RoPE scaling; absent for plain RoPE. */
+  ropeScaling?: Llama3RopeScaling;
   hiddenSize: number;
   intermediateSize: number;
   numLayers: number;
@@ -43,10 +58,14 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   }
   if (typeof json !== 'object' || json === null || Array.isArray(json)) throw new IgSearchError('INVALID_ARGUMENT', `${file}: expected a JSON object`);
   const o = json as Json;
-  const type = o['model_type'];
-  if (type !== undefined && type !== 'qwen2') {
-    throw new IgSearchError('INVALID_ARGUMENT', `${file}: model_type is ${JSON.stringify(type)}; this forward pass implements "qwen2" (Qwen2 / Qwen2.5)`);
+  const architectures = Array.isArray(o['architectures']) ? (o['architectures'] as unknown[]) : [];
+  const type = o['model_type'] ?? (architectures.includes('LlamaForCausalLM') ? 'llama' : undefined);
+  if (type !== undefined && type !== 'qwen2' && type !== 'llama') {
+    throw new IgSearchError('INVALID_ARGUMENT', `${file}: model_type is ${JSON.stringify(type)}; this package runs "qwen2" (Qwen2 / Qwen2.5) and "llama" (Llama-3.x, SmolLM2)`);
   }
+  const architecture = type === 'llama' ? 'llama' : 'qwen2';
+  if (o['mlp_bias'] === true) throw new IgSearchError('INVALID_ARGUMENT', `${file}: mlp_bias true is not supported (MLP projections without bias only)`);
+  if (architecture === 'llama' && o['hidden_act'] !== undefined && o['hidden_act'] !== 'silu') throw new IgSearchError('INVALID_ARGUMENT', `${file}: hidden_act ${JSON.stringify(o['hidden_act'])} is not supported (SwiGLU with silu only)`);
   const int = (key: string, fallback?: number): number => {
     const v = o[key] ?? fallback;
     if (!Number.isSafeInteger(v) || (v as number) <= 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: ${key} must be a positive integer, found ${JSON.stringify(v)}`);
@@ -63,6 +82,8 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   const numHeads = int('num_attention_heads');
   const numKvHeads = int('num_key_value_heads', numHeads);
   const config: Qwen2Config = {
+    architecture,
+    attentionBias: architecture === 'qwen2' ? true : o['attention_bias'] === true,
     hiddenSize,
     intermediateSize: int('intermediate_size'),
     numLayers: int('num_hidden_layers'),
@@ -78,16 +99,35 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   if (hiddenSize % numHeads !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
   if (numHeads % numKvHeads !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   if (config.headDim % 2 !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: head dimension ${config.headDim} must be even for RoPE`);
-  const rope = o['rope_scaling'];
-  if (rope !== undefined && rope !== null) throw new IgSearchError('INVALID_ARGUMENT', `${file}: rope_scaling ${JSON.stringify(rope)} is not supported (plain RoPE only)`);
+  const headDimField = o['head_dim'];
+  if (headDimField !== undefined && headDimField !== null && headDimField !== config.headDim) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${file}: head_dim ${JSON.stringify(headDimField)} differs from hidden_size / num_attention_heads = ${config.headDim}, which this package does not support yet`);
+  }
+  const rope = o['rope_scaling'] as Json | null | undefined;
+  if (rope !== undefined && rope !== null) {
+    const kind = rope['rope_type'] ?? rope['type'];
+    if (kind === 'llama3') {
+      const field = (key: string) => {
+        const v = rope[key];
+        if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: rope_scaling.${key} must be a positive number, found ${JSON.stringify(v)}`);
+        return v;
+      };
+      config.ropeScaling = { factor: field('factor'), lowFreqFactor: field('low_freq_factor'), highFreqFactor: field('high_freq_factor'), originalMaxPositions: field('original_max_position_embeddings') };
+      if (config.ropeScaling.highFreqFactor <= config.ropeScaling.lowFreqFactor) throw new IgSearchError('INVALID_ARGUMENT', `${file}: rope_scaling.high_freq_factor must exceed low_freq_factor`);
+    } else if (kind !== 'default') {
+      throw new IgSearchError('INVALID_ARGUMENT', `${file}: rope_scaling.rope_type ${JSON.stringify(kind)} is not supported (plain RoPE, or "llama3")`);
+    }
+  }
   return config;
 }
 
 /** config.json text for a config (what `save` and the fixtures write). */
 export function qwen2ConfigJson(c: Qwen2Config): object {
+  const llama = c.architecture === 'llama';
+  const scaling = c.ropeScaling;
   return {
-    architectures: ['Qwen2ForCausalLM'],
-    model_type: 'qwen2',
+    architectures: [llama ? 'LlamaForCausalLM' : 'Qwen2ForCausalLM'],
+    model_type: llama ? 'llama' : 'qwen2',
     hidden_size: c.hiddenSize,
     intermediate_size: c.intermediateSize,
     num_hidden_layers: c.numLayers,
@@ -98,16 +138,21 @@ export function qwen2ConfigJson(c: Qwen2Config): object {
     tie_word_embeddings: c.tieWordEmbeddings,
     vocab_size: c.vocabSize,
     max_position_embeddings: c.maxPositions,
+    ...(llama ? { hidden_act: 'silu', attention_bias: c.attentionBias === true, mlp_bias: false } : {}),
+    ...(scaling ? { rope_scaling: { rope_type: 'llama3', factor: scaling.factor, low_freq_factor: scaling.lowFreqFactor, high_freq_factor: scaling.highFreqFactor, original_max_position_embeddings: scaling.originalMaxPositions } } : {}),
     torch_dtype: 'float32',
   };
 }
+
+/** Whether a layer tensor is in the checkpoint (q/k/v biases only where the architecture has them). */
+export const hasTensor = (c: Qwen2Config, name: string) => c.attentionBias !== false || !name.endsWith('_proj.bias');
 
 /** Every tensor a Qwen2 checkpoint must hold, with its shape (HF names). */
 export function qwen2TensorShapes(c: Qwen2Config): Map<string, number[]> {
   const h = c.hiddenSize;
   const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [c.vocabSize, h]]]);
   const layer = layerTensors(c);
-  for (let i = 0; i < c.numLayers; i++) for (const t of layer) shapes.set(`${layerPrefix(i)}${t.name}`, [...t.shape]);
+  for (let i = 0; i < c.numLayers; i++) for (const t of layer) if (hasTensor(c, t.name)) shapes.set(`${layerPrefix(i)}${t.name}`, [...t.shape]);
   shapes.set('model.norm.weight', [h]);
   if (!c.tieWordEmbeddings) shapes.set('lm_head.weight', [c.vocabSize, h]);
   return shapes;

@@ -5,6 +5,7 @@
 import { IgSearchError } from '../errors.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, tensorSize, type LayerBuffer } from './layout.js';
+import { hasTensor } from './config.js';
 import type { LoraAdapters } from './lora.js';
 import type { Qwen2Model } from './qwen2.js';
 
@@ -56,7 +57,7 @@ export function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraA
     set('model.norm.weight', dFinalNorm, 0, H);
     const layout = layerTensors(model.config);
     dLayers.forEach((grad, i) => {
-      for (const t of layout) set(`${layerPrefix(i)}${t.name}`, grad[t.buffer], t.offset, tensorSize(t));
+      for (const t of layout) if (hasTensor(model.config, t.name)) set(`${layerPrefix(i)}${t.name}`, grad[t.buffer], t.offset, tensorSize(t));
     });
   }
   const sizes = layerBufferSizes(model.config);
@@ -66,7 +67,8 @@ export function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraA
         ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
         ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
         { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
-        ...m.layers.flatMap((layer, i) => LAYER_BUFFERS.map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
+        // A model without q/k/v biases (Llama) keeps its zero bias buffer out of the optimizer.
+        ...m.layers.flatMap((layer, i) => LAYER_BUFFERS.filter((key) => key !== 'bQkv' || model.config.attentionBias !== false).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
       ];
   let freed = false;
   const result: Gradients = {

@@ -19,7 +19,7 @@ import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
 import { mapSource, openQwen2Checkpoint, type TensorSource } from './checkpoint.js';
-import { qwen2TensorShapes, type Qwen2Config } from './config.js';
+import { hasTensor, qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
@@ -211,7 +211,10 @@ export class Qwen2Model {
         for (const b of LAYER_BUFFERS) {
           const matrixBuffer = MATRIX_BUFFERS.has(b);
           layer[b] = allocate(sizes[b], matrixBuffer, `${p}${b}`);
-          for (const t of layout.filter((t) => t.buffer === b)) await writeTensor(gpu, source, `${p}${t.name}`, 0, tensorSize(t), layer[b], t.offset, matrixBuffer ? weights : 'f32');
+          for (const t of layout.filter((t) => t.buffer === b)) {
+            if (hasTensor(config, t.name)) await writeTensor(gpu, source, `${p}${t.name}`, 0, tensorSize(t), layer[b], t.offset, matrixBuffer ? weights : 'f32');
+            else gpu.device.queue.writeBuffer(layer[b], t.offset * 4, new Float32Array(tensorSize(t))); // no q/k/v bias (Llama): zeros
+          }
         }
         layers.push(layer as unknown as Layer);
       }
@@ -581,7 +584,7 @@ export class Qwen2Model {
     if (positions <= this.ropePositions) return;
     const size = Math.min(this.config.maxPositions, Math.max(positions, 2 * this.ropePositions, 256));
     if (this.ropeTable) this.gpu.pool.release(this.ropeTable);
-    this.ropeTable = this.gpu.upload(ropeTable(size, this.config.headDim, this.config.ropeTheta), 'rope_table');
+    this.ropeTable = this.gpu.upload(ropeTable(size, this.config.headDim, this.config.ropeTheta, this.config.ropeScaling), 'rope_table');
     this.ropePositions = size;
   }
 }

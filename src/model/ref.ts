@@ -1,5 +1,5 @@
 /**
- * f64 reference Qwen2 forward for one sequence, composed from the per-kernel references: the
+ * f64 reference forward (Qwen2, or Llama: no q/k/v bias, scaled RoPE) for one sequence, composed from the per-kernel references: the
  * oracle for shapes the PyTorch fixtures do not cover (large vocabularies, random configs).
  */
 import { attentionRef } from '../kernels/attention/ref.js';
@@ -23,14 +23,14 @@ export function qwen2LogprobsRef(config: Qwen2Config, w: ReadonlyMap<string, Flo
   const T = tokens.length;
   const x = embeddingRef(w.get('model.embed_tokens.weight')!, H, tokens);
   const rope = (m: Float64Array, heads: number) => {
-    for (let t = 0; t < T; t++) for (let h = 0; h < heads; h++) m.set(ropeRef(m.subarray(t * heads * d + h * d, t * heads * d + (h + 1) * d), t, config.ropeTheta), t * heads * d + h * d);
+    for (let t = 0; t < T; t++) for (let h = 0; h < heads; h++) m.set(ropeRef(m.subarray(t * heads * d + h * d, t * heads * d + (h + 1) * d), t, config.ropeTheta, config.ropeScaling), t * heads * d + h * d);
   };
   for (let l = 0; l < config.numLayers; l++) {
     const p = `model.layers.${l}.`;
     const a = rmsnormRef(x, w.get(`${p}input_layernorm.weight`)!, H, eps);
-    const q = linear(a, w.get(`${p}self_attn.q_proj.weight`)!, T, nh * d, H, w.get(`${p}self_attn.q_proj.bias`)!);
-    const k = linear(a, w.get(`${p}self_attn.k_proj.weight`)!, T, nkv * d, H, w.get(`${p}self_attn.k_proj.bias`)!);
-    const v = linear(a, w.get(`${p}self_attn.v_proj.weight`)!, T, nkv * d, H, w.get(`${p}self_attn.v_proj.bias`)!);
+    const q = linear(a, w.get(`${p}self_attn.q_proj.weight`)!, T, nh * d, H, w.get(`${p}self_attn.q_proj.bias`));
+    const k = linear(a, w.get(`${p}self_attn.k_proj.weight`)!, T, nkv * d, H, w.get(`${p}self_attn.k_proj.bias`));
+    const v = linear(a, w.get(`${p}self_attn.v_proj.weight`)!, T, nkv * d, H, w.get(`${p}self_attn.v_proj.bias`));
     rope(q, nh);
     rope(k, nkv);
     const o = linear(attentionRef(q, k, v, T, nh, nkv, d), w.get(`${p}self_attn.o_proj.weight`)!, T, H, nh * d);

@@ -1,3 +1,4 @@
+import type { Llama3RopeScaling } from '../../model/config.js';
 import type { DispatchBatch } from '../../gpu/device.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
@@ -21,14 +22,36 @@ export interface AttentionShape {
 }
 
 /**
- * cos/sin table for positions [0, positions), `[pos][j] = (cos, sin)` of pos·θ^(−2j/d). The
+ * RoPE's inverse frequencies θ^(−2j/d), j < d/2, and Llama-3's scaling of them when given: wavelengths
+ * longer than originalMaxPositions / lowFreqFactor are divided by `factor`, shorter than
+ * originalMaxPositions / highFreqFactor kept, and those between interpolated smoothly. `fround`
+ * rounds every step to f32 (as HF computes them in fp32); the f64 reference passes the identity.
+ */
+export function ropeInverseFrequencies(headDim: number, theta: number, scaling?: Llama3RopeScaling, fround: (x: number) => number = Math.fround): Float64Array {
+  const half = headDim / 2;
+  const inv = new Float64Array(half);
+  for (let j = 0; j < half; j++) inv[j] = fround(1 / fround(theta ** fround((2 * j) / headDim)));
+  if (!scaling) return inv;
+  const { factor, lowFreqFactor: low, highFreqFactor: high, originalMaxPositions: old } = scaling;
+  for (let j = 0; j < half; j++) {
+    const wavelength = (2 * Math.PI) / inv[j]!;
+    if (wavelength > old / low) inv[j] = fround(inv[j]! / factor);
+    else if (wavelength >= old / high) {
+      const smooth = (old / wavelength - low) / (high - low);
+      inv[j] = fround((1 - smooth) * (inv[j]! / factor) + smooth * inv[j]!);
+    }
+  }
+  return inv;
+}
+
+/**
+ * cos/sin table for positions [0, positions), `[pos][j] = (cos, sin)` of pos·invFreq[j]. The
  * inverse frequencies are rounded to f32 first and the angle is the f32 product, as HF computes
  * them in fp32; cos/sin are then taken in f64 and rounded once.
  */
-export function ropeTable(positions: number, headDim: number, theta: number): Float32Array {
+export function ropeTable(positions: number, headDim: number, theta: number, scaling?: Llama3RopeScaling): Float32Array {
   const half = headDim / 2;
-  const invFreq = new Float32Array(half);
-  for (let j = 0; j < half; j++) invFreq[j] = 1 / Math.fround(theta ** Math.fround((2 * j) / headDim));
+  const invFreq = ropeInverseFrequencies(headDim, theta, scaling);
   const table = new Float32Array(positions * half * 2);
   for (let pos = 0; pos < positions; pos++) {
     for (let j = 0; j < half; j++) {

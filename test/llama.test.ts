@@ -1,0 +1,67 @@
+// The Llama block (Llama-3.x, SmolLM2): no q/k/v bias, Llama-3 RoPE scaling, tied embeddings. The forward
+// and greedy decoding are checked against PyTorch in model.test.ts / rollout.test.ts (tiny-llama fixture);
+// here every gradient against finite differences of the f64 reference, and training leaves the absent
+// biases out of the optimizer and out of saved checkpoints.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu, LoraAdapters, Qwen2Model, qwen2ConfigJson, qwen2Gradients, qwen2LogprobsRef, qwen2TensorShapes, readQwen2Checkpoint, readQwen2Config } from '../src/entry/node.js';
+
+const DIR = 'test/fixtures/qwen2/tiny-llama';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+describe('Llama architecture', () => {
+  it('reads config.json as Llama: no q/k/v bias, Llama-3 RoPE scaling; writes the same config back', async () => {
+    const { config, tensors } = await readQwen2Checkpoint(DIR);
+    expect(config.architecture).toBe('llama');
+    expect(config.attentionBias).toBe(false);
+    expect(config.ropeScaling).toEqual({ factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositions: 64 });
+    expect([...tensors.keys()].some((n) => n.endsWith('_proj.bias'))).toBe(false);
+    expect([...qwen2TensorShapes(config).keys()].some((n) => n.endsWith('_proj.bias'))).toBe(false);
+    expect(readQwen2Config(qwen2ConfigJson(config))).toEqual(config);
+  });
+
+  it('every gradient matches finite differences of the f64 reference; the optimizer never sees a bias', async () => {
+    const { config, tensors } = await readQwen2Checkpoint(DIR);
+    const model = await Qwen2Model.create(gpu, config, tensors);
+    let seed = 9;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    // Positions past the original 64-token context, where the scaled frequencies matter.
+    const sequences = [Array.from({ length: 90 }, () => Math.floor(rand() * 512)), [5, 77, 300, 2]];
+    const coefficients = sequences.map((s) => Array.from({ length: s.length - 1 }, () => rand() - 0.5));
+    const got = await model.sequenceLogprobs(sequences);
+    sequences.forEach((s, i) => qwen2LogprobsRef(config, tensors, s).forEach((v, t) => expect(Math.abs(got[i]![t]! - v)).toBeLessThan(2e-5)));
+    const loss = () => sequences.reduce((sum, s, i) => sum + qwen2LogprobsRef(config, tensors, s).reduce((a, v, t) => a + v * coefficients[i]![t]!, 0), 0);
+    const grads = await qwen2Gradients(model, sequences, coefficients);
+    expect([...grads.buffers.keys()].some((n) => n.endsWith('_proj.bias'))).toBe(false);
+    expect(grads.trainables.some((t) => t.name.endsWith('bQkv'))).toBe(false);
+    const eps = 1e-3;
+    for (const name of grads.buffers.keys()) {
+      const g = await grads.read(name);
+      const w = tensors.get(name)!;
+      let largest = 0;
+      for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[largest]!)) largest = i;
+      const picks = [largest, ...Array.from({ length: 15 }, () => Math.floor(rand() * g.length))];
+      const direction = picks.map(() => (rand() < 0.5 ? -1 : 1));
+      const nudge = (sign: number) => picks.forEach((p, k) => (w[p]! += sign * eps * direction[k]!));
+      nudge(1);
+      const plus = loss();
+      nudge(-2);
+      const minus = loss();
+      nudge(1);
+      const numeric = (plus - minus) / (2 * eps);
+      const analytic = picks.reduce((s, p, k) => s + g[p]! * direction[k]!, 0);
+      expect(Math.abs(analytic), name).toBeGreaterThan(0);
+      expect(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3), `${name}: ${analytic} vs ${numeric}`).toBeLessThan(1e-3);
+    }
+    grads.free();
+    // LoRA on the bias-free projections trains as on Qwen2.
+    const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'k_proj', 'v_proj'] });
+    expect(lora.trainables().length).toBeGreaterThan(0);
+    lora.free();
+    model.free();
+  }, 300_000);
+});
