@@ -7,6 +7,7 @@ import type { MatmulShape } from '../src/kernels/matmul/matmul.js';
 import { launchChromium } from './helpers/chromium.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 import { serveDirectory } from './helpers/serve.js';
+import { repoFromDirectory, startFixtureHub } from './helpers/hub.js';
 
 /** What test/browser/harness.html puts on window. */
 interface Harness {
@@ -17,6 +18,8 @@ interface Harness {
     after: string;
   }>;
   qwen2(dir: string, sequences: number[][]): Promise<number[][]>;
+  hub(endpoint: string, repo: string, sequences: number[][]): Promise<{ dir: string; logprobs: number[][]; files: number[]; models: { repo: string; snapshots: string[]; refs: Record<string, string> }[] }>;
+  hubRemove(repo: string): Promise<{ removed: boolean; models: unknown[] }>;
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -45,6 +48,31 @@ describe('browser (headless Debian chromium, navigator.gpu)', () => {
     const got = await page.evaluate(([d, s]) => (window as unknown as { harness: Harness }).harness.qwen2(d, s), [`/${dir}`, expected.sequences] as const);
     expect(got.map((r) => r.length)).toEqual(expected.logprobs.map((r) => r.length));
     expect(Math.max(...got.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!))))).toBeLessThan(1e-4);
+  });
+
+  it('fromPretrained by name from a Hub server into Cache Storage; the second page load works with the server gone', async () => {
+    const dir = 'test/fixtures/qwen2/tiny-bf16';
+    const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
+    const files = { ...repoFromDirectory(`${root}${dir}`, (n) => n !== 'expected.json'), 'tokenizer.json': new Uint8Array(readFileSync(`${root}assets/demo-policy/tokenizer.json`)) };
+    const commit = 'b0b0000000000000000000000000000000000002';
+    const hub = await startFixtureHub({ 'tiny/bf16': { files, commit } });
+    const call = () => page.evaluate(([e, s]) => (window as unknown as { harness: Harness }).harness.hub(e, 'tiny/bf16', s), [hub.url, expected.sequences] as const);
+    try {
+      const first = await call();
+      expect(first.dir).toBe(`${hub.url}/tiny/bf16/resolve/${commit}`);
+      expect(first.files[0]).toBe(first.files[1]);
+      expect(Math.max(...first.logprobs.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!))))).toBeLessThan(1e-4);
+      expect(first.models).toEqual([{ repo: 'tiny/bf16', bytes: expect.any(Number), snapshots: [commit], refs: { main: commit }, path: `${hub.url}/tiny/bf16` }]);
+      await hub.close();
+      await page.reload();
+      await page.waitForFunction(() => (window as { harnessReady?: boolean }).harnessReady === true);
+      const offline = await call();
+      expect(offline.logprobs).toEqual(first.logprobs);
+      const removed = await page.evaluate(() => (window as unknown as { harness: Harness }).harness.hubRemove('tiny/bf16'));
+      expect(removed).toEqual({ removed: true, models: [] });
+    } finally {
+      await hub.close().catch(() => {});
+    }
   });
 
   it('matmul through the browser bundle matches the f64 reference for every variant the adapter runs', async () => {

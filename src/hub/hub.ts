@@ -15,6 +15,7 @@
 import { IgSearchError } from '../errors.js';
 import { currentPlatform } from '../platform/platform.js';
 import type { HubStore } from './store.js';
+import { webCachedModels, webFromPretrained, webRemoveCachedModel } from './web.js';
 
 export interface DownloadProgress {
   file: string;
@@ -68,7 +69,22 @@ export async function fromPretrained(ref: string, options: PretrainedOptions = {
   if (await platform.isDirectory?.(ref)) return ref.replace(/\/$/, '');
   if (!REPO_ID.test(ref)) throw new IgSearchError('INVALID_ARGUMENT', `model ${JSON.stringify(ref)} is not a directory, a URL or a Hub id like Qwen/Qwen2.5-0.5B-Instruct`);
   const store = await platform.hubStore?.(options.cacheDir);
-  if (!store) throw new IgSearchError('UNSUPPORTED_RUNTIME', `fromPretrained(${JSON.stringify(ref)}): this runtime has no model cache yet; give the model's base URL (${options.endpoint ?? 'https://huggingface.co'}/${ref}/resolve/main)`);
+  if (!store) {
+    // Browsers and Web Workers: Cache Storage (hub/web.ts).
+    return webFromPretrained(
+      ref,
+      {
+        endpoint: (options.endpoint ?? 'https://huggingface.co').replace(/\/$/, ''),
+        revision: options.revision ?? 'main',
+        token: options.token,
+        offline: options.offline ?? false,
+        files: { required: ['config.json', 'tokenizer.json'], optional: OPTIONAL_FILES },
+        onProgress: options.onProgress,
+        fetcher: options.fetch ?? globalThis.fetch.bind(globalThis),
+      },
+      (index) => shardNames(index, ref),
+    );
+  }
   return new HubDownload(ref, store, options).run();
 }
 
@@ -319,15 +335,15 @@ function shardNames(text: string, repo: string): string[] {
   return names.sort() as string[];
 }
 
-/** The models in the cache (Node/Deno). */
+/** The models in the cache (Node/Deno: the Hugging Face cache; browsers: Cache Storage). */
 export async function cachedModels(options: { cacheDir?: string } = {}): Promise<import('./store.js').CachedModel[]> {
   const store = await currentPlatform().hubStore?.(options.cacheDir);
-  return store ? store.list() : [];
+  return store ? store.list() : webCachedModels();
 }
 
 /** Deletes a model from the cache; false when it was not there. */
 export async function removeCachedModel(repo: string, options: { cacheDir?: string } = {}): Promise<boolean> {
   if (!REPO_ID.test(repo)) throw new IgSearchError('INVALID_ARGUMENT', `${JSON.stringify(repo)} is not a Hub id like Qwen/Qwen2.5-0.5B-Instruct`);
   const store = await currentPlatform().hubStore?.(options.cacheDir);
-  return store ? store.remove(repo) : false;
+  return store ? store.remove(repo) : webRemoveCachedModel(repo);
 }

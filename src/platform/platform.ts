@@ -4,6 +4,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { HubStore } from '../hub/store.js';
+import { cachedResponse } from '../hub/web.js';
 
 export type RuntimeName = 'node' | 'deno' | 'browser';
 
@@ -125,7 +126,8 @@ export const webPlatform: Platform = {
     return fetchBytes(url);
   },
   async readFile(path) {
-    return fetchBytes(path);
+    // A Hub file fromPretrained put in Cache Storage is read from there (offline too).
+    return (await cachedResponse(path)) ?? fetchBytes(path);
   },
   version() {
     return (globalThis as { navigator?: { userAgent?: string } }).navigator?.userAgent ?? 'unknown';

@@ -60,6 +60,10 @@ export async function startFixtureHub(repos: Record<string, HubRepo>, options: {
     res.end(bytes);
   };
   const handler = (req: IncomingMessage, res: import('node:http').ServerResponse) => {
+    // CORS as the Hub answers it, so a page on another origin (the browser test) can read files and headers.
+    res.setHeader('access-control-allow-origin', '*');
+    res.setHeader('access-control-expose-headers', 'x-repo-commit, etag, x-linked-etag, x-linked-size, x-error-code, content-length');
+    if (req.method === 'OPTIONS') return void res.writeHead(204, { 'access-control-allow-headers': 'authorization, accept-encoding', 'access-control-allow-methods': 'GET, HEAD' }).end();
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     requests.push({ method: req.method ?? '', path, authorization: req.headers.authorization, host: req.headers.host ?? '' });
     const lfs = /^\/lfs\/([^/]+)\/([0-9a-f]{64})$/.exec(path);
