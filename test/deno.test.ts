@@ -1,6 +1,11 @@
 import { spawnSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
+import { repoFromDirectory, startFixtureHub } from './helpers/hub.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -34,4 +39,31 @@ describe('Deno runtime', () => {
     expect(steps.every((s) => Number.isFinite(s.loss) && s.ig > 0 && s.timing.ig > 0)).toBe(true);
     expect(result.stdout).toMatch(/latest checkpoint .*step-000002/);
   });
+  it('fromPretrained in Deno: downloads into HF_HUB_CACHE from HF_ENDPOINT, loads, and serves from the cache with the Hub gone', async () => {
+    const dir = 'test/fixtures/qwen2/tiny-bf16';
+    const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
+    const files = { ...repoFromDirectory(`${root}${dir}`, (n) => n !== 'expected.json'), 'tokenizer.json': new Uint8Array(readFileSync(`${root}assets/demo-policy/tokenizer.json`)) };
+    const hub = await startFixtureHub({ 'tiny/bf16': { files } });
+    const cache = mkdtempSync(`${tmpdir()}/ig-deno-hub-`);
+    const run = async () => {
+      const { stdout } = await promisify(execFile)(`${root}node_modules/.bin/deno`, ['run', '--allow-read', '--allow-write', '--allow-net', '--allow-env', '--no-check', 'test/deno/hub_load.ts', 'tiny/bf16', JSON.stringify(expected.sequences)], {
+        cwd: root,
+        env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1', HF_ENDPOINT: hub.url, HF_HUB_CACHE: cache, HF_TOKEN: '' },
+        encoding: 'utf8',
+        timeout: 120_000,
+      });
+      return JSON.parse(stdout.trim().split('\n').pop()!) as { dir: string; logprobs: number[][]; models: string[] };
+    };
+    try {
+      const first = await run();
+      expect(first.dir.startsWith(`${cache}/models--tiny--bf16/snapshots/`)).toBe(true);
+      expect(first.models).toEqual(['tiny/bf16']);
+      expect(Math.max(...first.logprobs.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!))))).toBeLessThan(2e-5);
+      await hub.close();
+      const offline = await run();
+      expect(offline).toEqual(first);
+    } finally {
+      await hub.close().catch(() => {});
+    }
+  }, 240_000);
 });
