@@ -22,6 +22,7 @@ export default {
     cli: 'src/entry/cli.ts',
     server: 'src/entry/server.ts',
     index: 'src/index.ts',
+    internals: 'src/internals.ts',
     'worker-node': 'src/entry/worker-node.ts',
     'worker-browser': 'src/entry/worker-browser.ts',
   },

@@ -6,7 +6,8 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { qwen2ConfigJson, qwen2TensorShapes, randomQwen2Tensors, readQwen2Config, writeSafetensors, type Qwen2Config } from 'ig-search';
+import { readQwen2Config, type Qwen2Config } from 'ig-search';
+import { qwen2ConfigJson, qwen2TensorShapes, randomQwen2Tensors, writeSafetensors } from 'ig-search/internals';
 
 export const FIXTURE_DIR = 'test/fixtures/qwen2/tiny-f32';
 export const FIXTURE_CONFIG = readQwen2Config(readFileSync(`${FIXTURE_DIR}/config.json`, 'utf8'));

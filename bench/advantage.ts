@@ -8,8 +8,8 @@
  */
 import { createRequire } from 'node:module';
 import { Bm25Index, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages } from 'ig-search';
-import { Bm25Reference } from '../src/retrieval/bm25.reference.js';
-import { exactMatchRef, extractAnswerRef, grpoRef, informationGainRef, modulateRef } from '../src/rl/reference.js';
+import { Bm25Oracle } from '../src/retrieval/bm25.oracle.js';
+import { exactMatchRef, extractAnswerRef, grpoRef, informationGainRef, modulateRef } from '../src/rl/oracle.js';
 import { printTable, rng, syntheticCorpus, timeIt, writeResults } from './_lib.js';
 
 // okapibm25 is CommonJS with `exports.default`; require() gives the same function in every loader.
@@ -83,10 +83,10 @@ const buildOurs = await timeIt(
   },
   { minReps: 1, minSeconds: 0 },
 );
-let reference: Bm25Reference | undefined;
+let reference: Bm25Oracle | undefined;
 const buildTs = await timeIt(
   async () => {
-    reference = new Bm25Reference(docs);
+    reference = new Bm25Oracle(docs);
   },
   { minReps: 1, minSeconds: 0 },
 );

@@ -10,7 +10,8 @@
  *   npm run bench -- demo [--seeds 1,2,3] [--steps 30] [--lambdas 1,0.3]   # writes bench/results/demo.json
  */
 import { parseArgs } from 'node:util';
-import { differences, Gpu, hopSubsets, loadWasmCore, pairedBootstrap, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunRecord, type RunSummary } from 'ig-search';
+import { Gpu, loadWasmCore, pairedBootstrap, runDemo, summarizeRuns, DEMO_DEFAULTS, type RunRecord, type RunSummary } from 'ig-search';
+import { differences, hopSubsets } from 'ig-search/internals';
 import { printTable, writeResults } from './_lib.js';
 
 const { values } = parseArgs({ options: { seeds: { type: 'string', default: '1,2,3' }, steps: { type: 'string', default: String(DEMO_DEFAULTS.steps) }, lambdas: { type: 'string', default: `${DEMO_DEFAULTS.lambda},${DEMO_DEFAULTS.lambda === 1 ? 0.3 : 1}` } } });

@@ -11,7 +11,8 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gpu, Qwen2Model, fromPretrained, qwen2ConfigJson, qwen2TensorShapes, readQwen2Checkpoint } from 'ig-search';
+import { Gpu, Qwen2Model, fromPretrained } from 'ig-search';
+import { qwen2ConfigJson, qwen2TensorShapes, readQwen2Checkpoint } from 'ig-search/internals';
 import { startFixtureHub, repoFromDirectory } from '../test/helpers/hub.js';
 import { QWEN05 } from './_models.js';
 import { printTable, writeResults } from './_lib.js';

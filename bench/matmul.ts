@@ -5,7 +5,8 @@
  *
  *   npm run bench -- matmul            # writes bench/results/matmul.json
  */
-import { Gpu, Matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant } from 'ig-search';
+import { Gpu } from 'ig-search';
+import { Matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 
 interface Case {

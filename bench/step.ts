@@ -13,7 +13,8 @@
  *   npm run bench -- step [--demo-steps 6] [--lengths 1024,4096] [--demo-only]
  */
 import { parseArgs } from 'node:util';
-import { Bm25Index, DEMO_DEFAULTS, Gpu, IgSearchTrainer, loadDemoPolicy, loadWasmCore, promptText, Qwen2Model, qwen2Gradients, questionsForStep, randomQwen2Tensors, readQwen2Config, searchR1Prompt, type StepMetrics } from 'ig-search';
+import { Bm25Index, DEMO_DEFAULTS, Gpu, IgSearchTrainer, loadDemoPolicy, loadWasmCore, promptText, Qwen2Model, qwen2Gradients, readQwen2Config, searchR1Prompt, type StepMetrics } from 'ig-search';
+import { questionsForStep, randomQwen2Tensors } from 'ig-search/internals';
 import { printTable, runTorch, writeResults } from './_lib.js';
 
 const { values } = parseArgs({ options: { 'demo-steps': { type: 'string', default: '6' }, lengths: { type: 'string', default: '1024,4096' }, 'demo-only': { type: 'boolean', default: false } } });

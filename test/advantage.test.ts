@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IgSearchError, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, type WasmCore } from '../src/entry/node.js';
-import { grpoRef, informationGainRef, modulateRef, type ModulationRef } from '../src/rl/reference.js';
+import { grpoRef, informationGainRef, modulateRef, type ModulationRef } from '../src/rl/oracle.js';
 import { mulberry32 } from './helpers/random.js';
 
 let core: WasmCore;

@@ -1,7 +1,7 @@
 import BM25 from 'okapibm25';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bm25Index, IgSearchError, bm25Terms, loadWasmCore, parseCorpusJsonl, passageTitle, type WasmCore } from '../src/entry/node.js';
-import { Bm25Reference, bm25TermsRef } from '../src/retrieval/bm25.reference.js';
+import { Bm25Oracle, bm25TermsRef } from '../src/retrieval/bm25.oracle.js';
 import { mulberry32 } from './helpers/random.js';
 
 let core: WasmCore;
@@ -52,7 +52,7 @@ describe('BM25 ranking', () => {
     const text = () => Array.from({ length: 3 + Math.floor(rng() * 25) }, () => vocab[Math.floor(rng() * vocab.length)]! + (rng() < 0.3 ? ', ' : ' ')).join('');
     const docs = Array.from({ length: 120 }, text);
     const index = Bm25Index.build(core, passages(docs));
-    const ref = new Bm25Reference(docs);
+    const ref = new Bm25Oracle(docs);
     const queries = Array.from({ length: 30 }, () => text().slice(0, 40));
     const batch = index.searchBatch(queries, 5);
     queries.forEach((q, i) => {

@@ -11,14 +11,16 @@ import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 const root = fileURLToPath(new URL('..', import.meta.url));
 
 describe('the built Node bundle (dist/node.js) and CLI', () => {
-  it('resolves through the package exports map and multiplies correctly on Dawn', async () => {
+  it('resolves through the package exports map (main entry and ig-search/internals) and multiplies correctly on Dawn', async () => {
     const ig = await import('ig-search');
+    const internals = await import('ig-search/internals');
+    expect('matmul' in ig).toBe(false); // kernel-level names live on the internals subpath only
     const gpu = await ig.Gpu.request();
     const shape = { M: 45, N: 77, K: 38, batch: 2, broadcastB: true, transposeB: true };
     const rng = mulberry32(5);
     const a = randomFloats(2 * 45 * 38, rng);
     const b = randomFloats(77 * 38, rng);
-    const c = await ig.matmul(gpu, a, b, shape);
+    const c = await internals.matmul(gpu, a, b, shape);
     expect(maxScaledError(c, matmulRef(a, b, shape))).toBeLessThan(1e-5);
     const core = await ig.loadWasmCore();
     expect(core.selfTestUtf8('dist ✓').text).toBe('dist ✓');

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { BufferUsage, Gpu, IgSearchError, defineKernel } from '../src/entry/node.js';
+import { Gpu, IgSearchError } from '../src/entry/node.js';
+import { BufferUsage, defineKernel } from '../src/internals.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { setPlatform, currentPlatform, type Platform } from '../src/platform/platform.js';
 

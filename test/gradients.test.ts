@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError, policyLoss, Qwen2Model, qwen2Gradients, readModelTensor, readSafetensorsHeader, tensorToF32 } from '../src/entry/node.js';
+import { AdamW, Gpu, IgSearchError, policyLoss, Qwen2Model, qwen2Gradients, readModelTensor } from '../src/entry/node.js';
+import { readSafetensorsHeader, tensorToF32 } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {

@@ -3,7 +3,8 @@
 // here every gradient against finite differences of the f64 reference, and training leaves the absent
 // biases out of the optimizer and out of saved checkpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, LoraAdapters, Qwen2Model, qwen2ConfigJson, qwen2Gradients, qwen2LogprobsRef, qwen2TensorShapes, readQwen2Checkpoint, readQwen2Config } from '../src/entry/node.js';
+import { Gpu, LoraAdapters, Qwen2Model, qwen2Gradients, readQwen2Config } from '../src/entry/node.js';
+import { qwen2ConfigJson, qwen2LogprobsRef, qwen2TensorShapes, readQwen2Checkpoint } from '../src/internals.js';
 
 const DIR = 'test/fixtures/qwen2/tiny-llama';
 

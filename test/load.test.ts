@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, LoraAdapters, Qwen2Model, openQwen2Checkpoint, readQwen2Checkpoint, type TensorSource } from '../src/entry/node.js';
+import { Gpu, LoraAdapters, Qwen2Model } from '../src/entry/node.js';
+import { openQwen2Checkpoint, readQwen2Checkpoint, type TensorSource } from '../src/internals.js';
 
 const SHARDED = 'test/fixtures/qwen2/tiny-bf16';
 const IDS = [3, 17, 4, 99, 250, 8, 41];

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError, LoraAdapters, Qwen2Model, qwen2Gradients, readSafetensorsHeader, tensorToF32 } from '../src/entry/node.js';
+import { AdamW, Gpu, IgSearchError, LoraAdapters, Qwen2Model, qwen2Gradients } from '../src/entry/node.js';
+import { readSafetensorsHeader, tensorToF32 } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {

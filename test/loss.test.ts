@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { aggregationWeights, Gpu, IgSearchError, policyLoss, policyLossRef } from '../src/entry/node.js';
+import { Gpu, IgSearchError, policyLoss } from '../src/entry/node.js';
+import { aggregationWeights, policyLossRef } from '../src/internals.js';
 import { mulberry32 } from './helpers/random.js';
 
 let gpu: Gpu;

@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireF16 } from './helpers/f16.js';
-import { f32ToBf16, f32ToF16, Gpu, IgSearchError, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/entry/node.js';
+import { Gpu, IgSearchError } from '../src/entry/node.js';
+import { f32ToBf16, f32ToF16, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/internals.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
 let gpu: Gpu;

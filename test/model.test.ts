@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { requireF16 } from './helpers/f16.js';
-import { f32ToF16, Gpu, IgSearchError, Qwen2Model, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Checkpoint, readQwen2Config, scoreInformationGain, tensorToF32 } from '../src/entry/node.js';
+import { Gpu, IgSearchError, Qwen2Model, readQwen2Config, scoreInformationGain } from '../src/entry/node.js';
+import { f32ToF16, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Checkpoint, tensorToF32 } from '../src/internals.js';
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;

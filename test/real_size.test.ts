@@ -4,7 +4,8 @@
 // log-probs are checked against the f64 reference; every gradient tensor against a central finite
 // difference of that reference along a random sparse direction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, Qwen2Model, qwen2Gradients, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Config } from '../src/entry/node.js';
+import { Gpu, Qwen2Model, qwen2Gradients, readQwen2Config } from '../src/entry/node.js';
+import { qwen2LogprobsRef, randomQwen2Tensors } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {

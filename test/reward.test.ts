@@ -1,6 +1,6 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { IgSearchError, computeRewards, extractAnswer, loadWasmCore, normalizeAnswer, type WasmCore } from '../src/entry/node.js';
-import { exactMatchRef, extractAnswerRef, f1Ref, normalizeAnswerRef } from '../src/rl/reference.js';
+import { exactMatchRef, extractAnswerRef, f1Ref, normalizeAnswerRef } from '../src/rl/oracle.js';
 import { mulberry32 } from './helpers/random.js';
 
 let core: WasmCore;

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecodeSession, generate, Gpu, Qwen2Model, ROW_FIELDS, sampleToken, seededRandom } from '../src/entry/node.js';
+import { DecodeSession, generate, Gpu, Qwen2Model, sampleToken, seededRandom } from '../src/entry/node.js';
+import { ROW_FIELDS } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {

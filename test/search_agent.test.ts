@@ -1,20 +1,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  Bm25Index,
-  Bm25Retriever,
-  Gpu,
-  HttpRetriever,
-  IgSearchError,
-  INVALID_SEARCH_NOTE,
-  loadWasmCore,
-  Qwen2Model,
-  rolloutSearchAgent,
-  Tokenizer,
-  type Retriever,
-  type WasmCore,
-} from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, Gpu, HttpRetriever, IgSearchError, loadWasmCore, Qwen2Model, rolloutSearchAgent, Tokenizer, type Retriever, type WasmCore } from '../src/entry/node.js';
+import { INVALID_SEARCH_NOTE } from '../src/internals.js';
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
 const PASSAGES = [

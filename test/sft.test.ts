@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, Gpu, loadWasmCore, Qwen2Model, randomQwen2Tensors, readQwen2Config, scriptedTrajectory, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, buildWorld, Gpu, loadWasmCore, Qwen2Model, readQwen2Config, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { randomQwen2Tensors, scriptedTrajectory } from '../src/internals.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
 
 let gpu: Gpu;

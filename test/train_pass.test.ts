@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, aggregationWeights, Gpu, Qwen2Model, qwen2Gradients, randomQwen2Tensors, readModelTensor, readQwen2Config, readSafetensorsHeader, resolveLossOptions, tensorToF32 } from '../src/entry/node.js';
+import { AdamW, Gpu, Qwen2Model, qwen2Gradients, readModelTensor, readQwen2Config } from '../src/entry/node.js';
+import { aggregationWeights, randomQwen2Tensors, readSafetensorsHeader, resolveLossOptions, tensorToF32 } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {

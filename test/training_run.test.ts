@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, promptText, questionsForStep, searchR1Prompt, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, promptText, searchR1Prompt, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
+import { questionsForStep } from '../src/internals.js';
 
 const POLICY = 'assets/demo-policy';
 let core: WasmCore;

@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { Bm25Index, gigpoAdvantages, igpoAdvantages, IgSearchError, loadWasmCore, mrSearchAdvantages, type WasmCore } from '../src/entry/node.js';
-import { Bm25Reference } from '../src/retrieval/bm25.reference.js';
-import { gigpoRef, igpoRef, mrSearchRef, stepSearchRef } from '../src/rl/reference.js';
+import { Bm25Oracle } from '../src/retrieval/bm25.oracle.js';
+import { gigpoRef, igpoRef, mrSearchRef, stepSearchRef } from '../src/rl/oracle.js';
 import { mulberry32 } from './helpers/random.js';
 
 let core: WasmCore;
@@ -110,7 +110,7 @@ describe('StepSearch: TF-IDF gain toward the gold passages minus redundancy', ()
   ];
   it('matches the f64 reference (TF-IDF and the step rule)', () => {
     const index = Bm25Index.build(core, corpus.map((contents, i) => ({ id: `d${i}`, contents })));
-    const ref = new Bm25Reference(corpus);
+    const ref = new Bm25Oracle(corpus);
     try {
       const rollouts = [
         { golds: [corpus[1]!, corpus[2]!], steps: [[corpus[0]!, corpus[1]!], [corpus[1]!, corpus[2]!], [corpus[4]!]] },

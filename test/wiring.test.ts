@@ -1,6 +1,7 @@
 // The trainer's wiring and the "computed once" claims, pinned by counting what the engine does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, byPrediction, DecodeSession, Gpu, IgSearchTrainer, loadWasmCore, packBatch, Qwen2Model, readQwen2Checkpoint, Tokenizer, type Retriever, type SearchTrajectory, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, buildWorld, DecodeSession, Gpu, IgSearchTrainer, loadWasmCore, Qwen2Model, Tokenizer, type Retriever, type SearchTrajectory, type WasmCore } from '../src/entry/node.js';
+import { byPrediction, packBatch, readQwen2Checkpoint } from '../src/internals.js';
 
 let gpu: Gpu;
 let core: WasmCore;

@@ -1,5 +1,6 @@
 // deno run --allow-read examples/deno/matmul.ts — the same through Deno's navigator.gpu.
-import { Gpu, loadWasmCore, matmul } from '../../dist/deno.js';
+import { Gpu, loadWasmCore } from '../../dist/deno.js';
+import { matmul } from '../../dist/internals.js';
 
 const gpu = await Gpu.request();
 const core = await loadWasmCore();

@@ -1,5 +1,6 @@
 // node examples/node/matmul.mjs — a batched matmul on whatever WebGPU adapter Dawn finds.
-import { Gpu, matmul, matmulRef } from 'ig-search';
+import { Gpu } from 'ig-search';
+import { matmul, matmulRef } from 'ig-search/internals';
 
 const gpu = await Gpu.request();
 console.log(`adapter: ${gpu.adapter.description} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'})`);

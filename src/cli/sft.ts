@@ -9,7 +9,7 @@ import { readQwen2Config } from '../model/config.js';
 import { Qwen2Model } from '../model/qwen2.js';
 import { randomQwen2Tensors } from '../model/random.js';
 import { Bm25Index } from '../retrieval/bm25.js';
-import { saveModelDirectory } from '../rl/checkpoint.js';
+import { saveModelDirectory } from '../rl/training_checkpoint.js';
 import { supervisedWarmStart } from '../rl/sft.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
 import { trainTokenizerJson } from '../tokenizer/train.js';

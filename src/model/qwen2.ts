@@ -18,7 +18,7 @@ import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
-import { mapSource, openQwen2Checkpoint, type TensorSource } from './checkpoint.js';
+import { mapSource, openQwen2Checkpoint, type TensorSource } from './hf_checkpoint.js';
 import { hasTensor, qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';

@@ -33,7 +33,7 @@ import { scoreInformationGainFromCache, type CachedIgStep } from '../scoring/ig.
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
 import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch, type TrainQuestion } from './batch.js';
-import { readCheckpointState, saveCheckpoint, type TrainerState } from './checkpoint.js';
+import { readCheckpointState, saveCheckpoint, type TrainerState } from './training_checkpoint.js';
 import { ALGORITHMS, TRAINER_DEFAULTS, TURN_CREDIT_DEFAULTS, type Algorithm } from '../defaults.js';
 import { gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
 import { computeRewards } from './reward.js';

@@ -1,6 +1,7 @@
 // Runs under `deno test --allow-read` (driven by test/deno.test.ts): the built Deno bundle, with
 // WebGPU from Deno's own navigator.gpu (wgpu) and the .wasm read with Deno.readFile.
-import { Gpu, IgSearchError, Qwen2Model, loadWasmCore, matmul, matmulRef, pickMatmulVariant } from '../../dist/deno.js';
+import { Gpu, IgSearchError, Qwen2Model, loadWasmCore } from '../../dist/deno.js';
+import { matmul, matmulRef, pickMatmulVariant } from '../../dist/internals.js';
 
 function assert(condition: unknown, message: string): asserts condition {
   if (!condition) throw new Error(message);

@@ -1,4 +1,5 @@
-import { Bm25Index, buildWorld, Qwen2Model, readQwen2Checkpoint, Tokenizer, type Gpu, type WasmCore } from '../../src/entry/node.js';
+import { Bm25Index, buildWorld, Qwen2Model, Tokenizer, type Gpu, type WasmCore } from '../../src/entry/node.js';
+import { readQwen2Checkpoint } from '../../src/internals.js';
 import { searchR1Prompt } from '../../src/rollout/search_r1.js';
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];

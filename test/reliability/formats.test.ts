@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { IgSearchError, readSafetensorsHeader } from '../../src/entry/node.js';
+import { IgSearchError } from '../../src/entry/node.js';
+import { readSafetensorsHeader } from '../../src/internals.js';
 
 const file = (header: object, dataBytes: number) => {
   const json = new TextEncoder().encode(JSON.stringify(header));

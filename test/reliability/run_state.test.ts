@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { Gpu, IgSearchError, latestCheckpoint, MAX_SKIPPED_IN_A_ROW, Qwen2Model, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
+import { Gpu, IgSearchError, latestCheckpoint, Qwen2Model, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
+import { MAX_SKIPPED_IN_A_ROW } from '../../src/internals.js';
 
 const POLICY = 'assets/demo-policy';
 let gpu: Gpu;

@@ -10,7 +10,7 @@ export function bm25TermsRef(text: string): string[] {
   return (text.match(TERM) ?? []).map((t) => Array.from(t, (c) => c.toLowerCase()).join(''));
 }
 
-export class Bm25Reference {
+export class Bm25Oracle {
   private readonly postings = new Map<string, Map<number, number>>();
   private readonly lengths: number[] = [];
   private readonly avgdl: number;

@@ -1,0 +1,33 @@
+/**
+ * `ig-search/internals`: the kernel-level pieces under the public API — WebGPU kernels and their
+ * launchers, buffer pools and flags, checkpoint and safetensors readers, f64 oracles, the packed
+ * batch, the gradient pass, the policy loss and AdamW. For benchmarks, tests and people building on
+ * the kernels; they change with the implementation. Import beside the main entry (which installs the
+ * runtime's platform): `import { Matmul } from 'ig-search/internals'`.
+ */
+export { DispatchBatch } from './gpu/device.js';
+export { WasmScope } from './wasm/core.js';
+export { KvCache } from './model/qwen2.js';
+export { qwen2ConfigJson, qwen2TensorShapes } from './model/config.js';
+export { INVALID_SEARCH_NOTE } from './rollout/search_r1.js';
+export { loraSite, peftName, type LoraSite } from './model/lora.js';
+export { scriptedTrajectory, type ScriptedExample } from './rl/sft.js';
+export { questionsForStep, MAX_SKIPPED_IN_A_ROW } from './rl/loop.js';
+export { differences, hopSubsets } from './compare/stats.js';
+export { hopSplit } from './report/report.js';
+export { currentPlatform, type Platform, type RuntimeName } from './platform/platform.js';
+export { BufferPool, type PoolStats } from './gpu/pool.js';
+export { defineKernel, type Kernel, type Binding } from './gpu/kernel.js';
+export type { CompiledKernel, Constants } from './gpu/pipelines.js';
+export { BufferUsage, MapMode } from './gpu/flags.js';
+export { Matmul, matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulOptions } from './kernels/matmul/matmul.js';
+export { matmulRef } from './kernels/matmul/ref.js';
+export { readQwen2Checkpoint, openQwen2Checkpoint, mapSource, type HostCheckpoint, type OpenCheckpoint, type TensorSource } from './model/hf_checkpoint.js';
+export { readSafetensorsHeader, tensorToF32, f32ToF16, f32ToBf16, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
+export type { BufferSlice } from './gpu/device.js';
+export { randomQwen2Tensors } from './model/random.js';
+export { qwen2LogprobsRef } from './model/ref.js';
+export { ScorePlan, type ScorePath, type Selection, ROW_FIELDS } from './scoring/plan.js';
+export { aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions } from './kernels/policy_loss/policy_loss.js';
+export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';
+export { packBatch, byPrediction, type Batch } from './rl/batch.js';
