@@ -3,6 +3,7 @@
 // here every gradient against finite differences of the f64 reference, and training leaves the absent
 // biases out of the optimizer and out of saved checkpoints.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directionalCheck } from './helpers/gradcheck.js';
 import { Gpu, LoraAdapters, Qwen2Model, qwen2Gradients, readQwen2Config } from '../src/entry/node.js';
 import { qwen2ConfigJson, qwen2LogprobsRef, qwen2TensorShapes, readQwen2Checkpoint } from '../src/internals.js';
 
@@ -39,24 +40,10 @@ describe('Llama architecture', () => {
     const grads = await qwen2Gradients(model, sequences, coefficients);
     expect([...grads.buffers.keys()].some((n) => n.endsWith('_proj.bias'))).toBe(false);
     expect(grads.trainables.some((t) => t.name.endsWith('bQkv'))).toBe(false);
-    const eps = 1e-3;
     for (const name of grads.buffers.keys()) {
-      const g = await grads.read(name);
-      const w = tensors.get(name)!;
-      let largest = 0;
-      for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[largest]!)) largest = i;
-      const picks = [largest, ...Array.from({ length: 15 }, () => Math.floor(rand() * g.length))];
-      const direction = picks.map(() => (rand() < 0.5 ? -1 : 1));
-      const nudge = (sign: number) => picks.forEach((p, k) => (w[p]! += sign * eps * direction[k]!));
-      nudge(1);
-      const plus = loss();
-      nudge(-2);
-      const minus = loss();
-      nudge(1);
-      const numeric = (plus - minus) / (2 * eps);
-      const analytic = picks.reduce((s, p, k) => s + g[p]! * direction[k]!, 0);
+      const { analytic, numeric, error } = directionalCheck(await grads.read(name), tensors.get(name)!, loss, rand, 16);
       expect(Math.abs(analytic), name).toBeGreaterThan(0);
-      expect(Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3), `${name}: ${analytic} vs ${numeric}`).toBeLessThan(1e-3);
+      expect(error, `${name}: ${analytic} vs ${numeric}`).toBeLessThan(1e-3);
     }
     grads.free();
     // LoRA on the bias-free projections trains as on Qwen2.

@@ -4,6 +4,7 @@
 // log-probs are checked against the f64 reference; every gradient tensor against a central finite
 // difference of that reference along a random sparse direction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { directionalCheck } from './helpers/gradcheck.js';
 import { Gpu, Qwen2Model, qwen2Gradients, readQwen2Config } from '../src/entry/node.js';
 import { qwen2LogprobsRef, randomQwen2Tensors } from '../src/internals.js';
 
@@ -41,7 +42,6 @@ describe('Qwen2.5-0.5B dimensions (one layer, sharded LM head)', () => {
 
     const loss = () => sequences.reduce((sum, s, i) => sum + qwen2LogprobsRef(config, weights, s).reduce((a, v, t) => a + v * coefficients[i]![t]!, 0), 0);
     const grads = await qwen2Gradients(model, sequences, coefficients);
-    const eps = 1e-3;
     // Named tensors, plus the tied embedding/LM head, whose gradient lives in one buffer per shard.
     const checks: { name: string; g: Float32Array; w: Float32Array; offset: number }[] = [];
     for (const name of grads.buffers.keys()) checks.push({ name, g: await grads.read(name), w: weights.get(name)!, offset: 0 });
@@ -54,19 +54,7 @@ describe('Qwen2.5-0.5B dimensions (one layer, sharded LM head)', () => {
     for (const { name, g, w: whole, offset } of checks) {
       const w = whole.subarray(offset, offset + g.length);
       // 24 random entries, with the largest-gradient entry among them so the check is never vacuous.
-      let largest = 0;
-      for (let i = 0; i < g.length; i++) if (Math.abs(g[i]!) > Math.abs(g[largest]!)) largest = i;
-      const picks = [largest, ...Array.from({ length: 23 }, () => Math.floor(rand() * g.length))];
-      const direction = picks.map(() => (rand() < 0.5 ? -1 : 1));
-      const nudge = (sign: number) => picks.forEach((p, k) => (w[p]! += sign * eps * direction[k]!));
-      nudge(1);
-      const plus = loss();
-      nudge(-2);
-      const minus = loss();
-      nudge(1);
-      const numeric = (plus - minus) / (2 * eps);
-      const analytic = picks.reduce((s, p, k) => s + g[p]! * direction[k]!, 0);
-      const error = Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3);
+      const { analytic, numeric, error } = directionalCheck(g, w, loss, rand, 24);
       console.log(`real-size gradient ${name}: directional ${analytic.toExponential(3)} vs finite difference ${numeric.toExponential(3)} (relative ${error.toExponential(1)})`);
       expect(Math.abs(analytic), name).toBeGreaterThan(0);
       expect(error, `${name}: ${analytic} vs ${numeric}`).toBeLessThan(1e-4); // measured at most 1.7e-5
