@@ -55,6 +55,19 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     expect(bad.stderr).toMatch(/INVALID_ARGUMENT: score: text input needs .*tokenizer\.json/);
   });
 
+  it('`ig-search score` on a BF16 checkpoint stores bf16 weights by default (--weights auto), with the f32 log-probs exactly', () => {
+    const dir = `${root}test/fixtures/qwen2/tiny-bf16`;
+    const score = (...extra: string[]) => spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'score', '--model', dir, '--prefix-ids', '3,17,4', '--continuation-ids', '99,250,8', '--json', ...extra], { encoding: 'utf8', timeout: 120_000 });
+    const auto = score();
+    const wide = score('--weights', 'f32');
+    expect(auto.status, auto.stderr).toBe(0);
+    expect([JSON.parse(auto.stdout).weights, JSON.parse(wide.stdout).weights]).toEqual(['bf16', 'f32']);
+    expect(JSON.parse(auto.stdout).continuations).toEqual(JSON.parse(wide.stdout).continuations);
+    const bad = score('--weights', 'f8');
+    expect(bad.status).toBe(1);
+    expect(bad.stderr).toMatch(/--weights must be auto, f32, bf16 or f16, got f8/);
+  });
+
   it('`ig-search run` produces one well-formed trajectory (fixture model, trained tokenizer, JSONL corpus)', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ig-run-'));
     copyFileSync(`${root}test/fixtures/qwen2/tiny-f32/model.safetensors`, join(dir, 'model.safetensors'));

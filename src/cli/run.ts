@@ -13,10 +13,10 @@ import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { numberFlag, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
+import { inferenceWeights, numberFlag, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
 
 export const RUN_USAGE = `  run --model DIR|ORG/NAME --question TEXT (--corpus FILE.jsonl | --retriever URL)
-        [--max-turns ${SAMPLING_DEFAULTS.maxTurns}] [--max-tokens ${SAMPLING_DEFAULTS.maxTokens}] [--docs ${SAMPLING_DEFAULTS.docsPerSearch}] [--temperature 0] [--seed 0] [--weights f32|bf16|f16] [--json]
+        [--max-turns ${SAMPLING_DEFAULTS.maxTurns}] [--max-tokens ${SAMPLING_DEFAULTS.maxTokens}] [--docs ${SAMPLING_DEFAULTS.docsPerSearch}] [--temperature 0] [--seed 0] [--weights auto|f32|bf16|f16] [--json]
                                one search-agent trajectory with its retrieved documents`;
 
 export async function run(argv: string[]): Promise<number> {
@@ -30,14 +30,14 @@ export async function run(argv: string[]): Promise<number> {
     docs: { type: 'string', default: String(SAMPLING_DEFAULTS.docsPerSearch) },
     temperature: { type: 'string', default: '0' },
     seed: { type: 'string', default: '0' },
-    weights: { type: 'string', default: 'f32' },
+    weights: { type: 'string', default: 'auto' },
     json: { type: 'boolean', default: false },
   });
   if (!values.model || !values.question) throw new IgSearchError('INVALID_ARGUMENT', 'run: --model DIR and --question TEXT are required');
   if (!values.corpus === !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', 'run: give exactly one of --corpus FILE.jsonl or --retriever URL');
-  if (values.weights !== 'f32' && values.weights !== 'f16' && values.weights !== 'bf16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32, f16 or bf16, got ${values.weights}`);
   const core = await loadWasmCore();
   const dir = await resolveModel(values.model);
+  const weights = await inferenceWeights(values.weights, dir);
   const tokenizer = await loadTokenizer(core, dir);
   let retriever: Retriever;
   let index: Bm25Index | undefined;
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, dir, { weights: values.weights });
+    const model = await Qwen2Model.load(gpu, dir, { weights });
     const started = performance.now();
     const [t] = await rolloutSearchAgent(model, [prompt], {
       tokenizer,

@@ -9,10 +9,10 @@ import { Qwen2Model } from '../model/qwen2.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { resolveModel } from './args.js';
+import { inferenceWeights, resolveModel } from './args.js';
 
 export const SCORE_USAGE = `  score --model DIR|ORG/NAME (--prefix TEXT | --prefix-ids 1,2,3) (--continuation TEXT | --continuation-ids 4,5)...
-        [--weights f32|bf16|f16] [--no-prefix-cache] [--json]
+        [--weights auto|f32|bf16|f16] [--no-prefix-cache] [--json]
                                per-token log p(continuation | prefix) and its mean, for each continuation`;
 
 function ids(text: string, flag: string): number[] {
@@ -31,7 +31,7 @@ function parse(argv: string[]) {
       'prefix-ids': { type: 'string' },
       continuation: { type: 'string', multiple: true },
       'continuation-ids': { type: 'string', multiple: true },
-      weights: { type: 'string', default: 'f32' },
+      weights: { type: 'string', default: 'auto' },
       'no-prefix-cache': { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
     },
@@ -49,7 +49,7 @@ export async function score(argv: string[]): Promise<number> {
   const { values } = parsed;
   if (!values.model) throw new IgSearchError('INVALID_ARGUMENT', 'score: --model DIR is required');
   values.model = await resolveModel(values.model);
-  if (values.weights !== 'f32' && values.weights !== 'f16' && values.weights !== 'bf16') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be f32, f16 or bf16, got ${values.weights}`);
+  const weights = await inferenceWeights(values.weights, values.model);
   const texts = values.prefix !== undefined || (values.continuation?.length ?? 0) > 0;
   let tokenizer: Tokenizer | undefined;
   if (texts) {
@@ -70,12 +70,12 @@ export async function score(argv: string[]): Promise<number> {
 
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, values.model, { weights: values.weights });
+    const model = await Qwen2Model.load(gpu, values.model, { weights });
     const started = performance.now();
     const scored = await model.scoreContinuations(prefix, continuations, { prefixCache: !values['no-prefix-cache'] });
     const seconds = (performance.now() - started) / 1000;
     if (values.json) {
-      console.log(JSON.stringify({ prefix, continuations: scored.map((s, i) => ({ ids: continuations[i], logprobs: Array.from(s.logprobs), mean: s.mean })), seconds }, null, 2));
+      console.log(JSON.stringify({ prefix, weights: model.weightDtype, continuations: scored.map((s, i) => ({ ids: continuations[i], logprobs: Array.from(s.logprobs), mean: s.mean })), seconds }, null, 2));
     } else {
       scored.forEach((s, i) => {
         console.log(`continuation ${i + 1}: mean log p = ${s.mean.toFixed(4)} over ${s.logprobs.length} tokens`);
