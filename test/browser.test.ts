@@ -123,5 +123,23 @@ describe('browser (headless Debian chromium, navigator.gpu)', () => {
     await expect.poll(() => report.locator('svg').count()).toBe(6);
     await demo.close();
   }, 300_000);
-});
 
+  it('examples/browser/index.html loads a model by name from a Hub server and runs an IG-Search LoRA step', async () => {
+    const files = repoFromDirectory(`${root}assets/demo-policy`, (n) => ['config.json', 'model.safetensors', 'tokenizer.json'].includes(n));
+    const hub = await startFixtureHub({ 'ig/demo-policy': { files } });
+    const example = await browser.newPage();
+    example.on('pageerror', (e) => console.error('example page error:', e));
+    try {
+      await example.goto(`${server.url}/examples/browser/index.html?model=ig/demo-policy&endpoint=${encodeURIComponent(hub.url)}&steps=1`);
+      await example.waitForFunction(() => /done:|Error/.test(document.getElementById('out')!.textContent ?? ''), undefined, { timeout: 280_000, polling: 500 });
+      const text = await example.evaluate(() => document.getElementById('out')!.textContent!);
+      expect(text).toMatch(/download model\.safetensors: \d+ bytes/);
+      expect(text).toMatch(/step 1: reward \d\.\d\d, loss -?\d+\.\d{4}, ‖∇‖ \d+\.\d{3}/);
+      expect(text).toMatch(/done: 1 IG-Search LoRA steps/);
+      expect(hub.requests.filter((r) => r.path.startsWith('/lfs/')).length).toBe(1);
+    } finally {
+      await example.close();
+      await hub.close();
+    }
+  }, 300_000);
+});
