@@ -268,7 +268,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     if (values.lora) model.lora = await LoraAdapters.load(model, values.lora);
     const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
       maxTurns: numberFlag(values['max-turns'], '--max-turns'),
-      maxTokens: numberFlag(values['max-tokens'], '--max-tokens', { positive: true }),
+      maxTokens,
       docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),
       stopTokens: stopTokensOf(tokenizer),
     });
