@@ -29,7 +29,7 @@ ROOT = ""  # OUT/qwen2, set from --out before anything is written
 def make_weights(cfg, gen):
     h, inter, v = cfg["hidden_size"], cfg["intermediate_size"], cfg["vocab_size"]
     heads, kv = cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    d = h // heads
+    d = cfg.get("head_dim", h // heads)
 
     def randn(*shape, std=1.0, mean=0.0):
         return torch.randn(*shape, generator=gen, dtype=torch.float32) * std + mean
@@ -48,6 +48,9 @@ def make_weights(cfg, gen):
         w[p + "self_attn.v_proj.weight"] = randn(kv * d, h, std=0.15)
         if bias:
             w[p + "self_attn.v_proj.bias"] = randn(kv * d, std=0.1)
+        if cfg.get("model_type") == "qwen3":
+            w[p + "self_attn.q_norm.weight"] = randn(d, std=0.1, mean=1.0)
+            w[p + "self_attn.k_norm.weight"] = randn(d, std=0.1, mean=1.0)
         w[p + "self_attn.o_proj.weight"] = randn(h, heads * d, std=0.15)
         w[p + "post_attention_layernorm.weight"] = randn(h, std=0.1, mean=1.0)
         w[p + "mlp.gate_proj.weight"] = randn(inter, h, std=0.15)
@@ -91,7 +94,7 @@ def rotate_half(x):
 def forward(cfg, w, ids, lora=None):
     """Logits [T, V] for one sequence (fp32). `lora`: {(layer, target): (A, B)} and a "scale"."""
     h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
-    d, eps, t = h // heads, cfg["rms_norm_eps"], len(ids)
+    d, eps, t = cfg.get("head_dim", h // heads), cfg["rms_norm_eps"], len(ids)
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
     inv_freq = inverse_frequencies(cfg, d)
     freqs = torch.outer(torch.arange(t, dtype=torch.float32), inv_freq)
@@ -110,6 +113,9 @@ def forward(cfg, w, ids, lora=None):
         q = (a @ w[p + "self_attn.q_proj.weight"].T + w.get(p + "self_attn.q_proj.bias", 0) + delta(i, "q_proj", a)).view(t, heads, d).transpose(0, 1)
         k = (a @ w[p + "self_attn.k_proj.weight"].T + w.get(p + "self_attn.k_proj.bias", 0) + delta(i, "k_proj", a)).view(t, kv, d).transpose(0, 1)
         v = (a @ w[p + "self_attn.v_proj.weight"].T + w.get(p + "self_attn.v_proj.bias", 0) + delta(i, "v_proj", a)).view(t, kv, d).transpose(0, 1)
+        if cfg.get("model_type") == "qwen3":  # Qwen3: per-head RMSNorm of q and k before RoPE
+            q = rms_norm(q, w[p + "self_attn.q_norm.weight"], eps)
+            k = rms_norm(k, w[p + "self_attn.k_norm.weight"], eps)
         q, k = q * cos + rotate_half(q) * sin, k * cos + rotate_half(k) * sin
         k, v = k.repeat_interleave(heads // kv, 0), v.repeat_interleave(heads // kv, 0)
         att = torch.softmax(q @ k.transpose(1, 2) / d**0.5 + mask, dim=-1)
@@ -358,6 +364,9 @@ if __name__ == "__main__":
         rope_scaling={"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0, "high_freq_factor": 4.0, "original_max_position_embeddings": 64},
     )
     write_model("tiny-llama", llama, seed=4321, dtype=torch.float32, shards=1)
+    # Qwen3's block: per-head q/k RMSNorm before RoPE, no q/k/v bias, head_dim 32 ≠ hidden / heads = 16.
+    qwen3 = config(architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=32, attention_bias=False, hidden_act="silu", tie_word_embeddings=True, rope_theta=1000000.0)
+    write_model("tiny-qwen3", qwen3, seed=777, dtype=torch.float32, shards=1)
     write_gradients()
     write_train_step()
     write_lora_step()

@@ -8,8 +8,9 @@ import { f32ToF16, qwen2LogprobsRef, randomQwen2Tensors, readQwen2Checkpoint, te
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;
-// BF16 in two shards with tied embeddings; Llama (no q/k/v bias, Llama-3 RoPE scaling, tied).
-const FIXTURES = ['tiny-f32', 'tiny-bf16', 'tiny-llama'] as const;
+// BF16 in two shards with tied embeddings; Llama (no q/k/v bias, Llama-3 RoPE scaling, tied); Qwen3
+// (per-head q/k norms, head_dim 32 ≠ hidden / heads).
+const FIXTURES = ['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'] as const;
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -148,7 +149,7 @@ describe('bad checkpoints and inputs are typed errors, found before any GPU work
 
   it('config/weights mismatch, missing tensor, truncated file, bad header, unsupported dtype', async () => {
     expect(await failure(copy((f) => (f.config.intermediate_size = 170)))).toMatch(/tensor "model\.layers\.0\.mlp\.gate_proj\.weight" has shape \[176,64\], config\.json implies \[170,64\]/);
-    expect(await failure(copy((f) => (f.config.model_type = 'qwen3')))).toMatch(/config\.json: model_type is "qwen3"; this package runs "qwen2" .* and "llama"/);
+    expect(await failure(copy((f) => (f.config.model_type = 'gemma2')))).toMatch(/config\.json: model_type is "gemma2"; this package runs "qwen2" .*, "qwen3" and "llama"/);
     expect(await failure(copy((f) => (f.config.rope_scaling = { rope_type: 'yarn', factor: 4 })))).toMatch(/rope_scaling\.rope_type "yarn" is not supported/);
     expect(await failure(copy((f) => (f.config.rope_scaling = { rope_type: 'llama3', factor: 8, low_freq_factor: 1, original_max_position_embeddings: 64 })))).toMatch(/rope_scaling\.high_freq_factor must be a positive number/);
     expect(await failure(copy((f) => (f.config.head_dim = 32)))).toMatch(/head_dim 32 differs from hidden_size \/ num_attention_heads = 16/);

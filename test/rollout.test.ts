@@ -11,7 +11,7 @@ afterAll(() => gpu?.destroy());
 
 const argmax = (x: Float32Array) => x.reduce((best, v, i) => (v > x[best]! ? i : best), 0);
 
-describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama'])('decoding with a KV cache (%s)', (name) => {
+describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding with a KV cache (%s)', (name) => {
   const dir = `test/fixtures/qwen2/${name}`;
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { greedy: { prompt: number[]; tokens: number[] } };
 

@@ -100,6 +100,7 @@ export async function qwen2Gradients(
   const gpu = model.gpu;
   const c = model.config;
   const m = model.internals();
+  if (model.config.qkNorm) throw new IgSearchError('INVALID_ARGUMENT', 'gradients for Qwen3 (per-head q/k norms) are not implemented yet: Qwen3 models score and generate, they do not train here');
   if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', `gradients need f32 weights (this model stores ${m.options.weights}); load it with weights: "f32"`);
   if (sequences.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: the batch is empty');
   const loss = Array.isArray(upstream) ? undefined : (upstream as PolicyLossRows);

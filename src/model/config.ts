@@ -15,8 +15,10 @@ export interface Llama3RopeScaling {
 }
 
 export interface Qwen2Config {
-  /** 'qwen2' (default) or 'llama': what config.json says, and what a saved checkpoint writes back. */
-  architecture?: 'qwen2' | 'llama';
+  /** 'qwen2' (default), 'llama' or 'qwen3': what config.json says, and what a saved checkpoint writes back. */
+  architecture?: 'qwen2' | 'llama' | 'qwen3';
+  /** Per-head RMSNorm of queries and keys before RoPE (Qwen3). Default false. */
+  qkNorm?: boolean;
   /** Whether q/k/v projections have biases (Qwen2: yes; Llama: `attention_bias`, default no). Default true. */
   attentionBias?: boolean;
   /** Llama-3 RoPE scaling; absent for plain RoPE. */
@@ -60,10 +62,10 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   const o = json as Json;
   const architectures = Array.isArray(o['architectures']) ? (o['architectures'] as unknown[]) : [];
   const type = o['model_type'] ?? (architectures.includes('LlamaForCausalLM') ? 'llama' : undefined);
-  if (type !== undefined && type !== 'qwen2' && type !== 'llama') {
-    throw new IgSearchError('INVALID_ARGUMENT', `${file}: model_type is ${JSON.stringify(type)}; this package runs "qwen2" (Qwen2 / Qwen2.5) and "llama" (Llama-3.x, SmolLM2)`);
+  if (type !== undefined && type !== 'qwen2' && type !== 'llama' && type !== 'qwen3') {
+    throw new IgSearchError('INVALID_ARGUMENT', `${file}: model_type is ${JSON.stringify(type)}; this package runs "qwen2" (Qwen2 / Qwen2.5), "qwen3" and "llama" (Llama-3.x, SmolLM2)`);
   }
-  const architecture = type === 'llama' ? 'llama' : 'qwen2';
+  const architecture = type === 'llama' ? 'llama' : type === 'qwen3' ? 'qwen3' : 'qwen2';
   if (o['mlp_bias'] === true) throw new IgSearchError('INVALID_ARGUMENT', `${file}: mlp_bias true is not supported (MLP projections without bias only)`);
   if (architecture === 'llama' && o['hidden_act'] !== undefined && o['hidden_act'] !== 'silu') throw new IgSearchError('INVALID_ARGUMENT', `${file}: hidden_act ${JSON.stringify(o['hidden_act'])} is not supported (SwiGLU with silu only)`);
   const int = (key: string, fallback?: number): number => {
@@ -84,23 +86,24 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   const config: Qwen2Config = {
     architecture,
     attentionBias: architecture === 'qwen2' ? true : o['attention_bias'] === true,
+    ...(architecture === 'qwen3' ? { qkNorm: true } : {}),
     hiddenSize,
     intermediateSize: int('intermediate_size'),
     numLayers: int('num_hidden_layers'),
     numHeads,
     numKvHeads,
-    headDim: hiddenSize / numHeads,
+    headDim: architecture === 'qwen3' && o['head_dim'] !== undefined && o['head_dim'] !== null ? int('head_dim') : hiddenSize / numHeads,
     rmsNormEps: num('rms_norm_eps', 1e-6),
     ropeTheta: num('rope_theta', 10000),
     tieWordEmbeddings: o['tie_word_embeddings'] === true,
     vocabSize: int('vocab_size'),
     maxPositions: int('max_position_embeddings', 32768),
   };
-  if (hiddenSize % numHeads !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
+  if (architecture !== 'qwen3' && hiddenSize % numHeads !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: hidden_size ${hiddenSize} is not a multiple of num_attention_heads ${numHeads}`);
   if (numHeads % numKvHeads !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: num_attention_heads ${numHeads} is not a multiple of num_key_value_heads ${numKvHeads}`);
   if (config.headDim % 2 !== 0) throw new IgSearchError('INVALID_ARGUMENT', `${file}: head dimension ${config.headDim} must be even for RoPE`);
   const headDimField = o['head_dim'];
-  if (headDimField !== undefined && headDimField !== null && headDimField !== config.headDim) {
+  if (architecture !== 'qwen3' && headDimField !== undefined && headDimField !== null && headDimField !== config.headDim) {
     throw new IgSearchError('INVALID_ARGUMENT', `${file}: head_dim ${JSON.stringify(headDimField)} differs from hidden_size / num_attention_heads = ${config.headDim}, which this package does not support yet`);
   }
   const rope = o['rope_scaling'] as Json | null | undefined;
@@ -124,10 +127,11 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
 /** config.json text for a config (what `save` and the fixtures write). */
 export function qwen2ConfigJson(c: Qwen2Config): object {
   const llama = c.architecture === 'llama';
+  const qwen3 = c.architecture === 'qwen3';
   const scaling = c.ropeScaling;
   return {
-    architectures: [llama ? 'LlamaForCausalLM' : 'Qwen2ForCausalLM'],
-    model_type: llama ? 'llama' : 'qwen2',
+    architectures: [llama ? 'LlamaForCausalLM' : qwen3 ? 'Qwen3ForCausalLM' : 'Qwen2ForCausalLM'],
+    model_type: llama ? 'llama' : qwen3 ? 'qwen3' : 'qwen2',
     hidden_size: c.hiddenSize,
     intermediate_size: c.intermediateSize,
     num_hidden_layers: c.numLayers,
@@ -138,14 +142,16 @@ export function qwen2ConfigJson(c: Qwen2Config): object {
     tie_word_embeddings: c.tieWordEmbeddings,
     vocab_size: c.vocabSize,
     max_position_embeddings: c.maxPositions,
-    ...(llama ? { hidden_act: 'silu', attention_bias: c.attentionBias === true, mlp_bias: false } : {}),
+    ...(llama || qwen3 ? { hidden_act: 'silu', attention_bias: c.attentionBias === true } : {}),
+    ...(llama ? { mlp_bias: false } : {}),
+    ...(qwen3 ? { head_dim: c.headDim } : {}),
     ...(scaling ? { rope_scaling: { rope_type: 'llama3', factor: scaling.factor, low_freq_factor: scaling.lowFreqFactor, high_freq_factor: scaling.highFreqFactor, original_max_position_embeddings: scaling.originalMaxPositions } } : {}),
     torch_dtype: 'float32',
   };
 }
 
-/** Whether a layer tensor is in the checkpoint (q/k/v biases only where the architecture has them). */
-export const hasTensor = (c: Qwen2Config, name: string) => c.attentionBias !== false || !name.endsWith('_proj.bias');
+/** Whether a layer tensor is in the checkpoint (q/k/v biases and q/k norms only where the architecture has them). */
+export const hasTensor = (c: Qwen2Config, name: string) => (c.attentionBias !== false || !name.endsWith('_proj.bias')) && (c.qkNorm === true || !/\.(q|k)_norm\.weight$/.test(name));
 
 /** Every tensor a Qwen2 checkpoint must hold, with its shape (HF names). */
 export function qwen2TensorShapes(c: Qwen2Config): Map<string, number[]> {

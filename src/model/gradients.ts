@@ -67,8 +67,8 @@ export function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraA
         ...m.embed.map((shard, i) => ({ name: `embed_tokens[${shard.rowStart}]`, param: shard.buffer, grad: dEmbed[i]!, size: shard.rows * H })),
         ...(m.head === m.embed ? [] : m.head.map((shard, i) => ({ name: `lm_head[${shard.rowStart}]`, param: shard.buffer, grad: dHead[i]!, size: shard.rows * H }))),
         { name: 'model.norm', param: m.finalNorm, grad: dFinalNorm, size: H },
-        // A model without q/k/v biases (Llama) keeps its zero bias buffer out of the optimizer.
-        ...m.layers.flatMap((layer, i) => LAYER_BUFFERS.filter((key) => key !== 'bQkv' || model.config.attentionBias !== false).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
+        // Buffers of tensors the architecture lacks (Llama's q/k/v bias, q/k norms outside Qwen3) stay out of the optimizer.
+        ...m.layers.flatMap((layer, i) => LAYER_BUFFERS.filter((key) => (key !== 'bQkv' || model.config.attentionBias !== false) && (key !== 'qkNorm' || model.config.qkNorm === true)).map((key) => ({ name: `layers.${i}.${key}`, param: layer[key], grad: dLayers[i]![key], size: sizes[key] }))),
       ];
   let freed = false;
   const result: Gradients = {

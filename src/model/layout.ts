@@ -5,10 +5,10 @@
  */
 import type { Qwen2Config } from './config.js';
 
-export type LayerBuffer = 'inputNorm' | 'wQkv' | 'bQkv' | 'wO' | 'postNorm' | 'wGateUp' | 'wDown';
+export type LayerBuffer = 'inputNorm' | 'wQkv' | 'bQkv' | 'qkNorm' | 'wO' | 'postNorm' | 'wGateUp' | 'wDown';
 
 /** The buffers of a layer, in the order the optimizer and checkpoints list them. */
-export const LAYER_BUFFERS: readonly LayerBuffer[] = ['inputNorm', 'wQkv', 'bQkv', 'wO', 'postNorm', 'wGateUp', 'wDown'];
+export const LAYER_BUFFERS: readonly LayerBuffer[] = ['inputNorm', 'wQkv', 'bQkv', 'qkNorm', 'wO', 'postNorm', 'wGateUp', 'wDown'];
 
 /** Weight matrices (f16 storage applies to these; norms and biases stay f32). */
 export const MATRIX_BUFFERS: ReadonlySet<LayerBuffer> = new Set(['wQkv', 'wO', 'wGateUp', 'wDown']);
@@ -39,6 +39,7 @@ export function layerTensors(c: Qwen2Config): LayerTensor[] {
     ...fused('inputNorm', [['input_layernorm.weight', [H]]]),
     ...fused('wQkv', [['self_attn.q_proj.weight', [nh * d, H]], ['self_attn.k_proj.weight', [nkv * d, H]], ['self_attn.v_proj.weight', [nkv * d, H]]]),
     ...fused('bQkv', [['self_attn.q_proj.bias', [nh * d]], ['self_attn.k_proj.bias', [nkv * d]], ['self_attn.v_proj.bias', [nkv * d]]]),
+    ...fused('qkNorm', [['self_attn.q_norm.weight', [d]], ['self_attn.k_norm.weight', [d]]]),
     ...fused('wO', [['self_attn.o_proj.weight', [H, nh * d]]]),
     ...fused('postNorm', [['post_attention_layernorm.weight', [H]]]),
     ...fused('wGateUp', [['mlp.gate_proj.weight', [I, H]], ['mlp.up_proj.weight', [I, H]]]),

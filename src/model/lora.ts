@@ -58,7 +58,7 @@ export function loraSite(c: Qwen2Config, target: LoraTarget): LoraSite {
   const t = layout.find((x) => x.name.endsWith(`.${target}.weight`))!;
   const [out, inputs] = t.shape as [number, number];
   const width = layout.filter((x) => x.buffer === t.buffer).reduce((n, x) => n + x.shape[0]!, 0);
-  const io = SITE_IO[t.buffer as Exclude<LayerBuffer, 'inputNorm' | 'bQkv' | 'postNorm'>];
+  const io = SITE_IO[t.buffer as Exclude<LayerBuffer, 'inputNorm' | 'bQkv' | 'qkNorm' | 'postNorm'>];
   return { target, ...io, offset: t.offset / inputs, width, in: inputs, out };
 }
 
@@ -94,6 +94,7 @@ export class LoraAdapters {
         throw new IgSearchError('INVALID_ARGUMENT', `LoRA: target "${t}" is not a module of this model (Qwen2 has ${LORA_TARGETS.join(', ')})`);
       }
     }
+    if (model.config.qkNorm) throw new IgSearchError('INVALID_ARGUMENT', 'LoRA training of Qwen3 (per-head q/k norms) is not implemented yet: its gradients are not');
     if (model.weightDtype !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', `LoRA training needs f32 base weights (this model stores ${model.weightDtype}); load it with weights: "f32"`);
   }
 

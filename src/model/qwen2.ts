@@ -16,6 +16,7 @@ import { embeddingBf16Kernel, embeddingF16Kernel, embeddingKernel, encodeEmbeddi
 import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
 import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
+import { encodeQkNorm, qkNormKernel } from '../kernels/qk_norm/qk_norm.js';
 import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
 import { mapSource, openQwen2Checkpoint, type TensorSource } from './hf_checkpoint.js';
@@ -101,6 +102,8 @@ export interface Kernels {
   attention: CompiledKernel;
   swiglu: CompiledKernel;
   logsoftmax: CompiledKernel;
+  /** Qwen3's per-head q/k RMSNorm (compiled only for models that have it). */
+  qkNorm?: CompiledKernel;
 }
 
 export class Qwen2Model {
@@ -213,7 +216,7 @@ export class Qwen2Model {
           layer[b] = allocate(sizes[b], matrixBuffer, `${p}${b}`);
           for (const t of layout.filter((t) => t.buffer === b)) {
             if (hasTensor(config, t.name)) await writeTensor(gpu, source, `${p}${t.name}`, 0, tensorSize(t), layer[b], t.offset, matrixBuffer ? weights : 'f32');
-            else gpu.device.queue.writeBuffer(layer[b], t.offset * 4, new Float32Array(tensorSize(t))); // no q/k/v bias (Llama): zeros
+            else gpu.device.queue.writeBuffer(layer[b], t.offset * 4, new Float32Array(tensorSize(t))); // a tensor the architecture lacks (Llama's bias, q/k norms outside Qwen3): zeros, unused
           }
         }
         layers.push(layer as unknown as Layer);
@@ -224,7 +227,8 @@ export class Qwen2Model {
       for (const b of held) gpu.pool.release(b);
       throw e;
     }
-    const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax };
+    const qkNorm = config.qkNorm ? await gpu.kernel(qkNormKernel) : undefined;
+    const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm };
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
@@ -520,6 +524,7 @@ export class Qwen2Model {
     encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a1, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
     delta('a1', b.a1, b.qkv);
+    if (c.qkNorm) encodeQkNorm(batch, k.qkNorm!, b.qkv, layer.qkNorm, { ...shape, eps: c.rmsNormEps });
     encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
     encodeAttention(batch, k.attention, { q: b.q, kCache: b.k, vCache: b.v, meta: b.meta, out: b.attn }, shape);
     k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });

@@ -7,6 +7,7 @@ import { embeddingRef } from '../kernels/embedding/ref.js';
 import { logsoftmaxGatherRef } from '../kernels/logsoftmax/ref.js';
 import { matmulRef } from '../kernels/matmul/ref.js';
 import { rmsnormRef } from '../kernels/rmsnorm/ref.js';
+import { headNormRef } from '../kernels/qk_norm/ref.js';
 import { ropeRef } from '../kernels/rope/ref.js';
 import { swigluRef } from '../kernels/swiglu/ref.js';
 import type { Qwen2Config } from './config.js';
@@ -31,6 +32,12 @@ export function qwen2LogprobsRef(config: Qwen2Config, w: ReadonlyMap<string, Flo
     const q = linear(a, w.get(`${p}self_attn.q_proj.weight`)!, T, nh * d, H, w.get(`${p}self_attn.q_proj.bias`));
     const k = linear(a, w.get(`${p}self_attn.k_proj.weight`)!, T, nkv * d, H, w.get(`${p}self_attn.k_proj.bias`));
     const v = linear(a, w.get(`${p}self_attn.v_proj.weight`)!, T, nkv * d, H, w.get(`${p}self_attn.v_proj.bias`));
+    if (config.qkNorm) {
+      for (const [m, heads, norm] of [[q, nh, 'q_norm'], [k, nkv, 'k_norm']] as const) {
+        const weight = w.get(`${p}self_attn.${norm}.weight`)!;
+        for (let t = 0; t < T * heads; t++) m.set(headNormRef(m.subarray(t * d, (t + 1) * d), weight, eps), t * d);
+      }
+    }
     rope(q, nh);
     rope(k, nkv);
     const o = linear(attentionRef(q, k, v, T, nh, nkv, d), w.get(`${p}self_attn.o_proj.weight`)!, T, H, nh * d);
