@@ -66,9 +66,36 @@ describe('Qwen3 architecture', () => {
     const sequence = [3, 77, 140, 9, 501, 2, 66, 300];
     const [got] = await model.sequenceLogprobs([sequence]);
     qwen2LogprobsRef(config, tensors, sequence).forEach((v, t) => expect(Math.abs(got![t]! - v)).toBeLessThan(2e-5));
-    // Training is not implemented for the q/k norms yet: refused, not silently wrong.
-    await expect(qwen2Gradients(model, [sequence], [sequence.slice(1).map(() => 1)])).rejects.toThrow(/gradients for Qwen3 .* are not implemented yet/);
-    expect(() => LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj'] })).toThrow(/LoRA training of Qwen3/);
     model.free();
   });
+
+  it('every gradient, the q/k norm weights included, matches finite differences of the f64 reference; LoRA trains through the norms', async () => {
+    const { config, tensors } = await readQwen2Checkpoint(QWEN3);
+    const model = await Qwen2Model.create(gpu, config, tensors);
+    let seed = 21;
+    const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+    const sequences = [Array.from({ length: 40 }, () => Math.floor(rand() * 512)), [5, 77, 300, 2]];
+    const coefficients = sequences.map((s) => Array.from({ length: s.length - 1 }, () => rand() - 0.5));
+    const loss = () => sequences.reduce((sum, s, i) => sum + qwen2LogprobsRef(config, tensors, s).reduce((a, v, t) => a + v * coefficients[i]![t]!, 0), 0);
+    const grads = await qwen2Gradients(model, sequences, coefficients);
+    const names = [...grads.buffers.keys()];
+    expect(names).toContain('model.layers.1.self_attn.q_norm.weight');
+    expect(names).toContain('model.layers.0.self_attn.k_norm.weight');
+    expect(grads.trainables.some((t) => t.name.endsWith('qkNorm'))).toBe(true);
+    for (const name of names) {
+      const { analytic, numeric, error } = directionalCheck(await grads.read(name), tensors.get(name)!, loss, rand, 16);
+      expect(Math.abs(analytic), name).toBeGreaterThan(0);
+      expect(error, `${name}: ${analytic} vs ${numeric}`).toBeLessThan(1e-3);
+    }
+    grads.free();
+    // LoRA on q/k projections: its adapters' gradients pass through the norms (B = 0 at start, so A's is zero; B's is not).
+    const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'k_proj'], seed: 3 });
+    const lg = await qwen2Gradients(model, sequences, coefficients, { lora });
+    let norm = 0;
+    for (const t of lg.trainables) for (const v of new Float32Array(await gpu.read(t.grad, t.size * 4))) norm += v * v;
+    expect(norm).toBeGreaterThan(0);
+    lg.free();
+    lora.free();
+    model.free();
+  }, 300_000);
 });

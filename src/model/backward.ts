@@ -23,6 +23,7 @@ import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKern
 import { Matmul } from '../kernels/matmul/matmul.js';
 import { encodePolicyLoss, policyLossKernel, type PolicyLossOptions } from '../kernels/policy_loss/policy_loss.js';
 import { encodeRmsnorm, encodeRmsnormBackward, rmsnormBackwardKernel } from '../kernels/rmsnorm/rmsnorm.js';
+import { encodeQkNormBackward, qkNormBackwardKernel, qkNormReduceKernel } from '../kernels/qk_norm/qk_norm.js';
 import { encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js';
 import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
 import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
@@ -89,6 +90,8 @@ interface ChunkActivations {
   a2: GPUBuffer;
   gu: GPUBuffer;
   act: GPUBuffer;
+  /** The q/k/v rows before Qwen3's q/k norms (qkNorm models only). */
+  qkvPre?: GPUBuffer;
 }
 
 export async function qwen2Gradients(
@@ -100,7 +103,6 @@ export async function qwen2Gradients(
   const gpu = model.gpu;
   const c = model.config;
   const m = model.internals();
-  if (model.config.qkNorm) throw new IgSearchError('INVALID_ARGUMENT', 'gradients for Qwen3 (per-head q/k norms) are not implemented yet: Qwen3 models score and generate, they do not train here');
   if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', `gradients need f32 weights (this model stores ${m.options.weights}); load it with weights: "f32"`);
   if (sequences.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: the batch is empty');
   const loss = Array.isArray(upstream) ? undefined : (upstream as PolicyLossRows);
@@ -184,6 +186,7 @@ export async function qwen2Gradients(
     gpu.kernel(embeddingBackwardKernel),
     loss ? gpu.kernel(policyLossKernel) : undefined,
   ]);
+  const qkBack = c.qkNorm ? { backward: await gpu.kernel(qkNormBackwardKernel), reduce: await gpu.kernel(qkNormReduceKernel) } : undefined;
   const k = m.kernels;
   const held: GPUBuffer[] = [];
   const scratch = (floats: number, label: string) => {
@@ -246,8 +249,10 @@ export async function qwen2Gradients(
         a2: scratch(ch.rows * H, 'a2'),
         gu: scratch(ch.rows * 2 * I, 'gate_up'),
         act: scratch(ch.rows * I, 'act'),
+        ...(c.qkNorm ? { qkvPre: scratch(ch.rows * W, 'qkv_pre_norm') } : {}),
       })),
     );
+    const qkRows = c.qkNorm ? scratch(C * (nh + nkv) * d, 'qk_norm_dw_rows') : undefined;
     const activations = (l: number) => sets[options.recompute ? 0 : l]!;
     const xIn = m.layers.map(() => perChunk(H, 'x_in'));
     const keys = Array.from({ length: options.recompute ? 1 : L }, () => ({ k: scratch(T * nkv * d, 'k'), v: scratch(T * nkv * d, 'v') }));
@@ -263,7 +268,7 @@ export async function qwen2Gradients(
     const layerForward = (l: number, ci: number, stream: GPUBuffer) => {
       const a = activations(l)[ci]!;
       model.encodeLayer(batch, l, chunks[ci]!.rows, {
-        x: stream, a1: a.a1, qkv, q: a.q, k: kv(l).k, v: kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act, meta: metaChunk[ci]!, lora: adapters ?? null, loraU: fwdU, loraD: fwdD,
+        x: stream, a1: a.a1, qkv, qkvPre: a.qkvPre, q: a.q, k: kv(l).k, v: kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act, meta: metaChunk[ci]!, lora: adapters ?? null, loraU: fwdU, loraD: fwdD,
       });
     };
     const headChunks: { shard: (typeof m.head)[number]; index: number; from: number; cols: number }[] = [];
@@ -399,6 +404,8 @@ export async function qwen2Gradients(
         batch.copy(full.dK, dKChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
         batch.copy(full.dV, dVChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
         encodeRopeBackward(batch, ropeBack, { dQ: dQChunk, dK: dKChunk, dV: dVChunk, meta: metaChunk[ci]!, table, dqkv }, { T: n, heads: nh, kvHeads: nkv, headDim: d });
+        // Qwen3: through the per-head q/k norms, back to the projection's output (and the norm weights' gradient).
+        if (qkBack) encodeQkNormBackward(batch, qkBack, { x: a.qkvPre!, weight: layer.qkNorm, dqkv, dwRows: qkRows!, dw: frozen ? undefined : grad.qkNorm }, { T: n, heads: nh, kvHeads: nkv, headDim: d, eps: c.rmsNormEps });
         linear.encode(batch, { x: a.a1, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: frozen ? undefined : grad.wQkv, db: frozen ? undefined : grad.bQkv, dyT, ones }, { T: n, in: H, out: W }, { dw: true, db: true });
         loraBackward(l, n, 'a1', a.a1, dqkv, dTmp);
         encodeRmsnormBackward(batch, rmsBack, { x: xIn[l]![ci]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });

@@ -94,7 +94,6 @@ export class LoraAdapters {
         throw new IgSearchError('INVALID_ARGUMENT', `LoRA: target "${t}" is not a module of this model (Qwen2 has ${LORA_TARGETS.join(', ')})`);
       }
     }
-    if (model.config.qkNorm) throw new IgSearchError('INVALID_ARGUMENT', 'LoRA training of Qwen3 (per-head q/k norms) is not implemented yet: its gradients are not');
     if (model.weightDtype !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', `LoRA training needs f32 base weights (this model stores ${model.weightDtype}); load it with weights: "f32"`);
   }
 

@@ -504,7 +504,7 @@ export class Qwen2Model {
     batch: DispatchBatch,
     l: number,
     T: number,
-    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; qkvPre?: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const c = this.config;
     const k = this.kernels;
@@ -524,7 +524,10 @@ export class Qwen2Model {
     encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a1, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
     delta('a1', b.a1, b.qkv);
-    if (c.qkNorm) encodeQkNorm(batch, k.qkNorm!, b.qkv, layer.qkNorm, { ...shape, eps: c.rmsNormEps });
+    if (c.qkNorm) {
+      if (b.qkvPre) batch.copy(b.qkv, b.qkvPre, T * qkvWidth * 4); // the training pass's norm backward reads the pre-norm rows
+      encodeQkNorm(batch, k.qkNorm!, b.qkv, layer.qkNorm, { ...shape, eps: c.rmsNormEps });
+    }
     encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
     encodeAttention(batch, k.attention, { q: b.q, kCache: b.k, vCache: b.v, meta: b.meta, out: b.attn }, shape);
     k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
