@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, LoraAdapters, Qwen2Model } from '../src/entry/node.js';
+import { Gpu, LoraAdapters, Qwen2Model, qwen2Gradients } from '../src/entry/node.js';
 import { openQwen2Checkpoint, readQwen2Checkpoint, type TensorSource } from '../src/internals.js';
 
 const SHARDED = 'test/fixtures/qwen2/tiny-bf16';
@@ -47,7 +47,7 @@ describe('streaming a checkpoint to the GPU', () => {
 });
 
 describe('exact bf16 weights', () => {
-  it('a BF16 checkpoint stored as bf16: about half the weight bytes, every log-prob equal to the f32 model', async () => {
+  it('a BF16 checkpoint stored as bf16: about half the weight bytes, every log-prob and LoRA gradient equal to the f32 model', async () => {
     const before = gpu.pool.stats().liveBytes;
     const wide = await Qwen2Model.load(gpu, SHARDED);
     const wideBytes = gpu.pool.stats().liveBytes - before;
@@ -61,7 +61,24 @@ describe('exact bf16 weights', () => {
     // than in a real one (the 0.5B-shaped load bench measures that ratio).
     expect(packedBytes / wideBytes).toBeGreaterThan(0.5);
     expect(packedBytes / wideBytes).toBeLessThan(0.6);
-    expect(() => LoraAdapters.create(packed, { rank: 2, alpha: 4, targets: ['q_proj'] })).toThrow(/LoRA training needs f32 base weights \(this model stores bf16\)/);
+    // LoRA on the bf16 base: the same adapter gradients as on the f32 base, bit for bit (dx reads the same values).
+    const coefficients = [seqs[0]!.slice(1).map((_, i) => (i % 3) - 1), seqs[1]!.slice(1).map(() => 0.5)];
+    const lora = async (model: Qwen2Model) => {
+      const adapters = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj'], seed: 5 });
+      // B = 0 at creation: give it values so every adapter gradient is non-trivial.
+      for (const t of adapters.trainables()) gpu.device.queue.writeBuffer(t.param, 0, Float32Array.from({ length: t.size }, (_, i) => Math.sin(i + t.size) * 0.05));
+      const g = await qwen2Gradients(model, seqs, coefficients, { lora: adapters });
+      const out = await Promise.all(g.trainables.map(async (t) => Array.from(new Float32Array(await gpu.read(t.grad, t.size * 4)))));
+      g.free();
+      adapters.free();
+      return out;
+    };
+    const onPacked = await lora(packed);
+    const onWide = await lora(wide);
+
+    expect(onPacked).toEqual(onWide);
+    expect(onPacked.flat().some((v) => v !== 0)).toBe(true);
+    await expect(qwen2Gradients(packed, seqs, coefficients)).rejects.toThrow(/full fine-tuning needs f32 weights \(this model stores bf16\)/);
     wide.free();
     packed.free();
   });

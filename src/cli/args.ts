@@ -124,8 +124,9 @@ export async function resolveModel(ref: string): Promise<string> {
 }
 
 /**
- * `--weights` for inference commands: f32, bf16 or f16, or `auto` (the default) — bf16 when the
- * checkpoint is BF16 (`torch_dtype: "bfloat16"`: exact, half the memory), else f32.
+ * Weight storage for inference commands (`--weights`) and for a frozen LoRA base: f32, bf16 or f16, or
+ * `auto` (the default) — bf16 when the checkpoint is BF16 (`torch_dtype: "bfloat16"`: exact, half the
+ * memory), else f32.
  */
 export async function inferenceWeights(flag: string, modelDir: string): Promise<'f32' | 'f16' | 'bf16'> {
   if (flag === 'f32' || flag === 'f16' || flag === 'bf16') return flag;

@@ -103,7 +103,8 @@ export async function qwen2Gradients(
   const gpu = model.gpu;
   const c = model.config;
   const m = model.internals();
-  if (m.options.weights !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', `gradients need f32 weights (this model stores ${m.options.weights}); load it with weights: "f32"`);
+  // A frozen LoRA base may be stored as bf16/f16 (dx reads it as stored); weights that train need f32.
+  if (m.options.weights !== 'f32' && !options.lora) throw new IgSearchError('INVALID_ARGUMENT', `full fine-tuning needs f32 weights (this model stores ${m.options.weights}); load it with weights: "f32", or train LoRA adapters on it`);
   if (sequences.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: the batch is empty');
   const loss = Array.isArray(upstream) ? undefined : (upstream as PolicyLossRows);
   const perToken = (name: string, arrays: readonly ArrayLike<number>[] | undefined) => {
@@ -171,7 +172,7 @@ export async function qwen2Gradients(
   const table = m.ropeTable(maxPos);
 
   const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack, lossKernel] = await Promise.all([
-    LinearBackward.create(gpu),
+    LinearBackward.create(gpu, { weights: m.options.weights }),
     Matmul.create(gpu, { accumulate: true }),
     Matmul.create(gpu, {}),
     gpu.kernel(columnsKernel),
@@ -275,7 +276,8 @@ export async function qwen2Gradients(
     m.head.forEach((shard, index) => {
       for (let from = 0; from < shard.rows; from += vocabChunk) headChunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
     });
-    const headWeights = (ch: (typeof headChunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * 4, size: ch.cols * H * 4 });
+    const weightBytes = m.options.weights === 'f32' ? 4 : 2;
+    const headWeights = (ch: (typeof headChunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * weightBytes, size: ch.cols * H * weightBytes });
 
     // ---- forward, layer by layer over all chunks (attention reads the keys earlier chunks wrote) ----
     chunks.forEach((ch, ci) => {
@@ -342,7 +344,7 @@ export async function qwen2Gradients(
         if (site.input !== input) continue;
         const sc = lora.scale;
         encodeColumns(batch, columns, dOutFull, lo.dOut, { T: n, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
-        k.matmul.encode(batch, inputBuffer, ad.a, lo.u, { M: n, N: r, K: site.in, transposeB: true });
+        (k.matmulF32 ?? k.matmul).encode(batch, inputBuffer, ad.a, lo.u, { M: n, N: r, K: site.in, transposeB: true });
         encodeColumns(batch, columns, lo.u, lo.us, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
         encodeTranspose(batch, transpose, lo.dOut, lo.dOutT, { R: n, C: site.out });
         plainAcc.encode(batch, lo.dOutT, lo.us, ad.dB, { M: site.out, N: r, K: n });

@@ -94,7 +94,6 @@ export class LoraAdapters {
         throw new IgSearchError('INVALID_ARGUMENT', `LoRA: target "${t}" is not a module of this model (Qwen2 has ${LORA_TARGETS.join(', ')})`);
       }
     }
-    if (model.weightDtype !== 'f32') throw new IgSearchError('INVALID_ARGUMENT', `LoRA training needs f32 base weights (this model stores ${model.weightDtype}); load it with weights: "f32"`);
   }
 
   /** Fresh adapters: A ~ U(−1/√in, 1/√in) (kaiming-uniform, as PEFT), B = 0. */

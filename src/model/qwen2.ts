@@ -104,6 +104,8 @@ export interface Kernels {
   logsoftmax: CompiledKernel;
   /** Qwen3's per-head q/k RMSNorm (compiled only for models that have it). */
   qkNorm?: CompiledKernel;
+  /** A·Bᵀ with f32 B, for LoRA adapters when the weights are stored as bf16/f16 (else `matmul` is f32). */
+  matmulF32?: Matmul;
 }
 
 export class Qwen2Model {
@@ -228,7 +230,8 @@ export class Qwen2Model {
       throw e;
     }
     const qkNorm = config.qkNorm ? await gpu.kernel(qkNormKernel) : undefined;
-    const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm };
+    const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant });
+    const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
     return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
@@ -518,7 +521,7 @@ export class Qwen2Model {
       if (!lora) return;
       for (const x of lora.layers[l]!) {
         if (x.site.input !== input) continue;
-        encodeLoraForward(batch, { matmulT: k.matmul, columns: k.columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
+        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
       }
     };
     encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a1, { T, H, eps: c.rmsNormEps });

@@ -13,11 +13,16 @@ export class LinearBackward {
     private readonly plain: Matmul,
     private readonly accumulating: Matmul,
     private readonly transpose: CompiledKernel,
+    /** dx = dy·W reads the weights as stored (bf16/f16 for a frozen LoRA base). */
+    private readonly plainW: Matmul,
+    private readonly accumulatingW: Matmul,
   ) {}
 
-  static async create(gpu: Gpu): Promise<LinearBackward> {
+  static async create(gpu: Gpu, options: { weights?: 'f32' | 'f16' | 'bf16' } = {}): Promise<LinearBackward> {
+    const dtypeB = options.weights ?? 'f32';
     const [plain, accumulating, transpose] = await Promise.all([Matmul.create(gpu, {}), Matmul.create(gpu, { accumulate: true }), gpu.kernel(transposeKernel)]);
-    return new LinearBackward(plain, accumulating, transpose);
+    const [plainW, accumulatingW] = dtypeB === 'f32' ? [plain, accumulating] : await Promise.all([Matmul.create(gpu, { dtypeB }), Matmul.create(gpu, { accumulate: true, dtypeB })]);
+    return new LinearBackward(plain, accumulating, transpose, plainW, accumulatingW);
   }
 
   /**
@@ -31,7 +36,7 @@ export class LinearBackward {
   ): void {
     const { T } = shape;
     const mm = (acc: boolean | undefined) => (acc ? this.accumulating : this.plain);
-    if (b.dx) mm(accumulate.dx).encode(batch, b.dy, b.w, b.dx, { M: T, N: shape.in, K: shape.out });
+    if (b.dx) (accumulate.dx ? this.accumulatingW : this.plainW).encode(batch, b.dy, b.w, b.dx, { M: T, N: shape.in, K: shape.out });
     if (b.dw) {
       encodeTranspose(batch, this.transpose, b.dy, b.dyT, { R: T, C: shape.out });
       mm(accumulate.dw).encode(batch, b.dyT, b.x, b.dw, { M: shape.out, N: shape.in, K: T });
