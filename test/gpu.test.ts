@@ -21,6 +21,17 @@ const addOne = defineKernel({
   bindings: ['read_write', 'uniform'],
 });
 
+describe('kernel interfaces come from the WGSL', () => {
+  it('bindings are derived from the @binding declarations; a hand-written list that disagrees, a gap or a repeat is refused', () => {
+    expect(addOne.bindings).toEqual(['read_write', 'uniform']);
+    const code = (decls: string) => `${decls}\n@compute @workgroup_size(1) fn main() {}`;
+    expect(defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(1) var<uniform> p: vec4<u32>;\n// @group(0) @binding(7) var<uniform> commented: u32;\n@group(0)   @binding(0) var<storage,read> a: array<f32>;') }).bindings).toEqual(['read', 'uniform']);
+    expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;'), bindings: ['read_write'] })).toThrow(/k: bindings \[read_write\] disagree with the WGSL's \[read\]/);
+    expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(2) var<uniform> p: u32;') })).toThrow(/@binding\(1\) is missing/);
+    expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(0) var<uniform> p: u32;') })).toThrow(/@binding\(0\) is declared twice/);
+  });
+});
+
 describe('buffer pool', () => {
   it('bucket sizes round up by at most 12.5% above 64 KiB and to powers of two below', () => {
     for (const bytes of [1, 255, 257, 1000, 65536, 65537, 70000, 1e6, 123456789]) {

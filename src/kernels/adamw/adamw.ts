@@ -7,6 +7,7 @@
  */
 import { IgSearchError } from '../../errors.js';
 import type { Gpu } from '../../gpu/device.js';
+import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
@@ -14,9 +15,9 @@ import adamwSource from './adamw.wgsl';
 import clipSource from './clip.wgsl';
 import sumsqSource from './sumsq.wgsl';
 
-export const adamwKernel = defineKernel({ name: 'adamw', code: adamwSource, entryPoint: 'main', bindings: ['read_write', 'read', 'read_write', 'read_write', 'read', 'uniform'] });
-export const sumsqKernel = defineKernel({ name: 'sumsq', code: sumsqSource, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
-export const clipKernel = defineKernel({ name: 'grad_clip', code: clipSource, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
+export const adamwKernel = defineKernel({ name: 'adamw', code: `${GRID_WGSL}\n${adamwSource}`, entryPoint: 'main' });
+export const sumsqKernel = defineKernel({ name: 'sumsq', code: `${GRID_WGSL}\n${sumsqSource}`, entryPoint: 'main' });
+export const clipKernel = defineKernel({ name: 'grad_clip', code: clipSource, entryPoint: 'main' });
 
 const PER_GROUP = 256 * 16;
 
@@ -92,7 +93,7 @@ export class AdamW {
     const parts = this.tensors.map((t) => {
       const groups = Math.ceil(t.size / PER_GROUP);
       const out = this.gpu.allocate(groups * 4, `${t.name}.grad_sumsq`);
-      batch.dispatch(this.kernels.sumsq, [t.grad, out, params(t.size, 0, 0, 0)], [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+      batch.dispatch(this.kernels.sumsq, [t.grad, out, params(t.size, 0, 0, 0)], grid(groups));
       return { out, groups };
     });
     batch.submit();
@@ -134,7 +135,7 @@ export class AdamW {
     let base = 0;
     this.tensors.forEach((tensor, i) => {
       const groups = layout[i]!;
-      batch.dispatch(this.kernels.sumsq, [tensor.grad, partials, params(tensor.size, base, 0, 0)], [Math.min(groups, 65535), Math.ceil(groups / 65535)]);
+      batch.dispatch(this.kernels.sumsq, [tensor.grad, partials, params(tensor.size, base, 0, 0)], grid(groups));
       base += groups;
     });
     batch.dispatch(this.kernels.clip, [partials, control, params(count, maxGradNorm === undefined ? 0 : 1, 0, 0, f32(maxGradNorm ?? 0), 0, 0, 0)], [1]);
@@ -145,7 +146,7 @@ export class AdamW {
       batch.dispatch(
         this.kernels.adamw,
         [tensor.param, tensor.grad, this.m[i]!, this.v[i]!, control, params(tensor.size, 0, 0, 0, f32(lr), f32(betas[0]), f32(betas[1]), f32(eps), f32(weightDecay), 0, f32(correction1), f32(correction2))],
-        [Math.min(groups, 65535), Math.ceil(groups / 65535)],
+        grid(groups),
       );
     });
     batch.submit();

@@ -20,7 +20,7 @@ struct Params {
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * 65535u * 64u;
+  let i = invocationIndex(gid, 64u);
   if (i >= p.n || control[2] == 0.0) { return; } // a non-finite norm changes nothing
   let g = grad[i] * control[1];
   var w = param[i];

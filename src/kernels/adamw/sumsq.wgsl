@@ -14,7 +14,7 @@ var<workgroup> sums: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let group = wid.x + wid.y * 65535u;
+  let group = groupIndex(wid);
   let base = group * WG * PER;
   if (base >= p.n) { return; } // spare workgroups of a 2-D grid (uniform per workgroup)
   var s = 0.0;

@@ -8,6 +8,6 @@ struct Params { n: u32, _a: u32, _b: u32, _c: u32 }
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let i = gid.x + gid.y * 65535u * 64u;
+  let i = invocationIndex(gid, 64u);
   if (i < p.n) { out[i] += x[i]; }
 }

@@ -1,5 +1,6 @@
 import { IgSearchError } from '../../errors.js';
 import type { DispatchBatch } from '../../gpu/device.js';
+import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
@@ -12,9 +13,8 @@ import dkvSource from './attention.dkv.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
-  code: `${rowsSource}\n${source}`,
+  code: `${GRID_WGSL}\n${rowsSource}\n${source}`,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read_write', 'uniform'],
 });
 
 /** The largest head dimension the kernel's per-invocation arrays hold. */
@@ -33,16 +33,12 @@ export function encodeAttention(
   }
   const groups = Math.ceil((T * heads) / 64);
   const b = buffers;
-  batch.dispatch(kernel, [b.q, b.kCache, b.vCache, b.meta, b.out, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)], [
-    Math.min(groups, 65535),
-    Math.ceil(groups / 65535),
-  ]);
+  batch.dispatch(kernel, [b.q, b.kCache, b.vCache, b.meta, b.out, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)], grid(groups));
 }
 
 // Two modules sharing attention.backward.wgsl, each binding 8 storage buffers + the uniform.
-const BACKWARD_BINDINGS = ['read', 'read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'uniform'] as const;
-export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${rowsSource}\n${backwardCommon}\n${dqSource}`, entryPoint: 'dq', bindings: BACKWARD_BINDINGS });
-export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${rowsSource}\n${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv', bindings: BACKWARD_BINDINGS });
+export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${rowsSource}\n${backwardCommon}\n${dqSource}`, entryPoint: 'dq' });
+export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${rowsSource}\n${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv' });
 
 /**
  * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the

@@ -19,7 +19,7 @@ override HEAD_DIM: u32 = 0u;
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let index = gid.x + gid.y * 65535u * 64u;
+  let index = invocationIndex(gid, 64u);
   if (index >= p.T * p.heads) { return; }
   let t = index / p.heads;
   let h = index % p.heads;

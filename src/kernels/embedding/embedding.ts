@@ -7,7 +7,7 @@ import rowsSource from '../../model/rows.wgsl';
 import source from './embedding.wgsl';
 import backwardSource from './embedding.backward.wgsl';
 
-export const embeddingKernel = defineKernel({ name: 'embedding', code: `${rowsSource}\n${source}`, entryPoint: 'main', bindings: ['read', 'read', 'read_write', 'uniform'] });
+export const embeddingKernel = defineKernel({ name: 'embedding', code: `${rowsSource}\n${source}`, entryPoint: 'main' });
 
 /** The same gather from an f16 table (needs `shader-f16`). */
 export const embeddingF16Kernel = defineKernel({
@@ -43,7 +43,6 @@ export const embeddingBackwardKernel = defineKernel({
   name: 'embedding_backward',
   code: backwardSource,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read_write', 'uniform'],
 });
 
 /** Rows grouped by token, for `embedding_backward`: unique tokens, CSR offsets, row indices. */

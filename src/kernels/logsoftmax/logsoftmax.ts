@@ -1,4 +1,5 @@
 import type { DispatchBatch } from '../../gpu/device.js';
+import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
@@ -7,9 +8,8 @@ import backwardSource from './logsoftmax.backward.wgsl';
 
 export const logsoftmaxKernel = defineKernel({
   name: 'logsoftmax_gather',
-  code: source,
+  code: `${GRID_WGSL}\n${source}`,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read_write', 'read_write', 'uniform'],
 });
 
 /**
@@ -25,14 +25,13 @@ export function encodeLogsoftmaxChunk(
   const { T } = chunk;
   const flags = (chunk.first ? 1 : 0) | (chunk.last ? 2 : 0);
   const b = buffers;
-  batch.dispatch(kernel, [b.logits, b.targets, b.state, b.out, params(T, chunk.cols, chunk.colStart, flags, chunk.outBase ?? 0, 0, 0, 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+  batch.dispatch(kernel, [b.logits, b.targets, b.state, b.out, params(T, chunk.cols, chunk.colStart, flags, chunk.outBase ?? 0, 0, 0, 0)], grid(T));
 }
 
 export const logsoftmaxBackwardKernel = defineKernel({
   name: 'logsoftmax_gather_backward',
   code: backwardSource,
   entryPoint: 'main',
-  bindings: ['read_write', 'read', 'read', 'read', 'uniform'],
 });
 
 /**

@@ -20,7 +20,7 @@ var<workgroup> hasHit: u32;   // (workgroup memory starts zeroed)
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = wid.x + wid.y * 65535u;
+  let r = groupIndex(wid);
   if (r >= p.T) { return; }
   let base = r * p.cols;
   let goal = targets[r];

@@ -29,21 +29,20 @@ export interface MatmulShape {
 
 export type MatmulVariant = 'tiled' | 'subgroup8' | 'blocked' | 'naive';
 
-const BINDINGS = ['read', 'read', 'read_write', 'uniform'] as const;
 
 const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCols: number }> = {
-  tiled: { kernel: defineKernel({ name: 'matmul', code: tiledSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 64, tileCols: 64 },
+  tiled: { kernel: defineKernel({ name: 'matmul', code: tiledSource, entryPoint: 'main' }), tileRows: 64, tileCols: 64 },
   subgroup8: {
-    kernel: defineKernel({ name: 'matmul_subgroup8', code: subgroupSource, entryPoint: 'main', bindings: BINDINGS }),
+    kernel: defineKernel({ name: 'matmul_subgroup8', code: subgroupSource, entryPoint: 'main' }),
     tileRows: 16,
     tileCols: 128,
   },
   blocked: {
-    kernel: defineKernel({ name: 'matmul_blocked', code: blockedSource, entryPoint: 'main', bindings: BINDINGS }),
+    kernel: defineKernel({ name: 'matmul_blocked', code: blockedSource, entryPoint: 'main' }),
     tileRows: 64,
     tileCols: 64,
   },
-  naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main', bindings: BINDINGS }), tileRows: 16, tileCols: 16 },
+  naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main' }), tileRows: 16, tileCols: 16 },
 };
 
 const F32_B = '@group(0) @binding(1) var<storage, read> b: array<f32>;';

@@ -5,6 +5,7 @@
  */
 import { IgSearchError } from '../../errors.js';
 import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
@@ -12,9 +13,8 @@ import source from './policy_loss.wgsl';
 
 export const policyLossKernel = defineKernel({
   name: 'policy_loss',
-  code: source,
+  code: `${GRID_WGSL}\n${source}`,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read_write', 'read_write', 'uniform'],
 });
 
 export type LossAggregation = 'token-mean' | 'seq-mean-token-mean';
@@ -104,10 +104,7 @@ export function encodePolicyLoss(
   lossBase = 0,
 ): void {
   const groups = Math.ceil(n / 64);
-  batch.dispatch(kernel, [b.logp, b.old, b.ref, b.advantages, b.weights, b.loss, b.grad, params(n, lossBase, 0, 0, f32(o.clipLow), f32(o.clipHigh), f32(o.dualClip), f32(o.klBeta))], [
-    Math.min(groups, 65535),
-    Math.ceil(groups / 65535),
-  ]);
+  batch.dispatch(kernel, [b.logp, b.old, b.ref, b.advantages, b.weights, b.loss, b.grad, params(n, lossBase, 0, 0, f32(o.clipLow), f32(o.clipHigh), f32(o.dualClip), f32(o.klBeta))], grid(groups));
 }
 
 /** Host-level form: the aggregated loss and d(loss)/d logp per token. */

@@ -20,7 +20,7 @@ struct Params { n: u32, lossBase: u32, _b: u32, _c: u32, clipLow: f32, clipHigh:
 
 @compute @workgroup_size(64)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
-  let t = gid.x + gid.y * 65535u * 64u;
+  let t = invocationIndex(gid, 64u);
   if (t >= p.n) { return; }
   let w = weight[t];
   let a = advantage[t];

@@ -7,7 +7,7 @@ import backwardSource from './qk_norm.backward.wgsl';
 import reduceSource from './qk_norm.reduce.wgsl';
 
 /** Qwen3's per-head q/k RMSNorm, in place in the fused q/k/v projection (before RoPE). */
-export const qkNormKernel = defineKernel({ name: 'qk_norm', code: source, entryPoint: 'main', bindings: ['read_write', 'read', 'uniform'] });
+export const qkNormKernel = defineKernel({ name: 'qk_norm', code: source, entryPoint: 'main' });
 
 export function encodeQkNorm(batch: DispatchBatch, kernel: CompiledKernel, qkv: GPUBuffer, weight: GPUBuffer, shape: { T: number; heads: number; kvHeads: number; headDim: number; eps: number }): void {
   batch.dispatch(kernel, [qkv, weight, params(shape.T, shape.heads, shape.kvHeads, shape.headDim, f32(shape.eps), 0, 0, 0)], [shape.heads + shape.kvHeads, shape.T]);
@@ -16,8 +16,8 @@ export function encodeQkNorm(batch: DispatchBatch, kernel: CompiledKernel, qkv: 
 type QkShape = { T: number; heads: number; kvHeads: number; headDim: number; eps: number };
 const shapeParams = (s: QkShape) => params(s.T, s.heads, s.kvHeads, s.headDim, f32(s.eps), 0, 0, 0);
 
-export const qkNormBackwardKernel = defineKernel({ name: 'qk_norm_backward', code: backwardSource, entryPoint: 'main', bindings: ['read', 'read', 'read_write', 'read_write', 'uniform'] });
-export const qkNormReduceKernel = defineKernel({ name: 'qk_norm_reduce', code: reduceSource, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
+export const qkNormBackwardKernel = defineKernel({ name: 'qk_norm_backward', code: backwardSource, entryPoint: 'main' });
+export const qkNormReduceKernel = defineKernel({ name: 'qk_norm_reduce', code: reduceSource, entryPoint: 'main' });
 
 /**
  * dqkv ← d/d(pre-norm q, k) in place (v untouched), given the pre-norm rows `x`; the weight-gradient

@@ -18,7 +18,7 @@ var<workgroup> dots: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let t = wid.x + wid.y * 65535u;
+  let t = groupIndex(wid);
   if (t >= p.T) { return; }
   let base = t * p.H;
   var s = 0.0;

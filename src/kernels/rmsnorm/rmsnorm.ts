@@ -1,4 +1,5 @@
 import type { DispatchBatch } from '../../gpu/device.js';
+import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import { f32, params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
@@ -6,7 +7,7 @@ import source from './rmsnorm.wgsl';
 import backwardSource from './rmsnorm.backward.wgsl';
 
 /** Compile with `{ INDIRECT: 1 }` to normalise rows `index[r]` into row r. */
-export const rmsnormKernel = defineKernel({ name: 'rmsnorm', code: source, entryPoint: 'main', bindings: ['read', 'read', 'read', 'read_write', 'uniform'] });
+export const rmsnormKernel = defineKernel({ name: 'rmsnorm', code: `${GRID_WGSL}\n${source}`, entryPoint: 'main' });
 
 export function encodeRmsnorm(
   batch: DispatchBatch,
@@ -18,14 +19,13 @@ export function encodeRmsnorm(
   shape: { T: number; H: number; eps: number },
 ): void {
   const { T } = shape;
-  batch.dispatch(kernel, [x, weight, index, out, params(T, shape.H, f32(shape.eps), 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+  batch.dispatch(kernel, [x, weight, index, out, params(T, shape.H, f32(shape.eps), 0)], grid(T));
 }
 
 export const rmsnormBackwardKernel = defineKernel({
   name: 'rmsnorm_backward',
-  code: backwardSource,
+  code: `${GRID_WGSL}\n${backwardSource}`,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read_write', 'read_write', 'uniform'],
 });
 
 /** dx, and per-row weight-gradient contributions dwRows (sum them over rows for dw). */
@@ -36,5 +36,5 @@ export function encodeRmsnormBackward(
   shape: { T: number; H: number; eps: number },
 ): void {
   const { T } = shape;
-  batch.dispatch(kernel, [b.x, b.weight, b.dy, b.dx, b.dwRows, params(T, shape.H, f32(shape.eps), 0)], [Math.min(T, 65535), Math.ceil(T / 65535)]);
+  batch.dispatch(kernel, [b.x, b.weight, b.dy, b.dx, b.dwRows, params(T, shape.H, f32(shape.eps), 0)], grid(T));
 }

@@ -16,7 +16,7 @@ var<workgroup> partial: array<f32, WG>;
 
 @compute @workgroup_size(WG)
 fn main(@builtin(workgroup_id) wid: vec3<u32>, @builtin(local_invocation_index) lid: u32) {
-  let r = wid.x + wid.y * 65535u;
+  let r = groupIndex(wid);
   if (r >= p.T) { return; } // uniform per workgroup
   var src = r;
   if (INDIRECT) { src = index[r]; }

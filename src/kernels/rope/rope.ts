@@ -11,7 +11,6 @@ export const ropeKernel = defineKernel({
   name: 'rope',
   code: `${rowsSource}\n${source}`,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read_write', 'read_write', 'read_write', 'uniform'],
 });
 
 export interface AttentionShape {
@@ -80,7 +79,6 @@ export const ropeBackwardKernel = defineKernel({
   name: 'rope_backward',
   code: `${rowsSource}\n${backwardSource}`,
   entryPoint: 'main',
-  bindings: ['read', 'read', 'read', 'read', 'read', 'read_write', 'uniform'],
 });
 
 /** d(qkv) [T, (heads + 2 kvHeads)·d] from dQ, dK, dV of training rows (kvRow = row). */

@@ -4,7 +4,7 @@ import { params } from '../../gpu/params.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './transpose.wgsl';
 
-export const transposeKernel = defineKernel({ name: 'transpose', code: source, entryPoint: 'main', bindings: ['read', 'read_write', 'uniform'] });
+export const transposeKernel = defineKernel({ name: 'transpose', code: source, entryPoint: 'main' });
 
 /** out = xᵀ for an R×C row-major matrix. */
 export function encodeTranspose(batch: DispatchBatch, kernel: CompiledKernel, x: GPUBuffer, out: GPUBuffer, shape: { R: number; C: number }): void {
