@@ -7,25 +7,21 @@ import rowsSource from '../../model/rows.wgsl';
 import source from './embedding.wgsl';
 import backwardSource from './embedding.backward.wgsl';
 
-export const embeddingKernel = defineKernel({ name: 'embedding', code: `${rowsSource}\n${source}`, entryPoint: 'main' });
+/** The gather for a table stored as `dtype`: the table's declaration and reader composed with the shared source. */
+const embeddingFor = (dtype: 'f32' | 'f16' | 'bf16') => {
+  const table = {
+    f32: 'var<storage, read> table: array<f32>;\nfn tableAt(i: u32) -> f32 { return table[i]; }',
+    f16: 'var<storage, read> table: array<f16>;\nfn tableAt(i: u32) -> f32 { return f32(table[i]); }',
+    bf16: `var<storage, read> table: array<u32>;\n${BF16_LOAD('table', 'tableAt')}`,
+  }[dtype];
+  return defineKernel({ name: dtype === 'f32' ? 'embedding' : `embedding_${dtype}`, code: `${dtype === 'f16' ? 'enable f16;\n' : ''}${rowsSource}\n${source}\n@group(0) @binding(0) ${table}\n`, entryPoint: 'main' });
+};
 
+export const embeddingKernel = embeddingFor('f32');
 /** The same gather from an f16 table (needs `shader-f16`). */
-export const embeddingF16Kernel = defineKernel({
-  ...embeddingKernel,
-  name: 'embedding_f16',
-  code: `enable f16;\n${rowsSource}\n${source
-    .replace('var<storage, read> table: array<f32>;', 'var<storage, read> table: array<f16>;')
-    .replace('fn tableAt(i: u32) -> f32 { return table[i]; }', 'fn tableAt(i: u32) -> f32 { return f32(table[i]); }')}`,
-});
-
+export const embeddingF16Kernel = embeddingFor('f16');
 /** The same gather from a bf16 table (packed two per u32 word; widened exactly, any device). */
-export const embeddingBf16Kernel = defineKernel({
-  ...embeddingKernel,
-  name: 'embedding_bf16',
-  code: `${rowsSource}\n${source
-    .replace('var<storage, read> table: array<f32>;', 'var<storage, read> table: array<u32>;')
-    .replace('fn tableAt(i: u32) -> f32 { return table[i]; }', BF16_LOAD('table', 'tableAt'))}`,
-});
+export const embeddingBf16Kernel = embeddingFor('bf16');
 
 /** out[t] = shard[token(t) − rowStart] for rows whose token is in this shard. `meta`: 8 u32 per row, token first. */
 export function encodeEmbedding(

@@ -4,9 +4,7 @@
 
 struct Params { T: u32, H: u32, rowStart: u32, rows: u32 }
 
-@group(0) @binding(0) var<storage, read> table: array<f32>;
-// The only read of the table: the f16 variant (embedding.ts) swaps these two lines.
-fn tableAt(i: u32) -> f32 { return table[i]; }
+// The table (binding 0) and its only read, tableAt(i) -> f32, come from embedding.ts: stored as f32, f16 or bf16.
 @group(0) @binding(1) var<storage, read> rows: array<Row>;
 @group(0) @binding(2) var<storage, read_write> out: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;

@@ -30,46 +30,40 @@ export interface MatmulShape {
 export type MatmulVariant = 'tiled' | 'subgroup8' | 'blocked' | 'naive';
 
 
-const VARIANTS: Record<MatmulVariant, { kernel: Kernel; tileRows: number; tileCols: number }> = {
-  tiled: { kernel: defineKernel({ name: 'matmul', code: tiledSource, entryPoint: 'main' }), tileRows: 64, tileCols: 64 },
-  subgroup8: {
-    kernel: defineKernel({ name: 'matmul_subgroup8', code: subgroupSource, entryPoint: 'main' }),
-    tileRows: 16,
-    tileCols: 128,
-  },
-  blocked: {
-    kernel: defineKernel({ name: 'matmul_blocked', code: blockedSource, entryPoint: 'main' }),
-    tileRows: 64,
-    tileCols: 64,
-  },
-  naive: { kernel: defineKernel({ name: 'matmul_naive', code: naiveSource, entryPoint: 'main' }), tileRows: 16, tileCols: 16 },
+const VARIANTS: Record<MatmulVariant, { name: string; source: string; tileRows: number; tileCols: number }> = {
+  tiled: { name: 'matmul', source: tiledSource, tileRows: 64, tileCols: 64 },
+  subgroup8: { name: 'matmul_subgroup8', source: subgroupSource, tileRows: 16, tileCols: 128 },
+  blocked: { name: 'matmul_blocked', source: blockedSource, tileRows: 64, tileCols: 64 },
+  naive: { name: 'matmul_naive', source: naiveSource, tileRows: 16, tileCols: 16 },
 };
-
-const F32_B = '@group(0) @binding(1) var<storage, read> b: array<f32>;';
-const F32_LOAD = 'fn bAt(i: u32) -> f32 { return b[i]; }';
-const storageB = new Map<string, Kernel>();
-
-/**
- * The same kernel reading B as f16 (`shader-f16`) or as bf16 (packed two per u32 word, widened
- * exactly by a shift: no feature needed): every variant reads B only through `bAt`.
- */
-function storageVariant(base: Kernel, dtype: 'f16' | 'bf16'): Kernel {
-  const key = `${base.name}:${dtype}`;
-  let kernel = storageB.get(key);
-  if (!kernel) {
-    if (!base.code.includes(F32_B) || !base.code.includes(F32_LOAD)) throw new Error(`${base.name}: B declaration or bAt() not found`);
-    const code =
-      dtype === 'f16'
-        ? `enable f16;\n${base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<f16>')).replace(F32_LOAD, 'fn bAt(i: u32) -> f32 { return f32(b[i]); }')}`
-        : base.code.replace(F32_B, F32_B.replace('array<f32>', 'array<u32>')).replace(F32_LOAD, BF16_LOAD('b', 'bAt'));
-    kernel = defineKernel({ ...base, name: `${base.name}_${dtype}b`, code });
-    storageB.set(key, kernel);
-  }
-  return kernel;
-}
 
 /** WGSL reading element i of a bf16 array stored as u32 words (little-endian: even elements in the low half). */
 export const BF16_LOAD = (array: string, fn: string) => `fn ${fn}(i: u32) -> f32 { let w = ${array}[i >> 1u]; return bitcast<f32>(select(w << 16u, w & 0xffff0000u, (i & 1u) == 1u)); }`;
+
+/**
+ * How B is stored: each variant reads it only through `bAt`, so a storage type is this declaration
+ * and reader appended to the variant's source (f16 also needs `enable f16;` first, which goes before it).
+ */
+const B_STORAGE: Record<'f32' | 'f16' | 'bf16', { enable: string; declare: string }> = {
+  f32: { enable: '', declare: '@group(0) @binding(1) var<storage, read> b: array<f32>;\nfn bAt(i: u32) -> f32 { return b[i]; }' },
+  f16: { enable: 'enable f16;\n', declare: '@group(0) @binding(1) var<storage, read> b: array<f16>;\nfn bAt(i: u32) -> f32 { return f32(b[i]); }' },
+  bf16: { enable: '', declare: `@group(0) @binding(1) var<storage, read> b: array<u32>;\n${BF16_LOAD('b', 'bAt')}` },
+};
+
+const kernels = new Map<string, Kernel>();
+
+/** The kernel of `variant` reading B as `dtype` (f16 needs `shader-f16`; bf16 is widened exactly by a shift, any device). */
+function matmulKernel(variant: MatmulVariant, dtype: 'f32' | 'f16' | 'bf16'): Kernel {
+  const key = `${variant}:${dtype}`;
+  let kernel = kernels.get(key);
+  if (!kernel) {
+    const v = VARIANTS[variant];
+    const b = B_STORAGE[dtype];
+    kernel = defineKernel({ name: dtype === 'f32' ? v.name : `${v.name}_${dtype}b`, code: `${b.enable}${v.source}\n${b.declare}\n`, entryPoint: 'main' });
+    kernels.set(key, kernel);
+  }
+  return kernel;
+}
 
 /** The fastest variant this device can run. */
 export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
@@ -112,9 +106,8 @@ export class Matmul {
     const accumulate = options.accumulate ?? false;
     const dtypeB = options.dtypeB ?? 'f32';
     if (dtypeB === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul with f16 B needs the WebGPU "shader-f16" feature, which this device lacks');
-    const pick = (k: Kernel) => (dtypeB === 'f32' ? k : storageVariant(k, dtypeB));
     const constants = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
-    const compiled = await gpu.kernel(pick(VARIANTS[variant].kernel), constants);
+    const compiled = await gpu.kernel(matmulKernel(variant, dtypeB), constants);
     return new Matmul(variant, transposeB, accumulate, dtypeB, compiled);
   }
 

@@ -17,9 +17,7 @@ override TRANSPOSE_B: bool = false;
 override ACCUMULATE: bool = false;
 
 @group(0) @binding(0) var<storage, read> a: array<f32>;
-@group(0) @binding(1) var<storage, read> b: array<f32>;
-// Every read of B goes through here, so the f16-weight variant (matmul.ts) only swaps these two lines.
-fn bAt(i: u32) -> f32 { return b[i]; }
+// B (binding 1) and its only read, bAt(i) -> f32, come from matmul.ts: stored as f32, f16 or bf16.
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
