@@ -67,6 +67,16 @@ const path = writeResults('rollout', {
     // Headline: the 0.5B-shaped model, batch 16 and batch 1 (geometric mean would hide the spread).
     vs_torch_cpu: qwen.find((r) => r.batch === 16)?.torch ? qwen.find((r) => r.batch === 16)!.torch!.seconds / qwen.find((r) => r.batch === 16)!.seconds : null,
     vs_torch_cpu_batch1: qwen.find((r) => r.batch === 1)?.torch ? qwen.find((r) => r.batch === 1)!.torch!.seconds / qwen.find((r) => r.batch === 1)!.seconds : null,
+    // WebGPU dispatches per decode step per layer, 0.5B-shaped at batch 16 (what fused kernels cut).
+    dispatches_per_token_per_layer: (() => {
+      const r = rows.find((x) => x.model === 'Qwen2.5-0.5B-shaped' && x.batch === 16);
+      return r ? r.dispatchesPerStep / QWEN05.numLayers : null;
+    })(),
+    // The fixture at batch 1 (dispatch-bound): ours against PyTorch's eager CPU decoding.
+    fixture_batch1_vs_torch_cpu: (() => {
+      const r = rows.find((x) => x.model === 'fixture tiny-f32' && x.batch === 1);
+      return r?.torch ? r.torch.seconds / r.seconds : null;
+    })(),
   },
   cases: rows.map(({ tokens: _tokens, ...r }) => r),
 });
