@@ -91,7 +91,7 @@ const gpu = await Gpu.request();
 const rows: (string | number)[][] = [];
 const measured: Record<string, { peak: number; seconds: number; gpuBytes: number }> = {};
 for (const [label, load] of [
-  ['streaming, f32 weights', () => Qwen2Model.load(gpu, snapshot)],
+  ['streaming, f32 weights', () => Qwen2Model.load(gpu, snapshot, { weights: 'f32' })],
   ['streaming, bf16 weights', () => Qwen2Model.load(gpu, snapshot, { weights: 'bf16' })],
   ['streaming, f16 weights', () => Qwen2Model.load(gpu, snapshot, { weights: 'f16' })],
   ['whole checkpoint to f32 first', async () => {

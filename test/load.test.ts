@@ -49,11 +49,18 @@ describe('streaming a checkpoint to the GPU', () => {
 describe('exact bf16 weights', () => {
   it('a BF16 checkpoint stored as bf16: about half the weight bytes, every log-prob and LoRA gradient equal to the f32 model', async () => {
     const before = gpu.pool.stats().liveBytes;
-    const wide = await Qwen2Model.load(gpu, SHARDED);
+    const wide = await Qwen2Model.load(gpu, SHARDED, { weights: 'f32' });
     const wideBytes = gpu.pool.stats().liveBytes - before;
     const packed = await Qwen2Model.load(gpu, SHARDED, { weights: 'bf16' });
     const packedBytes = gpu.pool.stats().liveBytes - before - wideBytes;
     expect(packed.weightDtype).toBe('bf16');
+    // Without an option, a checkpoint whose matrices are all BF16 is stored as bf16 (the f32 fixture as f32).
+    const auto = await Qwen2Model.load(gpu, SHARDED);
+    expect(auto.weightDtype).toBe('bf16');
+    auto.free();
+    const f32 = await Qwen2Model.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+    expect(f32.weightDtype).toBe('f32');
+    f32.free();
     const seqs = [IDS, [5, 6, 7, 8, 9, 10, 11, 12, 13]];
     expect(await packed.sequenceLogprobs(seqs)).toEqual(await wide.sequenceLogprobs(seqs));
     expect(await packed.scoreContinuations(IDS.slice(0, 3), [IDS.slice(3), [1, 2]])).toEqual(await wide.scoreContinuations(IDS.slice(0, 3), [IDS.slice(3), [1, 2]]));

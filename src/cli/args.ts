@@ -124,17 +124,11 @@ export async function resolveModel(ref: string): Promise<string> {
 }
 
 /**
- * Weight storage for inference commands (`--weights`) and for a frozen LoRA base: f32, bf16 or f16, or
- * `auto` (the default) — bf16 when the checkpoint is BF16 (`torch_dtype: "bfloat16"`: exact, half the
- * memory), else f32.
+ * `--weights` for inference commands: f32, bf16 or f16, or `auto` (the default: undefined, so the
+ * loader stores a BF16 checkpoint as exact bf16 and anything else as f32).
  */
-export async function inferenceWeights(flag: string, modelDir: string): Promise<'f32' | 'f16' | 'bf16'> {
+export function inferenceWeights(flag: string): 'f32' | 'f16' | 'bf16' | undefined {
   if (flag === 'f32' || flag === 'f16' || flag === 'bf16') return flag;
   if (flag !== 'auto') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be auto, f32, bf16 or f16, got ${flag}`);
-  try {
-    const config = JSON.parse(await readText(`${modelDir}/config.json`)) as { torch_dtype?: unknown; dtype?: unknown };
-    return (config.torch_dtype ?? config.dtype) === 'bfloat16' ? 'bf16' : 'f32';
-  } catch {
-    return 'f32'; // the loader reports a bad config.json with its own error
-  }
+  return undefined;
 }

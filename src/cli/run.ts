@@ -37,7 +37,7 @@ export async function run(argv: string[]): Promise<number> {
   if (!values.corpus === !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', 'run: give exactly one of --corpus FILE.jsonl or --retriever URL');
   const core = await loadWasmCore();
   const dir = await resolveModel(values.model);
-  const weights = await inferenceWeights(values.weights, dir);
+  const weights = inferenceWeights(values.weights);
   const tokenizer = await loadTokenizer(core, dir);
   let retriever: Retriever;
   let index: Bm25Index | undefined;

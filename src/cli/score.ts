@@ -49,7 +49,7 @@ export async function score(argv: string[]): Promise<number> {
   const { values } = parsed;
   if (!values.model) throw new IgSearchError('INVALID_ARGUMENT', 'score: --model DIR is required');
   values.model = await resolveModel(values.model);
-  const weights = await inferenceWeights(values.weights, values.model);
+  const weights = inferenceWeights(values.weights);
   const texts = values.prefix !== undefined || (values.continuation?.length ?? 0) > 0;
   let tokenizer: Tokenizer | undefined;
   if (texts) {

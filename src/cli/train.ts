@@ -24,7 +24,7 @@ import { promptText } from '../rollout/template.js';
 import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
-import { inferenceWeights, interruptible, numberFlag, outputDirectory, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
+import { interruptible, numberFlag, outputDirectory, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
 import { ProgressBar } from './progress.js';
 
 const T = TRAINER_DEFAULTS;
@@ -187,7 +187,7 @@ export async function train(argv: string[]): Promise<number> {
     const lora = rank !== undefined;
     // A full fine-tune resumes from the checkpoint's weights (f32 master weights); LoRA from the base plus the
     // saved adapters, the frozen base stored as exact bf16 when the checkpoint is BF16 (half the memory).
-    const model = await Qwen2Model.load(gpu, latest && !lora ? latest : modelDir, lora ? { weights: await inferenceWeights('auto', modelDir) } : {});
+    const model = await Qwen2Model.load(gpu, latest && !lora ? latest : modelDir, lora ? {} : { weights: 'f32' });
     models.push(model);
     let adapters: LoraAdapters | undefined;
     if (lora) {
@@ -265,7 +265,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, values.model!, { weights: await inferenceWeights('auto', values.model!) });
+    const model = await Qwen2Model.load(gpu, values.model!);
     if (values.lora) model.lora = await LoraAdapters.load(model, values.lora);
     const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
       maxTurns: numberFlag(values['max-turns'], '--max-turns'),

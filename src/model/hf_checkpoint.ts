@@ -31,6 +31,8 @@ export interface OpenCheckpoint {
   source: TensorSource;
   /** Largest tensor of the checkpoint, in bytes as stored. */
   largestTensorBytes: number;
+  /** The dtype every weight matrix is stored in, or 'mixed'. */
+  storedDtype: 'F32' | 'F16' | 'BF16' | 'mixed';
   close(): Promise<void>;
 }
 
@@ -110,6 +112,7 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
     }
     const shapes = qwen2TensorShapes(config);
     let largestTensorBytes = 0;
+    const dtypes = new Set<string>();
     for (const [name, shape] of shapes) {
       const found = infos.get(name);
       if (!found) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: tensor "${name}" (shape [${shape}]) is missing from the checkpoint`);
@@ -117,6 +120,7 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
         throw new IgSearchError('SHAPE_MISMATCH', `${join(dir, found.file)}: tensor "${name}" has shape [${found.info.shape}], config.json implies [${shape}]`);
       }
       largestTensorBytes = Math.max(largestTensorBytes, found.info.end - found.info.begin);
+      if (shape.length === 2) dtypes.add(found.info.dtype);
     }
     const source: TensorSource = {
       async read(name, start, end) {
@@ -131,7 +135,8 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
         }
       },
     };
-    return { config, source, largestTensorBytes, close: async () => void (await closeAll()) };
+    const storedDtype = dtypes.size === 1 ? ([...dtypes][0] as 'F32' | 'F16' | 'BF16') : 'mixed';
+    return { config, source, largestTensorBytes, storedDtype, close: async () => void (await closeAll()) };
   } catch (e) {
     await closeAll();
     throw e;

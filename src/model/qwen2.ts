@@ -41,8 +41,10 @@ export interface Qwen2Options {
    * Storage of the weight matrices (projections, MLP, embeddings / LM head): 'bf16' halves their
    * bytes and is exact for a BF16 checkpoint (the kernels widen each value by a shift: every
    * log-prob equals the f32 model's); 'f16' halves them too, rounds BF16 values, and needs
-   * `shader-f16`. Norms, biases, activations and accumulation stay f32. Gradients (training,
-   * LoRA) need 'f32'. Default 'f32'.
+   * `shader-f16`. Norms, biases, activations and accumulation stay f32. Full fine-tuning needs 'f32';
+   * LoRA trains on any. Default: `load` stores a checkpoint whose weight matrices are all BF16 as 'bf16'
+   * (exact, half the memory; LoRA trains on it, full fine-tuning needs `weights: 'f32'`) and anything else
+   * as 'f32'; `create` (host tensors) uses 'f32'.
    */
   weights?: WeightDtype;
 }
@@ -136,7 +138,8 @@ export class Qwen2Model {
     // Streamed: each tensor goes to the GPU a piece at a time, the checkpoint never whole in memory.
     const checkpoint = await openQwen2Checkpoint(dir);
     try {
-      return await Qwen2Model.create(gpu, checkpoint.config, checkpoint.source, options);
+      const weights = options.weights ?? (checkpoint.storedDtype === 'BF16' ? 'bf16' : 'f32');
+      return await Qwen2Model.create(gpu, checkpoint.config, checkpoint.source, { ...options, weights });
     } finally {
       await checkpoint.close();
     }
