@@ -20,7 +20,7 @@ import { attentionDkvKernel, attentionDqKernel, encodeAttentionBackward } from '
 import { embeddingBackwardKernel, encodeEmbedding, encodeEmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
 import { LinearBackward } from '../kernels/linear/linear.js';
 import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel } from '../kernels/logsoftmax/logsoftmax.js';
-import { Matmul } from '../kernels/matmul/matmul.js';
+import { Matmul, storageBytes } from '../kernels/matmul/matmul.js';
 import { encodePolicyLoss, policyLossKernel, type PolicyLossOptions } from '../kernels/policy_loss/policy_loss.js';
 import { encodeRmsnorm, encodeRmsnormBackward, rmsnormBackwardKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeQkNormBackward, qkNormBackwardKernel, qkNormReduceKernel } from '../kernels/qk_norm/qk_norm.js';
@@ -276,7 +276,7 @@ export async function qwen2Gradients(
     m.head.forEach((shard, index) => {
       for (let from = 0; from < shard.rows; from += vocabChunk) headChunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
     });
-    const weightBytes = m.options.weights === 'f32' ? 4 : 2;
+    const weightBytes = storageBytes(m.options.weights);
     const headWeights = (ch: (typeof headChunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * weightBytes, size: ch.cols * H * weightBytes });
 
     // ---- forward, layer by layer over all chunks (attention reads the keys earlier chunks wrote) ----

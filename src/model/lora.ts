@@ -6,6 +6,7 @@
  * `base_model.model.model.layers.{i}.{self_attn|mlp}.{target}.lora_{A|B}.weight`.
  */
 import { IgSearchError } from '../errors.js';
+import type { StorageDtype } from '../kernels/matmul/matmul.js';
 import type { Gpu } from '../gpu/device.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { currentPlatform } from '../platform/platform.js';
@@ -41,7 +42,7 @@ export interface LoraSite {
 export interface AdapterHost {
   readonly gpu: Gpu;
   readonly config: Qwen2Config;
-  readonly weightDtype: 'f32' | 'f16' | 'bf16';
+  readonly weightDtype: StorageDtype;
 }
 
 /** Which activation each fused projection reads, and which it adds into (the forward's buffers). */

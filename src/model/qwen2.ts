@@ -12,9 +12,9 @@ import { IgSearchError } from '../errors.js';
 import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
 import type { CompiledKernel } from '../gpu/pipelines.js';
 import { attentionKernel, encodeAttention, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
-import { embeddingBf16Kernel, embeddingF16Kernel, embeddingKernel, encodeEmbedding } from '../kernels/embedding/embedding.js';
+import { EMBEDDING_KERNELS, encodeEmbedding } from '../kernels/embedding/embedding.js';
 import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
-import { Matmul, type MatmulVariant } from '../kernels/matmul/matmul.js';
+import { Matmul, storageBytes, type MatmulVariant, type StorageDtype } from '../kernels/matmul/matmul.js';
 import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeQkNorm, qkNormKernel } from '../kernels/qk_norm/qk_norm.js';
 import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
@@ -24,11 +24,11 @@ import { hasTensor, qwen2TensorShapes, type Qwen2Config } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
-
-/** How weight matrices are stored on the GPU. */
-export type WeightDtype = 'f32' | 'f16' | 'bf16';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
+
+/** How weight matrices are stored on the GPU. */
+export type WeightDtype = StorageDtype;
 
 export interface Qwen2Options {
   /** Most rows per forward chunk (default 512; fewer when the binding limit requires). */
@@ -152,7 +152,7 @@ export class Qwen2Model {
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
     const weights: WeightDtype = options.weights ?? 'f32';
     if (!['f32', 'f16', 'bf16'].includes(weights)) throw new IgSearchError('INVALID_ARGUMENT', `weights must be "f32", "f16" or "bf16", got ${JSON.stringify(options.weights)}`);
-    const bytesPer = weights === 'f32' ? 4 : 2;
+    const bytesPer = storageBytes(weights);
     for (const [buffer, floats] of Object.entries(layerBufferSizes(config))) {
       if (floats * bytesPer > limit) throw new IgSearchError('LIMIT_EXCEEDED', `layer buffer ${buffer} needs ${floats * bytesPer} bytes, over this device's ${limit}-byte buffer/binding limit`, { hint: 'this model is too large for this device' });
     }
@@ -172,14 +172,12 @@ export class Qwen2Model {
     if (!Number.isInteger(maxVocabChunk) || maxVocabChunk < 64 || maxVocabChunk % 64 !== 0) {
       throw new IgSearchError('INVALID_ARGUMENT', `maxVocabChunk must be a positive multiple of 64 (binding offsets), got ${maxVocabChunk}`);
     }
-    const half = weights !== 'f32'; // two bytes per stored weight
     if (weights === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "bf16" or "f32"');
-    const dtypeB = weights;
     const [columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
       gpu.kernel(columnsKernel),
-      Matmul.create(gpu, { transposeB: true, variant, dtypeB }),
-      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB }),
-      gpu.kernel(weights === 'f16' ? embeddingF16Kernel : weights === 'bf16' ? embeddingBf16Kernel : embeddingKernel),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights }),
+      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights }),
+      gpu.kernel(EMBEDDING_KERNELS[weights]),
       gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
       gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
       gpu.kernel(ropeKernel),
@@ -190,7 +188,7 @@ export class Qwen2Model {
     // Every value is checked finite as it goes up; on any failure the buffers made so far are released.
     const held: GPUBuffer[] = [];
     const allocate = (floats: number, matrixBuffer: boolean, label: string) => {
-      const buffer = gpu.allocate(Math.max(4, alignTo4(floats * (matrixBuffer && half ? 2 : 4))), label);
+      const buffer = gpu.allocate(Math.max(4, alignTo4(floats * storageBytes(matrixBuffer ? weights : 'f32'))), label);
       held.push(buffer);
       return buffer;
     };
@@ -201,7 +199,7 @@ export class Qwen2Model {
     try {
       const vocab = async (name: string, label: string): Promise<VocabShard[]> => {
         const shards: VocabShard[] = [];
-        for (const { rowStart, rows } of vocabShards(gpu, config, half)) {
+        for (const { rowStart, rows } of vocabShards(gpu, config, weights)) {
           const buffer = allocate(rows * config.hiddenSize, true, `${label}[${rowStart}..${rowStart + rows})`);
           await writeTensor(gpu, source, name, rowStart * config.hiddenSize, rows * config.hiddenSize, buffer, 0, weights);
           shards.push({ buffer, rowStart, rows });
@@ -562,7 +560,7 @@ export class Qwen2Model {
     const chunks: { shard: VocabShard; from: number; cols: number }[] = [];
     for (const shard of this.head) for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, from, cols: Math.min(vocabChunk, shard.rows - from) });
     chunks.forEach(({ shard, from, cols }, i) => {
-      const bytes = this.options.weights === 'f32' ? 4 : 2;
+      const bytes = storageBytes(this.options.weights);
       const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
       k.matmul.encode(batch, b.a, slice, b.logits, { M: S, N: cols, K: H, transposeB: true });
       encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
@@ -581,7 +579,7 @@ export class Qwen2Model {
     const c = this.config;
     const H = c.hiddenSize;
     const V = c.vocabSize;
-    const bytes = this.options.weights === 'f32' ? 4 : 2;
+    const bytes = storageBytes(this.options.weights);
     encodeRmsnorm(batch, this.kernels.rmsnormIndirect, b.x, this.finalNorm, b.index, b.a, { T: S, H, eps: c.rmsNormEps });
     for (const shard of this.head) {
       for (let from = 0; from < shard.rows; from += this.options.maxVocabChunk) {
@@ -626,9 +624,9 @@ export class KvCache {
  * so LM-head chunks start at 256-byte-aligned offsets).
  */
 /** Row ranges of the vocabulary tables: as many rows per buffer as one binding holds (a multiple of 64). */
-function vocabShards(gpu: Gpu, config: Qwen2Config, half: boolean): { rowStart: number; rows: number }[] {
+function vocabShards(gpu: Gpu, config: Qwen2Config, weights: WeightDtype): { rowStart: number; rows: number }[] {
   const H = config.hiddenSize;
-  const bytes = half ? 2 : 4;
+  const bytes = storageBytes(weights);
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
   const perShard = Math.max(64, Math.floor(limit / (H * bytes) / 64) * 64);
   const shards: { rowStart: number; rows: number }[] = [];
@@ -644,9 +642,8 @@ const UPLOAD_PIECE = 1 << 21;
  * stored as `dtype`. A non-finite value is a NON_FINITE error naming the tensor and index.
  */
 async function writeTensor(gpu: Gpu, source: TensorSource, name: string, from: number, count: number, buffer: GPUBuffer, at: number, dtype: WeightDtype): Promise<void> {
-  const half = dtype !== 'f32';
-  const bytes = half ? 2 : 4;
-  if (half && (at % 2 !== 0 || from % 2 !== 0)) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}": ${dtype} weights need even tensor offsets (writes are 4-byte aligned); load with weights "f32"`);
+  const bytes = storageBytes(dtype);
+  if (bytes === 2 && (at % 2 !== 0 || from % 2 !== 0)) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}": ${dtype} weights need even tensor offsets (writes are 4-byte aligned); load with weights "f32"`);
   for (let a = 0; a < count; a += UPLOAD_PIECE) {
     const b = Math.min(count, a + UPLOAD_PIECE);
     const values = await source.read(name, from + a, from + b);

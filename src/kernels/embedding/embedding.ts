@@ -1,14 +1,14 @@
 import type { BufferSlice, DispatchBatch } from '../../gpu/device.js';
-import { defineKernel } from '../../gpu/kernel.js';
+import { defineKernel, type Kernel } from '../../gpu/kernel.js';
 import { params } from '../../gpu/params.js';
-import { BF16_LOAD } from '../matmul/matmul.js';
+import { BF16_LOAD, type StorageDtype } from '../matmul/matmul.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './embedding.wgsl';
 import backwardSource from './embedding.backward.wgsl';
 
 /** The gather for a table stored as `dtype`: the table's declaration and reader composed with the shared source. */
-const embeddingFor = (dtype: 'f32' | 'f16' | 'bf16') => {
+const embeddingFor = (dtype: StorageDtype) => {
   const table = {
     f32: 'var<storage, read> table: array<f32>;\nfn tableAt(i: u32) -> f32 { return table[i]; }',
     f16: 'var<storage, read> table: array<f16>;\nfn tableAt(i: u32) -> f32 { return f32(table[i]); }',
@@ -18,10 +18,8 @@ const embeddingFor = (dtype: 'f32' | 'f16' | 'bf16') => {
 };
 
 export const embeddingKernel = embeddingFor('f32');
-/** The same gather from an f16 table (needs `shader-f16`). */
-export const embeddingF16Kernel = embeddingFor('f16');
-/** The same gather from a bf16 table (packed two per u32 word; widened exactly, any device). */
-export const embeddingBf16Kernel = embeddingFor('bf16');
+/** The gather for each table storage (f16 needs `shader-f16`; bf16 is packed two per u32 word, widened exactly). */
+export const EMBEDDING_KERNELS: Readonly<Record<StorageDtype, Kernel>> = { f32: embeddingKernel, f16: embeddingFor('f16'), bf16: embeddingFor('bf16') };
 
 /** out[t] = shard[token(t) − rowStart] for rows whose token is in this shard. `meta`: 8 u32 per row, token first. */
 export function encodeEmbedding(

@@ -5,7 +5,7 @@
  */
 import type { BufferSlice, DispatchBatch, Gpu } from '../../gpu/device.js';
 import type { CompiledKernel } from '../../gpu/pipelines.js';
-import { Matmul } from '../matmul/matmul.js';
+import { Matmul, type StorageDtype } from '../matmul/matmul.js';
 import { encodeTranspose, transposeKernel } from '../transpose/transpose.js';
 
 export class LinearBackward {
@@ -18,7 +18,7 @@ export class LinearBackward {
     private readonly accumulatingW: Matmul,
   ) {}
 
-  static async create(gpu: Gpu, options: { weights?: 'f32' | 'f16' | 'bf16' } = {}): Promise<LinearBackward> {
+  static async create(gpu: Gpu, options: { weights?: StorageDtype } = {}): Promise<LinearBackward> {
     const dtypeB = options.weights ?? 'f32';
     const [plain, accumulating, transpose] = await Promise.all([Matmul.create(gpu, {}), Matmul.create(gpu, { accumulate: true }), gpu.kernel(transposeKernel)]);
     const [plainW, accumulatingW] = dtypeB === 'f32' ? [plain, accumulating] : await Promise.all([Matmul.create(gpu, { dtypeB }), Matmul.create(gpu, { accumulate: true, dtypeB })]);

@@ -29,6 +29,12 @@ export interface MatmulShape {
 
 export type MatmulVariant = 'tiled' | 'subgroup8' | 'blocked' | 'naive';
 
+/** How a weight operand is stored: f32, or two bytes per value (f16, or bf16 packed two per u32 word). */
+export type StorageDtype = 'f32' | 'f16' | 'bf16';
+
+/** Bytes per stored value. */
+export const storageBytes = (dtype: StorageDtype): number => (dtype === 'f32' ? 4 : 2);
+
 
 const VARIANTS: Record<MatmulVariant, { name: string; source: string; tileRows: number; tileCols: number }> = {
   tiled: { name: 'matmul', source: tiledSource, tileRows: 64, tileCols: 64 },
@@ -44,7 +50,7 @@ export const BF16_LOAD = (array: string, fn: string) => `fn ${fn}(i: u32) -> f32
  * How B is stored: each variant reads it only through `bAt`, so a storage type is this declaration
  * and reader appended to the variant's source (f16 also needs `enable f16;` first, which goes before it).
  */
-const B_STORAGE: Record<'f32' | 'f16' | 'bf16', { enable: string; declare: string }> = {
+const B_STORAGE: Record<StorageDtype, { enable: string; declare: string }> = {
   f32: { enable: '', declare: '@group(0) @binding(1) var<storage, read> b: array<f32>;\nfn bAt(i: u32) -> f32 { return b[i]; }' },
   f16: { enable: 'enable f16;\n', declare: '@group(0) @binding(1) var<storage, read> b: array<f16>;\nfn bAt(i: u32) -> f32 { return f32(b[i]); }' },
   bf16: { enable: '', declare: `@group(0) @binding(1) var<storage, read> b: array<u32>;\n${BF16_LOAD('b', 'bAt')}` },
@@ -53,7 +59,7 @@ const B_STORAGE: Record<'f32' | 'f16' | 'bf16', { enable: string; declare: strin
 const kernels = new Map<string, Kernel>();
 
 /** The kernel of `variant` reading B as `dtype` (f16 needs `shader-f16`; bf16 is widened exactly by a shift, any device). */
-function matmulKernel(variant: MatmulVariant, dtype: 'f32' | 'f16' | 'bf16'): Kernel {
+function matmulKernel(variant: MatmulVariant, dtype: StorageDtype): Kernel {
   const key = `${variant}:${dtype}`;
   let kernel = kernels.get(key);
   if (!kernel) {
@@ -80,7 +86,7 @@ export interface MatmulOptions {
    * `shader-f16` feature), 'bf16' reads bfloat16 B exactly (half the bytes, any device); both
    * accumulate in f32. Default 'f32'.
    */
-  dtypeB?: 'f32' | 'f16' | 'bf16';
+  dtypeB?: StorageDtype;
   /** C += A·B (the residual stream adds a projection in place). */
   accumulate?: boolean;
   /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
@@ -93,7 +99,7 @@ export class Matmul {
     readonly variant: MatmulVariant,
     readonly transposeB: boolean,
     readonly accumulate: boolean,
-    readonly dtypeB: 'f32' | 'f16' | 'bf16',
+    readonly dtypeB: StorageDtype,
     private readonly compiled: CompiledKernel,
   ) {}
 
@@ -117,7 +123,7 @@ export class Matmul {
       throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
     }
     const { M, N, K, count, sizeA, sizeB, sizeC } = checkShape(shape);
-    const bytesB = this.dtypeB === 'f32' ? 4 : 2;
+    const bytesB = storageBytes(this.dtypeB);
     for (const [name, resource, bytes] of [['A', a, sizeA * 4], ['B', b, sizeB * bytesB], ['C', c, sizeC * 4]] as const) {
       const { size, label } = 'buffer' in resource ? { size: resource.size, label: resource.buffer.label } : resource;
       if (size < bytes) {
