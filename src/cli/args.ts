@@ -8,7 +8,8 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 type Options = NonNullable<ParseArgsConfig['options']>;
 import { IgSearchError } from '../errors.js';
 import { fromPretrained } from '../hub/hub.js';
-import { currentPlatform } from '../platform/platform.js';
+import { currentPlatform, readFailure } from '../platform/platform.js';
+import type { WeightDtype } from '../model/qwen2.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { ProgressBar } from './progress.js';
 
@@ -71,8 +72,7 @@ export async function readText(path: string): Promise<string> {
   try {
     return new TextDecoder().decode(await currentPlatform().readFile(path));
   } catch (e) {
-    if (e instanceof IgSearchError) throw e;
-    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    throw readFailure(path, e);
   }
 }
 
@@ -127,7 +127,7 @@ export async function resolveModel(ref: string): Promise<string> {
  * `--weights` for inference commands: f32, bf16 or f16, or `auto` (the default: undefined, so the
  * loader stores a BF16 checkpoint as exact bf16 and anything else as f32).
  */
-export function inferenceWeights(flag: string): 'f32' | 'f16' | 'bf16' | undefined {
+export function inferenceWeights(flag: string): WeightDtype | undefined {
   if (flag === 'f32' || flag === 'f16' || flag === 'bf16') return flag;
   if (flag !== 'auto') throw new IgSearchError('INVALID_ARGUMENT', `--weights must be auto, f32, bf16 or f16, got ${flag}`);
   return undefined;

@@ -6,19 +6,20 @@ import { dirname, join, relative } from 'node:path';
 import { IgSearchError } from '../errors.js';
 import { repoFolder, type BlobWriter, type CachedModel, type HubStore } from './store.js';
 
-/** huggingface_hub's cache directory: HF_HUB_CACHE, else HF_HOME/hub, else ~/.cache/huggingface/hub (XDG_CACHE_HOME respected). */
-export function defaultHubCache(env: Record<string, string | undefined> = process.env): string {
-  if (env['HF_HUB_CACHE']) return env['HF_HUB_CACHE'];
-  if (env['HUGGINGFACE_HUB_CACHE']) return env['HUGGINGFACE_HUB_CACHE'];
-  const home = env['HF_HOME'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'huggingface');
-  return join(home, 'hub');
+type Env = Record<string, string | undefined>;
+
+/** huggingface_hub's home: HF_HOME, else $XDG_CACHE_HOME/huggingface, else ~/.cache/huggingface. */
+const hfHome = (env: Env) => env['HF_HOME'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'huggingface');
+
+/** huggingface_hub's cache directory: HF_HUB_CACHE (or its old name), else the home's hub/. */
+export function defaultHubCache(env: Env = process.env): string {
+  return env['HF_HUB_CACHE'] || env['HUGGINGFACE_HUB_CACHE'] || join(hfHome(env), 'hub');
 }
 
-/** The token huggingface_hub saved with `hf auth login` (HF_TOKEN_PATH, else HF_HOME/token), if any. */
-export async function savedHubToken(env: Record<string, string | undefined> = process.env): Promise<string | undefined> {
-  const home = env['HF_HOME'] ?? join(env['XDG_CACHE_HOME'] ?? join(homedir(), '.cache'), 'huggingface');
+/** The token huggingface_hub saved with `hf auth login` (HF_TOKEN_PATH, else the home's token), if any. */
+export async function savedHubToken(env: Env = process.env): Promise<string | undefined> {
   try {
-    return (await readFile(env['HF_TOKEN_PATH'] ?? join(home, 'token'), 'utf8')).trim() || undefined;
+    return (await readFile(env['HF_TOKEN_PATH'] ?? join(hfHome(env), 'token'), 'utf8')).trim() || undefined;
   } catch {
     return undefined;
   }

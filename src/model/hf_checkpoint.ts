@@ -6,7 +6,7 @@
  * time (`TensorSource`): the model streams it to the GPU without holding the checkpoint in memory.
  */
 import { IgSearchError } from '../errors.js';
-import { currentPlatform, openByteSource, type ByteSource } from '../platform/platform.js';
+import { isNotFound, openByteSource, readFailure, readFileIfExists, type ByteSource } from '../platform/platform.js';
 import { qwen2TensorShapes, readQwen2Config, type Qwen2Config } from './config.js';
 import { bytesToF32, DTYPE_BYTES, readSafetensorsHeaderFrom, type TensorInfo } from './safetensors.js';
 
@@ -40,36 +40,18 @@ function join(dir: string, name: string): string {
   return dir.endsWith('/') ? dir + name : `${dir}/${name}`;
 }
 
-const notFound = (e: unknown) => {
-  const code = (e as { code?: string; name?: string }).code ?? (e as { name?: string }).name;
-  return code === 'ENOENT' || code === 'NotFound' || /HTTP 404/.test((e as Error).message);
-};
-
-function readError(path: string, e: unknown): IgSearchError {
-  return e instanceof IgSearchError ? e : new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
-}
-
-async function read(path: string): Promise<Uint8Array | undefined> {
-  try {
-    return await currentPlatform().readFile(path);
-  } catch (e) {
-    if (notFound(e)) return undefined;
-    throw readError(path, e);
-  }
-}
-
 async function open(path: string): Promise<ByteSource | undefined> {
   try {
     return await openByteSource(path);
   } catch (e) {
-    if (notFound(e)) return undefined;
-    throw readError(path, e);
+    if (isNotFound(e)) return undefined;
+    throw readFailure(path, e);
   }
 }
 
 /** Opens a checkpoint: config and every header read and checked; tensor data read on demand. */
 export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> {
-  const configBytes = await read(join(dir, 'config.json'));
+  const configBytes = await readFileIfExists(join(dir, 'config.json'));
   if (!configBytes) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, 'config.json')}: not found (a model directory holds config.json and *.safetensors)`);
   const config = readQwen2Config(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
 
@@ -83,7 +65,7 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
       files.set('model.safetensors', single);
     } else {
       const indexPath = join(dir, 'model.safetensors.index.json');
-      const indexBytes = await read(indexPath);
+      const indexBytes = await readFileIfExists(indexPath);
       if (!indexBytes) throw new IgSearchError('INVALID_ARGUMENT', `${dir}: neither model.safetensors nor model.safetensors.index.json found`);
       let index: { weight_map?: Record<string, unknown> };
       try {
@@ -131,7 +113,7 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
         try {
           return bytesToF32(await files.get(file)!.read(info.begin + start * bytes, info.begin + end * bytes), info.dtype);
         } catch (e) {
-          throw readError(join(dir, file), e);
+          throw readFailure(join(dir, file), e);
         }
       },
     };

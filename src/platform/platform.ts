@@ -41,6 +41,27 @@ export function bytesSource(bytes: Uint8Array): ByteSource {
   return { size: bytes.byteLength, read: async (begin, end) => bytes.slice(begin, end), close: async () => {} };
 }
 
+/** Whether a read failed because the file is not there (Node ENOENT, Deno NotFound, HTTP 404). */
+export function isNotFound(e: unknown): boolean {
+  const code = (e as { code?: string; name?: string }).code ?? (e as { name?: string }).name;
+  return code === 'ENOENT' || code === 'NotFound' || /HTTP 404\b/.test((e as Error)?.message ?? '');
+}
+
+/** A failed read of a user file as a typed error naming the path (typed errors pass through). */
+export function readFailure(path: string, e: unknown): IgSearchError {
+  return e instanceof IgSearchError ? e : new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
+}
+
+/** A user file's bytes, or undefined when it does not exist; any other failure is a typed error naming the path. */
+export async function readFileIfExists(path: string): Promise<Uint8Array | undefined> {
+  try {
+    return await currentPlatform().readFile(path);
+  } catch (e) {
+    if (isNotFound(e)) return undefined;
+    throw readFailure(path, e);
+  }
+}
+
 /** `path` by ranges where the runtime can, else read whole. */
 export async function openByteSource(path: string): Promise<ByteSource> {
   const platform = currentPlatform();

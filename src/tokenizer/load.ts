@@ -3,20 +3,14 @@
  * chat_template.jinja or tokenizer_config.json when the model has one.
  */
 import { IgSearchError } from '../errors.js';
-import { currentPlatform } from '../platform/platform.js';
+import { readFileIfExists } from '../platform/platform.js';
 import type { WasmCore } from '../wasm/core.js';
 import { ChatTemplate } from './chat_template.js';
 import { Tokenizer } from './tokenizer.js';
 
-/** A file that is simply not there (ENOENT, HTTP 404) reads as undefined; any other failure is an error. */
 async function readOptional(path: string): Promise<string | undefined> {
-  try {
-    return new TextDecoder().decode(await currentPlatform().readFile(path));
-  } catch (e) {
-    const code = (e as { code?: string }).code;
-    if (code === 'ENOENT' || (e instanceof Error && (/HTTP 404\b/.test(e.message) || e.name === 'NotFound'))) return undefined;
-    throw new IgSearchError('INVALID_ARGUMENT', `cannot read ${path}: ${(e as Error).message}`, { cause: e });
-  }
+  const bytes = await readFileIfExists(path);
+  return bytes && new TextDecoder().decode(bytes);
 }
 
 /** The tokenizer files a model directory has, by name (tokenizer.json required): what a checkpoint copies to stay a loadable model. */
