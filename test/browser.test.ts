@@ -19,7 +19,7 @@ interface Harness {
   }>;
   qwen2(dir: string, sequences: number[][]): Promise<number[][]>;
   hub(endpoint: string, repo: string, sequences: number[][]): Promise<{ dir: string; logprobs: number[][]; files: number[]; models: { repo: string; snapshots: string[]; refs: Record<string, string> }[] }>;
-  hubRemove(repo: string): Promise<{ removed: boolean; models: unknown[] }>;
+  hubRemove(repo: string): Promise<{ removed: boolean; models: { repo: string }[] }>;
 }
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -55,7 +55,7 @@ describe('browser (headless Debian chromium, navigator.gpu)', () => {
     const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
     const files = { ...repoFromDirectory(`${root}${dir}`, (n) => n !== 'expected.json'), 'tokenizer.json': new Uint8Array(readFileSync(`${root}assets/demo-policy/tokenizer.json`)) };
     const commit = 'b0b0000000000000000000000000000000000002';
-    const hub = await startFixtureHub({ 'tiny/bf16': { files, commit } });
+    const hub = await startFixtureHub({ 'tiny/bf16': { files, commit }, 'tiny/corrupt': { files, corrupt: ['model-00001-of-00002.safetensors'] } });
     const call = () => page.evaluate(([e, s]) => (window as unknown as { harness: Harness }).harness.hub(e, 'tiny/bf16', s), [hub.url, expected.sequences] as const);
     try {
       const first = await call();
@@ -63,6 +63,11 @@ describe('browser (headless Debian chromium, navigator.gpu)', () => {
       expect(first.files[0]).toBe(first.files[1]);
       expect(Math.max(...first.logprobs.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!))))).toBeLessThan(1e-4);
       expect(first.models).toEqual([{ repo: 'tiny/bf16', bytes: expect.any(Number), snapshots: [commit], refs: { main: commit }, path: `${hub.url}/tiny/bf16` }]);
+      // An LFS file whose bytes do not match the sha256 in the Hub's listing is refused and not cached.
+      const corrupt = await page.evaluate(([e]) => (window as unknown as { harness: Harness }).harness.hub(e!, 'tiny/corrupt', []).then(() => 'loaded', (err: { code?: string; message: string }) => `${err.code}: ${err.message}`), [hub.url] as const);
+      expect(corrupt).toMatch(/^CHECKSUM_MISMATCH: tiny\/corrupt: model-00001-of-00002\.safetensors: .*sha256 [0-9a-f]{64}/);
+      const afterCorrupt = await page.evaluate(() => (window as unknown as { harness: Harness }).harness.hubRemove('tiny/corrupt'));
+      expect(afterCorrupt.models.map((m) => m.repo)).toEqual(['tiny/bf16']);
       await hub.close();
       await page.reload();
       await page.waitForFunction(() => (window as { harnessReady?: boolean }).harnessReady === true);

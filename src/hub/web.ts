@@ -2,9 +2,11 @@
  * `fromPretrained` in browsers and Web Workers: the same Hub files, kept in Cache Storage
  * (`caches.open('ig-search-models')`) under their resolve URLs pinned to a commit, so the loaders —
  * which read `{base}/config.json` etc. through the platform — find them there on the next page
- * load, offline included. A branch or tag is remembered as the commit it pointed to. Small files
- * are checked against the git hash the Hub sends (ETag); LFS files arrive through the storage
- * host's redirect, whose headers a browser hides, and are not hash-checked here.
+ * load, offline included. A branch or tag is remembered as the commit it pointed to. Every file is
+ * checked before it is cached: against the hashes the Hub's tree listing gives for the commit
+ * (`/api/models/{repo}/tree/{commit}`: sha256 for LFS files, git's blob sha1 for the rest) — LFS
+ * files arrive through the storage host's redirect, whose headers (X-Linked-Etag) a browser hides;
+ * without a listing (a mirror that serves only `resolve/`), small files against their ETag.
  */
 import { IgSearchError } from '../errors.js';
 import type { CachedModel } from './store.js';
@@ -63,6 +65,18 @@ export async function webFromPretrained(repo: string, o: WebOptions, shardNames:
   const base = `${o.endpoint}/${repo}/resolve/${commit}`;
   let done = 0;
   let total = 0;
+  // The commit's hashes by file; a Hub without the listing API leaves the ETag check alone.
+  const listed = new Map<string, { sha256?: string; sha1?: string }>();
+  try {
+    const tree = await o.fetcher(`${o.endpoint}/api/models/${repo}/tree/${commit}`, { headers });
+    if (tree.ok) {
+      for (const e of (await tree.json()) as { path?: unknown; oid?: unknown; lfs?: { oid?: unknown } }[]) {
+        if (typeof e.path === 'string') listed.set(e.path, { sha256: typeof e.lfs?.oid === 'string' ? e.lfs.oid : undefined, sha1: typeof e.oid === 'string' ? e.oid : undefined });
+      }
+    }
+  } catch {
+    // No listing: the ETag check below is what remains.
+  }
   const put = async (file: string, response: Response, etag: string | null): Promise<Uint8Array> => {
     const size = Number(response.headers.get('content-length') ?? 0);
     const reader = response.body!.getReader();
@@ -79,14 +93,9 @@ export async function webFromPretrained(repo: string, o: WebOptions, shardNames:
     let at = 0;
     for (const p of parts) (data.set(p, at), (at += p.byteLength));
     const tag = (etag ?? '').replace(/^W\//, '').replace(/"/g, '');
-    if (/^[0-9a-f]{40}$/.test(tag)) {
-      const header = new TextEncoder().encode(`blob ${data.byteLength}\0`);
-      const hashed = new Uint8Array(header.byteLength + data.byteLength);
-      hashed.set(header);
-      hashed.set(data, header.byteLength);
-      const sha1 = [...new Uint8Array(await crypto.subtle.digest('SHA-1', hashed))].map((b) => b.toString(16).padStart(2, '0')).join('');
-      if (sha1 !== tag) throw new IgSearchError('CHECKSUM_MISMATCH', `${repo}: ${file}: the bytes do not hash to the Hub's ETag ${tag}`);
-    }
+    const want = listed.get(file) ?? (/^[0-9a-f]{40}$/.test(tag) ? { sha1: tag } : {});
+    const got = want.sha256 ? await digest('SHA-256', data) : want.sha1 ? await digest('SHA-1', new TextEncoder().encode(`blob ${data.byteLength}\0`), data) : undefined;
+    if (got !== (want.sha256 ?? want.sha1)) throw new IgSearchError('CHECKSUM_MISMATCH', `${repo}: ${file}: the bytes do not hash to the Hub's ${want.sha256 ? 'sha256' : 'sha1'} ${want.sha256 ?? want.sha1}`);
     await cache.put(`${base}/${file}`, new Response(data, { headers: { 'content-type': 'application/octet-stream', 'content-length': String(data.byteLength) } }));
     return data;
   };
@@ -122,6 +131,13 @@ export async function webFromPretrained(repo: string, o: WebOptions, shardNames:
   for (const file of o.files.optional) await fetchFile(file, true);
   if (o.revision !== commit) await cache.put(refKey, new Response(commit));
   return base;
+}
+
+/** Hex digest of the concatenated parts. */
+async function digest(algorithm: 'SHA-1' | 'SHA-256', ...parts: Uint8Array[]): Promise<string> {
+  const whole = parts.length === 1 ? parts[0]! : new Uint8Array(parts.reduce((n, p) => n + p.byteLength, 0));
+  if (parts.length > 1) parts.reduce((at, p) => (whole.set(p, at), at + p.byteLength), 0);
+  return [...new Uint8Array(await crypto.subtle.digest(algorithm, whole as Uint8Array<ArrayBuffer>))].map((b) => b.toString(16).padStart(2, '0')).join('');
 }
 
 /** Models in this browser's cache. */

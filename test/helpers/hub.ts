@@ -5,6 +5,7 @@
  * another origin (127.0.0.2) carrying X-Linked-Etag (sha256) and X-Linked-Size. Missing repos,
  * revisions and files get the Hub's 401/404 with X-Error-Code; a gated repo wants a token; `slow`
  * files stall once mid-body; `corrupt` files send other bytes than their hash says.
+ * `/api/models/{repo}/tree/{revision}` lists the files with their hashes (git's `oid`, `lfs.oid`).
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -73,6 +74,21 @@ export async function startFixtureHub(repos: Record<string, HubRepo>, options: {
       const bytes = blob.corrupt ? blob.bytes.map((b, i) => (i === 7 ? b ^ 0xff : b)) : blob.bytes;
       res.writeHead(200, { 'content-length': bytes.byteLength, 'content-type': 'application/octet-stream' });
       return send(res, req, bytes, blob.key, blob.slow);
+    }
+    const tree = /^\/api\/models\/([^/]+\/[^/]+)\/tree\/([^/]+)$/.exec(path);
+    if (tree) {
+      const repo = repos[decodeURIComponent(tree[1]!)];
+      if (!repo || (repo.gatedToken && req.headers.authorization !== `Bearer ${repo.gatedToken}`)) return void res.writeHead(401, { 'x-error-code': 'RepoNotFound' }).end();
+      const revision = decodeURIComponent(tree[2]!);
+      if (revision !== 'main' && revision !== commitOf(tree[1]!, repo)) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end();
+      const entries = Object.entries(repo.files).map(([file, bytes]) => ({
+        type: 'file',
+        oid: gitSha1(isLfs(file) ? new TextEncoder().encode(`version https://git-lfs.github.com/spec/v1\noid sha256:${sha256(bytes)}\nsize ${bytes.byteLength}\n`) : bytes),
+        size: bytes.byteLength,
+        path: file,
+        ...(isLfs(file) ? { lfs: { oid: sha256(bytes), size: bytes.byteLength, pointerSize: 134 } } : {}),
+      }));
+      return void res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify(entries));
     }
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const repo = m ? repos[decodeURIComponent(m[1]!)] : undefined;
