@@ -2,8 +2,8 @@
  * Loading a checkpoint shaped like Qwen2.5-0.5B (BF16, as the Hub ships it; sharded in two files as
  * the Hub's index layout, ~0.99 GB) from a local fixture Hub through `fromPretrained`, then onto the
  * GPU: the host memory the loader holds at its peak (JS ArrayBuffers, sampled every millisecond and
- * at every read) against the largest tensor, for the streaming loader (`Qwen2Model.load`) and for
- * reading the whole checkpoint into f32 host tensors first (`readQwen2Checkpoint` + `create`, what
+ * at every read) against the largest tensor, for the streaming loader (`CausalLM.load`) and for
+ * reading the whole checkpoint into f32 host tensors first (`readCheckpoint` + `create`, what
  * loading did before), side by side; GPU bytes for f32, exact bf16 and f16 weight storage.
  *
  *   npm run bench -- load        # writes bench/results/load.json
@@ -11,15 +11,15 @@
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Gpu, Qwen2Model, fromPretrained } from 'ig-search';
-import { qwen2ConfigJson, qwen2TensorShapes, readQwen2Checkpoint } from 'ig-search/internals';
+import { Gpu, CausalLM, fromPretrained } from 'ig-search';
+import { configJson, modelTensorShapes, readCheckpoint } from 'ig-search/internals';
 import { startFixtureHub, repoFromDirectory } from '../test/helpers/hub.js';
 import { QWEN05 } from './_models.js';
 import { printTable, writeResults } from './_lib.js';
 
 // ---- a BF16 checkpoint in two shards, written a tensor piece at a time ---------------------------
 const dir = mkdtempSync(join(tmpdir(), 'ig-bench-load-'));
-const shapes = [...qwen2TensorShapes(QWEN05)];
+const shapes = [...modelTensorShapes(QWEN05)];
 const shardOf = (i: number) => (i < shapes.length / 2 ? 1 : 2);
 const weightMap: Record<string, string> = {};
 let largest = 0;
@@ -57,7 +57,7 @@ for (const shard of [1, 2]) {
   closeSync(fd);
 }
 writeFileSync(join(dir, 'model.safetensors.index.json'), JSON.stringify({ metadata: { total_size: total }, weight_map: weightMap }));
-writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...qwen2ConfigJson(QWEN05), torch_dtype: 'bfloat16' }));
+writeFileSync(join(dir, 'config.json'), JSON.stringify({ ...configJson(QWEN05), torch_dtype: 'bfloat16' }));
 writeFileSync(join(dir, 'tokenizer.json'), JSON.stringify({ model: { type: 'BPE', vocab: {}, merges: [] } }));
 
 const hub = await startFixtureHub({ 'bench/qwen05-bf16': { files: repoFromDirectory(dir) } });
@@ -91,12 +91,12 @@ const gpu = await Gpu.request();
 const rows: (string | number)[][] = [];
 const measured: Record<string, { peak: number; seconds: number; gpuBytes: number }> = {};
 for (const [label, load] of [
-  ['streaming, f32 weights', () => Qwen2Model.load(gpu, snapshot, { weights: 'f32' })],
-  ['streaming, bf16 weights', () => Qwen2Model.load(gpu, snapshot, { weights: 'bf16' })],
-  ['streaming, f16 weights', () => Qwen2Model.load(gpu, snapshot, { weights: 'f16' })],
+  ['streaming, f32 weights', () => CausalLM.load(gpu, snapshot, { weights: 'f32' })],
+  ['streaming, bf16 weights', () => CausalLM.load(gpu, snapshot, { weights: 'bf16' })],
+  ['streaming, f16 weights', () => CausalLM.load(gpu, snapshot, { weights: 'f16' })],
   ['whole checkpoint to f32 first', async () => {
-    const { config, tensors } = await readQwen2Checkpoint(snapshot);
-    return Qwen2Model.create(gpu, config, tensors);
+    const { config, tensors } = await readCheckpoint(snapshot);
+    return CausalLM.create(gpu, config, tensors);
   }],
 ] as const) {
   if (label.includes('f16') && !gpu.hasF16) continue;

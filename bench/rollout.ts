@@ -5,7 +5,7 @@
  *
  *   npm run bench -- rollout          # writes bench/results/rollout.json
  */
-import { generate, Gpu, Qwen2Model } from 'ig-search';
+import { generate, Gpu, CausalLM } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
@@ -27,7 +27,7 @@ interface Row { model: string; batch: number; newTokens: number; seconds: number
 const rows: Row[] = [];
 const jobs: { dir: string; prompts: number[][]; newTokens: number; minReps: number }[] = [];
 for (const m of MODELS) {
-  const model = await Qwen2Model.load(gpu, m.dir);
+  const model = await CausalLM.load(gpu, m.dir);
   for (const batch of BATCHES) {
     const prompts = Array.from({ length: batch }, () => Array.from({ length: m.promptLength }, () => Math.floor(rand() * m.config.vocabSize)));
     const before = gpu.dispatchCount;

@@ -11,14 +11,14 @@
  *
  *   npm run bench -- scoring          # writes bench/results/scoring.json
  */
-import { Gpu, Qwen2Model, scoreInformationGain, type Qwen2Config } from 'ig-search';
+import { Gpu, CausalLM, scoreInformationGain, type ModelConfig } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
 interface Case {
   name: string;
   dir: string;
-  config: Qwen2Config;
+  config: ModelConfig;
   batch: number;
   length: number;
   /** IG workload: steps, each with its prefix length; document block and answer lengths. */
@@ -69,7 +69,7 @@ const torchJobs: { dir: string; sequences: number[][]; minReps: number }[] = [];
 const ours: { seconds: number; logprobs: Float32Array[] }[] = [];
 
 for (const c of CASES) {
-  const model = await Qwen2Model.load(gpu, c.dir);
+  const model = await CausalLM.load(gpu, c.dir);
   const random = rng(c.batch * 1000 + c.length);
   const token = () => Math.floor(random() * c.config.vocabSize);
   const sequences = Array.from({ length: c.batch }, () => Array.from({ length: c.length }, token));
@@ -111,7 +111,7 @@ for (const c of CASES) {
   gpu.pool.trim();
   if (c.config.vocabSize > 100_000 && gpu.hasF16) {
     // The same model with f16 weight matrices (shader-f16): speed, bytes, and distance to f32.
-    const half = await Qwen2Model.load(gpu, c.dir, { weights: 'f16' });
+    const half = await CausalLM.load(gpu, c.dir, { weights: 'f16' });
     const before = gpu.pool.stats().liveBytes;
     gpu.pool.resetPeak();
     const lp16 = await half.sequenceLogprobs(sequences);

@@ -13,8 +13,8 @@
  *   npm run bench -- step [--demo-steps 6] [--lengths 1024,4096] [--demo-only]
  */
 import { parseArgs } from 'node:util';
-import { Bm25Index, DEMO_DEFAULTS, Gpu, IgSearchTrainer, loadDemoPolicy, loadWasmCore, promptText, Qwen2Model, qwen2Gradients, readQwen2Config, searchR1Prompt, type StepMetrics } from 'ig-search';
-import { questionsForStep, randomQwen2Tensors } from 'ig-search/internals';
+import { Bm25Index, DEMO_DEFAULTS, Gpu, IgSearchTrainer, loadDemoPolicy, loadWasmCore, promptText, CausalLM, modelGradients, readModelConfig, searchR1Prompt, type StepMetrics } from 'ig-search';
+import { questionsForStep, randomModelTensors } from 'ig-search/internals';
 import { printTable, runTorch, writeResults } from './_lib.js';
 
 const { values } = parseArgs({ options: { 'demo-steps': { type: 'string', default: '6' }, lengths: { type: 'string', default: '1024,4096' }, 'demo-only': { type: 'boolean', default: false } } });
@@ -28,7 +28,7 @@ const phases = (steps: StepMetrics[]) => Object.fromEntries(Object.keys(steps[0]
 // ---- the demo: IG-Search steps as `ig-search demo` runs them ----
 const policy = await loadDemoPolicy(core, POLICY);
 const train = policy.world.questions.filter((q) => q.split === 'train');
-const demoModel = await Qwen2Model.load(gpu, POLICY);
+const demoModel = await CausalLM.load(gpu, POLICY);
 const demo = new IgSearchTrainer(gpu, core, demoModel, policy.tokenizer, policy.index, {
   algo: 'ig-search', groupSize: DEMO_DEFAULTS.groupSize, lr: DEMO_DEFAULTS.lr, seed: DEMO_DEFAULTS.seed, maxTurns: DEMO_DEFAULTS.maxTurns, maxTokens: DEMO_DEFAULTS.maxTokens, docsPerSearch: DEMO_DEFAULTS.docsPerSearch, weightDecay: DEMO_DEFAULTS.weightDecay,
 });
@@ -68,8 +68,8 @@ for (let i = 0; i + 6 <= passages.length; i += 6) {
 }
 const docTokens = docs.map((d) => tokenizer.encode(d.contents, { addSpecialTokens: false }).length);
 const index = Bm25Index.build(core, docs);
-const config = readQwen2Config({ model_type: 'qwen2', hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 16384, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true });
-const model = await Qwen2Model.create(gpu, config, randomQwen2Tensors(config, 5));
+const config = readModelConfig({ model_type: 'qwen2', hidden_size: 512, intermediate_size: 1408, num_hidden_layers: 8, num_attention_heads: 8, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 16384, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true });
+const model = await CausalLM.create(gpu, config, randomModelTensors(config, 5));
 const think = (n: number) => `<think> ${Array.from({ length: n }, (_, k) => policy.world.entities[k % policy.world.entities.length]!.name.split(' ')[0]).join(' ')} </think>`;
 const turns = (q: number) => [
   `${think(25)} <search> ${policy.world.entities[q]!.name} </search>`,
@@ -97,7 +97,7 @@ for (const length of lengths) {
   gpu.pool.resetPeak();
   const t0 = performance.now();
   try {
-    const grads = await qwen2Gradients(model, [sequence], [Array.from({ length: length - 1 }, (_, t) => (t % 5 === 0 ? 1 / length : 0))], { recompute: true });
+    const grads = await modelGradients(model, [sequence], [Array.from({ length: length - 1 }, (_, t) => (t % 5 === 0 ? 1 / length : 0))], { recompute: true });
     await grads.read('model.norm.weight');
     grads.free();
     longest.push({ length, seconds: (performance.now() - t0) / 1000, peakGpuBytes: gpu.pool.stats().peakLiveBytes - before });

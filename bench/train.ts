@@ -6,7 +6,7 @@
  *
  *   npm run bench -- train            # writes bench/results/train.json
  */
-import { AdamW, Gpu, LoraAdapters, policyLoss, Qwen2Model, qwen2Gradients, type Gradients } from 'ig-search';
+import { AdamW, Gpu, LoraAdapters, policyLoss, CausalLM, modelGradients, type Gradients } from 'ig-search';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
@@ -29,7 +29,7 @@ const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 *
 const rows: { name: string; batch: number; length: number; seconds: number; tokensPerSecond: number; peakGpuBytes: number; torch?: number }[] = [];
 const jobs: unknown[] = [];
 for (const c of CASES) {
-  const model = await Qwen2Model.load(gpu, c.dir);
+  const model = await CausalLM.load(gpu, c.dir);
   const lora = c.lora ? LoraAdapters.create(model, { rank: 16, alpha: 32, targets: ALL, seed: 1 }) : undefined;
   model.lora = lora;
   const sequences = Array.from({ length: c.batch }, () => Array.from({ length: c.length }, () => Math.floor(rand() * c.config.vocabSize)));
@@ -47,7 +47,7 @@ for (const c of CASES) {
     const { grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(old), refLogp: flat(ref), advantages: flat(advantages), mask: new Uint8Array(flat(logp).length).fill(1), sequenceOffsets: offsets });
     if (lora) lora.zeroGrad();
     else grads?.zero();
-    grads = await qwen2Gradients(model, sequences, logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!)), lora ? { lora } : { accumulate: grads });
+    grads = await modelGradients(model, sequences, logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!)), lora ? { lora } : { accumulate: grads });
     optimizer ??= await AdamW.create(gpu, grads.trainables, { lr: 1e-6, weightDecay: 0.01, maxGradNorm: 1 });
     await optimizer.step();
   };

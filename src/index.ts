@@ -13,8 +13,12 @@ export { doctor, type DoctorReport } from './cli/doctor.js';
 export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, TURN_CREDIT_DEFAULTS, type Algorithm } from './defaults.js';
 
 // ---- Load a model: from the Hub, a directory or a URL ------------------------------------------------
-export { Qwen2Model, type Qwen2Options, type WeightDtype, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/qwen2.js';
-export { readQwen2Config, type Qwen2Config } from './model/config.js';
+export { CausalLM, type ModelOptions, type WeightDtype, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/causal_lm.js';
+export { readModelConfig, type ModelConfig } from './model/config.js';
+/** @deprecated Old names from when Qwen2 was the only architecture: `CausalLM`, `ModelConfig`, `ModelOptions`, `readModelConfig`. */
+export { CausalLM as Qwen2Model, type ModelOptions as Qwen2Options } from './model/causal_lm.js';
+/** @deprecated See above. */
+export { type ModelConfig as Qwen2Config, readModelConfig as readQwen2Config } from './model/config.js';
 export { loadTokenizer, tokenizerFiles } from './tokenizer/load.js';
 export { fromPretrained, cachedModels, removeCachedModel, type PretrainedOptions, type DownloadProgress } from './hub/hub.js';
 export type { CachedModel } from './hub/store.js';
@@ -136,7 +140,7 @@ export {
 } from './compare/compare.js';
 export { AdamW, type AdamWOptions, type TrainableTensor, type StepReport } from './kernels/adamw/adamw.js';
 export { policyLoss, type LossAggregation, type PolicyLossOptions, type PolicyLossInput } from './kernels/policy_loss/policy_loss.js';
-export { qwen2Gradients, readModelTensor, type Gradients, type GradientOptions, type PolicyLossRows } from './model/backward.js';
+export { modelGradients, readModelTensor, type Gradients, type GradientOptions, type PolicyLossRows } from './model/backward.js';
 
 // ---- Report ------------------------------------------------------------------------------------------
 export { pairedBootstrap, type Interval, type BootstrapOptions } from './compare/stats.js';

@@ -7,8 +7,8 @@
  */
 export { DispatchBatch } from './gpu/device.js';
 export { WasmScope } from './wasm/core.js';
-export { KvCache } from './model/qwen2.js';
-export { qwen2ConfigJson, qwen2TensorShapes } from './model/config.js';
+export { KvCache } from './model/causal_lm.js';
+export { configJson, modelTensorShapes } from './model/config.js';
 export { INVALID_SEARCH_NOTE } from './rollout/search_r1.js';
 export { loraSite, peftName, type LoraSite } from './model/lora.js';
 export { scriptedTrajectory, type ScriptedExample } from './rl/sft.js';
@@ -22,11 +22,11 @@ export type { CompiledKernel, Constants } from './gpu/pipelines.js';
 export { BufferUsage, MapMode } from './gpu/flags.js';
 export { Matmul, matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulOptions } from './kernels/matmul/matmul.js';
 export { matmulRef } from './kernels/matmul/ref.js';
-export { readQwen2Checkpoint, openQwen2Checkpoint, mapSource, type HostCheckpoint, type OpenCheckpoint, type TensorSource } from './model/hf_checkpoint.js';
+export { readCheckpoint, openCheckpoint, mapSource, type HostCheckpoint, type OpenCheckpoint, type TensorSource } from './model/hf_checkpoint.js';
 export { readSafetensorsHeader, tensorToF32, f32ToF16, f32ToBf16, writeSafetensors, type TensorInfo, type Dtype } from './model/safetensors.js';
 export type { BufferSlice } from './gpu/device.js';
-export { randomQwen2Tensors } from './model/random.js';
-export { qwen2LogprobsRef } from './model/ref.js';
+export { randomModelTensors } from './model/random.js';
+export { logprobsRef } from './model/ref.js';
 export { ScorePlan, type ScorePath, type Selection, ROW_FIELDS } from './scoring/plan.js';
 export { aggregationWeights, encodePolicyLoss, policyLossKernel, resolveLossOptions } from './kernels/policy_loss/policy_loss.js';
 export { policyLossRef, type PolicyLossParams } from './kernels/policy_loss/ref.js';

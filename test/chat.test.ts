@@ -8,7 +8,7 @@ import {
   generate,
   Gpu,
   loadWasmCore,
-  Qwen2Model,
+  CausalLM,
   rolloutWithCompletions,
   Tokenizer,
   type CompletionRequest,
@@ -16,13 +16,13 @@ import {
 } from '../src/entry/node.js';
 
 let gpu: Gpu;
-let model: Qwen2Model;
+let model: CausalLM;
 let tokenizer: Tokenizer;
 let index: Bm25Index;
 beforeAll(async () => {
   gpu = await Gpu.request();
   const core = await loadWasmCore();
-  model = await Qwen2Model.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+  model = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
   tokenizer = Tokenizer.train(core, ['hello there, how are you? I am fine.', '"Paris"\nParis is the capital of France.'], {
     vocabSize: 512,
     specialTokens: ['<|im_start|>', '<|im_end|>', '<search>', '</search>', '<answer>', '</answer>'],

@@ -2,7 +2,7 @@ import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, latestCheckpoint, LoraAdapters, Qwen2Model, qwen2Gradients, readCheckpointState, readModelTensor, saveCheckpoint, type Gradients } from '../src/entry/node.js';
+import { AdamW, Gpu, latestCheckpoint, LoraAdapters, CausalLM, modelGradients, readCheckpointState, readModelTensor, saveCheckpoint, type Gradients } from '../src/entry/node.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -16,11 +16,11 @@ const options = { lr: 1e-2, weightDecay: 0.01, maxGradNorm: 1 };
 const NAMES = ['model.embed_tokens.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.down_proj.weight', 'model.norm.weight', 'lm_head.weight'];
 
 /** One optimizer step on the fixture batch. The optimizer keeps the gradient buffers it was made with. */
-const gradients = new Map<Qwen2Model, Gradients>();
-async function step(model: Qwen2Model, optimizer?: AdamW, state?: Awaited<ReturnType<typeof readCheckpointState>>['optimizer']): Promise<AdamW> {
+const gradients = new Map<CausalLM, Gradients>();
+async function step(model: CausalLM, optimizer?: AdamW, state?: Awaited<ReturnType<typeof readCheckpointState>>['optimizer']): Promise<AdamW> {
   const previous = gradients.get(model);
   previous?.zero();
-  const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients, { accumulate: previous });
+  const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { accumulate: previous });
   gradients.set(model, grads);
   const opt = optimizer ?? (await AdamW.create(gpu, grads.trainables, options));
   if (state) opt.importState(state);
@@ -29,12 +29,12 @@ async function step(model: Qwen2Model, optimizer?: AdamW, state?: Awaited<Return
 }
 
 const maxDiff = (a: Float32Array, b: Float32Array) => a.reduce((m, v, i) => Math.max(m, Math.abs(v - b[i]!)), 0);
-const snapshot = async (model: Qwen2Model) => Promise.all(NAMES.map((n) => readModelTensor(model, n)));
+const snapshot = async (model: CausalLM) => Promise.all(NAMES.map((n) => readModelTensor(model, n)));
 
 describe('checkpoints', () => {
   it('save → load → step gives exactly the weights of never stopping', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
-    const a = await Qwen2Model.load(gpu, dir);
+    const a = await CausalLM.load(gpu, dir);
     const optA = await step(a);
     await saveCheckpoint(root, a, optA, { step: 1, note: 'after one step' });
     await step(a, optA);
@@ -45,7 +45,7 @@ describe('checkpoints', () => {
     const { state, optimizer } = await readCheckpointState(latest!);
     expect(state).toEqual({ step: 1, note: 'after one step', optimizerSaved: true });
     expect(optimizer!.step).toBe(1);
-    const b = await Qwen2Model.load(gpu, latest!);
+    const b = await CausalLM.load(gpu, latest!);
     const optB = await step(b, undefined, optimizer);
     expect(optB.stepCount).toBe(2);
     const resumed = await snapshot(b);
@@ -57,7 +57,7 @@ describe('checkpoints', () => {
 
   it('re-saving a saved step is a no-op; a changed re-save killed at any point leaves latest naming a complete checkpoint; orphans go', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-resave-'));
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const opt = await step(model);
     const complete = async () => {
       const where = (await latestCheckpoint(root))!;
@@ -87,7 +87,7 @@ describe('checkpoints', () => {
 
   it('an interrupted save (after writing, before the rename) leaves the previous checkpoint as latest and loadable', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const opt = await step(model);
     await saveCheckpoint(root, model, opt, { step: 1 });
     const saved = await snapshot(model);
@@ -101,7 +101,7 @@ describe('checkpoints', () => {
     ).rejects.toThrow('killed');
     expect(await latestCheckpoint(root)).toBe(`${root}/step-000001`);
     expect(readdirSync(root).sort()).toEqual(['latest', 'step-000001']);
-    const back = await Qwen2Model.load(gpu, (await latestCheckpoint(root))!);
+    const back = await CausalLM.load(gpu, (await latestCheckpoint(root))!);
     const loaded = await snapshot(back);
     NAMES.forEach((name, i) => expect(maxDiff(loaded[i]!, saved[i]!), name).toBe(0));
     opt.free();
@@ -111,16 +111,16 @@ describe('checkpoints', () => {
 
   it('LoRA: PEFT adapter files + optimizer state; save → load → step equals never stopping', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-lora-'));
-    const run = async (model: Qwen2Model, lora: LoraAdapters, prior?: { opt?: AdamW; grads?: Gradients; state?: Awaited<ReturnType<typeof readCheckpointState>>['optimizer'] }) => {
+    const run = async (model: CausalLM, lora: LoraAdapters, prior?: { opt?: AdamW; grads?: Gradients; state?: Awaited<ReturnType<typeof readCheckpointState>>['optimizer'] }) => {
       lora.zeroGrad();
-      const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients, { lora });
+      const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { lora });
       const opt = prior?.opt ?? (await AdamW.create(gpu, grads.trainables, { lr: 1e-2 }));
       if (prior?.state) opt.importState(prior.state);
       await opt.step();
       grads.free();
       return opt;
     };
-    const a = await Qwen2Model.load(gpu, dir);
+    const a = await CausalLM.load(gpu, dir);
     a.lora = LoraAdapters.create(a, { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'], seed: 1 });
     const optA = await run(a, a.lora);
     await saveCheckpoint(root, a, optA, { step: 1 });
@@ -129,7 +129,7 @@ describe('checkpoints', () => {
 
     const latest = (await latestCheckpoint(root))!;
     expect(readdirSync(latest).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
-    const b = await Qwen2Model.load(gpu, dir);
+    const b = await CausalLM.load(gpu, dir);
     b.lora = await LoraAdapters.load(b, latest);
     const { optimizer } = await readCheckpointState(latest);
     await run(b, b.lora, { state: optimizer });

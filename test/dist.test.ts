@@ -15,6 +15,7 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     const ig = await import('ig-search');
     const internals = await import('ig-search/internals');
     expect('matmul' in ig).toBe(false); // kernel-level names live on the internals subpath only
+    expect(ig.Qwen2Model).toBe(ig.CausalLM); // the deprecated name still loads the same class
     const gpu = await ig.Gpu.request();
     const shape = { M: 45, N: 77, K: 38, batch: 2, broadcastB: true, transposeB: true };
     const rng = mulberry32(5);

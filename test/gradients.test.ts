@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError, policyLoss, Qwen2Model, qwen2Gradients, readModelTensor } from '../src/entry/node.js';
+import { AdamW, Gpu, IgSearchError, policyLoss, CausalLM, modelGradients, readModelTensor } from '../src/entry/node.js';
 import { readSafetensorsHeader, tensorToF32 } from '../src/internals.js';
 
 let gpu: Gpu;
@@ -17,8 +17,8 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][]; loss: number };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
-    const model = await Qwen2Model.load(gpu, dir);
-    const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients);
+    const model = await CausalLM.load(gpu, dir);
+    const grads = await modelGradients(model, fixture.sequences, fixture.coefficients);
     const loss = grads.logprobs.reduce((s, lp, i) => s + lp.reduce((a, v, t) => a + v * fixture.coefficients[i]![t]!, 0), 0);
     expect(loss).toBeCloseTo(fixture.loss, 3);
     expect(grads.buffers.size).toBe(expected.size);
@@ -45,9 +45,9 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
-    const model = await Qwen2Model.load(gpu, dir);
-    const first = await qwen2Gradients(model, [fixture.sequences[0]!], [fixture.coefficients[0]!]);
-    const both = await qwen2Gradients(model, [fixture.sequences[1]!], [fixture.coefficients[1]!], { accumulate: first });
+    const model = await CausalLM.load(gpu, dir);
+    const first = await modelGradients(model, [fixture.sequences[0]!], [fixture.coefficients[0]!]);
+    const both = await modelGradients(model, [fixture.sequences[1]!], [fixture.coefficients[1]!], { accumulate: first });
     first.free(); // a no-op now: the accumulated result owns the buffers
     for (const name of ['model.embed_tokens.weight', 'model.layers.1.self_attn.v_proj.weight', 'model.norm.weight', 'lm_head.weight']) {
       const want = tensorToF32(bytes, expected.get(name)!);
@@ -61,11 +61,11 @@ describe('whole-model gradients vs PyTorch autograd', () => {
 
   it('activation recomputation gives the same gradients with less memory', async () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const run = async (recompute: boolean) => {
       const before = gpu.pool.stats().liveBytes;
       gpu.pool.resetPeak();
-      const grads = await qwen2Gradients(model, fixture.sequences, fixture.coefficients, { recompute });
+      const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { recompute });
       const peak = gpu.pool.stats().peakLiveBytes - before;
       const values = await Promise.all(['model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.up_proj.weight', 'model.embed_tokens.weight'].map((n) => grads.read(n)));
       grads.free();
@@ -79,10 +79,10 @@ describe('whole-model gradients vs PyTorch autograd', () => {
   });
 
   it('bad batches are typed errors', async () => {
-    const model = await Qwen2Model.load(gpu, dir);
-    await expect(qwen2Gradients(model, [], [])).rejects.toThrow(/batch is empty/);
-    await expect(qwen2Gradients(model, [[1, 2, 3]], [[0.5]])).rejects.toThrow(/upstream\[0\] has 1 entries for 2 predicted tokens/);
-    await expect(qwen2Gradients(model, [[1, 999]], [[1]])).rejects.toThrow(IgSearchError);
+    const model = await CausalLM.load(gpu, dir);
+    await expect(modelGradients(model, [], [])).rejects.toThrow(/batch is empty/);
+    await expect(modelGradients(model, [[1, 2, 3]], [[0.5]])).rejects.toThrow(/upstream\[0\] has 1 entries for 2 predicted tokens/);
+    await expect(modelGradients(model, [[1, 999]], [[1]])).rejects.toThrow(IgSearchError);
     model.free();
   });
 });
@@ -95,7 +95,7 @@ describe('one full training step vs PyTorch', () => {
     };
     const bytes = new Uint8Array(readFileSync(`${dir}/train_step.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'train_step.safetensors');
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const before = new Map<string, Float32Array>();
     for (const [name] of expected) before.set(name, await readModelTensor(model, name));
     const logp = await model.sequenceLogprobs(f.sequences);
@@ -105,7 +105,7 @@ describe('one full training step vs PyTorch', () => {
     const { loss, grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(f.old), refLogp: flat(f.ref), advantages: flat(f.advantages), mask: flat(f.mask), sequenceOffsets: offsets });
     expect(loss).toBeCloseTo(f.loss, 4);
     const upstream = logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!));
-    const grads = await qwen2Gradients(model, f.sequences, upstream);
+    const grads = await modelGradients(model, f.sequences, upstream);
     const optimizer = await AdamW.create(gpu, grads.trainables, f.optimizer);
     const report = await optimizer.step();
     expect(Math.abs(report.gradNorm - f.gradNorm) / f.gradNorm).toBeLessThan(1e-5);

@@ -3,7 +3,7 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, Qwen2Model, cachedModels, fromPretrained, loadTokenizer, loadWasmCore, removeCachedModel, type DownloadProgress } from '../src/entry/node.js';
+import { Gpu, IgSearchError, CausalLM, cachedModels, fromPretrained, loadTokenizer, loadWasmCore, removeCachedModel, type DownloadProgress } from '../src/entry/node.js';
 import { repoFromDirectory, startFixtureHub, type FixtureHub } from './helpers/hub.js';
 
 const SHARDED = 'test/fixtures/qwen2/tiny-bf16';
@@ -61,8 +61,8 @@ describe('fromPretrained: Hub ids into the Hugging Face cache', () => {
     expect(shardBytes).toEqual([...shardBytes].sort((a, b) => a - b));
 
     const ids = [1, 5, 9, 2, 7, 3];
-    const fromHub = await Qwen2Model.load(gpu, dir);
-    const local = await Qwen2Model.load(gpu, SHARDED);
+    const fromHub = await CausalLM.load(gpu, dir);
+    const local = await CausalLM.load(gpu, SHARDED);
     expect(await fromHub.scoreContinuations(ids.slice(0, 2), [ids.slice(2)])).toEqual(await local.scoreContinuations(ids.slice(0, 2), [ids.slice(2)]));
     fromHub.free();
     local.free();

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Retriever, formatInformation, Gpu, loadDemoPolicy, loadWasmCore, Qwen2Model, rolloutSearchAgentWithCache, scoreInformationGain, scoreInformationGainFromCache, searchR1Prompt, type CachedIgStep, type IgStep, type WasmCore } from '../src/entry/node.js';
+import { Bm25Retriever, formatInformation, Gpu, loadDemoPolicy, loadWasmCore, CausalLM, rolloutSearchAgentWithCache, scoreInformationGain, scoreInformationGainFromCache, searchR1Prompt, type CachedIgStep, type IgStep, type WasmCore } from '../src/entry/node.js';
 import { promptText } from '../src/rollout/template.js';
 
 let gpu: Gpu;
@@ -14,7 +14,7 @@ describe('IG scoring from the rollout’s KV cache', () => {
   it('equals the recomputing path to 1e-4 and forwards only the random documents and the answer probes', async () => {
     const POLICY = 'assets/demo-policy';
     const policy = await loadDemoPolicy(core, POLICY);
-    const model = await Qwen2Model.load(gpu, POLICY);
+    const model = await CausalLM.load(gpu, POLICY);
     const { tokenizer, world, index } = policy;
     const questions = world.questions.filter((q) => q.split === 'train').slice(0, 4);
     const prompts = questions.flatMap((q) => {

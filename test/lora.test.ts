@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError, LoraAdapters, Qwen2Model, qwen2Gradients } from '../src/entry/node.js';
+import { AdamW, Gpu, IgSearchError, LoraAdapters, CausalLM, modelGradients } from '../src/entry/node.js';
 import { readSafetensorsHeader, tensorToF32 } from '../src/internals.js';
 
 let gpu: Gpu;
@@ -16,7 +16,7 @@ describe('LoRA vs PyTorch', () => {
   it('forward with adapters, and one LoRA training step (frozen base) match torch', async () => {
     const g = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
     const step = JSON.parse(readFileSync(`${dir}/lora_step.json`, 'utf8')) as { logprobs: number[][] };
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const base = await model.sequenceLogprobs(g.sequences);
     const lora = await LoraAdapters.load(model, 'test/fixtures/qwen2/tiny-f32-lora');
     model.lora = lora;
@@ -27,7 +27,7 @@ describe('LoRA vs PyTorch', () => {
     expect(worst).toBeLessThan(1e-4);
     expect(moved).toBeGreaterThan(1e-2); // the adapters do change the model
 
-    const grads = await qwen2Gradients(model, g.sequences, g.coefficients, { lora });
+    const grads = await modelGradients(model, g.sequences, g.coefficients, { lora });
     expect(grads.trainables.length).toBe(20);
     const optimizer = await AdamW.create(gpu, grads.trainables, { lr: 1e-2, weightDecay: 0 });
     await optimizer.step();
@@ -49,7 +49,7 @@ describe('LoRA vs PyTorch', () => {
   });
 
   it('fresh adapters start as the base model (B = 0); PEFT files round-trip; bad targets are typed errors', async () => {
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const base = await model.sequenceLogprobs([[1, 2, 3, 4, 5]]);
     const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['k_proj', 'up_proj'], seed: 3 });
     model.lora = lora;

@@ -5,8 +5,8 @@
 // difference of that reference along a random sparse direction.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { directionalCheck } from './helpers/gradcheck.js';
-import { Gpu, Qwen2Model, qwen2Gradients, readQwen2Config } from '../src/entry/node.js';
-import { qwen2LogprobsRef, randomQwen2Tensors } from '../src/internals.js';
+import { Gpu, CausalLM, modelGradients, readModelConfig } from '../src/entry/node.js';
+import { logprobsRef, randomModelTensors } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -14,15 +14,15 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-const config = readQwen2Config({
+const config = readModelConfig({
   model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 1, num_attention_heads: 14, num_key_value_heads: 2,
   vocab_size: 151936, max_position_embeddings: 32768, rope_theta: 1000000, rms_norm_eps: 1e-6, tie_word_embeddings: true,
 });
 
 describe('Qwen2.5-0.5B dimensions (one layer, sharded LM head)', () => {
   it('log-probs match the f64 reference, and every gradient matches finite differences of it', async () => {
-    const weights = randomQwen2Tensors(config, 11);
-    const model = await Qwen2Model.create(gpu, config, weights);
+    const weights = randomModelTensors(config, 11);
+    const model = await CausalLM.create(gpu, config, weights);
     const m = model.internals();
     expect(m.head.length).toBeGreaterThan(1); // the sharded path is the one under test
     let seed = 5;
@@ -36,12 +36,12 @@ describe('Qwen2.5-0.5B dimensions (one layer, sharded LM head)', () => {
     // error is relative to their size (measured 2.8e-4 absolute on this sequence, under 1e-5 relative).
     const got = await model.sequenceLogprobs(sequences);
     let worst = 0;
-    sequences.forEach((s, i) => qwen2LogprobsRef(config, weights, s).forEach((v, t) => (worst = Math.max(worst, Math.abs(got[i]![t]! - v) / Math.max(1, Math.abs(v))))));
+    sequences.forEach((s, i) => logprobsRef(config, weights, s).forEach((v, t) => (worst = Math.max(worst, Math.abs(got[i]![t]! - v) / Math.max(1, Math.abs(v))))));
     console.log(`real-size forward: worst |Δ log p| / max(1, |log p|) ${worst.toExponential(2)}`);
     expect(worst).toBeLessThan(1e-5);
 
-    const loss = () => sequences.reduce((sum, s, i) => sum + qwen2LogprobsRef(config, weights, s).reduce((a, v, t) => a + v * coefficients[i]![t]!, 0), 0);
-    const grads = await qwen2Gradients(model, sequences, coefficients);
+    const loss = () => sequences.reduce((sum, s, i) => sum + logprobsRef(config, weights, s).reduce((a, v, t) => a + v * coefficients[i]![t]!, 0), 0);
+    const grads = await modelGradients(model, sequences, coefficients);
     // Named tensors, plus the tied embedding/LM head, whose gradient lives in one buffer per shard.
     const checks: { name: string; g: Float32Array; w: Float32Array; offset: number }[] = [];
     for (const name of grads.buffers.keys()) checks.push({ name, g: await grads.read(name), w: weights.get(name)!, offset: 0 });

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecodeSession, generate, Gpu, Qwen2Model, sampleToken, seededRandom } from '../src/entry/node.js';
+import { DecodeSession, generate, Gpu, CausalLM, sampleToken, seededRandom } from '../src/entry/node.js';
 import { ROW_FIELDS } from '../src/internals.js';
 
 let gpu: Gpu;
@@ -16,7 +16,7 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { greedy: { prompt: number[]; tokens: number[] } };
 
   it('greedy decoding equals the PyTorch greedy fixture (full recomputation every step)', async () => {
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const { prompt, tokens } = expected.greedy;
     // Three copies of the prompt (prefilled once) and one other prompt in the same batch.
     const out = await generate(model, [prompt, prompt, [5, 6, 7], prompt], { temperature: 0, maxNewTokens: tokens.length });
@@ -28,7 +28,7 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
   });
 
   it('the cached logits at every step equal a fresh full forward of the whole sequence', async () => {
-    const model = await Qwen2Model.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir);
     const prompt = [3, 1, 4, 1, 5, 9, 2, 6];
     const [gen] = await generate(model, [prompt], { temperature: 0.8, seed: 3, maxNewTokens: 10 });
     const session = new DecodeSession(model, [prompt], 16);
@@ -54,7 +54,7 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
 
 describe('sampling', () => {
   it('seeded sampling is reproducible; another seed gives another sample; stop tokens end a sequence', async () => {
-    const model = await Qwen2Model.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+    const model = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
     const a = await generate(model, [[1, 2, 3], [9, 8]], { seed: 42, maxNewTokens: 12, topP: 0.9 });
     const c = await generate(model, [[1, 2, 3]], { seed: 43, maxNewTokens: 12, topP: 0.9 });
     expect(Array.from(a[0]!.tokens)).toEqual(Array.from((await generate(model, [[1, 2, 3], [9, 8]], { seed: 42, maxNewTokens: 12, topP: 0.9 }))[0]!.tokens));

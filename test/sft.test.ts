@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, Gpu, loadWasmCore, Qwen2Model, readQwen2Config, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
-import { randomQwen2Tensors, scriptedTrajectory } from '../src/internals.js';
+import { Bm25Index, buildWorld, Gpu, loadWasmCore, CausalLM, readModelConfig, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { randomModelTensors, scriptedTrajectory } from '../src/internals.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
 
 let gpu: Gpu;
@@ -27,8 +27,8 @@ describe('SFT warm start on scripted trajectories', () => {
     expect(policyText).not.toContain('<information>');
     expect(policyText).toContain('<search>');
 
-    const config = readQwen2Config({ model_type: 'qwen2', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
-    const model = await Qwen2Model.create(gpu, config, randomQwen2Tensors(config, 11));
+    const config = readModelConfig({ model_type: 'qwen2', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
+    const model = await CausalLM.create(gpu, config, randomModelTensors(config, 11));
     const losses = await supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 25, batch: 2, lr: 5e-3, seed: 1 });
     expect(losses.every(Number.isFinite)).toBe(true);
     const head = losses.slice(0, 3).reduce((a, b) => a + b, 0) / 3;

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, promptText, searchR1Prompt, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, Qwen2Model, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, promptText, searchR1Prompt, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, CausalLM, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
 import { questionsForStep } from '../src/internals.js';
 
 const POLICY = 'assets/demo-policy';
@@ -112,7 +112,7 @@ describe('training runs (demo policy, CLI and API)', () => {
     const runOptions = { run: 'lost', train, steps: 3, questionsPerStep: 2, checkpointDir: root, checkpointEvery: 1 };
 
     const gpu = await Gpu.request();
-    const model = await Qwen2Model.load(gpu, POLICY);
+    const model = await CausalLM.load(gpu, POLICY);
     const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, config);
     const error = await trainingRun(trainer, {
       ...runOptions,
@@ -127,7 +127,7 @@ describe('training runs (demo policy, CLI and API)', () => {
     expect(await latestCheckpoint(root)).toBe(`${root}/step-000001`);
 
     const fresh = await Gpu.request();
-    const back = await Qwen2Model.load(fresh, `${root}/step-000001`);
+    const back = await CausalLM.load(fresh, `${root}/step-000001`);
     const again = new IgSearchTrainer(fresh, core, back, policy.tokenizer, policy.index, config);
     expect((await again.restore(`${root}/step-000001`)).step).toBe(1);
     const seen: number[] = [];
@@ -146,7 +146,7 @@ describe('training runs (demo policy, CLI and API)', () => {
     const test = policy.world.questions.filter((q) => q.split === 'test').slice(0, 6);
     const root = mkdtempSync(join(tmpdir(), 'ig-abort-'));
     const gpu = await Gpu.request();
-    const model = await Qwen2Model.load(gpu, POLICY);
+    const model = await CausalLM.load(gpu, POLICY);
     const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo: 'ig-search', groupSize: 2, maxTurns: 2, maxTokens: 96, lr: 3e-4, seed: 9 });
     const controller = new AbortController();
     const got: RunRecord[] = [];
@@ -196,7 +196,7 @@ describe('faults inside a step', () => {
       },
     };
     const gpu = await Gpu.request();
-    const model = await Qwen2Model.load(gpu, POLICY);
+    const model = await CausalLM.load(gpu, POLICY);
     const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo: 'ig-search', groupSize: 4, maxTurns: 3, maxTokens: 128, lr: 3e-4, seed: 2, retriever: flaky });
     const metrics = await trainer.step(policy.world.questions.filter((q) => q.split === 'train').slice(0, 2));
     const failed = metrics.trajectories.filter((t) => t.finish === 'retrieval_failed');

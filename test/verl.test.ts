@@ -9,7 +9,7 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, Qwen2Model, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, scoreInformationGain, type WasmCore } from '../src/entry/node.js';
+import { Gpu, CausalLM, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, scoreInformationGain, type WasmCore } from '../src/entry/node.js';
 import { mulberry32 } from './helpers/random.js';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -80,7 +80,7 @@ describe('integrations/verl: the Python estimator and IG reward reproduce this p
     const rng = mulberry32(77);
     const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rng() * 512));
     const steps = Array.from({ length: 5 }, (_, i) => ({ prefix: ids(6 + 3 * i), real: ids(4 + i), random: ids(5 + (i % 3)), answers: i % 2 ? [ids(2), ids(3)] : [ids(1 + i)] }));
-    const model = await Qwen2Model.load(gpu, MODEL);
+    const model = await CausalLM.load(gpu, MODEL);
     const scores = await scoreInformationGain(model, steps);
     model.free();
     expect(scores.every((s) => Number.isFinite(s.ig))).toBe(true);

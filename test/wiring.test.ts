@@ -1,7 +1,7 @@
 // The trainer's wiring and the "computed once" claims, pinned by counting what the engine does.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, DecodeSession, Gpu, IgSearchTrainer, loadWasmCore, Qwen2Model, Tokenizer, type Retriever, type SearchTrajectory, type WasmCore } from '../src/entry/node.js';
-import { byPrediction, packBatch, readQwen2Checkpoint } from '../src/internals.js';
+import { Bm25Index, buildWorld, DecodeSession, Gpu, IgSearchTrainer, loadWasmCore, CausalLM, Tokenizer, type Retriever, type SearchTrajectory, type WasmCore } from '../src/entry/node.js';
+import { byPrediction, packBatch, readCheckpoint } from '../src/internals.js';
 
 let gpu: Gpu;
 let core: WasmCore;
@@ -12,8 +12,8 @@ beforeAll(async () => {
 afterAll(() => gpu?.destroy());
 
 const fixture = async () => {
-  const { config, tensors } = await readQwen2Checkpoint('test/fixtures/qwen2/tiny-f32');
-  return Qwen2Model.create(gpu, { ...config, maxPositions: 1024 }, tensors);
+  const { config, tensors } = await readCheckpoint('test/fixtures/qwen2/tiny-f32');
+  return CausalLM.create(gpu, { ...config, maxPositions: 1024 }, tensors);
 };
 
 describe('computed once, counted', () => {

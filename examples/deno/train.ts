@@ -1,7 +1,7 @@
 // deno run --allow-read --allow-write --allow-env examples/deno/train.ts [STEPS] [ALGO]
 // A short IG-Search run in Deno (navigator.gpu): the committed demo policy and its synthetic world,
 // a few RL steps with checkpoints in a temporary directory, one JSON line of metrics per step.
-import { Gpu, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, Qwen2Model, trainingRun, type Algorithm } from '../../dist/deno.js';
+import { Gpu, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, CausalLM, trainingRun, type Algorithm } from '../../dist/deno.js';
 
 const steps = Number(Deno.args[0] ?? 3);
 const algo = (Deno.args[1] ?? 'ig-search') as Algorithm; // grpo, ig-search, gigpo, igpo, mr-search or stepsearch
@@ -11,7 +11,7 @@ const out = await Deno.makeTempDir({ prefix: 'ig-search-deno-' });
 const core = await loadWasmCore();
 const gpu = await Gpu.request();
 const policy = await loadDemoPolicy(core, policyDir);
-const model = await Qwen2Model.load(gpu, policyDir);
+const model = await CausalLM.load(gpu, policyDir);
 const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo, groupSize: 2, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, lr: 3e-4, seed: 1 });
 const result = await trainingRun(trainer, {
   run: algo,

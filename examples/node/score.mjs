@@ -1,10 +1,10 @@
 // node examples/node/score.mjs — teacher-forced scoring and an IG score on the test fixture model.
-// With a real checkpoint: Qwen2Model.load(gpu, 'path/to/Qwen2.5-0.5B-Instruct') and token ids from
+// With a real checkpoint: CausalLM.load(gpu, 'path/to/Qwen2.5-0.5B-Instruct') and token ids from
 // Tokenizer.fromJSON(core, tokenizer.json).
-import { Gpu, Qwen2Model, scoreInformationGain } from 'ig-search';
+import { Gpu, CausalLM, scoreInformationGain } from 'ig-search';
 
 const gpu = await Gpu.request();
-const model = await Qwen2Model.load(gpu, new URL('../../test/fixtures/qwen2/tiny-f32', import.meta.url).pathname);
+const model = await CausalLM.load(gpu, new URL('../../test/fixtures/qwen2/tiny-f32', import.meta.url).pathname);
 const prefix = [11, 42, 7, 300, 5];
 const [a, b] = await model.scoreContinuations(prefix, [[9, 9, 9], [120, 4]]);
 console.log(`continuation A: mean log p ${a.mean.toFixed(3)} (${Array.from(a.logprobs, (v) => v.toFixed(2)).join(', ')})`);

@@ -4,10 +4,10 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { AdamW, Gpu, policyLoss, Qwen2Model, qwen2Gradients, saveCheckpoint } from 'ig-search';
+import { AdamW, Gpu, policyLoss, CausalLM, modelGradients, saveCheckpoint } from 'ig-search';
 
 const gpu = await Gpu.request();
-const model = await Qwen2Model.load(gpu, new URL('../../test/fixtures/qwen2/tiny-f32', import.meta.url).pathname);
+const model = await CausalLM.load(gpu, new URL('../../test/fixtures/qwen2/tiny-f32', import.meta.url).pathname);
 const sequences = [[5, 17, 300, 42, 9, 9, 101], [7, 7, 250, 11, 3]];
 const offsets = [0, 6, 10];
 const old = await model.sequenceLogprobs(sequences);                   // rollout-time log-probs
@@ -20,7 +20,7 @@ for (let step = 1; step <= 5; step++) {
     logp: flat(logp), oldLogp: flat(old), refLogp: flat(old), advantages, mask: new Uint8Array(10).fill(1), sequenceOffsets: offsets,
   });
   grads?.zero();
-  grads = await qwen2Gradients(model, sequences, [grad.subarray(0, 6), grad.subarray(6)], { accumulate: grads });
+  grads = await modelGradients(model, sequences, [grad.subarray(0, 6), grad.subarray(6)], { accumulate: grads });
   optimizer ??= await AdamW.create(gpu, grads.trainables, { lr: 1e-3, maxGradNorm: 1 });
   const report = await optimizer.step();
   const mean = (i) => logp[i].reduce((a, b) => a + b, 0) / logp[i].length;

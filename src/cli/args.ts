@@ -9,7 +9,7 @@ type Options = NonNullable<ParseArgsConfig['options']>;
 import { IgSearchError } from '../errors.js';
 import { fromPretrained } from '../hub/hub.js';
 import { currentPlatform, readFailure } from '../platform/platform.js';
-import type { WeightDtype } from '../model/qwen2.js';
+import type { WeightDtype } from '../model/causal_lm.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { ProgressBar } from './progress.js';
 

@@ -6,7 +6,7 @@
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { SAMPLING_DEFAULTS } from '../defaults.js';
-import { Qwen2Model } from '../model/qwen2.js';
+import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
@@ -52,7 +52,7 @@ export async function run(argv: string[]): Promise<number> {
 
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, dir, { weights });
+    const model = await CausalLM.load(gpu, dir, { weights });
     const started = performance.now();
     const [t] = await rolloutSearchAgent(model, [prompt], {
       tokenizer,

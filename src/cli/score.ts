@@ -5,7 +5,7 @@
 import { parseArgs } from 'node:util';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
-import { Qwen2Model } from '../model/qwen2.js';
+import { CausalLM } from '../model/causal_lm.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
@@ -70,7 +70,7 @@ export async function score(argv: string[]): Promise<number> {
 
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, values.model, { weights });
+    const model = await CausalLM.load(gpu, values.model, { weights });
     const started = performance.now();
     const scored = await model.scoreContinuations(prefix, continuations, { prefixCache: !values['no-prefix-cache'] });
     const seconds = (performance.now() - started) / 1000;

@@ -5,9 +5,9 @@
  */
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
-import { readQwen2Config } from '../model/config.js';
-import { Qwen2Model } from '../model/qwen2.js';
-import { randomQwen2Tensors } from '../model/random.js';
+import { readModelConfig } from '../model/config.js';
+import { CausalLM } from '../model/causal_lm.js';
+import { randomModelTensors } from '../model/random.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { saveModelDirectory } from '../rl/training_checkpoint.js';
 import { supervisedWarmStart } from '../rl/sft.js';
@@ -61,11 +61,11 @@ export async function sft(argv: string[]): Promise<number> {
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
   const tokenizerJson = trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
   const tokenizer = Tokenizer.fromJSON(core, tokenizerJson);
-  const config = readQwen2Config({ model_type: 'qwen2', hidden_size: 96, intermediate_size: 256, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
+  const config = readModelConfig({ model_type: 'qwen2', hidden_size: 96, intermediate_size: 256, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
   const index = Bm25Index.build(core, world.passages);
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.create(gpu, config, randomQwen2Tensors(config, seed));
+    const model = await CausalLM.create(gpu, config, randomModelTensors(config, seed));
     const steps = n(values.steps, '--steps');
     const started = performance.now();
     const losses = await supervisedWarmStart(gpu, model, tokenizer, world, index, {

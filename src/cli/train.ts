@@ -10,8 +10,8 @@ import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
-import { readQwen2Config } from '../model/config.js';
-import { Qwen2Model } from '../model/qwen2.js';
+import { readModelConfig } from '../model/config.js';
+import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { parseCorpusJsonl, parseQuestionsJsonl, type DataQuestion } from '../retrieval/corpus.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
@@ -55,7 +55,7 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
   const modelDir = values.model;
   const core = await loadWasmCore();
   const tokenizer = await loadTokenizer(core, modelDir);
-  const { maxPositions } = readQwen2Config(await readText(`${modelDir}/config.json`), `${modelDir}/config.json`);
+  const { maxPositions } = readModelConfig(await readText(`${modelDir}/config.json`), `${modelDir}/config.json`);
   const skipBadLines = values['skip-bad-lines'] ?? false;
   const data = parseQuestionsJsonl(await readText(values.data), { source: values.data, skipBadLines });
   for (const s of data.skipped) console.error(`${values.data}:${s.line}: skipped (${s.reason})`);
@@ -182,18 +182,18 @@ export async function train(argv: string[]): Promise<number> {
 
   const gpu = await Gpu.request();
   const interrupt = interruptible('writing a checkpoint');
-  const models: Qwen2Model[] = [];
+  const models: CausalLM[] = [];
   try {
     const lora = rank !== undefined;
     // A full fine-tune resumes from the checkpoint's weights (f32 master weights); LoRA from the base plus the
     // saved adapters, the frozen base stored as exact bf16 when the checkpoint is BF16 (half the memory).
-    const model = await Qwen2Model.load(gpu, latest && !lora ? latest : modelDir, lora ? {} : { weights: 'f32' });
+    const model = await CausalLM.load(gpu, latest && !lora ? latest : modelDir, lora ? {} : { weights: 'f32' });
     models.push(model);
     let adapters: LoraAdapters | undefined;
     if (lora) {
       adapters = latest ? await LoraAdapters.load(model, latest) : LoraAdapters.create(model, { rank: rank!, alpha: 2 * rank!, targets: [...LORA_TARGETS], seed: config.seed });
     }
-    const reference = values.reference && !lora ? await Qwen2Model.load(gpu, modelDir) : undefined;
+    const reference = values.reference && !lora ? await CausalLM.load(gpu, modelDir) : undefined;
     if (reference) models.push(reference);
     const trainer = new IgSearchTrainer(
       gpu,
@@ -265,7 +265,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
   const gpu = await Gpu.request();
   try {
-    const model = await Qwen2Model.load(gpu, values.model!);
+    const model = await CausalLM.load(gpu, values.model!);
     if (values.lora) model.lora = await LoraAdapters.load(model, values.lora);
     const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
       maxTurns: numberFlag(values['max-turns'], '--max-turns'),

@@ -9,7 +9,7 @@ import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { DEMO_DEFAULTS, demoTrainerConfig, loadDemoPolicy } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
-import { Qwen2Model } from '../model/qwen2.js';
+import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Retriever } from '../retrieval/retriever.js';
 import { evaluate, trainingRun, type EvalReport } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig, type StepMetrics, type StepTiming, type TrainerConfig } from '../rl/trainer.js';
@@ -189,7 +189,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
     const retriever = new Bm25Retriever(policy.index);
     {
       o.onEvent?.({ type: 'progress', algo: 'warm start', seed: 0, step: 0, steps: 0, run: 0, runs: plan.length, etaMs: undefined });
-      const model = await Qwen2Model.load(gpu, o.policy);
+      const model = await CausalLM.load(gpu, o.policy);
       try {
         const report = await evaluate(model, core, policy.tokenizer, retriever, test, evalOptions);
         warmStart = { ...emByHops(report, hops), correct: report.correct, searchesPerQuestion: report.searchesPerQuestion };
@@ -204,7 +204,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
         break;
       }
       const runStarted = performance.now();
-      const model = await Qwen2Model.load(gpu, o.policy);
+      const model = await CausalLM.load(gpu, o.policy);
       const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, trainerConfig(algo, seed));
       const steps: Omit<StepMetrics, 'trajectories'>[] = [];
       try {

@@ -7,7 +7,7 @@
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
-import { Qwen2Model } from '../model/qwen2.js';
+import { CausalLM } from '../model/causal_lm.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { trainingRun, type RunEvent, type RunRecord } from '../rl/loop.js';
@@ -121,7 +121,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   try {
     for (const algo of algos) {
       if (o.signal?.aborted) break;
-      const model = await Qwen2Model.load(gpu, o.policy);
+      const model = await CausalLM.load(gpu, o.policy);
       const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, demoTrainerConfig(o, algo, o.seed));
       try {
         const result = await trainingRun(trainer, {

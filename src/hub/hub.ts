@@ -2,7 +2,7 @@
  * Models from the Hugging Face Hub by name: `fromPretrained('Qwen/Qwen2.5-0.5B-Instruct')` downloads
  * what ig-search loads (config.json, tokenizer files, safetensors — one file or the shards a
  * model.safetensors.index.json names) into the cache and returns the snapshot directory, which
- * every loader takes (`Qwen2Model.load`, `loadTokenizer`). A local directory or a URL passes through.
+ * every loader takes (`CausalLM.load`, `loadTokenizer`). A local directory or a URL passes through.
  *
  * The Hub's conventions: files at `{endpoint}/{repo}/resolve/{revision}/{file}`, a HEAD answer
  * carrying the commit (`X-Repo-Commit`) and the file's hash (`X-Linked-Etag` / `ETag`: sha256 for

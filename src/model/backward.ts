@@ -28,7 +28,7 @@ import { encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js'
 import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
 import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
 import type { LoraAdapters } from './lora.js';
-import type { Qwen2Model } from './qwen2.js';
+import type { CausalLM } from './causal_lm.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
 import { finishGradients, storageOf, type Gradients, type LayerGradients, type Storage } from './gradients.js';
 import { packTrainingRows, ROW_FIELDS, type SharedPrefix } from './rows.js';
@@ -94,8 +94,8 @@ interface ChunkActivations {
   qkvPre?: GPUBuffer;
 }
 
-export async function qwen2Gradients(
-  model: Qwen2Model,
+export async function modelGradients(
+  model: CausalLM,
   sequences: readonly ArrayLike<number>[],
   upstream: readonly ArrayLike<number>[] | PolicyLossRows,
   options: GradientOptions = {},
@@ -205,7 +205,7 @@ export async function qwen2Gradients(
 
   // Gradient buffers: zeroed, or an earlier micro-batch's to add to (contributions accumulate).
   const previous = options.accumulate ? storageOf.get(options.accumulate) : undefined;
-  if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of qwen2Gradients that has not been freed');
+  if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of modelGradients that has not been freed');
   const owned: GPUBuffer[] = previous?.owned ?? [];
   const lora = options.lora;
   const adapters = lora ?? model.lora;
@@ -264,7 +264,7 @@ export async function qwen2Gradients(
     const fwdU = adapters ? scratch(C * adapters.config.rank, 'lora.fwd_u') : undefined;
     const fwdD = adapters ? scratch(C * widest, 'lora.fwd_d') : undefined;
 
-    const batch = gpu.batch('qwen2.train');
+    const batch = gpu.batch('model.train');
     model.rowsForwarded += T;
     const layerForward = (l: number, ci: number, stream: GPUBuffer) => {
       const a = activations(l)[ci]!;

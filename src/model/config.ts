@@ -14,7 +14,7 @@ export interface Llama3RopeScaling {
   originalMaxPositions: number;
 }
 
-export interface Qwen2Config {
+export interface ModelConfig {
   /** 'qwen2' (default), 'llama' or 'qwen3': what config.json says, and what a saved checkpoint writes back. */
   architecture?: 'qwen2' | 'llama' | 'qwen3';
   /** Per-head RMSNorm of queries and keys before RoPE (Qwen3). Default false. */
@@ -49,7 +49,7 @@ const SIZE_LIMITS: Record<string, number> = {
   max_position_embeddings: 4_194_304,
 };
 
-export function readQwen2Config(source: string | object, file = 'config.json'): Qwen2Config {
+export function readModelConfig(source: string | object, file = 'config.json'): ModelConfig {
   let json: unknown = source;
   if (typeof source === 'string') {
     try {
@@ -83,7 +83,7 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
   const hiddenSize = int('hidden_size');
   const numHeads = int('num_attention_heads');
   const numKvHeads = int('num_key_value_heads', numHeads);
-  const config: Qwen2Config = {
+  const config: ModelConfig = {
     architecture,
     attentionBias: architecture === 'qwen2' ? true : o['attention_bias'] === true,
     ...(architecture === 'qwen3' ? { qkNorm: true } : {}),
@@ -125,7 +125,7 @@ export function readQwen2Config(source: string | object, file = 'config.json'): 
 }
 
 /** config.json text for a config (what `save` and the fixtures write). */
-export function qwen2ConfigJson(c: Qwen2Config): object {
+export function configJson(c: ModelConfig): object {
   const llama = c.architecture === 'llama';
   const qwen3 = c.architecture === 'qwen3';
   const scaling = c.ropeScaling;
@@ -151,10 +151,10 @@ export function qwen2ConfigJson(c: Qwen2Config): object {
 }
 
 /** Whether a layer tensor is in the checkpoint (q/k/v biases and q/k norms only where the architecture has them). */
-export const hasTensor = (c: Qwen2Config, name: string) => (c.attentionBias !== false || !name.endsWith('_proj.bias')) && (c.qkNorm === true || !/\.(q|k)_norm\.weight$/.test(name));
+export const hasTensor = (c: ModelConfig, name: string) => (c.attentionBias !== false || !name.endsWith('_proj.bias')) && (c.qkNorm === true || !/\.(q|k)_norm\.weight$/.test(name));
 
 /** Every tensor a Qwen2 checkpoint must hold, with its shape (HF names). */
-export function qwen2TensorShapes(c: Qwen2Config): Map<string, number[]> {
+export function modelTensorShapes(c: ModelConfig): Map<string, number[]> {
   const h = c.hiddenSize;
   const shapes = new Map<string, number[]>([['model.embed_tokens.weight', [c.vocabSize, h]]]);
   const layer = layerTensors(c);

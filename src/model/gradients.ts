@@ -7,7 +7,7 @@ import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, tensorSize, type LayerBuffer } from './layout.js';
 import { hasTensor } from './config.js';
 import type { LoraAdapters } from './lora.js';
-import type { Qwen2Model } from './qwen2.js';
+import type { CausalLM } from './causal_lm.js';
 
 export interface Gradients {
   /**
@@ -42,7 +42,7 @@ export type LayerGradients = Record<LayerBuffer, GPUBuffer>;
 export const storageOf = new WeakMap<Gradients, Storage>();
 
 /** Names the gradient buffers (HF names → buffer, float offset, float count) and hands them over. */
-export function finishGradients(model: Qwen2Model, storage: Storage, lora: LoraAdapters | undefined, logprobs: Float32Array[], accumulate: Gradients | undefined): Gradients {
+export function finishGradients(model: CausalLM, storage: Storage, lora: LoraAdapters | undefined, logprobs: Float32Array[], accumulate: Gradients | undefined): Gradients {
   const gpu = model.gpu;
   const m = model.internals();
   const { hiddenSize: H, vocabSize: V } = model.config;
@@ -116,7 +116,7 @@ export function microBatches(lengths: readonly number[], maxRows: number): [numb
 }
 
 /** One weight of the model by HF name, read back from the GPU (f32 weights). */
-export async function readModelTensor(model: Qwen2Model, name: string): Promise<Float32Array> {
+export async function readModelTensor(model: CausalLM, name: string): Promise<Float32Array> {
   const m = model.internals();
   const c = model.config;
   const H = c.hiddenSize;

@@ -7,11 +7,11 @@
  */
 import { IgSearchError } from '../errors.js';
 import { isNotFound, openByteSource, readFailure, readFileIfExists, type ByteSource } from '../platform/platform.js';
-import { qwen2TensorShapes, readQwen2Config, type Qwen2Config } from './config.js';
+import { modelTensorShapes, readModelConfig, type ModelConfig } from './config.js';
 import { bytesToF32, DTYPE_BYTES, readSafetensorsHeaderFrom, type TensorInfo } from './safetensors.js';
 
 export interface HostCheckpoint {
-  config: Qwen2Config;
+  config: ModelConfig;
   /** HF tensor name → f32 values (row-major, HF layout). */
   tensors: Map<string, Float32Array>;
 }
@@ -27,7 +27,7 @@ export function mapSource(tensors: ReadonlyMap<string, Float32Array>): TensorSou
 }
 
 export interface OpenCheckpoint {
-  config: Qwen2Config;
+  config: ModelConfig;
   source: TensorSource;
   /** Largest tensor of the checkpoint, in bytes as stored. */
   largestTensorBytes: number;
@@ -50,10 +50,10 @@ async function open(path: string): Promise<ByteSource | undefined> {
 }
 
 /** Opens a checkpoint: config and every header read and checked; tensor data read on demand. */
-export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> {
+export async function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
   const configBytes = await readFileIfExists(join(dir, 'config.json'));
   if (!configBytes) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, 'config.json')}: not found (a model directory holds config.json and *.safetensors)`);
-  const config = readQwen2Config(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
+  const config = readModelConfig(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
 
   // Which file holds which tensor.
   const files = new Map<string, ByteSource>();
@@ -92,7 +92,7 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
         infos.set(name, { info, file });
       }
     }
-    const shapes = qwen2TensorShapes(config);
+    const shapes = modelTensorShapes(config);
     let largestTensorBytes = 0;
     const dtypes = new Set<string>();
     for (const [name, shape] of shapes) {
@@ -126,11 +126,11 @@ export async function openQwen2Checkpoint(dir: string): Promise<OpenCheckpoint> 
 }
 
 /** The whole checkpoint as f32 host tensors (for inspection and tests; loading a model streams instead). */
-export async function readQwen2Checkpoint(dir: string): Promise<HostCheckpoint> {
-  const ckpt = await openQwen2Checkpoint(dir);
+export async function readCheckpoint(dir: string): Promise<HostCheckpoint> {
+  const ckpt = await openCheckpoint(dir);
   try {
     const tensors = new Map<string, Float32Array>();
-    for (const [name, shape] of qwen2TensorShapes(ckpt.config)) tensors.set(name, await ckpt.source.read(name, 0, shape.reduce((a, b) => a * b, 1)));
+    for (const [name, shape] of modelTensorShapes(ckpt.config)) tensors.set(name, await ckpt.source.read(name, 0, shape.reduce((a, b) => a * b, 1)));
     return { config: ckpt.config, tensors };
   } finally {
     await ckpt.close();

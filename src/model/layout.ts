@@ -3,7 +3,7 @@
  * GPU buffers (q/k/v weights and biases fused, gate/up fused). Upload, checkpoint shapes, gradient
  * names, `readModelTensor`, the optimizer's tensors and the LoRA sites all derive from it.
  */
-import type { Qwen2Config } from './config.js';
+import type { ModelConfig } from './config.js';
 
 export type LayerBuffer = 'inputNorm' | 'wQkv' | 'bQkv' | 'qkNorm' | 'wO' | 'postNorm' | 'wGateUp' | 'wDown';
 
@@ -25,7 +25,7 @@ export interface LayerTensor {
 
 export const layerPrefix = (layer: number) => `model.layers.${layer}.`;
 
-export function layerTensors(c: Qwen2Config): LayerTensor[] {
+export function layerTensors(c: ModelConfig): LayerTensor[] {
   const { hiddenSize: H, intermediateSize: I, headDim: d, numHeads: nh, numKvHeads: nkv } = c;
   const fused = (buffer: LayerBuffer, parts: [string, readonly number[]][]): LayerTensor[] => {
     let offset = 0;
@@ -48,7 +48,7 @@ export function layerTensors(c: Qwen2Config): LayerTensor[] {
 }
 
 /** Floats in each fused buffer of a layer. */
-export function layerBufferSizes(c: Qwen2Config): Record<LayerBuffer, number> {
+export function layerBufferSizes(c: ModelConfig): Record<LayerBuffer, number> {
   const sizes = Object.fromEntries(LAYER_BUFFERS.map((b) => [b, 0])) as Record<LayerBuffer, number>;
   for (const t of layerTensors(c)) sizes[t.buffer] = Math.max(sizes[t.buffer], t.offset + t.shape.reduce((a, b) => a * b, 1));
   return sizes;

@@ -11,7 +11,7 @@ import type { Gpu } from '../gpu/device.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { currentPlatform } from '../platform/platform.js';
 import { seededRandom } from '../util/random.js';
-import type { Qwen2Config } from './config.js';
+import type { ModelConfig } from './config.js';
 import { layerTensors, type LayerBuffer } from './layout.js';
 import { readSafetensorsHeader, tensorToF32, writeSafetensors } from './safetensors.js';
 
@@ -38,10 +38,10 @@ export interface LoraSite {
   out: number;
 }
 
-/** What adapters need of a model: its device, its shape and its weight storage (a Qwen2Model is one). */
+/** What adapters need of a model: its device, its shape and its weight storage (a CausalLM is one). */
 export interface AdapterHost {
   readonly gpu: Gpu;
-  readonly config: Qwen2Config;
+  readonly config: ModelConfig;
   readonly weightDtype: StorageDtype;
 }
 
@@ -54,7 +54,7 @@ const SITE_IO: Record<'wQkv' | 'wO' | 'wGateUp' | 'wDown', { input: LoraSite['in
 };
 
 /** A target's place in the fused forward, from the layer layout (model/layout.ts). */
-export function loraSite(c: Qwen2Config, target: LoraTarget): LoraSite {
+export function loraSite(c: ModelConfig, target: LoraTarget): LoraSite {
   const layout = layerTensors(c);
   const t = layout.find((x) => x.name.endsWith(`.${target}.weight`))!;
   const [out, inputs] = t.shape as [number, number];

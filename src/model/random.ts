@@ -3,7 +3,7 @@
  * without a download: uniform values scaled like a trained model's (norm weights near 1).
  */
 import { seededRandom } from '../util/random.js';
-import { qwen2TensorShapes, type Qwen2Config } from './config.js';
+import { modelTensorShapes, type ModelConfig } from './config.js';
 
 /** Uniform floats in [-1, 1) from the shared seeded generator. */
 function uniform(seed: number): () => number {
@@ -11,10 +11,10 @@ function uniform(seed: number): () => number {
   return () => next() * 2 - 1;
 }
 
-export function randomQwen2Tensors(config: Qwen2Config, seed = 1): Map<string, Float32Array> {
+export function randomModelTensors(config: ModelConfig, seed = 1): Map<string, Float32Array> {
   const rng = uniform(seed);
   const tensors = new Map<string, Float32Array>();
-  for (const [name, shape] of qwen2TensorShapes(config)) {
+  for (const [name, shape] of modelTensorShapes(config)) {
     const size = shape.reduce((a, b) => a * b, 1);
     const data = new Float32Array(size);
     if (name.endsWith('norm.weight')) {

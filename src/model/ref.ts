@@ -10,7 +10,7 @@ import { rmsnormRef } from '../kernels/rmsnorm/ref.js';
 import { headNormRef } from '../kernels/qk_norm/ref.js';
 import { ropeRef } from '../kernels/rope/ref.js';
 import { swigluRef } from '../kernels/swiglu/ref.js';
-import type { Qwen2Config } from './config.js';
+import type { ModelConfig } from './config.js';
 
 function linear(x: ArrayLike<number>, w: ArrayLike<number>, T: number, out: number, inp: number, bias?: ArrayLike<number>): Float64Array {
   const y = matmulRef(x, w, { M: T, N: out, K: inp, transposeB: true });
@@ -19,7 +19,7 @@ function linear(x: ArrayLike<number>, w: ArrayLike<number>, T: number, out: numb
 }
 
 /** log p(x[t+1] | x[..t]) for t = 0 .. n−2. */
-export function qwen2LogprobsRef(config: Qwen2Config, w: ReadonlyMap<string, Float32Array>, tokens: readonly number[]): Float64Array {
+export function logprobsRef(config: ModelConfig, w: ReadonlyMap<string, Float32Array>, tokens: readonly number[]): Float64Array {
   const { hiddenSize: H, intermediateSize: I, numHeads: nh, numKvHeads: nkv, headDim: d, rmsNormEps: eps } = config;
   const T = tokens.length;
   const x = embeddingRef(w.get('model.embed_tokens.weight')!, H, tokens);

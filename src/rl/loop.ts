@@ -6,7 +6,7 @@
  * JSON-safe records it receives are what `metrics.jsonl` holds.
  */
 import { IgSearchError } from '../errors.js';
-import type { Qwen2Model } from '../model/qwen2.js';
+import type { CausalLM } from '../model/causal_lm.js';
 import { Bm25Retriever, type Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
@@ -41,7 +41,7 @@ export interface EvalReport {
 }
 
 /** Greedy search-agent rollouts on `questions`, scored by exact match. */
-export async function evaluate(model: Qwen2Model, core: WasmCore, tokenizer: Tokenizer, retriever: Retriever, questions: readonly TrainQuestion[], options: EvalOptions = {}): Promise<EvalReport> {
+export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Tokenizer, retriever: Retriever, questions: readonly TrainQuestion[], options: EvalOptions = {}): Promise<EvalReport> {
   const started = performance.now();
   const batch = options.batch ?? 32;
   const rewards: number[] = [];

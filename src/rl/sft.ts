@@ -8,8 +8,8 @@
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { AdamW } from '../kernels/adamw/adamw.js';
-import { microBatches, qwen2Gradients, type Gradients } from '../model/backward.js';
-import type { Qwen2Model } from '../model/qwen2.js';
+import { microBatches, modelGradients, type Gradients } from '../model/backward.js';
+import type { CausalLM } from '../model/causal_lm.js';
 import type { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, formatInformation } from '../retrieval/retriever.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
@@ -66,7 +66,7 @@ export interface SftOptions {
 }
 
 /** Trains `model` (full fine-tune) on scripted trajectories of the world's train questions; returns the loss per step. */
-export async function supervisedWarmStart(gpu: Gpu, model: Qwen2Model, tokenizer: Tokenizer, world: World, index: Bm25Index, options: SftOptions): Promise<number[]> {
+export async function supervisedWarmStart(gpu: Gpu, model: CausalLM, tokenizer: Tokenizer, world: World, index: Bm25Index, options: SftOptions): Promise<number[]> {
   const batch = options.batch ?? 8;
   const microRows = options.microBatchRows ?? 512;
   if (!Number.isInteger(options.steps) || options.steps < 1) throw new IgSearchError('INVALID_ARGUMENT', `sft: steps must be a positive integer, got ${options.steps}`);
@@ -87,7 +87,7 @@ export async function supervisedWarmStart(gpu: Gpu, model: Qwen2Model, tokenizer
     grads?.zero();
     let loss = 0;
     for (const [from, to] of microBatches(picked.map((e) => e.tokens.length), microRows)) {
-      grads = await qwen2Gradients(model, picked.slice(from, to).map((e) => e.tokens), upstream.slice(from, to), { accumulate: grads });
+      grads = await modelGradients(model, picked.slice(from, to).map((e) => e.tokens), upstream.slice(from, to), { accumulate: grads });
       grads.logprobs.forEach((lp, i) => lp.forEach((v, t) => (loss -= picked[from + i]!.mask[t + 1] ? v / count : 0)));
     }
     optimizer ??= await AdamW.create(gpu, grads!.trainables, { lr: options.lr ?? 3e-3, weightDecay: 0, maxGradNorm: 1 });

@@ -20,9 +20,9 @@ import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { AdamW } from '../kernels/adamw/adamw.js';
 import { aggregationWeights, resolveLossOptions, type LossAggregation } from '../kernels/policy_loss/policy_loss.js';
-import { microBatches, qwen2Gradients, type Gradients } from '../model/backward.js';
+import { microBatches, modelGradients, type Gradients } from '../model/backward.js';
 import type { LoraAdapters } from '../model/lora.js';
-import type { Qwen2Model } from '../model/qwen2.js';
+import type { CausalLM } from '../model/causal_lm.js';
 import type { Bm25Index } from '../retrieval/bm25.js';
 import { passageTitle } from '../retrieval/corpus.js';
 import { Bm25Retriever, formatInformation, type RetrievedDocument, type Retriever } from '../retrieval/retriever.js';
@@ -83,7 +83,7 @@ export interface TrainerConfig {
    * KL reference policy for full fine-tuning (a second, frozen copy of the starting weights). Under
    * LoRA the frozen base is the reference; without either the KL term is off.
    */
-  reference?: Qwen2Model;
+  reference?: CausalLM;
   /** Where rollouts search (default: BM25 over the trainer's corpus index). */
   retriever?: Retriever;
 }
@@ -179,7 +179,7 @@ export class IgSearchTrainer {
   constructor(
     readonly gpu: Gpu,
     readonly core: WasmCore,
-    readonly model: Qwen2Model,
+    readonly model: CausalLM,
     readonly tokenizer: Tokenizer,
     /** The corpus: BM25 retrieval unless `config.retriever` is given, and IG's random documents. */
     readonly index: Bm25Index | undefined,
@@ -210,7 +210,7 @@ export class IgSearchTrainer {
 
   /**
    * Continues from a checkpoint directory: the step count and AdamW moments (the weights are loaded
-   * with the model — `Qwen2Model.load(dir)` or `LoraAdapters.load`). Seeds depend only on the step,
+   * with the model — `CausalLM.load(dir)` or `LoraAdapters.load`). Seeds depend only on the step,
    * so a resumed run draws the same rollouts as one that never stopped.
    */
   async restore(dir: string): Promise<TrainerState> {
@@ -545,7 +545,7 @@ export class IgSearchTrainer {
         for (const [from, to] of microBatches(part.map(groupRows), c.microBatchRows)) {
           const groups = part.slice(from, to);
           const picked = groups.flatMap(members);
-          const grads = await qwen2Gradients(
+          const grads = await modelGradients(
             this.model,
             picked.map((i) => batch.sequences[i]!),
             { advantages: picked.map((i) => advantages[i]!), weights: picked.map((i) => weights[i]!), reference: reference && picked.map((i) => reference[i]!), options, lossOut: { buffer: lossBuffer, base } },

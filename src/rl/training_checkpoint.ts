@@ -12,8 +12,8 @@
 import { IgSearchError } from '../errors.js';
 import type { AdamW } from '../kernels/adamw/adamw.js';
 import { readModelTensor } from '../model/backward.js';
-import { qwen2ConfigJson, qwen2TensorShapes } from '../model/config.js';
-import type { Qwen2Model } from '../model/qwen2.js';
+import { configJson, modelTensorShapes } from '../model/config.js';
+import type { CausalLM } from '../model/causal_lm.js';
 import { readSafetensorsHeader, tensorToF32, writeSafetensors } from '../model/safetensors.js';
 
 export interface TrainerState {
@@ -41,15 +41,15 @@ async function fs() {
 }
 
 /** The model's weights as an HF `model.safetensors` (read back from the GPU, f32). */
-async function modelSafetensors(model: Qwen2Model): Promise<Uint8Array> {
+async function modelSafetensors(model: CausalLM): Promise<Uint8Array> {
   const tensors = new Map<string, { data: Float32Array; shape: number[] }>();
-  for (const [tensor, shape] of qwen2TensorShapes(model.config)) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
+  for (const [tensor, shape] of modelTensorShapes(model.config)) tensors.set(tensor, { data: await readModelTensor(model, tensor), shape });
   return writeSafetensors(tensors);
 }
 
 const stepName = (step: number) => `step-${String(step).padStart(6, '0')}`;
 
-export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer: AdamW | undefined, state: TrainerState, options: SaveOptions = {}): Promise<string> {
+export async function saveCheckpoint(root: string, model: CausalLM, optimizer: AdamW | undefined, state: TrainerState, options: SaveOptions = {}): Promise<string> {
   if (!Number.isInteger(state.step) || state.step < 0) throw new IgSearchError('INVALID_ARGUMENT', `checkpoint: step must be a non-negative integer, got ${state.step}`);
   const f = await fs();
   await f.mkdir(root, { recursive: true });
@@ -67,7 +67,7 @@ export async function saveCheckpoint(root: string, model: Qwen2Model, optimizer:
       await f.writeFile(`${tmp}/adapter_model.safetensors`, files['adapter_model.safetensors']);
     } else {
       await f.writeFile(`${tmp}/model.safetensors`, await modelSafetensors(model));
-      await f.writeFile(`${tmp}/config.json`, JSON.stringify(qwen2ConfigJson(model.config), null, 2));
+      await f.writeFile(`${tmp}/config.json`, JSON.stringify(configJson(model.config), null, 2));
     }
     if (optimizer) {
       const o = await optimizer.exportState();
@@ -135,7 +135,7 @@ export async function latestCheckpoint(root: string): Promise<string | undefined
   return `${root}/${name}`;
 }
 
-/** Trainer state and optimizer moments of a checkpoint directory (the model loads with Qwen2Model.load). */
+/** Trainer state and optimizer moments of a checkpoint directory (the model loads with CausalLM.load). */
 export async function readCheckpointState(dir: string): Promise<{ state: TrainerState; optimizer?: { step: number; m: Map<string, Float32Array>; v: Map<string, Float32Array> } }> {
   const f = await fs();
   let state: TrainerState;
@@ -173,10 +173,10 @@ export async function readCheckpointState(dir: string): Promise<{ state: Trainer
 }
 
 /** Writes `model` as a Hugging Face directory (config.json + model.safetensors), each file atomically. */
-export async function saveModelDirectory(dir: string, model: Qwen2Model, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
+export async function saveModelDirectory(dir: string, model: CausalLM, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
   const f = await fs();
   await f.mkdir(dir, { recursive: true });
-  const files: Record<string, string | Uint8Array> = { 'model.safetensors': await modelSafetensors(model), 'config.json': JSON.stringify(qwen2ConfigJson(model.config), null, 2), ...extra };
+  const files: Record<string, string | Uint8Array> = { 'model.safetensors': await modelSafetensors(model), 'config.json': JSON.stringify(configJson(model.config), null, 2), ...extra };
   for (const [name, data] of Object.entries(files)) {
     await f.writeFile(`${dir}/${name}.tmp`, data);
     await f.rename(`${dir}/${name}.tmp`, `${dir}/${name}`);

@@ -11,7 +11,7 @@
  * log-probs: training rollouts use `rolloutSearchAgent`.
  */
 import { IgSearchError } from '../errors.js';
-import type { Qwen2Model } from '../model/qwen2.js';
+import type { CausalLM } from '../model/causal_lm.js';
 import { formatInformation, type Retriever } from '../retrieval/retriever.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
@@ -64,7 +64,7 @@ export class ChatEngine {
   readonly completions = { create: (request: CompletionRequest) => this.createCompletion(request) };
 
   constructor(
-    readonly model: Qwen2Model,
+    readonly model: CausalLM,
     readonly tokenizer: Tokenizer,
     readonly name = 'ig-search',
   ) {}

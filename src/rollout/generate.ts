@@ -6,7 +6,7 @@
  * appended block such as retrieved documents) and returns the logits after each.
  */
 import { IgSearchError } from '../errors.js';
-import type { KvCache, Qwen2Model } from '../model/qwen2.js';
+import type { KvCache, CausalLM } from '../model/causal_lm.js';
 import { packRow, ROW_FIELDS } from '../model/rows.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sample.js';
@@ -22,7 +22,7 @@ export class DecodeSession {
 
   /** `capacity`: tokens each sequence may append after its prompt. */
   constructor(
-    readonly model: Qwen2Model,
+    readonly model: CausalLM,
     readonly prompts: readonly ArrayLike<number>[],
     readonly capacity: number,
   ) {
@@ -137,7 +137,7 @@ export interface Generation {
   finish: 'stop' | 'length';
 }
 
-export async function generate(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: GenerateOptions = {}): Promise<Generation[]> {
+export async function generate(model: CausalLM, prompts: readonly ArrayLike<number>[], options: GenerateOptions = {}): Promise<Generation[]> {
   const maxNew = options.maxNewTokens ?? 64;
   if (!Number.isInteger(maxNew) || maxNew < 1) throw new IgSearchError('INVALID_ARGUMENT', `maxNewTokens must be a positive integer, got ${maxNew}`);
   if (options.stop?.length && !options.tokenizer) throw new IgSearchError('INVALID_ARGUMENT', 'stop strings need a tokenizer to decode with');

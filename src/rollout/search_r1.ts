@@ -8,7 +8,7 @@
  * rollout-time log-probs, and the token span of every query (the IG-Search advantage targets).
  */
 import { IgSearchError } from '../errors.js';
-import type { Qwen2Model } from '../model/qwen2.js';
+import type { CausalLM } from '../model/causal_lm.js';
 import { formatInformation, type RetrievedDocument, type Retriever } from '../retrieval/retriever.js';
 import { SAMPLING_DEFAULTS } from '../defaults.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -89,7 +89,7 @@ interface State {
   pending?: { query: string; span: [number, number]; last: number; done?: RetrievedDocument[]; failed?: string };
 }
 
-export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions): Promise<SearchTrajectory[]> {
+export async function rolloutSearchAgent(model: CausalLM, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions): Promise<SearchTrajectory[]> {
   return (await rolloutKeepingCache(model, prompts, options, false)).trajectories;
 }
 
@@ -97,12 +97,12 @@ export async function rolloutSearchAgent(model: Qwen2Model, prompts: readonly Ar
  * The same rollout, also handing over its KV cache (see RolloutCache): IG scoring continues from
  * the keys and values the rollout computed instead of recomputing them. The caller frees it.
  */
-export async function rolloutSearchAgentWithCache(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions): Promise<{ trajectories: SearchTrajectory[]; cache: RolloutCache }> {
+export async function rolloutSearchAgentWithCache(model: CausalLM, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions): Promise<{ trajectories: SearchTrajectory[]; cache: RolloutCache }> {
   const { trajectories, cache } = await rolloutKeepingCache(model, prompts, options, true);
   return { trajectories, cache: cache! };
 }
 
-async function rolloutKeepingCache(model: Qwen2Model, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions, keep: boolean): Promise<{ trajectories: SearchTrajectory[]; cache?: RolloutCache }> {
+async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<number>[], options: SearchAgentOptions, keep: boolean): Promise<{ trajectories: SearchTrajectory[]; cache?: RolloutCache }> {
   const { tokenizer, retriever } = options;
   const k = options.docsPerSearch ?? SAMPLING_DEFAULTS.docsPerSearch;
   const maxTurns = options.maxTurns ?? SAMPLING_DEFAULTS.maxTurns;

@@ -8,7 +8,7 @@
  * them) attend to its KV cache; each document block is computed once for all gold answers.
  */
 import { IgSearchError } from '../errors.js';
-import type { Qwen2Model, ScoreOptions } from '../model/qwen2.js';
+import type { CausalLM, ScoreOptions } from '../model/causal_lm.js';
 import { ROW_FIELDS, rowFields } from '../model/rows.js';
 import type { RolloutCache } from '../rollout/generate.js';
 import type { ScorePath } from './plan.js';
@@ -33,7 +33,7 @@ export interface IgScore {
   ig: number;
 }
 
-export async function scoreInformationGain(model: Qwen2Model, steps: readonly IgStep[], options: ScoreOptions = {}): Promise<IgScore[]> {
+export async function scoreInformationGain(model: CausalLM, steps: readonly IgStep[], options: ScoreOptions = {}): Promise<IgScore[]> {
   const paths: ScorePath[] = [];
   const names: string[][] = [];
   steps.forEach((step, i) => {
@@ -94,7 +94,7 @@ export interface CachedIgStep {
  * Returns the scores in `steps` order, the rows forwarded, and the tokens the rollout did not hold
  * (random documents, answer prefixes, answer probes) — equal to `rows`: nothing is recomputed.
  */
-export async function scoreInformationGainFromCache(model: Qwen2Model, rollout: RolloutCache, steps: readonly CachedIgStep[]): Promise<{ scores: IgScore[]; rows: number; newTokens: number }> {
+export async function scoreInformationGainFromCache(model: CausalLM, rollout: RolloutCache, steps: readonly CachedIgStep[]): Promise<{ scores: IgScore[]; rows: number; newTokens: number }> {
   if (steps.length === 0) return { scores: [], rows: 0, newTokens: 0 };
   // What scoring has to add: each branch's segment once, each gold answer but its last token (nothing follows it).
   const newTokens = steps.reduce((n, s) => n + s.answerPrefix.length + (s.random?.length ?? 0) + (s.random ? 2 : 1) * s.answers.reduce((m, a) => m + a.length - 1, 0), 0);

@@ -1,6 +1,6 @@
 // Runs under `deno test --allow-read` (driven by test/deno.test.ts): the built Deno bundle, with
 // WebGPU from Deno's own navigator.gpu (wgpu) and the .wasm read with Deno.readFile.
-import { Gpu, IgSearchError, Qwen2Model, loadWasmCore } from '../../dist/deno.js';
+import { Gpu, IgSearchError, CausalLM, loadWasmCore } from '../../dist/deno.js';
 import { matmul, matmulRef, pickMatmulVariant } from '../../dist/internals.js';
 
 function assert(condition: unknown, message: string): asserts condition {
@@ -53,7 +53,7 @@ Deno.test('Qwen2 fixture (F32, read with Deno.readFile) matches PyTorch', async 
   const gpu = await Gpu.request();
   const dir = 'test/fixtures/qwen2/tiny-f32';
   const expected = JSON.parse(await Deno.readTextFile(`${dir}/expected.json`)) as { sequences: number[][]; logprobs: number[][] };
-  const model = await Qwen2Model.load(gpu, dir);
+  const model = await CausalLM.load(gpu, dir);
   const got = await model.sequenceLogprobs(expected.sequences);
   let worst = 0;
   got.forEach((lp, s) => lp.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.logprobs[s]![i]!)))));

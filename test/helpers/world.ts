@@ -1,5 +1,5 @@
-import { Bm25Index, buildWorld, Qwen2Model, Tokenizer, type Gpu, type WasmCore } from '../../src/entry/node.js';
-import { readQwen2Checkpoint } from '../../src/internals.js';
+import { Bm25Index, buildWorld, CausalLM, Tokenizer, type Gpu, type WasmCore } from '../../src/entry/node.js';
+import { readCheckpoint } from '../../src/internals.js';
 import { searchR1Prompt } from '../../src/rollout/search_r1.js';
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
@@ -11,8 +11,8 @@ const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '
 export async function worldSetup(gpu: Gpu, core: WasmCore) {
   const world = buildWorld({ seed: 3, people: 8, films: 4, companies: 4, cities: 4, countries: 2, distractors: 4 });
   const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question)], { vocabSize: 512, specialTokens: TAGS }).tokenizer;
-  const { config, tensors } = await readQwen2Checkpoint('test/fixtures/qwen2/tiny-f32');
-  const model = await Qwen2Model.create(gpu, { ...config, maxPositions: 1024 }, tensors);
+  const { config, tensors } = await readCheckpoint('test/fixtures/qwen2/tiny-f32');
+  const model = await CausalLM.create(gpu, { ...config, maxPositions: 1024 }, tensors);
   const index = Bm25Index.build(core, world.passages);
   return { world, tokenizer, model, index };
 }

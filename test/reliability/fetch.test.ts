@@ -1,7 +1,7 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { IgSearchError, Qwen2Model, type Gpu } from '../../src/entry/node.js';
+import { IgSearchError, CausalLM, type Gpu } from '../../src/entry/node.js';
 
 let server: Server;
 let url: string;
@@ -23,7 +23,7 @@ describe('model and data URLs', () => {
   it('a server that stops sending is a FETCH_FAILED error naming the URL, not a hang', async () => {
     process.env['IG_SEARCH_FETCH_TIMEOUT_MS'] = '300';
     try {
-      const error = await Qwen2Model.load(undefined as unknown as Gpu, `${url}/model`).catch((e: unknown) => e);
+      const error = await CausalLM.load(undefined as unknown as Gpu, `${url}/model`).catch((e: unknown) => e);
       expect(error).toBeInstanceOf(IgSearchError);
       expect((error as IgSearchError).code).toBe('FETCH_FAILED');
       expect((error as IgSearchError).message).toMatch(new RegExp(`${url}/model/config\\.json: no data for 300 ms`));

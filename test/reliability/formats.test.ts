@@ -37,12 +37,12 @@ describe('safetensors headers', () => {
 
 describe('model configs', () => {
   it('absurd sizes are refused at once, naming the field, before anything is allocated', async () => {
-    const { readQwen2Config } = await import('../../src/entry/node.js');
+    const { readModelConfig } = await import('../../src/entry/node.js');
     const base = { model_type: 'qwen2', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: 512 };
     for (const [key, value] of [['num_hidden_layers', 1e7], ['hidden_size', 2 ** 20], ['vocab_size', 1e9], ['intermediate_size', 1e8]] as const) {
       const error = (() => {
         try {
-          readQwen2Config({ ...base, [key]: value }, 'config.json');
+          readModelConfig({ ...base, [key]: value }, 'config.json');
         } catch (e) {
           return e as IgSearchError;
         }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { Gpu, IgSearchError, latestCheckpoint, Qwen2Model, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
+import { Gpu, IgSearchError, latestCheckpoint, CausalLM, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
 import { MAX_SKIPPED_IN_A_ROW } from '../../src/internals.js';
 
 const POLICY = 'assets/demo-policy';
@@ -78,7 +78,7 @@ describe('resuming', () => {
     const at = 8 + headerLength + header['model.norm.weight']!.data_offsets[0] + 4 * 5;
     new DataView(bytes.buffer).setFloat32(at, NaN, true);
     writeFileSync(file, bytes);
-    const error = await Qwen2Model.load(gpu, dir).catch((e: unknown) => e);
+    const error = await CausalLM.load(gpu, dir).catch((e: unknown) => e);
     expect((error as IgSearchError).code).toBe('NON_FINITE');
     expect((error as IgSearchError).message).toMatch(/"model\.norm\.weight" holds NaN at index 5/);
   });

@@ -1,5 +1,7 @@
 /**
- * Qwen2 / Qwen2.5 forward pass on WebGPU and teacher-forced log-prob scoring.
+ * The decoder-only causal LM (Qwen2/2.5, Qwen3, Llama-3.x / SmolLM2 — what differs between them is
+ * in model/config.ts) on WebGPU: forward pass, teacher-forced log-prob scoring, the engine under
+ * generation.
  *
  * Rows of many sequences are packed back to back (no padding). Each row carries its position,
  * its slot in a per-layer KV cache, and the cache ranges it attends to: a shared context (a
@@ -19,8 +21,8 @@ import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
 import { encodeQkNorm, qkNormKernel } from '../kernels/qk_norm/qk_norm.js';
 import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
 import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
-import { mapSource, openQwen2Checkpoint, type TensorSource } from './hf_checkpoint.js';
-import { hasTensor, qwen2TensorShapes, type Qwen2Config } from './config.js';
+import { mapSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
+import { hasTensor, modelTensorShapes, type ModelConfig } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
@@ -30,7 +32,7 @@ import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 /** How weight matrices are stored on the GPU. */
 export type WeightDtype = StorageDtype;
 
-export interface Qwen2Options {
+export interface ModelOptions {
   /** Most rows per forward chunk (default 512; fewer when the binding limit requires). */
   maxChunkRows?: number;
   /** Most vocabulary columns per LM-head chunk (default 8192). */
@@ -110,7 +112,7 @@ export interface Kernels {
   matmulF32?: Matmul;
 }
 
-export class Qwen2Model {
+export class CausalLM {
   private ropeTable: GPUBuffer | undefined;
   private ropePositions = 0;
   /** Active LoRA adapters (added to their projections in every forward), if any. */
@@ -124,29 +126,29 @@ export class Qwen2Model {
 
   private constructor(
     readonly gpu: Gpu,
-    readonly config: Qwen2Config,
+    readonly config: ModelConfig,
     private readonly kernels: Kernels,
     private readonly embed: VocabShard[],
     private readonly head: VocabShard[],
     private readonly layers: Layer[],
     private readonly finalNorm: GPUBuffer,
-    private readonly options: Required<Omit<Qwen2Options, 'matmulVariant'>>,
+    private readonly options: Required<Omit<ModelOptions, 'matmulVariant'>>,
   ) {}
 
   /** Loads a Hugging Face checkpoint directory (path, or URL in browsers). */
-  static async load(gpu: Gpu, dir: string, options: Qwen2Options = {}): Promise<Qwen2Model> {
+  static async load(gpu: Gpu, dir: string, options: ModelOptions = {}): Promise<CausalLM> {
     // Streamed: each tensor goes to the GPU a piece at a time, the checkpoint never whole in memory.
-    const checkpoint = await openQwen2Checkpoint(dir);
+    const checkpoint = await openCheckpoint(dir);
     try {
       const weights = options.weights ?? (checkpoint.storedDtype === 'BF16' ? 'bf16' : 'f32');
-      return await Qwen2Model.create(gpu, checkpoint.config, checkpoint.source, { ...options, weights });
+      return await CausalLM.create(gpu, checkpoint.config, checkpoint.source, { ...options, weights });
     } finally {
       await checkpoint.close();
     }
   }
 
   /** From host tensors with HF names and layouts (checked against `config`), or a TensorSource that reads them piece by piece. */
-  static async create(gpu: Gpu, config: Qwen2Config, tensors: ReadonlyMap<string, Float32Array> | TensorSource, options: Qwen2Options = {}): Promise<Qwen2Model> {
+  static async create(gpu: Gpu, config: ModelConfig, tensors: ReadonlyMap<string, Float32Array> | TensorSource, options: ModelOptions = {}): Promise<CausalLM> {
     if (config.headDim > MAX_HEAD_DIM) throw new IgSearchError('INVALID_ARGUMENT', `head dimension ${config.headDim} exceeds the supported ${MAX_HEAD_DIM}`);
     // Every fused layer buffer must fit one buffer and one binding of this device (vocabulary tables are sharded).
     const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
@@ -159,7 +161,7 @@ export class Qwen2Model {
     const streamed = typeof (tensors as TensorSource).read === 'function';
     if (!streamed) {
       const map = tensors as ReadonlyMap<string, Float32Array>;
-      for (const [name, shape] of qwen2TensorShapes(config)) {
+      for (const [name, shape] of modelTensorShapes(config)) {
         const t = map.get(name);
         const size = shape.reduce((a, b) => a * b, 1);
         if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
@@ -233,7 +235,7 @@ export class Qwen2Model {
     const qkNorm = config.qkNorm ? await gpu.kernel(qkNormKernel) : undefined;
     const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant });
     const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
-    return new Qwen2Model(gpu, config, kernels, embed, head, layers, finalNorm, {
+    return new CausalLM(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
       weights,
@@ -449,14 +451,14 @@ export class Qwen2Model {
       for (let start = 0; start < rowCount; start += T) {
         const n = Math.min(T, rowCount - start);
         queue.writeBuffer(meta, 0, info, start * ROW_FIELDS, n * ROW_FIELDS);
-        const batch = gpu.batch('qwen2.forward');
+        const batch = gpu.batch('model.forward');
         this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
         let current = batch;
         for (let from = next; from < upto; from += T) {
-          if (from !== next) current = gpu.batch('qwen2.head');
+          if (from !== next) current = gpu.batch('model.head');
           const group = selections.slice(from, Math.min(upto, from + T));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (sel) => sel.row - start));
           queue.writeBuffer(targets, 0, Uint32Array.from(group, (sel) => sel.target));
@@ -471,7 +473,7 @@ export class Qwen2Model {
         for (let from = nextLogits; from < lastLogits; from += logitsGroup) {
           const group = logitsRows.slice(from, Math.min(lastLogits, from + logitsGroup));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (row) => row - start));
-          const head = gpu.batch('qwen2.logits');
+          const head = gpu.batch('model.logits');
           this.encodeLogits(head, group.length, { x, a, index, out: logitsOut! });
           head.submit();
           logits.set(new Float32Array(await gpu.read(logitsOut!, group.length * V * 4)), from * V);
@@ -624,7 +626,7 @@ export class KvCache {
  * so LM-head chunks start at 256-byte-aligned offsets).
  */
 /** Row ranges of the vocabulary tables: as many rows per buffer as one binding holds (a multiple of 64). */
-function vocabShards(gpu: Gpu, config: Qwen2Config, weights: WeightDtype): { rowStart: number; rows: number }[] {
+function vocabShards(gpu: Gpu, config: ModelConfig, weights: WeightDtype): { rowStart: number; rows: number }[] {
   const H = config.hiddenSize;
   const bytes = storageBytes(weights);
   const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
