@@ -100,6 +100,44 @@ describe('matmul matches the f64 reference', () => {
     }
   });
 
+  it('folded prologues — RMSNorm (direct and by row index) and SwiGLU before the product, with C += — match the f64 two-step reference, every variant', async () => {
+    const eps = 1e-5;
+    for (const shape of [{ M: 1, N: 9, K: 7 }, { M: 17, N: 130, K: 33 }, { M: 70, N: 65, K: 129 }] as MatmulShape[]) {
+      const { M, N, K } = shape;
+      const rng = mulberry32(M * 7 + K);
+      const x = randomFloats(M * 2 * K, rng).map((v, i) => v * (1 + (i % 5))); // rows of different scales
+      const g = randomFloats(K, rng).map((v) => 1 + v);
+      const b = randomFloats(N * K, rng);
+      const c0 = randomFloats(M * N, rng);
+      const index = Uint32Array.from({ length: M }, (_, i) => (i * 5 + 3) % (2 * M)); // rows of a [2M, K] matrix
+      const rms = (row: ArrayLike<number>) => 1 / Math.sqrt(Array.from(row).reduce((s, v) => s + v * v, 0) / K + eps);
+      const normRows = (rows: number[]) => rows.flatMap((r) => { const row = x.subarray(r * K, r * K + K); const s = rms(row); return Array.from(row, (v, k) => v * s * g[k]!); });
+      const silu = (v: number) => v / (1 + Math.exp(-v));
+      const inputs = {
+        norm: normRows(Array.from({ length: M }, (_, i) => i)),
+        normIndirect: normRows(Array.from(index)),
+        swiglu: Array.from({ length: M * K }, (_, e) => { const m = Math.floor(e / K), k = e % K; return silu(x[m * 2 * K + k]!) * x[m * 2 * K + K + k]!; }),
+      };
+      for (const [prologue, a] of Object.entries(inputs) as [keyof typeof inputs, number[]][]) {
+        const expected = matmulRef(a, b, { ...shape, transposeB: true }).map((v, i) => v + c0[i]!);
+        for (const variant of variants()) {
+          const mm = await Matmul.create(gpu, { variant, transposeB: true, accumulate: true, prologue, normEps: eps });
+          const [bx, bg, bb, bc, bi] = [gpu.upload(x), gpu.upload(g), gpu.upload(b), gpu.upload(c0), gpu.upload(index)];
+          const run = gpu.batch('test');
+          mm.encode(run, bx, bb, bc, { ...shape, transposeB: true }, { normWeight: bg, rowIndex: bi });
+          run.submit();
+          const c = new Float32Array(await gpu.read(bc, M * N * 4));
+          expect(maxScaledError(c, expected), `${prologue} ${variant} ${M}×${N}×${K}`).toBeLessThan(1e-5 * Math.sqrt(K) + 1e-6);
+          for (const buf of [bx, bg, bb, bc, bi]) gpu.pool.release(buf);
+        }
+      }
+    }
+    const mm = await Matmul.create(gpu, { transposeB: true, prologue: 'norm' });
+    const a = gpu.upload(new Float32Array(6));
+    expect(() => mm.encode(gpu.batch('test'), a, a, a, { M: 1, N: 1, K: 6, transposeB: true })).toThrow(/needs operands.normWeight/);
+    gpu.pool.release(a);
+  });
+
   it('K = 0 gives zeros and M = 0 or N = 0 gives an empty result', async () => {
     for (const variant of variants()) {
       const zeros = await matmul(gpu, new Float32Array(0), new Float32Array(0), { M: 3, N: 4, K: 0 }, { variant });

@@ -56,16 +56,63 @@ const B_STORAGE: Record<StorageDtype, { enable: string; declare: string }> = {
   bf16: { enable: '', declare: `@group(0) @binding(1) var<storage, read> b: array<u32>;\n${BF16_LOAD('b', 'bAt')}` },
 };
 
+/**
+ * What the kernel does to A as it loads it — the step before a projection folded into the projection,
+ * one dispatch instead of two:
+ * - `none`: A as stored.
+ * - `norm`: RMSNorm(A)·B with the norm's weight g: each row's sum of squares accumulates from the
+ *   values the kernel loads anyway, A·diag(g) is multiplied, and the row's 1/rms scales the result
+ *   (C = rms⁻¹ ⊙ (A·diag(g))·B = RMSNorm(A)·B).
+ * - `normIndirect`: the same on rows of A picked by an index (the final norm + LM head on the scored rows).
+ * - `swiglu`: A is the fused gate/up projection [M, 2K]; the kernel reads silu(gate)·up (SwiGLU + down_proj).
+ */
+export type MatmulPrologue = 'none' | 'norm' | 'normIndirect' | 'swiglu';
+
+/**
+ * Each variant reads A only through `aRow(base, m)` (where row m starts), `aAt(row, k)` ((value,
+ * square for the norm)) and `rowScale(sumOfSquares)` (what multiplies row m of the result), and
+ * gathers the row norm statistic only when `ROW_NORM`: a prologue is these declarations appended
+ * to the variant's source, like B's storage.
+ */
+const A_PROLOGUE: Record<MatmulPrologue, string> = {
+  none: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+const ROW_NORM = false;
+fn aRow(base: u32, m: u32) -> u32 { return base + m * p.K; }
+fn aAt(row: u32, k: u32) -> vec2<f32> { return vec2<f32>(a[row + k], 0.0); }
+fn rowScale(sq: f32) -> f32 { return 1.0; }`,
+  norm: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> normWeight: array<f32>;
+override NORM_EPS: f32 = 1e-6;
+const ROW_NORM = true;
+fn aRow(base: u32, m: u32) -> u32 { return base + m * p.K; }
+fn aAt(row: u32, k: u32) -> vec2<f32> { let v = a[row + k]; return vec2<f32>(v * normWeight[k], v * v); }
+fn rowScale(sq: f32) -> f32 { return inverseSqrt(sq / f32(p.K) + NORM_EPS); }`,
+  normIndirect: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+@group(0) @binding(4) var<storage, read> normWeight: array<f32>;
+@group(0) @binding(5) var<storage, read> rowIndex: array<u32>;
+override NORM_EPS: f32 = 1e-6;
+const ROW_NORM = true;
+fn aRow(base: u32, m: u32) -> u32 { return base + rowIndex[m] * p.K; }
+fn aAt(row: u32, k: u32) -> vec2<f32> { let v = a[row + k]; return vec2<f32>(v * normWeight[k], v * v); }
+fn rowScale(sq: f32) -> f32 { return inverseSqrt(sq / f32(p.K) + NORM_EPS); }`,
+  swiglu: `@group(0) @binding(0) var<storage, read> a: array<f32>;
+const ROW_NORM = false;
+fn aRow(base: u32, m: u32) -> u32 { return base + m * 2u * p.K; }
+fn aAt(row: u32, k: u32) -> vec2<f32> { let g = a[row + k]; return vec2<f32>(g / (1.0 + exp(-g)) * a[row + p.K + k], 0.0); }
+fn rowScale(sq: f32) -> f32 { return 1.0; }`,
+};
+
 const kernels = new Map<string, Kernel>();
 
-/** The kernel of `variant` reading B as `dtype` (f16 needs `shader-f16`; bf16 is widened exactly by a shift, any device). */
-function matmulKernel(variant: MatmulVariant, dtype: StorageDtype): Kernel {
-  const key = `${variant}:${dtype}`;
+/** The kernel of `variant` reading B as `dtype` (f16 needs `shader-f16`; bf16 is widened exactly by a shift, any device), A through `prologue`. */
+function matmulKernel(variant: MatmulVariant, dtype: StorageDtype, prologue: MatmulPrologue = 'none'): Kernel {
+  const key = `${variant}:${dtype}:${prologue}`;
   let kernel = kernels.get(key);
   if (!kernel) {
     const v = VARIANTS[variant];
     const b = B_STORAGE[dtype];
-    kernel = defineKernel({ name: dtype === 'f32' ? v.name : `${v.name}_${dtype}b`, code: `${b.enable}${v.source}\n${b.declare}\n`, entryPoint: 'main' });
+    const name = `${v.name}${dtype === 'f32' ? '' : `_${dtype}b`}${prologue === 'none' ? '' : `_${prologue}`}`;
+    kernel = defineKernel({ name, code: `${b.enable}${v.source}\n${A_PROLOGUE[prologue]}\n${b.declare}\n`, entryPoint: 'main' });
     kernels.set(key, kernel);
   }
   return kernel;
@@ -91,6 +138,16 @@ export interface MatmulOptions {
   accumulate?: boolean;
   /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
   variant?: MatmulVariant;
+  /** What is done to A as it loads (default 'none'; see `MatmulPrologue`). */
+  prologue?: MatmulPrologue;
+  /** The folded RMSNorm's epsilon (prologues 'norm' and 'normIndirect'; default 1e-6). */
+  normEps?: number;
+}
+
+/** The extra operands of a prologue: the norm's weight [K], and for 'normIndirect' the row index [M]. */
+export interface PrologueOperands {
+  normWeight?: GPUBuffer;
+  rowIndex?: GPUBuffer;
 }
 
 /** A compiled matmul for one (variant, transposeB); encodes dispatches into a `DispatchBatch`. */
@@ -100,6 +157,7 @@ export class Matmul {
     readonly transposeB: boolean,
     readonly accumulate: boolean,
     readonly dtypeB: StorageDtype,
+    readonly prologue: MatmulPrologue,
     private readonly compiled: CompiledKernel,
   ) {}
 
@@ -112,18 +170,40 @@ export class Matmul {
     const accumulate = options.accumulate ?? false;
     const dtypeB = options.dtypeB ?? 'f32';
     if (dtypeB === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul with f16 B needs the WebGPU "shader-f16" feature, which this device lacks');
-    const constants = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
-    const compiled = await gpu.kernel(matmulKernel(variant, dtypeB), constants);
-    return new Matmul(variant, transposeB, accumulate, dtypeB, compiled);
+    const prologue = options.prologue ?? 'none';
+    if (!(prologue in A_PROLOGUE)) throw new IgSearchError('INVALID_ARGUMENT', `matmul prologue must be one of ${Object.keys(A_PROLOGUE).join(', ')}, got ${JSON.stringify(prologue)}`);
+    const normEps = options.normEps ?? 1e-6;
+    if (!(normEps > 0)) throw new IgSearchError('INVALID_ARGUMENT', `normEps must be positive, got ${normEps}`);
+    const constants: Record<string, number> = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
+    if (prologue === 'norm' || prologue === 'normIndirect') constants.NORM_EPS = normEps;
+    const compiled = await gpu.kernel(matmulKernel(variant, dtypeB, prologue), constants);
+    return new Matmul(variant, transposeB, accumulate, dtypeB, prologue, compiled);
   }
 
-  /** Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says. */
-  encode(batch: DispatchBatch, a: GPUBuffer | BufferSlice, b: GPUBuffer | BufferSlice, c: GPUBuffer | BufferSlice, shape: MatmulShape): void {
+  /**
+   * Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says;
+   * a prologue's operands (`PrologueOperands`) come last.
+   */
+  encode(batch: DispatchBatch, a: GPUBuffer | BufferSlice, b: GPUBuffer | BufferSlice, c: GPUBuffer | BufferSlice, shape: MatmulShape, operands: PrologueOperands = {}): void {
     if (Boolean(shape.transposeB) !== this.transposeB) {
       throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
     }
-    const { M, N, K, count, sizeA, sizeB, sizeC } = checkShape(shape);
+    const { M, N, K, count, sizeB, sizeC } = checkShape(shape);
+    // SwiGLU reads [M, 2K] (gate | up); an indirect norm reads whichever rows its index names (at least one).
+    const strideA = this.prologue === 'swiglu' ? 2 * M * K : M * K;
+    const sizeA = this.prologue === 'normIndirect' ? (M === 0 ? 0 : K) : count * strideA;
     const bytesB = storageBytes(this.dtypeB);
+    const extra: GPUBuffer[] = [];
+    if (this.prologue === 'norm' || this.prologue === 'normIndirect') {
+      if (!operands.normWeight) throw new IgSearchError('INVALID_ARGUMENT', `matmul prologue "${this.prologue}" needs operands.normWeight`);
+      if (operands.normWeight.size < K * 4) throw new IgSearchError('SHAPE_MISMATCH', `matmul: the norm weight ("${operands.normWeight.label}") holds ${operands.normWeight.size} bytes, K = ${K} needs ${K * 4}`);
+      extra.push(operands.normWeight);
+    }
+    if (this.prologue === 'normIndirect') {
+      if (!operands.rowIndex) throw new IgSearchError('INVALID_ARGUMENT', 'matmul prologue "normIndirect" needs operands.rowIndex');
+      if (operands.rowIndex.size < M * 4) throw new IgSearchError('SHAPE_MISMATCH', `matmul: the row index ("${operands.rowIndex.label}") holds ${operands.rowIndex.size} bytes, M = ${M} needs ${M * 4}`);
+      extra.push(operands.rowIndex);
+    }
     for (const [name, resource, bytes] of [['A', a, sizeA * 4], ['B', b, sizeB * bytesB], ['C', c, sizeC * 4]] as const) {
       const { size, label } = 'buffer' in resource ? { size: resource.size, label: resource.buffer.label } : resource;
       if (size < bytes) {
@@ -131,9 +211,9 @@ export class Matmul {
       }
     }
     const ldc = shape.ldc ?? N;
-    const params = new Uint32Array([M, N, K, count, M * K, shape.broadcastB ? 0 : K * N, M * ldc, ldc]);
+    const params = new Uint32Array([M, N, K, count, strideA, shape.broadcastB ? 0 : K * N, M * ldc, ldc]);
     const { tileRows, tileCols } = VARIANTS[this.variant];
-    batch.dispatch(this.compiled, [a, b, c, params], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
+    batch.dispatch(this.compiled, [a, b, c, params, ...extra], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
   }
 }
 

@@ -16,8 +16,8 @@ override TRANSPOSE_B: bool = false;
 // C += A·B instead of C = A·B (residual connections without a separate add).
 override ACCUMULATE: bool = false;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-// B (binding 1) and its only read, bAt(i) -> f32, come from matmul.ts: stored as f32, f16 or bf16.
+// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
+// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -29,9 +29,9 @@ const PER = 4u; // TILE / THREADS
 var<workgroup> tileA: array<f32, 1024>; // [SLAB][TILE], k-major
 var<workgroup> tileB: array<f32, 1024>; // [SLAB][TILE], k-major
 
-fn loadA(base: u32, m: u32, k: u32) -> f32 {
-  if (m < p.M && k < p.K) { return a[base + m * p.K + k]; }
-  return 0.0;
+fn loadA(base: u32, m: u32, k: u32) -> vec2<f32> {
+  if (m < p.M && k < p.K) { return aAt(aRow(base, m), k); }
+  return vec2<f32>(0.0);
 }
 
 fn loadB(base: u32, k: u32, n: u32) -> f32 {
@@ -49,13 +49,16 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let flat = lid.y * THREADS + lid.x;
 
   var acc: array<array<f32, PER>, PER>;
+  var sq: array<f32, PER>; // sums of squares of the A rows this invocation stages (a folded RMSNorm's statistic)
   for (var k0 = 0u; k0 < p.K; k0 += SLAB) {
     // Stage the slab: 1024 values of each operand, 4 per invocation.
     for (var i = 0u; i < PER; i++) {
       let e = flat + i * THREADS * THREADS; // 0..1023
       let row = e / SLAB;                   // A: 64 rows × 16 k
       let kk = e % SLAB;
-      tileA[kk * TILE + row] = loadA(baseA, m0 + row, k0 + kk);
+      let va = loadA(baseA, m0 + row, k0 + kk);
+      tileA[kk * TILE + row] = va.x;
+      sq[i] += va.y;
       let bk = e / TILE;                    // B: 16 k × 64 columns
       let col = e % TILE;
       tileB[bk * TILE + col] = loadB(baseB, k0 + bk, n0 + col);
@@ -75,12 +78,25 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     workgroupBarrier();
   }
 
+  // A folded RMSNorm: the 16 invocations that staged a row's slabs hold its partial sums; gather
+  // them in tileA (free after the last barrier) and give each row its scale.
+  var scale: array<f32, PER>;
+  for (var i = 0u; i < PER; i++) { scale[i] = 1.0; }
+  if (ROW_NORM) {
+    for (var i = 0u; i < PER; i++) { tileA[(flat / SLAB + i * THREADS) * SLAB + flat % SLAB] = sq[i]; }
+    workgroupBarrier();
+    for (var i = 0u; i < PER; i++) {
+      var total = 0.0;
+      for (var kk = 0u; kk < SLAB; kk++) { total += tileA[(lid.y + i * THREADS) * SLAB + kk]; }
+      scale[i] = rowScale(total);
+    }
+  }
   let baseC = wid.z * p.strideC;
   for (var i = 0u; i < PER; i++) {
     let m = m0 + lid.y + i * THREADS;
     for (var j = 0u; j < PER; j++) {
       let n = n0 + lid.x + j * THREADS;
-      if (m < p.M && n < p.N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
+      if (m < p.M && n < p.N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += scale[i] * acc[i][j]; } else { c[at] = scale[i] * acc[i][j]; } }
     }
   }
 }

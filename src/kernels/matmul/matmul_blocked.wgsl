@@ -17,8 +17,8 @@ override TRANSPOSE_B: bool = false;
 // C += A·B instead of C = A·B (residual connections without a separate add).
 override ACCUMULATE: bool = false;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-// B (binding 1) and its only read, bAt(i) -> f32, come from matmul.ts: stored as f32, f16 or bf16.
+// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
+// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -37,7 +37,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
 
   // Clamp once, outside the loop: edge invocations read valid elements and drop their results.
   var rowA: array<u32, ROWS>;
-  for (var i = 0u; i < ROWS; i++) { rowA[i] = baseA + min(m0 + i, M - 1u) * K; }
+  for (var i = 0u; i < ROWS; i++) { rowA[i] = aRow(baseA, min(m0 + i, M - 1u)); }
   var colB: array<u32, COLS>;
   for (var j = 0u; j < COLS; j++) {
     let n = min(n0 + j * WX, N - 1u);
@@ -47,11 +47,14 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   if (TRANSPOSE_B) { stepB = 1u; }
 
   var acc: array<array<f32, COLS>, ROWS>;
+  var sq: array<f32, ROWS>; // the rows' sums of squares (a folded RMSNorm's statistic)
   for (var k = 0u; k < K; k++) {
     var bk: array<f32, COLS>;
     for (var j = 0u; j < COLS; j++) { bk[j] = bAt(colB[j] + k * stepB); }
     for (var i = 0u; i < ROWS; i++) {
-      let x = a[rowA[i] + k];
+      let e = aAt(rowA[i], k);
+      let x = e.x;
+      sq[i] += e.y;
       for (var j = 0u; j < COLS; j++) { acc[i][j] = fma(x, bk[j], acc[i][j]); }
     }
   }
@@ -59,9 +62,10 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
   let baseC = wid.z * p.strideC;
   for (var i = 0u; i < ROWS; i++) {
     let m = m0 + i;
+    let s = rowScale(sq[i]);
     for (var j = 0u; j < COLS; j++) {
       let n = n0 + j * WX;
-      if (m < M && n < N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc[i][j]; } else { c[at] = acc[i][j]; } }
+      if (m < M && n < N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += s * acc[i][j]; } else { c[at] = s * acc[i][j]; } }
     }
   }
 }

@@ -22,8 +22,8 @@ override TRANSPOSE_B: bool = false;
 // C += A·B instead of C = A·B (residual connections without a separate add).
 override ACCUMULATE: bool = false;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-// B (binding 1) and its only read, bAt(i) -> f32, come from matmul.ts: stored as f32, f16 or bf16.
+// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
+// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -42,7 +42,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
 
   // Clamp once, outside the loop: edge lanes read a valid element and their results are dropped.
   var rowA: array<u32, SPANS>;
-  for (var q = 0u; q < SPANS; q++) { rowA[q] = baseA + min(m0 + q * LANES + lane, M - 1u) * K; }
+  for (var q = 0u; q < SPANS; q++) { rowA[q] = aRow(baseA, min(m0 + q * LANES + lane, M - 1u)); }
   var colB: array<u32, COLS>;
   for (var j = 0u; j < COLS; j++) {
     let n = min(n0 + j * LANES, N - 1u);
@@ -52,9 +52,10 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
   if (TRANSPOSE_B) { stepB = 1u; }
 
   var acc: array<array<f32, COLS>, ROWS>;
+  var sq: array<f32, SPANS>; // each lane's rows' sums of squares (a folded RMSNorm's statistic)
   for (var k = 0u; k < K; k++) {
     var ak: array<f32, SPANS>;
-    for (var q = 0u; q < SPANS; q++) { ak[q] = a[rowA[q] + k]; }
+    for (var q = 0u; q < SPANS; q++) { let e = aAt(rowA[q], k); ak[q] = e.x; sq[q] += e.y; }
     var bk: array<f32, COLS>;
     for (var j = 0u; j < COLS; j++) { bk[j] = bAt(colB[j] + k * stepB); }
     for (var q = 0u; q < SPANS; q++) {
@@ -65,12 +66,15 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
     }
   }
 
+  var scale: array<f32, SPANS>;
+  for (var q = 0u; q < SPANS; q++) { scale[q] = rowScale(sq[q]); }
   let baseC = wid.z * p.strideC;
   for (var r = 0u; r < ROWS; r++) {
     let m = m0 + r;
+    let s = subgroupShuffle(scale[r / LANES], r % LANES); // row r's scale lives in the lane that loaded it
     for (var j = 0u; j < COLS; j++) {
       let n = n0 + j * LANES;
-      if (m < M && n < N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc[r][j]; } else { c[at] = acc[r][j]; } }
+      if (m < M && n < N) { let at = baseC + m * p.ldc + n; if (ACCUMULATE) { c[at] += s * acc[r][j]; } else { c[at] = s * acc[r][j]; } }
     }
   }
 }

@@ -10,8 +10,8 @@ override TRANSPOSE_B: bool = false;
 // C += A·B instead of C = A·B (residual connections without a separate add).
 override ACCUMULATE: bool = false;
 
-@group(0) @binding(0) var<storage, read> a: array<f32>;
-// B (binding 1) and its only read, bAt(i) -> f32, come from matmul.ts: stored as f32, f16 or bf16.
+// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
+// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
 @group(0) @binding(2) var<storage, read_write> c: array<f32>;
 @group(0) @binding(3) var<uniform> p: Params;
 
@@ -20,13 +20,17 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let n = gid.x;
   let m = gid.y;
   if (m >= p.M || n >= p.N) { return; }
-  let baseA = gid.z * p.strideA + m * p.K;
+  let rowA = aRow(gid.z * p.strideA, m);
   let baseB = gid.z * p.strideB;
   var acc = 0.0;
+  var sq = 0.0;
   for (var k = 0u; k < p.K; k++) {
     var bv: f32;
     if (TRANSPOSE_B) { bv = bAt(baseB + n * p.K + k); } else { bv = bAt(baseB + k * p.N + n); }
-    acc = fma(a[baseA + k], bv, acc);
+    let e = aAt(rowA, k);
+    acc = fma(e.x, bv, acc);
+    sq += e.y;
   }
-  let at = gid.z * p.strideC + m * p.ldc + n; if (ACCUMULATE) { c[at] += acc; } else { c[at] = acc; }
+  let s = rowScale(sq);
+  let at = gid.z * p.strideC + m * p.ldc + n; if (ACCUMULATE) { c[at] += s * acc; } else { c[at] = s * acc; }
 }
