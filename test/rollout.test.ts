@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DecodeSession, generate, Gpu, CausalLM, sampleToken, seededRandom } from '../src/entry/node.js';
-import { ROW_FIELDS } from '../src/internals.js';
+import { attendsOnlyToCache, ROW_FIELDS } from '../src/internals.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -48,6 +48,42 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
       logits = (await session.append([0], [[token]]))[0]!;
     }
     session.free();
+    model.free();
+  });
+});
+
+describe('the fused decode step', () => {
+  // Rows: [token, position, kvSlot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length].
+  // A 4-token shared context in slots 0–3; sequence 1 in slots 4–6 attends to it as one range,
+  // sequence 2 in slots 10–12 as two ranges ([0, 2) then [2, 4)).
+  const context = [[7, 0, 0, 0, 0, 0, 0, 0], [3, 1, 1, 0, 0, 0, 0, 0], [9, 2, 2, 0, 0, 0, 0, 0], [4, 3, 3, 0, 0, 0, 0, 0]];
+  const prefill = [...context, [11, 4, 4, 0, 4, 4, 0, 0], [12, 5, 5, 0, 4, 4, 0, 0], [21, 4, 10, 0, 2, 10, 2, 2], [22, 5, 11, 0, 2, 10, 2, 2]];
+  const step = [[13, 6, 6, 0, 4, 4, 0, 0], [23, 6, 12, 0, 2, 10, 2, 2]];
+  const pack = (rows: number[][]) => Uint32Array.from(rows.flat());
+
+  it('applies exactly when no row reads a slot another row of the dispatch writes', () => {
+    expect(attendsOnlyToCache(pack(step), ROW_FIELDS)).toBe(true);
+    expect(attendsOnlyToCache(pack(prefill), ROW_FIELDS)).toBe(false); // rows read each other's keys
+    expect(attendsOnlyToCache(pack([[1, 0, 0, 0, 0, 0, 0, 0], [2, 0, 0, 0, 0, 0, 0, 0]]), ROW_FIELDS)).toBe(false); // one slot written twice
+    expect(attendsOnlyToCache(pack([[1, 4, 4, 0, 0, 4, 0, 0], [2, 0, 9, 0, 0, 9, 4, 1]]), ROW_FIELDS)).toBe(false); // a second context range holds slot 4
+    expect(attendsOnlyToCache(pack([[1, 4, 4, 0, 0, 4, 0, 0], [2, 0, 9, 0, 0, 9, 5, 1]]), ROW_FIELDS)).toBe(true);
+  });
+
+  it.each(['tiny-f32', 'tiny-qwen3', 'tiny-llama'])('%s: a decode step over shared context ranges equals one prefill of all the rows, in 5 dispatches per layer', async (name) => {
+    const model = await CausalLM.load(gpu, `test/fixtures/qwen2/${name}`);
+    const cache = model.createKvCache(16);
+    await model.forwardRows(pack(prefill), cache);
+    const before = gpu.dispatchCount;
+    const fused = (await model.forwardRows(pack(step), cache, { logitsRows: [0, 1] })).logits;
+    // Embedding (one vocabulary shard), 5 per layer, LM head with the final norm folded in (one shard).
+    expect(gpu.dispatchCount - before).toBe(5 * model.config.numLayers + 2);
+    cache.free();
+    const whole = model.createKvCache(16);
+    const reference = (await model.forwardRows(pack([...prefill, ...step]), whole, { logitsRows: [prefill.length, prefill.length + 1] })).logits;
+    whole.free();
+    let worst = 0;
+    reference.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - fused[i]!))));
+    expect(worst).toBeLessThan(1e-5);
     model.free();
   });
 });

@@ -13,7 +13,7 @@
 import { IgSearchError } from '../errors.js';
 import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
 import type { CompiledKernel } from '../gpu/pipelines.js';
-import { attentionKernel, encodeAttention, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
+import { attendsOnlyToCache, attentionDecodeKernel, attentionKernel, encodeAttention, encodeAttentionDecode, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
 import { EMBEDDING_KERNELS, encodeEmbedding } from '../kernels/embedding/embedding.js';
 import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, storageBytes, type MatmulVariant, type StorageDtype } from '../kernels/matmul/matmul.js';
@@ -99,6 +99,14 @@ export interface Kernels {
   columns: CompiledKernel;
   matmul: Matmul;
   matmulAcc: Matmul;
+  /** RMSNorm folded into the projection after it (input norm → q/k/v, post-attention norm → gate/up). */
+  matmulNorm: Matmul;
+  /** The final norm folded into the LM head, on the rows an index picks. */
+  matmulNormIndirect: Matmul;
+  /** SwiGLU folded into down_proj, added to the residual stream. */
+  matmulSwigluAcc: Matmul;
+  /** Decode attention with q/k norm, bias, RoPE and the KV-cache write fused in. */
+  attentionDecode: CompiledKernel;
   embedding: CompiledKernel;
   rmsnorm: CompiledKernel;
   rmsnormIndirect: CompiledKernel;
@@ -175,10 +183,15 @@ export class CausalLM {
       throw new IgSearchError('INVALID_ARGUMENT', `maxVocabChunk must be a positive multiple of 64 (binding offsets), got ${maxVocabChunk}`);
     }
     if (weights === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "bf16" or "f32"');
-    const [columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
+    const eps = config.rmsNormEps;
+    const [columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
       gpu.kernel(columnsKernel),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights }),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'norm', normEps: eps }),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'normIndirect', normEps: eps }),
+      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, prologue: 'swiglu' }),
+      gpu.kernel(attentionDecodeKernel, { HEAD_DIM: config.headDim }),
       gpu.kernel(EMBEDDING_KERNELS[weights]),
       gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
       gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
@@ -234,7 +247,7 @@ export class CausalLM {
     }
     const qkNorm = config.qkNorm ? await gpu.kernel(qkNormKernel) : undefined;
     const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant });
-    const kernels = { columns, matmul, matmulAcc, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
+    const kernels = { columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
     return new CausalLM(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
@@ -450,9 +463,11 @@ export class CausalLM {
       const queue = gpu.device.queue;
       for (let start = 0; start < rowCount; start += T) {
         const n = Math.min(T, rowCount - start);
-        queue.writeBuffer(meta, 0, info, start * ROW_FIELDS, n * ROW_FIELDS);
+        const rows = info.subarray(start * ROW_FIELDS, (start + n) * ROW_FIELDS);
+        queue.writeBuffer(meta, 0, rows);
         const batch = gpu.batch('model.forward');
-        this.encodeLayers(batch, n, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
+        const decode = attendsOnlyToCache(rows, ROW_FIELDS);
+        this.encodeLayers(batch, n, decode, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
@@ -462,7 +477,7 @@ export class CausalLM {
           const group = selections.slice(from, Math.min(upto, from + T));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (sel) => sel.row - start));
           queue.writeBuffer(targets, 0, Uint32Array.from(group, (sel) => sel.target));
-          this.encodeHead(current, group.length, { x, a, index, targets, state, logits: logitsChunk, results }, vocabChunk, outBase);
+          this.encodeHead(current, group.length, { x, index, targets, state, logits: logitsChunk, results }, vocabChunk, outBase);
           outBase += group.length;
           current.submit();
         }
@@ -474,7 +489,7 @@ export class CausalLM {
           const group = logitsRows.slice(from, Math.min(lastLogits, from + logitsGroup));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (row) => row - start));
           const head = gpu.batch('model.logits');
-          this.encodeLogits(head, group.length, { x, a, index, out: logitsOut! });
+          this.encodeLogits(head, group.length, { x, index, out: logitsOut! });
           head.submit();
           logits.set(new Float32Array(await gpu.read(logitsOut!, group.length * V * 4)), from * V);
         }
@@ -490,14 +505,67 @@ export class CausalLM {
   private encodeLayers(
     batch: DispatchBatch,
     T: number,
+    decode: boolean,
     b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const k = this.kernels;
     const H = this.config.hiddenSize;
     for (const shard of this.embed) encodeEmbedding(batch, k.embedding, shard.buffer, b.meta, b.x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
-    this.layers.forEach((_, i) =>
-      this.encodeLayer(batch, i, T, { x: b.x, a1: b.a, qkv: b.qkv, q: b.q, k: b.kCache[i]!, v: b.vCache[i]!, attn: b.attn, a2: b.a, gateUp: b.gateUp, act: b.act, meta: b.meta, lora: b.lora, loraU: b.loraU, loraD: b.loraD }),
-    );
+    this.layers.forEach((_, i) => this.encodeInferenceLayer(batch, i, T, decode, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }));
+  }
+
+  /**
+   * One decoder layer for inference (scoring, generation), in as few dispatches as the rows allow:
+   * the norms folded into the projections after them, SwiGLU into down_proj, the residual adds into
+   * o_proj/down_proj, and for a decode step (`decode`: no row attends to another row of this chunk)
+   * q/k norm + bias + RoPE + cache write + attention in one kernel — five dispatches; a prefill runs
+   * the q/k norm (Qwen3), RoPE/cache write and attention apart — seven or six. A LoRA adapter's
+   * input (normed rows, SwiGLU output) is made apart for it to read; the base projection stays folded.
+   * The training pass keeps every activation and uses `encodeLayer`.
+   */
+  private encodeInferenceLayer(
+    batch: DispatchBatch,
+    l: number,
+    T: number,
+    decode: boolean,
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
+  ): void {
+    const c = this.config;
+    const k = this.kernels;
+    const layer = this.layers[l]!;
+    const H = c.hiddenSize;
+    const I = c.intermediateSize;
+    const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
+    const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+    const sites = b.lora?.layers[l] ?? [];
+    const adapted = (input: 'a1' | 'attn' | 'a2' | 'act') => sites.some((x) => x.site.input === input);
+    const delta = (input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
+      for (const x of sites) {
+        if (x.site.input !== input) continue;
+        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, b.lora!.config.rank, b.lora!.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
+      }
+    };
+    // A projection of RMSNorm(x), the norm folded in; an adapter on it reads the normed rows, made apart.
+    const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: 'a1' | 'a2') => {
+      k.matmulNorm.encode(batch, b.x, w, out, { M: T, N, K: H, transposeB: true }, { normWeight: norm });
+      if (!adapted(input)) return;
+      encodeRmsnorm(batch, k.rmsnorm, b.x, norm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
+      delta(input, b.a, out);
+    };
+    normed(layer.inputNorm, layer.wQkv, b.qkv, qkvWidth, 'a1');
+    if (decode) {
+      encodeAttentionDecode(batch, k.attentionDecode, { qkv: b.qkv, bias: layer.bQkv, qkNorm: layer.qkNorm, table: this.ropeTable!, meta: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? c.rmsNormEps : undefined });
+    } else {
+      if (c.qkNorm) encodeQkNorm(batch, k.qkNorm!, b.qkv, layer.qkNorm, { ...shape, eps: c.rmsNormEps });
+      encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
+      encodeAttention(batch, k.attention, { q: b.q, kCache: b.k, vCache: b.v, meta: b.meta, out: b.attn }, shape);
+    }
+    k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
+    delta('attn', b.attn, b.x);
+    normed(layer.postNorm, layer.wGateUp, b.gateUp, 2 * I, 'a2');
+    if (adapted('act')) encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I }); // the adapter's input, before down_proj adds to x
+    k.matmulSwigluAcc.encode(batch, b.gateUp, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
+    delta('act', b.act, b.x);
   }
 
   /**
@@ -551,20 +619,20 @@ export class CausalLM {
   private encodeHead(
     batch: DispatchBatch,
     S: number,
-    b: { x: GPUBuffer; a: GPUBuffer; index: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; logits: GPUBuffer; results: GPUBuffer },
+    b: { x: GPUBuffer; index: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; logits: GPUBuffer; results: GPUBuffer },
     vocabChunk: number,
     outBase: number,
   ): void {
     const c = this.config;
     const k = this.kernels;
     const H = c.hiddenSize;
-    encodeRmsnorm(batch, k.rmsnormIndirect, b.x, this.finalNorm, b.index, b.a, { T: S, H, eps: c.rmsNormEps });
     const chunks: { shard: VocabShard; from: number; cols: number }[] = [];
     for (const shard of this.head) for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, from, cols: Math.min(vocabChunk, shard.rows - from) });
     chunks.forEach(({ shard, from, cols }, i) => {
       const bytes = storageBytes(this.options.weights);
       const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
-      k.matmul.encode(batch, b.a, slice, b.logits, { M: S, N: cols, K: H, transposeB: true });
+      // The final norm is folded into each chunk's product (recomputed per chunk: S·H work, one dispatch fewer).
+      k.matmulNormIndirect.encode(batch, b.x, slice, b.logits, { M: S, N: cols, K: H, transposeB: true }, { normWeight: this.finalNorm, rowIndex: b.index });
       encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
         T: S,
         cols,
@@ -576,21 +644,15 @@ export class CausalLM {
     });
   }
 
-  /** Final norm on `S` rows picked by `index`, then their full logits into `out` ([S, V]). */
-  private encodeLogits(batch: DispatchBatch, S: number, b: { x: GPUBuffer; a: GPUBuffer; index: GPUBuffer; out: GPUBuffer }): void {
-    const c = this.config;
-    const H = c.hiddenSize;
-    const V = c.vocabSize;
+  /** Final norm on `S` rows picked by `index`, then their full logits into `out` ([S, V]): one product per vocabulary shard. */
+  private encodeLogits(batch: DispatchBatch, S: number, b: { x: GPUBuffer; index: GPUBuffer; out: GPUBuffer }): void {
+    const H = this.config.hiddenSize;
+    const V = this.config.vocabSize;
     const bytes = storageBytes(this.options.weights);
-    encodeRmsnorm(batch, this.kernels.rmsnormIndirect, b.x, this.finalNorm, b.index, b.a, { T: S, H, eps: c.rmsNormEps });
     for (const shard of this.head) {
-      for (let from = 0; from < shard.rows; from += this.options.maxVocabChunk) {
-        const cols = Math.min(this.options.maxVocabChunk, shard.rows - from);
-        const col = shard.rowStart + from;
-        const weights: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
-        const out: BufferSlice = { buffer: b.out, offset: col * 4, size: ((S - 1) * V + cols) * 4 };
-        this.kernels.matmul.encode(batch, b.a, weights, out, { M: S, N: cols, K: H, transposeB: true, ldc: V });
-      }
+      const weights: BufferSlice = { buffer: shard.buffer, offset: 0, size: shard.rows * H * bytes };
+      const out: BufferSlice = { buffer: b.out, offset: shard.rowStart * 4, size: ((S - 1) * V + shard.rows) * 4 };
+      this.kernels.matmulNormIndirect.encode(batch, b.x, weights, out, { M: S, N: shard.rows, K: H, transposeB: true, ldc: V }, { normWeight: this.finalNorm, rowIndex: b.index });
     }
   }
 

@@ -7,6 +7,7 @@ import type { CompiledKernel } from '../../gpu/pipelines.js';
 import type { AttentionShape } from '../rope/rope.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
+import decodeSource from './attention_decode.wgsl';
 import backwardCommon from './attention.backward.wgsl';
 import dqSource from './attention.dq.wgsl';
 import dkvSource from './attention.dkv.wgsl';
@@ -34,6 +35,61 @@ export function encodeAttention(
   const groups = Math.ceil((T * heads) / 64);
   const b = buffers;
   batch.dispatch(kernel, [b.q, b.kCache, b.vCache, b.meta, b.out, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)], grid(groups));
+}
+
+export const attentionDecodeKernel = defineKernel({
+  name: 'attention_decode',
+  code: `${GRID_WGSL}\n${rowsSource}\n${decodeSource}`,
+  entryPoint: 'main',
+});
+
+/**
+ * Decode attention with the q/k norm (Qwen3), bias, RoPE and KV-cache write fused in (one dispatch
+ * for what `encodeQkNorm` + `encodeRope` + `encodeAttention` do), for rows that attend to no other row
+ * of the same dispatch — `attendsOnlyToCache` says when.
+ */
+export function encodeAttentionDecode(
+  batch: DispatchBatch,
+  kernel: CompiledKernel,
+  b: { qkv: GPUBuffer; bias: GPUBuffer; qkNorm: GPUBuffer; table: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; out: GPUBuffer },
+  shape: AttentionShape & { qkNormEps?: number },
+): void {
+  const { T, heads, kvHeads, headDim } = shape;
+  if (headDim > MAX_HEAD_DIM || heads % kvHeads !== 0 || headDim % 2 !== 0) {
+    throw new IgSearchError('SHAPE_MISMATCH', `attention: head dim ${headDim} (even, max ${MAX_HEAD_DIM}) with ${heads} heads over ${kvHeads} KV heads is not supported`);
+  }
+  const p = params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), f32(shape.qkNormEps ?? 0), shape.qkNormEps === undefined ? 0 : 1, 0);
+  batch.dispatch(kernel, [b.qkv, b.bias, b.qkNorm, b.table, b.meta, b.kCache, b.vCache, b.out, p], grid(Math.ceil((T * heads) / 64)));
+}
+
+/**
+ * Whether every row of `info` (packed rows, `fields` u32 each, as model/rows.ts lays them out)
+ * attends only to cache slots that no row of `info` writes — apart from its own — so that writing
+ * the keys and attending can share one dispatch (`encodeAttentionDecode`). True for a decode step
+ * (one new token per sequence); false for a prefill, whose rows read each other's keys.
+ */
+export function attendsOnlyToCache(info: Uint32Array, fields: number): boolean {
+  const rows = info.length / fields;
+  const written = new Uint32Array(rows);
+  for (let r = 0; r < rows; r++) written[r] = info[r * fields + 2]!;
+  written.sort();
+  for (let r = 1; r < rows; r++) if (written[r] === written[r - 1]) return false;
+  // Is any written slot in [from, to)?
+  const hits = (from: number, to: number) => {
+    let lo = 0;
+    let hi = rows;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (written[mid]! < from) lo = mid + 1;
+      else hi = mid;
+    }
+    return lo < rows && written[lo]! < to;
+  };
+  for (let r = 0; r < rows; r++) {
+    const [, , slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length] = info.subarray(r * fields, r * fields + 8);
+    if (hits(ctxStart!, ctxStart! + ctxLength!) || hits(ctx2Start!, ctx2Start! + ctx2Length!) || hits(selfStart!, slot!)) return false;
+  }
+  return true;
 }
 
 // Two modules sharing attention.backward.wgsl, each binding 8 storage buffers + the uniform.
