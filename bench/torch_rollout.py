@@ -11,20 +11,20 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from torch_scoring import load, rms_norm, rotate_half  # noqa: E402
 
 
-def decode(cfg, w, prompts, new_tokens):
+def decode(cfg, w, prompts, new_tokens, device="cpu"):
     h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     d, eps, layers = h // heads, cfg["rms_norm_eps"], cfg["num_hidden_layers"]
-    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32) / d))
+    inv_freq = 1.0 / (cfg["rope_theta"] ** (torch.arange(0, d, 2, dtype=torch.float32, device=device) / d))
     head = w["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else w["lm_head.weight"]
     cache = [[None, None] for _ in range(layers)]
 
     def step(ids, start):
         b, t = ids.shape
         x = w["model.embed_tokens.weight"][ids]
-        freqs = torch.outer(torch.arange(start, start + t, dtype=torch.float32), inv_freq)
+        freqs = torch.outer(torch.arange(start, start + t, dtype=torch.float32, device=device), inv_freq)
         cos, sin = torch.cat((freqs, freqs), -1).cos(), torch.cat((freqs, freqs), -1).sin()
         total = start + t
-        mask = torch.full((t, total), float("-inf")).triu(start + 1)
+        mask = torch.full((t, total), float("-inf"), device=device).triu(start + 1)
         for i in range(layers):
             p = f"model.layers.{i}."
             a = rms_norm(x, w[p + "input_layernorm.weight"], eps)
@@ -45,7 +45,7 @@ def decode(cfg, w, prompts, new_tokens):
             x = x + torch.nn.functional.linear(torch.nn.functional.silu(gate) * up, w[p + "mlp.down_proj.weight"])
         return rms_norm(x[:, -1], w["model.norm.weight"], eps) @ head.T
 
-    ids = torch.tensor(prompts, dtype=torch.long)
+    ids = torch.tensor(prompts, dtype=torch.long, device=device)
     logits = step(ids, 0)
     out = []
     pos = ids.shape[1]

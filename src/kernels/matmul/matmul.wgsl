@@ -58,7 +58,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
       let kk = e % SLAB;
       let va = loadA(baseA, m0 + row, k0 + kk);
       tileA[kk * TILE + row] = va.x;
-      sq[i] += va.y;
+      if (ROW_NORM) { sq[i] += va.y; }
       let bk = e / TILE;                    // B: 16 k × 64 columns
       let col = e % TILE;
       tileB[bk * TILE + col] = loadB(baseB, k0 + bk, n0 + col);

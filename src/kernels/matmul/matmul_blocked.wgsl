@@ -54,7 +54,7 @@ fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid
     for (var i = 0u; i < ROWS; i++) {
       let e = aAt(rowA[i], k);
       let x = e.x;
-      sq[i] += e.y;
+      if (ROW_NORM) { sq[i] += e.y; }
       for (var j = 0u; j < COLS; j++) { acc[i][j] = fma(x, bk[j], acc[i][j]); }
     }
   }

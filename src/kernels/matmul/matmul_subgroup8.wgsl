@@ -55,7 +55,7 @@ fn main(@builtin(subgroup_invocation_id) lane: u32, @builtin(workgroup_id) wid: 
   var sq: array<f32, SPANS>; // each lane's rows' sums of squares (a folded RMSNorm's statistic)
   for (var k = 0u; k < K; k++) {
     var ak: array<f32, SPANS>;
-    for (var q = 0u; q < SPANS; q++) { let e = aAt(rowA[q], k); ak[q] = e.x; sq[q] += e.y; }
+    for (var q = 0u; q < SPANS; q++) { let e = aAt(rowA[q], k); ak[q] = e.x; if (ROW_NORM) { sq[q] += e.y; } }
     var bk: array<f32, COLS>;
     for (var j = 0u; j < COLS; j++) { bk[j] = bAt(colB[j] + k * stepB); }
     for (var q = 0u; q < SPANS; q++) {

@@ -29,7 +29,7 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
     if (TRANSPOSE_B) { bv = bAt(baseB + n * p.K + k); } else { bv = bAt(baseB + k * p.N + n); }
     let e = aAt(rowA, k);
     acc = fma(e.x, bv, acc);
-    sq += e.y;
+    if (ROW_NORM) { sq += e.y; }
   }
   let s = rowScale(sq);
   let at = gid.z * p.strideC + m * p.ldc + n; if (ACCUMULATE) { c[at] += s * acc; } else { c[at] = s * acc; }

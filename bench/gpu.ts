@@ -1,0 +1,162 @@
+/**
+ * What this adapter does with ig-search's kernels, on whatever adapter WebGPU finds (a GPU, or a
+ * software rasteriser on a CPU): fp32 matmul GFLOP/s for every variant it can run (the picked one
+ * first), memory bandwidth (a buffer copy, and the decode-shaped matrix-vector product), and greedy
+ * decoding tok/s with dispatches per token, for the fixture model and a Qwen2.5-0.5B-shaped one —
+ * beside PyTorch in the same run, on CUDA when the machine has it, else on the CPU. Where the
+ * adapter's fp32 and memory peaks are known (a table of datacenter and desktop GPUs below), figures
+ * are also given as a fraction of them; otherwise those fractions are null, never estimated.
+ *
+ *   npm run bench -- gpu            # writes bench/results/gpu.json
+ */
+import { generate, Gpu, CausalLM } from 'ig-search';
+import { Matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
+import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
+import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
+
+/** Published dense fp32 (non-tensor-core) TFLOP/s and memory GB/s, matched against the adapter's name. */
+const KNOWN_PEAKS: { match: RegExp; name: string; fp32Tflops: number; gbPerS: number }[] = [
+  { match: /h200/i, name: 'NVIDIA H200 SXM', fp32Tflops: 67, gbPerS: 4800 },
+  { match: /h100.*pcie/i, name: 'NVIDIA H100 PCIe', fp32Tflops: 51, gbPerS: 2000 },
+  { match: /h100/i, name: 'NVIDIA H100 SXM', fp32Tflops: 67, gbPerS: 3350 },
+  { match: /a100/i, name: 'NVIDIA A100', fp32Tflops: 19.5, gbPerS: 2039 },
+  { match: /l4\b/i, name: 'NVIDIA L4', fp32Tflops: 30.3, gbPerS: 300 },
+  { match: /rtx 4090/i, name: 'NVIDIA RTX 4090', fp32Tflops: 82.6, gbPerS: 1008 },
+  { match: /rtx 3090/i, name: 'NVIDIA RTX 3090', fp32Tflops: 35.6, gbPerS: 936 },
+];
+
+const gpu = await Gpu.request();
+const info = gpu.adapter;
+const adapterName = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
+const peak = info.isSoftware ? undefined : KNOWN_PEAKS.find((p) => p.match.test(adapterName));
+const picked = pickMatmulVariant(gpu);
+const variants: MatmulVariant[] = [picked, ...(['subgroup8', 'blocked', 'tiled'] as const).filter((v) => v !== picked && (v !== 'subgroup8' || gpu.features.has('subgroups')))];
+console.log(`adapter: ${adapterName} (${info.isSoftware ? 'software' : 'GPU'}); features: ${[...gpu.features].sort().join(', ')}`);
+console.log(`peak: ${peak ? `${peak.name}: ${peak.fp32Tflops} TFLOP/s fp32, ${peak.gbPerS} GB/s` : 'not known for this adapter'}; ig-search picks matmul "${picked}"\n`);
+
+// Matmul: a square, and the LM head of a 0.5B model at a scoring batch (HF weight layout).
+const big = info.isSoftware ? 1024 : 4096;
+const MATMUL: { name: string; shape: MatmulShape }[] = [
+  { name: `${big}³`, shape: { M: big, N: big, K: big } },
+  { name: 'LM 512×896·(32768×896)ᵀ', shape: { M: 512, N: 32768, K: 896, transposeB: true } },
+];
+const flop = (s: MatmulShape) => 2 * s.M * s.N * s.K;
+
+async function timeDispatch(encode: (batch: ReturnType<Gpu['batch']>) => void): Promise<number> {
+  return timeIt(async () => {
+    const batch = gpu.batch('bench');
+    encode(batch);
+    batch.submit();
+    await gpu.sync();
+  }, { minReps: 3, minSeconds: 1 });
+}
+
+async function matmulGflops(variant: MatmulVariant, shape: MatmulShape): Promise<number> {
+  const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false });
+  const [a, b, c] = [shape.M * shape.K, shape.K * shape.N, shape.M * shape.N].map((n, i) => gpu.upload(new Float32Array(n).fill(0.01 * (i + 1)), `bench.${'ABC'[i]}`));
+  const seconds = await timeDispatch((batch) => mm.encode(batch, a!, b!, c!, shape));
+  for (const x of [a!, b!, c!]) gpu.pool.release(x);
+  gpu.pool.trim();
+  return flop(shape) / seconds / 1e9;
+}
+
+const matmulRows: Record<string, Record<string, number>> = {};
+for (const { name, shape } of MATMUL) {
+  matmulRows[name] = {};
+  for (const variant of variants) {
+    // The shared-memory tile is the GPU kernel: on a CPU adapter only the square, which it can finish.
+    if (info.isSoftware && variant === 'tiled' && shape.N > 4096) continue;
+    matmulRows[name]![variant] = await matmulGflops(variant, shape);
+    console.log(`  ${name} ${variant}: ${matmulRows[name]![variant]!.toFixed(1)} GFLOP/s`);
+  }
+}
+
+// Bandwidth: a 256 MiB buffer copy (read + write), and the decode-shaped product (1 row · 4096×4096ᵀ:
+// each weight read once, so its speed is the weights' bytes over the time).
+const copyBytes = 256 * 2 ** 20;
+const src = gpu.allocate(copyBytes, 'bench.copy.src');
+const dst = gpu.allocate(copyBytes, 'bench.copy.dst');
+const copySeconds = await timeDispatch((batch) => batch.copy(src, dst, copyBytes));
+gpu.pool.release(src);
+gpu.pool.release(dst);
+const copyGbPerS = (2 * copyBytes) / copySeconds / 1e9;
+const gemv: MatmulShape = { M: 1, N: 4096, K: 4096, transposeB: true };
+const gemvGbPerS = (4 * gemv.N * gemv.K) / (flop(gemv) / (await matmulGflops(picked, gemv)) / 1e9) / 1e9;
+console.log(`  copy: ${copyGbPerS.toFixed(1)} GB/s; decode matvec 4096×4096 f32: ${gemvGbPerS.toFixed(1)} GB/s\n`);
+
+// Greedy decoding with the KV cache (prefill included), as bench/rollout.ts measures it.
+const checkpoint = writeRandomCheckpoint(QWEN05, 'gpu');
+const MODELS = [
+  { name: 'fixture tiny-f32', dir: FIXTURE_DIR, config: FIXTURE_CONFIG, newTokens: 64, batches: [1, 16] },
+  { name: 'Qwen2.5-0.5B-shaped', dir: checkpoint.dir, config: QWEN05, newTokens: info.isSoftware ? 16 : 64, batches: [1, 16] },
+];
+let seed = 5;
+const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+const decodeRows: { model: string; layers: number; batch: number; tokensPerSecond: number; dispatchesPerToken: number; job: { dir: string; prompts: number[][]; newTokens: number } }[] = [];
+for (const m of MODELS) {
+  const model = await CausalLM.load(gpu, m.dir);
+  for (const batch of m.batches) {
+    const prompts = Array.from({ length: batch }, () => Array.from({ length: 32 }, () => Math.floor(rand() * m.config.vocabSize)));
+    const before = gpu.dispatchCount;
+    await generate(model, prompts, { temperature: 0, maxNewTokens: m.newTokens });
+    const dispatchesPerToken = (gpu.dispatchCount - before) / m.newTokens;
+    const seconds = await timeIt(async () => void (await generate(model, prompts, { temperature: 0, maxNewTokens: m.newTokens })), { minReps: 1, minSeconds: 1 });
+    decodeRows.push({ model: m.name, layers: m.config.numLayers, batch, tokensPerSecond: (batch * m.newTokens) / seconds, dispatchesPerToken, job: { dir: m.dir, prompts, newTokens: m.newTokens } });
+    console.log(`  ${m.name} batch ${batch}: ${((batch * m.newTokens) / seconds).toFixed(1)} tok/s, ${dispatchesPerToken.toFixed(1)} dispatches per token`);
+  }
+  model.free();
+  gpu.pool.trim();
+}
+
+const torch = runTorch<{ device: string; name: string; matmul: number[]; decode: { seconds: number }[] }>('bench/torch_gpu.py', {
+  matmul: MATMUL.map((c) => c.shape),
+  decode: decodeRows.map((r) => ({ ...r.job, minReps: 1 })),
+});
+checkpoint.remove();
+if (torch.skipped) console.log(torch.skipped);
+const t = torch.result;
+const torchLabel = t ? `torch ${t.device}` : 'torch';
+
+console.log('\nfp32 matmul, GFLOP/s');
+printTable(
+  ['shape', ...variants.map((v) => (v === picked ? `${v} (picked)` : v)), torchLabel, 'picked / torch', 'picked / fp32 peak'],
+  MATMUL.map(({ name, shape }, i) => {
+    const ours = matmulRows[name]![picked]!;
+    return [name, ...variants.map((v) => matmulRows[name]![v] ?? NaN), t?.matmul[i] ?? NaN, t ? ours / t.matmul[i]! : NaN, peak ? ours / (peak.fp32Tflops * 1000) : NaN];
+  }),
+);
+console.log('\ngreedy decoding (prefill included)');
+printTable(
+  ['model', 'batch', 'ours tok/s', `${torchLabel} tok/s`, 'ours / torch', 'dispatches per token', 'per token per layer'],
+  decodeRows.map((r, i) => {
+    const theirs = t ? (r.batch * r.job.newTokens) / t.decode[i]!.seconds : NaN;
+    return [r.model, r.batch, r.tokensPerSecond, theirs, r.tokensPerSecond / theirs, r.dispatchesPerToken.toFixed(1), (r.dispatchesPerToken / r.layers).toFixed(2)];
+  }),
+);
+
+const bestMatmul = Math.max(...MATMUL.map(({ name }) => matmulRows[name]![picked]!));
+const qwen16 = decodeRows.findIndex((r) => r.model.startsWith('Qwen') && r.batch === 16);
+const qwenTorch = t && qwen16 >= 0 ? (16 * decodeRows[qwen16]!.job.newTokens) / t.decode[qwen16]!.seconds : undefined;
+const path = writeResults('gpu', {
+  adapter: info,
+  features: [...gpu.features].sort(),
+  peak: peak ?? null,
+  torch: t ? { version: torch.torch, device: t.device, name: t.name } : { skipped: torch.skipped },
+  matmul: MATMUL.map(({ name, shape }, i) => ({ name, shape, gflops: matmulRows[name], torch: t?.matmul[i] ?? null })),
+  bandwidth: { copyGbPerS, decodeMatvecGbPerS: gemvGbPerS },
+  decode: decodeRows.map(({ job, ...r }, i) => ({ ...r, newTokens: job.newTokens, torchTokensPerSecond: t ? (r.batch * job.newTokens) / t.decode[i]!.seconds : null })),
+  ratios: {
+    // The picked variant's best fp32 matmul over the adapter's published fp32 peak (null when not known).
+    matmul_fraction_of_peak: peak ? bestMatmul / (peak.fp32Tflops * 1000) : null,
+    // The copy's bandwidth over the published memory bandwidth (null when not known).
+    bandwidth_fraction_of_peak: peak ? copyGbPerS / peak.gbPerS : null,
+    // 0.5B-shaped greedy decoding at batch 16 against PyTorch fp32 on CUDA (null without CUDA).
+    decode_vs_torch_cuda: t?.device === 'cuda' && qwenTorch ? decodeRows[qwen16]!.tokensPerSecond / qwenTorch : null,
+    // The same against whichever device PyTorch ran on.
+    decode_vs_torch: qwenTorch ? decodeRows[qwen16]!.tokensPerSecond / qwenTorch : null,
+    matmul_vs_torch: t ? matmulRows[MATMUL[0]!.name]![picked]! / t.matmul[0]! : null,
+    dispatches_per_token_per_layer: qwen16 >= 0 ? decodeRows[qwen16]!.dispatchesPerToken / QWEN05.numLayers : null,
+  },
+});
+console.log(`\nwrote ${path}`);
+gpu.destroy();
