@@ -24,10 +24,13 @@ import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
 import { mapSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
 import { hasTensor, modelTensorShapes, type ModelConfig } from './config.js';
 import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
-import { encodeLoraForward, type LoraAdapters } from './lora.js';
+import { encodeLoraForward, type LoraAdapters, type LoraSite } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
+
+/** The activation a LoRA adapter reads: the normed rows before q/k/v or gate/up, attention's output, SwiGLU's. */
+type LoraInput = LoraSite['input'];
 
 /** How weight matrices are stored on the GPU. */
 export type WeightDtype = StorageDtype;
@@ -537,16 +540,10 @@ export class CausalLM {
     const I = c.intermediateSize;
     const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
-    const sites = b.lora?.layers[l] ?? [];
-    const adapted = (input: 'a1' | 'attn' | 'a2' | 'act') => sites.some((x) => x.site.input === input);
-    const delta = (input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
-      for (const x of sites) {
-        if (x.site.input !== input) continue;
-        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, b.lora!.config.rank, b.lora!.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
-      }
-    };
+    const adapted = (input: LoraInput) => (b.lora?.layers[l] ?? []).some((x) => x.site.input === input);
+    const delta = this.loraDeltas(batch, l, T, b.lora ?? undefined, b);
     // A projection of RMSNorm(x), the norm folded in; an adapter on it reads the normed rows, made apart.
-    const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: 'a1' | 'a2') => {
+    const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: LoraInput) => {
       k.matmulNorm.encode(batch, b.x, w, out, { M: T, N, K: H, transposeB: true }, { normWeight: norm });
       if (!adapted(input)) return;
       encodeRmsnorm(batch, k.rmsnorm, b.x, norm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
@@ -587,14 +584,7 @@ export class CausalLM {
     const I = c.intermediateSize;
     const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
-    const lora = b.lora === undefined ? this.lora : (b.lora ?? undefined);
-    const delta = (input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, output: GPUBuffer) => {
-      if (!lora) return;
-      for (const x of lora.layers[l]!) {
-        if (x.site.input !== input) continue;
-        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora.config.rank, lora.scale, { input: inputBuffer, output, u: b.loraU!, d: b.loraD! }, T, encodeColumns);
-      }
-    };
+    const delta = this.loraDeltas(batch, l, T, b.lora === undefined ? this.lora : (b.lora ?? undefined), b);
     encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a1, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
     delta('a1', b.a1, b.qkv);
@@ -613,6 +603,17 @@ export class CausalLM {
     encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I });
     k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
     delta('act', b.act, b.x);
+  }
+
+  /** Records `output += adapters(input)` for the adapters of layer `l` that read `input` (nothing without adapters). */
+  private loraDeltas(batch: DispatchBatch, l: number, T: number, lora: LoraAdapters | undefined, scratch: { loraU?: GPUBuffer; loraD?: GPUBuffer }) {
+    const k = this.kernels;
+    return (input: LoraInput, inputBuffer: GPUBuffer, output: GPUBuffer): void => {
+      for (const x of lora?.layers[l] ?? []) {
+        if (x.site.input !== input) continue;
+        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora!.config.rank, lora!.scale, { input: inputBuffer, output, u: scratch.loraU!, d: scratch.loraD! }, T, encodeColumns);
+      }
+    };
   }
 
   /** Final norm on the scored rows, then LM head + online log-softmax over vocabulary chunks. */

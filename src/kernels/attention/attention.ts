@@ -8,13 +8,14 @@ import type { AttentionShape } from '../rope/rope.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
 import decodeSource from './attention_decode.wgsl';
+import onlineSource from './attention.online.wgsl';
 import backwardCommon from './attention.backward.wgsl';
 import dqSource from './attention.dq.wgsl';
 import dkvSource from './attention.dkv.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
-  code: `${GRID_WGSL}\n${rowsSource}\n${source}`,
+  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${source}`,
   entryPoint: 'main',
 });
 
@@ -39,7 +40,7 @@ export function encodeAttention(
 
 export const attentionDecodeKernel = defineKernel({
   name: 'attention_decode',
-  code: `${GRID_WGSL}\n${rowsSource}\n${decodeSource}`,
+  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${decodeSource}`,
   entryPoint: 'main',
 });
 

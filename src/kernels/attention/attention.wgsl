@@ -5,7 +5,6 @@
 
 struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
 
-const MAX_D: u32 = 256u;
 // The head dimension, fixed when the pipeline is created (0: read it from the params), so the
 // compiler can unroll the loops over it and keep the per-lane vectors in registers.
 override HEAD_DIM: u32 = 0u;
@@ -30,28 +29,8 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   var acc: array<f32, MAX_D>;
   for (var i = 0u; i < d; i++) { qv[i] = q[t * p.heads * d + h * d + i] * p.scale; acc[i] = 0.0; }
   let row = rows[t];
-  let kvRow = row.kvSlot;
-  let ctxStart = row.ctxStart;
-  let ctxLen = row.ctxLength;
-  let selfStart = row.selfStart;
-  let ctx2Start = row.ctx2Start;
-  let ctx2Len = row.ctx2Length;
-  var m = -3.0e38;
-  var l = 0.0;
-  let contexts = ctxLen + ctx2Len;
-  let total = contexts + (kvRow + 1u - selfStart);
-  for (var n = 0u; n < total; n++) {
-    var key = selfStart + (n - contexts);
-    if (n < ctxLen) { key = ctxStart + n; } else if (n < contexts) { key = ctx2Start + (n - ctxLen); }
-    let base = key * stride + kvh * d;
-    var s = 0.0;
-    for (var i = 0u; i < d; i++) { s = fma(qv[i], kCache[base + i], s); }
-    let mNew = max(m, s);
-    let correction = exp(m - mNew);
-    let w = exp(s - mNew);
-    l = l * correction + w;
-    for (var i = 0u; i < d; i++) { acc[i] = fma(w, vCache[base + i], acc[i] * correction); }
-    m = mNew;
-  }
-  for (var i = 0u; i < d; i++) { out[t * p.heads * d + h * d + i] = acc[i] / l; }
+  var st = Softmax(-3.0e38, 0.0);
+  let total = row.ctxLength + row.ctx2Length + (row.kvSlot + 1u - row.selfStart);
+  for (var n = 0u; n < total; n++) { attendCached(&qv, &acc, &st, keySlot(row, n) * stride + kvh * d, d); }
+  for (var i = 0u; i < d; i++) { out[t * p.heads * d + h * d + i] = acc[i] / st.l; }
 }

@@ -8,7 +8,6 @@
 
 struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, eps: f32, qkNorm: u32, _a: u32 }
 
-const MAX_D: u32 = 256u;
 // The head dimension, fixed when the pipeline is created (0: read it from the params).
 override HEAD_DIM: u32 = 0u;
 
@@ -75,29 +74,12 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
 
   var acc: array<f32, MAX_D>;
   for (var i = 0u; i < d; i++) { acc[i] = 0.0; }
-  let contexts = row.ctxLength + row.ctx2Length;
-  let cached = contexts + (kvRow - row.selfStart); // every key but the row's own
-  var m = -3.0e38;
-  var l = 0.0;
-  for (var n = 0u; n < cached; n++) {
-    var key = row.selfStart + (n - contexts);
-    if (n < row.ctxLength) { key = row.ctxStart + n; } else if (n < contexts) { key = row.ctx2Start + (n - row.ctxLength); }
-    let base = key * stride + kvh * d;
-    var s = 0.0;
-    for (var i = 0u; i < d; i++) { s = fma(qv[i], kCache[base + i], s); }
-    let mNew = max(m, s);
-    let correction = exp(m - mNew);
-    let w = exp(s - mNew);
-    l = l * correction + w;
-    for (var i = 0u; i < d; i++) { acc[i] = fma(w, vCache[base + i], acc[i] * correction); }
-    m = mNew;
-  }
+  var st = Softmax(-3.0e38, 0.0);
+  let cached = row.ctxLength + row.ctx2Length + (kvRow - row.selfStart); // every key but the row's own
+  for (var n = 0u; n < cached; n++) { attendCached(&qv, &acc, &st, keySlot(row, n) * stride + kvh * d, d); }
   var s = 0.0;
   for (var i = 0u; i < d; i++) { s = fma(qv[i], kv[i], s); }
-  let mNew = max(m, s);
-  let correction = exp(m - mNew);
-  let w = exp(s - mNew);
-  l = l * correction + w;
-  for (var i = 0u; i < d; i++) { acc[i] = fma(w, qkv[t * width + vCol + i] + bias[vCol + i], acc[i] * correction); }
-  for (var i = 0u; i < d; i++) { out[t * p.heads * d + h * d + i] = acc[i] / l; }
+  let wc = softmaxStep(&st, s);
+  for (var i = 0u; i < d; i++) { acc[i] = fma(wc.x, qkv[t * width + vCol + i] + bias[vCol + i], acc[i] * wc.y); }
+  for (var i = 0u; i < d; i++) { out[t * p.heads * d + h * d + i] = acc[i] / st.l; }
 }
