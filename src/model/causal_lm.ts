@@ -112,7 +112,6 @@ export interface Kernels {
   attentionDecode: CompiledKernel;
   embedding: CompiledKernel;
   rmsnorm: CompiledKernel;
-  rmsnormIndirect: CompiledKernel;
   rope: CompiledKernel;
   attention: CompiledKernel;
   swiglu: CompiledKernel;
@@ -187,7 +186,7 @@ export class CausalLM {
     }
     if (weights === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "bf16" or "f32"');
     const eps = config.rmsNormEps;
-    const [columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax] = await Promise.all([
+    const [columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rope, attention, swiglu, logsoftmax] = await Promise.all([
       gpu.kernel(columnsKernel),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights }),
@@ -196,8 +195,7 @@ export class CausalLM {
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, prologue: 'swiglu' }),
       gpu.kernel(attentionDecodeKernel, { HEAD_DIM: config.headDim }),
       gpu.kernel(EMBEDDING_KERNELS[weights]),
-      gpu.kernel(rmsnormKernel, { INDIRECT: 0 }),
-      gpu.kernel(rmsnormKernel, { INDIRECT: 1 }),
+      gpu.kernel(rmsnormKernel),
       gpu.kernel(ropeKernel),
       gpu.kernel(attentionKernel, { HEAD_DIM: config.headDim }),
       gpu.kernel(swigluKernel),
@@ -250,7 +248,7 @@ export class CausalLM {
     }
     const qkNorm = config.qkNorm ? await gpu.kernel(qkNormKernel) : undefined;
     const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant });
-    const kernels = { columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rmsnormIndirect, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
+    const kernels = { columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
     return new CausalLM(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,
       maxVocabChunk,
