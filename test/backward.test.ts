@@ -2,19 +2,19 @@
 // of the forward references (a random upstream gradient g: d(g · f(x))/dx).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../src/entry/node.js';
-import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel, logsoftmaxKernel } from '../src/kernels/logsoftmax/logsoftmax.js';
+import { LogsoftmaxGather, LogsoftmaxGatherBackward } from '../src/kernels/logsoftmax/logsoftmax.js';
 import { logsoftmaxGatherBackwardRef, logsoftmaxGatherRef } from '../src/kernels/logsoftmax/ref.js';
 import { rmsnormBackwardRef, rmsnormRef } from '../src/kernels/rmsnorm/ref.js';
-import { encodeRmsnormBackward, rmsnormBackwardKernel } from '../src/kernels/rmsnorm/rmsnorm.js';
+import { RmsnormBackward } from '../src/kernels/rmsnorm/rmsnorm.js';
 import { swigluBackwardRef, swigluRef } from '../src/kernels/swiglu/ref.js';
-import { encodeSwigluBackward, swigluBackwardKernel } from '../src/kernels/swiglu/swiglu.js';
+import { SwigluBackward } from '../src/kernels/swiglu/swiglu.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 import { LinearBackward } from '../src/kernels/linear/linear.js';
 import { matmulRef } from '../src/kernels/matmul/ref.js';
 import { transposeRef } from '../src/kernels/transpose/ref.js';
-import { attentionDkvKernel, attentionDqKernel, encodeAttentionBackward } from '../src/kernels/attention/attention.js';
+import { AttentionBackward } from '../src/kernels/attention/attention.js';
 import { attentionBackwardRef, attentionRef } from '../src/kernels/attention/ref.js';
-import { encodeTranspose, transposeKernel } from '../src/kernels/transpose/transpose.js';
+import { Transpose } from '../src/kernels/transpose/transpose.js';
 
 let gpu: Gpu;
 beforeAll(async () => {
@@ -51,7 +51,7 @@ describe('backward kernels', () => {
     expect(checkFiniteDifferences((v) => rmsnormRef(x, v, H, eps), Float64Array.from(w), dy, ref.dw, rng)).toBeLessThan(1e-6);
     const b = { x: gpu.upload(x), weight: gpu.upload(w), dy: gpu.upload(dy), dx: gpu.allocate(T * H * 4), dwRows: gpu.allocate(T * H * 4) };
     const batch = gpu.batch('test');
-    encodeRmsnormBackward(batch, await gpu.kernel(rmsnormBackwardKernel), b, { T, H, eps });
+    (await RmsnormBackward.create(gpu)).encode(batch, b, { T, H, eps });
     batch.submit();
     const dx = new Float32Array(await gpu.read(b.dx, T * H * 4));
     const rows = new Float32Array(await gpu.read(b.dwRows, T * H * 4));
@@ -69,7 +69,7 @@ describe('backward kernels', () => {
     expect(checkFiniteDifferences((v) => swigluRef(v, T, I), Float64Array.from(gu), dout, ref, rng)).toBeLessThan(1e-6);
     const out = gpu.allocate(T * 2 * I * 4);
     const batch = gpu.batch('test');
-    encodeSwigluBackward(batch, await gpu.kernel(swigluBackwardKernel), gpu.upload(gu), gpu.upload(dout), out, { T, I });
+    (await SwigluBackward.create(gpu)).encode(batch, { gu: gpu.upload(gu), dout: gpu.upload(dout), dgu: out }, { T, I });
     batch.submit();
     expect(maxScaledError(new Float32Array(await gpu.read(out, T * 2 * I * 4)), ref)).toBeLessThan(1e-5);
   });
@@ -91,11 +91,11 @@ describe('backward kernels', () => {
       return { from, cols, buffer: gpu.upload(data) };
     });
     const [bt, state, out, up] = [gpu.upload(targets), gpu.allocate(T * 16), gpu.allocate(T * 4), gpu.upload(upstream)];
-    const forward = await gpu.kernel(logsoftmaxKernel);
-    const backward = await gpu.kernel(logsoftmaxBackwardKernel);
+    const forward = await LogsoftmaxGather.create(gpu);
+    const backward = await LogsoftmaxGatherBackward.create(gpu);
     const batch = gpu.batch('test');
-    chunks.forEach((c, i) => encodeLogsoftmaxChunk(batch, forward, { logits: c.buffer, targets: bt, state, out }, { T, cols: c.cols, colStart: c.from, first: i === 0, last: i === chunks.length - 1 }));
-    for (const c of chunks) encodeLogsoftmaxBackward(batch, backward, { logits: c.buffer, targets: bt, state, upstream: up }, { T, cols: c.cols, colStart: c.from });
+    chunks.forEach((c, i) => forward.encode(batch, { logits: c.buffer, targets: bt, state, out }, { T, cols: c.cols, colStart: c.from, first: i === 0, last: i === chunks.length - 1 }));
+    for (const c of chunks) backward.encode(batch, { logits: c.buffer, targets: bt, state, upstream: up }, { T, cols: c.cols, colStart: c.from });
     batch.submit();
     const dz = new Float32Array(T * V);
     for (const c of chunks) {
@@ -111,7 +111,7 @@ describe('backward kernels', () => {
       const x = randomFloats(R * C, rng);
       const out = gpu.allocate(R * C * 4);
       const batch = gpu.batch('test');
-      encodeTranspose(batch, await gpu.kernel(transposeKernel), gpu.upload(x), out, { R, C });
+      (await Transpose.create(gpu)).encode(batch, { x: gpu.upload(x), out }, { R, C });
       batch.submit();
       expect(maxScaledError(new Float32Array(await gpu.read(out, R * C * 4)), transposeRef(x, R, C))).toBe(0);
     }
@@ -184,12 +184,12 @@ describe('backward kernels', () => {
         ends[t] = t < n0 ? n0 : T;
       }
       const b = {
-        q: gpu.upload(q), k: gpu.upload(k), v: gpu.upload(v), o: gpu.upload(o), dO: gpu.upload(dO), meta: gpu.upload(meta), ends: gpu.upload(ends),
+        q: gpu.upload(q), k: gpu.upload(k), v: gpu.upload(v), o: gpu.upload(o), dO: gpu.upload(dO), rows: gpu.upload(meta), ends: gpu.upload(ends),
         stats: gpu.allocate(T * heads * 8), dQ: gpu.allocate(T * qw * 4), dK: gpu.allocate(T * kw * 4), dV: gpu.allocate(T * kw * 4),
       };
-      const kernels = { dq: await gpu.kernel(attentionDqKernel), dkv: await gpu.kernel(attentionDkvKernel) };
+      const kernel = await AttentionBackward.create(gpu);
       const batch = gpu.batch('test');
-      encodeAttentionBackward(batch, kernels, b, { T, heads, kvHeads, headDim: d });
+      kernel.encode(batch, b, { T, heads, kvHeads, headDim: d });
       batch.submit();
       const [dQ, dK, dV] = await Promise.all([[b.dQ, qw], [b.dK, kw], [b.dV, kw]].map(async ([buf, w]) => new Float32Array(await gpu.read(buf as GPUBuffer, T * (w as number) * 4))));
       const cat = (key: 'dq' | 'dk' | 'dv') => Float64Array.from([...refs[0]![key], ...refs[1]![key]]);

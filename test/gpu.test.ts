@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu, IgSearchError } from '../src/entry/node.js';
-import { BufferUsage, defineKernel } from '../src/internals.js';
+import { BufferUsage, ComputeKernel, defineKernel } from '../src/internals.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { setPlatform, currentPlatform, type Platform } from '../src/platform/platform.js';
 
@@ -22,13 +22,23 @@ const addOne = defineKernel({
 });
 
 describe('kernel interfaces come from the WGSL', () => {
-  it('bindings are derived from the @binding declarations; a hand-written list that disagrees, a gap or a repeat is refused', () => {
-    expect(addOne.bindings).toEqual(['read_write', 'uniform']);
+  it('bindings (order, access, name) are derived from the @binding declarations; a hand-written list that disagrees, a gap or a repeat is refused', () => {
+    expect(addOne.bindings).toEqual([{ name: 'x', access: 'read_write' }, { name: 'n', access: 'uniform' }]);
     const code = (decls: string) => `${decls}\n@compute @workgroup_size(1) fn main() {}`;
-    expect(defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(1) var<uniform> p: vec4<u32>;\n// @group(0) @binding(7) var<uniform> commented: u32;\n@group(0)   @binding(0) var<storage,read> a: array<f32>;') }).bindings).toEqual(['read', 'uniform']);
+    const access = (k: { bindings: readonly { access: string }[] }) => k.bindings.map((b) => b.access);
+    expect(access(defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(1) var<uniform> p: vec4<u32>;\n// @group(0) @binding(7) var<uniform> commented: u32;\n@group(0)   @binding(0) var<storage,read> a: array<f32>;') }))).toEqual(['read', 'uniform']);
     expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;'), bindings: ['read_write'] })).toThrow(/k: bindings \[read_write\] disagree with the WGSL's \[read\]/);
     expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(2) var<uniform> p: u32;') })).toThrow(/@binding\(1\) is missing/);
     expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(0) var<uniform> p: u32;') })).toThrow(/@binding\(0\) is declared twice/);
+    expect(() => defineKernel({ name: 'k', entryPoint: 'main', code: code('@group(0) @binding(0) var<storage, read> a: array<f32>;\n@group(0) @binding(1) var<storage, read> a: array<f32>;') })).toThrow(/two bindings are named "a"/);
+  });
+
+  it('the uniform struct gives the parameter fields; only structs of u32/i32/f32 are passed by name', () => {
+    const code = (decls: string) => `${decls}\n@compute @workgroup_size(1) fn main() {}`;
+    const k = defineKernel({ name: 'k', entryPoint: 'main', code: code('struct Params {\n  n: u32, // rows\n  shift: i32, scale: f32, _pad: u32,\n}\n@group(0) @binding(0) var<uniform> p: Params;') });
+    expect(k.params).toEqual([{ name: 'n', type: 'u32' }, { name: 'shift', type: 'i32' }, { name: 'scale', type: 'f32' }, { name: '_pad', type: 'u32' }]);
+    expect(defineKernel({ name: 'k', entryPoint: 'main', code: code('struct P { v: vec4<f32> }\n@group(0) @binding(0) var<uniform> p: P;') }).params).toBeNull();
+    expect(addOne.params).toBeNull();
   });
 });
 
@@ -79,6 +89,39 @@ describe('pipelines and dispatch', () => {
     const out = new Float32Array(await gpu.read(buffer, 400));
     for (let i = 0; i < 100; i++) expect(out[i]).toBe(i + (i < 50 ? 2 : 1));
     gpu.pool.release(buffer);
+  });
+
+  it('a ComputeKernel binds buffers by name and packs u32, i32 and f32 parameters by field name', async () => {
+    const affine = defineKernel({
+      name: 'test_affine',
+      entryPoint: 'main',
+      code: `
+        struct Params { n: u32, shift: i32, scale: f32, _pad: u32 }
+        @group(0) @binding(0) var<storage, read> src: array<f32>;
+        @group(0) @binding(1) var<uniform> p: Params;
+        @group(0) @binding(2) var<storage, read_write> dst: array<f32>;
+        @compute @workgroup_size(64)
+        fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < p.n) { dst[g.x] = src[g.x] * p.scale + f32(p.shift); } }`,
+    });
+    const k = await ComputeKernel.compile(gpu, affine);
+    const src = gpu.upload(Float32Array.from({ length: 70 }, (_, i) => i));
+    const dst = gpu.upload(new Float32Array(70).fill(-1));
+    const batch = gpu.batch();
+    // Keys in any order: names, not positions, decide the binding.
+    k.dispatch(batch, { dst, src }, { scale: 0.5, n: 65, shift: -3 }, [2]);
+    batch.submit();
+    const out = new Float32Array(await gpu.read(dst, 70 * 4));
+    for (let i = 0; i < 70; i++) expect(out[i]).toBe(i < 65 ? i * 0.5 - 3 : -1);
+    const bad = gpu.batch();
+    expect(() => k.dispatch(bad, { src }, { n: 1, shift: 0, scale: 1 }, [1])).toThrow(/test_affine: no buffer for binding "dst"/);
+    expect(() => k.dispatch(bad, { src, dst, extra: src }, { n: 1, shift: 0, scale: 1 }, [1])).toThrow(/test_affine has no binding "extra"/);
+    expect(() => k.dispatch(bad, { src, dst }, { n: 1, scale: 1 }, [1])).toThrow(/parameter "shift" is missing/);
+    expect(() => k.dispatch(bad, { src, dst }, { n: -1, shift: 0, scale: 1 }, [1])).toThrow(/parameter "n" must be an integer in \[0, 2\^32\), got -1/);
+    expect(() => k.dispatch(bad, { src, dst }, { n: 1, shift: 0.5, scale: 1 }, [1])).toThrow(/parameter "shift" must be an integer/);
+    expect(() => k.dispatch(bad, { src, dst }, { n: 1, shift: 0, scale: NaN }, [1])).toThrow(/parameter "scale" must be a finite number/);
+    expect(() => k.dispatch(bad, { src, dst }, { n: 1, shift: 0, scale: 1, sclae: 2 }, [1])).toThrow(/has no parameter "sclae" \(its fields: n, shift, scale, _pad\)/);
+    bad.submit();
+    for (const b of [src, dst]) gpu.pool.release(b);
   });
 
   it('a WGSL error is a GPU_ERROR naming the kernel and line', async () => {

@@ -1,18 +1,18 @@
 // Each forward kernel on random shapes against its f64 reference (src/kernels/<op>/ref.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../src/entry/node.js';
-import { attentionKernel, encodeAttention } from '../src/kernels/attention/attention.js';
+import { Attention } from '../src/kernels/attention/attention.js';
 import { attentionRef } from '../src/kernels/attention/ref.js';
-import { embeddingKernel, encodeEmbedding } from '../src/kernels/embedding/embedding.js';
+import { Embedding } from '../src/kernels/embedding/embedding.js';
 import { embeddingRef } from '../src/kernels/embedding/ref.js';
-import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../src/kernels/logsoftmax/logsoftmax.js';
+import { LogsoftmaxGather } from '../src/kernels/logsoftmax/logsoftmax.js';
 import { logsoftmaxGatherRef } from '../src/kernels/logsoftmax/ref.js';
 import { rmsnormRef } from '../src/kernels/rmsnorm/ref.js';
-import { encodeRmsnorm, rmsnormKernel } from '../src/kernels/rmsnorm/rmsnorm.js';
+import { Rmsnorm } from '../src/kernels/rmsnorm/rmsnorm.js';
 import { ropeRef } from '../src/kernels/rope/ref.js';
-import { encodeRope, ropeKernel, ropeTable } from '../src/kernels/rope/rope.js';
+import { Rope, ropeTable } from '../src/kernels/rope/rope.js';
 import { swigluRef } from '../src/kernels/swiglu/ref.js';
-import { encodeSwiglu, swigluKernel } from '../src/kernels/swiglu/swiglu.js';
+import { Swiglu } from '../src/kernels/swiglu/swiglu.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
 let gpu: Gpu;
@@ -43,9 +43,9 @@ describe('forward kernels vs f64 references', () => {
     const tokens = Array.from({ length: 29 }, () => Math.floor(rng() * V));
     const info = gpu.upload(rowInfo(tokens.map((t) => [t])));
     const out = gpu.allocate(tokens.length * H * 4);
-    const kernel = await gpu.kernel(embeddingKernel);
+    const kernel = await Embedding.create(gpu);
     const shards = [{ rowStart: 0, rows: 128 }, { rowStart: 128, rows: 172 }].map((s) => ({ ...s, buffer: gpu.upload(table.subarray(s.rowStart * H, (s.rowStart + s.rows) * H)) }));
-    const got = await run((b) => shards.forEach((s) => encodeEmbedding(b, kernel, s.buffer, info, out, { T: tokens.length, H, rowStart: s.rowStart, rows: s.rows })), out, tokens.length * H);
+    const got = await run((b) => shards.forEach((s) => kernel.encode(b, { table: s.buffer, rows: info, out }, { T: tokens.length, H, rowStart: s.rowStart, rows: s.rows })), out, tokens.length * H);
     expect(maxScaledError(got, embeddingRef(table, H, tokens))).toBe(0);
   });
 
@@ -57,11 +57,11 @@ describe('forward kernels vs f64 references', () => {
       const index = Uint32Array.from({ length: T }, (_, i) => T - 1 - i);
       const [bx, bw, bi, out] = [gpu.upload(x), gpu.upload(w), gpu.upload(index), gpu.allocate(T * H * 4)];
       const expected = rmsnormRef(x, w, H, 1e-6);
-      const k0 = await gpu.kernel(rmsnormKernel, { INDIRECT: 0 });
-      const direct = await run((b) => encodeRmsnorm(b, k0, bx, bw, bi, out, { T, H, eps: 1e-6 }), out, T * H);
+      const k0 = await Rmsnorm.create(gpu);
+      const direct = await run((b) => k0.encode(b, { x: bx, weight: bw, index: bi, out }, { T, H, eps: 1e-6 }), out, T * H);
       expect(maxScaledError(direct, expected)).toBeLessThan(1e-5);
-      const k = await gpu.kernel(rmsnormKernel, { INDIRECT: 1 });
-      const reversed = await run((b) => encodeRmsnorm(b, k, bx, bw, bi, out, { T, H, eps: 1e-6 }), out, T * H);
+      const k = await Rmsnorm.create(gpu, { indirect: true });
+      const reversed = await run((b) => k.encode(b, { x: bx, weight: bw, index: bi, out }, { T, H, eps: 1e-6 }), out, T * H);
       for (let r = 0; r < T; r++) expect(maxScaledError(reversed.subarray(r * H, (r + 1) * H), expected.subarray((T - 1 - r) * H, (T - r) * H))).toBeLessThan(1e-5);
     });
   }
@@ -76,9 +76,9 @@ describe('forward kernels vs f64 references', () => {
     const slots = [5, 3, 0, 1, 4, 2];
     const info = gpu.upload(rowInfo(positions.map((p, i) => [0, p, slots[i]!])));
     const [q, kc, vc] = [gpu.allocate(T * heads * d * 4), gpu.allocate(T * kvHeads * d * 4), gpu.allocate(T * kvHeads * d * 4)];
-    const kernel = await gpu.kernel(ropeKernel);
-    const b = { qkv: gpu.upload(qkv), bias: gpu.upload(bias), meta: info, table: gpu.upload(ropeTable(4096, d, theta)), q, kCache: kc, vCache: vc };
-    const gotQ = await run((batch) => encodeRope(batch, kernel, b, { T, heads, kvHeads, headDim: d }), q, T * heads * d);
+    const kernel = await Rope.create(gpu);
+    const b = { qkv: gpu.upload(qkv), bias: gpu.upload(bias), rows: info, table: gpu.upload(ropeTable(4096, d, theta)), q, kCache: kc, vCache: vc };
+    const gotQ = await run((batch) => kernel.encode(batch, b, { T, heads, kvHeads, headDim: d }), q, T * heads * d);
     const gotK = new Float32Array(await gpu.read(kc, T * kvHeads * d * 4));
     const gotV = new Float32Array(await gpu.read(vc, T * kvHeads * d * 4));
     for (let t = 0; t < T; t++) {
@@ -110,9 +110,9 @@ describe('forward kernels vs f64 references', () => {
         ...Array.from({ length: lenB }, (_, i) => [0, ctx + i, lenA + i, 0, ctx, lenA]),
       ]);
       const out = gpu.allocate(rows * heads * d * 4);
-      const kernel = await gpu.kernel(attentionKernel);
-      const b = { q: gpu.upload(q), kCache: gpu.upload(k), vCache: gpu.upload(v), meta: gpu.upload(info), out };
-      const got = await run((batch) => encodeAttention(batch, kernel, b, { T: rows, heads, kvHeads, headDim: d }), out, rows * heads * d);
+      const kernel = await Attention.create(gpu);
+      const b = { q: gpu.upload(q), kCache: gpu.upload(k), vCache: gpu.upload(v), rows: gpu.upload(info), out };
+      const got = await run((batch) => kernel.encode(batch, b, { T: rows, heads, kvHeads, headDim: d }), out, rows * heads * d);
       const qa = heads * d;
       const ka = kvHeads * d;
       expect(maxScaledError(got.subarray(0, lenA * qa), attentionRef(q.subarray(0, lenA * qa), k.subarray(0, lenA * ka), v.subarray(0, lenA * ka), lenA, heads, kvHeads, d))).toBeLessThan(1e-5);
@@ -128,8 +128,8 @@ describe('forward kernels vs f64 references', () => {
     const [T, I] = [9, 77];
     const gu = randomFloats(T * 2 * I, rng).map((x) => x * 12);
     const out = gpu.allocate(T * I * 4);
-    const kernel = await gpu.kernel(swigluKernel);
-    const got = await run((b) => encodeSwiglu(b, kernel, gpu.upload(gu), out, { T, I }), out, T * I);
+    const kernel = await Swiglu.create(gpu);
+    const got = await run((b) => kernel.encode(b, { gu: gpu.upload(gu), out }, { T, I }), out, T * I);
     expect(maxScaledError(got, swigluRef(gu, T, I))).toBeLessThan(1e-6);
   });
 
@@ -138,7 +138,7 @@ describe('forward kernels vs f64 references', () => {
     const [T, V] = [11, 1000];
     const logits = randomFloats(T * V, rng).map((x) => x * 30);
     const targets = Uint32Array.from({ length: T }, () => Math.floor(rng() * V));
-    const kernel = await gpu.kernel(logsoftmaxKernel);
+    const kernel = await LogsoftmaxGather.create(gpu);
     const [bt, state, out] = [gpu.upload(targets), gpu.allocate(T * 16), gpu.allocate((T + 3) * 4)];
     const bounds = [0, 64, 300, 301, 1000];
     const batch = gpu.batch('test');
@@ -146,7 +146,7 @@ describe('forward kernels vs f64 references', () => {
       const [from, to] = [bounds[c]!, bounds[c + 1]!];
       const chunk = new Float32Array(T * (to - from));
       for (let t = 0; t < T; t++) chunk.set(logits.subarray(t * V + from, t * V + to), t * (to - from));
-      encodeLogsoftmaxChunk(batch, kernel, { logits: gpu.upload(chunk), targets: bt, state, out }, { T, cols: to - from, colStart: from, first: c === 0, last: c + 2 === bounds.length, outBase: 3 });
+      kernel.encode(batch, { logits: gpu.upload(chunk), targets: bt, state, out }, { T, cols: to - from, colStart: from, first: c === 0, last: c + 2 === bounds.length, outBase: 3 });
     }
     batch.submit();
     const got = new Float32Array(await gpu.read(out, (T + 3) * 4)).subarray(3);

@@ -248,15 +248,15 @@ export class DispatchBatch {
         return { binding, resource: { buffer: uniform, size: alignTo16(resource.byteLength) } };
       }
       const slice = 'buffer' in resource ? resource : { buffer: resource, offset: 0, size: resource.size };
-      if (kernel.bindings[binding] !== 'uniform' && slice.size > limits.maxStorageBufferBindingSize) {
+      if (kernel.bindings[binding]!.access !== 'uniform' && slice.size > limits.maxStorageBufferBindingSize) {
         throw new IgSearchError(
           'LIMIT_EXCEEDED',
-          `kernel ${kernel.name}: binding ${binding} ("${slice.buffer.label}") is ${slice.size} bytes, over maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
+          `kernel ${kernel.name}: binding ${kernel.bindings[binding]!.name} ("${slice.buffer.label}") is ${slice.size} bytes, over maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
           { hint: 'split the work into chunks that fit the binding limit' },
         );
       }
       if (slice.offset % limits.minStorageBufferOffsetAlignment !== 0) {
-        throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: binding ${binding} offset ${slice.offset} is not a multiple of ${limits.minStorageBufferOffsetAlignment}`);
+        throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: binding ${kernel.bindings[binding]!.name} offset ${slice.offset} is not a multiple of ${limits.minStorageBufferOffsetAlignment}`);
       }
       return { binding, resource: slice };
     });

@@ -5,7 +5,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { ShaderStage } from './flags.js';
-import type { Binding, Kernel } from './kernel.js';
+import type { Access, Kernel } from './kernel.js';
 
 export type Constants = Readonly<Record<string, number>>;
 
@@ -15,7 +15,7 @@ export interface CompiledKernel {
   readonly layout: GPUBindGroupLayout;
 }
 
-const bufferType: Record<Binding, GPUBufferBindingType> = {
+const bufferType: Record<Access, GPUBufferBindingType> = {
   read: 'read-only-storage',
   read_write: 'storage',
   uniform: 'uniform',
@@ -46,7 +46,7 @@ export class PipelineCache {
   }
 
   private async compile(kernel: Kernel, constants: Constants): Promise<CompiledKernel> {
-    const storage = kernel.bindings.filter((b) => b !== 'uniform').length;
+    const storage = kernel.bindings.filter((b) => b.access !== 'uniform').length;
     if (storage > this.limits.maxStorageBuffersPerShaderStage) {
       throw new IgSearchError(
         'LIMIT_EXCEEDED',
@@ -59,7 +59,7 @@ export class PipelineCache {
       entries: kernel.bindings.map((b, binding) => ({
         binding,
         visibility: ShaderStage.COMPUTE,
-        buffer: { type: bufferType[b] },
+        buffer: { type: bufferType[b.access] },
       })),
     });
     try {

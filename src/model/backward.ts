@@ -15,18 +15,18 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { BufferSlice } from '../gpu/device.js';
-import { addKernel, columnsKernel, encodeAdd, encodeColumns } from '../kernels/add/add.js';
-import { attentionDkvKernel, attentionDqKernel, encodeAttentionBackward } from '../kernels/attention/attention.js';
-import { embeddingBackwardKernel, encodeEmbedding, encodeEmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
+import { Add, Columns } from '../kernels/add/add.js';
+import { AttentionBackward } from '../kernels/attention/attention.js';
+import { EmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
 import { LinearBackward } from '../kernels/linear/linear.js';
-import { encodeLogsoftmaxBackward, encodeLogsoftmaxChunk, logsoftmaxBackwardKernel } from '../kernels/logsoftmax/logsoftmax.js';
+import { LogsoftmaxGatherBackward } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, storageBytes } from '../kernels/matmul/matmul.js';
-import { encodePolicyLoss, policyLossKernel, type PolicyLossOptions } from '../kernels/policy_loss/policy_loss.js';
-import { encodeRmsnorm, encodeRmsnormBackward, rmsnormBackwardKernel } from '../kernels/rmsnorm/rmsnorm.js';
-import { encodeQkNormBackward, qkNormBackwardKernel, qkNormReduceKernel } from '../kernels/qk_norm/qk_norm.js';
-import { encodeRopeBackward, ropeBackwardKernel } from '../kernels/rope/rope.js';
-import { encodeSwigluBackward, swigluBackwardKernel } from '../kernels/swiglu/swiglu.js';
-import { encodeTranspose, transposeKernel } from '../kernels/transpose/transpose.js';
+import { PolicyLoss, type PolicyLossOptions } from '../kernels/policy_loss/policy_loss.js';
+import { RmsnormBackward } from '../kernels/rmsnorm/rmsnorm.js';
+import { QkNormBackward } from '../kernels/qk_norm/qk_norm.js';
+import { RopeBackward } from '../kernels/rope/rope.js';
+import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
+import { Transpose } from '../kernels/transpose/transpose.js';
 import type { LoraAdapters } from './lora.js';
 import type { CausalLM } from './causal_lm.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
@@ -171,23 +171,22 @@ export async function modelGradients(
   const maxPos = Math.max(...sequences.map((s) => s.length));
   const table = m.ropeTable(maxPos);
 
-  const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, dq, dkv, embBack, lossKernel] = await Promise.all([
+  const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, attentionBack, embBack, lossKernel, qkBack] = await Promise.all([
     LinearBackward.create(gpu, { weights: m.options.weights }),
     Matmul.create(gpu, { accumulate: true }),
     Matmul.create(gpu, {}),
-    gpu.kernel(columnsKernel),
-    gpu.kernel(transposeKernel),
-    gpu.kernel(addKernel),
-    gpu.kernel(rmsnormBackwardKernel),
-    gpu.kernel(swigluBackwardKernel),
-    gpu.kernel(logsoftmaxBackwardKernel),
-    gpu.kernel(ropeBackwardKernel),
-    gpu.kernel(attentionDqKernel, { HEAD_DIM: d }),
-    gpu.kernel(attentionDkvKernel, { HEAD_DIM: d }),
-    gpu.kernel(embeddingBackwardKernel),
-    loss ? gpu.kernel(policyLossKernel) : undefined,
+    Columns.create(gpu),
+    Transpose.create(gpu),
+    Add.create(gpu),
+    RmsnormBackward.create(gpu),
+    SwigluBackward.create(gpu),
+    LogsoftmaxGatherBackward.create(gpu),
+    RopeBackward.create(gpu),
+    AttentionBackward.create(gpu, { headDim: d }),
+    EmbeddingBackward.create(gpu),
+    loss ? PolicyLoss.create(gpu) : undefined,
+    c.qkNorm ? QkNormBackward.create(gpu) : undefined,
   ]);
-  const qkBack = c.qkNorm ? { backward: await gpu.kernel(qkNormBackwardKernel), reduce: await gpu.kernel(qkNormReduceKernel) } : undefined;
   const k = m.kernels;
   const held: GPUBuffer[] = [];
   const scratch = (floats: number, label: string) => {
@@ -281,7 +280,7 @@ export async function modelGradients(
 
     // ---- forward, layer by layer over all chunks (attention reads the keys earlier chunks wrote) ----
     chunks.forEach((ch, ci) => {
-      for (const shard of m.embed) encodeEmbedding(batch, k.embedding, shard.buffer, metaChunk[ci]!, x[ci]!, { T: ch.rows, H, rowStart: shard.rowStart, rows: shard.rows });
+      for (const shard of m.embed) k.embedding.encode(batch, { table: shard.buffer, rows: metaChunk[ci]!, out: x[ci]! }, { T: ch.rows, H, rowStart: shard.rowStart, rows: shard.rows });
     });
     for (let l = 0; l < L; l++) {
       chunks.forEach((ch, ci) => {
@@ -291,10 +290,10 @@ export async function modelGradients(
     }
     chunks.forEach((ch, ci) => {
       batch.copy(x[ci]!, xFinal[ci]!, ch.rows * H * 4);
-      encodeRmsnorm(batch, k.rmsnorm, x[ci]!, m.finalNorm, metaChunk[ci]!, hN[ci]!, { T: ch.rows, H, eps: c.rmsNormEps });
+      k.rmsnorm.encode(batch, { x: x[ci]!, weight: m.finalNorm, index: metaChunk[ci]!, out: hN[ci]! }, { T: ch.rows, H, eps: c.rmsNormEps });
       headChunks.forEach((hc, i) => {
         k.matmul.encode(batch, hN[ci]!, headWeights(hc), logits, { M: ch.rows, N: hc.cols, K: H, transposeB: true });
-        encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits, targets: targetChunk[ci]!, state: state[ci]!, out: logp }, {
+        k.logsoftmax.encode(batch, { logits, targets: targetChunk[ci]!, state: state[ci]!, out: logp }, {
           T: ch.rows, cols: hc.cols, colStart: hc.shard.rowStart + hc.from, first: i === 0, last: i === headChunks.length - 1, outBase: ch.start,
         });
       });
@@ -309,8 +308,8 @@ export async function modelGradients(
       if (!loss.reference) batch.copy(logp, ref, T * 4);
       const out = loss.lossOut ?? { buffer: scratch(T, 'token_loss'), base: 0 };
       const grad = scratch(T, 'dloss_dlogp');
-      encodePolicyLoss(batch, lossKernel!, {
-        logp, old, ref, advantages: upload(byRow(loss.advantages), 'advantages'), weights: upload(byRow(loss.weights), 'loss_weights'), loss: out.buffer, grad,
+      lossKernel!.encode(batch, {
+        logp, old, reference: ref, advantages: upload(byRow(loss.advantages), 'advantages'), weights: upload(byRow(loss.weights), 'loss_weights'), loss: out.buffer, grad,
       }, T, loss.options, out.base);
       chunks.forEach((ch, ci) => batch.copy(grad, upstreamChunk[ci]!, ch.rows * 4, ch.start * 4));
     } else {
@@ -343,14 +342,14 @@ export async function modelGradients(
         const site = ad.site;
         if (site.input !== input) continue;
         const sc = lora.scale;
-        encodeColumns(batch, columns, dOutFull, lo.dOut, { T: n, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
+        columns.encode(batch, { x: dOutFull, out: lo.dOut }, { T: n, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
         (k.matmulF32 ?? k.matmul).encode(batch, inputBuffer, ad.a, lo.u, { M: n, N: r, K: site.in, transposeB: true });
-        encodeColumns(batch, columns, lo.u, lo.us, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
-        encodeTranspose(batch, transpose, lo.dOut, lo.dOutT, { R: n, C: site.out });
+        columns.encode(batch, { x: lo.u, out: lo.us }, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
+        transpose.encode(batch, { x: lo.dOut, out: lo.dOutT }, { R: n, C: site.out });
         plainAcc.encode(batch, lo.dOutT, lo.us, ad.dB, { M: site.out, N: r, K: n });
         plainNT.encode(batch, lo.dOut, ad.b, lo.du, { M: n, N: r, K: site.out });
-        encodeColumns(batch, columns, lo.du, lo.dus, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
-        encodeTranspose(batch, transpose, lo.dus, lo.dusT, { R: n, C: r });
+        columns.encode(batch, { x: lo.du, out: lo.dus }, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
+        transpose.encode(batch, { x: lo.dus, out: lo.dusT }, { R: n, C: r });
         plainAcc.encode(batch, lo.dusT, inputBuffer, ad.dA, { M: r, N: site.in, K: n });
         plainAcc.encode(batch, lo.dus, ad.a, dInput, { M: n, N: site.in, K: r });
       }
@@ -363,11 +362,11 @@ export async function modelGradients(
       batch.copy(zero, dhN, n * H * 4);
       headChunks.forEach((hc) => {
         k.matmul.encode(batch, hN[ci]!, headWeights(hc), logits, { M: n, N: hc.cols, K: H, transposeB: true });
-        encodeLogsoftmaxBackward(batch, lsBack, { logits, targets: targetChunk[ci]!, state: state[ci]!, upstream: upstreamChunk[ci]! }, { T: n, cols: hc.cols, colStart: hc.shard.rowStart + hc.from });
+        lsBack.encode(batch, { logits, targets: targetChunk[ci]!, state: state[ci]!, upstream: upstreamChunk[ci]! }, { T: n, cols: hc.cols, colStart: hc.shard.rowStart + hc.from });
         const dW: BufferSlice = { buffer: dHead[hc.index]!, offset: hc.from * H * 4, size: hc.cols * H * 4 };
         linear.encode(batch, { x: hN[ci]!, w: headWeights(hc), dy: logits, dx: dhN, dw: frozen ? undefined : dW, dyT: dzT }, { T: n, in: H, out: hc.cols }, { dx: true, dw: true });
       });
-      encodeRmsnormBackward(batch, rmsBack, { x: xFinal[ci]!, weight: m.finalNorm, dy: dhN, dx: dX[ci]!, dwRows }, { T: n, H, eps: c.rmsNormEps });
+      rmsBack.encode(batch, { x: xFinal[ci]!, weight: m.finalNorm, dy: dhN, dx: dX[ci]!, dwRows }, { T: n, H, eps: c.rmsNormEps });
       if (!frozen) rowSum(dwRows, dFinalNorm, n);
     });
 
@@ -384,12 +383,12 @@ export async function modelGradients(
         }
         linear.encode(batch, { x: a.act, w: layer.wDown, dy: dX[ci]!, dx: dAct, dw: frozen ? undefined : grad.wDown, dyT }, { T: n, in: I, out: H }, { dw: true });
         loraBackward(l, n, 'act', a.act, dX[ci]!, dAct);
-        encodeSwigluBackward(batch, swiBack, a.gu, dAct, dgu, { T: n, I });
+        swiBack.encode(batch, { gu: a.gu, dout: dAct, dgu }, { T: n, I });
         linear.encode(batch, { x: a.a2, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: frozen ? undefined : grad.wGateUp, dyT }, { T: n, in: H, out: 2 * I }, { dw: true });
         loraBackward(l, n, 'a2', a.a2, dgu, dTmp);
-        encodeRmsnormBackward(batch, rmsBack, { x: a.xMid, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
+        rmsBack.encode(batch, { x: a.xMid, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
         if (!frozen) rowSum(dwRows, grad.postNorm, n);
-        encodeAdd(batch, add, dhN, dX[ci]!, n * H); // d x_mid
+        add.encode(batch, { x: dhN, out: dX[ci]! }, n * H); // d x_mid
         linear.encode(batch, { x: a.o, w: layer.wO, dy: dX[ci]!, dx: dOChunk, dw: frozen ? undefined : grad.wO, dyT }, { T: n, in: nh * d, out: H }, { dw: true });
         loraBackward(l, n, 'attn', a.o, dX[ci]!, dOChunk);
         const rowBytes = nh * d * 4;
@@ -397,7 +396,7 @@ export async function modelGradients(
         batch.copy(a.q, full.q, n * rowBytes, 0, ch.start * rowBytes);
         batch.copy(a.o, full.o, n * rowBytes, 0, ch.start * rowBytes);
       });
-      encodeAttentionBackward(batch, { dq, dkv }, { q: full.q, k: kv(l).k, v: kv(l).v, o: full.o, dO: full.dO, meta: metaAll, ends: endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T, heads: nh, kvHeads: nkv, headDim: d });
+      attentionBack.encode(batch, { q: full.q, k: kv(l).k, v: kv(l).v, o: full.o, dO: full.dO, rows: metaAll, ends: endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T, heads: nh, kvHeads: nkv, headDim: d });
       // RoPE, q/k/v projection and input norm, chunk by chunk.
       chunks.forEach((ch, ci) => {
         const n = ch.rows;
@@ -405,14 +404,14 @@ export async function modelGradients(
         batch.copy(full.dQ, dQChunk, n * nh * d * 4, ch.start * nh * d * 4);
         batch.copy(full.dK, dKChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
         batch.copy(full.dV, dVChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
-        encodeRopeBackward(batch, ropeBack, { dQ: dQChunk, dK: dKChunk, dV: dVChunk, meta: metaChunk[ci]!, table, dqkv }, { T: n, heads: nh, kvHeads: nkv, headDim: d });
+        ropeBack.encode(batch, { dQ: dQChunk, dK: dKChunk, dV: dVChunk, rows: metaChunk[ci]!, table, dqkv }, { T: n, heads: nh, kvHeads: nkv, headDim: d });
         // Qwen3: through the per-head q/k norms, back to the projection's output (and the norm weights' gradient).
-        if (qkBack) encodeQkNormBackward(batch, qkBack, { x: a.qkvPre!, weight: layer.qkNorm, dqkv, dwRows: qkRows!, dw: frozen ? undefined : grad.qkNorm }, { T: n, heads: nh, kvHeads: nkv, headDim: d, eps: c.rmsNormEps });
+        if (qkBack) qkBack.encode(batch, { x: a.qkvPre!, weight: layer.qkNorm, dqkv, dwRows: qkRows!, dw: frozen ? undefined : grad.qkNorm }, { T: n, heads: nh, kvHeads: nkv, headDim: d, eps: c.rmsNormEps });
         linear.encode(batch, { x: a.a1, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: frozen ? undefined : grad.wQkv, db: frozen ? undefined : grad.bQkv, dyT, ones }, { T: n, in: H, out: W }, { dw: true, db: true });
         loraBackward(l, n, 'a1', a.a1, dqkv, dTmp);
-        encodeRmsnormBackward(batch, rmsBack, { x: xIn[l]![ci]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
+        rmsBack.encode(batch, { x: xIn[l]![ci]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
         if (!frozen) rowSum(dwRows, grad.inputNorm, n);
-        encodeAdd(batch, add, dhN, dX[ci]!, n * H); // d x_in
+        add.encode(batch, { x: dhN, out: dX[ci]! }, n * H); // d x_in
       });
     }
     if (!frozen) {
@@ -420,7 +419,7 @@ export async function modelGradients(
         const groups = groupRowsByToken(tokens.subarray(ch.start, ch.start + ch.rows));
         const [unique, offsets, rows] = [upload(groups.unique, 'tokens.unique'), upload(groups.offsets, 'tokens.offsets'), upload(groups.rows, 'tokens.rows')];
         m.embed.forEach((shard, i) =>
-          encodeEmbeddingBackward(batch, embBack, { dx: dX[ci]!, unique, offsets, rows, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
+          embBack.encode(batch, { dx: dX[ci]!, tokens: unique, offsets, rows, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
         );
       });
     }

@@ -12,18 +12,17 @@
  */
 import { IgSearchError } from '../errors.js';
 import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
-import type { CompiledKernel } from '../gpu/pipelines.js';
-import { attendsOnlyToCache, attentionDecodeKernel, attentionKernel, encodeAttention, encodeAttentionDecode, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
-import { EMBEDDING_KERNELS, encodeEmbedding } from '../kernels/embedding/embedding.js';
-import { encodeLogsoftmaxChunk, logsoftmaxKernel } from '../kernels/logsoftmax/logsoftmax.js';
+import { attendsOnlyToCache, Attention, AttentionDecode, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
+import { Embedding } from '../kernels/embedding/embedding.js';
+import { LogsoftmaxGather } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, storageBytes, type MatmulVariant, type StorageDtype } from '../kernels/matmul/matmul.js';
-import { encodeRmsnorm, rmsnormKernel } from '../kernels/rmsnorm/rmsnorm.js';
-import { encodeQkNorm, qkNormKernel } from '../kernels/qk_norm/qk_norm.js';
-import { encodeRope, ropeKernel, ropeTable } from '../kernels/rope/rope.js';
-import { encodeSwiglu, swigluKernel } from '../kernels/swiglu/swiglu.js';
+import { Rmsnorm } from '../kernels/rmsnorm/rmsnorm.js';
+import { QkNorm } from '../kernels/qk_norm/qk_norm.js';
+import { Rope, ropeTable } from '../kernels/rope/rope.js';
+import { Swiglu } from '../kernels/swiglu/swiglu.js';
 import { mapSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
 import { hasTensor, modelTensorShapes, type ModelConfig } from './config.js';
-import { columnsKernel, encodeColumns } from '../kernels/add/add.js';
+import { Columns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters, type LoraSite } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
@@ -99,7 +98,7 @@ export interface VocabShard {
 export type Layer = Record<LayerBuffer, GPUBuffer>;
 
 export interface Kernels {
-  columns: CompiledKernel;
+  columns: Columns;
   matmul: Matmul;
   matmulAcc: Matmul;
   /** RMSNorm folded into the projection after it (input norm → q/k/v, post-attention norm → gate/up). */
@@ -109,15 +108,15 @@ export interface Kernels {
   /** SwiGLU folded into down_proj, added to the residual stream. */
   matmulSwigluAcc: Matmul;
   /** Decode attention with q/k norm, bias, RoPE and the KV-cache write fused in. */
-  attentionDecode: CompiledKernel;
-  embedding: CompiledKernel;
-  rmsnorm: CompiledKernel;
-  rope: CompiledKernel;
-  attention: CompiledKernel;
-  swiglu: CompiledKernel;
-  logsoftmax: CompiledKernel;
+  attentionDecode: AttentionDecode;
+  embedding: Embedding;
+  rmsnorm: Rmsnorm;
+  rope: Rope;
+  attention: Attention;
+  swiglu: Swiglu;
+  logsoftmax: LogsoftmaxGather;
   /** Qwen3's per-head q/k RMSNorm (compiled only for models that have it). */
-  qkNorm?: CompiledKernel;
+  qkNorm?: QkNorm;
   /** A·Bᵀ with f32 B, for LoRA adapters when the weights are stored as bf16/f16 (else `matmul` is f32). */
   matmulF32?: Matmul;
 }
@@ -187,19 +186,19 @@ export class CausalLM {
     if (weights === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "bf16" or "f32"');
     const eps = config.rmsNormEps;
     const [columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rope, attention, swiglu, logsoftmax] = await Promise.all([
-      gpu.kernel(columnsKernel),
+      Columns.create(gpu),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights }),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'norm', normEps: eps }),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'normIndirect', normEps: eps }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, prologue: 'swiglu' }),
-      gpu.kernel(attentionDecodeKernel, { HEAD_DIM: config.headDim }),
-      gpu.kernel(EMBEDDING_KERNELS[weights]),
-      gpu.kernel(rmsnormKernel),
-      gpu.kernel(ropeKernel),
-      gpu.kernel(attentionKernel, { HEAD_DIM: config.headDim }),
-      gpu.kernel(swigluKernel),
-      gpu.kernel(logsoftmaxKernel),
+      AttentionDecode.create(gpu, { headDim: config.headDim }),
+      Embedding.create(gpu, { table: weights }),
+      Rmsnorm.create(gpu),
+      Rope.create(gpu),
+      Attention.create(gpu, { headDim: config.headDim }),
+      Swiglu.create(gpu),
+      LogsoftmaxGather.create(gpu),
     ]);
     // Every value is checked finite as it goes up; on any failure the buffers made so far are released.
     const held: GPUBuffer[] = [];
@@ -246,7 +245,7 @@ export class CausalLM {
       for (const b of held) gpu.pool.release(b);
       throw e;
     }
-    const qkNorm = config.qkNorm ? await gpu.kernel(qkNormKernel) : undefined;
+    const qkNorm = config.qkNorm ? await QkNorm.create(gpu) : undefined;
     const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant });
     const kernels = { columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
     return new CausalLM(gpu, config, kernels, embed, head, layers, finalNorm, {
@@ -511,7 +510,7 @@ export class CausalLM {
   ): void {
     const k = this.kernels;
     const H = this.config.hiddenSize;
-    for (const shard of this.embed) encodeEmbedding(batch, k.embedding, shard.buffer, b.meta, b.x, { T, H, rowStart: shard.rowStart, rows: shard.rows });
+    for (const shard of this.embed) k.embedding.encode(batch, { table: shard.buffer, rows: b.meta, out: b.x }, { T, H, rowStart: shard.rowStart, rows: shard.rows });
     this.layers.forEach((_, i) => this.encodeInferenceLayer(batch, i, T, decode, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }));
   }
 
@@ -544,21 +543,21 @@ export class CausalLM {
     const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: LoraInput) => {
       k.matmulNorm.encode(batch, b.x, w, out, { M: T, N, K: H, transposeB: true }, { normWeight: norm });
       if (!adapted(input)) return;
-      encodeRmsnorm(batch, k.rmsnorm, b.x, norm, b.meta, b.a, { T, H, eps: c.rmsNormEps });
+      k.rmsnorm.encode(batch, { x: b.x, weight: norm, index: b.meta, out: b.a }, { T, H, eps: c.rmsNormEps });
       delta(input, b.a, out);
     };
     normed(layer.inputNorm, layer.wQkv, b.qkv, qkvWidth, 'a1');
     if (decode) {
-      encodeAttentionDecode(batch, k.attentionDecode, { qkv: b.qkv, bias: layer.bQkv, qkNorm: layer.qkNorm, table: this.ropeTable!, meta: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? c.rmsNormEps : undefined });
+      k.attentionDecode.encode(batch, { qkv: b.qkv, bias: layer.bQkv, qkNormWeight: layer.qkNorm, table: this.ropeTable!, rows: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? c.rmsNormEps : undefined });
     } else {
-      if (c.qkNorm) encodeQkNorm(batch, k.qkNorm!, b.qkv, layer.qkNorm, { ...shape, eps: c.rmsNormEps });
-      encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
-      encodeAttention(batch, k.attention, { q: b.q, kCache: b.k, vCache: b.v, meta: b.meta, out: b.attn }, shape);
+      if (c.qkNorm) k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps: c.rmsNormEps });
+      k.rope.encode(batch, { qkv: b.qkv, bias: layer.bQkv, rows: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
+      k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape);
     }
     k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
     delta('attn', b.attn, b.x);
     normed(layer.postNorm, layer.wGateUp, b.gateUp, 2 * I, 'a2');
-    if (adapted('act')) encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I }); // the adapter's input, before down_proj adds to x
+    if (adapted('act')) k.swiglu.encode(batch, { gu: b.gateUp, out: b.act }, { T, I }); // the adapter's input, before down_proj adds to x
     k.matmulSwigluAcc.encode(batch, b.gateUp, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
     delta('act', b.act, b.x);
   }
@@ -583,22 +582,22 @@ export class CausalLM {
     const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
     const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
     const delta = this.loraDeltas(batch, l, T, b.lora === undefined ? this.lora : (b.lora ?? undefined), b);
-    encodeRmsnorm(batch, k.rmsnorm, b.x, layer.inputNorm, b.meta, b.a1, { T, H, eps: c.rmsNormEps });
+    k.rmsnorm.encode(batch, { x: b.x, weight: layer.inputNorm, index: b.meta, out: b.a1 }, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
     delta('a1', b.a1, b.qkv);
     if (c.qkNorm) {
       if (b.qkvPre) batch.copy(b.qkv, b.qkvPre, T * qkvWidth * 4); // the training pass's norm backward reads the pre-norm rows
-      encodeQkNorm(batch, k.qkNorm!, b.qkv, layer.qkNorm, { ...shape, eps: c.rmsNormEps });
+      k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps: c.rmsNormEps });
     }
-    encodeRope(batch, k.rope, { qkv: b.qkv, bias: layer.bQkv, meta: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
-    encodeAttention(batch, k.attention, { q: b.q, kCache: b.k, vCache: b.v, meta: b.meta, out: b.attn }, shape);
+    k.rope.encode(batch, { qkv: b.qkv, bias: layer.bQkv, rows: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
+    k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape);
     k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
     delta('attn', b.attn, b.x);
     if (b.xMid) batch.copy(b.x, b.xMid, T * H * 4);
-    encodeRmsnorm(batch, k.rmsnorm, b.x, layer.postNorm, b.meta, b.a2, { T, H, eps: c.rmsNormEps });
+    k.rmsnorm.encode(batch, { x: b.x, weight: layer.postNorm, index: b.meta, out: b.a2 }, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a2, layer.wGateUp, b.gateUp, { M: T, N: 2 * I, K: H, transposeB: true });
     delta('a2', b.a2, b.gateUp);
-    encodeSwiglu(batch, k.swiglu, b.gateUp, b.act, { T, I });
+    k.swiglu.encode(batch, { gu: b.gateUp, out: b.act }, { T, I });
     k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
     delta('act', b.act, b.x);
   }
@@ -609,7 +608,7 @@ export class CausalLM {
     return (input: LoraInput, inputBuffer: GPUBuffer, output: GPUBuffer): void => {
       for (const x of lora?.layers[l] ?? []) {
         if (x.site.input !== input) continue;
-        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora!.config.rank, lora!.scale, { input: inputBuffer, output, u: scratch.loraU!, d: scratch.loraD! }, T, encodeColumns);
+        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora!.config.rank, lora!.scale, { input: inputBuffer, output, u: scratch.loraU!, d: scratch.loraD! }, T);
       }
     };
   }
@@ -632,7 +631,7 @@ export class CausalLM {
       const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
       // The final norm is folded into each chunk's product (recomputed per chunk: S·H work, one dispatch fewer).
       k.matmulNormIndirect.encode(batch, b.x, slice, b.logits, { M: S, N: cols, K: H, transposeB: true }, { normWeight: this.finalNorm, rowIndex: b.index });
-      encodeLogsoftmaxChunk(batch, k.logsoftmax, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
+      k.logsoftmax.encode(batch, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
         T: S,
         cols,
         colStart: shard.rowStart + from,
@@ -682,11 +681,7 @@ export class KvCache {
   }
 }
 
-/**
- * Uploads a [V, H] matrix as row shards that each fit one storage binding (multiples of 64 rows,
- * so LM-head chunks start at 256-byte-aligned offsets).
- */
-/** Row ranges of the vocabulary tables: as many rows per buffer as one binding holds (a multiple of 64). */
+/** Row ranges of the vocabulary tables: as many rows per buffer as one binding holds (a multiple of 64, so LM-head chunks start at 256-byte-aligned offsets). */
 function vocabShards(gpu: Gpu, config: ModelConfig, weights: WeightDtype): { rowStart: number; rows: number }[] {
   const H = config.hiddenSize;
   const bytes = storageBytes(weights);

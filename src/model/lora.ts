@@ -6,8 +6,9 @@
  * `base_model.model.model.layers.{i}.{self_attn|mlp}.{target}.lora_{A|B}.weight`.
  */
 import { IgSearchError } from '../errors.js';
-import type { StorageDtype } from '../kernels/matmul/matmul.js';
-import type { Gpu } from '../gpu/device.js';
+import type { Matmul, StorageDtype } from '../kernels/matmul/matmul.js';
+import type { Columns } from '../kernels/add/add.js';
+import type { DispatchBatch, Gpu } from '../gpu/device.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { currentPlatform } from '../platform/platform.js';
 import { seededRandom } from '../util/random.js';
@@ -195,23 +196,22 @@ export class LoraAdapters {
 /** What the LoRA forward/backward encoders need from the caller. */
 export interface LoraKernels {
   /** y = x·Wᵀ (plain). */
-  matmulT: import('../kernels/matmul/matmul.js').Matmul;
-  columns: import('../gpu/pipelines.js').CompiledKernel;
+  matmulT: Matmul;
+  columns: Columns;
 }
 
 /** Adds one adapter's delta s·(x·Aᵀ)·Bᵀ into its columns of the fused output. `u`, `d` are scratch. */
 export function encodeLoraForward(
-  batch: import('../gpu/device.js').DispatchBatch,
+  batch: DispatchBatch,
   k: LoraKernels,
   x: LoraLayerAdapter,
   rank: number,
   scale: number,
   io: { input: GPUBuffer; output: GPUBuffer; u: GPUBuffer; d: GPUBuffer },
   T: number,
-  encodeColumns: typeof import('../kernels/add/add.js').encodeColumns,
 ): void {
   const s = x.site;
   k.matmulT.encode(batch, io.input, x.a, io.u, { M: T, N: rank, K: s.in, transposeB: true });
   k.matmulT.encode(batch, io.u, x.b, io.d, { M: T, N: s.out, K: rank, transposeB: true });
-  encodeColumns(batch, k.columns, io.d, io.output, { T, width: s.out, ldx: s.out, xOff: 0, ldo: s.width, oOff: s.offset, beta: 1, scale });
+  k.columns.encode(batch, { x: io.d, out: io.output }, { T, width: s.out, ldx: s.out, xOff: 0, ldo: s.width, oOff: s.offset, beta: 1, scale });
 }

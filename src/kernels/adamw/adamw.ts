@@ -7,10 +7,9 @@
  */
 import { IgSearchError } from '../../errors.js';
 import type { Gpu } from '../../gpu/device.js';
+import { ComputeKernel } from '../../gpu/compute.js';
 import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
-import { f32, params } from '../../gpu/params.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import adamwSource from './adamw.wgsl';
 import clipSource from './clip.wgsl';
 import sumsqSource from './sumsq.wgsl';
@@ -61,7 +60,7 @@ export class AdamW {
     readonly m: GPUBuffer[],
     readonly v: GPUBuffer[],
     private readonly options: Required<Omit<AdamWOptions, 'maxGradNorm'>> & { maxGradNorm?: number },
-    private readonly kernels: { adamw: CompiledKernel; sumsq: CompiledKernel; clip: CompiledKernel },
+    private readonly kernels: { adamw: ComputeKernel; sumsq: ComputeKernel; clip: ComputeKernel },
   ) {}
 
   static async create(gpu: Gpu, tensors: readonly TrainableTensor[], options: AdamWOptions): Promise<AdamW> {
@@ -75,7 +74,7 @@ export class AdamW {
       if (t.param.size < t.size * 4 || t.grad.size < t.size * 4) throw new IgSearchError('SHAPE_MISMATCH', `AdamW: tensor "${t.name}" buffers are smaller than its ${t.size} values`);
     }
     const zeros = (t: TrainableTensor, kind: string) => gpu.upload(new Float32Array(t.size), `${t.name}.${kind}`);
-    const [adamw, sumsq, clip] = await Promise.all([gpu.kernel(adamwKernel), gpu.kernel(sumsqKernel), gpu.kernel(clipKernel)]);
+    const [adamw, sumsq, clip] = await Promise.all([ComputeKernel.compile(gpu, adamwKernel), ComputeKernel.compile(gpu, sumsqKernel), ComputeKernel.compile(gpu, clipKernel)]);
     return new AdamW(gpu, tensors, tensors.map((t) => zeros(t, 'exp_avg')), tensors.map((t) => zeros(t, 'exp_avg_sq')), { lr, betas, eps, weightDecay, maxGradNorm }, { adamw, sumsq, clip });
   }
 
@@ -93,7 +92,7 @@ export class AdamW {
     const parts = this.tensors.map((t) => {
       const groups = Math.ceil(t.size / PER_GROUP);
       const out = this.gpu.allocate(groups * 4, `${t.name}.grad_sumsq`);
-      batch.dispatch(this.kernels.sumsq, [t.grad, out, params(t.size, 0, 0, 0)], grid(groups));
+      this.kernels.sumsq.dispatch(batch, { x: t.grad, partial: out }, { n: t.size, base: 0 }, grid(groups));
       return { out, groups };
     });
     batch.submit();
@@ -135,17 +134,18 @@ export class AdamW {
     let base = 0;
     this.tensors.forEach((tensor, i) => {
       const groups = layout[i]!;
-      batch.dispatch(this.kernels.sumsq, [tensor.grad, partials, params(tensor.size, base, 0, 0)], grid(groups));
+      this.kernels.sumsq.dispatch(batch, { x: tensor.grad, partial: partials }, { n: tensor.size, base }, grid(groups));
       base += groups;
     });
-    batch.dispatch(this.kernels.clip, [partials, control, params(count, maxGradNorm === undefined ? 0 : 1, 0, 0, f32(maxGradNorm ?? 0), 0, 0, 0)], [1]);
+    this.kernels.clip.dispatch(batch, { partial: partials, control }, { count, clipping: maxGradNorm === undefined ? 0 : 1, maxNorm: maxGradNorm ?? 0 }, [1]);
     const correction1 = 1 - betas[0] ** t;
     const correction2 = 1 - betas[1] ** t;
     this.tensors.forEach((tensor, i) => {
       const groups = Math.ceil(tensor.size / 64);
-      batch.dispatch(
-        this.kernels.adamw,
-        [tensor.param, tensor.grad, this.m[i]!, this.v[i]!, control, params(tensor.size, 0, 0, 0, f32(lr), f32(betas[0]), f32(betas[1]), f32(eps), f32(weightDecay), 0, f32(correction1), f32(correction2))],
+      this.kernels.adamw.dispatch(
+        batch,
+        { param: tensor.param, grad: tensor.grad, m: this.m[i]!, v: this.v[i]!, control },
+        { n: tensor.size, lr, beta1: betas[0], beta2: betas[1], eps, weightDecay, correction1, correction2 },
         grid(groups),
       );
     });

@@ -1,28 +1,48 @@
-import type { DispatchBatch } from '../../gpu/device.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { ComputeKernel } from '../../gpu/compute.js';
 import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
-import { f32, params } from '../../gpu/params.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './add.wgsl';
 import columnsSource from './columns.wgsl';
 
 export const addKernel = defineKernel({ name: 'add', code: `${GRID_WGSL}\n${source}`, entryPoint: 'main' });
-
-/** out[0..n) += x[0..n). */
-export function encodeAdd(batch: DispatchBatch, kernel: CompiledKernel, x: GPUBuffer, out: GPUBuffer, n: number): void {
-  const groups = Math.ceil(n / 64);
-  batch.dispatch(kernel, [x, out, params(n, 0, 0, 0)], grid(groups));
-}
-
 export const columnsKernel = defineKernel({ name: 'columns', code: columnsSource, entryPoint: 'main' });
 
-/** out[:, oOff : oOff+width] = beta · out[…] + scale · x[:, xOff : xOff+width] (row strides ldx, ldo). */
-export function encodeColumns(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  x: GPUBuffer,
-  out: GPUBuffer,
-  s: { T: number; width: number; ldx: number; xOff: number; ldo: number; oOff: number; beta: number; scale: number },
-): void {
-  batch.dispatch(kernel, [x, out, params(s.T, s.width, s.ldx, s.xOff, s.ldo, s.oOff, f32(s.beta), f32(s.scale))], [Math.ceil(s.width / 64), s.T]);
+export class Add {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<Add> {
+    return new Add(await ComputeKernel.compile(gpu, addKernel));
+  }
+
+  /** out[0..n) += x[0..n). */
+  encode(batch: DispatchBatch, b: { x: GPUBuffer; out: GPUBuffer }, n: number): void {
+    this.kernel.dispatch(batch, b, { n }, grid(Math.ceil(n / 64)));
+  }
+}
+
+export interface ColumnsShape {
+  T: number;
+  width: number;
+  /** Row stride and first column of x. */
+  ldx: number;
+  xOff: number;
+  /** Row stride and first column of out. */
+  ldo: number;
+  oOff: number;
+  beta: number;
+  scale: number;
+}
+
+export class Columns {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<Columns> {
+    return new Columns(await ComputeKernel.compile(gpu, columnsKernel));
+  }
+
+  /** out[:, oOff : oOff+width] = beta · out[…] + scale · x[:, xOff : xOff+width]. */
+  encode(batch: DispatchBatch, b: { x: GPUBuffer; out: GPUBuffer }, s: ColumnsShape): void {
+    this.kernel.dispatch(batch, b, { ...s }, [Math.ceil(s.width / 64), s.T]);
+  }
 }

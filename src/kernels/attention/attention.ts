@@ -1,9 +1,8 @@
 import { IgSearchError } from '../../errors.js';
-import type { DispatchBatch } from '../../gpu/device.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { ComputeKernel } from '../../gpu/compute.js';
 import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
-import { f32, params } from '../../gpu/params.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import type { AttentionShape } from '../rope/rope.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
@@ -22,20 +21,25 @@ export const attentionKernel = defineKernel({
 /** The largest head dimension the kernel's per-invocation arrays hold. */
 export const MAX_HEAD_DIM = 256;
 
-/** Causal GQA attention of packed rows over the KV cache (ranges from `meta`). */
-export function encodeAttention(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  buffers: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; meta: GPUBuffer; out: GPUBuffer },
-  shape: AttentionShape,
-): void {
-  const { T, heads, kvHeads, headDim } = shape;
-  if (headDim > MAX_HEAD_DIM || heads % kvHeads !== 0) {
-    throw new IgSearchError('SHAPE_MISMATCH', `attention: head dim ${headDim} (max ${MAX_HEAD_DIM}) with ${heads} heads over ${kvHeads} KV heads is not supported`);
+function checkHeads({ heads, kvHeads, headDim }: AttentionShape, even = false): void {
+  if (headDim > MAX_HEAD_DIM || heads % kvHeads !== 0 || (even && headDim % 2 !== 0)) {
+    throw new IgSearchError('SHAPE_MISMATCH', `attention: head dim ${headDim} (${even ? 'even, ' : ''}max ${MAX_HEAD_DIM}) with ${heads} heads over ${kvHeads} KV heads is not supported`);
   }
-  const groups = Math.ceil((T * heads) / 64);
-  const b = buffers;
-  batch.dispatch(kernel, [b.q, b.kCache, b.vCache, b.meta, b.out, params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0)], grid(groups));
+}
+
+/** Causal GQA attention of packed rows over the KV cache (ranges from `rows`). */
+export class Attention {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu, options: { headDim?: number } = {}): Promise<Attention> {
+    return new Attention(await ComputeKernel.compile(gpu, attentionKernel, options.headDim ? { HEAD_DIM: options.headDim } : {}));
+  }
+
+  encode(batch: DispatchBatch, b: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; rows: GPUBuffer; out: GPUBuffer }, shape: AttentionShape): void {
+    checkHeads(shape);
+    const { T, heads, kvHeads, headDim } = shape;
+    this.kernel.dispatch(batch, b, { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) }, grid(Math.ceil((T * heads) / 64)));
+  }
 }
 
 export const attentionDecodeKernel = defineKernel({
@@ -46,21 +50,26 @@ export const attentionDecodeKernel = defineKernel({
 
 /**
  * Decode attention with the q/k norm (Qwen3), bias, RoPE and KV-cache write fused in (one dispatch
- * for what `encodeQkNorm` + `encodeRope` + `encodeAttention` do), for rows that attend to no other row
- * of the same dispatch — `attendsOnlyToCache` says when.
+ * for what `QkNorm` + `Rope` + `Attention` do), for rows that attend to no other row of the same
+ * dispatch — `attendsOnlyToCache` says when.
  */
-export function encodeAttentionDecode(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  b: { qkv: GPUBuffer; bias: GPUBuffer; qkNorm: GPUBuffer; table: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; out: GPUBuffer },
-  shape: AttentionShape & { qkNormEps?: number },
-): void {
-  const { T, heads, kvHeads, headDim } = shape;
-  if (headDim > MAX_HEAD_DIM || heads % kvHeads !== 0 || headDim % 2 !== 0) {
-    throw new IgSearchError('SHAPE_MISMATCH', `attention: head dim ${headDim} (even, max ${MAX_HEAD_DIM}) with ${heads} heads over ${kvHeads} KV heads is not supported`);
+export class AttentionDecode {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu, options: { headDim: number }): Promise<AttentionDecode> {
+    return new AttentionDecode(await ComputeKernel.compile(gpu, attentionDecodeKernel, { HEAD_DIM: options.headDim }));
   }
-  const p = params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), f32(shape.qkNormEps ?? 0), shape.qkNormEps === undefined ? 0 : 1, 0);
-  batch.dispatch(kernel, [b.qkv, b.bias, b.qkNorm, b.table, b.meta, b.kCache, b.vCache, b.out, p], grid(Math.ceil((T * heads) / 64)));
+
+  encode(
+    batch: DispatchBatch,
+    b: { qkv: GPUBuffer; bias: GPUBuffer; qkNormWeight: GPUBuffer; table: GPUBuffer; rows: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; out: GPUBuffer },
+    shape: AttentionShape & { qkNormEps?: number },
+  ): void {
+    checkHeads(shape, true);
+    const { T, heads, kvHeads, headDim, qkNormEps } = shape;
+    const qkNorm = qkNormEps === undefined ? 0 : 1;
+    this.kernel.dispatch(batch, b, { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim), eps: qkNormEps ?? 0, qkNorm }, grid(Math.ceil((T * heads) / 64)));
+  }
 }
 
 /**
@@ -101,17 +110,29 @@ export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv',
  * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the
  * exclusive end row of row j's sequence; `stats` is scratch of T·heads·2 floats.
  */
-export function encodeAttentionBackward(
-  batch: DispatchBatch,
-  kernels: { dq: CompiledKernel; dkv: CompiledKernel },
-  b: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; dO: GPUBuffer; meta: GPUBuffer; ends: GPUBuffer; stats: GPUBuffer; dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer },
-  shape: AttentionShape,
-): void {
-  const { T, heads, kvHeads, headDim } = shape;
-  const p = params(T, heads, kvHeads, headDim, f32(1 / Math.sqrt(headDim)), 0, 0, 0);
-  // Workgroups of 64 rows × one head (query rows for dQ, key rows for dK/dV).
-  const tiles = Math.ceil(T / 64);
-  if (tiles > 65535) throw new IgSearchError('LIMIT_EXCEEDED', `attention backward: ${T} rows exceed ${65535 * 64} per pass`, { hint: 'train fewer rows per micro-batch' });
-  batch.dispatch(kernels.dq, [b.q, b.k, b.v, b.dO, b.o, b.meta, b.stats, b.dQ, p], [tiles, heads]);
-  batch.dispatch(kernels.dkv, [b.q, b.k, b.v, b.dO, b.ends, b.stats, b.dK, b.dV, p], [tiles, kvHeads]);
+export class AttentionBackward {
+  private constructor(
+    private readonly dq: ComputeKernel,
+    private readonly dkv: ComputeKernel,
+  ) {}
+
+  static async create(gpu: Gpu, options: { headDim?: number } = {}): Promise<AttentionBackward> {
+    const constants: Record<string, number> = options.headDim ? { HEAD_DIM: options.headDim } : {};
+    const [dq, dkv] = await Promise.all([ComputeKernel.compile(gpu, attentionDqKernel, constants), ComputeKernel.compile(gpu, attentionDkvKernel, constants)]);
+    return new AttentionBackward(dq, dkv);
+  }
+
+  encode(
+    batch: DispatchBatch,
+    b: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; dO: GPUBuffer; rows: GPUBuffer; ends: GPUBuffer; stats: GPUBuffer; dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer },
+    shape: AttentionShape,
+  ): void {
+    const { T, heads, kvHeads, headDim } = shape;
+    const params = { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
+    // Workgroups of 64 rows × one head (query rows for dQ, key rows for dK/dV).
+    const tiles = Math.ceil(T / 64);
+    if (tiles > 65535) throw new IgSearchError('LIMIT_EXCEEDED', `attention backward: ${T} rows exceed ${65535 * 64} per pass`, { hint: 'train fewer rows per micro-batch' });
+    this.dq.dispatch(batch, { q: b.q, k: b.k, v: b.v, dO: b.dO, o: b.o, rows: b.rows, stats: b.stats, dQ: b.dQ }, params, [tiles, heads]);
+    this.dkv.dispatch(batch, { q: b.q, k: b.k, v: b.v, dO: b.dO, ends: b.ends, stats: b.stats, dK: b.dK, dV: b.dV }, params, [tiles, kvHeads]);
+  }
 }

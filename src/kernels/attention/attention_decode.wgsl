@@ -13,7 +13,7 @@ override HEAD_DIM: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> qkv: array<f32>;    // [T, (heads + 2 kvHeads) · d], before bias and RoPE
 @group(0) @binding(1) var<storage, read> bias: array<f32>;   // [(heads + 2 kvHeads) · d]
-@group(0) @binding(2) var<storage, read> norm: array<f32>;   // [q_norm (d), k_norm (d)] (Qwen3; read when p.qkNorm)
+@group(0) @binding(2) var<storage, read> qkNormWeight: array<f32>;   // [q_norm (d), k_norm (d)] (Qwen3; read when p.qkNorm)
 @group(0) @binding(3) var<storage, read> table: array<f32>;  // [pos, d/2, (cos, sin)]
 @group(0) @binding(4) var<storage, read> rows: array<Row>;
 @group(0) @binding(5) var<storage, read_write> kCache: array<f32>; // [rows, kvHeads · d]
@@ -21,7 +21,7 @@ override HEAD_DIM: u32 = 0u;
 @group(0) @binding(7) var<storage, read_write> out: array<f32>;    // [T, heads · d]
 @group(0) @binding(8) var<uniform> p: Params;
 
-// Head `head` of row t's projection: optional per-head RMSNorm (weights at norm[w0..]), then the bias,
+// Head `head` of row t's projection: optional per-head RMSNorm (weights at qkNormWeight[w0..]), then the bias,
 // then rotate-half RoPE at `pos`; into v.
 fn project(v: ptr<function, array<f32, MAX_D>>, t: u32, head: u32, w0: u32, pos: u32, d: u32) {
   let width = (p.heads + 2u * p.kvHeads) * d;
@@ -31,7 +31,7 @@ fn project(v: ptr<function, array<f32, MAX_D>>, t: u32, head: u32, w0: u32, pos:
     var sum = 0.0;
     for (var i = 0u; i < d; i++) { sum = fma((*v)[i], (*v)[i], sum); }
     let s = inverseSqrt(sum / f32(d) + p.eps);
-    for (var i = 0u; i < d; i++) { (*v)[i] = (*v)[i] * s * norm[w0 + i]; }
+    for (var i = 0u; i < d; i++) { (*v)[i] = (*v)[i] * s * qkNormWeight[w0 + i]; }
   }
   for (var i = 0u; i < d; i++) { (*v)[i] += bias[head * d + i]; }
   let half = d / 2u;

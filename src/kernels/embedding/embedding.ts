@@ -1,8 +1,7 @@
-import type { BufferSlice, DispatchBatch } from '../../gpu/device.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { ComputeKernel, type Resource } from '../../gpu/compute.js';
 import { defineKernel, type Kernel } from '../../gpu/kernel.js';
-import { params } from '../../gpu/params.js';
 import { BF16_LOAD, type StorageDtype } from '../matmul/matmul.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './embedding.wgsl';
 import backwardSource from './embedding.backward.wgsl';
@@ -21,25 +20,22 @@ export const embeddingKernel = embeddingFor('f32');
 /** The gather for each table storage (f16 needs `shader-f16`; bf16 is packed two per u32 word, widened exactly). */
 export const EMBEDDING_KERNELS: Readonly<Record<StorageDtype, Kernel>> = { f32: embeddingKernel, f16: embeddingFor('f16'), bf16: embeddingFor('bf16') };
 
-/** out[t] = shard[token(t) − rowStart] for rows whose token is in this shard. `meta`: 8 u32 per row, token first. */
-export function encodeEmbedding(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  shard: GPUBuffer | BufferSlice,
-  meta: GPUBuffer,
-  out: GPUBuffer,
-  shape: { T: number; H: number; rowStart: number; rows: number },
-): void {
-  batch.dispatch(kernel, [shard, meta, out, params(shape.T, shape.H, shape.rowStart, shape.rows)], [Math.ceil(shape.H / 64), shape.T]);
+export class Embedding {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu, options: { table?: StorageDtype } = {}): Promise<Embedding> {
+    return new Embedding(await ComputeKernel.compile(gpu, EMBEDDING_KERNELS[options.table ?? 'f32']));
+  }
+
+  /** out[t] = table[token(t) − rowStart] for rows whose token is in this shard of the table. `rows`: packed rows (model/rows.ts), token first. */
+  encode(batch: DispatchBatch, b: { table: Resource; rows: GPUBuffer; out: GPUBuffer }, { T, H, rowStart, rows }: { T: number; H: number; rowStart: number; rows: number }): void {
+    this.kernel.dispatch(batch, b, { T, H, rowStart, rows }, [Math.ceil(H / 64), T]);
+  }
 }
 
-export const embeddingBackwardKernel = defineKernel({
-  name: 'embedding_backward',
-  code: backwardSource,
-  entryPoint: 'main',
-});
+export const embeddingBackwardKernel = defineKernel({ name: 'embedding_backward', code: backwardSource, entryPoint: 'main' });
 
-/** Rows grouped by token, for `embedding_backward`: unique tokens, CSR offsets, row indices. */
+/** Rows grouped by token, for `EmbeddingBackward`: unique tokens, CSR offsets, row indices. */
 export function groupRowsByToken(tokens: ArrayLike<number>): { unique: Uint32Array; offsets: Uint32Array; rows: Uint32Array } {
   const byToken = new Map<number, number[]>();
   for (let r = 0; r < tokens.length; r++) {
@@ -58,11 +54,15 @@ export function groupRowsByToken(tokens: ArrayLike<number>): { unique: Uint32Arr
   return { unique, offsets, rows };
 }
 
-export function encodeEmbeddingBackward(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  b: { dx: GPUBuffer; unique: GPUBuffer; offsets: GPUBuffer; rows: GPUBuffer; dE: GPUBuffer },
-  shape: { U: number; H: number; rowStart: number; rows: number },
-): void {
-  batch.dispatch(kernel, [b.dx, b.unique, b.offsets, b.rows, b.dE, params(shape.U, shape.H, shape.rowStart, shape.rows)], [Math.ceil(shape.H / 64), shape.U]);
+export class EmbeddingBackward {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<EmbeddingBackward> {
+    return new EmbeddingBackward(await ComputeKernel.compile(gpu, embeddingBackwardKernel));
+  }
+
+  /** dE[token − rowStart] += Σ dx[row] over each unique token's rows (`groupRowsByToken`), for tokens in this shard. */
+  encode(batch: DispatchBatch, b: { dx: GPUBuffer; tokens: GPUBuffer; offsets: GPUBuffer; rows: GPUBuffer; dE: Resource }, { U, H, rowStart, rows }: { U: number; H: number; rowStart: number; rows: number }): void {
+    this.kernel.dispatch(batch, b, { U, H, rowStart, rows }, [Math.ceil(H / 64), U]);
+  }
 }

@@ -4,15 +4,14 @@
  * Gradients accumulate into their buffers when `accumulate` is set (micro-batches).
  */
 import type { BufferSlice, DispatchBatch, Gpu } from '../../gpu/device.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import { Matmul, type StorageDtype } from '../matmul/matmul.js';
-import { encodeTranspose, transposeKernel } from '../transpose/transpose.js';
+import { Transpose } from '../transpose/transpose.js';
 
 export class LinearBackward {
   private constructor(
     private readonly plain: Matmul,
     private readonly accumulating: Matmul,
-    private readonly transpose: CompiledKernel,
+    private readonly transpose: Transpose,
     /** dx = dy·W reads the weights as stored (bf16/f16 for a frozen LoRA base). */
     private readonly plainW: Matmul,
     private readonly accumulatingW: Matmul,
@@ -20,7 +19,7 @@ export class LinearBackward {
 
   static async create(gpu: Gpu, options: { weights?: StorageDtype } = {}): Promise<LinearBackward> {
     const dtypeB = options.weights ?? 'f32';
-    const [plain, accumulating, transpose] = await Promise.all([Matmul.create(gpu, {}), Matmul.create(gpu, { accumulate: true }), gpu.kernel(transposeKernel)]);
+    const [plain, accumulating, transpose] = await Promise.all([Matmul.create(gpu, {}), Matmul.create(gpu, { accumulate: true }), Transpose.create(gpu)]);
     const [plainW, accumulatingW] = dtypeB === 'f32' ? [plain, accumulating] : await Promise.all([Matmul.create(gpu, { dtypeB }), Matmul.create(gpu, { accumulate: true, dtypeB })]);
     return new LinearBackward(plain, accumulating, transpose, plainW, accumulatingW);
   }
@@ -38,7 +37,7 @@ export class LinearBackward {
     const mm = (acc: boolean | undefined) => (acc ? this.accumulating : this.plain);
     if (b.dx) (accumulate.dx ? this.accumulatingW : this.plainW).encode(batch, b.dy, b.w, b.dx, { M: T, N: shape.in, K: shape.out });
     if (b.dw) {
-      encodeTranspose(batch, this.transpose, b.dy, b.dyT, { R: T, C: shape.out });
+      this.transpose.encode(batch, { x: b.dy, out: b.dyT }, { R: T, C: shape.out });
       mm(accumulate.dw).encode(batch, b.dyT, b.x, b.dw, { M: shape.out, N: shape.in, K: T });
     }
     if (b.db && b.ones) mm(accumulate.db).encode(batch, b.ones, b.dy, b.db, { M: 1, N: shape.out, K: T });

@@ -5,9 +5,9 @@
  * `naive`, the one-thread-per-output baseline the benchmark compares against.
  */
 import { IgSearchError } from '../../errors.js';
-import type { BufferSlice, DispatchBatch, Gpu } from '../../gpu/device.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
 import { defineKernel, type Kernel } from '../../gpu/kernel.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
+import { ComputeKernel, type Resource } from '../../gpu/compute.js';
 import naiveSource from './naive.wgsl';
 import tiledSource from './matmul.wgsl';
 import blockedSource from './matmul_blocked.wgsl';
@@ -158,7 +158,7 @@ export class Matmul {
     readonly accumulate: boolean,
     readonly dtypeB: StorageDtype,
     readonly prologue: MatmulPrologue,
-    private readonly compiled: CompiledKernel,
+    private readonly kernel: ComputeKernel,
   ) {}
 
   static async create(gpu: Gpu, options: MatmulOptions = {}): Promise<Matmul> {
@@ -176,15 +176,15 @@ export class Matmul {
     if (!(normEps > 0)) throw new IgSearchError('INVALID_ARGUMENT', `normEps must be positive, got ${normEps}`);
     const constants: Record<string, number> = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
     if (prologue === 'norm' || prologue === 'normIndirect') constants.NORM_EPS = normEps;
-    const compiled = await gpu.kernel(matmulKernel(variant, dtypeB, prologue), constants);
-    return new Matmul(variant, transposeB, accumulate, dtypeB, prologue, compiled);
+    const kernel = await ComputeKernel.compile(gpu, matmulKernel(variant, dtypeB, prologue), constants);
+    return new Matmul(variant, transposeB, accumulate, dtypeB, prologue, kernel);
   }
 
   /**
    * Records C = A·B (or C += A·B) for buffers (or slices) holding f32 data laid out as `shape` says;
    * a prologue's operands (`PrologueOperands`) come last.
    */
-  encode(batch: DispatchBatch, a: GPUBuffer | BufferSlice, b: GPUBuffer | BufferSlice, c: GPUBuffer | BufferSlice, shape: MatmulShape, operands: PrologueOperands = {}): void {
+  encode(batch: DispatchBatch, a: Resource, b: Resource, c: Resource, shape: MatmulShape, operands: PrologueOperands = {}): void {
     if (Boolean(shape.transposeB) !== this.transposeB) {
       throw new IgSearchError('INVALID_ARGUMENT', `this Matmul was compiled with transposeB=${this.transposeB}, shape says ${Boolean(shape.transposeB)}`);
     }
@@ -193,16 +193,16 @@ export class Matmul {
     const strideA = this.prologue === 'swiglu' ? 2 * M * K : M * K;
     const sizeA = this.prologue === 'normIndirect' ? (M === 0 ? 0 : K) : count * strideA;
     const bytesB = storageBytes(this.dtypeB);
-    const extra: GPUBuffer[] = [];
+    const buffers: Record<string, Resource> = { a, b, c };
     if (this.prologue === 'norm' || this.prologue === 'normIndirect') {
       if (!operands.normWeight) throw new IgSearchError('INVALID_ARGUMENT', `matmul prologue "${this.prologue}" needs operands.normWeight`);
       if (operands.normWeight.size < K * 4) throw new IgSearchError('SHAPE_MISMATCH', `matmul: the norm weight ("${operands.normWeight.label}") holds ${operands.normWeight.size} bytes, K = ${K} needs ${K * 4}`);
-      extra.push(operands.normWeight);
+      buffers.normWeight = operands.normWeight;
     }
     if (this.prologue === 'normIndirect') {
       if (!operands.rowIndex) throw new IgSearchError('INVALID_ARGUMENT', 'matmul prologue "normIndirect" needs operands.rowIndex');
       if (operands.rowIndex.size < M * 4) throw new IgSearchError('SHAPE_MISMATCH', `matmul: the row index ("${operands.rowIndex.label}") holds ${operands.rowIndex.size} bytes, M = ${M} needs ${M * 4}`);
-      extra.push(operands.rowIndex);
+      buffers.rowIndex = operands.rowIndex;
     }
     for (const [name, resource, bytes] of [['A', a, sizeA * 4], ['B', b, sizeB * bytesB], ['C', c, sizeC * 4]] as const) {
       const { size, label } = 'buffer' in resource ? { size: resource.size, label: resource.buffer.label } : resource;
@@ -211,9 +211,9 @@ export class Matmul {
       }
     }
     const ldc = shape.ldc ?? N;
-    const params = new Uint32Array([M, N, K, count, strideA, shape.broadcastB ? 0 : K * N, M * ldc, ldc]);
+    const params = { M, N, K, batch: count, strideA, strideB: shape.broadcastB ? 0 : K * N, strideC: M * ldc, ldc };
     const { tileRows, tileCols } = VARIANTS[this.variant];
-    batch.dispatch(this.compiled, [a, b, c, params, ...extra], [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
+    this.kernel.dispatch(batch, buffers, params, [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
   }
 }
 

@@ -5,10 +5,9 @@
  */
 import { IgSearchError } from '../../errors.js';
 import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { ComputeKernel } from '../../gpu/compute.js';
 import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
-import { f32, params } from '../../gpu/params.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './policy_loss.wgsl';
 
 export const policyLossKernel = defineKernel({
@@ -93,18 +92,21 @@ function check(input: PolicyLossInput): number {
   return n;
 }
 
-/** Records the loss kernel over GPU-resident per-token buffers. */
-export function encodePolicyLoss(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  b: { logp: GPUBuffer; old: GPUBuffer; ref: GPUBuffer; advantages: GPUBuffer; weights: GPUBuffer; loss: GPUBuffer; grad: GPUBuffer },
-  n: number,
-  o: Required<PolicyLossOptions>,
-  /** Where token t's loss goes in `loss` (lossBase + t), so micro-batches can fill one step-wide buffer. */
-  lossBase = 0,
-): void {
-  const groups = Math.ceil(n / 64);
-  batch.dispatch(kernel, [b.logp, b.old, b.ref, b.advantages, b.weights, b.loss, b.grad, params(n, lossBase, 0, 0, f32(o.clipLow), f32(o.clipHigh), f32(o.dualClip), f32(o.klBeta))], grid(groups));
+export type PolicyLossBuffers = { logp: GPUBuffer; old: GPUBuffer; reference: GPUBuffer; advantages: GPUBuffer; weights: GPUBuffer; loss: GPUBuffer; grad: GPUBuffer };
+
+/** The loss kernel over GPU-resident per-token buffers. */
+export class PolicyLoss {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<PolicyLoss> {
+    return new PolicyLoss(await ComputeKernel.compile(gpu, policyLossKernel));
+  }
+
+  /** Token t's loss goes to `loss[lossBase + t]`, so micro-batches can fill one step-wide buffer. */
+  encode(batch: DispatchBatch, b: PolicyLossBuffers, n: number, o: Required<PolicyLossOptions>, lossBase = 0): void {
+    const { clipLow, clipHigh, dualClip, klBeta } = o;
+    this.kernel.dispatch(batch, b, { n, lossBase, clipLow, clipHigh, dualClip, klBeta }, grid(Math.ceil(n / 64)));
+  }
 }
 
 /** Host-level form: the aggregated loss and d(loss)/d logp per token. */
@@ -112,11 +114,11 @@ export async function policyLoss(gpu: Gpu, input: PolicyLossInput, options: Poli
   const o = resolveLossOptions(options);
   const n = check(input);
   const weights = aggregationWeights(input.mask, input.sequenceOffsets, o.aggregation);
-  const kernel = await gpu.kernel(policyLossKernel);
+  const kernel = await PolicyLoss.create(gpu);
   const buffers = {
     logp: gpu.upload(input.logp, 'logp'),
     old: gpu.upload(input.oldLogp, 'old_logp'),
-    ref: gpu.upload(input.refLogp, 'ref_logp'),
+    reference: gpu.upload(input.refLogp, 'ref_logp'),
     advantages: gpu.upload(input.advantages, 'advantages'),
     weights: gpu.upload(weights, 'loss_weights'),
     loss: gpu.allocate(n * 4, 'token_loss'),
@@ -124,7 +126,7 @@ export async function policyLoss(gpu: Gpu, input: PolicyLossInput, options: Poli
   };
   try {
     const batch = gpu.batch('policy_loss');
-    encodePolicyLoss(batch, kernel, buffers, n, o);
+    kernel.encode(batch, buffers, n, o);
     batch.submit();
     const tokenLoss = new Float32Array(await gpu.read(buffers.loss, n * 4));
     const grad = new Float32Array(await gpu.read(buffers.grad, n * 4));

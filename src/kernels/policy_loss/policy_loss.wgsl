@@ -7,13 +7,13 @@
 // Gradients follow autograd's conventions: zero through an active clamp or the losing side of
 // max/min; where max's two sides are equal (r inside the clip range) both carry −A·r.
 
-struct Params { n: u32, lossBase: u32, _b: u32, _c: u32, clipLow: f32, clipHigh: f32, dualClip: f32, beta: f32 }
+struct Params { n: u32, lossBase: u32, _b: u32, _c: u32, clipLow: f32, clipHigh: f32, dualClip: f32, klBeta: f32 }
 
 @group(0) @binding(0) var<storage, read> logp: array<f32>;
 @group(0) @binding(1) var<storage, read> old: array<f32>;
 @group(0) @binding(2) var<storage, read> reference: array<f32>;
-@group(0) @binding(3) var<storage, read> advantage: array<f32>;
-@group(0) @binding(4) var<storage, read> weight: array<f32>;
+@group(0) @binding(3) var<storage, read> advantages: array<f32>;
+@group(0) @binding(4) var<storage, read> weights: array<f32>;
 @group(0) @binding(5) var<storage, read_write> loss: array<f32>; // per token, weighted, at lossBase + t
 @group(0) @binding(6) var<storage, read_write> grad: array<f32>; // d(total loss)/d logp_t
 @group(0) @binding(7) var<uniform> p: Params;
@@ -22,8 +22,8 @@ struct Params { n: u32, lossBase: u32, _b: u32, _c: u32, clipLow: f32, clipHigh:
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let t = invocationIndex(gid, 64u);
   if (t >= p.n) { return; }
-  let w = weight[t];
-  let a = advantage[t];
+  let w = weights[t];
+  let a = advantages[t];
   let delta = logp[t] - old[t];
   let dc = clamp(delta, -20.0, 20.0);
   let r = exp(dc);
@@ -43,6 +43,6 @@ fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
   let kRaw = exp(k) - k - 1.0;
   let kl = clamp(kRaw, -10.0, 10.0);
   let dkl = select(0.0, -(exp(k) - 1.0), abs(diff) < 20.0 && kRaw < 10.0);
-  loss[p.lossBase + t] = w * (pg + p.beta * kl);
-  grad[t] = w * (dpg + p.beta * dkl);
+  loss[p.lossBase + t] = w * (pg + p.klBeta * kl);
+  grad[t] = w * (dpg + p.klBeta * dkl);
 }

@@ -1,8 +1,7 @@
 import type { Llama3RopeScaling } from '../../model/config.js';
-import type { DispatchBatch } from '../../gpu/device.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { ComputeKernel } from '../../gpu/compute.js';
 import { defineKernel } from '../../gpu/kernel.js';
-import { params } from '../../gpu/params.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './rope.wgsl';
 import backwardSource from './rope.backward.wgsl';
@@ -62,33 +61,35 @@ export function ropeTable(positions: number, headDim: number, theta: number, sca
   return table;
 }
 
-/** Bias + RoPE on the fused q/k/v projection; q to `q`, k/v to the cache rows `meta` names. */
-export function encodeRope(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  buffers: { qkv: GPUBuffer; bias: GPUBuffer; meta: GPUBuffer; table: GPUBuffer; q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer },
-  shape: AttentionShape,
-): void {
-  const { T, heads, kvHeads, headDim } = shape;
-  const threads = (heads + kvHeads) * (headDim / 2) + kvHeads * headDim;
-  const b = buffers;
-  batch.dispatch(kernel, [b.qkv, b.bias, b.meta, b.table, b.q, b.kCache, b.vCache, params(T, heads, kvHeads, headDim)], [Math.ceil(threads / 64), T]);
+/** Threads per row of the RoPE kernels: one per rotated pair of q and k, one per value of v. */
+const ropeThreads = ({ heads, kvHeads, headDim }: AttentionShape) => (heads + kvHeads) * (headDim / 2) + kvHeads * headDim;
+
+export class Rope {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<Rope> {
+    return new Rope(await ComputeKernel.compile(gpu, ropeKernel));
+  }
+
+  /** Bias + RoPE on the fused q/k/v projection; q to `q`, k/v to the cache slots `rows` names. */
+  encode(batch: DispatchBatch, b: { qkv: GPUBuffer; bias: GPUBuffer; rows: GPUBuffer; table: GPUBuffer; q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer }, shape: AttentionShape): void {
+    const { T, heads, kvHeads, headDim } = shape;
+    this.kernel.dispatch(batch, b, { T, heads, kvHeads, headDim }, [Math.ceil(ropeThreads(shape) / 64), T]);
+  }
 }
 
-export const ropeBackwardKernel = defineKernel({
-  name: 'rope_backward',
-  code: `${rowsSource}\n${backwardSource}`,
-  entryPoint: 'main',
-});
+export const ropeBackwardKernel = defineKernel({ name: 'rope_backward', code: `${rowsSource}\n${backwardSource}`, entryPoint: 'main' });
 
-/** d(qkv) [T, (heads + 2 kvHeads)·d] from dQ, dK, dV of training rows (kvRow = row). */
-export function encodeRopeBackward(
-  batch: DispatchBatch,
-  kernel: CompiledKernel,
-  b: { dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer; meta: GPUBuffer; table: GPUBuffer; dqkv: GPUBuffer },
-  shape: AttentionShape,
-): void {
-  const { T, heads, kvHeads, headDim } = shape;
-  const threads = (heads + kvHeads) * (headDim / 2) + kvHeads * headDim;
-  batch.dispatch(kernel, [b.dQ, b.dK, b.dV, b.meta, b.table, b.dqkv, params(T, heads, kvHeads, headDim)], [Math.ceil(threads / 64), T]);
+export class RopeBackward {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<RopeBackward> {
+    return new RopeBackward(await ComputeKernel.compile(gpu, ropeBackwardKernel));
+  }
+
+  /** d(qkv) [T, (heads + 2 kvHeads)·d] from dQ, dK, dV of training rows (kvRow = row). */
+  encode(batch: DispatchBatch, b: { dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer; rows: GPUBuffer; table: GPUBuffer; dqkv: GPUBuffer }, shape: AttentionShape): void {
+    const { T, heads, kvHeads, headDim } = shape;
+    this.kernel.dispatch(batch, b, { T, heads, kvHeads, headDim }, [Math.ceil(ropeThreads(shape) / 64), T]);
+  }
 }

@@ -1,12 +1,19 @@
-import type { DispatchBatch } from '../../gpu/device.js';
+import type { DispatchBatch, Gpu } from '../../gpu/device.js';
+import { ComputeKernel } from '../../gpu/compute.js';
 import { defineKernel } from '../../gpu/kernel.js';
-import { params } from '../../gpu/params.js';
-import type { CompiledKernel } from '../../gpu/pipelines.js';
 import source from './transpose.wgsl';
 
 export const transposeKernel = defineKernel({ name: 'transpose', code: source, entryPoint: 'main' });
 
-/** out = xᵀ for an R×C row-major matrix. */
-export function encodeTranspose(batch: DispatchBatch, kernel: CompiledKernel, x: GPUBuffer, out: GPUBuffer, shape: { R: number; C: number }): void {
-  batch.dispatch(kernel, [x, out, params(shape.R, shape.C, 0, 0)], [Math.ceil(shape.C / 16), Math.ceil(shape.R / 16)]);
+export class Transpose {
+  private constructor(private readonly kernel: ComputeKernel) {}
+
+  static async create(gpu: Gpu): Promise<Transpose> {
+    return new Transpose(await ComputeKernel.compile(gpu, transposeKernel));
+  }
+
+  /** out = xᵀ for an R×C row-major matrix. */
+  encode(batch: DispatchBatch, b: { x: GPUBuffer; out: GPUBuffer }, { R, C }: { R: number; C: number }): void {
+    this.kernel.dispatch(batch, b, { R, C }, [Math.ceil(C / 16), Math.ceil(R / 16)]);
+  }
 }
