@@ -30,9 +30,13 @@ const info = gpu.adapter;
 const adapterName = [info.vendor, info.architecture, info.device, info.description].filter(Boolean).join(' ');
 const peak = info.isSoftware ? undefined : KNOWN_PEAKS.find((p) => p.match.test(adapterName));
 const picked = pickMatmulVariant(gpu);
-const variants: MatmulVariant[] = [picked, ...(['subgroup8', 'blocked', 'tiled'] as const).filter((v) => v !== picked && (v !== 'subgroup8' || gpu.features.has('subgroups')))];
+// On a GPU the variant depends on the shape (wide for many rows, gemv for few rows of weights).
+const pickedFor = (shape: MatmulShape) => pickMatmulVariant(gpu, shape);
+const variants: MatmulVariant[] = info.isSoftware
+  ? [picked, ...(['subgroup8', 'blocked', 'wide', 'tiled'] as const).filter((v) => v !== picked && (v !== 'subgroup8' || gpu.features.has('subgroups')))]
+  : ['wide', 'tiled'];
 console.log(`adapter: ${adapterName} (${info.isSoftware ? 'software' : 'GPU'}); features: ${[...gpu.features].sort().join(', ')}`);
-console.log(`peak: ${peak ? `${peak.name}: ${peak.fp32Tflops} TFLOP/s fp32, ${peak.gbPerS} GB/s` : 'not known for this adapter'}; ig-search picks matmul "${picked}"\n`);
+console.log(`peak: ${peak ? `${peak.name}: ${peak.fp32Tflops} TFLOP/s fp32, ${peak.gbPerS} GB/s` : 'not known for this adapter'}; ig-search picks matmul "${picked}" for mid-sized products\n`);
 
 // Matmul: a square, and the LM head of a 0.5B model at a scoring batch (HF weight layout).
 const big = info.isSoftware ? 1024 : 4096;
@@ -64,8 +68,8 @@ const matmulRows: Record<string, Record<string, number>> = {};
 for (const { name, shape } of MATMUL) {
   matmulRows[name] = {};
   for (const variant of variants) {
-    // The shared-memory tile is the GPU kernel: on a CPU adapter only the square, which it can finish.
-    if (info.isSoftware && variant === 'tiled' && shape.N > 4096) continue;
+    // The shared-memory tiles are the GPU kernels: on a CPU adapter only the square, which they can finish.
+    if (info.isSoftware && (variant === 'tiled' || variant === 'wide') && shape.N > 4096) continue;
     matmulRows[name]![variant] = await matmulGflops(variant, shape);
     console.log(`  ${name} ${variant}: ${matmulRows[name]![variant]!.toFixed(1)} GFLOP/s`);
   }
@@ -81,8 +85,8 @@ gpu.pool.release(src);
 gpu.pool.release(dst);
 const copyGbPerS = (2 * copyBytes) / copySeconds / 1e9;
 const gemv: MatmulShape = { M: 1, N: 4096, K: 4096, transposeB: true };
-const gemvGbPerS = (4 * gemv.N * gemv.K) / (flop(gemv) / (await matmulGflops(picked, gemv)) / 1e9) / 1e9;
-console.log(`  copy: ${copyGbPerS.toFixed(1)} GB/s; decode matvec 4096×4096 f32: ${gemvGbPerS.toFixed(1)} GB/s\n`);
+const gemvGbPerS = (4 * gemv.N * gemv.K) / (flop(gemv) / (await matmulGflops(pickedFor(gemv), gemv)) / 1e9) / 1e9;
+console.log(`  copy: ${copyGbPerS.toFixed(1)} GB/s; decode matvec 4096×4096 f32 (${pickedFor(gemv)}): ${gemvGbPerS.toFixed(1)} GB/s\n`);
 
 // Greedy decoding with the KV cache (prefill included), as bench/rollout.ts measures it.
 const checkpoint = writeRandomCheckpoint(QWEN05, 'gpu');
@@ -119,10 +123,10 @@ const torchLabel = t ? `torch ${t.device}` : 'torch';
 
 console.log('\nfp32 matmul, GFLOP/s');
 printTable(
-  ['shape', ...variants.map((v) => (v === picked ? `${v} (picked)` : v)), torchLabel, 'picked / torch', 'picked / fp32 peak'],
+  ['shape', 'picked', ...variants, torchLabel, 'picked / torch', 'picked / fp32 peak'],
   MATMUL.map(({ name, shape }, i) => {
-    const ours = matmulRows[name]![picked]!;
-    return [name, ...variants.map((v) => matmulRows[name]![v] ?? NaN), t?.matmul[i] ?? NaN, t ? ours / t.matmul[i]! : NaN, peak ? ours / (peak.fp32Tflops * 1000) : NaN];
+    const ours = matmulRows[name]![pickedFor(shape)]!;
+    return [name, pickedFor(shape), ...variants.map((v) => matmulRows[name]![v] ?? NaN), t?.matmul[i] ?? NaN, t ? ours / t.matmul[i]! : NaN, peak ? ours / (peak.fp32Tflops * 1000) : NaN];
   }),
 );
 console.log('\ngreedy decoding (prefill included)');
@@ -134,7 +138,7 @@ printTable(
   }),
 );
 
-const bestMatmul = Math.max(...MATMUL.map(({ name }) => matmulRows[name]![picked]!));
+const bestMatmul = Math.max(...MATMUL.map(({ name, shape }) => matmulRows[name]![pickedFor(shape)]!));
 const qwen16 = decodeRows.findIndex((r) => r.model.startsWith('Qwen') && r.batch === 16);
 const qwenTorch = t && qwen16 >= 0 ? (16 * decodeRows[qwen16]!.job.newTokens) / t.decode[qwen16]!.seconds : undefined;
 const path = writeResults('gpu', {
@@ -154,7 +158,7 @@ const path = writeResults('gpu', {
     decode_vs_torch_cuda: t?.device === 'cuda' && qwenTorch ? decodeRows[qwen16]!.tokensPerSecond / qwenTorch : null,
     // The same against whichever device PyTorch ran on.
     decode_vs_torch: qwenTorch ? decodeRows[qwen16]!.tokensPerSecond / qwenTorch : null,
-    matmul_vs_torch: t ? matmulRows[MATMUL[0]!.name]![picked]! / t.matmul[0]! : null,
+    matmul_vs_torch: t ? matmulRows[MATMUL[0]!.name]![pickedFor(MATMUL[0]!.shape)]! / t.matmul[0]! : null,
     dispatches_per_token_per_layer: qwen16 >= 0 ? decodeRows[qwen16]!.dispatchesPerToken / QWEN05.numLayers : null,
   },
 });

@@ -1,6 +1,7 @@
 /**
- * Matmul GFLOP/s: the variant ig-search picks for this adapter, the GPU-shaped tiled kernel and
- * a naive one-thread-per-output kernel, beside PyTorch fp32 on the CPU, same shapes, same run.
+ * Matmul GFLOP/s: the variant ig-search picks for this adapter and shape, the GPU-shaped kernels
+ * (wide 128×128, tiled 64×64, gemv for few rows) and a naive one-thread-per-output kernel, beside
+ * PyTorch fp32 on the CPU, same shapes, same run.
  * Shapes: squares 256…2048 and LM-head-shaped T×d · (V×d)ᵀ products (HF weight layout).
  *
  *   npm run bench -- matmul            # writes bench/results/matmul.json
@@ -21,7 +22,7 @@ const CASES: Case[] = [
 ];
 
 /** Skip a (slow) variant where one run would take longer than this at its expected speed. */
-const MAX_FLOP: Record<MatmulVariant, number> = { naive: 2.2e9, tiled: 3.5e10, blocked: Infinity, subgroup8: Infinity };
+const MAX_FLOP: Record<MatmulVariant, number> = { naive: 2.2e9, tiled: 3.5e10, wide: 7e10, gemv: 2e9, blocked: Infinity, subgroup8: Infinity };
 
 const flop = (s: MatmulShape) => 2 * s.M * s.N * s.K;
 
@@ -46,8 +47,8 @@ async function measure(gpu: Gpu, variant: MatmulVariant, shape: MatmulShape): Pr
 
 const gpu = await Gpu.request();
 const picked = pickMatmulVariant(gpu);
-const variants: MatmulVariant[] = [picked, ...(['subgroup8', 'blocked', 'tiled', 'naive'] as const).filter((v) => v !== picked && (v !== 'subgroup8' || gpu.features.has('subgroups')))];
-console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'}); ig-search picks "${picked}"`);
+const variants: MatmulVariant[] = [picked, ...(['subgroup8', 'blocked', 'wide', 'tiled', 'gemv', 'naive'] as const).filter((v) => v !== picked && (v !== 'subgroup8' || gpu.features.has('subgroups')))];
+console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.adapter.isSoftware ? 'CPU' : 'GPU'}); ig-search picks "${picked}" for mid-sized products`);
 console.log(`LP_NUM_THREADS=${process.env['LP_NUM_THREADS'] ?? '(Mesa default)'}\n`);
 
 const ours: Record<string, Record<string, number | null>> = {};
@@ -66,9 +67,11 @@ for (const { name, shape } of CASES) {
 const torch = runTorch<number[]>('bench/torch_matmul.py', CASES.map((c) => c.shape));
 if (torch.skipped) console.log(torch.skipped);
 
-const rows = CASES.map(({ name }, i) => {
+// On a GPU the variant depends on the shape (wide for many rows, gemv for few); a CPU adapter has one.
+const pickedFor = (shape: MatmulShape) => pickMatmulVariant(gpu, shape);
+const rows = CASES.map(({ name, shape }, i) => {
   const t = torch.result?.[i] ?? NaN;
-  const best = ours[name]![picked]!;
+  const best = ours[name]![pickedFor(shape)]!;
   return [name, ...variants.map((v) => ours[name]![v] ?? NaN), t, best / t];
 });
 console.log('');
@@ -76,19 +79,20 @@ printTable(['shape', ...variants.map((v) => `${v}${v === picked ? ' (ours)' : ''
 
 const at1024 = ours['1024³']!;
 const torch1024 = torch.result?.[2];
+const picked1024 = pickedFor(CASES[2]!.shape);
 const lmIndex = CASES.findIndex((c) => c.name.startsWith('LM 512'));
 const ratios = {
-  vs_torch_cpu: torch1024 ? at1024[picked]! / torch1024 : null,
-  vs_naive_wgsl: at1024['naive'] ? at1024[picked]! / at1024['naive'] : null,
-  vs_tiled_wgsl: at1024['tiled'] ? at1024[picked]! / at1024['tiled'] : null,
-  vs_blocked_wgsl: at1024['blocked'] && picked !== 'blocked' ? at1024[picked]! / at1024['blocked'] : null,
-  lm_vs_torch_cpu: torch.result ? ours[CASES[lmIndex]!.name]![picked]! / torch.result[lmIndex]! : null,
+  vs_torch_cpu: torch1024 ? at1024[picked1024]! / torch1024 : null,
+  vs_naive_wgsl: at1024['naive'] ? at1024[picked1024]! / at1024['naive'] : null,
+  vs_tiled_wgsl: at1024['tiled'] && picked1024 !== 'tiled' ? at1024[picked1024]! / at1024['tiled'] : null,
+  vs_blocked_wgsl: at1024['blocked'] && picked1024 !== 'blocked' ? at1024[picked1024]! / at1024['blocked'] : null,
+  lm_vs_torch_cpu: torch.result ? ours[CASES[lmIndex]!.name]![pickedFor(CASES[lmIndex]!.shape)]! / torch.result[lmIndex]! : null,
 };
 console.log(`\nratios: ${JSON.stringify(ratios)}`);
 const path = writeResults('matmul', {
   adapter: gpu.adapter,
   lpNumThreads: process.env['LP_NUM_THREADS'] ?? null,
-  picked,
+  picked: Object.fromEntries(CASES.map(({ name, shape }) => [name, pickedFor(shape)])),
   torch: torch.torch ?? null,
   torchSkipped: torch.skipped ?? null,
   unit: 'GFLOP/s (median of repeated runs, fp32)',

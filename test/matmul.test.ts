@@ -19,6 +19,7 @@ const SHAPES: MatmulShape[] = [
   { M: 17, N: 65, K: 33 },
   { M: 64, N: 64, K: 64 },
   { M: 70, N: 130, K: 129 },
+  { M: 150, N: 260, K: 41 }, // more than one 128×128 tile each way
   { M: 5, N: 200, K: 3 },
   { M: 33, N: 9, K: 300 },
   { M: 9, N: 31, K: 20, batch: 3 },
@@ -26,7 +27,8 @@ const SHAPES: MatmulShape[] = [
 ];
 
 function variants(): MatmulVariant[] {
-  return gpu.features.has('subgroups') ? ['tiled', 'subgroup8', 'blocked', 'naive'] : ['tiled', 'blocked', 'naive'];
+  // The GPU variants (tiled, wide, gemv) run here too: CI covers code that only a GPU would pick.
+  return gpu.features.has('subgroups') ? ['tiled', 'wide', 'gemv', 'subgroup8', 'blocked', 'naive'] : ['tiled', 'wide', 'gemv', 'blocked', 'naive'];
 }
 
 describe('matmul matches the f64 reference', () => {
@@ -147,10 +149,17 @@ describe('matmul matches the f64 reference', () => {
     }
   });
 
-  it('picks subgroup8 on an 8-lane CPU adapter, blocked on other CPU adapters, tiled on GPUs', () => {
+  it('picks subgroup8 on an 8-lane CPU adapter, blocked on other CPU adapters; on GPUs gemv for few rows of N×K weights, wide for many, tiled between', () => {
     const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
     const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8 && gpu.features.has('subgroups');
     expect(pickMatmulVariant(gpu)).toBe(!isSoftware ? 'tiled' : eightLanes ? 'subgroup8' : 'blocked');
+    // The GPU rule, on an adapter described as a discrete GPU (the choice reads only adapter info and limits).
+    const discrete = { adapter: { ...gpu.adapter, isSoftware: false }, features: new Set<string>(), limits: { maxComputeWorkgroupsPerDimension: 65535 } } as unknown as Gpu;
+    const pick = (M: number, N: number, transposeB: boolean) => pickMatmulVariant(discrete, { M, N, transposeB });
+    expect([pick(1, 896, true), pick(16, 151936, true), pick(17, 896, true), pick(16, 896, false)]).toEqual(['gemv', 'gemv', 'tiled', 'tiled']);
+    expect([pick(128, 128, true), pick(4096, 896, false), pick(4096, 64, true), pick(127, 4096, true)]).toEqual(['wide', 'wide', 'tiled', 'tiled']);
+    expect(pick(1, 8 * 70000, true)).toBe('tiled'); // more column groups than one grid dimension holds
+    expect(pickMatmulVariant(discrete)).toBe('tiled');
   });
 });
 

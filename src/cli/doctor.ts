@@ -54,7 +54,7 @@ export async function doctor(options: { size?: number; log?: (line: string) => v
   }
 
   const size = options.size ?? 1024;
-  const variant = pickMatmulVariant(gpu);
+  const variant = pickMatmulVariant(gpu, { M: size, N: size });
   const mm = await Matmul.create(gpu, { variant });
   const a = new Float32Array(size * size);
   const b = new Float32Array(size * size);

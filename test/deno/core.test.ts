@@ -15,7 +15,7 @@ function lcg(seed: number): () => number {
 Deno.test('matmul through the Deno bundle matches the reference', async () => {
   const gpu = await Gpu.request();
   const rng = lcg(3);
-  const variants = gpu.features.has('subgroups') ? (['tiled', 'subgroup8', 'blocked', 'naive'] as const) : (['tiled', 'blocked', 'naive'] as const);
+  const variants = gpu.features.has('subgroups') ? (['tiled', 'wide', 'gemv', 'subgroup8', 'blocked', 'naive'] as const) : (['tiled', 'wide', 'gemv', 'blocked', 'naive'] as const);
   for (const shape of [{ M: 37, N: 70, K: 45 }, { M: 8, N: 33, K: 17, batch: 2, transposeB: true }]) {
     const batch = shape.batch ?? 1;
     const a = Float32Array.from({ length: batch * shape.M * shape.K }, rng);

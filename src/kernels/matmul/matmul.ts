@@ -1,8 +1,10 @@
 /**
- * Batched fp32 matmul, C[b] = A[b] · B[b] or A[b] · B[b]ᵀ, in variants chosen per adapter:
+ * Batched fp32 matmul, C[b] = A[b] · B[b] or A[b] · B[b]ᵀ, in variants chosen per adapter and shape:
  * `subgroup8` for CPU adapters with 8-lane subgroups (lavapipe under Dawn), `blocked` for other
- * CPU adapters (lavapipe under Deno's wgpu, SwiftShader), `tiled` (shared memory) for GPUs, and
- * `naive`, the one-thread-per-output baseline the benchmark compares against.
+ * CPU adapters (lavapipe under Deno's wgpu, SwiftShader); on GPUs `wide` (128×128 register-blocked
+ * tiles) for many rows, `gemv` (K split over 32 invocations per column) for few rows of N×K weights,
+ * `tiled` (64×64) between; and `naive`, the one-thread-per-output baseline the benchmark compares
+ * against. Every variant is correct for every shape; the choice is only about speed.
  */
 import { IgSearchError } from '../../errors.js';
 import type { DispatchBatch, Gpu } from '../../gpu/device.js';
@@ -12,6 +14,9 @@ import naiveSource from './naive.wgsl';
 import tiledSource from './matmul.wgsl';
 import blockedSource from './matmul_blocked.wgsl';
 import subgroupSource from './matmul_subgroup8.wgsl';
+import wideSource from './matmul_wide.wgsl';
+import gemvSource from './matmul_gemv.wgsl';
+import commonSource from './matmul.common.wgsl';
 
 export interface MatmulShape {
   M: number;
@@ -27,7 +32,7 @@ export interface MatmulShape {
   ldc?: number;
 }
 
-export type MatmulVariant = 'tiled' | 'subgroup8' | 'blocked' | 'naive';
+export type MatmulVariant = 'tiled' | 'wide' | 'gemv' | 'subgroup8' | 'blocked' | 'naive';
 
 /** How a weight operand is stored: f32, or two bytes per value (f16, or bf16 packed two per u32 word). */
 export type StorageDtype = 'f32' | 'f16' | 'bf16';
@@ -38,6 +43,8 @@ export const storageBytes = (dtype: StorageDtype): number => (dtype === 'f32' ? 
 
 const VARIANTS: Record<MatmulVariant, { name: string; source: string; tileRows: number; tileCols: number }> = {
   tiled: { name: 'matmul', source: tiledSource, tileRows: 64, tileCols: 64 },
+  wide: { name: 'matmul_wide', source: wideSource, tileRows: 128, tileCols: 128 },
+  gemv: { name: 'matmul_gemv', source: gemvSource, tileRows: 8, tileCols: 8 },
   subgroup8: { name: 'matmul_subgroup8', source: subgroupSource, tileRows: 16, tileCols: 128 },
   blocked: { name: 'matmul_blocked', source: blockedSource, tileRows: 64, tileCols: 64 },
   naive: { name: 'matmul_naive', source: naiveSource, tileRows: 16, tileCols: 16 },
@@ -112,18 +119,33 @@ function matmulKernel(variant: MatmulVariant, dtype: StorageDtype, prologue: Mat
     const v = VARIANTS[variant];
     const b = B_STORAGE[dtype];
     const name = `${v.name}${dtype === 'f32' ? '' : `_${dtype}b`}${prologue === 'none' ? '' : `_${prologue}`}`;
-    kernel = defineKernel({ name, code: `${b.enable}${v.source}\n${A_PROLOGUE[prologue]}\n${b.declare}\n`, entryPoint: 'main' });
+    kernel = defineKernel({ name, code: `${b.enable}${v.source}\n${commonSource}\n${A_PROLOGUE[prologue]}\n${b.declare}\n`, entryPoint: 'main' });
     kernels.set(key, kernel);
   }
   return kernel;
 }
 
-/** The fastest variant this device can run. */
-export function pickMatmulVariant(gpu: Gpu): MatmulVariant {
+/** Rows at or below which a GPU multiplies N×K weights with `gemv`; at or above `WIDE_ROWS` (and as many columns), `wide`. */
+export const GEMV_ROWS = 16;
+export const WIDE_ROWS = 128;
+
+/**
+ * The fastest variant this device runs for `shape` (without a shape: for a mid-sized product). CPU
+ * adapters have one variant for every shape; GPUs pick by the number of rows.
+ */
+export function pickMatmulVariant(gpu: Gpu, shape?: Pick<MatmulShape, 'M' | 'N' | 'transposeB'>): MatmulVariant {
   const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
   const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8;
-  if (!isSoftware) return 'tiled';
-  return eightLanes && gpu.features.has('subgroups') ? 'subgroup8' : 'blocked';
+  if (isSoftware) return eightLanes && gpu.features.has('subgroups') ? 'subgroup8' : 'blocked';
+  if (!shape) return 'tiled';
+  if (shape.transposeB && shape.M <= GEMV_ROWS && Math.ceil(shape.N / VARIANTS.gemv.tileCols) <= gpu.limits.maxComputeWorkgroupsPerDimension) return 'gemv';
+  return shape.M >= WIDE_ROWS && shape.N >= WIDE_ROWS ? 'wide' : 'tiled';
+}
+
+/** The variants a Matmul compiled without a forced variant may use on this device. */
+function candidateVariants(gpu: Gpu, transposeB: boolean): MatmulVariant[] {
+  if (gpu.adapter.isSoftware) return [pickMatmulVariant(gpu)];
+  return transposeB ? ['tiled', 'wide', 'gemv'] : ['tiled', 'wide'];
 }
 
 export interface MatmulOptions {
@@ -136,7 +158,7 @@ export interface MatmulOptions {
   dtypeB?: StorageDtype;
   /** C += A·B (the residual stream adds a projection in place). */
   accumulate?: boolean;
-  /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu)`. */
+  /** Force a variant (benchmarks, tests); default `pickMatmulVariant(gpu, shape)` at each product. */
   variant?: MatmulVariant;
   /** What is done to A as it loads (default 'none'; see `MatmulPrologue`). */
   prologue?: MatmulPrologue;
@@ -150,19 +172,32 @@ export interface PrologueOperands {
   rowIndex?: GPUBuffer;
 }
 
-/** A compiled matmul for one (variant, transposeB); encodes dispatches into a `DispatchBatch`. */
+/** A compiled matmul for one (transposeB, accumulate, B storage, prologue); encodes dispatches into a `DispatchBatch`. */
 export class Matmul {
   private constructor(
-    readonly variant: MatmulVariant,
+    private readonly gpu: Gpu,
+    /** The forced variant, or undefined: each product picks by its shape. */
+    private readonly forced: MatmulVariant | undefined,
     readonly transposeB: boolean,
     readonly accumulate: boolean,
     readonly dtypeB: StorageDtype,
     readonly prologue: MatmulPrologue,
-    private readonly kernel: ComputeKernel,
+    private readonly kernels: Partial<Record<MatmulVariant, ComputeKernel>>,
   ) {}
 
+  /** The variant a product of `shape` runs with. */
+  variantFor(shape: Pick<MatmulShape, 'M' | 'N'>): MatmulVariant {
+    return this.forced ?? pickMatmulVariant(this.gpu, { ...shape, transposeB: this.transposeB });
+  }
+
+  /** The variant a mid-sized product runs with (what `ig-search doctor` and the benches report). */
+  get variant(): MatmulVariant {
+    return this.forced ?? pickMatmulVariant(this.gpu);
+  }
+
   static async create(gpu: Gpu, options: MatmulOptions = {}): Promise<Matmul> {
-    const variant = options.variant ?? pickMatmulVariant(gpu);
+    const variant = options.variant;
+    if (variant !== undefined && !(variant in VARIANTS)) throw new IgSearchError('INVALID_ARGUMENT', `matmul variant must be one of ${Object.keys(VARIANTS).join(', ')}, got ${JSON.stringify(variant)}`);
     if (variant === 'subgroup8' && !gpu.features.has('subgroups')) {
       throw new IgSearchError('INVALID_ARGUMENT', 'matmul variant "subgroup8" needs the WebGPU "subgroups" feature, which this device lacks');
     }
@@ -176,8 +211,10 @@ export class Matmul {
     if (!(normEps > 0)) throw new IgSearchError('INVALID_ARGUMENT', `normEps must be positive, got ${normEps}`);
     const constants: Record<string, number> = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
     if (prologue === 'norm' || prologue === 'normIndirect') constants.NORM_EPS = normEps;
-    const kernel = await ComputeKernel.compile(gpu, matmulKernel(variant, dtypeB, prologue), constants);
-    return new Matmul(variant, transposeB, accumulate, dtypeB, prologue, kernel);
+    const variants = variant ? [variant] : candidateVariants(gpu, transposeB);
+    const compiled = await Promise.all(variants.map((v) => ComputeKernel.compile(gpu, matmulKernel(v, dtypeB, prologue), constants)));
+    const kernels = Object.fromEntries(variants.map((v, i) => [v, compiled[i]!]));
+    return new Matmul(gpu, variant, transposeB, accumulate, dtypeB, prologue, kernels);
   }
 
   /**
@@ -212,8 +249,9 @@ export class Matmul {
     }
     const ldc = shape.ldc ?? N;
     const params = { M, N, K, batch: count, strideA, strideB: shape.broadcastB ? 0 : K * N, strideC: M * ldc, ldc };
-    const { tileRows, tileCols } = VARIANTS[this.variant];
-    this.kernel.dispatch(batch, buffers, params, [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
+    const variant = this.variantFor({ M, N });
+    const { tileRows, tileCols } = VARIANTS[variant];
+    this.kernels[variant]!.dispatch(batch, buffers, params, [Math.ceil(N / tileCols), Math.ceil(M / tileRows), count]);
   }
 }
 

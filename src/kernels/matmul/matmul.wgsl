@@ -6,20 +6,7 @@
 // and 4 of B, then all 256 read the slab 64 times from workgroup memory.
 // Shapes need not be multiples of the tile: out-of-range loads read 0, stores are masked.
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
-}
-
-// B is stored N×K (HF `Linear.weight` layout: y = x · Wᵀ) instead of K×N.
-override TRANSPOSE_B: bool = false;
-// C += A·B instead of C = A·B (residual connections without a separate add).
-override ACCUMULATE: bool = false;
-
-// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
-// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+// Params, TRANSPOSE_B, ACCUMULATE, C: matmul.common.wgsl; A and B: matmul.ts (read through aRow/aAt/rowScale, bAt).
 
 const TILE = 64u;
 const SLAB = 16u;

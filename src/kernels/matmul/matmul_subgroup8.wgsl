@@ -13,19 +13,7 @@
 
 enable subgroups;
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
-}
-
-override TRANSPOSE_B: bool = false;
-// C += A·B instead of C = A·B (residual connections without a separate add).
-override ACCUMULATE: bool = false;
-
-// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
-// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+// Params, TRANSPOSE_B, ACCUMULATE, C: matmul.common.wgsl; A and B: matmul.ts (read through aRow/aAt/rowScale, bAt).
 
 const LANES = 8u;
 const ROWS = 16u; // rows per tile: each lane loads SPANS of them

@@ -1,19 +1,7 @@
 // Batched C[b] = A[b] · B[b] (or · B[b]^T), one invocation per output element. The baseline the
 // benchmark compares the tuned variants against; also the easiest kernel to read.
 
-struct Params {
-  M: u32, N: u32, K: u32, batch: u32,
-  strideA: u32, strideB: u32, strideC: u32, ldc: u32, // ldc: row stride of C (N when C is packed)
-}
-
-override TRANSPOSE_B: bool = false;
-// C += A·B instead of C = A·B (residual connections without a separate add).
-override ACCUMULATE: bool = false;
-
-// A (binding 0) and B (binding 1) come from matmul.ts, read only through aRow/aAt/rowScale (A: plain, or
-// RMSNorm / SwiGLU folded into the load) and bAt (B stored as f32, f16 or bf16).
-@group(0) @binding(2) var<storage, read_write> c: array<f32>;
-@group(0) @binding(3) var<uniform> p: Params;
+// Params, TRANSPOSE_B, ACCUMULATE, C: matmul.common.wgsl; A and B: matmul.ts (read through aRow/aAt/rowScale, bAt).
 
 @compute @workgroup_size(16, 16)
 fn main(@builtin(global_invocation_id) gid: vec3<u32>) {
