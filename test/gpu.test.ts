@@ -124,6 +124,33 @@ describe('pipelines and dispatch', () => {
     for (const b of [src, dst]) gpu.pool.release(b);
   });
 
+  it('parameters go to per-batch slots: batches recorded side by side and submitted in either order each see their own; a repeated batch makes no new bind group', async () => {
+    const compiled = await gpu.kernel(addOne);
+    const [a, b] = [gpu.upload(new Float32Array(100)), gpu.upload(new Float32Array(100))];
+    const first = gpu.batch();
+    const second = gpu.batch();
+    first.dispatch(compiled, [a, new Uint32Array([100, 0, 0, 0])], [2]); // slot 0 of the first batch: n = 100
+    second.dispatch(compiled, [b, new Uint32Array([30, 0, 0, 0])], [2]); // slot 0 of the second: n = 30
+    second.dispatch(compiled, [b, new Uint32Array([10, 0, 0, 0])], [2]);
+    second.submit();
+    first.submit();
+    const [outA, outB] = [new Float32Array(await gpu.read(a, 400)), new Float32Array(await gpu.read(b, 400))];
+    for (let i = 0; i < 100; i++) {
+      expect(outA[i]).toBe(1);
+      expect(outB[i]).toBe((i < 30 ? 1 : 0) + (i < 10 ? 1 : 0));
+    }
+    const made = compiled.bindGroups.size;
+    for (const n of [7, 9]) {
+      const again = gpu.batch();
+      again.dispatch(compiled, [a, new Uint32Array([n, 0, 0, 0])], [2]);
+      again.dispatch(compiled, [b, new Uint32Array([n, 0, 0, 0])], [2]);
+      again.submit();
+    }
+    expect(compiled.bindGroups.size).toBe(made); // same buffers in the same slots: cached groups, new parameters
+    expect(Array.from(new Float32Array(await gpu.read(a, 40)))).toEqual(new Array(10).fill(0).map((_, i) => 1 + (i < 7 ? 1 : 0) + (i < 9 ? 1 : 0)));
+    for (const x of [a, b]) gpu.pool.release(x);
+  });
+
   it('a WGSL error is a GPU_ERROR naming the kernel and line', async () => {
     const broken = defineKernel({ name: 'test_broken', code: '@compute @workgroup_size(1)\nfn main() { let x: f32 = undefined_thing; }', entryPoint: 'main', bindings: [] });
     const err = await gpu.kernel(broken).catch((e) => e);

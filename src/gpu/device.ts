@@ -56,6 +56,8 @@ const NO_ADAPTER_HINT: Record<RuntimeName, string> = {
 export class Gpu {
   readonly pool: BufferPool;
   readonly pipelines: PipelineCache;
+  /** Where dispatches' uniform parameters live (see ParamsArena). */
+  readonly params: ParamsArena;
   readonly limits: GPUSupportedLimits;
   readonly features: ReadonlySet<string>;
   /** Set when the device is lost; every later call fails with DEVICE_LOST. */
@@ -73,6 +75,7 @@ export class Gpu {
     this.features = new Set(device.features);
     this.pool = new BufferPool(device, device.limits.maxBufferSize);
     this.pipelines = new PipelineCache(device, device.limits);
+    this.params = new ParamsArena(device, device.limits);
     device.lost.then((info) => {
       this.lostReason = `${info.reason}: ${info.message}`;
     });
@@ -204,14 +207,53 @@ export interface BufferSlice {
 }
 
 /**
- * Dispatches recorded into one compute pass. Uniform parameters are passed as typed arrays and
- * land in pooled uniform buffers that go back to the pool only after `submit()`: reusing one
- * earlier would let a later `writeBuffer` overwrite parameters of a dispatch not yet executed.
+ * Kernel parameters live in uniform "pages" the device keeps for its lifetime: 256 slots of
+ * `slotBytes` (the uniform offset alignment) each. A batch gives its n-th dispatch slot n and writes
+ * each page it used once, at submit — so a dispatch costs no buffer and no write of its own, and
+ * since a decode step's n-th dispatch binds the same buffers and slot as the last step's, its bind
+ * group is made once and then reused. (A dynamic offset per dispatch instead of a slot per bind group
+ * was measured: lavapipe ran such dispatches 2–3× slower.)
+ */
+export class ParamsArena {
+  static readonly SLOTS_PER_PAGE = 256;
+  readonly slotBytes: number;
+  private readonly pages: GPUBuffer[] = [];
+
+  constructor(private readonly device: GPUDevice, limits: GPUSupportedLimits) {
+    this.slotBytes = Math.max(256, limits.minUniformBufferOffsetAlignment);
+  }
+
+  page(index: number): GPUBuffer {
+    while (this.pages.length <= index) {
+      this.pages.push(this.device.createBuffer({ size: this.slotBytes * ParamsArena.SLOTS_PER_PAGE, usage: BufferUsage.UNIFORM | BufferUsage.COPY_DST, label: `params[${this.pages.length}]` }));
+    }
+    return this.pages[index]!;
+  }
+}
+
+/** A stable small number per buffer, for bind-group cache keys. */
+const bufferIds = new WeakMap<GPUBuffer, number>();
+let nextBufferId = 1;
+function bufferId(buffer: GPUBuffer): number {
+  let id = bufferIds.get(buffer);
+  if (id === undefined) bufferIds.set(buffer, (id = nextBufferId++));
+  return id;
+}
+
+/** Bind groups kept per pipeline before the cache starts over (a bound on memory, not a tuning knob). */
+const MAX_BIND_GROUPS = 1024;
+
+/**
+ * Dispatches recorded into one compute pass. Uniform parameters are passed as typed arrays and land
+ * in slots of the device's parameter arena, written when the batch is submitted (queue writes are
+ * ordered after earlier submissions, so a slot a previous batch still reads is not overwritten early).
  */
 export class DispatchBatch {
   private readonly encoder: GPUCommandEncoder;
   private pass: GPUComputePassEncoder;
-  private readonly transient: GPUBuffer[] = [];
+  /** Parameter bytes by slot, for the pages written at submit. */
+  private params = new Uint8Array(0);
+  private slots = 0;
 
   constructor(
     private readonly gpu: Gpu,
@@ -223,7 +265,7 @@ export class DispatchBatch {
 
   /**
    * Records one dispatch. `resources` follow the kernel's binding order: a GPUBuffer or a slice of
-   * one for storage bindings, a typed array for uniform bindings.
+   * one for storage bindings, a typed array for the uniform binding.
    */
   dispatch(compiled: CompiledKernel, resources: readonly (GPUBuffer | BufferSlice | ArrayBufferView)[], workgroups: readonly [number, number?, number?]): void {
     const { kernel, pipeline, layout } = compiled;
@@ -240,29 +282,61 @@ export class DispatchBatch {
         );
       }
     }
-    const entries = resources.map((resource, binding): GPUBindGroupEntry => {
+    const arena = this.gpu.params;
+    let key = '';
+    let uniform: { binding: number; bytes: ArrayBufferView; size: number } | undefined;
+    const slices = resources.map((resource, binding): BufferSlice | undefined => {
       if (ArrayBuffer.isView(resource)) {
-        const uniform = this.gpu.pool.acquire(alignTo16(resource.byteLength), BufferUsage.UNIFORM | BufferUsage.COPY_DST, `${kernel.name}.params`);
-        this.gpu.device.queue.writeBuffer(uniform, 0, resource.buffer, resource.byteOffset, resource.byteLength);
-        this.transient.push(uniform);
-        return { binding, resource: { buffer: uniform, size: alignTo16(resource.byteLength) } };
+        const size = alignTo16(resource.byteLength);
+        if (size > arena.slotBytes) throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: ${resource.byteLength} bytes of parameters exceed a ${arena.slotBytes}-byte slot`);
+        uniform = { binding, bytes: resource, size };
+        return undefined;
       }
       const slice = 'buffer' in resource ? resource : { buffer: resource, offset: 0, size: resource.size };
-      if (kernel.bindings[binding]!.access !== 'uniform' && slice.size > limits.maxStorageBufferBindingSize) {
+      const name = kernel.bindings[binding]!.name;
+      if (kernel.bindings[binding]!.access === 'uniform') {
+        // A caller's own uniform buffer: bound as given.
+        key += `u${bufferId(slice.buffer)}:${slice.offset}:${slice.size},`;
+        return slice;
+      }
+      if (slice.size > limits.maxStorageBufferBindingSize) {
         throw new IgSearchError(
           'LIMIT_EXCEEDED',
-          `kernel ${kernel.name}: binding ${kernel.bindings[binding]!.name} ("${slice.buffer.label}") is ${slice.size} bytes, over maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
+          `kernel ${kernel.name}: binding ${name} ("${slice.buffer.label}") is ${slice.size} bytes, over maxStorageBufferBindingSize ${limits.maxStorageBufferBindingSize}`,
           { hint: 'split the work into chunks that fit the binding limit' },
         );
       }
       if (slice.offset % limits.minStorageBufferOffsetAlignment !== 0) {
-        throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: binding ${kernel.bindings[binding]!.name} offset ${slice.offset} is not a multiple of ${limits.minStorageBufferOffsetAlignment}`);
+        throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: binding ${name} offset ${slice.offset} is not a multiple of ${limits.minStorageBufferOffsetAlignment}`);
       }
-      return { binding, resource: slice };
+      key += `${bufferId(slice.buffer)}:${slice.offset}:${slice.size},`;
+      return slice;
     });
+    let page = -1;
+    let slotOffset = 0;
+    if (uniform) {
+      const slot = this.slots++;
+      page = Math.floor(slot / ParamsArena.SLOTS_PER_PAGE);
+      const at = slot * arena.slotBytes;
+      if (this.params.length < at + arena.slotBytes) {
+        const grown = new Uint8Array(Math.max(at + arena.slotBytes, 2 * this.params.length));
+        grown.set(this.params);
+        this.params = grown;
+      }
+      this.params.set(new Uint8Array(uniform.bytes.buffer, uniform.bytes.byteOffset, uniform.bytes.byteLength), at);
+      slotOffset = (slot % ParamsArena.SLOTS_PER_PAGE) * arena.slotBytes;
+      key += `p${page}:${slotOffset}:${uniform.size}`;
+    }
+    let group = compiled.bindGroups.get(key);
+    if (!group) {
+      const entries = slices.map((slice, binding): GPUBindGroupEntry => (slice ? { binding, resource: slice } : { binding, resource: { buffer: arena.page(page), offset: slotOffset, size: uniform!.size } }));
+      group = this.gpu.device.createBindGroup({ layout, entries, label: kernel.name });
+      if (compiled.bindGroups.size >= MAX_BIND_GROUPS) compiled.bindGroups.clear();
+      compiled.bindGroups.set(key, group);
+    }
     this.gpu.dispatchCount++;
     this.pass.setPipeline(pipeline);
-    this.pass.setBindGroup(0, this.gpu.device.createBindGroup({ layout, entries, label: kernel.name }));
+    this.pass.setBindGroup(0, group);
     if (x > 0 && y > 0 && z > 0) this.pass.dispatchWorkgroups(x, y, z);
   }
 
@@ -275,9 +349,14 @@ export class DispatchBatch {
 
   submit(): void {
     this.pass.end();
+    const { slotBytes } = this.gpu.params;
+    const perPage = ParamsArena.SLOTS_PER_PAGE;
+    for (let page = 0; page * perPage < this.slots; page++) {
+      const used = Math.min(perPage, this.slots - page * perPage) * slotBytes;
+      this.gpu.device.queue.writeBuffer(this.gpu.params.page(page), 0, this.params.buffer, page * perPage * slotBytes, used);
+    }
     this.gpu.device.queue.submit([this.encoder.finish()]);
-    for (const buffer of this.transient) this.gpu.pool.release(buffer);
-    this.transient.length = 0;
+    this.slots = 0;
   }
 }
 

@@ -13,6 +13,11 @@ export interface CompiledKernel {
   readonly kernel: Kernel;
   readonly pipeline: GPUComputePipeline;
   readonly layout: GPUBindGroupLayout;
+  /**
+   * Bind groups made for this pipeline, by the identity of the resources bound and the parameter
+   * slot (DispatchBatch keeps it): a decode step binds what the last one bound, so it makes none.
+   */
+  readonly bindGroups: Map<string, GPUBindGroup>;
 }
 
 const bufferType: Record<Access, GPUBufferBindingType> = {
@@ -68,7 +73,7 @@ export class PipelineCache {
         layout: this.device.createPipelineLayout({ bindGroupLayouts: [layout], label: kernel.name }),
         compute: { module, entryPoint: kernel.entryPoint, constants: { ...constants } },
       });
-      return { kernel, pipeline, layout };
+      return { kernel, pipeline, layout, bindGroups: new Map() };
     } catch (e) {
       throw new IgSearchError('GPU_ERROR', `cannot create pipeline ${kernel.name} with ${JSON.stringify(constants)}: ${(e as Error).message}`, {
         cause: e,
