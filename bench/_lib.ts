@@ -41,7 +41,8 @@ export function runTorch<T>(script: string, input: unknown): { result?: T; skipp
   const env = { ...process.env };
   delete env['OPENBLAS_CORETYPE'];
   delete env['OPENBLAS_L2_SIZE'];
-  const run = spawnSync('/usr/bin/python3', [script], { input: JSON.stringify(input), encoding: 'utf8', env, timeout: 1_800_000 });
+  const python = process.env['IG_SEARCH_PYTHON'] ?? '/usr/bin/python3'; // another interpreter on a machine whose PyTorch lives elsewhere
+  const run = spawnSync(python, [script], { input: JSON.stringify(input), encoding: 'utf8', env, timeout: 1_800_000 });
   if (run.error || run.status !== 0) {
     const reason = run.error?.message ?? run.stderr.trim().split('\n').pop() ?? `exit ${run.status}`;
     return { skipped: `PyTorch side not run: ${reason} (install with: bash scripts/setup.sh --bench)` };
