@@ -18,17 +18,6 @@ var<workgroup> tileA: array<vec4<f32>, 256>; // [SLAB][QUADS]: rows 4q…4q+3 of
 var<workgroup> tileB: array<vec4<f32>, 256>; // [SLAB][QUADS]: columns 4q…4q+3 of B at one k
 var<workgroup> rowSq: array<f32, 256>;       // a folded RMSNorm's per-row partial sums, two per row
 
-fn loadA(base: u32, m: u32, k: u32) -> vec2<f32> {
-  if (m < p.M && k < p.K) { return aAt(aRow(base, m), k); }
-  return vec2<f32>(0.0);
-}
-
-fn loadB(base: u32, k: u32, n: u32) -> f32 {
-  if (k >= p.K || n >= p.N) { return 0.0; }
-  if (TRANSPOSE_B) { return bAt(base + n * p.K + k); }
-  return bAt(base + k * p.N + n);
-}
-
 @compute @workgroup_size(16, 16)
 fn main(@builtin(local_invocation_id) lid: vec3<u32>, @builtin(workgroup_id) wid: vec3<u32>) {
   let baseA = wid.z * p.strideA;
