@@ -27,10 +27,6 @@ export class ComputeKernel {
     return new ComputeKernel(await gpu.kernel(kernel, constants));
   }
 
-  get name(): string {
-    return this.compiled.kernel.name;
-  }
-
   /**
    * Records one dispatch. `buffers` names every storage binding of the WGSL (no more, no fewer);
    * `params` every non-padding field of its uniform struct (padding fields, `_…`, default to 0;
@@ -55,7 +51,7 @@ export class ComputeKernel {
 const EMPTY = new Uint32Array(0);
 
 /** The uniform struct's bytes from named fields. */
-export function packParams(kernel: Kernel, values: Readonly<Record<string, number>>): Uint32Array {
+function packParams(kernel: Kernel, values: Readonly<Record<string, number>>): Uint32Array {
   const fields = kernel.params;
   if (!fields) throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: its uniform is not a struct of u32/i32/f32 fields, so parameters cannot be passed by name`);
   const out = new Uint32Array(Math.ceil(fields.length / 4) * 4);

@@ -284,12 +284,12 @@ export class DispatchBatch {
     }
     const arena = this.gpu.params;
     let key = '';
-    let uniform: { binding: number; bytes: ArrayBufferView; size: number } | undefined;
+    let uniform: { bytes: ArrayBufferView; size: number } | undefined;
     const slices = resources.map((resource, binding): BufferSlice | undefined => {
       if (ArrayBuffer.isView(resource)) {
         const size = alignTo16(resource.byteLength);
         if (size > arena.slotBytes) throw new IgSearchError('INVALID_ARGUMENT', `kernel ${kernel.name}: ${resource.byteLength} bytes of parameters exceed a ${arena.slotBytes}-byte slot`);
-        uniform = { binding, bytes: resource, size };
+        uniform = { bytes: resource, size };
         return undefined;
       }
       const slice = 'buffer' in resource ? resource : { buffer: resource, offset: 0, size: resource.size };

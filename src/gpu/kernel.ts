@@ -37,11 +37,7 @@ const DECLARATION = /@group\(0\)\s*@binding\((\d+)\)\s*var<\s*(uniform|storage\s
 
 const stripComments = (code: string) => code.replace(/\/\/[^\n]*/g, '').replace(/\/\*[\s\S]*?\*\//g, '');
 
-/** The bindings a WGSL module declares in group 0, by binding number (they must be 0, 1, … with no gaps). */
-export function bindingsOf(code: string, name = 'kernel'): Binding[] {
-  return declarations(stripComments(code), name).map(({ name, access }) => ({ name, access }));
-}
-
+/** The bindings a WGSL module (comments stripped) declares in group 0, by binding number (they must be 0, 1, … with no gaps), with their types. */
 function declarations(code: string, kernel: string): (Binding & { type: string })[] {
   const found = new Map<number, Binding & { type: string }>();
   for (const m of code.matchAll(DECLARATION)) {
