@@ -13,11 +13,11 @@ afterAll(() => gpu?.destroy());
 const dir = 'test/fixtures/qwen2/tiny-f32';
 
 describe('whole-model gradients vs PyTorch autograd', () => {
-  it('every parameter’s gradient matches to relative error ≤ 1e-5 (measured 2.8e-6)', async () => {
+  it.each(['rows', 'flash'] as const)('every parameter’s gradient matches to relative error ≤ 1e-5 (measured 2.8e-6): %s attention', async (attentionVariant) => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][]; loss: number };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(gpu, dir, { attentionVariant });
     const grads = await modelGradients(model, fixture.sequences, fixture.coefficients);
     const loss = grads.logprobs.reduce((s, lp, i) => s + lp.reduce((a, v, t) => a + v * fixture.coefficients[i]![t]!, 0), 0);
     expect(loss).toBeCloseTo(fixture.loss, 3);

@@ -22,8 +22,8 @@ describe.each(FIXTURES)('Qwen2 %s vs PyTorch', (name) => {
   const dir = `test/fixtures/qwen2/${name}`;
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
 
-  it('per-token log-probs match to 2e-5 (measured worst 1.05e-5, bf16 fixture)', async () => {
-    const model = await CausalLM.load(gpu, dir);
+  it.each(['rows', 'flash'] as const)('per-token log-probs match to 2e-5 (measured worst 1.05e-5, bf16 fixture): %s attention', async (attentionVariant) => {
+    const model = await CausalLM.load(gpu, dir, { attentionVariant });
     const got = await model.sequenceLogprobs(expected.sequences);
     let worst = 0;
     got.forEach((lp, s) => {
@@ -67,8 +67,8 @@ describe('scoring', () => {
     chunked.free();
   });
 
-  it('three-level paths (trajectory → documents → answer) and IG scores match whole-sequence scoring', async () => {
-    const model = await CausalLM.load(gpu, dir, { maxChunkRows: 16 });
+  it.each(['rows', 'flash'] as const)('three-level paths (trajectory → documents → answer) and IG scores match whole-sequence scoring: %s attention', async (attentionVariant) => {
+    const model = await CausalLM.load(gpu, dir, { maxChunkRows: 16, attentionVariant });
     const steps = [0, 1, 2].map(() => ({ prefix: tokens(30), real: tokens(12), random: tokens(9), answers: [tokens(3), tokens(1), tokens(5)] }));
     steps[1]!.random = steps[1]!.real; // equal documents: IG must be exactly 0
     const shared = await scoreInformationGain(model, steps);

@@ -182,7 +182,7 @@ export async function modelGradients(
     SwigluBackward.create(gpu),
     LogsoftmaxGatherBackward.create(gpu),
     RopeBackward.create(gpu),
-    AttentionBackward.create(gpu, { headDim: d }),
+    AttentionBackward.create(gpu, { headDim: d, variant: m.kernels.attention.variant }),
     EmbeddingBackward.create(gpu),
     loss ? PolicyLoss.create(gpu) : undefined,
     c.qkNorm ? QkNormBackward.create(gpu) : undefined,

@@ -12,7 +12,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
-import { attendsOnlyToCache, Attention, AttentionDecode, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
+import { attendsOnlyToCache, Attention, AttentionDecode, type AttentionVariant, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
 import { Embedding } from '../kernels/embedding/embedding.js';
 import { LogsoftmaxGather } from '../kernels/logsoftmax/logsoftmax.js';
 import { Matmul, storageBytes, type MatmulVariant, type StorageDtype } from '../kernels/matmul/matmul.js';
@@ -41,6 +41,8 @@ export interface ModelOptions {
   maxVocabChunk?: number;
   /** Force a matmul variant (benchmarks). */
   matmulVariant?: MatmulVariant;
+  /** Force an attention variant for the forward and backward passes (benchmarks, tests); default by adapter. */
+  attentionVariant?: AttentionVariant;
   /**
    * Storage of the weight matrices (projections, MLP, embeddings / LM head): 'bf16' halves their
    * bytes and is exact for a BF16 checkpoint (the kernels widen each value by a shift: every
@@ -141,7 +143,7 @@ export class CausalLM {
     private readonly head: VocabShard[],
     private readonly layers: Layer[],
     private readonly finalNorm: GPUBuffer,
-    private readonly options: Required<Omit<ModelOptions, 'matmulVariant'>>,
+    private readonly options: Required<Omit<ModelOptions, 'matmulVariant' | 'attentionVariant'>>,
   ) {}
 
   /** Loads a Hugging Face checkpoint directory (path, or URL in browsers). */
@@ -196,7 +198,7 @@ export class CausalLM {
       Embedding.create(gpu, { table: weights }),
       Rmsnorm.create(gpu),
       Rope.create(gpu),
-      Attention.create(gpu, { headDim: config.headDim }),
+      Attention.create(gpu, { headDim: config.headDim, variant: options.attentionVariant }),
       Swiglu.create(gpu),
       LogsoftmaxGather.create(gpu),
     ]);

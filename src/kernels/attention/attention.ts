@@ -11,6 +11,10 @@ import onlineSource from './attention.online.wgsl';
 import backwardCommon from './attention.backward.wgsl';
 import dqSource from './attention.dq.wgsl';
 import dkvSource from './attention.dkv.wgsl';
+import walksSource from './attention.walks.wgsl';
+import flashSource from './attention.flash.wgsl';
+import flashDqSource from './attention.flash_dq.wgsl';
+import flashDkvSource from './attention.flash_dkv.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
@@ -27,19 +31,81 @@ function checkHeads({ heads, kvHeads, headDim }: AttentionShape, even = false): 
   }
 }
 
+export const attentionFlashKernel = defineKernel({
+  name: 'attention_flash',
+  code: `${rowsSource}\n${walksSource}\n${flashSource}`,
+  entryPoint: 'main',
+});
+
+/**
+ * How the attention kernels are shaped. 'rows': one invocation per (row, head), each reading its keys
+ * from the cache itself — what a CPU adapter runs best. 'flash': a workgroup per 64 rows of one head
+ * stages their keys and values tile by tile in workgroup memory and rescales the online softmax once
+ * per tile — the GPU shape; it needs a head dimension that is a multiple of 4.
+ */
+export type AttentionVariant = 'rows' | 'flash';
+
+/** Keys (forward, dQ) or query rows (dK/dV) per staged tile of the flash kernels, whose tiles hold 1,024 floats. */
+export function flashTile(headDim: number): number {
+  return Math.min(64, Math.floor(1024 / headDim));
+}
+
+function flashFits(headDim: number | undefined): headDim is number {
+  return headDim !== undefined && Number.isInteger(headDim) && headDim > 0 && headDim % 4 === 0 && headDim <= MAX_HEAD_DIM;
+}
+
+/** 'flash' on a GPU for a head dimension it takes (known at creation), else 'rows'. */
+export function pickAttentionVariant(gpu: Gpu, headDim?: number): AttentionVariant {
+  return !gpu.adapter.isSoftware && flashFits(headDim) ? 'flash' : 'rows';
+}
+
+function flashConstants(kernel: string, headDim: number | undefined, tile: 'KEYS' | 'QUERIES'): Record<string, number> {
+  if (!flashFits(headDim)) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${kernel}: the flash variant needs options.headDim, a multiple of 4 up to ${MAX_HEAD_DIM} (got ${headDim})`, { hint: "use variant 'rows'" });
+  }
+  return { HEAD_DIM: headDim, [tile]: flashTile(headDim) };
+}
+
+interface AttentionOptions {
+  /** The head dimension, fixed in the pipeline (required by 'flash'; 'rows' reads it per dispatch without it). */
+  headDim?: number;
+  /** Force a variant (tests, benchmarks); default `pickAttentionVariant(gpu, headDim)`. */
+  variant?: AttentionVariant;
+}
+
 /** Causal GQA attention of packed rows over the KV cache (ranges from `rows`). */
 export class Attention {
-  private constructor(private readonly kernel: ComputeKernel) {}
+  private constructor(
+    private readonly kernel: ComputeKernel,
+    readonly variant: AttentionVariant,
+    private readonly headDim: number | undefined,
+  ) {}
 
-  static async create(gpu: Gpu, options: { headDim?: number } = {}): Promise<Attention> {
-    return new Attention(await ComputeKernel.compile(gpu, attentionKernel, options.headDim ? { HEAD_DIM: options.headDim } : {}));
+  static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<Attention> {
+    const { headDim } = options;
+    const variant = options.variant ?? pickAttentionVariant(gpu, headDim);
+    const kernel =
+      variant === 'flash'
+        ? await ComputeKernel.compile(gpu, attentionFlashKernel, flashConstants('attention', headDim, 'KEYS'))
+        : await ComputeKernel.compile(gpu, attentionKernel, headDim ? { HEAD_DIM: headDim } : {});
+    return new Attention(kernel, variant, headDim);
   }
 
   encode(batch: DispatchBatch, b: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; rows: GPUBuffer; out: GPUBuffer }, shape: AttentionShape): void {
     checkHeads(shape);
+    checkCompiledHeadDim('attention', this.headDim, shape.headDim);
     const { T, heads, kvHeads, headDim } = shape;
-    this.kernel.dispatch(batch, b, { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) }, grid(Math.ceil((T * heads) / 64)));
+    const params = { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
+    if (this.variant === 'flash') {
+      this.kernel.dispatch(batch, { q: b.q, keys: b.kCache, values: b.vCache, rows: b.rows, out: b.out }, params, [Math.ceil(T / 64), heads]);
+    } else {
+      this.kernel.dispatch(batch, b, params, grid(Math.ceil((T * heads) / 64)));
+    }
   }
+}
+
+function checkCompiledHeadDim(kernel: string, compiled: number | undefined, headDim: number): void {
+  if (compiled !== undefined && compiled !== headDim) throw new IgSearchError('SHAPE_MISMATCH', `${kernel}: compiled for head dim ${compiled}, called with ${headDim}`);
 }
 
 export const attentionDecodeKernel = defineKernel({
@@ -105,6 +171,8 @@ export function attendsOnlyToCache(info: Uint32Array, fields: number): boolean {
 // Two modules sharing attention.backward.wgsl, each binding 8 storage buffers + the uniform.
 export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${rowsSource}\n${backwardCommon}\n${dqSource}`, entryPoint: 'dq' });
 export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${rowsSource}\n${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv' });
+export const attentionFlashDqKernel = defineKernel({ name: 'attention_flash_dq', code: `${rowsSource}\n${walksSource}\n${flashDqSource}`, entryPoint: 'dq' });
+export const attentionFlashDkvKernel = defineKernel({ name: 'attention_flash_dkv', code: flashDkvSource, entryPoint: 'dkv' });
 
 /**
  * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the
@@ -114,12 +182,21 @@ export class AttentionBackward {
   private constructor(
     private readonly dq: ComputeKernel,
     private readonly dkv: ComputeKernel,
+    readonly variant: AttentionVariant,
+    private readonly headDim: number | undefined,
   ) {}
 
-  static async create(gpu: Gpu, options: { headDim?: number } = {}): Promise<AttentionBackward> {
-    const constants: Record<string, number> = options.headDim ? { HEAD_DIM: options.headDim } : {};
-    const [dq, dkv] = await Promise.all([ComputeKernel.compile(gpu, attentionDqKernel, constants), ComputeKernel.compile(gpu, attentionDkvKernel, constants)]);
-    return new AttentionBackward(dq, dkv);
+  static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<AttentionBackward> {
+    const { headDim } = options;
+    const variant = options.variant ?? pickAttentionVariant(gpu, headDim);
+    const [dq, dkv] =
+      variant === 'flash'
+        ? await Promise.all([
+            ComputeKernel.compile(gpu, attentionFlashDqKernel, flashConstants('attention backward', headDim, 'KEYS')),
+            ComputeKernel.compile(gpu, attentionFlashDkvKernel, flashConstants('attention backward', headDim, 'QUERIES')),
+          ])
+        : await Promise.all([attentionDqKernel, attentionDkvKernel].map((k) => ComputeKernel.compile(gpu, k, headDim ? { HEAD_DIM: headDim } : {})));
+    return new AttentionBackward(dq!, dkv!, variant, headDim);
   }
 
   encode(
@@ -127,12 +204,15 @@ export class AttentionBackward {
     b: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; dO: GPUBuffer; rows: GPUBuffer; ends: GPUBuffer; stats: GPUBuffer; dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer },
     shape: AttentionShape,
   ): void {
+    checkHeads(shape);
+    checkCompiledHeadDim('attention backward', this.headDim, shape.headDim);
     const { T, heads, kvHeads, headDim } = shape;
     const params = { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
     // Workgroups of 64 rows × one head (query rows for dQ, key rows for dK/dV).
     const tiles = Math.ceil(T / 64);
     if (tiles > 65535) throw new IgSearchError('LIMIT_EXCEEDED', `attention backward: ${T} rows exceed ${65535 * 64} per pass`, { hint: 'train fewer rows per micro-batch' });
-    this.dq.dispatch(batch, { q: b.q, k: b.k, v: b.v, dO: b.dO, o: b.o, rows: b.rows, stats: b.stats, dQ: b.dQ }, params, [tiles, heads]);
+    const [keys, values] = this.variant === 'flash' ? ['keys', 'values'] : ['k', 'v'];
+    this.dq.dispatch(batch, { q: b.q, [keys]: b.k, [values]: b.v, dO: b.dO, o: b.o, rows: b.rows, stats: b.stats, dQ: b.dQ }, params, [tiles, heads]);
     this.dkv.dispatch(batch, { q: b.q, k: b.k, v: b.v, dO: b.dO, ends: b.ends, stats: b.stats, dK: b.dK, dV: b.dV }, params, [tiles, kvHeads]);
   }
 }

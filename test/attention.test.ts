@@ -1,0 +1,154 @@
+// Both attention variants ('rows', 'flash') forced through the same checks: the forward over packed
+// rows with context ranges against an f64 reference over explicit key lists, the backward over
+// training rows with shared prefixes against per-sequence f64 references (themselves checked by
+// finite differences in backward.test.ts).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Gpu } from '../src/entry/node.js';
+import { IgSearchError } from '../src/errors.js';
+import { Attention, AttentionBackward, type AttentionVariant, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
+import { attentionBackwardRef } from '../src/kernels/attention/ref.js';
+import { packTrainingRows, ROW_FIELDS } from '../src/model/rows.js';
+import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+
+let gpu: Gpu;
+beforeAll(async () => {
+  gpu = await Gpu.request();
+});
+afterAll(() => gpu?.destroy());
+
+const VARIANTS: AttentionVariant[] = ['rows', 'flash'];
+
+/** f64 attention of one query over the listed cache slots (already rotated, unscaled). */
+function attendRef(q: ArrayLike<number>, qAt: number, k: ArrayLike<number>, v: ArrayLike<number>, slots: number[], kvAt: (slot: number) => number, d: number): Float64Array {
+  const scores = slots.map((slot) => {
+    let dot = 0;
+    for (let i = 0; i < d; i++) dot += q[qAt + i]! * k[kvAt(slot) + i]!;
+    return dot / Math.sqrt(d);
+  });
+  const max = Math.max(...scores);
+  const weights = scores.map((s) => Math.exp(s - max));
+  const sum = weights.reduce((a, b) => a + b, 0);
+  const out = new Float64Array(d);
+  slots.forEach((slot, n) => {
+    for (let i = 0; i < d; i++) out[i]! += (weights[n]! / sum) * v[kvAt(slot) + i]!;
+  });
+  return out;
+}
+
+async function readAll(buffers: GPUBuffer[], lengths: number[]): Promise<Float32Array[]> {
+  return Promise.all(buffers.map(async (b, i) => new Float32Array(await gpu.read(b, lengths[i]! * 4))));
+}
+
+describe('attention variants', () => {
+  // Cache slots 0..39 hold earlier context (two document ranges); rows then write slots 40.. in
+  // sequences of mixed lengths, some attending to one or two context ranges, ending with single-row
+  // sequences (as a decode step) — so tiles of 64 rows cover several sequences and every kind of span.
+  for (const [heads, kvHeads, d] of [[4, 2, 16], [14, 2, 64], [2, 1, 128], [2, 2, 256]] as const) {
+    it(`forward ${heads}/${kvHeads} heads, d=${d}: packed sequences over context ranges, both variants`, async () => {
+      const rng = mulberry32(heads * 7 + d);
+      const cached = 40;
+      const lengths = d === 256 ? [30, 1, 45, 1, 1] : [70, 1, 23, 64, 5, 1, 1, 1, 40];
+      const T = lengths.reduce((a, b) => a + b, 0);
+      const slotsTotal = cached + T;
+      const q = randomFloats(T * heads * d, rng);
+      const k = randomFloats(slotsTotal * kvHeads * d, rng);
+      const v = randomFloats(slotsTotal * kvHeads * d, rng);
+      const info = new Uint32Array(T * ROW_FIELDS);
+      const keysOf: number[][] = [];
+      let row = 0;
+      lengths.forEach((length, s) => {
+        const ctx: [number, number] = s % 3 === 0 ? [0, 0] : [s % 5, 7 + s];
+        const ctx2: [number, number] = s % 2 === 0 ? [20 + s, 3 + (s % 4)] : [0, 0];
+        const selfStart = cached + row;
+        for (let n = 0; n < length; n++, row++) {
+          const slot = cached + row;
+          info.set([0, n, slot, ctx[0], ctx[1], selfStart, ctx2[0], ctx2[1]], row * ROW_FIELDS);
+          const range = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);
+          keysOf.push([...range(ctx[0], ctx[1]), ...range(ctx2[0], ctx2[1]), ...range(selfStart, slot - selfStart + 1)]);
+        }
+      });
+      const kvAt = (h: number) => (slot: number) => (slot * kvHeads + h) * d;
+      const expected = new Float64Array(T * heads * d);
+      for (let t = 0; t < T; t++) {
+        for (let h = 0; h < heads; h++) expected.set(attendRef(q, (t * heads + h) * d, k, v, keysOf[t]!, kvAt(Math.floor(h / (heads / kvHeads))), d), (t * heads + h) * d);
+      }
+      const inputs = { q: gpu.upload(q), kCache: gpu.upload(k), vCache: gpu.upload(v), rows: gpu.upload(info) };
+      for (const variant of VARIANTS) {
+        const kernel = await Attention.create(gpu, { headDim: d, variant });
+        expect(kernel.variant).toBe(variant);
+        const out = gpu.allocate(T * heads * d * 4);
+        const batch = gpu.batch('test');
+        kernel.encode(batch, { ...inputs, out }, { T, heads, kvHeads, headDim: d });
+        batch.submit();
+        const [got] = await readAll([out], [T * heads * d]);
+        expect(maxScaledError(got!, expected), variant).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  // Training rows: a group of three sequences sharing a 6-token prompt (5 shared rows, attended to as
+  // a context range), and a 75-token sequence of its own, so tiles span the shared rows, the group's
+  // members and two workgroups of one sequence.
+  for (const [heads, kvHeads, d] of [[4, 2, 8], [2, 1, 64]] as const) {
+    it(`backward ${heads}/${kvHeads} heads, d=${d}: shared prefixes and a long sequence, both variants`, async () => {
+      const rng = mulberry32(heads * 13 + d);
+      const prompt = [1, 2, 3, 4, 5, 6];
+      const sequences = [[...prompt, 7, 8, 9], [...prompt, 10, 11, 12, 13, 14, 15, 16], [...prompt, 17], Array.from({ length: 75 }, (_, i) => i % 50)];
+      const { T, meta, ends, rowOf } = packTrainingRows(sequences, [{ count: 3, prefix: prompt.length }, { count: 1, prefix: 0 }], 64, 128);
+      const [qw, kw] = [heads * d, kvHeads * d];
+      const q = randomFloats(T * qw, rng);
+      const k = randomFloats(T * kw, rng);
+      const v = randomFloats(T * kw, rng);
+      const dO = randomFloats(T * qw, rng);
+      // Per sequence, its rows in order; a shared row's upstream gradient goes to the group's first
+      // sequence only, so that summing the per-sequence gradients over rows gives the packed ones.
+      const gather = (x: Float32Array, w: number, rowsOf: number[], keep: (n: number) => boolean = () => true) =>
+        Float64Array.from(rowsOf.flatMap((r, n) => (keep(n) ? Array.from(x.subarray(r * w, (r + 1) * w)) : new Array<number>(w).fill(0))));
+      const expected = { dq: new Float64Array(T * qw), dk: new Float64Array(T * kw), dv: new Float64Array(T * kw) };
+      const o = new Float32Array(T * qw);
+      sequences.forEach((seq, s) => {
+        const rowsOf = Array.from({ length: seq.length - 1 }, (_, n) => rowOf(s, n)).concat(rowOf(s, seq.length - 1));
+        const shared = (n: number) => s > 0 && s < 3 && n < prompt.length - 1;
+        const ref = attentionBackwardRef(gather(q, qw, rowsOf), gather(k, kw, rowsOf), gather(v, kw, rowsOf), gather(dO, qw, rowsOf, (n) => !shared(n)), rowsOf.length, heads, kvHeads, d);
+        rowsOf.forEach((r, n) => {
+          for (let i = 0; i < qw; i++) expected.dq[r * qw + i]! += ref.dq[n * qw + i]!;
+          for (let i = 0; i < kw; i++) {
+            expected.dk[r * kw + i]! += ref.dk[n * kw + i]!;
+            expected.dv[r * kw + i]! += ref.dv[n * kw + i]!;
+          }
+        });
+        // The forward output the backward reads, from the same per-row key lists.
+        rowsOf.forEach((r, n) => {
+          for (let h = 0; h < heads; h++) o.set(attendRef(q, (r * heads + h) * d, k, v, rowsOf.slice(0, n + 1), (slot) => (slot * kvHeads + Math.floor(h / (heads / kvHeads))) * d, d), (r * heads + h) * d);
+        });
+      });
+      const inputs = { q: gpu.upload(q), k: gpu.upload(k), v: gpu.upload(v), o: gpu.upload(o), dO: gpu.upload(dO), rows: gpu.upload(meta), ends: gpu.upload(ends) };
+      for (const variant of VARIANTS) {
+        const kernel = await AttentionBackward.create(gpu, { headDim: d, variant });
+        const out = { stats: gpu.allocate(T * heads * 8), dQ: gpu.allocate(T * qw * 4), dK: gpu.allocate(T * kw * 4), dV: gpu.allocate(T * kw * 4) };
+        const batch = gpu.batch('test');
+        kernel.encode(batch, { ...inputs, ...out }, { T, heads, kvHeads, headDim: d });
+        batch.submit();
+        const [dQ, dK, dV] = await readAll([out.dQ, out.dK, out.dV], [T * qw, T * kw, T * kw]);
+        expect(maxScaledError(dQ!, expected.dq), `${variant} dQ`).toBeLessThan(1e-5);
+        expect(maxScaledError(dK!, expected.dk), `${variant} dK`).toBeLessThan(1e-5);
+        expect(maxScaledError(dV!, expected.dv), `${variant} dV`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  it('picks flash on GPUs for head dims it takes, rows on CPU adapters; rejects what flash cannot run', async () => {
+    const fake = (isSoftware: boolean) => ({ adapter: { isSoftware } }) as unknown as Gpu;
+    expect(pickAttentionVariant(fake(false), 64)).toBe('flash');
+    expect(pickAttentionVariant(fake(false), 6)).toBe('rows');
+    expect(pickAttentionVariant(fake(false))).toBe('rows');
+    expect(pickAttentionVariant(fake(true), 64)).toBe('rows');
+    expect(pickAttentionVariant(gpu, 64)).toBe(gpu.adapter.isSoftware ? 'rows' : 'flash');
+    expect([64, 128, 256, 4].map(flashTile)).toEqual([16, 8, 4, 64]);
+    await expect(Attention.create(gpu, { headDim: 6, variant: 'flash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(AttentionBackward.create(gpu, { variant: 'flash' })).rejects.toBeInstanceOf(IgSearchError);
+    const kernel = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
+    const buffer = gpu.allocate(4096);
+    expect(() => kernel.encode(gpu.batch('test'), { q: buffer, kCache: buffer, vCache: buffer, rows: buffer, out: buffer }, { T: 1, heads: 1, kvHeads: 1, headDim: 32 })).toThrow(/compiled for head dim 16/);
+  });
+});
