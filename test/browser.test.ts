@@ -17,7 +17,7 @@ interface Harness {
     panic?: { name: string; code: string; message: string; isIgSearchError: boolean };
     after: string;
   }>;
-  qwen2(dir: string, sequences: number[][]): Promise<number[][]>;
+  qwen2(dir: string, sequences: number[][], attentionVariant?: 'rows' | 'flash'): Promise<number[][]>;
   hub(endpoint: string, repo: string, sequences: number[][]): Promise<{ dir: string; logprobs: number[][]; files: number[]; models: { repo: string; snapshots: string[]; refs: Record<string, string> }[] }>;
   hubRemove(repo: string): Promise<{ removed: boolean; models: { repo: string }[] }>;
 }
@@ -42,12 +42,14 @@ afterAll(async () => {
 });
 
 describe('browser (headless Debian chromium, navigator.gpu)', () => {
-  it('Qwen2 (BF16, sharded, fetched over HTTP) matches the PyTorch fixture', async () => {
+  it('Qwen2 (BF16, sharded, fetched over HTTP) matches the PyTorch fixture with either attention variant', async () => {
     const dir = 'test/fixtures/qwen2/tiny-bf16';
     const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
-    const got = await page.evaluate(([d, s]) => (window as unknown as { harness: Harness }).harness.qwen2(d, s), [`/${dir}`, expected.sequences] as const);
-    expect(got.map((r) => r.length)).toEqual(expected.logprobs.map((r) => r.length));
-    expect(Math.max(...got.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!))))).toBeLessThan(1e-4);
+    for (const variant of ['rows', 'flash'] as const) {
+      const got = await page.evaluate(([d, s, v]) => (window as unknown as { harness: Harness }).harness.qwen2(d, s, v), [`/${dir}`, expected.sequences, variant] as const);
+      expect(got.map((r) => r.length)).toEqual(expected.logprobs.map((r) => r.length));
+      expect(Math.max(...got.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!)))), variant).toBeLessThan(1e-4);
+    }
   });
 
   it('fromPretrained by name from a Hub server into Cache Storage; the second page load works with the server gone', async () => {

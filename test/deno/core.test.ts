@@ -49,15 +49,17 @@ Deno.test('Wasm core loads from disk, round-trips UTF-8 and maps panics', async 
   assert(core.selfTestUtf8('after').text === 'after', 'core unusable after panic');
 });
 
-Deno.test('Qwen2 fixture (F32, read with Deno.readFile) matches PyTorch', async () => {
+Deno.test('Qwen2 fixture (F32, read with Deno.readFile) matches PyTorch with either attention variant', async () => {
   const gpu = await Gpu.request();
   const dir = 'test/fixtures/qwen2/tiny-f32';
   const expected = JSON.parse(await Deno.readTextFile(`${dir}/expected.json`)) as { sequences: number[][]; logprobs: number[][] };
-  const model = await CausalLM.load(gpu, dir);
-  const got = await model.sequenceLogprobs(expected.sequences);
-  let worst = 0;
-  got.forEach((lp, s) => lp.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.logprobs[s]![i]!)))));
-  assert(worst < 1e-4, `max |Δ| ${worst}`);
-  model.free();
+  for (const attentionVariant of ['rows', 'flash'] as const) {
+    const model = await CausalLM.load(gpu, dir, { attentionVariant });
+    const got = await model.sequenceLogprobs(expected.sequences);
+    let worst = 0;
+    got.forEach((lp, s) => lp.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.logprobs[s]![i]!)))));
+    assert(worst < 1e-4, `${attentionVariant}: max |Δ| ${worst}`);
+    model.free();
+  }
   gpu.destroy();
 });
