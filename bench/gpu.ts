@@ -2,6 +2,7 @@
  * What this adapter does with ig-search's kernels, on whatever adapter WebGPU finds (a GPU, or a
  * software rasteriser on a CPU): fp32 matmul GFLOP/s for every variant it can run (the picked one
  * first), memory bandwidth (a buffer copy, and the decode-shaped matrix-vector product), and greedy
+ * causal attention over one long sequence (forward and backward, both attention variants), and greedy
  * decoding tok/s with dispatches per token, for the fixture model and a Qwen2.5-0.5B-shaped one —
  * beside PyTorch in the same run, on CUDA when the machine has it, else on the CPU. Where the
  * adapter's fp32 and memory peaks are known (a table of datacenter and desktop GPUs below), figures
@@ -10,7 +11,7 @@
  *   npm run bench -- gpu            # writes bench/results/gpu.json
  */
 import { generate, Gpu, CausalLM } from 'ig-search';
-import { Matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
+import { Attention, AttentionBackward, Matmul, pickAttentionVariant, pickMatmulVariant, type AttentionVariant, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
@@ -88,6 +89,39 @@ const gemv: MatmulShape = { M: 1, N: 4096, K: 4096, transposeB: true };
 const gemvGbPerS = (4 * gemv.N * gemv.K) / (flop(gemv) / (await matmulGflops(pickedFor(gemv), gemv)) / 1e9) / 1e9;
 console.log(`  copy: ${copyGbPerS.toFixed(1)} GB/s; decode matvec 4096×4096 f32 (${pickedFor(gemv)}): ${gemvGbPerS.toFixed(1)} GB/s\n`);
 
+// Causal attention over one sequence, 0.5B-shaped heads (14 query heads over 2 KV heads of 64): the
+// scoring / training-forward kernel and the training backward, in both variants. FLOPs count the
+// products a causal pass needs: forward 2·T²·heads·d (QKᵀ and PV over half the square), backward
+// 2.5 times that (QKᵀ and dO·Vᵀ recomputed, dV, dQ, dK).
+const ATTENTION = { T: info.isSoftware ? 1024 : 4096, heads: 14, kvHeads: 2, headDim: 64 };
+const attentionFlop = 2 * ATTENTION.T * ATTENTION.T * ATTENTION.heads * ATTENTION.headDim;
+async function attentionGflops(variant: AttentionVariant): Promise<{ forward: number; backward: number }> {
+  const { T, heads, kvHeads, headDim } = ATTENTION;
+  const filled = (n: number, label: string) => gpu.upload(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.37) * 0.5), `bench.attention.${label}`);
+  const rows = new Uint32Array(T * 8);
+  const ends = new Uint32Array(T).fill(T);
+  for (let t = 0; t < T; t++) rows.set([0, t, t, 0, 0, 0, 0, 0], t * 8);
+  const b = {
+    q: filled(T * heads * headDim, 'q'), k: filled(T * kvHeads * headDim, 'k'), v: filled(T * kvHeads * headDim, 'v'), dO: filled(T * heads * headDim, 'dO'),
+    rows: gpu.upload(rows, 'bench.attention.rows'), ends: gpu.upload(ends, 'bench.attention.ends'),
+    o: gpu.allocate(T * heads * headDim * 4), stats: gpu.allocate(T * heads * 8), dQ: gpu.allocate(T * heads * headDim * 4), dK: gpu.allocate(T * kvHeads * headDim * 4), dV: gpu.allocate(T * kvHeads * headDim * 4),
+  };
+  const forward = await Attention.create(gpu, { headDim, variant });
+  const backward = await AttentionBackward.create(gpu, { headDim, variant });
+  const forwardSeconds = await timeDispatch((batch) => forward.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.rows, out: b.o }, ATTENTION));
+  const backwardSeconds = await timeDispatch((batch) => backward.encode(batch, b, ATTENTION));
+  for (const buffer of Object.values(b)) gpu.pool.release(buffer);
+  gpu.pool.trim();
+  return { forward: attentionFlop / forwardSeconds / 1e9, backward: (2.5 * attentionFlop) / backwardSeconds / 1e9 };
+}
+const attentionPicked = pickAttentionVariant(ATTENTION.headDim);
+const attentionRows: Partial<Record<AttentionVariant, { forward: number; backward: number }>> = {};
+for (const variant of ['rows', 'flash'] as const) {
+  attentionRows[variant] = await attentionGflops(variant);
+  console.log(`  attention T=${ATTENTION.T} ${variant}: forward ${attentionRows[variant]!.forward.toFixed(1)}, backward ${attentionRows[variant]!.backward.toFixed(1)} GFLOP/s`);
+}
+console.log();
+
 // Greedy decoding with the KV cache (prefill included), as bench/rollout.ts measures it.
 const checkpoint = writeRandomCheckpoint(QWEN05, 'gpu');
 const MODELS = [
@@ -112,8 +146,9 @@ for (const m of MODELS) {
   gpu.pool.trim();
 }
 
-const torch = runTorch<{ device: string; name: string; matmul: number[]; decode: { seconds: number }[] }>('bench/torch_gpu.py', {
+const torch = runTorch<{ device: string; name: string; matmul: number[]; attention: { forward: number; backward: number }[]; attentionKernel: string; decode: { seconds: number }[] }>('bench/torch_gpu.py', {
   matmul: MATMUL.map((c) => c.shape),
+  attention: [ATTENTION],
   decode: decodeRows.map((r) => ({ ...r.job, minReps: 1 })),
 });
 checkpoint.remove();
@@ -127,6 +162,15 @@ printTable(
   MATMUL.map(({ name, shape }, i) => {
     const ours = matmulRows[name]![pickedFor(shape)]!;
     return [name, pickedFor(shape), ...variants.map((v) => matmulRows[name]![v] ?? NaN), t?.matmul[i] ?? NaN, t ? ours / t.matmul[i]! : NaN, peak ? ours / (peak.fp32Tflops * 1000) : NaN];
+  }),
+);
+console.log(`\ncausal attention, one ${ATTENTION.T}-token sequence, 14/2 heads of 64, GFLOP/s (picked: ${attentionPicked}; torch: ${t?.attentionKernel ?? '—'})`);
+const torchAttention = t ? { forward: attentionFlop / t.attention[0]!.forward / 1e9, backward: (2.5 * attentionFlop) / t.attention[0]!.backward / 1e9 } : undefined;
+printTable(
+  ['pass', 'rows', 'flash', torchLabel, 'flash / rows', 'picked / torch'],
+  (['forward', 'backward'] as const).map((pass) => {
+    const [rowsG, flashG] = [attentionRows.rows![pass], attentionRows.flash![pass]];
+    return [pass, rowsG, flashG, torchAttention?.[pass] ?? NaN, flashG / rowsG, torchAttention ? attentionRows[attentionPicked]![pass] / torchAttention[pass] : NaN];
   }),
 );
 console.log('\ngreedy decoding (prefill included)');
@@ -148,6 +192,7 @@ const path = writeResults('gpu', {
   torch: t ? { version: torch.torch, device: t.device, name: t.name } : { skipped: torch.skipped },
   matmul: MATMUL.map(({ name, shape }, i) => ({ name, shape, gflops: matmulRows[name], torch: t?.matmul[i] ?? null })),
   bandwidth: { copyGbPerS, decodeMatvecGbPerS: gemvGbPerS },
+  attention: { shape: ATTENTION, picked: attentionPicked, gflops: attentionRows, torch: torchAttention ?? null, torchKernel: t?.attentionKernel ?? null },
   decode: decodeRows.map(({ job, ...r }, i) => ({ ...r, newTokens: job.newTokens, torchTokensPerSecond: t ? (r.batch * job.newTokens) / t.decode[i]!.seconds : null })),
   ratios: {
     // The picked variant's best fp32 matmul over the adapter's published fp32 peak (null when not known).
@@ -159,6 +204,11 @@ const path = writeResults('gpu', {
     // The same against whichever device PyTorch ran on.
     decode_vs_torch: qwenTorch ? decodeRows[qwen16]!.tokensPerSecond / qwenTorch : null,
     matmul_vs_torch: t ? matmulRows[MATMUL[0]!.name]![pickedFor(MATMUL[0]!.shape)]! / t.matmul[0]! : null,
+    // Flash over rows attention, forward and backward, on this adapter (flash is what GPUs pick).
+    attention_flash_vs_rows_forward: attentionRows.flash!.forward / attentionRows.rows!.forward,
+    attention_flash_vs_rows_backward: attentionRows.flash!.backward / attentionRows.rows!.backward,
+    // The picked attention variant's forward against PyTorch's on the same shape.
+    attention_vs_torch: torchAttention ? attentionRows[attentionPicked]!.forward / torchAttention.forward : null,
     dispatches_per_token_per_layer: qwen16 >= 0 ? decodeRows[qwen16]!.dispatchesPerToken / QWEN05.numLayers : null,
   },
 });

@@ -5,7 +5,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../src/entry/node.js';
 import { IgSearchError } from '../src/errors.js';
-import { Attention, AttentionBackward, type AttentionVariant, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
+import { Attention, AttentionBackward, type AttentionVariant, flashSuits, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
 import { attentionBackwardRef } from '../src/kernels/attention/ref.js';
 import { packTrainingRows, ROW_FIELDS } from '../src/model/rows.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
@@ -137,18 +137,31 @@ describe('attention variants', () => {
     });
   }
 
-  it('picks flash on GPUs for head dims it takes, rows on CPU adapters; rejects what flash cannot run', async () => {
-    const fake = (isSoftware: boolean) => ({ adapter: { isSoftware } }) as unknown as Gpu;
-    expect(pickAttentionVariant(fake(false), 64)).toBe('flash');
-    expect(pickAttentionVariant(fake(false), 6)).toBe('rows');
-    expect(pickAttentionVariant(fake(false))).toBe('rows');
-    expect(pickAttentionVariant(fake(true), 64)).toBe('rows');
-    expect(pickAttentionVariant(gpu, 64)).toBe(gpu.adapter.isSoftware ? 'rows' : 'flash');
+  it('picks flash for head dims it takes, and per forward layout: not for a tile of unrelated rows with long distinct contexts', async () => {
+    expect([64, 128, 6].map((d) => pickAttentionVariant(d))).toEqual(['flash', 'flash', 'rows']);
+    expect(pickAttentionVariant()).toBe('rows');
     expect([64, 128, 256, 4].map(flashTile)).toEqual([16, 8, 4, 64]);
+    const layout = (rows: { slot: number; selfStart: number; ctx?: [number, number]; ctx2?: [number, number] }[]) => {
+      const info = new Uint32Array(rows.length * ROW_FIELDS);
+      rows.forEach((r, i) => info.set([0, 0, r.slot, r.ctx?.[0] ?? 0, r.ctx?.[1] ?? 0, r.selfStart, r.ctx2?.[0] ?? 0, r.ctx2?.[1] ?? 0], i * ROW_FIELDS));
+      return info;
+    };
+    // A prefill of one 300-token sequence; 64 answers of 4 tokens after one shared 500-token context;
+    // 64 single rows each after its own 500-token context (what flash would walk 64 times).
+    const prefill = layout(Array.from({ length: 300 }, (_, t) => ({ slot: t, selfStart: 0 })));
+    const answers = layout(Array.from({ length: 256 }, (_, t) => ({ slot: 500 + t, selfStart: 500 + t - (t % 4), ctx: [0, 500] })));
+    const scattered = layout(Array.from({ length: 64 }, (_, t) => ({ slot: 64 * 500 + t, selfStart: 64 * 500 + t, ctx: [500 * t, 500] })));
+    expect([prefill, answers, scattered].map((info) => flashSuits(info, ROW_FIELDS))).toEqual([true, true, false]);
+    const picking = await Attention.create(gpu, { headDim: 16 });
+    expect([picking.variant, picking.variantFor(prefill, ROW_FIELDS), picking.variantFor(scattered, ROW_FIELDS)]).toEqual(['flash', 'flash', 'rows']);
+    const forced = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
+    expect(forced.variantFor(scattered, ROW_FIELDS)).toBe('flash');
     await expect(Attention.create(gpu, { headDim: 6, variant: 'flash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(AttentionBackward.create(gpu, { variant: 'flash' })).rejects.toBeInstanceOf(IgSearchError);
     const kernel = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
     const buffer = gpu.allocate(4096);
-    expect(() => kernel.encode(gpu.batch('test'), { q: buffer, kCache: buffer, vCache: buffer, rows: buffer, out: buffer }, { T: 1, heads: 1, kvHeads: 1, headDim: 32 })).toThrow(/compiled for head dim 16/);
+    const buffers = { q: buffer, kCache: buffer, vCache: buffer, rows: buffer, out: buffer };
+    expect(() => kernel.encode(gpu.batch('test'), buffers, { T: 1, heads: 1, kvHeads: 1, headDim: 32 })).toThrow(/compiled for head dim 16/);
+    expect(() => kernel.encode(gpu.batch('test'), buffers, { T: 1, heads: 1, kvHeads: 1, headDim: 16 }, 'rows')).toThrow(/variant 'rows' was not compiled/);
   });
 });

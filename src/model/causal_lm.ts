@@ -468,8 +468,7 @@ export class CausalLM {
         const rows = info.subarray(start * ROW_FIELDS, (start + n) * ROW_FIELDS);
         queue.writeBuffer(meta, 0, rows);
         const batch = gpu.batch('model.forward');
-        const decode = attendsOnlyToCache(rows, ROW_FIELDS);
-        this.encodeLayers(batch, n, decode, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
+        this.encodeLayers(batch, n, rows, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
@@ -504,22 +503,25 @@ export class CausalLM {
     }
   }
 
+  /** The layers over packed rows `rows` (the host copy of `b.meta`), which decide how attention runs. */
   private encodeLayers(
     batch: DispatchBatch,
     T: number,
-    decode: boolean,
+    rows: Uint32Array,
     b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const k = this.kernels;
     const H = this.config.hiddenSize;
     for (const shard of this.embed) k.embedding.encode(batch, { table: shard.buffer, rows: b.meta, out: b.x }, { T, H, rowStart: shard.rowStart, rows: shard.rows });
-    this.layers.forEach((_, i) => this.encodeInferenceLayer(batch, i, T, decode, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }));
+    // A decode step's rows read no key another row writes: the fused decode kernel; else by layout.
+    const attention = attendsOnlyToCache(rows, ROW_FIELDS) ? 'decode' : k.attention.variantFor(rows, ROW_FIELDS);
+    this.layers.forEach((_, i) => this.encodeInferenceLayer(batch, i, T, attention, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }));
   }
 
   /**
    * One decoder layer for inference (scoring, generation), in as few dispatches as the rows allow:
    * the norms folded into the projections after them, SwiGLU into down_proj, the residual adds into
-   * o_proj/down_proj, and for a decode step (`decode`: no row attends to another row of this chunk)
+   * o_proj/down_proj, and for a decode step (`attention` is 'decode': no row attends to another row of this chunk)
    * q/k norm + bias + RoPE + cache write + attention in one kernel — five dispatches; a prefill runs
    * the q/k norm (Qwen3), RoPE/cache write and attention apart — seven or six. A LoRA adapter's
    * input (normed rows, SwiGLU output) is made apart for it to read; the base projection stays folded.
@@ -529,7 +531,7 @@ export class CausalLM {
     batch: DispatchBatch,
     l: number,
     T: number,
-    decode: boolean,
+    attention: AttentionVariant | 'decode',
     b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const c = this.config;
@@ -549,12 +551,12 @@ export class CausalLM {
       delta(input, b.a, out);
     };
     normed(layer.inputNorm, layer.wQkv, b.qkv, qkvWidth, 'a1');
-    if (decode) {
+    if (attention === 'decode') {
       k.attentionDecode.encode(batch, { qkv: b.qkv, bias: layer.bQkv, qkNormWeight: layer.qkNorm, table: this.ropeTable!, rows: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? c.rmsNormEps : undefined });
     } else {
       if (c.qkNorm) k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps: c.rmsNormEps });
       k.rope.encode(batch, { qkv: b.qkv, bias: layer.bQkv, rows: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
-      k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape);
+      k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape, attention);
     }
     k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
     delta('attn', b.attn, b.x);

@@ -39,9 +39,11 @@ export const attentionFlashKernel = defineKernel({
 
 /**
  * How the attention kernels are shaped. 'rows': one invocation per (row, head), each reading its keys
- * from the cache itself — what a CPU adapter runs best. 'flash': a workgroup per 64 rows of one head
- * stages their keys and values tile by tile in workgroup memory and rescales the online softmax once
- * per tile — the GPU shape; it needs a head dimension that is a multiple of 4.
+ * from the cache itself. 'flash': a workgroup per 64 rows of one head stages their keys and values
+ * tile by tile in workgroup memory and rescales the online softmax once per tile; it needs a head
+ * dimension that is a multiple of 4. Flash is the faster on GPUs and on lavapipe alike (3× there, one
+ * long sequence) wherever a tile's rows share their keys — every training and prefill layout;
+ * `flashSuits` says when a forward layout does not.
  */
 export type AttentionVariant = 'rows' | 'flash';
 
@@ -54,9 +56,48 @@ function flashFits(headDim: number | undefined): headDim is number {
   return headDim !== undefined && Number.isInteger(headDim) && headDim > 0 && headDim % 4 === 0 && headDim <= MAX_HEAD_DIM;
 }
 
-/** 'flash' on a GPU for a head dimension it takes (known at creation), else 'rows'. */
-export function pickAttentionVariant(gpu: Gpu, headDim?: number): AttentionVariant {
-  return !gpu.adapter.isSoftware && flashFits(headDim) ? 'flash' : 'rows';
+/** 'flash' for a head dimension it takes (known at creation), else 'rows'. */
+export function pickAttentionVariant(headDim?: number): AttentionVariant {
+  return flashFits(headDim) ? 'flash' : 'rows';
+}
+
+const TILE_ROWS = 64;
+
+/**
+ * Whether the flash forward suits packed rows `info` (ROW_FIELDS u32 each, model/rows.ts): the
+ * key-steps its workgroups make — each staged key costs all 64 rows of a tile a step, so a tile walks
+ * the union of its rows' spans, merged as attention.walks.wgsl merges them — against the rows
+ * variant's, where a tile takes as long as its row with the most keys. A tile of 64 unrelated rows
+ * with long, distinct contexts is where flash loses; up to twice the steps it still wins (it runs each
+ * step about 3× faster where both were measured).
+ */
+export function flashSuits(info: Uint32Array, fields: number): boolean {
+  const rows = info.length / fields;
+  let flash = 0;
+  let perRow = 0;
+  for (let first = 0; first < rows; first += TILE_ROWS) {
+    let longest = 0;
+    const open: ([number, number] | undefined)[] = [undefined, undefined, undefined];
+    for (let r = first; r < Math.min(first + TILE_ROWS, rows); r++) {
+      const [, , slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length] = info.subarray(r * fields, r * fields + 8) as unknown as number[];
+      const spans: [number, number][] = [[ctxStart!, ctxStart! + ctxLength!], [ctx2Start!, ctx2Start! + ctx2Length!], [selfStart!, slot! + 1]];
+      longest = Math.max(longest, ctxLength! + ctx2Length! + slot! + 1 - selfStart!);
+      spans.forEach(([start, end], kind) => {
+        if (start >= end) return;
+        const walk = open[kind];
+        if (walk && start <= walk[1] && end >= walk[0]) {
+          flash += Math.max(walk[1], end) - walk[1] + walk[0] - Math.min(walk[0], start);
+          walk[0] = Math.min(walk[0], start);
+          walk[1] = Math.max(walk[1], end);
+        } else {
+          flash += end - start;
+          open[kind] = [start, end];
+        }
+      });
+    }
+    perRow += longest;
+  }
+  return flash <= 2 * perRow;
 }
 
 function flashConstants(kernel: string, headDim: number | undefined, tile: 'KEYS' | 'QUERIES'): Record<string, number> {
@@ -69,37 +110,59 @@ function flashConstants(kernel: string, headDim: number | undefined, tile: 'KEYS
 interface AttentionOptions {
   /** The head dimension, fixed in the pipeline (required by 'flash'; 'rows' reads it per dispatch without it). */
   headDim?: number;
-  /** Force a variant (tests, benchmarks); default `pickAttentionVariant(gpu, headDim)`. */
+  /** Force a variant (tests, benchmarks); default `pickAttentionVariant(headDim)`, and per layout for the forward. */
   variant?: AttentionVariant;
 }
 
 /** Causal GQA attention of packed rows over the KV cache (ranges from `rows`). */
 export class Attention {
   private constructor(
-    private readonly kernel: ComputeKernel,
-    readonly variant: AttentionVariant,
+    private readonly kernels: Partial<Record<AttentionVariant, ComputeKernel>>,
+    /** The forced variant, or undefined: each dispatch picks by its layout where flash fits. */
+    private readonly forced: AttentionVariant | undefined,
     private readonly headDim: number | undefined,
   ) {}
 
   static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<Attention> {
-    const { headDim } = options;
-    const variant = options.variant ?? pickAttentionVariant(gpu, headDim);
-    const kernel =
-      variant === 'flash'
-        ? await ComputeKernel.compile(gpu, attentionFlashKernel, flashConstants('attention', headDim, 'KEYS'))
-        : await ComputeKernel.compile(gpu, attentionKernel, headDim ? { HEAD_DIM: headDim } : {});
-    return new Attention(kernel, variant, headDim);
+    const { headDim, variant } = options;
+    const variants: AttentionVariant[] = variant ? [variant] : pickAttentionVariant(headDim) === 'flash' ? ['flash', 'rows'] : ['rows'];
+    const kernels: Partial<Record<AttentionVariant, ComputeKernel>> = {};
+    for (const v of variants) {
+      kernels[v] =
+        v === 'flash'
+          ? await ComputeKernel.compile(gpu, attentionFlashKernel, flashConstants('attention', headDim, 'KEYS'))
+          : await ComputeKernel.compile(gpu, attentionKernel, headDim ? { HEAD_DIM: headDim } : {});
+    }
+    return new Attention(kernels, variant, headDim);
   }
 
-  encode(batch: DispatchBatch, b: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; rows: GPUBuffer; out: GPUBuffer }, shape: AttentionShape): void {
+  /** The variant a layout-blind dispatch runs (what the benches report). */
+  get variant(): AttentionVariant {
+    return this.forced ?? (this.kernels.flash ? 'flash' : 'rows');
+  }
+
+  /** The variant a dispatch over packed rows `info` runs (`flashSuits`), unless one was forced. */
+  variantFor(info: Uint32Array | undefined, fields: number): AttentionVariant {
+    if (this.forced || !this.kernels.flash || !info) return this.variant;
+    return flashSuits(info, fields) ? 'flash' : 'rows';
+  }
+
+  /** Records the attention of `shape.T` rows with `variant` (from `variantFor` on the host copy of `rows`; default `this.variant`). */
+  encode(
+    batch: DispatchBatch,
+    b: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; rows: GPUBuffer; out: GPUBuffer },
+    shape: AttentionShape,
+    variant: AttentionVariant = this.variant,
+  ): void {
     checkHeads(shape);
     checkCompiledHeadDim('attention', this.headDim, shape.headDim);
+    if (!this.kernels[variant]) throw new IgSearchError('INVALID_ARGUMENT', `attention: variant '${variant}' was not compiled (this one runs ${Object.keys(this.kernels).join(', ')})`);
     const { T, heads, kvHeads, headDim } = shape;
     const params = { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
-    if (this.variant === 'flash') {
-      this.kernel.dispatch(batch, { q: b.q, keys: b.kCache, values: b.vCache, rows: b.rows, out: b.out }, params, [Math.ceil(T / 64), heads]);
+    if (variant === 'flash') {
+      this.kernels.flash!.dispatch(batch, { q: b.q, keys: b.kCache, values: b.vCache, rows: b.rows, out: b.out }, params, [Math.ceil(T / TILE_ROWS), heads]);
     } else {
-      this.kernel.dispatch(batch, b, params, grid(Math.ceil((T * heads) / 64)));
+      this.kernels.rows!.dispatch(batch, b, params, grid(Math.ceil((T * heads) / 64)));
     }
   }
 }
@@ -188,7 +251,7 @@ export class AttentionBackward {
 
   static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<AttentionBackward> {
     const { headDim } = options;
-    const variant = options.variant ?? pickAttentionVariant(gpu, headDim);
+    const variant = options.variant ?? pickAttentionVariant(headDim);
     const [dq, dkv] =
       variant === 'flash'
         ? await Promise.all([
