@@ -75,6 +75,33 @@ describe('matmul matches the f64 reference', () => {
     }
   });
 
+  it('f16 compute (wide): within f16 summation error of the f64 product of the f16-rounded operands; refused where it cannot run', async (ctx) => {
+    requireF16(gpu.hasF16, () => ctx.skip());
+    const half = (x: Float32Array) => {
+      const h = f32ToF16(x);
+      return tensorToF32(new Uint8Array(h.buffer), { name: 'x', dtype: 'F16', shape: [h.length], begin: 0, end: 2 * h.length });
+    };
+    for (const shape of [{ M: 150, N: 260, K: 41 }, { M: 70, N: 130, K: 300, transposeB: true }, { M: 9, N: 31, K: 20, batch: 3 }] as MatmulShape[]) {
+      const rng = mulberry32(shape.M * 3 + shape.K);
+      const batch = shape.batch ?? 1;
+      const a = randomFloats(batch * shape.M * shape.K, rng);
+      const b = randomFloats(batch * shape.K * shape.N, rng);
+      // On operands already in f16 the staging is exact and what remains is each slab's 8 products
+      // summed in f16: K/8 partials, each with 8 roundings of 2^-11 relative, add up like a random
+      // walk to ~2^-11·√(8K) (measured 1.6e-3, 3.9e-3, 7.4e-3 here, a third to a quarter of that) —
+      // far more than an f32 kernel's error (the bound of the f32 tests), which shows f16 arithmetic ran.
+      const bound = 2 ** -11 * Math.sqrt(8 * shape.K);
+      const [ha, hb] = [half(a), half(b)];
+      const onHalves = maxScaledError(await matmul(gpu, ha, hb, shape, { variant: 'wide', compute: 'f16' }), matmulRef(ha, hb, shape));
+      expect(onHalves, JSON.stringify(shape)).toBeLessThan(bound);
+      expect(onHalves, JSON.stringify(shape)).toBeGreaterThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
+      // On f32 operands the staging rounds each operand too (measured 2.2e-3 to 7.7e-3).
+      expect(maxScaledError(await matmul(gpu, a, b, shape, { variant: 'wide', compute: 'f16' }), matmulRef(a, b, shape)), JSON.stringify(shape)).toBeLessThan(1.5 * bound);
+    }
+    await expect(Matmul.create(gpu, { variant: 'tiled', compute: 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Matmul.create(gpu, { compute: 'f64' as 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+  });
+
   it('bf16 B (packed two per word) equals the f32 kernel on the same values exactly, every variant, odd sizes', async () => {
     for (const shape of [{ M: 17, N: 65, K: 33, transposeB: true }, { M: 9, N: 31, K: 21, batch: 3 }] as MatmulShape[]) {
       const rng = mulberry32(shape.M * 7 + shape.N);

@@ -15,7 +15,7 @@ import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu
 import { attendsOnlyToCache, Attention, AttentionDecode, type AttentionVariant, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
 import { Embedding } from '../kernels/embedding/embedding.js';
 import { LogsoftmaxGather } from '../kernels/logsoftmax/logsoftmax.js';
-import { Matmul, storageBytes, type MatmulVariant, type StorageDtype } from '../kernels/matmul/matmul.js';
+import { Matmul, storageBytes, type MatmulCompute, type MatmulVariant, type StorageDtype } from '../kernels/matmul/matmul.js';
 import { Rmsnorm } from '../kernels/rmsnorm/rmsnorm.js';
 import { QkNorm } from '../kernels/qk_norm/qk_norm.js';
 import { Rope, ropeTable } from '../kernels/rope/rope.js';
@@ -41,8 +41,17 @@ export interface ModelOptions {
   maxVocabChunk?: number;
   /** Force a matmul variant (benchmarks). */
   matmulVariant?: MatmulVariant;
-  /** Force an attention variant for the forward and backward passes (benchmarks, tests); default by adapter. */
+  /** Force an attention variant for the forward and backward passes (benchmarks, tests); default by head dim and layout. */
   attentionVariant?: AttentionVariant;
+  /**
+   * 'f16': the forward's matmuls may multiply in half precision where the variant a product runs
+   * has an f16 path (`wide`: a GPU's products of ≥ 128 rows — prefill, scoring, the training
+   * forward; see `MatmulCompute`), summing each slab in f16 into f32 accumulators. Like PyTorch's
+   * autocast for the forward; the backward's products stay f32. Needs `shader-f16`. The cost is
+   * precision: the fixture model's log-probs move by up to 0.017 nats (against ≤ 2·10⁻⁵ in f32), so
+   * importance ratios computed from such log-probs carry ~2% noise. Default 'f32'.
+   */
+  compute?: MatmulCompute;
   /**
    * Storage of the weight matrices (projections, MLP, embeddings / LM head): 'bf16' halves their
    * bytes and is exact for a BF16 checkpoint (the kernels widen each value by a shift: every
@@ -143,7 +152,7 @@ export class CausalLM {
     private readonly head: VocabShard[],
     private readonly layers: Layer[],
     private readonly finalNorm: GPUBuffer,
-    private readonly options: Required<Omit<ModelOptions, 'matmulVariant' | 'attentionVariant'>>,
+    private readonly options: Required<Omit<ModelOptions, 'matmulVariant' | 'attentionVariant' | 'compute'>>,
   ) {}
 
   /** Loads a Hugging Face checkpoint directory (path, or URL in browsers). */
@@ -187,13 +196,14 @@ export class CausalLM {
     }
     if (weights === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'weights: "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "bf16" or "f32"');
     const eps = config.rmsNormEps;
+    const compute = options.compute ?? 'f32';
     const [columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rope, attention, swiglu, logsoftmax] = await Promise.all([
       Columns.create(gpu),
-      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights }),
-      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights }),
-      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'norm', normEps: eps }),
-      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'normIndirect', normEps: eps }),
-      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, prologue: 'swiglu' }),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, compute }),
+      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, compute }),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'norm', normEps: eps, compute }),
+      Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'normIndirect', normEps: eps, compute }),
+      Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, prologue: 'swiglu', compute }),
       AttentionDecode.create(gpu, { headDim: config.headDim }),
       Embedding.create(gpu, { table: weights }),
       Rmsnorm.create(gpu),
@@ -248,7 +258,7 @@ export class CausalLM {
       throw e;
     }
     const qkNorm = config.qkNorm ? await QkNorm.create(gpu) : undefined;
-    const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant });
+    const matmulF32 = weights === 'f32' ? undefined : await Matmul.create(gpu, { transposeB: true, variant, compute });
     const kernels = { columns, matmul, matmulAcc, matmulNorm, matmulNormIndirect, matmulSwigluAcc, attentionDecode, embedding, rmsnorm, rope, attention, swiglu, logsoftmax, qkNorm, matmulF32 };
     return new CausalLM(gpu, config, kernels, embed, head, layers, finalNorm, {
       maxChunkRows: options.maxChunkRows ?? 512,

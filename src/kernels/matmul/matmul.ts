@@ -109,17 +109,36 @@ fn aAt(row: u32, k: u32) -> vec2<f32> { let g = a[row + k]; return vec2<f32>(g /
 fn rowScale(sq: f32) -> f32 { return 1.0; }`,
 };
 
+/**
+ * The arithmetic of the products: 'f32', or 'f16' — tiles staged and multiplied in half precision,
+ * each slab's 8 products summed in f16 and added to f32 accumulators (the `wide` variant; needs
+ * `shader-f16`). The type is the `Compute` alias the variant's source is written in.
+ */
+export type MatmulCompute = 'f32' | 'f16';
+
+/** The variants that multiply in f16 when asked to; the others always multiply in f32. */
+const HALF_VARIANTS: ReadonlySet<MatmulVariant> = new Set(['wide']);
+
+const COMPUTE: Record<MatmulCompute, string> = {
+  f32: 'alias Compute = f32;\nconst HALF = false;',
+  f16: 'alias Compute = f16;\nconst HALF = true;',
+};
+
 const kernels = new Map<string, Kernel>();
 
-/** The kernel of `variant` reading B as `dtype` (f16 needs `shader-f16`; bf16 is widened exactly by a shift, any device), A through `prologue`. */
-function matmulKernel(variant: MatmulVariant, dtype: StorageDtype, prologue: MatmulPrologue = 'none'): Kernel {
-  const key = `${variant}:${dtype}:${prologue}`;
+/**
+ * The kernel of `variant` reading B as `dtype` (f16 needs `shader-f16`; bf16 is widened exactly by a
+ * shift, any device), A through `prologue`, multiplying in `compute`.
+ */
+function matmulKernel(variant: MatmulVariant, dtype: StorageDtype, prologue: MatmulPrologue = 'none', compute: MatmulCompute = 'f32'): Kernel {
+  const key = `${variant}:${dtype}:${prologue}:${compute}`;
   let kernel = kernels.get(key);
   if (!kernel) {
     const v = VARIANTS[variant];
     const b = B_STORAGE[dtype];
-    const name = `${v.name}${dtype === 'f32' ? '' : `_${dtype}b`}${prologue === 'none' ? '' : `_${prologue}`}`;
-    kernel = defineKernel({ name, code: `${b.enable}${v.source}\n${commonSource}\n${A_PROLOGUE[prologue]}\n${b.declare}\n`, entryPoint: 'main' });
+    const name = `${v.name}${dtype === 'f32' ? '' : `_${dtype}b`}${prologue === 'none' ? '' : `_${prologue}`}${compute === 'f32' ? '' : `_${compute}c`}`;
+    const enable = b.enable || (compute === 'f16' ? 'enable f16;\n' : '');
+    kernel = defineKernel({ name, code: `${enable}${v.source}\n${COMPUTE[compute]}\n${commonSource}\n${A_PROLOGUE[prologue]}\n${b.declare}\n`, entryPoint: 'main' });
     kernels.set(key, kernel);
   }
   return kernel;
@@ -164,6 +183,13 @@ export interface MatmulOptions {
   prologue?: MatmulPrologue;
   /** The folded RMSNorm's epsilon (prologues 'norm' and 'normIndirect'; default 1e-6). */
   normEps?: number;
+  /**
+   * 'f16' lets the `wide` variant (a GPU's products of ≥ 128 rows and columns) multiply in half
+   * precision (see `MatmulCompute`): errors grow like 2^-11·√(8K) relative (2–8·10⁻³ measured for
+   * K = 20–300), and A and B must lie within f16's range (|x| < 65,504). Needs `shader-f16`; other
+   * variants still multiply in f32. Default 'f32'.
+   */
+  compute?: MatmulCompute;
 }
 
 /** The extra operands of a prologue: the norm's weight [K], and for 'normIndirect' the row index [M]. */
@@ -207,12 +233,18 @@ export class Matmul {
     if (dtypeB === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul with f16 B needs the WebGPU "shader-f16" feature, which this device lacks');
     const prologue = options.prologue ?? 'none';
     if (!(prologue in A_PROLOGUE)) throw new IgSearchError('INVALID_ARGUMENT', `matmul prologue must be one of ${Object.keys(A_PROLOGUE).join(', ')}, got ${JSON.stringify(prologue)}`);
+    const compute = options.compute ?? 'f32';
+    if (compute !== 'f32' && compute !== 'f16') throw new IgSearchError('INVALID_ARGUMENT', `matmul compute must be "f32" or "f16", got ${JSON.stringify(compute)}`);
+    if (compute === 'f16' && !gpu.hasF16) throw new IgSearchError('UNSUPPORTED_RUNTIME', 'matmul compute "f16" needs the WebGPU "shader-f16" feature, which this device lacks; use "f32"');
+    if (compute === 'f16' && variant !== undefined && !HALF_VARIANTS.has(variant)) {
+      throw new IgSearchError('INVALID_ARGUMENT', `matmul variant "${variant}" multiplies in f32 only; compute "f16" is for ${[...HALF_VARIANTS].join(', ')}`);
+    }
     const normEps = options.normEps ?? 1e-6;
     if (!(normEps > 0)) throw new IgSearchError('INVALID_ARGUMENT', `normEps must be positive, got ${normEps}`);
     const constants: Record<string, number> = { TRANSPOSE_B: transposeB ? 1 : 0, ACCUMULATE: accumulate ? 1 : 0 };
     if (prologue === 'norm' || prologue === 'normIndirect') constants.NORM_EPS = normEps;
     const variants = variant ? [variant] : candidateVariants(gpu, transposeB);
-    const compiled = await Promise.all(variants.map((v) => ComputeKernel.compile(gpu, matmulKernel(v, dtypeB, prologue), constants)));
+    const compiled = await Promise.all(variants.map((v) => ComputeKernel.compile(gpu, matmulKernel(v, dtypeB, prologue, HALF_VARIANTS.has(v) ? compute : 'f32'), constants)));
     const kernels = Object.fromEntries(variants.map((v, i) => [v, compiled[i]!]));
     return new Matmul(gpu, variant, transposeB, accumulate, dtypeB, prologue, kernels);
   }
