@@ -11,7 +11,7 @@
  *   npm run bench -- gpu            # writes bench/results/gpu.json
  */
 import { generate, Gpu, CausalLM } from 'ig-search';
-import { Attention, AttentionBackward, Matmul, pickAttentionVariant, pickMatmulVariant, type AttentionVariant, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
+import { Attention, AttentionBackward, Matmul, pickAttentionVariant, pickMatmulVariant, type AttentionVariant, type MatmulCompute, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
@@ -56,8 +56,8 @@ async function timeDispatch(encode: (batch: ReturnType<Gpu['batch']>) => void): 
   }, { minReps: 3, minSeconds: 1 });
 }
 
-async function matmulGflops(variant: MatmulVariant, shape: MatmulShape): Promise<number> {
-  const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false });
+async function matmulGflops(variant: MatmulVariant, shape: MatmulShape, compute: MatmulCompute = 'f32'): Promise<number> {
+  const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false, compute });
   const [a, b, c] = [shape.M * shape.K, shape.K * shape.N, shape.M * shape.N].map((n, i) => gpu.upload(new Float32Array(n).fill(0.01 * (i + 1)), `bench.${'ABC'[i]}`));
   const seconds = await timeDispatch((batch) => mm.encode(batch, a!, b!, c!, shape));
   for (const x of [a!, b!, c!]) gpu.pool.release(x);
@@ -74,7 +74,13 @@ for (const { name, shape } of MATMUL) {
     matmulRows[name]![variant] = await matmulGflops(variant, shape);
     console.log(`  ${name} ${variant}: ${matmulRows[name]![variant]!.toFixed(1)} GFLOP/s`);
   }
+  // The opt-in half-precision products (wide only), where the adapter has shader-f16.
+  if (gpu.hasF16 && !(info.isSoftware && shape.N > 4096)) {
+    matmulRows[name]!['wide f16'] = await matmulGflops('wide', shape, 'f16');
+    console.log(`  ${name} wide f16: ${matmulRows[name]!['wide f16']!.toFixed(1)} GFLOP/s`);
+  }
 }
+const matmulColumns = gpu.hasF16 ? [...variants, 'wide f16'] : variants;
 
 // Bandwidth: a 256 MiB buffer copy (read + write), and the decode-shaped product (1 row · 4096×4096ᵀ:
 // each weight read once, so its speed is the weights' bytes over the time).
@@ -158,10 +164,10 @@ const torchLabel = t ? `torch ${t.device}` : 'torch';
 
 console.log('\nfp32 matmul, GFLOP/s');
 printTable(
-  ['shape', 'picked', ...variants, torchLabel, 'picked / torch', 'picked / fp32 peak'],
+  ['shape', 'picked', ...matmulColumns, torchLabel, 'picked / torch', 'picked / fp32 peak'],
   MATMUL.map(({ name, shape }, i) => {
     const ours = matmulRows[name]![pickedFor(shape)]!;
-    return [name, pickedFor(shape), ...variants.map((v) => matmulRows[name]![v] ?? NaN), t?.matmul[i] ?? NaN, t ? ours / t.matmul[i]! : NaN, peak ? ours / (peak.fp32Tflops * 1000) : NaN];
+    return [name, pickedFor(shape), ...matmulColumns.map((v) => matmulRows[name]![v] ?? NaN), t?.matmul[i] ?? NaN, t ? ours / t.matmul[i]! : NaN, peak ? ours / (peak.fp32Tflops * 1000) : NaN];
   }),
 );
 console.log(`\ncausal attention, one ${ATTENTION.T}-token sequence, 14/2 heads of 64, GFLOP/s (picked: ${attentionPicked}; torch: ${t?.attentionKernel ?? '—'})`);
@@ -204,7 +210,9 @@ const path = writeResults('gpu', {
     // The same against whichever device PyTorch ran on.
     decode_vs_torch: qwenTorch ? decodeRows[qwen16]!.tokensPerSecond / qwenTorch : null,
     matmul_vs_torch: t ? matmulRows[MATMUL[0]!.name]![pickedFor(MATMUL[0]!.shape)]! / t.matmul[0]! : null,
-    // Flash over rows attention, forward and backward, on this adapter (flash is what GPUs pick).
+    // The wide matmul multiplying in f16 over f32 at the square (null without shader-f16).
+    matmul_wide_f16_vs_f32: matmulRows[MATMUL[0]!.name]!['wide f16'] ? matmulRows[MATMUL[0]!.name]!['wide f16']! / matmulRows[MATMUL[0]!.name]!['wide']! : null,
+    // Flash over rows attention, forward and backward, on this adapter (flash is what both pick).
     attention_flash_vs_rows_forward: attentionRows.flash!.forward / attentionRows.rows!.forward,
     attention_flash_vs_rows_backward: attentionRows.flash!.backward / attentionRows.rows!.backward,
     // The picked attention variant's forward against PyTorch's on the same shape.
