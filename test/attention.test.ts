@@ -5,7 +5,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Gpu } from '../src/entry/node.js';
 import { IgSearchError } from '../src/errors.js';
-import { Attention, AttentionBackward, type AttentionVariant, flashSuits, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
+import { Attention, AttentionBackward, AttentionDecode, type AttentionVariant, flashSuits, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
+import { ropeRef } from '../src/kernels/rope/ref.js';
+import { ropeTable } from '../src/kernels/rope/rope.js';
 import { attentionBackwardRef } from '../src/kernels/attention/ref.js';
 import { packTrainingRows, ROW_FIELDS } from '../src/model/rows.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
@@ -133,6 +135,73 @@ describe('attention variants', () => {
         expect(maxScaledError(dQ!, expected.dq), `${variant} dQ`).toBeLessThan(1e-5);
         expect(maxScaledError(dK!, expected.dk), `${variant} dK`).toBeLessThan(1e-5);
         expect(maxScaledError(dV!, expected.dv), `${variant} dV`).toBeLessThan(1e-5);
+      }
+    });
+  }
+
+  // A decode step of 5 rows, each after up to 230 cached keys (several blocks of 64 for the flash
+  // kernel) in a context range, a second one and its own segment, heads of 128 (two elements per
+  // lane) with Qwen3's q/k norm: the fused projection, cache write and attention against f64.
+  for (const qkNorm of [false, true]) {
+    it(`decode ${qkNorm ? 'with' : 'without'} q/k norm, 4/2 heads of 128, long contexts: both variants`, async () => {
+      const [heads, kvHeads, d, theta, eps] = [4, 2, 128, 10000, 1e-6];
+      const rng = mulberry32(qkNorm ? 5 : 6);
+      const width = (heads + 2 * kvHeads) * d;
+      const T = 5;
+      const slots = 600;
+      const steps: { ctx: [number, number]; ctx2: [number, number]; selfStart: number; slot: number }[] = [
+        { ctx: [0, 100], ctx2: [100, 50], selfStart: 300, slot: 380 },
+        { ctx: [0, 100], ctx2: [150, 30], selfStart: 400, slot: 401 },
+        { ctx: [0, 0], ctx2: [0, 0], selfStart: 450, slot: 450 },
+        { ctx: [200, 64], ctx2: [0, 0], selfStart: 500, slot: 563 },
+        { ctx: [0, 1], ctx2: [0, 0], selfStart: 570, slot: 571 },
+      ];
+      const qkv = randomFloats(T * width, rng);
+      const bias = randomFloats(width, rng).map((x) => x * 0.1);
+      const normWeight = randomFloats(2 * d, rng).map((x) => 1 + 0.5 * x);
+      const kCache = randomFloats(slots * kvHeads * d, rng);
+      const vCache = randomFloats(slots * kvHeads * d, rng);
+      const info = new Uint32Array(T * ROW_FIELDS);
+      steps.forEach((r, t) => info.set([0, r.slot - r.selfStart + r.ctx[1] + r.ctx2[1], r.slot, r.ctx[0], r.ctx[1], r.selfStart, r.ctx2[0], r.ctx2[1]], t * ROW_FIELDS));
+      // f64: the projection of one head (norm, bias, RoPE), then attention over the row's slots.
+      const project = (t: number, col: number, w0: number) => {
+        let x = Array.from(qkv.subarray(t * width + col * d, t * width + (col + 1) * d));
+        if (qkNorm) {
+          const r = 1 / Math.sqrt(x.reduce((a, v) => a + v * v, 0) / d + eps);
+          x = x.map((v, i) => v * r * normWeight[w0 + i]!);
+        }
+        return ropeRef(x.map((v, i) => v + bias[col * d + i]!), info[t * ROW_FIELDS + 1]!, theta);
+      };
+      const expected = new Float64Array(T * heads * d);
+      const keys = Float64Array.from(kCache);
+      const values = Float64Array.from(vCache);
+      steps.forEach((r, t) => {
+        for (let g = 0; g < kvHeads; g++) {
+          keys.set(project(t, heads + g, d), (r.slot * kvHeads + g) * d);
+          const v = heads + kvHeads + g;
+          values.set(Array.from({ length: d }, (_, i) => qkv[t * width + v * d + i]! + bias[v * d + i]!), (r.slot * kvHeads + g) * d);
+        }
+        const range = (start: number, count: number) => Array.from({ length: count }, (_, i) => start + i);
+        const list = [...range(...r.ctx), ...range(...r.ctx2), ...range(r.selfStart, r.slot - r.selfStart + 1)];
+        for (let h = 0; h < heads; h++) {
+          const g = Math.floor(h / (heads / kvHeads));
+          expected.set(attendRef(project(t, h, 0), 0, keys, values, list, (slot) => (slot * kvHeads + g) * d, d), (t * heads + h) * d);
+        }
+      });
+      for (const variant of VARIANTS) {
+        const kernel = await AttentionDecode.create(gpu, { headDim: d, variant });
+        expect(kernel.variant).toBe(variant);
+        const b = {
+          qkv: gpu.upload(qkv), bias: gpu.upload(bias), qkNormWeight: gpu.upload(normWeight), table: gpu.upload(ropeTable(1024, d, theta)), rows: gpu.upload(info),
+          kCache: gpu.upload(kCache), vCache: gpu.upload(vCache), out: gpu.allocate(T * heads * d * 4),
+        };
+        const batch = gpu.batch('test');
+        kernel.encode(batch, b, { T, heads, kvHeads, headDim: d, qkNormEps: qkNorm ? eps : undefined });
+        batch.submit();
+        const [out, kc] = await readAll([b.out, b.kCache], [T * heads * d, slots * kvHeads * d]);
+        // RoPE angles are fp32 products in the kernel's table, exact here: ~pos · ulp drift (pos ≤ 230).
+        expect(maxScaledError(out!, expected), `${variant} output`).toBeLessThan(5e-5);
+        expect(maxScaledError(kc!, keys), `${variant} key cache`).toBeLessThan(5e-5);
       }
     });
   }

@@ -17,7 +17,7 @@ interface Harness {
     panic?: { name: string; code: string; message: string; isIgSearchError: boolean };
     after: string;
   }>;
-  qwen2(dir: string, sequences: number[][], attentionVariant?: 'rows' | 'flash'): Promise<number[][]>;
+  qwen2(dir: string, sequences: number[][], attentionVariant?: 'rows' | 'flash', greedy?: { prompt: number[]; tokens: number[] }): Promise<{ logprobs: number[][]; tokens: number[] }>;
   hub(endpoint: string, repo: string, sequences: number[][]): Promise<{ dir: string; logprobs: number[][]; files: number[]; models: { repo: string; snapshots: string[]; refs: Record<string, string> }[] }>;
   hubRemove(repo: string): Promise<{ removed: boolean; models: { repo: string }[] }>;
 }
@@ -42,13 +42,14 @@ afterAll(async () => {
 });
 
 describe('browser (headless Debian chromium, navigator.gpu)', () => {
-  it('Qwen2 (BF16, sharded, fetched over HTTP) matches the PyTorch fixture with either attention variant', async () => {
+  it('Qwen2 (BF16, sharded, fetched over HTTP) matches the PyTorch fixture, scoring and greedy decoding, with either attention variant', async () => {
     const dir = 'test/fixtures/qwen2/tiny-bf16';
-    const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
+    const expected = JSON.parse(readFileSync(`${root}${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][]; greedy: { prompt: number[]; tokens: number[] } };
     for (const variant of ['rows', 'flash'] as const) {
-      const got = await page.evaluate(([d, s, v]) => (window as unknown as { harness: Harness }).harness.qwen2(d, s, v), [`/${dir}`, expected.sequences, variant] as const);
-      expect(got.map((r) => r.length)).toEqual(expected.logprobs.map((r) => r.length));
-      expect(Math.max(...got.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!)))), variant).toBeLessThan(1e-4);
+      const got = await page.evaluate(([d, s, v, g]) => (window as unknown as { harness: Harness }).harness.qwen2(d, s, v, g), [`/${dir}`, expected.sequences, variant, expected.greedy] as const);
+      expect(got.logprobs.map((r) => r.length)).toEqual(expected.logprobs.map((r) => r.length));
+      expect(Math.max(...got.logprobs.flatMap((r, i) => r.map((v, j) => Math.abs(v - expected.logprobs[i]![j]!)))), variant).toBeLessThan(1e-4);
+      expect(got.tokens, `${variant} greedy`).toEqual(expected.greedy.tokens);
     }
   });
 

@@ -15,8 +15,8 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
   const dir = `test/fixtures/qwen2/${name}`;
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { greedy: { prompt: number[]; tokens: number[] } };
 
-  it('greedy decoding equals the PyTorch greedy fixture (full recomputation every step)', async () => {
-    const model = await CausalLM.load(gpu, dir);
+  it.each(['rows', 'flash'] as const)('greedy decoding equals the PyTorch greedy fixture (full recomputation every step): %s attention', async (attentionVariant) => {
+    const model = await CausalLM.load(gpu, dir, { attentionVariant });
     const { prompt, tokens } = expected.greedy;
     // Three copies of the prompt (prefilled once) and one other prompt in the same batch.
     const out = await generate(model, [prompt, prompt, [5, 6, 7], prompt], { temperature: 0, maxNewTokens: tokens.length });
@@ -69,8 +69,8 @@ describe('the fused decode step', () => {
     expect(attendsOnlyToCache(pack([[1, 4, 4, 0, 0, 4, 0, 0], [2, 0, 9, 0, 0, 9, 5, 1]]), ROW_FIELDS)).toBe(true);
   });
 
-  it.each(['tiny-f32', 'tiny-qwen3', 'tiny-llama'])('%s: a decode step over shared context ranges equals one prefill of all the rows, in 5 dispatches per layer', async (name) => {
-    const model = await CausalLM.load(gpu, `test/fixtures/qwen2/${name}`);
+  it.each(['tiny-f32', 'tiny-qwen3', 'tiny-llama'].flatMap((name) => (['rows', 'flash'] as const).map((variant) => [name, variant] as const)))('%s, %s attention: a decode step over shared context ranges equals one prefill of all the rows, in 5 dispatches per layer', async (name, attentionVariant) => {
+    const model = await CausalLM.load(gpu, `test/fixtures/qwen2/${name}`, { attentionVariant });
     const cache = model.createKvCache(16);
     await model.forwardRows(pack(prefill), cache);
     const before = gpu.dispatchCount;

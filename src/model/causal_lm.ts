@@ -41,7 +41,11 @@ export interface ModelOptions {
   maxVocabChunk?: number;
   /** Force a matmul variant (benchmarks). */
   matmulVariant?: MatmulVariant;
-  /** Force an attention variant for the forward and backward passes (benchmarks, tests); default by head dim and layout. */
+  /**
+   * Force an attention variant for the forward, decode and backward kernels (benchmarks, tests). Default:
+   * 'flash' for the forward and backward wherever the head dim takes it (the forward by layout, see
+   * `flashSuits`), and for decoding on GPUs; 'rows' for decoding on CPU adapters.
+   */
   attentionVariant?: AttentionVariant;
   /**
    * 'f16': the forward's matmuls may multiply in half precision where the variant a product runs
@@ -204,7 +208,7 @@ export class CausalLM {
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'norm', normEps: eps, compute }),
       Matmul.create(gpu, { transposeB: true, variant, dtypeB: weights, prologue: 'normIndirect', normEps: eps, compute }),
       Matmul.create(gpu, { transposeB: true, accumulate: true, variant, dtypeB: weights, prologue: 'swiglu', compute }),
-      AttentionDecode.create(gpu, { headDim: config.headDim }),
+      AttentionDecode.create(gpu, { headDim: config.headDim, variant: options.attentionVariant }),
       Embedding.create(gpu, { table: weights }),
       Rmsnorm.create(gpu),
       Rope.create(gpu),

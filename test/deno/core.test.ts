@@ -1,6 +1,6 @@
 // Runs under `deno test --allow-read` (driven by test/deno.test.ts): the built Deno bundle, with
 // WebGPU from Deno's own navigator.gpu (wgpu) and the .wasm read with Deno.readFile.
-import { Gpu, IgSearchError, CausalLM, loadWasmCore } from '../../dist/deno.js';
+import { Gpu, IgSearchError, CausalLM, generate, loadWasmCore } from '../../dist/deno.js';
 import { matmul, matmulRef, pickMatmulVariant } from '../../dist/internals.js';
 
 function assert(condition: unknown, message: string): asserts condition {
@@ -49,16 +49,19 @@ Deno.test('Wasm core loads from disk, round-trips UTF-8 and maps panics', async 
   assert(core.selfTestUtf8('after').text === 'after', 'core unusable after panic');
 });
 
-Deno.test('Qwen2 fixture (F32, read with Deno.readFile) matches PyTorch with either attention variant', async () => {
+Deno.test('Qwen2 fixture (F32, read with Deno.readFile) matches PyTorch, scoring and greedy decoding, with either attention variant', async () => {
   const gpu = await Gpu.request();
   const dir = 'test/fixtures/qwen2/tiny-f32';
-  const expected = JSON.parse(await Deno.readTextFile(`${dir}/expected.json`)) as { sequences: number[][]; logprobs: number[][] };
+  const expected = JSON.parse(await Deno.readTextFile(`${dir}/expected.json`)) as { sequences: number[][]; logprobs: number[][]; greedy: { prompt: number[]; tokens: number[] } };
   for (const attentionVariant of ['rows', 'flash'] as const) {
     const model = await CausalLM.load(gpu, dir, { attentionVariant });
     const got = await model.sequenceLogprobs(expected.sequences);
     let worst = 0;
     got.forEach((lp, s) => lp.forEach((v, i) => (worst = Math.max(worst, Math.abs(v - expected.logprobs[s]![i]!)))));
     assert(worst < 1e-4, `${attentionVariant}: max |Δ| ${worst}`);
+    // Greedy decoding (the decode-attention kernel of the variant) against PyTorch's greedy tokens.
+    const [out] = await generate(model, [expected.greedy.prompt], { temperature: 0, maxNewTokens: expected.greedy.tokens.length });
+    assert(Array.from(out!.tokens).join() === expected.greedy.tokens.join(), `${attentionVariant}: greedy ${Array.from(out!.tokens)} vs ${expected.greedy.tokens}`);
     model.free();
   }
   gpu.destroy();

@@ -7,6 +7,7 @@ import type { AttentionShape } from '../rope/rope.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
 import decodeSource from './attention_decode.wgsl';
+import decodeFlashSource from './attention_decode.flash.wgsl';
 import onlineSource from './attention.online.wgsl';
 import backwardCommon from './attention.backward.wgsl';
 import dqSource from './attention.dq.wgsl';
@@ -177,16 +178,30 @@ export const attentionDecodeKernel = defineKernel({
   entryPoint: 'main',
 });
 
+export const attentionDecodeFlashKernel = defineKernel({
+  name: 'attention_decode_flash',
+  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${decodeFlashSource}`,
+  entryPoint: 'main',
+});
+
 /**
  * Decode attention with the q/k norm (Qwen3), bias, RoPE and KV-cache write fused in (one dispatch
  * for what `QkNorm` + `Rope` + `Attention` do), for rows that attend to no other row of the same
- * dispatch — `attendsOnlyToCache` says when.
+ * dispatch — `attendsOnlyToCache` says when. Two shapes: 'rows', one invocation per (row, head) —
+ * what a CPU adapter runs best; 'flash', a workgroup of 64 per (row, head) splitting the keys
+ * (flash-decoding) — the GPU shape, where rows × heads invocations would leave the device idle.
  */
 export class AttentionDecode {
-  private constructor(private readonly kernel: ComputeKernel) {}
+  private constructor(
+    private readonly kernel: ComputeKernel,
+    readonly variant: AttentionVariant,
+  ) {}
 
-  static async create(gpu: Gpu, options: { headDim: number }): Promise<AttentionDecode> {
-    return new AttentionDecode(await ComputeKernel.compile(gpu, attentionDecodeKernel, { HEAD_DIM: options.headDim }));
+  /** Default variant: 'rows' on CPU adapters, 'flash' on GPUs. */
+  static async create(gpu: Gpu, options: { headDim: number; variant?: AttentionVariant }): Promise<AttentionDecode> {
+    const variant = options.variant ?? (gpu.adapter.isSoftware ? 'rows' : 'flash');
+    const source = variant === 'flash' ? attentionDecodeFlashKernel : attentionDecodeKernel;
+    return new AttentionDecode(await ComputeKernel.compile(gpu, source, { HEAD_DIM: options.headDim }), variant);
   }
 
   encode(
@@ -197,7 +212,9 @@ export class AttentionDecode {
     checkHeads(shape, true);
     const { T, heads, kvHeads, headDim, qkNormEps } = shape;
     const qkNorm = qkNormEps === undefined ? 0 : 1;
-    this.kernel.dispatch(batch, b, { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim), eps: qkNormEps ?? 0, qkNorm }, grid(Math.ceil((T * heads) / 64)));
+    const params = { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim), eps: qkNormEps ?? 0, qkNorm };
+    // 'flash': a workgroup per (row, head); 'rows': an invocation per (row, head), 64 to a workgroup.
+    this.kernel.dispatch(batch, b, params, grid(this.variant === 'flash' ? T * heads : Math.ceil((T * heads) / 64)));
   }
 }
 
