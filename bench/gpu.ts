@@ -11,7 +11,7 @@
  *   npm run bench -- gpu            # writes bench/results/gpu.json
  */
 import { generate, Gpu, CausalLM } from 'ig-search';
-import { Attention, AttentionBackward, Matmul, pickAttentionVariant, pickMatmulVariant, type AttentionVariant, type MatmulCompute, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
+import { Attention, AttentionBackward, AttentionDecode, Matmul, ropeTable, pickAttentionVariant, pickMatmulVariant, type AttentionVariant, type MatmulCompute, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
@@ -126,6 +126,33 @@ for (const variant of ['rows', 'flash'] as const) {
   attentionRows[variant] = await attentionGflops(variant);
   console.log(`  attention T=${ATTENTION.T} ${variant}: forward ${attentionRows[variant]!.forward.toFixed(1)}, backward ${attentionRows[variant]!.backward.toFixed(1)} GFLOP/s`);
 }
+
+// Decode attention at a long context: one new token for each of 16 sequences, each after 2,048 cached
+// keys (the fused projection, cache write and attention of one layer), in both variants.
+const DECODE = { T: 16, context: 2048, heads: 14, kvHeads: 2, headDim: 64 };
+async function decodeAttentionGflops(variant: AttentionVariant): Promise<number> {
+  const { T, context, heads, kvHeads, headDim: d } = DECODE;
+  const width = (heads + 2 * kvHeads) * d;
+  const slots = T * (context + 1);
+  const rows = new Uint32Array(T * 8);
+  for (let t = 0; t < T; t++) rows.set([0, context, t * (context + 1) + context, 0, 0, t * (context + 1), 0, 0], t * 8);
+  const filled = (n: number) => gpu.upload(Float32Array.from({ length: n }, (_, i) => Math.sin(i * 0.61) * 0.5), 'bench.decode');
+  const b = {
+    qkv: filled(T * width), bias: filled(width), qkNormWeight: filled(2 * d), table: gpu.upload(ropeTable(context + 1, d, 10000), 'bench.decode.rope'),
+    rows: gpu.upload(rows, 'bench.decode.rows'), kCache: filled(slots * kvHeads * d), vCache: filled(slots * kvHeads * d), out: gpu.allocate(T * heads * d * 4),
+  };
+  const kernel = await AttentionDecode.create(gpu, { headDim: d, variant });
+  const seconds = await timeDispatch((batch) => kernel.encode(batch, b, DECODE));
+  for (const buffer of Object.values(b)) gpu.pool.release(buffer);
+  gpu.pool.trim();
+  return (4 * T * (context + 1) * heads * d) / seconds / 1e9;
+}
+const decodePicked = gpu.adapter.isSoftware ? 'rows' : 'flash';
+const decodeAttention: Partial<Record<AttentionVariant, number>> = {};
+for (const variant of ['rows', 'flash'] as const) {
+  decodeAttention[variant] = await decodeAttentionGflops(variant);
+  console.log(`  decode attention, 16 rows × ${DECODE.context} keys, ${variant}: ${decodeAttention[variant]!.toFixed(2)} GFLOP/s`);
+}
 console.log();
 
 // Greedy decoding with the KV cache (prefill included), as bench/rollout.ts measures it.
@@ -179,6 +206,8 @@ printTable(
     return [pass, rowsG, flashG, torchAttention?.[pass] ?? NaN, flashG / rowsG, torchAttention ? attentionRows[attentionPicked]![pass] / torchAttention[pass] : NaN];
   }),
 );
+console.log(`\ndecode attention (fused projection + cache write + attention), 16 rows × ${DECODE.context} cached keys, GFLOP/s (picked: ${decodePicked})`);
+printTable(['rows', 'flash', 'flash / rows'], [[decodeAttention.rows!, decodeAttention.flash!, decodeAttention.flash! / decodeAttention.rows!]]);
 console.log('\ngreedy decoding (prefill included)');
 printTable(
   ['model', 'batch', 'ours tok/s', `${torchLabel} tok/s`, 'ours / torch', 'dispatches per token', 'per token per layer'],
@@ -198,6 +227,7 @@ const path = writeResults('gpu', {
   torch: t ? { version: torch.torch, device: t.device, name: t.name } : { skipped: torch.skipped },
   matmul: MATMUL.map(({ name, shape }, i) => ({ name, shape, gflops: matmulRows[name], torch: t?.matmul[i] ?? null })),
   bandwidth: { copyGbPerS, decodeMatvecGbPerS: gemvGbPerS },
+  decodeAttention: { shape: DECODE, picked: decodePicked, gflops: decodeAttention },
   attention: { shape: ATTENTION, picked: attentionPicked, gflops: attentionRows, torch: torchAttention ?? null, torchKernel: t?.attentionKernel ?? null },
   decode: decodeRows.map(({ job, ...r }, i) => ({ ...r, newTokens: job.newTokens, torchTokensPerSecond: t ? (r.batch * job.newTokens) / t.decode[i]!.seconds : null })),
   ratios: {
@@ -215,6 +245,8 @@ const path = writeResults('gpu', {
     // Flash over rows attention, forward and backward, on this adapter (flash is what both pick).
     attention_flash_vs_rows_forward: attentionRows.flash!.forward / attentionRows.rows!.forward,
     attention_flash_vs_rows_backward: attentionRows.flash!.backward / attentionRows.rows!.backward,
+    // Flash-decoding over one invocation per (row, head), 16 rows after 2,048 keys each.
+    attention_decode_flash_vs_rows: decodeAttention.flash! / decodeAttention.rows!,
     // The picked attention variant's forward against PyTorch's on the same shape.
     attention_vs_torch: torchAttention ? attentionRows[attentionPicked]!.forward / torchAttention.forward : null,
     dispatches_per_token_per_layer: qwen16 >= 0 ? decodeRows[qwen16]!.dispatchesPerToken / QWEN05.numLayers : null,
