@@ -9,6 +9,7 @@ struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: 
 // Fixed at creation: the head dimension (a multiple of 4, ≤ 256) and keys per tile (KEYS · HEAD_DIM ≤ 1024).
 override HEAD_DIM: u32;
 override KEYS: u32;
+const MAX_D4: u32 = 64u; // vec4s of the largest head dimension
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
 @group(0) @binding(1) var<storage, read> keys: array<f32>;   // the layer's key cache [slots, kvHeads · d]

@@ -6,22 +6,14 @@
 // read once per 64 keys rather than once per key. Per key j and attending row i:
 //   P = exp(scale · q_i·k_j − lse_i),  dV_j += P dO_i,  dK_j += scale · P (dO_i·v_j − D_i) q_i.
 
-struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
-
-// Fixed at creation: the head dimension (a multiple of 4, ≤ 256) and query rows per tile (QUERIES · HEAD_DIM ≤ 1024).
-override HEAD_DIM: u32;
+// Params, HEAD_DIM, q, keys, values, dO and their readers: attention.flash_backward.wgsl.
+// Query rows per tile, fixed at creation (QUERIES · HEAD_DIM ≤ 1024).
 override QUERIES: u32;
-const MAX_D4: u32 = 64u;
 
-@group(0) @binding(0) var<storage, read> q: array<f32>;     // [T, heads · d]
-@group(0) @binding(1) var<storage, read> k: array<f32>;     // [T, kvHeads · d]
-@group(0) @binding(2) var<storage, read> v: array<f32>;
-@group(0) @binding(3) var<storage, read> dO: array<f32>;
 @group(0) @binding(4) var<storage, read> ends: array<u32>;  // exclusive end of the rows attending to each row
 @group(0) @binding(5) var<storage, read> stats: array<f32>; // from the dQ pass: lse, D per (row, head)
 @group(0) @binding(6) var<storage, read_write> dK: array<f32>;
 @group(0) @binding(7) var<storage, read_write> dV: array<f32>;
-@group(0) @binding(8) var<uniform> p: Params;
 
 var<workgroup> span: u32;
 var<workgroup> qTile: array<vec4<f32>, 256>;
@@ -29,12 +21,6 @@ var<workgroup> doTile: array<vec4<f32>, 256>;
 var<workgroup> lseTile: array<f32, 64>;
 var<workgroup> deltaTile: array<f32, 64>;
 
-
-// Four consecutive floats of a binding (storage pointers cannot be passed to functions in core WGSL).
-fn dO4(i: u32) -> vec4<f32> { return vec4<f32>(dO[i], dO[i + 1u], dO[i + 2u], dO[i + 3u]); }
-fn k4(i: u32) -> vec4<f32> { return vec4<f32>(k[i], k[i + 1u], k[i + 2u], k[i + 3u]); }
-fn q4(i: u32) -> vec4<f32> { return vec4<f32>(q[i], q[i + 1u], q[i + 2u], q[i + 3u]); }
-fn v4(i: u32) -> vec4<f32> { return vec4<f32>(v[i], v[i + 1u], v[i + 2u], v[i + 3u]); }
 
 @compute @workgroup_size(64)
 fn dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {
@@ -60,8 +46,8 @@ fn dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) la
   if (live) {
     end = ends[j];
     for (var x = 0u; x < d4; x++) {
-      kv[x] = k4(at + 4u * x);
-      vv[x] = v4(at + 4u * x);
+      kv[x] = keys4(at + 4u * x);
+      vv[x] = values4(at + 4u * x);
       accK[x] = vec4<f32>(0.0);
       accV[x] = vec4<f32>(0.0);
     }

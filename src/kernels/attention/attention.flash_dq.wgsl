@@ -5,26 +5,15 @@
 //   D = dO_i · O_i,  acc = Σ_j exp(s_ij − m) (dO_i · V_j − D) K_j  (rescaled once per tile as m grows),
 //   dQ_i = scale · acc / l,  and lse_i = m + log l, D_i kept for the dK/dV pass.
 
-struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, _a: u32, _b: u32, _c: u32 }
-
-override HEAD_DIM: u32;
+// Params, HEAD_DIM, q, keys, values, dO and their readers: attention.flash_backward.wgsl.
 override KEYS: u32;
 
-@group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
-@group(0) @binding(1) var<storage, read> keys: array<f32>;   // [T, kvHeads · d]
-@group(0) @binding(2) var<storage, read> values: array<f32>;
-@group(0) @binding(3) var<storage, read> dO: array<f32>;
 @group(0) @binding(4) var<storage, read> o: array<f32>;      // forward output [T, heads · d]
 @group(0) @binding(5) var<storage, read> rows: array<Row>;
 @group(0) @binding(6) var<storage, read_write> stats: array<f32>; // [T, heads, 2]: lse, D (written)
 @group(0) @binding(7) var<storage, read_write> dQ: array<f32>;
-@group(0) @binding(8) var<uniform> p: Params;
 
-
-// Four consecutive floats of a binding (storage pointers cannot be passed to functions in core WGSL).
-fn dO4(i: u32) -> vec4<f32> { return vec4<f32>(dO[i], dO[i + 1u], dO[i + 2u], dO[i + 3u]); }
 fn o4(i: u32) -> vec4<f32> { return vec4<f32>(o[i], o[i + 1u], o[i + 2u], o[i + 3u]); }
-fn q4(i: u32) -> vec4<f32> { return vec4<f32>(q[i], q[i + 1u], q[i + 2u], q[i + 3u]); }
 
 @compute @workgroup_size(64)
 fn dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lane: u32) {

@@ -8,6 +8,7 @@ import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
 import decodeSource from './attention_decode.wgsl';
 import decodeFlashSource from './attention_decode.flash.wgsl';
+import decodeCommon from './attention_decode.common.wgsl';
 import onlineSource from './attention.online.wgsl';
 import backwardCommon from './attention.backward.wgsl';
 import dqSource from './attention.dq.wgsl';
@@ -16,6 +17,7 @@ import walksSource from './attention.walks.wgsl';
 import flashSource from './attention.flash.wgsl';
 import flashDqSource from './attention.flash_dq.wgsl';
 import flashDkvSource from './attention.flash_dkv.wgsl';
+import flashBackwardSource from './attention.flash_backward.wgsl';
 
 export const attentionKernel = defineKernel({
   name: 'attention',
@@ -174,13 +176,13 @@ function checkCompiledHeadDim(kernel: string, compiled: number | undefined, head
 
 export const attentionDecodeKernel = defineKernel({
   name: 'attention_decode',
-  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${decodeSource}`,
+  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${decodeCommon}\n${decodeSource}`,
   entryPoint: 'main',
 });
 
 export const attentionDecodeFlashKernel = defineKernel({
   name: 'attention_decode_flash',
-  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${decodeFlashSource}`,
+  code: `${GRID_WGSL}\n${rowsSource}\n${onlineSource}\n${decodeCommon}\n${decodeFlashSource}`,
   entryPoint: 'main',
 });
 
@@ -251,8 +253,8 @@ export function attendsOnlyToCache(info: Uint32Array, fields: number): boolean {
 // Two modules sharing attention.backward.wgsl, each binding 8 storage buffers + the uniform.
 export const attentionDqKernel = defineKernel({ name: 'attention_backward_dq', code: `${rowsSource}\n${backwardCommon}\n${dqSource}`, entryPoint: 'dq' });
 export const attentionDkvKernel = defineKernel({ name: 'attention_backward_dkv', code: `${rowsSource}\n${backwardCommon}\n${dkvSource}`, entryPoint: 'dkv' });
-export const attentionFlashDqKernel = defineKernel({ name: 'attention_flash_dq', code: `${rowsSource}\n${walksSource}\n${flashDqSource}`, entryPoint: 'dq' });
-export const attentionFlashDkvKernel = defineKernel({ name: 'attention_flash_dkv', code: flashDkvSource, entryPoint: 'dkv' });
+export const attentionFlashDqKernel = defineKernel({ name: 'attention_flash_dq', code: `${rowsSource}\n${walksSource}\n${flashBackwardSource}\n${flashDqSource}`, entryPoint: 'dq' });
+export const attentionFlashDkvKernel = defineKernel({ name: 'attention_flash_dkv', code: `${flashBackwardSource}\n${flashDkvSource}`, entryPoint: 'dkv' });
 
 /**
  * Attention backward for training rows (own sequence only): dQ, then dK and dV. `ends[j]` is the
@@ -291,8 +293,8 @@ export class AttentionBackward {
     // Workgroups of 64 rows × one head (query rows for dQ, key rows for dK/dV).
     const tiles = Math.ceil(T / 64);
     if (tiles > 65535) throw new IgSearchError('LIMIT_EXCEEDED', `attention backward: ${T} rows exceed ${65535 * 64} per pass`, { hint: 'train fewer rows per micro-batch' });
-    const [keys, values] = this.variant === 'flash' ? ['keys', 'values'] : ['k', 'v'];
-    this.dq.dispatch(batch, { q: b.q, [keys]: b.k, [values]: b.v, dO: b.dO, o: b.o, rows: b.rows, stats: b.stats, dQ: b.dQ }, params, [tiles, heads]);
-    this.dkv.dispatch(batch, { q: b.q, k: b.k, v: b.v, dO: b.dO, ends: b.ends, stats: b.stats, dK: b.dK, dV: b.dV }, params, [tiles, kvHeads]);
+    const kv: Record<string, GPUBuffer> = this.variant === 'flash' ? { keys: b.k, values: b.v } : { k: b.k, v: b.v };
+    this.dq.dispatch(batch, { q: b.q, ...kv, dO: b.dO, o: b.o, rows: b.rows, stats: b.stats, dQ: b.dQ }, params, [tiles, heads]);
+    this.dkv.dispatch(batch, { q: b.q, ...kv, dO: b.dO, ends: b.ends, stats: b.stats, dK: b.dK, dV: b.dV }, params, [tiles, kvHeads]);
   }
 }

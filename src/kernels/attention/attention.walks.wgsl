@@ -53,7 +53,6 @@ fn planWalks(lane: u32, first: u32, T: u32) -> u32 {
 }
 
 // The tiles of keys and values (KEYS rows of HEAD_DIM floats each, KEYS · HEAD_DIM ≤ 1024).
-const MAX_D4: u32 = 64u;
 const MAX_KEYS: u32 = 64u;
 var<workgroup> kTile: array<vec4<f32>, 256>;
 var<workgroup> vTile: array<vec4<f32>, 256>;

@@ -6,20 +6,7 @@
 // over the cached keys, its own key last from registers. Five kernels in the unfused path (q/k norm,
 // bias + RoPE + cache write, attention) become one. Same arithmetic as that path, step for step.
 
-struct Params { T: u32, heads: u32, kvHeads: u32, headDim: u32, scale: f32, eps: f32, qkNorm: u32, _a: u32 }
-
-// The head dimension, fixed when the pipeline is created (0: read it from the params).
-override HEAD_DIM: u32 = 0u;
-
-@group(0) @binding(0) var<storage, read> qkv: array<f32>;    // [T, (heads + 2 kvHeads) · d], before bias and RoPE
-@group(0) @binding(1) var<storage, read> bias: array<f32>;   // [(heads + 2 kvHeads) · d]
-@group(0) @binding(2) var<storage, read> qkNormWeight: array<f32>;   // [q_norm (d), k_norm (d)] (Qwen3; read when p.qkNorm)
-@group(0) @binding(3) var<storage, read> table: array<f32>;  // [pos, d/2, (cos, sin)]
-@group(0) @binding(4) var<storage, read> rows: array<Row>;
-@group(0) @binding(5) var<storage, read_write> kCache: array<f32>; // [rows, kvHeads · d]
-@group(0) @binding(6) var<storage, read_write> vCache: array<f32>;
-@group(0) @binding(7) var<storage, read_write> out: array<f32>;    // [T, heads · d]
-@group(0) @binding(8) var<uniform> p: Params;
+// Params, HEAD_DIM and the bindings: attention_decode.common.wgsl.
 
 // Head `head` of row t's projection: optional per-head RMSNorm (weights at qkNormWeight[w0..]), then the bias,
 // then rotate-half RoPE at `pos`; into v.
