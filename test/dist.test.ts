@@ -38,6 +38,13 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     expect(report.matmul.size).toBe(256);
     expect(report.matmul.gflops).toBeGreaterThan(0);
     expect(report.matmul.maxAbsError).toBeLessThan(1e-3);
+    // What a model picks here: one CPU matmul for every size on a CPU adapter, gemv → tiled → wide on a GPU;
+    // flash attention for the forward passes everywhere, flash-decoding on GPUs only.
+    const { matmul, attention, f16Compute } = report.kernels;
+    if (report.adapter.isSoftware) expect(new Set(Object.values(matmul)).size).toBe(1);
+    else expect(matmul).toEqual({ decode: 'gemv', mid: 'tiled', prefill: 'wide' });
+    expect(attention).toEqual({ forward: 'flash', decode: report.adapter.isSoftware ? 'rows' : 'flash' });
+    expect(f16Compute).toBe(report.features.includes('shader-f16'));
   });
 
   it('`ig-search score` gives the PyTorch fixture log-probs for a prefix/continuation split', () => {

@@ -2,6 +2,7 @@
  * `ig-search doctor`: what this runtime can do. Prints the runtime, the adapter and the limits
  * that matter to ig-search, checks the Wasm core, and times a 1024³ matmul.
  */
+import { pickAttentionVariant } from '../kernels/attention/attention.js';
 import { Matmul, pickMatmulVariant } from '../kernels/matmul/matmul.js';
 import { currentPlatform } from '../platform/platform.js';
 import { loadWasmCore } from '../wasm/core.js';
@@ -14,6 +15,8 @@ export interface DoctorReport {
   limits: Record<string, number>;
   wasm: { ok: boolean; version?: string; bytes?: number; error?: string };
   matmul: { size: number; variant: string; gflops: number; maxAbsError: number };
+  /** The kernel shapes a model picks on this adapter: matmul by product size, attention by pass (head dim 64). */
+  kernels: { matmul: { decode: string; mid: string; prefill: string }; attention: { forward: string; decode: string }; f16Compute: boolean };
 }
 
 const SHOWN_LIMITS = [
@@ -89,7 +92,14 @@ export async function doctor(options: { size?: number; log?: (line: string) => v
   }
   for (const buffer of [bufA, bufB, bufC]) gpu.pool.release(buffer);
   log(`matmul      ${size}³ fp32, variant ${variant}: ${gflops.toFixed(2)} GFLOP/s (${(seconds * 1000).toFixed(1)} ms), max |error| ${maxAbsError.toExponential(1)}`);
-  return { runtime: platform.runtime, adapter, features, limits, wasm, matmul: { size, variant, gflops, maxAbsError } };
+  const weights = (M: number) => pickMatmulVariant(gpu, { M, N: 4096, transposeB: true });
+  const kernels: DoctorReport['kernels'] = {
+    matmul: { decode: weights(1), mid: weights(64), prefill: weights(512) },
+    attention: { forward: pickAttentionVariant(64), decode: adapter.isSoftware ? 'rows' : 'flash' },
+    f16Compute: gpu.hasF16,
+  };
+  log(`kernels     matmul ${kernels.matmul.decode} (1 row) / ${kernels.matmul.mid} (64) / ${kernels.matmul.prefill} (512 rows); attention ${kernels.attention.forward} (prefill, scoring, training) / ${kernels.attention.decode} (decode); f16 compute ${kernels.f16Compute ? 'available (ModelOptions.compute)' : 'unavailable (no shader-f16)'}`);
+  return { runtime: platform.runtime, adapter, features, limits, wasm, matmul: { size, variant, gflops, maxAbsError }, kernels };
 }
 
 function formatLimit(v: number): string {
