@@ -216,13 +216,18 @@ describe('attention variants', () => {
       return info;
     };
     // A prefill of one 300-token sequence; 64 answers of 4 tokens after one shared 500-token context;
-    // 64 single rows each after its own 500-token context (what flash would walk 64 times).
+    // 64 rows in 8 groups, each after its own 500-token context (flash walks 8 contexts per tile);
+    // 64 single rows each after its own 500-token context (flash would walk 64).
     const prefill = layout(Array.from({ length: 300 }, (_, t) => ({ slot: t, selfStart: 0 })));
     const answers = layout(Array.from({ length: 256 }, (_, t) => ({ slot: 500 + t, selfStart: 500 + t - (t % 4), ctx: [0, 500] })));
+    const grouped = layout(Array.from({ length: 64 }, (_, t) => ({ slot: 8 * 500 + t, selfStart: 8 * 500 + t - (t % 8), ctx: [500 * Math.floor(t / 8), 500] })));
     const scattered = layout(Array.from({ length: 64 }, (_, t) => ({ slot: 64 * 500 + t, selfStart: 64 * 500 + t, ctx: [500 * t, 500] })));
-    expect([prefill, answers, scattered].map((info) => flashSuits(info, ROW_FIELDS))).toEqual([true, true, false]);
+    expect([prefill, answers, grouped, scattered].map((info) => flashSuits(info, ROW_FIELDS))).toEqual([true, true, false, false]); // a GPU's bound, 2
+    expect([prefill, answers, grouped, scattered].map((info) => flashSuits(info, ROW_FIELDS, 16))).toEqual([true, true, true, false]); // a CPU adapter's
     const picking = await Attention.create(gpu, { headDim: 16 });
-    expect([picking.variant, picking.variantFor(prefill, ROW_FIELDS), picking.variantFor(scattered, ROW_FIELDS)]).toEqual(['flash', 'flash', 'rows']);
+    expect([picking.variant, picking.variantFor(prefill, ROW_FIELDS), picking.variantFor(grouped, ROW_FIELDS), picking.variantFor(scattered, ROW_FIELDS)]).toEqual(
+      ['flash', 'flash', gpu.adapter.isSoftware ? 'flash' : 'rows', 'rows'],
+    );
     const forced = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
     expect(forced.variantFor(scattered, ROW_FIELDS)).toBe('flash');
     await expect(Attention.create(gpu, { headDim: 6, variant: 'flash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });

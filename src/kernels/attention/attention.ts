@@ -68,13 +68,15 @@ const TILE_ROWS = 64;
 
 /**
  * Whether the flash forward suits packed rows `info` (ROW_FIELDS u32 each, model/rows.ts): the
- * key-steps its workgroups make — each staged key costs all 64 rows of a tile a step, so a tile walks
- * the union of its rows' spans, merged as attention.walks.wgsl merges them — against the rows
- * variant's, where a tile takes as long as its row with the most keys. A tile of 64 unrelated rows
- * with long, distinct contexts is where flash loses; up to twice the steps it still wins (it runs each
- * step about 3× faster where both were measured).
+ * keys its workgroups stage — a tile walks the union of its rows' spans, merged as
+ * attention.walks.wgsl merges them — against the rows variant's, where a tile takes as long as its
+ * row with the most keys, within `maxRatio`. A tile of rows after many distinct long contexts is
+ * where flash loses: on lavapipe, 64 rows in k groups each after its own 512 keys ran flash/rows
+ * 0.39 (k = 1), 0.47 (4), 0.57 (8), 0.84 (16), 1.40 (32) — CPU lanes that take no key skip it, so only
+ * the staging is wasted — hence 16 on CPU adapters. On a GPU every staged key costs the tile a
+ * synchronised step while one lane may work, so the default there is 2 (not yet measured on one).
  */
-export function flashSuits(info: Uint32Array, fields: number): boolean {
+export function flashSuits(info: Uint32Array, fields: number, maxRatio = 2): boolean {
   const rows = info.length / fields;
   let flash = 0;
   let perRow = 0;
@@ -100,7 +102,7 @@ export function flashSuits(info: Uint32Array, fields: number): boolean {
     }
     perRow += longest;
   }
-  return flash <= 2 * perRow;
+  return flash <= maxRatio * perRow;
 }
 
 function flashConstants(kernel: string, headDim: number | undefined, tile: 'KEYS' | 'QUERIES'): Record<string, number> {
@@ -124,6 +126,8 @@ export class Attention {
     /** The forced variant, or undefined: each dispatch picks by its layout where flash fits. */
     private readonly forced: AttentionVariant | undefined,
     private readonly headDim: number | undefined,
+    /** `flashSuits`'s bound for this adapter. */
+    private readonly maxWalkRatio: number,
   ) {}
 
   static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<Attention> {
@@ -136,7 +140,7 @@ export class Attention {
           ? await ComputeKernel.compile(gpu, attentionFlashKernel, flashConstants('attention', headDim, 'KEYS'))
           : await ComputeKernel.compile(gpu, attentionKernel, headDim ? { HEAD_DIM: headDim } : {});
     }
-    return new Attention(kernels, variant, headDim);
+    return new Attention(kernels, variant, headDim, gpu.adapter.isSoftware ? 16 : 2);
   }
 
   /** The variant a layout-blind dispatch runs (what the benches report). */
@@ -147,7 +151,7 @@ export class Attention {
   /** The variant a dispatch over packed rows `info` runs (`flashSuits`), unless one was forced. */
   variantFor(info: Uint32Array | undefined, fields: number): AttentionVariant {
     if (this.forced || !this.kernels.flash || !info) return this.variant;
-    return flashSuits(info, fields) ? 'flash' : 'rows';
+    return flashSuits(info, fields, this.maxWalkRatio) ? 'flash' : 'rows';
   }
 
   /** Records the attention of `shape.T` rows with `variant` (from `variantFor` on the host copy of `rows`; default `this.variant`). */
