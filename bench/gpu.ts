@@ -127,6 +127,34 @@ for (const variant of ['rows', 'flash'] as const) {
   console.log(`  attention T=${ATTENTION.T} ${variant}: forward ${attentionRows[variant]!.forward.toFixed(1)}, backward ${attentionRows[variant]!.backward.toFixed(1)} GFLOP/s`);
 }
 
+// Where the forward's fallback should sit on this adapter: 8 tiles of 64 rows in k groups per tile, each group
+// after its own 512 cached keys (flash stages k contexts per tile; rows reads one per row). flashSuits falls
+// back to rows past 16× the keys on CPU adapters, 2× on GPUs.
+const MIXED = [1, 4, 16];
+async function mixedLayoutMs(k: number, variant: AttentionVariant): Promise<number> {
+  const { heads, kvHeads, headDim: d } = ATTENTION;
+  const T = 512;
+  const groups = (T / 64) * k;
+  const slots = groups * 512 + T;
+  const rows = new Uint32Array(T * 8);
+  for (let t = 0; t < T; t++) {
+    const g = Math.floor(t / (64 / k));
+    rows.set([0, 512, groups * 512 + t, g * 512, 512, groups * 512 + g * (64 / k), 0, 0], t * 8);
+  }
+  const b = { q: gpu.allocate(T * heads * d * 4), kCache: gpu.allocate(slots * kvHeads * d * 4), vCache: gpu.allocate(slots * kvHeads * d * 4), rows: gpu.upload(rows, 'bench.mixed.rows'), out: gpu.allocate(T * heads * d * 4) };
+  const kernel = await Attention.create(gpu, { headDim: d, variant });
+  const seconds = await timeDispatch((batch) => kernel.encode(batch, b, { T, heads, kvHeads, headDim: d }));
+  for (const buffer of Object.values(b)) gpu.pool.release(buffer);
+  gpu.pool.trim();
+  return seconds * 1000;
+}
+const mixedRows: { groupsPerTile: number; rowsMs: number; flashMs: number }[] = [];
+for (const k of MIXED) {
+  const [rowsMs, flashMs] = [await mixedLayoutMs(k, 'rows'), await mixedLayoutMs(k, 'flash')];
+  mixedRows.push({ groupsPerTile: k, rowsMs, flashMs });
+  console.log(`  attention, 64-row tiles in ${k} groups after 512 keys each: rows ${rowsMs.toFixed(1)} ms, flash ${flashMs.toFixed(1)} ms`);
+}
+
 // Decode attention at a long context: one new token for each of 16 sequences, each after 2,048 cached
 // keys (the fused projection, cache write and attention of one layer), in both variants.
 const DECODE = { T: 16, context: 2048, heads: 14, kvHeads: 2, headDim: 64 };
@@ -206,6 +234,8 @@ printTable(
     return [pass, rowsG, flashG, torchAttention?.[pass] ?? NaN, flashG / rowsG, torchAttention ? attentionRows[attentionPicked]![pass] / torchAttention[pass] : NaN];
   }),
 );
+console.log('\nforward attention on tiles whose rows fall in k groups, each after its own 512 keys (where flashSuits should fall back)');
+printTable(['groups per tile', 'rows ms', 'flash ms', 'flash / rows'], mixedRows.map((r) => [r.groupsPerTile, r.rowsMs, r.flashMs, r.flashMs / r.rowsMs]));
 console.log(`\ndecode attention (fused projection + cache write + attention), 16 rows × ${DECODE.context} cached keys, GFLOP/s (picked: ${decodePicked})`);
 printTable(['rows', 'flash', 'flash / rows'], [[decodeAttention.rows!, decodeAttention.flash!, decodeAttention.flash! / decodeAttention.rows!]]);
 console.log('\ngreedy decoding (prefill included)');
@@ -228,6 +258,7 @@ const path = writeResults('gpu', {
   matmul: MATMUL.map(({ name, shape }, i) => ({ name, shape, gflops: matmulRows[name], torch: t?.matmul[i] ?? null })),
   bandwidth: { copyGbPerS, decodeMatvecGbPerS: gemvGbPerS },
   decodeAttention: { shape: DECODE, picked: decodePicked, gflops: decodeAttention },
+  mixedLayouts: mixedRows,
   attention: { shape: ATTENTION, picked: attentionPicked, gflops: attentionRows, torch: torchAttention ?? null, torchKernel: t?.attentionKernel ?? null },
   decode: decodeRows.map(({ job, ...r }, i) => ({ ...r, newTokens: job.newTokens, torchTokensPerSecond: t ? (r.batch * job.newTokens) / t.decode[i]!.seconds : null })),
   ratios: {
