@@ -232,6 +232,9 @@ describe('attention variants', () => {
     expect(forced.variantFor(scattered, ROW_FIELDS)).toBe('flash');
     await expect(Attention.create(gpu, { headDim: 6, variant: 'flash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
     await expect(AttentionBackward.create(gpu, { variant: 'flash' })).rejects.toBeInstanceOf(IgSearchError);
+    for (const create of [() => Attention.create(gpu, { headDim: 16, variant: 'tiled' as AttentionVariant }), () => AttentionDecode.create(gpu, { headDim: 16, variant: 'tiled' as AttentionVariant })]) {
+      await expect(create()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('"tiled"') });
+    }
     const kernel = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
     const buffer = gpu.allocate(4096);
     const buffers = { q: buffer, kCache: buffer, vCache: buffer, rows: buffer, out: buffer };

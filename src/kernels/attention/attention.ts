@@ -105,6 +105,16 @@ export function flashSuits(info: Uint32Array, fields: number, maxRatio = 2): boo
   return flash <= maxRatio * perRow;
 }
 
+const VARIANTS: readonly AttentionVariant[] = ['rows', 'flash'];
+
+/** The forced variant, checked: a typed error for anything but 'rows' and 'flash'. */
+function checkVariant(kernel: string, variant: AttentionVariant | undefined): AttentionVariant | undefined {
+  if (variant !== undefined && !VARIANTS.includes(variant)) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${kernel}: variant must be ${VARIANTS.map((v) => `"${v}"`).join(' or ')}, got ${JSON.stringify(variant)}`);
+  }
+  return variant;
+}
+
 function flashConstants(kernel: string, headDim: number | undefined, tile: 'KEYS' | 'QUERIES'): Record<string, number> {
   if (!flashFits(headDim)) {
     throw new IgSearchError('INVALID_ARGUMENT', `${kernel}: the flash variant needs options.headDim, a multiple of 4 up to ${MAX_HEAD_DIM} (got ${headDim})`, { hint: "use variant 'rows'" });
@@ -131,7 +141,8 @@ export class Attention {
   ) {}
 
   static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<Attention> {
-    const { headDim, variant } = options;
+    const { headDim } = options;
+    const variant = checkVariant('attention', options.variant);
     const variants: AttentionVariant[] = variant ? [variant] : pickAttentionVariant(headDim) === 'flash' ? ['flash', 'rows'] : ['rows'];
     const kernels: Partial<Record<AttentionVariant, ComputeKernel>> = {};
     for (const v of variants) {
@@ -205,7 +216,7 @@ export class AttentionDecode {
 
   /** Default variant: 'rows' on CPU adapters, 'flash' on GPUs. */
   static async create(gpu: Gpu, options: { headDim: number; variant?: AttentionVariant }): Promise<AttentionDecode> {
-    const variant = options.variant ?? (gpu.adapter.isSoftware ? 'rows' : 'flash');
+    const variant = checkVariant('decode attention', options.variant) ?? (gpu.adapter.isSoftware ? 'rows' : 'flash');
     const source = variant === 'flash' ? attentionDecodeFlashKernel : attentionDecodeKernel;
     return new AttentionDecode(await ComputeKernel.compile(gpu, source, { HEAD_DIM: options.headDim }), variant);
   }
@@ -274,7 +285,7 @@ export class AttentionBackward {
 
   static async create(gpu: Gpu, options: AttentionOptions = {}): Promise<AttentionBackward> {
     const { headDim } = options;
-    const variant = options.variant ?? pickAttentionVariant(headDim);
+    const variant = checkVariant('attention backward', options.variant) ?? pickAttentionVariant(headDim);
     const [dq, dkv] =
       variant === 'flash'
         ? await Promise.all([
