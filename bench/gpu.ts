@@ -11,7 +11,7 @@
  *   npm run bench -- gpu            # writes bench/results/gpu.json
  */
 import { generate, Gpu, CausalLM } from 'ig-search';
-import { Attention, AttentionBackward, AttentionDecode, Matmul, ropeTable, pickAttentionVariant, pickMatmulVariant, type AttentionVariant, type MatmulCompute, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
+import { Attention, AttentionBackward, AttentionDecode, Matmul, ropeTable, pickAttentionVariant, pickDecodeVariant, pickMatmulVariant, type AttentionVariant, type MatmulCompute, type MatmulShape, type MatmulVariant } from 'ig-search/internals';
 import { printTable, runTorch, timeIt, writeResults } from './_lib.js';
 import { FIXTURE_CONFIG, FIXTURE_DIR, QWEN05, writeRandomCheckpoint } from './_models.js';
 
@@ -175,7 +175,7 @@ async function decodeAttentionGflops(variant: AttentionVariant): Promise<number>
   gpu.pool.trim();
   return (4 * T * (context + 1) * heads * d) / seconds / 1e9;
 }
-const decodePicked = gpu.adapter.isSoftware ? 'rows' : 'flash';
+const decodePicked = pickDecodeVariant(gpu);
 const decodeAttention: Partial<Record<AttentionVariant, number>> = {};
 for (const variant of ['rows', 'flash'] as const) {
   decodeAttention[variant] = await decodeAttentionGflops(variant);

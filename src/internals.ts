@@ -23,7 +23,7 @@ export type { CompiledKernel, Constants } from './gpu/pipelines.js';
 export { BufferUsage, MapMode } from './gpu/flags.js';
 export { Matmul, matmul, pickMatmulVariant, type MatmulShape, type MatmulVariant, type MatmulOptions, type MatmulCompute, type MatmulPrologue, type PrologueOperands } from './kernels/matmul/matmul.js';
 // One class per kernel: `await X.create(gpu, options)` compiles it, `x.encode(batch, buffers, shape)` records it.
-export { Attention, AttentionBackward, AttentionDecode, attendsOnlyToCache, flashSuits, flashTile, pickAttentionVariant, type AttentionVariant } from './kernels/attention/attention.js';
+export { Attention, AttentionBackward, AttentionDecode, attendsOnlyToCache, flashSuits, flashTile, pickAttentionVariant, pickDecodeVariant, type AttentionVariant } from './kernels/attention/attention.js';
 export { Embedding, EmbeddingBackward, groupRowsByToken } from './kernels/embedding/embedding.js';
 export { LogsoftmaxGather, LogsoftmaxGatherBackward } from './kernels/logsoftmax/logsoftmax.js';
 export { Rmsnorm, RmsnormBackward } from './kernels/rmsnorm/rmsnorm.js';

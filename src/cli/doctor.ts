@@ -2,7 +2,7 @@
  * `ig-search doctor`: what this runtime can do. Prints the runtime, the adapter and the limits
  * that matter to ig-search, checks the Wasm core, and times a 1024³ matmul.
  */
-import { pickAttentionVariant } from '../kernels/attention/attention.js';
+import { pickAttentionVariant, pickDecodeVariant } from '../kernels/attention/attention.js';
 import { Matmul, pickMatmulVariant } from '../kernels/matmul/matmul.js';
 import { currentPlatform } from '../platform/platform.js';
 import { loadWasmCore } from '../wasm/core.js';
@@ -95,7 +95,7 @@ export async function doctor(options: { size?: number; log?: (line: string) => v
   const weights = (M: number) => pickMatmulVariant(gpu, { M, N: 4096, transposeB: true });
   const kernels: DoctorReport['kernels'] = {
     matmul: { decode: weights(1), mid: weights(64), prefill: weights(512) },
-    attention: { forward: pickAttentionVariant(64), decode: adapter.isSoftware ? 'rows' : 'flash' },
+    attention: { forward: pickAttentionVariant(64), decode: pickDecodeVariant(gpu) },
     f16Compute: gpu.hasF16,
   };
   log(`kernels     matmul ${kernels.matmul.decode} (1 row) / ${kernels.matmul.mid} (64) / ${kernels.matmul.prefill} (512 rows); attention ${kernels.attention.forward} (prefill, scoring, training) / ${kernels.attention.decode} (decode); f16 compute ${kernels.f16Compute ? 'available (ModelOptions.compute)' : 'unavailable (no shader-f16)'}`);

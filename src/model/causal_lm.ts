@@ -532,6 +532,20 @@ export class CausalLM {
     this.layers.forEach((_, i) => this.encodeInferenceLayer(batch, i, T, attention, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }));
   }
 
+  /** What both layer encoders read: config, kernels, layer `l`'s buffers, and the shapes of `T` rows. */
+  private layerContext(l: number, T: number) {
+    const c = this.config;
+    return {
+      c,
+      k: this.kernels,
+      layer: this.layers[l]!,
+      H: c.hiddenSize,
+      I: c.intermediateSize,
+      shape: { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim },
+      qkvWidth: (c.numHeads + 2 * c.numKvHeads) * c.headDim,
+    };
+  }
+
   /**
    * One decoder layer for inference (scoring, generation), in as few dispatches as the rows allow:
    * the norms folded into the projections after them, SwiGLU into down_proj, the residual adds into
@@ -548,13 +562,7 @@ export class CausalLM {
     attention: AttentionVariant | 'decode',
     b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
-    const c = this.config;
-    const k = this.kernels;
-    const layer = this.layers[l]!;
-    const H = c.hiddenSize;
-    const I = c.intermediateSize;
-    const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
-    const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+    const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
     const adapted = (input: LoraInput) => (b.lora?.layers[l] ?? []).some((x) => x.site.input === input);
     const delta = this.loraDeltas(batch, l, T, b.lora ?? undefined, b);
     // A projection of RMSNorm(x), the norm folded in; an adapter on it reads the normed rows, made apart.
@@ -592,13 +600,7 @@ export class CausalLM {
     T: number,
     b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; qkvPre?: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
-    const c = this.config;
-    const k = this.kernels;
-    const layer = this.layers[l]!;
-    const H = c.hiddenSize;
-    const I = c.intermediateSize;
-    const shape = { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim };
-    const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+    const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
     const delta = this.loraDeltas(batch, l, T, b.lora === undefined ? this.lora : (b.lora ?? undefined), b);
     k.rmsnorm.encode(batch, { x: b.x, weight: layer.inputNorm, index: b.meta, out: b.a1 }, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });

@@ -64,6 +64,11 @@ export function pickAttentionVariant(headDim?: number): AttentionVariant {
   return flashFits(headDim) ? 'flash' : 'rows';
 }
 
+/** The decode kernel's shape on this adapter: one invocation per (row, head) on a CPU, flash-decoding on a GPU. */
+export function pickDecodeVariant(gpu: Gpu): AttentionVariant {
+  return gpu.adapter.isSoftware ? 'rows' : 'flash';
+}
+
 const TILE_ROWS = 64;
 
 /**
@@ -84,7 +89,7 @@ export function flashSuits(info: Uint32Array, fields: number, maxRatio = 2): boo
     let longest = 0;
     const open: ([number, number] | undefined)[] = [undefined, undefined, undefined];
     for (let r = first; r < Math.min(first + TILE_ROWS, rows); r++) {
-      const [, , slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length] = info.subarray(r * fields, r * fields + 8) as unknown as number[];
+      const [, , slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length] = info.subarray(r * fields, r * fields + 8);
       const spans: [number, number][] = [[ctxStart!, ctxStart! + ctxLength!], [ctx2Start!, ctx2Start! + ctx2Length!], [selfStart!, slot! + 1]];
       longest = Math.max(longest, ctxLength! + ctx2Length! + slot! + 1 - selfStart!);
       spans.forEach(([start, end], kind) => {
@@ -144,13 +149,12 @@ export class Attention {
     const { headDim } = options;
     const variant = checkVariant('attention', options.variant);
     const variants: AttentionVariant[] = variant ? [variant] : pickAttentionVariant(headDim) === 'flash' ? ['flash', 'rows'] : ['rows'];
-    const kernels: Partial<Record<AttentionVariant, ComputeKernel>> = {};
-    for (const v of variants) {
-      kernels[v] =
-        v === 'flash'
-          ? await ComputeKernel.compile(gpu, attentionFlashKernel, flashConstants('attention', headDim, 'KEYS'))
-          : await ComputeKernel.compile(gpu, attentionKernel, headDim ? { HEAD_DIM: headDim } : {});
-    }
+    const compiled = await Promise.all(
+      variants.map((v) =>
+        v === 'flash' ? ComputeKernel.compile(gpu, attentionFlashKernel, flashConstants('attention', headDim, 'KEYS')) : ComputeKernel.compile(gpu, attentionKernel, headDim ? { HEAD_DIM: headDim } : {}),
+      ),
+    );
+    const kernels: Partial<Record<AttentionVariant, ComputeKernel>> = Object.fromEntries(variants.map((v, i) => [v, compiled[i]!]));
     return new Attention(kernels, variant, headDim, gpu.adapter.isSoftware ? 16 : 2);
   }
 
@@ -214,9 +218,9 @@ export class AttentionDecode {
     readonly variant: AttentionVariant,
   ) {}
 
-  /** Default variant: 'rows' on CPU adapters, 'flash' on GPUs. */
+  /** Default variant: `pickDecodeVariant(gpu)`. */
   static async create(gpu: Gpu, options: { headDim: number; variant?: AttentionVariant }): Promise<AttentionDecode> {
-    const variant = checkVariant('decode attention', options.variant) ?? (gpu.adapter.isSoftware ? 'rows' : 'flash');
+    const variant = checkVariant('decode attention', options.variant) ?? pickDecodeVariant(gpu);
     const source = variant === 'flash' ? attentionDecodeFlashKernel : attentionDecodeKernel;
     return new AttentionDecode(await ComputeKernel.compile(gpu, source, { HEAD_DIM: options.headDim }), variant);
   }
