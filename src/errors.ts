@@ -21,6 +21,7 @@ export type IgSearchErrorCode =
   | 'ACCESS_DENIED' // the Hub refused: a gated or private model without a (valid) token
   | 'OFFLINE' // offline (HF_HUB_OFFLINE or no network) and the model is not in the cache
   | 'CHECKSUM_MISMATCH' // a downloaded file's hash differs from the one the Hub announced
+  | 'BAD_RESPONSE' // a server answered, but against its protocol: an ETag that is no hash, a redirect loop, a body past its size
   | 'CHECKPOINT_INCOMPLETE' // a checkpoint or run directory lacks what resuming needs, or would be overwritten
   | 'TRAINING_DIVERGED'; // the weights or gradients stopped being finite
 

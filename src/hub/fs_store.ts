@@ -1,9 +1,11 @@
 /** The Hugging Face cache layout on a file system (Node, and Deno through its node: modules). See store.ts. */
 import { createHash } from 'node:crypto';
-import { copyFile, lstat, mkdir, open, readFile, readdir, rename, rm, stat, symlink, unlink, writeFile } from 'node:fs/promises';
+import * as fsPromises from 'node:fs/promises';
+import { copyFile, lstat, mkdir, open, readFile, readdir, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { homedir } from 'node:os';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join, relative, resolve, sep } from 'node:path';
 import { IgSearchError } from '../errors.js';
+import { checkRevision, shown } from './names.js';
 import { repoFolder, type BlobWriter, type CachedModel, type HubStore } from './store.js';
 
 type Env = Record<string, string | undefined>;
@@ -36,65 +38,104 @@ function safe(file: string): string {
   return file;
 }
 
+const HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+const COMMIT = /^[0-9a-f]{40}$/;
+
+/** Writes `data` to `path` through a temp file created exclusively (a planted link is never followed), then renamed over it. */
+async function replaceFile(path: string, data: string): Promise<void> {
+  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
+  const handle = await open(tmp, 'wx');
+  try {
+    await handle.writeFile(data);
+  } finally {
+    await handle.close();
+  }
+  await rename(tmp, path);
+}
+
 export function createFsHubStore(root = defaultHubCache()): HubStore {
-  const folder = (repo: string) => join(root, repoFolder(repo));
-  const blob = (repo: string, etag: string) => join(folder(repo), 'blobs', etag);
-  const snapshot = (repo: string, commit: string) => join(folder(repo), 'snapshots', commit);
+  const base = resolve(root);
+  /** `path`, resolved, if it lies inside the cache; INVALID_ARGUMENT otherwise (the last line against a name that got past the checks). */
+  const inside = (path: string): string => {
+    const full = resolve(path);
+    if (!full.startsWith(base + sep)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: ${shown(path)} lies outside ${base}; refused`);
+    return full;
+  };
+  const folder = (repo: string) => inside(join(base, repoFolder(repo)));
+  const blob = (repo: string, etag: string) => {
+    if (!HASH.test(etag)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: blob name ${shown(etag)} is not a sha1 or sha256`);
+    return inside(join(folder(repo), 'blobs', etag));
+  };
+  const snapshot = (repo: string, commit: string) => {
+    if (!COMMIT.test(commit)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: snapshot ${shown(commit)} is not a commit hash`);
+    return inside(join(folder(repo), 'snapshots', commit));
+  };
+  const refPath = (repo: string, revision: string) => inside(join(folder(repo), 'refs', checkRevision(revision)));
   return {
     root,
     snapshotDir: snapshot,
     async readRef(repo, revision) {
       try {
-        return (await readFile(join(folder(repo), 'refs', revision), 'utf8')).trim() || undefined;
+        const commit = (await readFile(refPath(repo, revision), 'utf8')).trim();
+        return COMMIT.test(commit) ? commit : undefined;
       } catch {
         return undefined;
       }
     },
     async writeRef(repo, revision, commit) {
-      const path = join(folder(repo), 'refs', revision);
+      if (!COMMIT.test(commit)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: ${shown(commit)} is not a commit hash`);
+      const path = refPath(repo, revision);
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(`${path}.tmp`, commit);
-      await rename(`${path}.tmp`, path);
+      await replaceFile(path, commit);
     },
     async hasFile(repo, commit, file) {
       if (await stat(join(snapshot(repo, commit), safe(file))).then(() => true, () => false)) return true;
       return (await exists(join(folder(repo), '.no_exist', commit, file))) ? false : undefined;
     },
     async markMissing(repo, commit, file) {
-      const path = join(folder(repo), '.no_exist', commit, safe(file));
+      snapshot(repo, commit); // checks the commit
+      const path = inside(join(folder(repo), '.no_exist', commit, safe(file)));
       await mkdir(dirname(path), { recursive: true });
-      await writeFile(path, '');
+      await replaceFile(path, '');
     },
     async readFile(repo, commit, file) {
       const data = await readFile(join(snapshot(repo, commit), safe(file)));
       return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
     },
-    hasBlob: (repo, etag) => exists(blob(repo, etag)),
-    async blobWriter(repo, etag): Promise<BlobWriter> {
+    hasBlob: async (repo, etag) => (await lstat(blob(repo, etag)).catch(() => undefined))?.isFile() ?? false,
+    async freeBytes(repo) {
+      const dir = join(folder(repo), 'blobs');
+      await mkdir(dir, { recursive: true });
+      // Looked up, not imported: a runtime whose node:fs lacks statfs still loads this module.
+      const statfs = (fsPromises as { statfs?: (path: string) => Promise<{ bavail: number | bigint; bsize: number | bigint }> }).statfs;
+      try {
+        if (!statfs) return undefined;
+        const s = await statfs(dir);
+        return Number(s.bavail) * Number(s.bsize);
+      } catch {
+        return undefined; // a runtime without statfs
+      }
+    },
+    async blobWriter(repo, etag, size): Promise<BlobWriter> {
       const path = blob(repo, etag);
       await mkdir(dirname(path), { recursive: true });
       const incomplete = `${path}.incomplete`;
-      const handle = await open(incomplete, 'w');
-      // LFS files are named by their sha256; small files by git's blob sha1 ("blob <size>\0" + bytes).
-      const sha256 = createHash('sha256');
-      const parts: Uint8Array[] = [];
-      let size = 0;
+      // A stale partial file is dropped; the new one is created exclusively, so a planted link is never written through.
+      await unlink(incomplete).catch(() => {});
+      const handle = await open(incomplete, 'wx');
+      // LFS files are named by their sha256; small files by git's blob sha1 ("blob <size>\0" + bytes), streamed
+      // since the size is known up front.
+      const hash = etag.length === 64 ? createHash('sha256') : createHash('sha1').update(`blob ${size}\0`);
+      let written = 0;
       return {
         async write(chunk) {
-          sha256.update(chunk);
-          if (etag.length === 40) parts.push(chunk.slice());
-          size += chunk.byteLength;
+          hash.update(chunk);
+          written += chunk.byteLength;
           await handle.write(chunk);
         },
         async commit() {
           await handle.close();
-          let ok = true;
-          if (etag.length === 64) ok = sha256.digest('hex') === etag;
-          else if (etag.length === 40) {
-            const sha1 = createHash('sha1').update(`blob ${size}\0`);
-            for (const p of parts) sha1.update(p);
-            ok = sha1.digest('hex') === etag;
-          }
+          const ok = written === size && hash.digest('hex') === etag;
           if (!ok) {
             await unlink(incomplete).catch(() => {});
             return false;
@@ -109,7 +150,7 @@ export function createFsHubStore(root = defaultHubCache()): HubStore {
       };
     },
     async link(repo, commit, file, etag) {
-      const target = join(snapshot(repo, commit), safe(file));
+      const target = inside(join(snapshot(repo, commit), safe(file)));
       await mkdir(dirname(target), { recursive: true });
       await unlink(target).catch(() => {});
       try {

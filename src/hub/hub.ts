@@ -14,6 +14,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { currentPlatform } from '../platform/platform.js';
+import { checkRevision, parseEtag, shardNames, shown } from './names.js';
 import type { HubStore } from './store.js';
 import { webCachedModels, webFromPretrained, webRemoveCachedModel } from './web.js';
 
@@ -48,8 +49,11 @@ export interface PretrainedOptions {
   fetch?: typeof fetch;
 }
 
-/** Files beside the weights that ig-search reads when present. */
-const OPTIONAL_FILES = ['tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'];
+/**
+ * Files beside the weights that ig-search reads when present. The tokenizer is one of them: a model
+ * without `tokenizer.json` still loads and scores token ids; `loadTokenizer` says what is missing.
+ */
+const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'];
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 const COMMIT = /^[0-9a-f]{40}$/;
 
@@ -68,6 +72,7 @@ export async function fromPretrained(ref: string, options: PretrainedOptions = {
   const platform = currentPlatform();
   if (await platform.isDirectory?.(ref)) return ref.replace(/\/$/, '');
   if (!REPO_ID.test(ref)) throw new IgSearchError('INVALID_ARGUMENT', `model ${JSON.stringify(ref)} is not a directory, a URL or a Hub id like Qwen/Qwen2.5-0.5B-Instruct`);
+  if (options.revision !== undefined) checkRevision(options.revision);
   const store = await platform.hubStore?.(options.cacheDir);
   if (!store) {
     // Browsers and Web Workers: Cache Storage (hub/web.ts).
@@ -78,7 +83,7 @@ export async function fromPretrained(ref: string, options: PretrainedOptions = {
         revision: options.revision ?? 'main',
         token: options.token,
         offline: options.offline ?? false,
-        files: { required: ['config.json', 'tokenizer.json'], optional: OPTIONAL_FILES },
+        files: { required: ['config.json'], optional: OPTIONAL_FILES },
         onProgress: options.onProgress,
         fetcher: options.fetch ?? globalThis.fetch.bind(globalThis),
       },
@@ -90,8 +95,10 @@ export async function fromPretrained(ref: string, options: PretrainedOptions = {
 
 interface FileHead {
   commit: string;
+  /** The hash the file is checked against and stored under: git's blob sha1 or the LFS sha256. */
   etag: string;
-  size: number;
+  /** Bytes announced (X-Linked-Size, else Content-Length); undefined when the answer gave none. */
+  size: number | undefined;
   /** Where the bytes are (the resolve URL, or the redirect target). */
   url: string;
 }
@@ -134,24 +141,27 @@ class HubDownload {
       throw e;
     }
     this.commit = config.commit;
+    // The ref first, as huggingface_hub writes it: whatever fails later, the cache stays readable.
+    if (this.revision !== this.commit) await this.store.writeRef(this.repo, this.revision, this.commit);
     const index = await this.fetchOptional('model.safetensors.index.json');
     const weights = index === undefined ? ['model.safetensors'] : shardNames(index, this.repo);
-    const required = ['config.json', 'tokenizer.json', ...weights];
+    const required = ['config.json', ...weights];
     this.total = 1 + required.length + OPTIONAL_FILES.length; // the index (or its absence) is done already
-    for (const file of required) await this.fetchFile(file, file === 'config.json' ? config : undefined);
+    // Every file from the commit, config.json too: its HEAD above named the branch, which may move.
+    for (const file of required) await this.fetchFile(file, file === 'config.json' && this.revision === this.commit ? config : undefined);
     for (const file of OPTIONAL_FILES) await this.fetchOptional(file);
-    if (this.revision !== this.commit) await this.store.writeRef(this.repo, this.revision, this.commit);
     return this.store.snapshotDir(this.repo, this.commit);
   }
 
   /** The snapshot of `revision` from the cache alone, or OFFLINE naming what is missing. */
   private async fromCache(why: string): Promise<string> {
-    const commit = COMMIT.test(this.revision) ? this.revision : await this.store.readRef(this.repo, this.revision);
+    const ref = COMMIT.test(this.revision) ? this.revision : await this.store.readRef(this.repo, this.revision);
+    const commit = ref !== undefined && COMMIT.test(ref) ? ref : undefined;
     const missing = (files: string[]) => Promise.all(files.map(async (f) => ((await this.store.hasFile(this.repo, commit!, f)) ? undefined : f))).then((r) => r.filter((f): f is string => f !== undefined));
     if (commit) {
       const hasIndex = await this.store.hasFile(this.repo, commit, 'model.safetensors.index.json');
       const weights = hasIndex ? shardNames(new TextDecoder().decode(await this.store.readFile(this.repo, commit, 'model.safetensors.index.json')), this.repo) : ['model.safetensors'];
-      const absent = await missing(['config.json', 'tokenizer.json', ...weights]);
+      const absent = await missing(['config.json', ...weights]);
       if (absent.length === 0) return this.store.snapshotDir(this.repo, commit);
       throw new IgSearchError('OFFLINE', `${this.repo}@${this.revision}: ${why}, and the cache (${this.store.root}) lacks ${absent.join(', ')}`, { hint: 'download it once with the network on' });
     }
@@ -202,10 +212,10 @@ class HubDownload {
     }
     const head = known ?? (await this.head(file));
     if (!(await this.store.hasBlob(this.repo, head.etag))) await this.download(file, head);
-    else this.progress(file, head.size, head.size, true);
+    else this.progress(file, head.size ?? 0, head.size ?? 0, true);
     await this.store.link(this.repo, this.commit!, file, head.etag);
     this.done++;
-    this.progress(file, head.size, head.size, false);
+    this.progress(file, head.size ?? 0, head.size ?? 0, false);
   }
 
   /** The token goes to the Hub only, never to the storage host an LFS redirect names. */
@@ -220,7 +230,13 @@ class HubDownload {
       const response = await this.request(url, 'HEAD', file);
       const location = response.headers.get('location');
       if (response.status >= 300 && response.status < 400 && location) {
-        const next = new URL(location, url);
+        let next: URL;
+        try {
+          next = new URL(location, url);
+        } catch {
+          next = new URL('invalid:');
+        }
+        if (next.protocol !== 'https:' && next.protocol !== 'http:') throw new IgSearchError('BAD_RESPONSE', `${url}: redirects to ${shown(location)}, not an http(s) URL`);
         const linked = response.headers.get('x-linked-etag');
         if (next.origin !== new URL(this.endpoint).origin || linked) {
           return this.fileHead(file, response, next.href);
@@ -230,17 +246,16 @@ class HubDownload {
       }
       return this.fileHead(file, response, url);
     }
-    throw new IgSearchError('FETCH_FAILED', `${this.url(file)}: too many redirects`);
+    // The Hub answered, so this is no network failure: the cache must not stand in for it (OFFLINE).
+    throw new IgSearchError('BAD_RESPONSE', `${this.url(file)}: more than 5 redirects (a loop?)`);
   }
 
   private fileHead(file: string, response: Response, url: string): FileHead {
     const commit = response.headers.get('x-repo-commit') ?? this.commit;
-    const etag = (response.headers.get('x-linked-etag') ?? response.headers.get('etag') ?? '').replace(/^W\//, '').replace(/"/g, '');
-    const size = Number(response.headers.get('x-linked-size') ?? response.headers.get('content-length') ?? 0);
-    if (!commit || !COMMIT.test(commit)) throw new IgSearchError('FETCH_FAILED', `${this.url(file)}: the answer names no commit (X-Repo-Commit); is ${this.endpoint} a Hugging Face Hub?`);
-    if (!etag) throw new IgSearchError('FETCH_FAILED', `${this.url(file)}: the answer has no ETag to check the file against`);
-    if (this.commit && commit !== this.commit) throw new IgSearchError('FETCH_FAILED', `${this.repo}: ${file} is at commit ${commit}, the download started at ${this.commit}`);
-    return { commit, etag, size, url };
+    if (!commit || !COMMIT.test(commit)) throw new IgSearchError('BAD_RESPONSE', `${this.url(file)}: the answer names no commit (X-Repo-Commit ${shown(commit ?? '')}); is ${this.endpoint} a Hugging Face Hub?`);
+    if (this.commit && commit !== this.commit) throw new IgSearchError('BAD_RESPONSE', `${this.repo}: ${file} is at commit ${commit}, the download started at ${this.commit}`);
+    const etag = parseEtag(response.headers.get('x-linked-etag') ?? response.headers.get('etag'), this.url(file));
+    return { commit, etag, size: byteCount(response.headers.get('x-linked-size') ?? response.headers.get('content-length'), this.url(file)), url };
   }
 
   /** One request with the stall timer, bounded retries and the Hub's errors as typed ones; the body is left unread. */
@@ -276,17 +291,30 @@ class HubDownload {
         const what = code === 'RevisionNotFound' ? `no revision ${this.revision}` : code === 'RepoNotFound' ? 'no such model' : `no file ${file} (EntryNotFound)`;
         throw new IgSearchError('NOT_FOUND', `${this.repo}: ${what} (HTTP 404 at ${url})`);
       }
-      if (response.status >= 400) throw new IgSearchError('FETCH_FAILED', `${url}: HTTP ${response.status}`);
+      // The Hub answered: its refusal is not a network failure the cache may stand in for.
+      if (response.status >= 400) throw new IgSearchError('BAD_RESPONSE', `${url}: HTTP ${response.status}`);
       return response;
     }
     throw new IgSearchError('FETCH_FAILED', `${url}: ${last} (after ${this.retries + 1} attempts)`, { hint: 'check the network and HF_ENDPOINT; HF_HUB_OFFLINE=1 uses the cache only' });
   }
 
-  /** GET into a blob, streamed, hash checked; retried from the start on a stall, a network error or a bad hash. */
+  /** The bytes a GET may bring: what the HEAD announced, else the GET's Content-Length; both absent or disagreeing is BAD_RESPONSE. */
+  private announcedSize(file: string, head: FileHead, response: Response): number {
+    const got = byteCount(response.headers.get('content-length'), head.url);
+    if (head.size !== undefined && got !== undefined && got !== head.size) throw new IgSearchError('BAD_RESPONSE', `${this.repo}: ${file} was announced as ${head.size} bytes, the download as ${got}`);
+    const size = head.size ?? got;
+    if (size === undefined) throw new IgSearchError('BAD_RESPONSE', `${this.repo}: ${file}: neither the HEAD nor the GET says how many bytes it is; refused (a body without a bound)`);
+    return size;
+  }
+
+  /**
+   * GET into a blob, streamed, hash checked, never past the size the Hub announced (a longer body is
+   * BAD_RESPONSE, not retried); retried from the start on a stall, a network error or a bad hash.
+   */
   private async download(file: string, head: FileHead): Promise<void> {
     let reason = '';
     for (let attempt = 0; attempt <= this.retries; attempt++) {
-      const writer = await this.store.blobWriter(this.repo, head.etag);
+      let writer: import('./store.js').BlobWriter | undefined;
       const controller = new AbortController();
       let timer: ReturnType<typeof setTimeout> | undefined;
       const arm = () => {
@@ -296,15 +324,24 @@ class HubDownload {
       try {
         arm();
         const response = await this.request(head.url, 'GET', file, controller);
+        const size = this.announcedSize(file, head, response);
+        const free = await this.store.freeBytes?.(this.repo);
+        if (free !== undefined && size > free) throw new IgSearchError('LIMIT_EXCEEDED', `${this.repo}: ${file} is ${size} bytes and the cache (${this.store.root}) has ${free} free`, { hint: 'free disk space or point HF_HUB_CACHE elsewhere' });
+        writer = await this.store.blobWriter(this.repo, head.etag, size);
         const reader = response.body!.getReader();
         let bytes = 0;
         for (;;) {
           arm();
           const { done, value } = await reader.read();
           if (done) break;
+          if (bytes + value.byteLength > size) {
+            controller.abort();
+            await reader.cancel().catch(() => {});
+            throw new IgSearchError('BAD_RESPONSE', `${this.repo}: ${file}: the body runs past the ${size} bytes announced; refused`, { hint: 'is HF_ENDPOINT a Hugging Face Hub (or a faithful mirror)?' });
+          }
           await writer.write(value);
           bytes += value.byteLength;
-          this.progress(file, bytes, head.size, false);
+          this.progress(file, bytes, size, false);
         }
         clearTimeout(timer);
         if (await writer.commit()) return;
@@ -312,7 +349,7 @@ class HubDownload {
         if (attempt === this.retries) throw new IgSearchError('CHECKSUM_MISMATCH', `${this.repo}: ${reason} (after ${attempt + 1} downloads)`, { hint: 'a proxy or mirror altered the file; check HF_ENDPOINT' });
       } catch (e) {
         clearTimeout(timer);
-        await writer.abort();
+        await writer?.abort();
         if (e instanceof IgSearchError && e.code !== 'FETCH_FAILED') throw e;
         reason = controller.signal.aborted ? `no data for ${this.stallMs} ms` : (e as Error).message.split('\n')[0]!;
       }
@@ -321,18 +358,11 @@ class HubDownload {
   }
 }
 
-/** The shard files a `model.safetensors.index.json` names, in order, checked to be plain file names. */
-function shardNames(text: string, repo: string): string[] {
-  let map: unknown;
-  try {
-    map = (JSON.parse(text) as { weight_map?: unknown }).weight_map;
-  } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `${repo}/model.safetensors.index.json: not valid JSON: ${(e as Error).message}`, { cause: e });
-  }
-  if (typeof map !== 'object' || map === null) throw new IgSearchError('INVALID_ARGUMENT', `${repo}/model.safetensors.index.json: no weight_map object`);
-  const names = [...new Set(Object.values(map as Record<string, unknown>))];
-  for (const n of names) if (typeof n !== 'string' || !/^[\w.-]+\.safetensors$/.test(n)) throw new IgSearchError('INVALID_ARGUMENT', `${repo}/model.safetensors.index.json: weight_map names ${JSON.stringify(n)}, not a .safetensors file beside it`);
-  return names.sort() as string[];
+/** A size header as a byte count; undefined when absent, BAD_RESPONSE when it is no count. */
+function byteCount(header: string | null, where: string): number | undefined {
+  if (header === null) return undefined;
+  if (!/^\d{1,16}$/.test(header.trim())) throw new IgSearchError('BAD_RESPONSE', `${where}: the size ${shown(header)} is not a byte count`);
+  return Number(header.trim());
 }
 
 /** The models in the cache (Node/Deno: the Hugging Face cache; browsers: Cache Storage). */

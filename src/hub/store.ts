@@ -9,7 +9,8 @@
  *       snapshots/<commit>/<file> -> ../../blobs/<etag>
  *       .no_exist/<commit>/<file>             an optional file the Hub does not have
  *
- * so a model either side downloaded is reused by the other. Writes go to `<blob>.incomplete` and are
+ * so a model either side downloaded is reused by the other. Every path is checked to resolve inside
+ * the cache before anything is written there. Writes go to `<blob>.incomplete` and are
  * renamed into place after their hash is checked: an interrupted download never leaves a bad file.
  */
 export interface CachedModel {
@@ -41,7 +42,10 @@ export interface HubStore {
   markMissing(repo: string, commit: string, file: string): Promise<void>;
   readFile(repo: string, commit: string, file: string): Promise<Uint8Array>;
   hasBlob(repo: string, etag: string): Promise<boolean>;
-  blobWriter(repo: string, etag: string): Promise<BlobWriter>;
+  /** A writer for the blob `etag` (a hex sha1 or sha256, else INVALID_ARGUMENT) of exactly `size` bytes. */
+  blobWriter(repo: string, etag: string, size: number): Promise<BlobWriter>;
+  /** Bytes free where the model's blobs go, when the platform can tell. */
+  freeBytes?(repo: string): Promise<number | undefined>;
   /** Points `snapshots/<commit>/<file>` at the blob (a relative symlink; a copy where links are refused). */
   link(repo: string, commit: string, file: string, etag: string): Promise<void>;
   list(): Promise<CachedModel[]>;

@@ -66,25 +66,32 @@ export async function webFromPretrained(repo: string, o: WebOptions, shardNames:
   let done = 0;
   let total = 0;
   // The commit's hashes by file; a Hub without the listing API leaves the ETag check alone.
-  const listed = new Map<string, { sha256?: string; sha1?: string }>();
+  const listed = new Map<string, { sha256?: string; sha1?: string; size?: number }>();
   try {
     const tree = await o.fetcher(`${o.endpoint}/api/models/${repo}/tree/${commit}`, { headers });
     if (tree.ok) {
-      for (const e of (await tree.json()) as { path?: unknown; oid?: unknown; lfs?: { oid?: unknown } }[]) {
-        if (typeof e.path === 'string') listed.set(e.path, { sha256: typeof e.lfs?.oid === 'string' ? e.lfs.oid : undefined, sha1: typeof e.oid === 'string' ? e.oid : undefined });
+      for (const e of (await tree.json()) as { path?: unknown; oid?: unknown; size?: unknown; lfs?: { oid?: unknown } }[]) {
+        if (typeof e.path === 'string') listed.set(e.path, { sha256: typeof e.lfs?.oid === 'string' ? e.lfs.oid : undefined, sha1: typeof e.oid === 'string' ? e.oid : undefined, size: Number.isSafeInteger(e.size) && (e.size as number) >= 0 ? (e.size as number) : undefined });
       }
     }
   } catch {
     // No listing: the ETag check below is what remains.
   }
   const put = async (file: string, response: Response, etag: string | null): Promise<Uint8Array> => {
-    const size = Number(response.headers.get('content-length') ?? 0);
+    // Held in memory until hashed, so never more than announced: the listing's size, else Content-Length.
+    const header = response.headers.get('content-length');
+    const size = listed.get(file)?.size ?? (header !== null && /^\d{1,16}$/.test(header.trim()) ? Number(header) : undefined);
+    if (size === undefined) throw new IgSearchError('BAD_RESPONSE', `${repo}: ${file}: the answer does not say how many bytes it is; refused (a body without a bound)`);
     const reader = response.body!.getReader();
     const parts: Uint8Array[] = [];
     let bytes = 0;
     for (;;) {
       const { done: end, value } = await reader.read();
       if (end) break;
+      if (bytes + value.byteLength > size) {
+        await reader.cancel().catch(() => {});
+        throw new IgSearchError('BAD_RESPONSE', `${repo}: ${file}: the body runs past the ${size} bytes announced; refused`);
+      }
       parts.push(value);
       bytes += value.byteLength;
       o.onProgress?.({ file, bytes, totalBytes: size, filesDone: done, filesTotal: total, cached: false });

@@ -6,6 +6,8 @@
  * revisions and files get the Hub's 401/404 with X-Error-Code; a gated repo wants a token; `slow`
  * files stall once mid-body; `corrupt` files send other bytes than their hash says.
  * `/api/models/{repo}/tree/{revision}` lists the files with their hashes (git's `oid`, `lfs.oid`).
+ * A repo with `movesTo` has its branch moved to a second commit right after the first request on
+ * `main`; both commits stay reachable by hash. `startTamperingProxy` puts a hostile front on a hub.
  */
 import { createHash } from 'node:crypto';
 import { readFileSync, readdirSync } from 'node:fs';
@@ -22,6 +24,8 @@ export interface HubRepo {
   slow?: string[];
   /** Files served with bytes that do not match their hash. */
   corrupt?: string[];
+  /** After the first request on `main`, the branch points here (another commit, other files). */
+  movesTo?: { commit: string; files: Record<string, Uint8Array> };
 }
 
 export interface FixtureHub {
@@ -44,8 +48,9 @@ export async function startFixtureHub(repos: Record<string, HubRepo>, options: {
   const stalled = new Set<string>();
   const commitOf = (name: string, repo: HubRepo) => repo.commit ?? createHash('sha1').update(name).digest('hex');
   const byHash = new Map<string, { bytes: Uint8Array; corrupt: boolean; slow: boolean; key: string }>();
+  const moved = new Set<string>();
   for (const [name, repo] of Object.entries(repos)) {
-    for (const [file, bytes] of Object.entries(repo.files)) {
+    for (const [file, bytes] of Object.entries({ ...repo.movesTo?.files, ...repo.files })) {
       if (isLfs(file)) byHash.set(`${name}:${sha256(bytes)}`, { bytes, corrupt: repo.corrupt?.includes(file) ?? false, slow: repo.slow?.includes(file) ?? false, key: `${name}/${file}` });
     }
   }
@@ -93,12 +98,14 @@ export async function startFixtureHub(repos: Record<string, HubRepo>, options: {
     const m = /^\/([^/]+\/[^/]+)\/resolve\/([^/]+)\/(.+)$/.exec(path);
     const repo = m ? repos[decodeURIComponent(m[1]!)] : undefined;
     if (!m || !repo) return void res.writeHead(401, { 'x-error-code': 'RepoNotFound' }).end();
-    const commit = commitOf(m[1]!, repo);
     const revision = decodeURIComponent(m[2]!);
+    const later = repo.movesTo && (revision === repo.movesTo.commit || (revision === 'main' && moved.has(m[1]!)));
+    if (revision === 'main') moved.add(m[1]!);
+    const commit = later ? repo.movesTo!.commit : commitOf(m[1]!, repo);
     if (revision !== 'main' && revision !== commit) return void res.writeHead(404, { 'x-error-code': 'RevisionNotFound' }).end();
     if (repo.gatedToken && req.headers.authorization !== `Bearer ${repo.gatedToken}`) return void res.writeHead(401, { 'x-error-code': 'GatedRepo' }).end();
     const file = decodeURIComponent(m[3]!);
-    const bytes = repo.files[file];
+    const bytes = (later ? repo.movesTo!.files : repo.files)[file];
     if (!bytes) return void res.writeHead(404, { 'x-error-code': 'EntryNotFound', 'x-repo-commit': commit }).end();
     if (isLfs(file)) {
       const hash = sha256(bytes);
@@ -121,4 +128,72 @@ export async function startFixtureHub(repos: Record<string, HubRepo>, options: {
       server.close(() => resolve());
     });
   return { url, requests, close: async () => void (await Promise.all([stop(hub), stop(store)])) };
+}
+
+/** What a tampering proxy changes in one answer: status, headers (undefined removes one), and the body (`endless` streams zeros forever). */
+export interface Tampered {
+  status?: number;
+  headers?: Record<string, string | undefined>;
+  body?: Uint8Array | 'endless';
+}
+
+export interface TamperingProxy {
+  url: string;
+  /** Body bytes the proxy has sent, in all. */
+  sent(): number;
+  requests: { method: string; path: string }[];
+  close(): Promise<void>;
+}
+
+/**
+ * A hostile Hub: forwards each request to `upstream` (redirects not followed) and lets `tamper`
+ * rewrite the answer before it goes out. Answers `tamper` leaves alone pass through unchanged.
+ */
+export async function startTamperingProxy(upstream: string, tamper: (request: { method: string; path: string }, answer: { status: number; headers: Record<string, string> }) => Tampered | undefined): Promise<TamperingProxy> {
+  let sent = 0;
+  const requests: TamperingProxy['requests'] = [];
+  const server = createServer(async (req, res) => {
+    const path = req.url ?? '/';
+    const method = req.method ?? 'GET';
+    requests.push({ method, path });
+    const answer = await fetch(`${upstream}${path}`, { method, redirect: 'manual', headers: req.headers.authorization ? { authorization: req.headers.authorization } : {} });
+    const headers: Record<string, string> = {};
+    answer.headers.forEach((v, k) => {
+      if (k !== 'transfer-encoding' && k !== 'connection' && k !== 'keep-alive') headers[k] = v;
+    });
+    const change = tamper({ method, path }, { status: answer.status, headers }) ?? {};
+    const out: Record<string, string> = { ...headers };
+    for (const [k, v] of Object.entries(change.headers ?? {})) {
+      if (v === undefined) delete out[k];
+      else out[k] = v;
+    }
+    const body = change.body ?? new Uint8Array(await answer.arrayBuffer());
+    if (change.body !== undefined && change.headers?.['content-length'] === undefined) delete out['content-length'];
+    res.writeHead(change.status ?? answer.status, out);
+    if (method === 'HEAD') return void res.end();
+    if (body === 'endless') {
+      const chunk = new Uint8Array(64 * 1024);
+      const pump = () => {
+        while (!res.destroyed) {
+          sent += chunk.byteLength;
+          if (!res.write(chunk)) return void res.once('drain', pump);
+        }
+      };
+      res.on('close', () => res.removeAllListeners('drain'));
+      return pump();
+    }
+    sent += body.byteLength;
+    res.end(body);
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    sent: () => sent,
+    requests,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
 }
