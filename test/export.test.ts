@@ -48,7 +48,8 @@ describe('ig-search export --format search-r1', () => {
 
   it('--prompt-template and --data-source replace the defaults', async () => {
     const dir = mkdtempSync(`${tmpdir()}/ig-export-`);
-    writeFileSync(`${dir}/q.jsonl`, '{"question": "Who? ", "golden_answers": "Ana"}\n\n{"question": "Where?", "golden_answers": ["Oslo", "Norway"]}\n');
+    const dollars = ['What costs $& today?', "Is $' a quote?", 'Before $` after', 'Two $$ signs', 'Group $1 ref', 'Named $<q> ref'];
+    writeFileSync(`${dir}/q.jsonl`, ['{"question": "Who? ", "golden_answers": "Ana"}', '', '{"question": "Where?", "golden_answers": ["Oslo", "Norway"]}', ...dollars.map((q) => JSON.stringify({ question: q, golden_answers: ['x'] }))].join('\n') + '\n');
     writeFileSync(`${dir}/template.txt`, 'Q: {question} | again {question}');
     const run = cli('--format', 'search-r1', '--data', `${dir}/q.jsonl`, '--out', `${dir}/q.parquet`, '--prompt-template', `${dir}/template.txt`, '--data-source', 'hotpotqa');
     expect(run.status).toBe(0);
@@ -56,6 +57,8 @@ describe('ig-search export --format search-r1', () => {
     expect(rows.map((r) => [r.data_source, r.prompt[0].content, r.reward_model.ground_truth.target, r.extra_info.index])).toEqual([
       ['hotpotqa', 'Q: Who? | again Who?', ['Ana'], 0n],
       ['hotpotqa', 'Q: Where? | again Where?', ['Oslo', 'Norway'], 1n],
+      // `$` in a question is text, not a replacement pattern.
+      ...dollars.map((q, i) => ['hotpotqa', `Q: ${q} | again ${q}`, ['x'], BigInt(i + 2)]),
     ]);
   });
 

@@ -27,7 +27,9 @@ export async function exportCommand(argv: string[]): Promise<number> {
   if (values['prompt-template']) {
     const template = await readText(values['prompt-template']);
     if (!template.includes('{question}')) throw new IgSearchError('INVALID_ARGUMENT', `--prompt-template ${values['prompt-template']}: the template has no {question} placeholder`);
-    prompt = (question) => template.replaceAll('{question}', question.trim());
+    // split/join, not replaceAll: a replacement string reads `$&`, `$'` and `$$` in the question as patterns.
+    const parts = template.split('{question}');
+    prompt = (question) => parts.join(question.trim());
   }
   const { questions, skipped } = parseQuestionsJsonl(await readText(values.data), { source: values.data, skipBadLines: values['skip-bad-lines'] });
   if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `export: ${values.data} holds no questions`);
