@@ -2,12 +2,12 @@
  * Helpers shared by the subcommands: option parsing with typed errors, numbers checked by flag
  * name, user files read through the platform, and what a model directory's tokenizer implies.
  */
-import { rename, writeFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 
 type Options = NonNullable<ParseArgsConfig['options']>;
 import { IgSearchError } from '../errors.js';
 import { fromPretrained } from '../hub/hub.js';
+import { writeFileAtomic } from '../platform/files.js';
 import { currentPlatform, readFailure } from '../platform/platform.js';
 import type { WeightDtype } from '../model/causal_lm.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -98,10 +98,9 @@ export function interruptible(then: string): { signal: AbortSignal; dispose: () 
   return { signal: controller.signal, dispose: () => process.off('SIGINT', onInterrupt) };
 }
 
-/** Writes `data` to `path` through a temporary file and a rename: a reader never sees half a file. */
+/** Writes `data` to `path` through an exclusively created temporary file and a rename: a reader never sees half a file, no link is followed. */
 export async function writeAtomic(path: string, data: string | Uint8Array): Promise<void> {
-  await writeFile(`${path}.tmp`, data);
-  await rename(`${path}.tmp`, path);
+  await writeFileAtomic(path, data);
 }
 
 /**

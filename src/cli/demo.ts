@@ -4,7 +4,7 @@
  * stderr, `runs/<id>/metrics.jsonl` (one record per line, appended as it happens) and a
  * self-contained `runs/<id>/report.html`.
  */
-import { appendFile, writeFile } from 'node:fs/promises';
+import { appendOnly } from '../platform/files.js';
 import { fileURLToPath } from 'node:url';
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
@@ -69,7 +69,7 @@ export async function demo(argv: string[]): Promise<number> {
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
   const dir = await freshDirectory(`${values.out.replace(/\/$/, '')}/demo-${stamp}-seed${seed}`, '--out');
   const metricsPath = `${dir}/metrics.jsonl`;
-  await writeFile(metricsPath, '');
+  const metrics = await appendOnly(metricsPath);
 
   const interrupt = interruptible('writing the report');
 
@@ -90,13 +90,14 @@ export async function demo(argv: string[]): Promise<number> {
         const offset = algos.indexOf(e.run) * steps;
         if (e.type === 'progress') bar.update(offset + e.step, e.run.padEnd(9), e.phase === 'eval' ? 'evaluating' : '');
         else {
-          writes = writes.then(() => appendFile(metricsPath, `${JSON.stringify(e)}\n`));
+          writes = writes.then(() => metrics.append(`${JSON.stringify(e)}\n`));
           if (e.type === 'step') bar.update(offset + e.step, e.run.padEnd(9), `reward ${e.reward.toFixed(2)}`);
           if (e.type === 'eval') bar.log(`${e.run} step ${e.step}: test EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).sort().map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(0)}% of ${v.n}`).join(', ')})`);
         }
       },
     });
     await writes;
+    await metrics.close();
     bar.done();
     const summaries = summarizeRuns(result.records);
     const html = renderReport(result.records, {
@@ -118,6 +119,7 @@ export async function demo(argv: string[]): Promise<number> {
     }
     return result.aborted ? 130 : 0;
   } finally {
+    await metrics.close().catch(() => {});
     interrupt.dispose();
     gpu.destroy();
   }

@@ -6,7 +6,7 @@
  * `OUT/latest`; Ctrl-C finishes the step and writes a final checkpoint; a lost GPU device ends
  * with a message naming the checkpoint to resume from.
  */
-import { appendFile, readFile, rename, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
@@ -15,6 +15,7 @@ import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { parseCorpusJsonl, parseQuestionsJsonl, type DataQuestion } from '../retrieval/corpus.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
+import { appendOnly, refuseLink, writeFileAtomic } from '../platform/files.js';
 import { latestCheckpoint } from '../rl/training_checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
@@ -84,6 +85,7 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
  * checkpoint a resume starts from, and will be run again), rewriting the file atomically.
  */
 async function truncateMetrics(path: string, step: number): Promise<void> {
+  await refuseLink(path, 'metrics file');
   let text: string;
   try {
     text = await readFile(path, 'utf8');
@@ -98,8 +100,7 @@ async function truncateMetrics(path: string, step: number): Promise<void> {
       return false; // a line cut by the crash
     }
   });
-  await writeFile(`${path}.tmp`, kept.map((l) => `${l}\n`).join(''));
-  await rename(`${path}.tmp`, path);
+  await writeFileAtomic(path, kept.map((l) => `${l}\n`).join(''));
 }
 
 const SAMPLING = {
@@ -163,9 +164,10 @@ export async function train(argv: string[]): Promise<number> {
   const latest = values.resume ? await latestCheckpoint(out) : undefined;
   if (values.resume && !latest) console.error(`--resume: no checkpoint under ${out} yet, starting from ${values.model}`);
   if (!values.resume) {
-    const existing = await latestCheckpoint(out).catch(() => undefined);
+    // A directory with step directories is a run, whatever `latest` says (missing, broken, elsewhere).
+    const existing = await latestCheckpoint(out);
     if (existing) {
-      throw new IgSearchError('CHECKPOINT_INCOMPLETE', `train: ${out} already holds a run (latest: ${existing}); starting over would replace its checkpoints`, {
+      throw new IgSearchError('CHECKPOINT_INCOMPLETE', `train: ${out} already holds a run (newest checkpoint: ${existing}); starting over would replace its checkpoints`, {
         hint: 'pass --resume to continue it, or give another --out',
       });
     }
@@ -222,6 +224,7 @@ export async function train(argv: string[]): Promise<number> {
     const first = trainer.steps;
     let writes = Promise.resolve();
     const copied = await tokenizerFiles(modelDir);
+    const metrics = await appendOnly(`${out}/metrics.jsonl`);
     const result = await trainingRun(trainer, {
       run: values.algo,
       train: questions,
@@ -235,7 +238,7 @@ export async function train(argv: string[]): Promise<number> {
       signal: interrupt.signal,
       onEvent: (e) => {
         if (e.type === 'progress') return bar.update(e.step - first, `${values.algo} step ${e.step}/${steps}`, e.phase === 'eval' ? 'evaluating' : '');
-        writes = writes.then(() => appendFile(`${out}/metrics.jsonl`, `${JSON.stringify(e)}\n`));
+        writes = writes.then(() => metrics.append(`${JSON.stringify(e)}\n`));
         if (e.type === 'step') {
           const t = e.timing;
           const total = Object.values(t).reduce((a, b) => a + b, 0);
@@ -246,6 +249,7 @@ export async function train(argv: string[]): Promise<number> {
       },
     });
     await writes;
+    await metrics.close();
     bar.done();
     console.log(`${result.aborted ? 'stopped' : 'done'} at step ${result.steps}; last checkpoint ${result.lastCheckpoint ?? '(none)'}; metrics in ${out}/metrics.jsonl`);
     trainer.free();

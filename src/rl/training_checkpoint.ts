@@ -7,7 +7,9 @@
  * `latest` naming a complete checkpoint. Saving a step that is already saved is a no-op when the
  * files are the same; otherwise the new one takes a revision name (`step-000042-2`) and the old one
  * is removed only after `latest` names the new. Temporary directories a killed save left behind are
- * removed by the next save. Node and Deno (file system); browsers get a typed error.
+ * removed by the next save. A directory holding step directories is a run whatever `latest` says:
+ * when `latest` is missing or names nothing usable, the newest complete step stands in for it. No
+ * write follows a link placed in the run directory. Node and Deno (file system); browsers get a typed error.
  */
 import { IgSearchError } from '../errors.js';
 import type { AdamW } from '../kernels/adamw/adamw.js';
@@ -15,6 +17,7 @@ import { readModelTensor } from '../model/backward.js';
 import { configJson, modelTensorShapes } from '../model/config.js';
 import type { CausalLM } from '../model/causal_lm.js';
 import { readSafetensorsHeader, tensorToF32, writeSafetensors } from '../model/safetensors.js';
+import { refuseLink, writeFileAtomic } from '../platform/files.js';
 
 export interface TrainerState {
   step: number;
@@ -59,7 +62,7 @@ export async function saveCheckpoint(root: string, model: CausalLM, optimizer: A
   }
   const name = stepName(state.step);
   const tmp = `${root}/.${name}.tmp-${Date.now()}`;
-  await f.mkdir(tmp, { recursive: true });
+  await f.mkdir(tmp); // not recursive: anything already there (a planted link included) fails the save
   try {
     if (model.lora) {
       const files = await model.lora.files();
@@ -105,9 +108,8 @@ type Fs = Awaited<ReturnType<typeof fs>>;
 const revisionOf = (dir: string) => Number(/-(\d+)-(\d+)$/.exec(dir)?.[2] ?? 1);
 const byRevision = (a: string, b: string) => revisionOf(a) - revisionOf(b);
 
-async function pointLatest(f: Fs, root: string, name: string): Promise<void> {
-  await f.writeFile(`${root}/latest.tmp`, name);
-  await f.rename(`${root}/latest.tmp`, `${root}/latest`);
+async function pointLatest(_f: Fs, root: string, name: string): Promise<void> {
+  await writeFileAtomic(`${root}/latest`, name);
 }
 
 /** Whether two checkpoint directories hold the same files with the same bytes. */
@@ -122,17 +124,55 @@ async function sameFiles(f: Fs, a: string, b: string): Promise<boolean> {
   return true;
 }
 
-/** The directory `latest` names, or undefined when there is no checkpoint yet. */
+const CHECKPOINT_NAME = /^step-(\d+)(?:-(\d+))?$/;
+
+/** The step directories of a run, oldest first (by step, then revision); a symbolic link among them is refused. */
+export async function runCheckpoints(root: string): Promise<string[]> {
+  const f = await fs();
+  const entries = await f.readdir(root, { withFileTypes: true }).catch(() => []);
+  const steps: [string, number, number][] = [];
+  for (const e of entries) {
+    const m = CHECKPOINT_NAME.exec(e.name);
+    if (!m) continue;
+    if (e.isSymbolicLink()) throw new IgSearchError('INVALID_ARGUMENT', `checkpoint ${root}/${e.name} is a symbolic link; refused (a save would write or remove through it)`, { hint: 'remove the link, or give another output directory' });
+    if (e.isDirectory()) steps.push([e.name, Number(m[1]), Number(m[2] ?? 1)]);
+  }
+  return steps.sort((a, b) => a[1] - b[1] || a[2] - b[2]).map(([name]) => name);
+}
+
+/** Whether a step directory holds a readable trainer state (what resuming needs first). */
+async function isComplete(f: Fs, dir: string): Promise<boolean> {
+  try {
+    const state = JSON.parse(await f.readFile(`${dir}/trainer_state.json`, 'utf8')) as { step?: unknown };
+    return Number.isInteger(state.step);
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The checkpoint to resume from: the one `latest` names, or — when `latest` is missing, unreadable
+ * or names no complete step — the newest complete step directory; undefined when the run holds none.
+ * A run with step directories but no complete one is CHECKPOINT_INCOMPLETE; `latest` as a symbolic
+ * link is refused. Errors name paths, never what a file holds.
+ */
 export async function latestCheckpoint(root: string): Promise<string | undefined> {
   const f = await fs();
-  let name: string;
+  await refuseLink(`${root}/latest`, 'checkpoint pointer');
+  const steps = await runCheckpoints(root);
+  let name: string | undefined;
   try {
     name = (await f.readFile(`${root}/latest`, 'utf8')).trim();
   } catch {
-    return undefined;
+    name = undefined;
   }
-  if (!/^step-\d+(-\d+)?$/.test(name)) throw new IgSearchError('INVALID_ARGUMENT', `${root}/latest: "${name.slice(0, 40)}" is not a checkpoint name`);
-  return `${root}/${name}`;
+  if (name !== undefined && CHECKPOINT_NAME.test(name) && steps.includes(name) && (await isComplete(f, `${root}/${name}`))) return `${root}/${name}`;
+  for (const step of [...steps].reverse()) if (await isComplete(f, `${root}/${step}`)) return `${root}/${step}`;
+  if (steps.length > 0) {
+    throw new IgSearchError('CHECKPOINT_INCOMPLETE', `${root} holds step directories (${steps.join(', ')}) but none has a readable trainer_state.json`, { hint: 'restore a checkpoint from a backup, or give another output directory' });
+  }
+  if (name !== undefined && !CHECKPOINT_NAME.test(name)) throw new IgSearchError('INVALID_ARGUMENT', `${root}/latest does not name a checkpoint (step-NNNNNN)`, { hint: `remove ${root}/latest if this directory holds no run` });
+  return undefined;
 }
 
 /** Trainer state and optimizer moments of a checkpoint directory (the model loads with CausalLM.load). */
@@ -178,7 +218,6 @@ export async function saveModelDirectory(dir: string, model: CausalLM, extra: Re
   await f.mkdir(dir, { recursive: true });
   const files: Record<string, string | Uint8Array> = { 'model.safetensors': await modelSafetensors(model), 'config.json': JSON.stringify(configJson(model.config), null, 2), ...extra };
   for (const [name, data] of Object.entries(files)) {
-    await f.writeFile(`${dir}/${name}.tmp`, data);
-    await f.rename(`${dir}/${name}.tmp`, `${dir}/${name}`);
+    await writeFileAtomic(`${dir}/${name}`, data);
   }
 }
