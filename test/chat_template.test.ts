@@ -1,5 +1,6 @@
 import { copyFileSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
+import { Template } from '@huggingface/jinja';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { ChatTemplate, IgSearchError, loadTokenizer, loadWasmCore, promptText, searchR1Prompt, tokenizerFiles, type WasmCore } from '../src/entry/node.js';
 
@@ -75,5 +76,46 @@ describe("a model's own chat template (@huggingface/jinja)", () => {
     writeFileSync(`${dir}/tokenizer_config.json`, '{"chat_template": ');
     await expect(loadTokenizer(core, dir)).rejects.toThrow(/tokenizer_config.json: not valid JSON/);
     await expect(loadTokenizer(core, `${dir}/nowhere`)).rejects.toThrow(/tokenizer.json: not found/);
+  });
+
+  it('renders exactly what @huggingface/jinja’s own Template.render gives, on the real templates (the bounded interpreter changes nothing)', () => {
+    const messages = [
+      { role: 'system' as const, content: 'Be brief.' },
+      { role: 'user' as const, content: 'Q1?' },
+      { role: 'assistant' as const, content: 'A1.' },
+      { role: 'user' as const, content: '  Q2 with {{ braces }} and $& ' },
+    ];
+    for (const dir of [LLAMA3, QWEN3]) {
+      const c = config(dir);
+      const ours = ChatTemplate.fromTokenizerConfig(c)!;
+      for (const addGenerationPrompt of [true, false]) {
+        const theirs = new Template(c.chat_template).render({ messages, add_generation_prompt: addGenerationPrompt, bos_token: c.bos_token ?? '', eos_token: c.eos_token ?? '' });
+        expect(ours.render(messages, { addGenerationPrompt })).toBe(theirs);
+      }
+    }
+    const globals = '{{ range(3) | list }} {{ range(1, 7, 2) | list }} {{ range(5, 0, -2) | list }} {{ True }} {{ none is none }} {{ strftime_now("%Y") }}';
+    expect(new ChatTemplate(globals).render([])).toBe(new Template(globals).render({}));
+  });
+
+  it('hostile templates stop with LIMIT_EXCEEDED naming the file, instead of hanging or filling memory', () => {
+    const cases: [string, RegExp][] = [
+      ['{% for i in range(1000000000) %}x{% endfor %}', /range\(\) of 1,000,000,000 items \(limit 100,000\)/],
+      ['{% for i in range(100000) %}{% for j in range(100000) %}{{ i }}{% endfor %}{% endfor %}', /ran past 2,000,000 evaluation steps/],
+      ['{% macro f(n) %}{% if n > 0 %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}{{ f(60) }}', /ran past 2,000,000 evaluation steps/],
+      ['{% set ns = namespace(s="xxxxxxxxxxxxxxxx") %}{% for i in range(40) %}{% set ns.s = ns.s ~ ns.s %}{% endfor %}{{ ns.s }}', /built a string of [\d,]+ characters/],
+      ['{% set ns = namespace(l=[1]) %}{% for i in range(40) %}{% set ns.l = ns.l + ns.l %}{% endfor %}{{ ns.l | length }}', /built a list of [\d,]+ items|ran past 2,000,000 evaluation steps/],
+    ];
+    for (const [source, message] of cases) {
+      const t = ChatTemplate.fromTokenizerConfig({ chat_template: source }, 'evil/tokenizer_config.json')!;
+      let error: unknown;
+      try {
+        t.render([{ role: 'user', content: 'x' }]);
+      } catch (e) {
+        error = e;
+      }
+      expect(error, source).toBeInstanceOf(IgSearchError);
+      expect(error, source).toMatchObject({ code: 'LIMIT_EXCEEDED', message: expect.stringMatching(/^evil\/tokenizer_config\.json: rendering the chat template stopped: /) });
+      expect((error as Error).message, source).toMatch(message);
+    }
   });
 });
