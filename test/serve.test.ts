@@ -2,10 +2,11 @@ import { execFile, spawn, spawnSync } from 'node:child_process';
 import { promisify } from 'node:util';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { request } from 'node:http';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bm25Index, Bm25Retriever, HttpRetriever, loadWasmCore, type WasmCore } from '../src/entry/node.js';
-import { serveRetrieval, type RetrievalServer } from '../src/entry/server.js';
+import { serveRetrieval, SERVER_DEFAULTS, type RetrievalServer } from '../src/entry/server.js';
 
 const root = new URL('../', import.meta.url).pathname;
 const corpusPath = `${root}assets/demo-policy/corpus.jsonl`;
@@ -128,6 +129,106 @@ describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
     await expect(serveRetrieval(index, { port: 70000 })).rejects.toThrow(/port must be an integer from 0 to 65535/);
     await expect(serveRetrieval(index, { port: 0, topk: 5, maxTopk: 4 })).rejects.toThrow(/topk 5 exceeds maxTopk 4/);
   });
+});
+
+describe('ig-search serve under load: upstream recipes, large answers, clients that do not read', () => {
+  // 2,000 passages of ~2 KB: answers large enough to fill socket buffers, searches long enough to time.
+  const WORDS = ['alpha', 'beta', 'gamma', 'delta', 'common'];
+  let big: Bm25Index;
+  beforeAll(() => {
+    const lines = Array.from({ length: 2000 }, (_, i) => JSON.stringify({ id: `d${i}`, contents: `"Doc ${i}"\n${Array.from({ length: 300 }, (_, j) => `${WORDS[(i * 7 + j) % 5]}${j % 13}`).join(' ')}` }));
+    big = Bm25Index.fromJsonl(core, lines.join('\n'));
+  });
+  afterAll(() => big?.free());
+  const manyQueries = (n: number) => Array.from({ length: n }, (_, i) => `common${i % 13} alpha${i % 7} beta${i % 5}`);
+
+  it("serves Search-R1's default recipe (512 prompts × 5 rollouts = 2,560 queries in one POST) with the default limits", async () => {
+    const own = await serveRetrieval(index, { port: 0 });
+    try {
+      const queries = Array.from({ length: 2560 }, (_, i) => QUERIES[i % QUERIES.length]!);
+      const answer = await post(own.url, JSON.stringify({ queries, topk: 3, return_scores: true }));
+      expect(answer.status).toBe(200);
+      expect(answer.json.result.length).toBe(2560);
+      expect(answer.json.result[2561 % 4]!.map((h: { document: { id: string } }) => h.document.id)).toEqual(index.search(QUERIES[2561 % 4]!, 3).map((h) => h.id));
+      // Errors carry FastAPI's `detail`, which Search-R1's and verl's clients print.
+      const refused = await post(own.url, JSON.stringify({ queries: 'one' }));
+      expect(refused).toMatchObject({ status: 422, json: { detail: expect.stringMatching(/"queries" must be a list/) } });
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('an answer past maxResponseBytes is 413 naming the limit (default 32 MiB), before it is built whole', async () => {
+    expect(SERVER_DEFAULTS.maxResponseBytes).toBe(32 * 2 ** 20);
+    const own = await serveRetrieval(big, { port: 0, maxResponseBytes: 2 ** 20 });
+    try {
+      const answer = await post(own.url, JSON.stringify({ queries: Array(1024).fill('common1'), topk: 100 }));
+      expect(answer.status).toBe(413);
+      expect(answer.json.detail).toMatch(/answer to 1024 queries × topk 100 would pass the 1048576-byte limit/);
+      expect((await post(own.url, JSON.stringify({ queries: ['common1'], topk: 2 }))).status).toBe(200);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('one large search leaves the event loop free: /health sent after it started is answered before it', async () => {
+    const own = await serveRetrieval(big, { port: 0, maxQueries: 10_000 });
+    try {
+      const order: string[] = [];
+      let sent!: () => void;
+      const flushed = new Promise<void>((r) => (sent = r));
+      const heavy = new Promise<{ status: number; body: string }>((resolve, reject) => {
+        const req = request(own.url, { method: 'POST', headers: { 'content-type': 'application/json' } }, (res) => {
+          order.push('search'); // its status line: the search is done
+          let body = '';
+          res.on('data', (c) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode!, body }));
+        });
+        req.on('error', reject);
+        req.end(JSON.stringify({ queries: manyQueries(8000), topk: 1 }), () => sent());
+      });
+      await flushed;
+      await new Promise((r) => setTimeout(r, 200)); // the body is in and the search under way
+      const health = fetch(own.url.replace(/\/retrieve$/, '/health')).then((r) => (order.push('health'), r.json()));
+      const [h, a] = await Promise.all([health, heavy]);
+      expect(a.status).toBe(200);
+      expect(h.status).toBe('ok');
+      expect(order).toEqual(['health', 'search']);
+    } finally {
+      await own.close();
+    }
+  });
+
+  it('a client that stops reading is dropped after requestTimeoutMs, and others are served meanwhile; connections past maxConnections are closed', async () => {
+    const own = await serveRetrieval(big, { port: 0, maxResponseBytes: 2 ** 26, requestTimeoutMs: 1000, maxConnections: 3 });
+    try {
+      const body = JSON.stringify({ queries: manyQueries(200), topk: 100 }); // ~44 MB of answer
+      const stuck = connect(own.port, '127.0.0.1');
+      const closed = new Promise<void>((resolve) => stuck.on('close', () => resolve()));
+      stuck.on('error', () => {});
+      stuck.write(`POST /retrieve HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+      stuck.pause(); // never reads
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await post(own.url, JSON.stringify({ queries: ['common1'], topk: 1 }))).status).toBe(200);
+      // Past the timeout the server has dropped it: reading now gets what was in flight, then the end — not the whole answer.
+      await new Promise((r) => setTimeout(r, 3000));
+      stuck.resume();
+      await closed;
+      expect(stuck.bytesRead).toBeGreaterThan(0);
+      expect(stuck.bytesRead).toBeLessThan(40 * 2 ** 20);
+
+      // The connection cap: three idle sockets fill it, a fourth is closed unanswered, freeing one lets requests in again.
+      const idle = await Promise.all(Array.from({ length: 3 }, () => new Promise<import('node:net').Socket>((resolve) => { const s = connect(own.port, '127.0.0.1', () => resolve(s)); s.on('error', () => {}); })));
+      await new Promise((r) => setTimeout(r, 100));
+      await expect(fetch(own.url, { method: 'POST', body: '{"queries": []}' })).rejects.toThrow();
+      idle[0]!.destroy();
+      await new Promise((r) => setTimeout(r, 100));
+      expect((await post(own.url, JSON.stringify({ queries: [] }))).status).toBe(200);
+      for (const s of idle) s.destroy();
+    } finally {
+      await own.close(100);
+    }
+  }, 60_000);
 });
 
 describe('ig-search serve (CLI)', () => {

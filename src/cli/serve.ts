@@ -11,7 +11,8 @@ import { loadWasmCore } from '../wasm/core.js';
 import { numberFlag, parseOptions, readText, writeAtomic } from './args.js';
 
 export const SERVE_USAGE = `  serve (--corpus FILE.jsonl | --index FILE) [--save-index FILE] [--host ${SERVER_DEFAULTS.host}] [--port ${SERVER_DEFAULTS.port}] [--topk ${SERVER_DEFAULTS.topk}]
-        [--max-queries ${SERVER_DEFAULTS.maxQueries}] [--max-body-bytes ${SERVER_DEFAULTS.maxBodyBytes}] [--k1 0.9] [--b 0.4] [--skip-bad-lines] [--quiet]
+        [--max-queries ${SERVER_DEFAULTS.maxQueries}] [--max-body-bytes ${SERVER_DEFAULTS.maxBodyBytes}] [--max-response-bytes ${SERVER_DEFAULTS.maxResponseBytes}]
+        [--max-connections ${SERVER_DEFAULTS.maxConnections}] [--k1 0.9] [--b 0.4] [--skip-bad-lines] [--quiet]
                                Search-R1 retrieval server (POST /retrieve, GET /health) over BM25 in Wasm`;
 
 export async function serve(argv: string[]): Promise<number> {
@@ -24,6 +25,8 @@ export async function serve(argv: string[]): Promise<number> {
     topk: { type: 'string', default: String(SERVER_DEFAULTS.topk) },
     'max-queries': { type: 'string', default: String(SERVER_DEFAULTS.maxQueries) },
     'max-body-bytes': { type: 'string', default: String(SERVER_DEFAULTS.maxBodyBytes) },
+    'max-response-bytes': { type: 'string', default: String(SERVER_DEFAULTS.maxResponseBytes) },
+    'max-connections': { type: 'string', default: String(SERVER_DEFAULTS.maxConnections) },
     k1: { type: 'string' },
     b: { type: 'string' },
     'skip-bad-lines': { type: 'boolean', default: false },
@@ -63,6 +66,8 @@ export async function serve(argv: string[]): Promise<number> {
     topk: numberFlag(values.topk, '--topk', { positive: true }),
     maxQueries: numberFlag(values['max-queries'], '--max-queries', { positive: true }),
     maxBodyBytes: numberFlag(values['max-body-bytes'], '--max-body-bytes', { positive: true }),
+    maxResponseBytes: numberFlag(values['max-response-bytes'], '--max-response-bytes', { positive: true }),
+    maxConnections: numberFlag(values['max-connections'], '--max-connections', { positive: true }),
     log,
   });
   if (!/^(127\.|::1$|localhost$)/.test(server.host)) log(`warning: listening on ${server.host}, reachable from other machines; the server has no authentication`);

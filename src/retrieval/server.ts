@@ -6,11 +6,16 @@
  * documents `{result: [[{id, contents}]]}` — which is what Search-R1's training loop and verl's
  * `SearchTool` send and read. `GET /health` reports the index and the counters.
  *
- * Loopback by default; the body, the queries per request, the query length and `topk` are capped
- * (a client past a cap gets 413 or 422 with the reason, never a stalled or crashed server). The
- * search is synchronous in the Wasm core, so requests are answered one after another on the event
- * loop while their bodies arrive concurrently. `close()` stops accepting, lets requests in flight
- * finish and then drops idle keep-alive connections.
+ * Loopback by default. What one client can take is bounded: the body, the queries per request, the
+ * query length, `topk`, the bytes of an answer and the open connections are capped (a client past a
+ * cap gets 413, 422 or 503 with the reason — as `{"detail": …}`, FastAPI's shape, which upstream
+ * clients read — never a stalled or crashed server). The defaults serve Search-R1's and verl's
+ * published recipes (Search-R1's `train_grpo.sh` sends 512 prompts × 5 rollouts = 2,560 queries in
+ * one POST). The search runs in the Wasm core in slices of SLICE_QUERIES queries with the event loop
+ * free between them, so one large request cannot hold `/health` or other clients for seconds; an
+ * answer is written as the client reads it (a client that stops reading stalls only itself, and is
+ * dropped after `requestTimeoutMs`). `close()` stops accepting, lets requests in flight finish and
+ * then drops idle keep-alive connections.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -26,12 +31,16 @@ export interface RetrievalServerOptions {
   topk?: number;
   /** Largest `topk` a request may ask (default 100). */
   maxTopk?: number;
-  /** Most queries in one request (default 1024). */
+  /** Most queries in one request (default 16,384). */
   maxQueries?: number;
   /** Longest query, in UTF-16 code units (default 4096). */
   maxQueryChars?: number;
-  /** Largest request body, in bytes (default 1 MiB). */
+  /** Largest request body, in bytes (default 4 MiB). */
   maxBodyBytes?: number;
+  /** Largest answer, in bytes: a request whose results would pass it gets 413 (default 32 MiB). */
+  maxResponseBytes?: number;
+  /** Open connections at most; more are closed on arrival (default 64). */
+  maxConnections?: number;
   /** A request whose body has not fully arrived after this many ms is answered 408 (default 30 s). */
   requestTimeoutMs?: number;
   /** One line per failed request (4xx/5xx), for a log. */
@@ -43,11 +52,18 @@ export const SERVER_DEFAULTS = {
   port: 8000,
   topk: 3,
   maxTopk: 100,
-  maxQueries: 1024,
+  maxQueries: 16_384,
   maxQueryChars: 4096,
-  maxBodyBytes: 2 ** 20,
+  maxBodyBytes: 4 * 2 ** 20,
+  maxResponseBytes: 32 * 2 ** 20,
+  maxConnections: 64,
   requestTimeoutMs: 30_000,
 } as const;
+
+/** Queries searched in one synchronous call into the core before the event loop gets a turn. */
+const SLICE_QUERIES = 32;
+/** Bytes written to a socket at a time (the next slice waits for the client to read). */
+const WRITE_BYTES = 64 * 1024;
 
 export interface RetrievalServerStats {
   requests: number;
@@ -104,9 +120,12 @@ export async function serveRetrieval(index: Bm25Index, options: RetrievalServerO
     maxQueries: positiveInteger(options.maxQueries, SERVER_DEFAULTS.maxQueries, 'maxQueries'),
     maxQueryChars: positiveInteger(options.maxQueryChars, SERVER_DEFAULTS.maxQueryChars, 'maxQueryChars'),
     maxBodyBytes: positiveInteger(options.maxBodyBytes, SERVER_DEFAULTS.maxBodyBytes, 'maxBodyBytes'),
+    maxResponseBytes: positiveInteger(options.maxResponseBytes, SERVER_DEFAULTS.maxResponseBytes, 'maxResponseBytes'),
   };
+  const maxConnections = positiveInteger(options.maxConnections, SERVER_DEFAULTS.maxConnections, 'maxConnections');
   const requestTimeoutMs = positiveInteger(options.requestTimeoutMs, SERVER_DEFAULTS.requestTimeoutMs, 'requestTimeoutMs');
   const counters = { requests: 0, queries: 0, rejected: 0 };
+  let closing: Promise<void> | undefined;
   let started = performance.now();
   let inFlight = 0;
   let idle: (() => void) | undefined;
@@ -125,24 +144,43 @@ export async function serveRetrieval(index: Bm25Index, options: RetrievalServerO
       if (path !== '/retrieve') throw new Refusal(404, `no route ${path}: the endpoints are POST /retrieve and GET /health`);
       if (req.method !== 'POST') throw new Refusal(405, `${req.method} /retrieve: use POST with a JSON body`);
       const request = parseRequest(await readRequestBody(req, limits.maxBodyBytes), limits);
-      const hits = index.searchBatch(request.queries, request.topk);
+      const body = await answer(request, limits.maxResponseBytes, () => res.destroyed || (res.socket?.destroyed ?? true));
       counters.queries += request.queries.length;
-      const result = hits.map((list) => list.map((h) => (request.returnScores ? { document: { id: h.id, contents: h.contents }, score: h.score } : { id: h.id, contents: h.contents })));
-      send(res, 200, { result });
+      await sendStreamed(res, body, requestTimeoutMs);
     } catch (e) {
       counters.rejected++;
       const status = e instanceof Refusal ? e.status : isIgSearchError(e, 'INVALID_ARGUMENT') ? 422 : 500;
       const message = (e as Error).message.split('\n')[0]!;
       options.log?.(`${req.method} ${req.url} → ${status}: ${message}`);
-      if (!res.headersSent) send(res, status, { error: message });
+      // `detail` is FastAPI's field (what Search-R1's server answers and its clients print); `error` as before.
+      if (!res.headersSent) send(res, status, { detail: message, error: message });
       else res.destroy();
     } finally {
       if (--inFlight === 0) idle?.();
     }
   };
 
+  /** The `{result: …}` answer as byte slices, searched a slice of queries at a time with the event loop free between; 413 past `maxBytes`. */
+  const answer = async (request: RetrieveRequest, maxBytes: number, gone: () => boolean): Promise<Buffer[]> => {
+    const parts: Buffer[] = [Buffer.from('{"result":[')];
+    let bytes = parts[0]!.byteLength + 2;
+    for (let at = 0; at < request.queries.length; at += SLICE_QUERIES) {
+      if (at > 0) await new Promise((r) => setImmediate(r));
+      if (gone()) throw new Refusal(499, 'the client went away');
+      const hits = index.searchBatch(request.queries.slice(at, at + SLICE_QUERIES), request.topk);
+      const text = hits.map((list) => JSON.stringify(list.map((h) => (request.returnScores ? { document: { id: h.id, contents: h.contents }, score: h.score } : { id: h.id, contents: h.contents })))).join(',');
+      const part = Buffer.from(at > 0 ? `,${text}` : text);
+      bytes += part.byteLength;
+      if (bytes > maxBytes) throw new Refusal(413, `the answer to ${request.queries.length} queries × topk ${request.topk} would pass the ${maxBytes}-byte limit; send fewer queries per request or a smaller topk`);
+      parts.push(part);
+    }
+    parts.push(Buffer.from(']}'));
+    return parts;
+  };
+
   const statsOf = (): RetrievalServerStats => ({ ...counters, uptimeS: (performance.now() - started) / 1000 });
   const server: Server = createServer((req, res) => void handle(req, res));
+  server.maxConnections = maxConnections;
   server.requestTimeout = requestTimeoutMs;
   server.headersTimeout = Math.min(requestTimeoutMs, 60_000);
   await new Promise<void>((resolve, reject) => {
@@ -159,7 +197,6 @@ export async function serveRetrieval(index: Bm25Index, options: RetrievalServerO
   started = performance.now();
   const address = server.address() as AddressInfo;
   const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
-  let closing: Promise<void> | undefined;
   return {
     url: `http://${shownHost}:${address.port}/retrieve`,
     host: address.address,
@@ -182,6 +219,37 @@ function send(res: ServerResponse, status: number, body: unknown): void {
   const bytes = Buffer.from(JSON.stringify(body));
   res.writeHead(status, { 'content-type': 'application/json', 'content-length': bytes.byteLength });
   res.end(bytes);
+}
+
+/**
+ * Writes the answer in WRITE_BYTES pieces, each after the client has read the last (backpressure):
+ * nothing more is produced for a client that stops reading, and one that stalls for `timeoutMs` is dropped.
+ */
+async function sendStreamed(res: ServerResponse, parts: Buffer[], timeoutMs: number): Promise<void> {
+  const total = parts.reduce((n, p) => n + p.byteLength, 0);
+  res.writeHead(200, { 'content-type': 'application/json', 'content-length': total });
+  for (const part of parts) {
+    for (let at = 0; at < part.byteLength; at += WRITE_BYTES) {
+      if (res.destroyed) return;
+      if (!res.write(part.subarray(at, at + WRITE_BYTES))) {
+        const drained = await new Promise<boolean>((resolve) => {
+          const timer = setTimeout(() => resolve(false), timeoutMs);
+          const done = (ok: boolean) => () => {
+            clearTimeout(timer);
+            res.off('drain', onDrain);
+            res.off('close', onClose);
+            resolve(ok);
+          };
+          const onDrain = done(true);
+          const onClose = done(false);
+          res.once('drain', onDrain);
+          res.once('close', onClose);
+        });
+        if (!drained) return void res.destroy();
+      }
+    }
+  }
+  res.end();
 }
 
 async function readRequestBody(req: IncomingMessage, maxBytes: number): Promise<string> {
