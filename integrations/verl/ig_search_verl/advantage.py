@@ -15,8 +15,12 @@ packed by :func:`pack_token_level_rewards`:
   ``response_mask`` is 1 — where verl's reward managers put the score);
 - λ·IG̃_ik on every token of the k-th search query (zero on all other tokens).
 
-The estimator reads R_i back from the last policy token, treats everything else as the per-token
-IG term, and masks with ``response_mask`` (retrieved documents and padding get no advantage).
+The estimator reads R_i as verl's own GRPO would: everything on the last policy token plus
+everything on tokens ``response_mask`` excludes — verl's reward managers (``naive.py``, the agent
+loop) put the score on the last *non-padding* token, which is masked when a rollout ends inside a
+tool observation. What sits on the other policy tokens is the per-token IG term. The advantage is
+masked with ``response_mask`` (retrieved documents and padding get none). ``algorithm.use_kl_in_reward``
+is refused: its −β·KL on every policy token would read as IG (use the actor's KL loss instead).
 Only torch and numpy are needed; verl is not.
 """
 from __future__ import annotations
@@ -172,6 +176,12 @@ def compute_ig_search_advantage(
         index = list(range(rows))
     if len(index) != rows:
         raise ValueError(f"index has {len(index)} group ids for {rows} rows")
+    if bool(_option(config, "use_kl_in_reward", False)):
+        raise ValueError(
+            "ig_search does not combine with algorithm.use_kl_in_reward=True: the KL penalty puts -beta*KL on every policy token, "
+            "which this estimator would read as information gain; use the actor's KL loss instead "
+            "(actor_rollout_ref.actor.use_kl_loss=True, algorithm.use_kl_in_reward=False)"
+        )
     by_std = norm_adv_by_std_in_grpo if norm_adv_by_std_in_grpo is not None else bool(_option(config, "norm_adv_by_std_in_grpo", True))
     mode = mode or str(_option(config, "ig_search_mode", "additive"))
     if mode not in ("additive", "multiplicative"):
@@ -181,8 +191,11 @@ def compute_ig_search_advantage(
         last = last_policy_token(response_mask)
         has = last >= 0
         rows_at = torch.arange(rows, device=token_level_rewards.device)
-        outcome = torch.where(has, token_level_rewards[rows_at, last.clamp(min=0)], torch.zeros(rows, dtype=token_level_rewards.dtype, device=token_level_rewards.device))
-        step = token_level_rewards.clone()
+        policy = response_mask > 0
+        # R_i: the last policy token plus every masked position (where verl puts it when the rollout ends in an observation).
+        off_policy = torch.where(policy, torch.zeros_like(token_level_rewards), token_level_rewards).sum(dim=1)
+        outcome = off_policy + torch.where(has, token_level_rewards[rows_at, last.clamp(min=0)], torch.zeros(rows, dtype=token_level_rewards.dtype, device=token_level_rewards.device))
+        step = torch.where(policy, token_level_rewards, torch.zeros_like(token_level_rewards))
         step[rows_at[has], last[has]] = 0
         base = grpo_advantages(outcome.cpu(), index, by_std, epsilon).to(token_level_rewards.device).unsqueeze(1)
         advantages = (base + step if mode == "additive" else base * (1 + step)) * mask

@@ -74,6 +74,61 @@ def test_dr_grpo_from_the_config_and_bad_input():
         compute_ig_search_advantage(rewards, mask, [0, 1, 2], mode="sideways")
 
 
+def verl_grpo(token_level_rewards, response_mask, index, epsilon=EPS):
+    """verl's GRPO outcome advantage as core_algos.compute_grpo_outcome_advantage computes it: the row's
+    rewards summed, z-scored per group (unbiased std; a group of one: mean 0, std 1), times the mask."""
+    scores = token_level_rewards.sum(dim=-1)
+    out = scores.clone()
+    for uid in set(index):
+        rows = [i for i, u in enumerate(index) if u == uid]
+        if len(rows) == 1:
+            mean, std = 0.0, 1.0
+        else:
+            mean, std = scores[rows].mean(), scores[rows].std()
+        out[rows] = (scores[rows] - mean) / (std + epsilon)
+    return out.unsqueeze(-1) * response_mask
+
+
+def verl_padded_batch():
+    """Six rollouts in verl's layout: policy tokens (mask 1), tool observations (mask 0), right padding
+    (mask 0). verl's naive reward manager puts R on the last non-padding token: rows 0, 2 and 4 end
+    inside an observation, so their score sits on a masked position."""
+    valid = [7, 5, 8, 6, 4, 8]
+    mask = torch.tensor([
+        [1, 1, 1, 0, 0, 0, 0, 0],  # policy, then an observation to the end
+        [1, 1, 1, 1, 1, 0, 0, 0],
+        [1, 1, 0, 0, 1, 1, 0, 0],  # observation, policy, observation
+        [1, 1, 1, 1, 1, 1, 0, 0],
+        [1, 0, 0, 0, 0, 0, 0, 0],
+        [1, 1, 1, 1, 1, 1, 1, 1],
+    ])
+    scores = [1.0, 0.0, 1.0, 1.0, 0.0, 0.0]
+    rewards = torch.zeros(6, 8, dtype=torch.float64)
+    for i, (n, r) in enumerate(zip(valid, scores)):
+        rewards[i, n - 1] = r
+    return rewards, mask, ["a", "a", "a", "b", "b", "b"]
+
+
+def test_without_the_hook_the_estimator_is_verls_grpo_even_when_a_rollout_ends_in_an_observation():
+    rewards, mask, index = verl_padded_batch()
+    adv, _ = compute_ig_search_advantage(rewards, mask, index)
+    expected = verl_grpo(rewards, mask.to(torch.float64), index)
+    assert torch.allclose(adv, expected, atol=1e-12)
+    assert adv[0, 0].item() > 0  # R = 1 in a group of [1, 0, 1]: positive, as verl's GRPO gives
+    dr, _ = compute_ig_search_advantage(rewards, mask, index, config={"norm_adv_by_std_in_grpo": False})
+    sums = rewards.sum(-1)
+    assert dr[0, 0].item() == pytest.approx(float(sums[0] - sums[:3].mean()), abs=1e-12)
+
+
+def test_kl_in_the_reward_is_refused_by_name():
+    rewards, mask, index = verl_padded_batch()
+    beta_kl = 0.1 * torch.rand(6, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0)) * mask  # apply_kl_penalty's -beta*KL
+    with pytest.raises(ValueError, match="use_kl_in_reward=True"):
+        compute_ig_search_advantage(rewards - beta_kl, mask, index, config={"use_kl_in_reward": True, "norm_adv_by_std_in_grpo": True})
+    adv, _ = compute_ig_search_advantage(rewards, mask, index, config={"use_kl_in_reward": False})
+    assert torch.allclose(adv, verl_grpo(rewards, mask.to(torch.float64), index), atol=1e-12)
+
+
 def golden_cases():
     path = os.environ.get("IG_SEARCH_GOLDEN")
     if not path:
