@@ -140,6 +140,16 @@ describe('ig-search serve under load: upstream recipes, large answers, clients t
     big = Bm25Index.fromJsonl(core, lines.join('\n'));
   });
   afterAll(() => big?.free());
+  /** POST /retrieve on a connection of its own (`connection: close`, no client pool): the status, or 0 when the server closed it unanswered. */
+  const rawPost = (port: number, body: string) =>
+    new Promise<number>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let text = '';
+      socket.on('data', (c) => (text += c));
+      socket.on('error', () => {});
+      socket.on('close', () => resolve(Number(/^HTTP\/1\.1 (\d+)/.exec(text)?.[1] ?? 0)));
+      socket.write(`POST /retrieve HTTP/1.1\r\nhost: x\r\nconnection: close\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
+    });
   const manyQueries = (n: number) => Array.from({ length: n }, (_, i) => `common${i % 13} alpha${i % 7} beta${i % 5}`);
 
   it("serves Search-R1's default recipe (512 prompts × 5 rollouts = 2,560 queries in one POST) with the default limits", async () => {
@@ -209,21 +219,20 @@ describe('ig-search serve under load: upstream recipes, large answers, clients t
       stuck.write(`POST /retrieve HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`);
       stuck.pause(); // never reads
       await new Promise((r) => setTimeout(r, 300));
-      expect((await post(own.url, JSON.stringify({ queries: ['common1'], topk: 1 }))).status).toBe(200);
+      expect(await rawPost(own.port, JSON.stringify({ queries: ['common1'], topk: 1 }))).toBe(200);
       // Past the timeout the server has dropped it: reading now gets what was in flight, then the end — not the whole answer.
       await new Promise((r) => setTimeout(r, 3000));
       stuck.resume();
       await closed;
-      expect(stuck.bytesRead).toBeGreaterThan(0);
-      expect(stuck.bytesRead).toBeLessThan(40 * 2 ** 20);
+      expect(stuck.bytesRead).toBeLessThan(40 * 2 ** 20); // before backpressure, the whole ~44 MB answer
 
       // The connection cap: three idle sockets fill it, a fourth is closed unanswered, freeing one lets requests in again.
       const idle = await Promise.all(Array.from({ length: 3 }, () => new Promise<import('node:net').Socket>((resolve) => { const s = connect(own.port, '127.0.0.1', () => resolve(s)); s.on('error', () => {}); })));
       await new Promise((r) => setTimeout(r, 100));
-      await expect(fetch(own.url, { method: 'POST', body: '{"queries": []}' })).rejects.toThrow();
+      expect(await rawPost(own.port, '{"queries": []}')).toBe(0);
       idle[0]!.destroy();
       await new Promise((r) => setTimeout(r, 100));
-      expect((await post(own.url, JSON.stringify({ queries: [] }))).status).toBe(200);
+      expect(await rawPost(own.port, '{"queries": []}')).toBe(200);
       for (const s of idle) s.destroy();
     } finally {
       await own.close(100);
