@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
 import { Bm25Index, Bm25Retriever, Gpu, IgSearchError, promptText, searchR1Prompt, IgSearchTrainer, latestCheckpoint, loadDemoPolicy, loadWasmCore, parseQuestionsJsonl, CausalLM, renderReport, summarizeRuns, trainingRun, type Retriever, type RunRecord, type WasmCore } from '../src/entry/node.js';
 import { questionsForStep } from '../src/internals.js';
+import { quiet } from './helpers/cli.js';
 
 const POLICY = 'assets/demo-policy';
 let core: WasmCore;
@@ -13,18 +14,6 @@ beforeAll(async () => {
 });
 
 const records = (path: string) => readFileSync(path, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as RunRecord);
-const quiet = async (fn: () => Promise<number>) => {
-  const log = console.log;
-  const error = console.error;
-  console.log = () => {};
-  console.error = () => {};
-  try {
-    return await fn();
-  } finally {
-    console.log = log;
-    console.error = error;
-  }
-};
 
 describe('data files', () => {
   it('reads Search-R1 questions, names the line of a bad one, skips it only when asked', () => {

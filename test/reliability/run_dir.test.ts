@@ -5,10 +5,9 @@ import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { quiet, trainDemo } from '../helpers/cli.js';
 import { CausalLM, Gpu, IgSearchError, latestCheckpoint, readCheckpointState, saveCheckpoint } from '../../src/entry/node.js';
 
-const POLICY = 'assets/demo-policy';
 let gpu: Gpu;
 let model: CausalLM;
 beforeAll(async () => {
@@ -20,17 +19,7 @@ afterAll(() => {
   gpu?.destroy();
 });
 
-const quiet = async <T>(fn: () => Promise<T>) => {
-  const [log, error] = [console.log, console.error];
-  console.log = console.error = () => {};
-  try {
-    return await fn();
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-};
-const train = (out: string, ...more: string[]) =>
-  main(['train', '--model', POLICY, '--data', `${POLICY}/train.jsonl`, '--corpus', `${POLICY}/corpus.jsonl`, '--out', out, '--questions', '1', '--group', '2', '--max-tokens', '48', '--max-turns', '1', '--checkpoint-every', '1', ...more]);
+const train = (out: string, ...more: string[]) => trainDemo(out, 48, '--checkpoint-every', '1', ...more);
 const failure = (p: Promise<unknown>) => p.then(() => undefined, (e: unknown) => e as IgSearchError);
 const scratch = (name: string) => mkdtempSync(join(tmpdir(), `ig-rundir-${name}-`));
 const steps = (out: string) => readdirSync(out).filter((n) => n.startsWith('step-')).sort();

@@ -4,7 +4,7 @@ import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:f
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { main } from '../../src/cli/main.js';
+import { quiet, trainDemo } from '../helpers/cli.js';
 import { Gpu, IgSearchError, latestCheckpoint, CausalLM, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
 import { MAX_SKIPPED_IN_A_ROW } from '../../src/internals.js';
 
@@ -15,17 +15,7 @@ beforeAll(async () => {
 });
 afterAll(() => gpu?.destroy());
 
-const quiet = async <T>(fn: () => Promise<T>) => {
-  const [log, error] = [console.log, console.error];
-  console.log = console.error = () => {};
-  try {
-    return await fn();
-  } finally {
-    [console.log, console.error] = [log, error];
-  }
-};
-const train = (out: string, ...more: string[]) =>
-  main(['train', '--model', POLICY, '--data', `${POLICY}/train.jsonl`, '--corpus', `${POLICY}/corpus.jsonl`, '--out', out, '--questions', '1', '--group', '2', '--max-tokens', '64', '--max-turns', '1', ...more]);
+const train = (out: string, ...more: string[]) => trainDemo(out, 64, ...more);
 
 describe('resuming', () => {
   it('train into a directory holding a run, without --resume, is refused before anything changes', async () => {
