@@ -12,12 +12,21 @@ const root = fileURLToPath(new URL('..', import.meta.url));
 describe('Deno runtime', () => {
   it('the Deno test suite passes on the built bundle (navigator.gpu + Deno.readFile)', () => {
     const deno = `${root}node_modules/.bin/deno`;
-    const result = spawnSync(deno, ['test', '--allow-read', '--allow-net=127.0.0.1', '--no-check', 'test/deno/'], {
-      cwd: root,
-      encoding: 'utf8',
-      env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
-      timeout: 300_000,
-    });
+    const runSuite = () =>
+      spawnSync(deno, ['test', '--allow-read', '--allow-net=127.0.0.1', '--no-check', 'test/deno/'], {
+        cwd: root,
+        encoding: 'utf8',
+        env: { ...process.env, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' },
+        timeout: 300_000,
+      });
+    let result = runSuite();
+    // Seen once in 19 runs on lavapipe: Deno aborts in its native teardown (glibc "double free or corruption") after
+    // every test has passed and been reported. That one case is run again once; a second abort, or any
+    // failing test, fails here.
+    if (result.signal === 'SIGABRT' && /ok \| 4 passed \| 0 failed/.test(result.stdout)) {
+      console.warn(`deno aborted at exit after all tests passed; running the suite again:\n${result.stderr.slice(-400)}`);
+      result = runSuite();
+    }
     const output = `${result.stdout}\n${result.stderr}`;
     expect(result.error, output).toBeUndefined();
     expect(output).toMatch(/ok \| 4 passed \| 0 failed/);
