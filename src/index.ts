@@ -117,6 +117,7 @@ export {
   type StepTiming,
 } from './rl/trainer.js';
 export { supervisedWarmStart, type SftOptions } from './rl/sft.js';
+export { measureSignals, summarizeSignals, labelSearches, auc, formatSignalTable, SIGNALS, MIN_CLASS, type QueryClass, type SearchLabel, type SignalRecord, type SignalSummary, type ClassStats, type SignalMeasurement, type SignalSource } from './rl/signal.js';
 export {
   trainingRun,
   evaluate,

@@ -11,7 +11,7 @@ import { exportCommand, EXPORT_USAGE } from './export.js';
 import { models, MODELS_USAGE } from './models.js';
 import { sft, SFT_USAGE } from './sft.js';
 import { score, SCORE_USAGE } from './score.js';
-import { evalCommand, train, TRAIN_USAGE } from './train.js';
+import { evalCommand, signalCommand, train, TRAIN_USAGE } from './train.js';
 
 const DOCTOR_USAGE = '  doctor [--size N] [--json]   runtime, WebGPU adapter and limits, Wasm check, N³ matmul GFLOP/s (N = 1024, at most 8192)';
 const USAGE = `usage: ig-search <command> [options]
@@ -31,7 +31,7 @@ ${MODELS_USAGE}
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text. */
-const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, signal: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -55,6 +55,8 @@ export async function main(argv: string[]): Promise<number> {
       return compare(rest);
     case 'train':
       return train(rest);
+    case 'signal':
+      return signalCommand(rest);
     case 'eval':
       return evalCommand(rest);
     case 'score':

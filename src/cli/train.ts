@@ -19,6 +19,7 @@ import { appendOnly, refuseLink, writeFileAtomic } from '../platform/files.js';
 import { latestCheckpoint } from '../rl/training_checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
+import { formatSignalTable, measureSignals } from '../rl/signal.js';
 import { ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
 import { promptText } from '../rollout/template.js';
@@ -38,7 +39,11 @@ export const TRAIN_USAGE = `  train --model DIR|ORG/NAME --data FILE.jsonl (--co
                                RL training with step-level IG rewards (or plain GRPO)
   eval --model DIR|ORG/NAME --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--limit N] [--skip-bad-lines] [--json]
-                               greedy exact match, split by hops when the data has them`;
+                               greedy exact match, split by hops when the data has them
+  signal --model DIR|ORG/NAME --data FILE.jsonl --corpus FILE.jsonl [--group ${T.groupSize}] [--limit N] [--batch 8] [--lora DIR]
+        [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--seed ${T.seed}] [--skip-bad-lines] [--json]
+                               does each step signal (IG, shaped IG, IGPO, StepSearch) rank queries by quality? AUC of
+                               precise vs vague / redundant searches, labelled from the data's "supporting" ids; no update`;
 
 interface Sources {
   core: WasmCore;
@@ -282,6 +287,35 @@ export async function evalCommand(argv: string[]): Promise<number> {
       console.log(`exact match ${(report.em * 100).toFixed(1)}% on ${report.n} questions (${report.searchesPerQuestion.toFixed(2)} searches each, ${(report.ms / 1000).toFixed(1)} s)`);
       for (const [hops, v] of Object.entries(report.byHops).sort()) if (hops !== '?') console.log(`  ${hops}-hop: ${(v.em * 100).toFixed(1)}% of ${v.n}`);
     }
+    model.free();
+    return 0;
+  } finally {
+    index?.free();
+    gpu.destroy();
+  }
+}
+
+export async function signalCommand(argv: string[]): Promise<number> {
+  const values = parseOptions('signal', argv, { ...SAMPLING, lora: { type: 'string' }, limit: { type: 'string' }, group: { type: 'string', default: String(T.groupSize) }, batch: { type: 'string', default: '8' }, seed: { type: 'string', default: String(T.seed) }, json: { type: 'boolean', default: false } });
+  if (!values.corpus) throw new IgSearchError('INVALID_ARGUMENT', 'signal: --corpus FILE.jsonl is required (IG\'s counterfactual documents and StepSearch\'s TF-IDF come from it)');
+  const maxTokens = numberFlag(values['max-tokens'], '--max-tokens', { positive: true });
+  const groupSize = numberFlag(values.group, '--group', { positive: true });
+  const batch = numberFlag(values.batch, '--batch', { positive: true });
+  const seed = numberFlag(values.seed, '--seed');
+  const { core, tokenizer, questions, index } = await loadSources(values, 'signal', maxTokens);
+  const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
+  const gpu = await Gpu.request();
+  try {
+    const model = await CausalLM.load(gpu, values.model!);
+    const adapters = values.lora ? await LoraAdapters.load(model, values.lora) : undefined;
+    const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'ig-search', groupSize, maxTokens, maxTurns: numberFlag(values['max-turns'], '--max-turns'), docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }), seed, stopTokens: stopTokensOf(tokenizer) }, adapters);
+    const picked = questions.slice(0, limit);
+    const bar = values.json ? undefined : new ProgressBar(picked.length);
+    const started = performance.now();
+    const m = await measureSignals(trainer, picked, { batch, onProgress: (done) => bar?.update(done, 'signal', `${done}/${picked.length} questions`) });
+    bar?.done();
+    if (values.json) console.log(JSON.stringify({ ...m, records: undefined, seconds: (performance.now() - started) / 1000 }, null, 2));
+    else console.log(`${formatSignalTable(m)}\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);
     model.free();
     return 0;
   } finally {

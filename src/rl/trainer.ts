@@ -291,7 +291,7 @@ export class IgSearchTrainer {
    * When step rewards probe the model (ig-search, mr-search, igpo) the rollout's KV cache is kept:
    * scoring continues from it.
    */
-  private async rollout(questions: readonly TrainQuestion[], step: number): Promise<{ batch: Batch; cache?: RolloutCache }> {
+  private async rollout(questions: readonly TrainQuestion[], step: number, keepCache = CACHE_ALGORITHMS.has(this.config.algo)): Promise<{ batch: Batch; cache?: RolloutCache }> {
     const c = this.config;
     const prompts = questions.flatMap((q) => {
       const p = this.prompt(q.question);
@@ -308,7 +308,7 @@ export class IgSearchTrainer {
       stopTokens: c.stopTokens,
       script: c.script,
     };
-    if (!CACHE_ALGORITHMS.has(c.algo)) return { batch: packBatch(questions, c.groupSize, prompts, await rolloutSearchAgent(this.model, prompts, options)) };
+    if (!keepCache) return { batch: packBatch(questions, c.groupSize, prompts, await rolloutSearchAgent(this.model, prompts, options)) };
     const { trajectories, cache } = await rolloutSearchAgentWithCache(this.model, prompts, options);
     return { batch: packBatch(questions, c.groupSize, prompts, trajectories), cache };
   }
@@ -325,19 +325,112 @@ export class IgSearchTrainer {
     return phase('ig', 'ig', async () => {
       const scores = { ...base };
       if ((c.algo === 'ig-search' || c.algo === 'mr-search') && cache && batch.queries.rollout.length > 0) {
-        const steps = this.igSteps(batch, step);
-        const stepsPerGroup = batch.questions.map((_, g) => {
-          let n = 0;
-          for (const r of batch.queries.rollout) if (Math.floor(r / c.groupSize) === g) n++;
-          return n;
-        });
-        const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, steps);
-        const { raw, shaped } = informationGain(this.core, ig.map((s) => s.real), ig.map((s) => s.random), stepsPerGroup, c.igShaping);
-        Object.assign(scores, { rawIg: Array.from(raw), shapedIg: Array.from(shaped), igTokens: newTokens });
+        const { raw, shaped, newTokens } = await this.igScores(batch, cache, step);
+        Object.assign(scores, { rawIg: raw, shapedIg: shaped, igTokens: newTokens });
       }
       if (c.algo !== 'ig-search') await this.turnValues(batch, cache, scores);
       return scores;
     });
+  }
+
+  /** Raw and shaped IG of every search of the batch (`batch.queries` order), scored from the rollout's cache. */
+  private async igScores(batch: Batch, cache: RolloutCache, step: number): Promise<{ raw: number[]; shaped: number[]; newTokens: number }> {
+    const G = this.config.groupSize;
+    const stepsPerGroup = batch.questions.map((_, g) => batch.queries.rollout.filter((r) => Math.floor(r / G) === g).length);
+    const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, this.igSteps(batch, step));
+    const { raw, shaped } = informationGain(this.core, ig.map((s) => s.real), ig.map((s) => s.random), stepsPerGroup, this.config.igShaping);
+    return { raw: Array.from(raw), shaped: Array.from(shaped), newTokens };
+  }
+
+  /**
+   * IGPO's probes: the policy's log-likelihood of the gold answer after the prompt (rollouts with ≥ 2
+   * turns) and after every turn but the last; its step reward of a probed turn is p_t − p_{t−1}.
+   */
+  private async igpoProbes(batch: Batch, cache: RolloutCache, turnIndex: readonly number[]): Promise<{ promptScores: number[]; turnScores: number[]; probedTurns: number[]; stepRewards: number[]; newTokens: number }> {
+    const G = this.config.groupSize;
+    const turnRollout = batch.turns.rollout;
+    const { answerPrefix, answers } = this.answerProbes(batch);
+    const probes: CachedIgStep[] = [];
+    const promptProbe = new Map<number, number>();
+    const turnProbe = new Map<number, number>();
+    batch.turnCounts.forEach((k, i) => {
+      if (k < 2) return;
+      promptProbe.set(i, probes.length);
+      probes.push({ sequence: i, information: [0, 0], answerPrefix, answers: answers[Math.floor(i / G)]! });
+    });
+    for (let t = 0; t < turnRollout.length; t++) {
+      const i = turnRollout[t]!;
+      if (turnIndex[t]! === batch.turnCounts[i]! - 1) continue;
+      const s = batch.trajectories[i]!.searches[turnIndex[t]!]!;
+      turnProbe.set(t, probes.length);
+      probes.push({ sequence: i, information: s.information, answerPrefix, answers: answers[Math.floor(i / G)]! });
+    }
+    const { scores: probed, newTokens } = await scoreInformationGainFromCache(this.model, cache, probes);
+    const promptScores = batch.trajectories.map((_, i) => (promptProbe.has(i) ? probed[promptProbe.get(i)!]!.real : 0));
+    const turnScores = Array.from({ length: turnRollout.length }, (_, t) => (turnProbe.has(t) ? probed[turnProbe.get(t)!]!.real : 0));
+    const probedTurns = [...turnProbe.keys()];
+    const stepRewards = probedTurns.map((t) => {
+      const before = turnIndex[t] === 0 ? promptScores[turnRollout[t]!]! : turnScores[t - 1]!;
+      return Math.exp(turnScores[t]!) - Math.exp(before);
+    });
+    return { promptScores, turnScores, probedTurns, stepRewards, newTokens };
+  }
+
+  /** StepSearch's G − P of every search of the batch (`batch.queries` order): TF-IDF gain toward the supporting passages. */
+  private stepSearchRewards(batch: Batch): Float64Array {
+    const G = this.config.groupSize;
+    const passages = this.passagesById();
+    const text = (id: string, where: string) => {
+      const p = passages.get(id);
+      if (p === undefined) throw new IgSearchError('INVALID_ARGUMENT', `stepsearch: ${where} names passage "${id}", which is not in the corpus`);
+      return p;
+    };
+    const rollouts = batch.trajectories.map((t, i) => {
+      const q = batch.questions[Math.floor(i / G)]!;
+      if (!q.supporting?.length) throw new IgSearchError('INVALID_ARGUMENT', `stepsearch: question "${q.question.slice(0, 60)}" has no "supporting" passage ids`, { hint: 'StepSearch rewards retrieving the supporting passages: give each question a "supporting" list of corpus ids' });
+      return {
+        golds: q.supporting.map((id) => text(id, `question "${q.question.slice(0, 60)}"`)),
+        steps: t.searches.map((s) => s.documents.map((d) => passages.get(d.id) ?? `${d.title}\n${d.text}`)),
+      };
+    });
+    return this.index!.stepSearchRewards(rollouts);
+  }
+
+  /** The turn index (0-based within its rollout) of every turn of `batch.turns`. */
+  private static turnIndices(batch: Batch): number[] {
+    const turnIndex: number[] = [];
+    batch.turnCounts.forEach((k) => turnIndex.push(...Array.from({ length: k }, (_, j) => j)));
+    return turnIndex;
+  }
+
+  /**
+   * Every algorithm's step signal on one batch of rollouts, with no update: raw and shaped IG
+   * (ig-search; mr-search credits the shaped value), IGPO's p_t − p_{t−1} and StepSearch's G − P,
+   * per search, with the trajectories and rewards. What `measureSignals` labels and ranks.
+   */
+  async signals(questions: readonly TrainQuestion[], step = this.stepCount + 1): Promise<{ trajectories: Batch['trajectories']; rewards: number[]; perSearch: { rollout: number; search: number; values: Record<string, number | undefined> }[] }> {
+    if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: no questions to measure');
+    if (!this.index) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: measuring the step signals needs the corpus index (IG\'s counterfactual documents, StepSearch\'s TF-IDF)');
+    const { batch, cache } = await this.rollout(questions, step, true);
+    try {
+      const rewards = Array.from(computeRewards(this.core, batch.trajectories.map((t) => t.text), batch.golds));
+      const perSearch = batch.queries.rollout.map((rollout, k) => ({ rollout, search: k - batch.queries.rollout.indexOf(rollout), values: {} as Record<string, number | undefined> }));
+      if (perSearch.length === 0) return { trajectories: batch.trajectories, rewards, perSearch };
+      const ig = await this.igScores(batch, cache!, step);
+      perSearch.forEach((p, k) => Object.assign(p.values, { ig_raw: ig.raw[k], ig_shaped: ig.shaped[k] }));
+      const turnIndex = IgSearchTrainer.turnIndices(batch);
+      const igpo = await this.igpoProbes(batch, cache!, turnIndex);
+      const firstQuery: number[] = [];
+      batch.trajectories.reduce((n, t, i) => ((firstQuery[i] = n), n + t.searches.length), 0);
+      igpo.probedTurns.forEach((t, j) => (perSearch[firstQuery[batch.turns.rollout[t]!]! + turnIndex[t]!]!.values['igpo'] = igpo.stepRewards[j]));
+      if (batch.questions.every((q) => q.supporting?.length)) {
+        const tfidf = this.stepSearchRewards(batch);
+        perSearch.forEach((p, k) => (p.values['stepsearch'] = tfidf[k]));
+      }
+      return { trajectories: batch.trajectories, rewards, perSearch };
+    } finally {
+      cache?.cache.free();
+    }
   }
 
   /** Per-turn advantages of the step-level baselines (docs/method.md), into `scores.turnValues`. */
@@ -346,8 +439,7 @@ export class IgSearchTrainer {
     const G = c.groupSize;
     const layout: TurnLayout = { groupSizes: batch.questions.map(() => G), turns: batch.turnCounts };
     const turnRollout = batch.turns.rollout;
-    const turnIndex: number[] = [];
-    batch.turnCounts.forEach((k) => turnIndex.push(...Array.from({ length: k }, (_, j) => j)));
+    const turnIndex = IgSearchTrainer.turnIndices(batch);
     // The query (and search) of turn t, when the turn ends with one: index into batch.queries.
     const firstQuery: number[] = [];
     batch.trajectories.reduce((n, t, i) => ((firstQuery[i] = n), n + t.searches.length), 0);
@@ -368,31 +460,9 @@ export class IgSearchTrainer {
       }
       case 'igpo': {
         if (!cache) throw new IgSearchError('INVALID_ARGUMENT', 'igpo: the rollout cache is missing');
-        const { answerPrefix, answers } = this.answerProbes(batch);
-        // p after the prompt (rollouts with ≥ 2 turns) and after every turn but the last.
-        const probes: CachedIgStep[] = [];
-        const promptProbe = new Map<number, number>();
-        const turnProbe = new Map<number, number>();
-        batch.turnCounts.forEach((k, i) => {
-          if (k < 2) return;
-          promptProbe.set(i, probes.length);
-          probes.push({ sequence: i, information: [0, 0], answerPrefix, answers: answers[Math.floor(i / G)]! });
-        });
-        for (let t = 0; t < turns; t++) {
-          const i = turnRollout[t]!;
-          if (turnIndex[t]! === batch.turnCounts[i]! - 1) continue;
-          const s = batch.trajectories[i]!.searches[turnIndex[t]!]!;
-          turnProbe.set(t, probes.length);
-          probes.push({ sequence: i, information: s.information, answerPrefix, answers: answers[Math.floor(i / G)]! });
-        }
-        const { scores: probed, newTokens } = await scoreInformationGainFromCache(this.model, cache, probes);
-        const promptScores = batch.trajectories.map((_, i) => (promptProbe.has(i) ? probed[promptProbe.get(i)!]!.real : 0));
-        const turnScores = Array.from({ length: turns }, (_, t) => (turnProbe.has(t) ? probed[turnProbe.get(t)!]!.real : 0));
+        const { promptScores, turnScores, stepRewards, newTokens } = await this.igpoProbes(batch, cache, turnIndex);
         scores.igTokens = newTokens;
-        scores.stepRewards = [...turnProbe.keys()].map((t) => {
-          const before = turnIndex[t] === 0 ? promptScores[turnRollout[t]!]! : turnScores[t - 1]!;
-          return Math.exp(turnScores[t]!) - Math.exp(before);
-        });
+        scores.stepRewards = stepRewards;
         scores.turnValues = igpoAdvantages(this.core, scores.rewards, promptScores, turnScores, layout, { gamma: credit.gamma });
         return;
       }
@@ -404,21 +474,7 @@ export class IgSearchTrainer {
         return;
       }
       case 'stepsearch': {
-        const passages = this.passagesById();
-        const text = (id: string, where: string) => {
-          const p = passages.get(id);
-          if (p === undefined) throw new IgSearchError('INVALID_ARGUMENT', `stepsearch: ${where} names passage "${id}", which is not in the corpus`);
-          return p;
-        };
-        const rollouts = batch.trajectories.map((t, i) => {
-          const q = batch.questions[Math.floor(i / G)]!;
-          if (!q.supporting?.length) throw new IgSearchError('INVALID_ARGUMENT', `stepsearch: question "${q.question.slice(0, 60)}" has no "supporting" passage ids`, { hint: 'StepSearch rewards retrieving the supporting passages: give each question a "supporting" list of corpus ids' });
-          return {
-            golds: q.supporting.map((id) => text(id, `question "${q.question.slice(0, 60)}"`)),
-            steps: t.searches.map((s) => s.documents.map((d) => passages.get(d.id) ?? `${d.title}\n${d.text}`)),
-          };
-        });
-        const perStep = this.index!.stepSearchRewards(rollouts);
+        const perStep = this.stepSearchRewards(batch);
         scores.stepRewards = Array.from(perStep);
         scores.turnValues = Float64Array.from({ length: turns }, (_, t) => {
           const q = searchOf(t);
