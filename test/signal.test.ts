@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bm25Index, CausalLM, Gpu, IgSearchTrainer, loadTokenizer, loadWasmCore, type Tokenizer, type WasmCore } from '../src/entry/node.js';
 import { auc, labelSearches, measureSignals, MIN_CLASS, SIGNALS, summarizeSignals, type SignalRecord } from '../src/entry/node.js';
+import { main } from '../src/cli/main.js';
 import { mulberry32 } from './helpers/random.js';
 
 describe('query labels (precise / redundant / vague) against the passages retrieved before', () => {
@@ -108,5 +109,23 @@ describe('measureSignals on the demo policy (real rollouts, real scoring)', () =
     expect(m.firstQueryPrecision).toBeLessThanOrEqual(1);
     // The same questions without `supporting` are refused by name.
     await expect(measureSignals(trainer, [{ question: 'Q?', golden_answers: ['A'] }])).rejects.toThrow(/no "supporting" passage ids/);
+  });
+
+  it('ig-search signal prints the measurement as JSON, and wants --corpus', async () => {
+    const lines: string[] = [];
+    const [log, error] = [console.log, console.error];
+    console.log = (l: unknown) => void lines.push(String(l));
+    console.error = () => {};
+    try {
+      const code = await main(['signal', '--model', 'assets/demo-policy', '--data', 'assets/demo-policy/train.jsonl', '--corpus', 'assets/demo-policy/corpus.jsonl', '--limit', '2', '--group', '2', '--max-tokens', '64', '--json']);
+      expect(code).toBe(0);
+    } finally {
+      [console.log, console.error] = [log, error];
+    }
+    const out = JSON.parse(lines.join('\n'));
+    expect(out.questions).toBe(2);
+    expect(out.rollouts).toBe(4);
+    expect(out.summaries.map((s: { signal: string }) => s.signal)).toEqual([...SIGNALS]);
+    await expect(main(['signal', '--model', 'assets/demo-policy', '--data', 'assets/demo-policy/train.jsonl'])).rejects.toThrow(/--corpus FILE.jsonl is required/);
   });
 });
