@@ -6,7 +6,8 @@
 import type { EvalReport, RunRecord } from '../rl/loop.js';
 import { STEP_PHASES, type StepTiming } from '../rl/trainer.js';
 import { differences, hopSubsets, pairedBootstrap, type Interval } from '../compare/stats.js';
-import { escapeXml, histogram, lineChart, stackedBars, type Series } from './svg.js';
+import { auc, MIN_CLASS, type QueryClass } from '../rl/signal.js';
+import { escapeXml, histogram, lineChart, overlaidHistograms, stackedBars, type Series } from './svg.js';
 
 type StepRecord = Extract<RunRecord, { type: 'step' }>;
 type EvalRecord = Extract<RunRecord, { type: 'eval' }>;
@@ -102,13 +103,19 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
     }));
   const stepRecords = (run: string) => records.filter((r): r is StepRecord => r.type === 'step' && r.run === run);
   const igValues = summaries.flatMap((s) => stepRecords(s.run).flatMap((r) => r.ig));
+  const byClass = igByClass(summaries.flatMap((s) => stepRecords(s.run)));
   const charts = [
+    ...(byClass ? [byClass] : []),
     lineChart('Exact match, single-hop test questions (greedy)', 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).single), [0, 1]),
     lineChart('Exact match, multi-hop (2–3 hop) test questions', 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).multi), [0, 1]),
     lineChart('Gradient norm from all-fail groups', 'training step', '‖∇‖ of their loss', summaries.map((s) => ({ name: s.run, color: color.get(s.run)!, points: stepRecords(s.run).filter((r) => r.allFailGroups > 0).map((r) => [r.step, r.allFailGradNorm] as [number, number]) }))),
-    histogram(`Information gain of ${igValues.length} search steps (nats/token)`, 'IG = score(retrieved) − score(random)', igValues, '#f08c00', 30, [
-      { at: 0, label: '0' },
-    ]),
+    ...(byClass
+      ? []
+      : [
+          histogram(`Information gain of ${igValues.length} search steps (nats/token)`, 'IG = score(retrieved) − score(random)', igValues, '#f08c00', 30, [
+            { at: 0, label: '0' },
+          ]),
+        ]),
     lineChart('Training reward (EM of the rollouts)', 'training step', 'mean reward', summaries.map((s) => ({ name: s.run, color: color.get(s.run)!, points: stepRecords(s.run).map((r) => [r.step, r.reward] as [number, number]) })), [0, 1]),
     stackedBars('Mean step time by phase', 'milliseconds per step', summaries.map((s) => ({ name: s.run, values: STEP_PHASES.map(({ key }) => s.phaseMs[key]) })), PHASES),
   ];
@@ -133,6 +140,26 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
 ${intervals}
 <div class="charts">${charts.join('\n')}</div>`,
   );
+}
+
+const CLASS_COLORS: Record<QueryClass, string> = { precise: '#2b8a3e', redundant: '#1971c2', vague: '#e03131' };
+
+/**
+ * Raw IG of the training searches by query class (labelled from the questions' supporting passages),
+ * with the AUC of precise vs vague in the title: does the signal rank queries? Undefined when no step
+ * carries classes for its IG values.
+ */
+function igByClass(steps: readonly StepRecord[]): string | undefined {
+  const values: Record<QueryClass, number[]> = { precise: [], redundant: [], vague: [] };
+  for (const r of steps) {
+    if (!r.searchClasses || r.searchClasses.length !== r.ig.length || r.ig.length === 0) continue;
+    r.ig.forEach((v, k) => values[r.searchClasses![k]!].push(v));
+  }
+  const n = values.precise.length + values.redundant.length + values.vague.length;
+  if (n === 0) return undefined;
+  const measured = values.precise.length >= MIN_CLASS && values.vague.length >= MIN_CLASS;
+  const score = measured ? `AUC precise/vague ${auc(values.precise, values.vague)!.toFixed(2)}` : `AUC: < ${MIN_CLASS} of a class`;
+  return overlaidHistograms(`IG by query class, ${n} searches: ${score}`, 'raw IG (nats/token): retrieved vs random documents', (['precise', 'redundant', 'vague'] as const).map((c) => ({ name: c, color: CLASS_COLORS[c], values: values[c] })), 30);
 }
 
 /** The page every report shares: title, lead paragraph, body; inline CSS, no scripts. */

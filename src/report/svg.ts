@@ -105,6 +105,34 @@ export function histogram(title: string, xLabel: string, all: readonly number[],
   return f.svg.join('');
 }
 
+/**
+ * Several distributions on one axis, each as the outline of its histogram scaled to its own total
+ * (a share per bin), so classes of very different sizes compare by shape. Same bins for all.
+ */
+export function overlaidHistograms(title: string, xLabel: string, groups: readonly { name: string; color: string; values: readonly number[] }[], bins = 24): string {
+  const finite = groups.map((g) => ({ ...g, values: g.values.filter(Number.isFinite) }));
+  const all = finite.flatMap((g) => g.values);
+  if (!all.length) return lineChart(title, xLabel, 'share', []);
+  let lo = all.reduce((m, v) => Math.min(m, v), Infinity);
+  let hi = all.reduce((m, v) => Math.max(m, v), -Infinity);
+  if (hi === lo) (lo -= 0.5), (hi += 0.5);
+  const width = (hi - lo) / bins;
+  const shares = finite.map((g) => {
+    const counts = new Array<number>(bins).fill(0);
+    for (const v of g.values) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]!++;
+    return counts.map((c) => (g.values.length ? c / g.values.length : 0));
+  });
+  const f = frame(title, xLabel, 'share of the class', lo, hi, 0, Math.max(1e-9, ...shares.flat()) * 1.1);
+  finite.forEach((g, k) => {
+    if (!g.values.length) return;
+    const d = shares[k]!.map((v, i) => `${i ? 'L' : 'M'}${f.x(lo + i * width).toFixed(1)},${f.y(v).toFixed(1)}H${f.x(lo + (i + 1) * width).toFixed(1)}`).join('');
+    f.svg.push(`<path d="M${f.x(lo).toFixed(1)},${f.y(0).toFixed(1)}${d.slice(1).replace(/^/, 'L')}V${f.y(0).toFixed(1)}" fill="${g.color}" fill-opacity="0.15" stroke="${g.color}" stroke-width="2"><title>${escapeXml(`${g.name}: ${g.values.length}`)}</title></path>`);
+  });
+  legend(f, finite.map((g) => ({ name: `${g.name} (${g.values.length})`, color: g.color })));
+  f.svg.push('</svg>');
+  return f.svg.join('');
+}
+
 /** One horizontal stacked bar per row (e.g. per algorithm), segments in `parts` order. */
 export function stackedBars(title: string, xLabel: string, rows: readonly { name: string; values: readonly number[] }[], parts: readonly { name: string; color: string }[]): string {
   const total = Math.max(1e-9, ...rows.map((r) => r.values.reduce((a, b) => a + b, 0)));

@@ -15,6 +15,7 @@ import { seededRandom } from '../util/random.js';
 import type { WasmCore } from '../wasm/core.js';
 import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { computeRewards } from './reward.js';
+import { labelSearches, type QueryClass } from './signal.js';
 import type { IgSearchTrainer, StepMetrics, TrainQuestion } from './trainer.js';
 
 export interface EvalOptions {
@@ -82,7 +83,13 @@ export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Token
 
 /** One line of `metrics.jsonl`. */
 export type RunRecord =
-  | ({ type: 'step'; run: string; exactMatch: Record<string, number> } & Omit<StepMetrics, 'trajectories'>)
+  | ({
+      type: 'step';
+      run: string;
+      exactMatch: Record<string, number>;
+      /** Each search's class (precise / redundant / vague, see rl/signal.ts), in the order of `ig`; when every question has `supporting`. */
+      searchClasses?: QueryClass[];
+    } & Omit<StepMetrics, 'trajectories'>)
   | ({ type: 'eval'; run: string; step: number; algo: string } & EvalReport)
   | { type: 'checkpoint'; run: string; step: number; path: string };
 
@@ -198,8 +205,8 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
       const step = trainer.steps + 1;
       onEvent?.({ type: 'progress', run, step: step - 1, steps: options.steps, phase: 'train' });
       const questions = questionsForStep(options.train, step, options.questionsPerStep, seed);
-      const { trajectories: _t, ...metrics } = await trainer.step(questions);
-      onEvent?.({ type: 'step', run, exactMatch: stepExactMatch(metrics, questions, trainer.config.groupSize), ...metrics });
+      const { trajectories, ...metrics } = await trainer.step(questions);
+      onEvent?.({ type: 'step', run, exactMatch: stepExactMatch(metrics, questions, trainer.config.groupSize), ...metrics, ...searchClassesOf(trajectories, questions, trainer.config.groupSize) });
       // A non-finite gradient skips one update; several in a row mean the weights themselves are gone.
       skippedInARow = metrics.skipped ? skippedInARow + 1 : 0;
       if (skippedInARow >= MAX_SKIPPED_IN_A_ROW) {
@@ -228,4 +235,10 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
     }
     throw e;
   }
+}
+
+/** The class of every search of a step (trajectory order, as `StepMetrics.ig`), when every question names its supporting passages. */
+function searchClassesOf(trajectories: StepMetrics['trajectories'], questions: readonly TrainQuestion[], groupSize: number): { searchClasses?: QueryClass[] } {
+  if (!questions.every((q) => q.supporting?.length)) return {};
+  return { searchClasses: trajectories.flatMap((t, i) => labelSearches(t.searches.map((s) => s.documents.map((d) => d.id)), questions[Math.floor(i / groupSize)]!.supporting!).map((l) => l.cls)) };
 }
