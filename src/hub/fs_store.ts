@@ -5,7 +5,8 @@ import { copyFile, lstat, mkdir, open, readFile, readdir, rename, rm, stat, syml
 import { homedir } from 'node:os';
 import { dirname, join, relative, resolve, sep } from 'node:path';
 import { IgSearchError } from '../errors.js';
-import { checkRevision, shown } from './names.js';
+import { writeFileAtomic } from '../platform/files.js';
+import { checkRevision, COMMIT, SHA, shown } from './names.js';
 import { repoFolder, type BlobWriter, type CachedModel, type HubStore } from './store.js';
 
 type Env = Record<string, string | undefined>;
@@ -38,21 +39,6 @@ function safe(file: string): string {
   return file;
 }
 
-const HASH = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
-const COMMIT = /^[0-9a-f]{40}$/;
-
-/** Writes `data` to `path` through a temp file created exclusively (a planted link is never followed), then renamed over it. */
-async function replaceFile(path: string, data: string): Promise<void> {
-  const tmp = `${path}.${process.pid}.${Math.random().toString(36).slice(2)}.tmp`;
-  const handle = await open(tmp, 'wx');
-  try {
-    await handle.writeFile(data);
-  } finally {
-    await handle.close();
-  }
-  await rename(tmp, path);
-}
-
 export function createFsHubStore(root = defaultHubCache()): HubStore {
   const base = resolve(root);
   /** `path`, resolved, if it lies inside the cache; INVALID_ARGUMENT otherwise (the last line against a name that got past the checks). */
@@ -63,7 +49,7 @@ export function createFsHubStore(root = defaultHubCache()): HubStore {
   };
   const folder = (repo: string) => inside(join(base, repoFolder(repo)));
   const blob = (repo: string, etag: string) => {
-    if (!HASH.test(etag)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: blob name ${shown(etag)} is not a sha1 or sha256`);
+    if (!SHA.test(etag)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: blob name ${shown(etag)} is not a sha1 or sha256`);
     return inside(join(folder(repo), 'blobs', etag));
   };
   const snapshot = (repo: string, commit: string) => {
@@ -86,7 +72,7 @@ export function createFsHubStore(root = defaultHubCache()): HubStore {
       if (!COMMIT.test(commit)) throw new IgSearchError('INVALID_ARGUMENT', `hub cache: ${shown(commit)} is not a commit hash`);
       const path = refPath(repo, revision);
       await mkdir(dirname(path), { recursive: true });
-      await replaceFile(path, commit);
+      await writeFileAtomic(path, commit);
     },
     async hasFile(repo, commit, file) {
       if (await stat(join(snapshot(repo, commit), safe(file))).then(() => true, () => false)) return true;
@@ -96,7 +82,7 @@ export function createFsHubStore(root = defaultHubCache()): HubStore {
       snapshot(repo, commit); // checks the commit
       const path = inside(join(folder(repo), '.no_exist', commit, safe(file)));
       await mkdir(dirname(path), { recursive: true });
-      await replaceFile(path, '');
+      await writeFileAtomic(path, '');
     },
     async readFile(repo, commit, file) {
       const data = await readFile(join(snapshot(repo, commit), safe(file)));

@@ -14,7 +14,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { currentPlatform } from '../platform/platform.js';
-import { checkRevision, parseEtag, shardNames, shown } from './names.js';
+import { checkRevision, COMMIT, parseEtag, shardNames, shown } from './names.js';
 import type { HubStore } from './store.js';
 import { webCachedModels, webFromPretrained, webRemoveCachedModel } from './web.js';
 
@@ -55,7 +55,6 @@ export interface PretrainedOptions {
  */
 const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'];
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
-const COMMIT = /^[0-9a-f]{40}$/;
 
 function env(name: string): string | undefined {
   return (globalThis as { process?: { env?: Record<string, string | undefined> } }).process?.env?.[name] ?? (globalThis as { Deno?: { env: { get(n: string): string | undefined } } }).Deno?.env.get(name);
@@ -155,8 +154,7 @@ class HubDownload {
 
   /** The snapshot of `revision` from the cache alone, or OFFLINE naming what is missing. */
   private async fromCache(why: string): Promise<string> {
-    const ref = COMMIT.test(this.revision) ? this.revision : await this.store.readRef(this.repo, this.revision);
-    const commit = ref !== undefined && COMMIT.test(ref) ? ref : undefined;
+    const commit = COMMIT.test(this.revision) ? this.revision : await this.store.readRef(this.repo, this.revision);
     const missing = (files: string[]) => Promise.all(files.map(async (f) => ((await this.store.hasFile(this.repo, commit!, f)) ? undefined : f))).then((r) => r.filter((f): f is string => f !== undefined));
     if (commit) {
       const hasIndex = await this.store.hasFile(this.repo, commit, 'model.safetensors.index.json');

@@ -8,7 +8,9 @@ import { IgSearchError } from '../errors.js';
 /** An index naming more shards than this is refused (the largest published checkpoints have ~200). */
 export const MAX_SHARDS = 2048;
 
-const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+/** A git blob sha1 or an LFS sha256, as the Hub names files; a commit hash. */
+export const SHA = /^(?:[0-9a-f]{40}|[0-9a-f]{64})$/;
+export const COMMIT = /^[0-9a-f]{40}$/;
 
 /** At most `n` characters of an untrusted value, quoted, for a message. */
 export function shown(value: string, n = 80): string {

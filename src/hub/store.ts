@@ -35,6 +35,7 @@ export interface HubStore {
   readonly root: string;
   /** The directory the loaders read for `commit` of `repo`. */
   snapshotDir(repo: string, commit: string): string;
+  /** The commit a branch or tag names in the cache; undefined when absent or not a commit hash. */
   readRef(repo: string, revision: string): Promise<string | undefined>;
   writeRef(repo: string, revision: string, commit: string): Promise<void>;
   /** Whether the snapshot has `file`, recorded it as absent (`false`), or knows nothing (`undefined`). */

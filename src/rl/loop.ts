@@ -15,7 +15,7 @@ import { seededRandom } from '../util/random.js';
 import type { WasmCore } from '../wasm/core.js';
 import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { computeRewards } from './reward.js';
-import { labelSearches, type QueryClass } from './signal.js';
+import { labelRollouts, type QueryClass } from './signal.js';
 import type { IgSearchTrainer, StepMetrics, TrainQuestion } from './trainer.js';
 
 export interface EvalOptions {
@@ -240,5 +240,5 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
 /** The class of every search of a step (trajectory order, as `StepMetrics.ig`), when every question names its supporting passages. */
 function searchClassesOf(trajectories: StepMetrics['trajectories'], questions: readonly TrainQuestion[], groupSize: number): { searchClasses?: QueryClass[] } {
   if (!questions.every((q) => q.supporting?.length)) return {};
-  return { searchClasses: trajectories.flatMap((t, i) => labelSearches(t.searches.map((s) => s.documents.map((d) => d.id)), questions[Math.floor(i / groupSize)]!.supporting!).map((l) => l.cls)) };
+  return { searchClasses: labelRollouts(trajectories, questions, groupSize).flatMap((labels) => labels.map((l) => l.cls)) };
 }

@@ -38,6 +38,11 @@ export function labelSearches(searches: readonly (readonly string[])[], supporti
   });
 }
 
+/** The labels of every rollout's searches; rollout i answers `questions[⌊i / groupSize⌋]`, whose `supporting` ids label it. */
+export function labelRollouts(trajectories: readonly { searches: readonly { documents: readonly { id: string }[] }[] }[], questions: readonly { supporting?: readonly string[] }[], groupSize: number): SearchLabel[][] {
+  return trajectories.map((t, i) => labelSearches(t.searches.map((s) => s.documents.map((d) => d.id)), questions[Math.floor(i / groupSize)]!.supporting!));
+}
+
 /**
  * P(a random `positive` score > a random `negative` one) + ½·P(equal), by midranks in O(n log n);
  * undefined when either side is empty. Non-finite scores are refused by the caller.
@@ -167,7 +172,7 @@ export async function measureSignals(trainer: SignalSource, questions: readonly 
   for (let at = 0, chunk = 0; at < questions.length; at += batchSize, chunk++) {
     const part = questions.slice(at, at + batchSize);
     const { trajectories, rewards, perSearch } = await trainer.signals(part, chunk + 1);
-    const labels = trajectories.map((t, i) => labelSearches(t.searches.map((s) => s.documents.map((d) => d.id)), part[Math.floor(i / G)]!.supporting!));
+    const labels = labelRollouts(trajectories, part, G);
     for (const p of perSearch) {
       const q = part[Math.floor(p.rollout / G)]!;
       const label = labels[p.rollout]![p.search]!;

@@ -403,6 +403,13 @@ export class IgSearchTrainer {
     return turnIndex;
   }
 
+  /** The index into `batch.queries` of each rollout's first search (searches are laid out rollout after rollout). */
+  private static firstQueries(batch: Batch): number[] {
+    const first: number[] = [];
+    batch.trajectories.reduce((n, t, i) => ((first[i] = n), n + t.searches.length), 0);
+    return first;
+  }
+
   /**
    * Every algorithm's step signal on one batch of rollouts, with no update: raw and shaped IG
    * (ig-search; mr-search credits the shaped value), IGPO's p_t − p_{t−1} and StepSearch's G − P,
@@ -414,14 +421,13 @@ export class IgSearchTrainer {
     const { batch, cache } = await this.rollout(questions, step, true);
     try {
       const rewards = Array.from(computeRewards(this.core, batch.trajectories.map((t) => t.text), batch.golds));
-      const perSearch = batch.queries.rollout.map((rollout, k) => ({ rollout, search: k - batch.queries.rollout.indexOf(rollout), values: {} as Record<string, number | undefined> }));
+      const firstQuery = IgSearchTrainer.firstQueries(batch);
+      const perSearch = batch.queries.rollout.map((rollout, k) => ({ rollout, search: k - firstQuery[rollout]!, values: {} as Record<string, number | undefined> }));
       if (perSearch.length === 0) return { trajectories: batch.trajectories, rewards, perSearch };
       const ig = await this.igScores(batch, cache!, step);
       perSearch.forEach((p, k) => Object.assign(p.values, { ig_raw: ig.raw[k], ig_shaped: ig.shaped[k] }));
       const turnIndex = IgSearchTrainer.turnIndices(batch);
       const igpo = await this.igpoProbes(batch, cache!, turnIndex);
-      const firstQuery: number[] = [];
-      batch.trajectories.reduce((n, t, i) => ((firstQuery[i] = n), n + t.searches.length), 0);
       igpo.probedTurns.forEach((t, j) => (perSearch[firstQuery[batch.turns.rollout[t]!]! + turnIndex[t]!]!.values['igpo'] = igpo.stepRewards[j]));
       if (batch.questions.every((q) => q.supporting?.length)) {
         const tfidf = this.stepSearchRewards(batch);
@@ -441,8 +447,7 @@ export class IgSearchTrainer {
     const turnRollout = batch.turns.rollout;
     const turnIndex = IgSearchTrainer.turnIndices(batch);
     // The query (and search) of turn t, when the turn ends with one: index into batch.queries.
-    const firstQuery: number[] = [];
-    batch.trajectories.reduce((n, t, i) => ((firstQuery[i] = n), n + t.searches.length), 0);
+    const firstQuery = IgSearchTrainer.firstQueries(batch);
     const searchOf = (t: number) => (turnIndex[t]! < batch.trajectories[turnRollout[t]!]!.searches.length ? firstQuery[turnRollout[t]!]! + turnIndex[t]! : -1);
     const credit = { ...(TURN_CREDIT_DEFAULTS as Record<string, TurnCreditOptions>)[c.algo], ...c.turnCredit };
     const turns = turnRollout.length;

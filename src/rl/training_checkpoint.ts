@@ -87,13 +87,13 @@ export async function saveCheckpoint(root: string, model: CausalLM, optimizer: A
     const current = existing[existing.length - 1];
     if (current && (await sameFiles(f, tmp, `${root}/${current}`))) {
       await f.rm(tmp, { recursive: true, force: true });
-      await pointLatest(f, root, current);
+      await writeFileAtomic(`${root}/latest`, current);
       return `${root}/${current}`;
     }
     const final = current ? `${name}-${revisionOf(current) + 1}` : name;
     await f.rename(tmp, `${root}/${final}`);
     await options.beforeLatest?.();
-    await pointLatest(f, root, final);
+    await writeFileAtomic(`${root}/latest`, final);
     await options.beforeCleanup?.();
     for (const old of existing) await f.rm(`${root}/${old}`, { recursive: true, force: true });
     return `${root}/${final}`;
@@ -107,10 +107,6 @@ type Fs = Awaited<ReturnType<typeof fs>>;
 
 const revisionOf = (dir: string) => Number(/-(\d+)-(\d+)$/.exec(dir)?.[2] ?? 1);
 const byRevision = (a: string, b: string) => revisionOf(a) - revisionOf(b);
-
-async function pointLatest(_f: Fs, root: string, name: string): Promise<void> {
-  await writeFileAtomic(`${root}/latest`, name);
-}
 
 /** Whether two checkpoint directories hold the same files with the same bytes. */
 async function sameFiles(f: Fs, a: string, b: string): Promise<boolean> {
