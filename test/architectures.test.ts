@@ -99,3 +99,18 @@ describe('Qwen3 architecture', () => {
     model.free();
   }, 300_000);
 });
+
+describe('parameter counts', () => {
+  it('CausalLM.parameters is the element count of the checkpoint’s tensors (no absent biases, q/k norms counted)', async () => {
+    const { readFileSync } = await import('node:fs');
+    for (const dir of [DIR, 'test/fixtures/qwen2/tiny-qwen3', 'test/fixtures/qwen2/tiny-f32']) {
+      // The safetensors header lists every tensor's shape: the count from the file itself.
+      const bytes = readFileSync(`${dir}/model.safetensors`);
+      const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape?: number[] }>;
+      const inFile = Object.entries(header).filter(([k]) => k !== '__metadata__').reduce((n, [, t]) => n + t.shape!.reduce((a, b) => a * b, 1), 0);
+      const model = await CausalLM.load(gpu, dir);
+      expect(model.parameters, dir).toBe(inFile);
+      model.free();
+    }
+  });
+});

@@ -17,7 +17,7 @@ use std::cell::RefCell;
 /// Returned by fallible exports when they reported an error through `env.ig_error`.
 pub const STATUS_ERROR: i32 = -1;
 
-/// Error codes shared with `src/wasm/core.ts` (`WASM_ERROR_CODES`).
+/// Error codes shared with `src/wasm/core.ts` (`RUST_ERROR_CODES`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 #[repr(u32)]
 pub enum ErrorCode {

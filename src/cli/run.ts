@@ -9,8 +9,7 @@ import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
-import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
-import { promptText } from '../rollout/template.js';
+import { rolloutSearchAgent, searchR1PromptTokens } from '../rollout/search_r1.js';
 import { loadTokenizer } from '../tokenizer/load.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { inferenceWeights, numberFlag, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
@@ -47,7 +46,7 @@ export async function run(argv: string[]): Promise<number> {
   } else {
     retriever = new HttpRetriever(values.retriever!);
   }
-  const prompt = Array.from(tokenizer.encode(promptText(tokenizer, searchR1Prompt(values.question)), { addSpecialTokens: false }));
+  const prompt = Array.from(searchR1PromptTokens(tokenizer, values.question));
   const stopTokens = stopTokensOf(tokenizer);
 
   const gpu = await Gpu.request();

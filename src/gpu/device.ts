@@ -62,6 +62,10 @@ export class Gpu {
   readonly features: ReadonlySet<string>;
   /** Set when the device is lost; every later call fails with DEVICE_LOST. */
   lostReason: string | undefined;
+  /** Largest buffer one storage binding can cover: what chunked passes size their row blocks by. */
+  get bindingLimit(): number {
+    return Math.min(this.limits.maxStorageBufferBindingSize, this.limits.maxBufferSize);
+  }
   /** Compute dispatches recorded since creation (benchmarks report dispatches per token). */
   dispatchCount = 0;
   private readonly errors: string[] = [];

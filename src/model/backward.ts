@@ -29,6 +29,7 @@ import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
 import { Transpose } from '../kernels/transpose/transpose.js';
 import type { LoraAdapters } from './lora.js';
 import type { CausalLM } from './causal_lm.js';
+import { qkvWidth as qkvWidthOf } from './config.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
 import { finishGradients, storageOf, type Gradients, type LayerGradients, type Storage } from './gradients.js';
 import { packTrainingRows, ROW_FIELDS, type SharedPrefix } from './rows.js';
@@ -131,7 +132,7 @@ export async function modelGradients(
   const d = c.headDim;
   const nh = c.numHeads;
   const nkv = c.numKvHeads;
-  const W = (nh + 2 * nkv) * d;
+  const W = qkvWidthOf(c);
   const V = c.vocabSize;
   const L = m.layers.length;
 
@@ -156,7 +157,7 @@ export async function modelGradients(
   }
 
   // Chunks of row-local work; attention buffers span the whole micro-batch.
-  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const limit = gpu.bindingLimit;
   const widest = Math.max(W, 2 * I, H);
   const C = Math.max(1, Math.min(options.chunkRows ?? 4096, Math.floor(limit / (4 * widest))));
   if (T * nh * d * 4 > limit || T * nh * 2 * 4 > limit) {

@@ -21,7 +21,7 @@ import { QkNorm } from '../kernels/qk_norm/qk_norm.js';
 import { Rope, ropeTable } from '../kernels/rope/rope.js';
 import { Swiglu } from '../kernels/swiglu/swiglu.js';
 import { mapSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
-import { hasTensor, modelTensorShapes, type ModelConfig } from './config.js';
+import { hasTensor, modelTensorShapes, qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
 import { Columns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters, type LoraSite } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
@@ -175,7 +175,7 @@ export class CausalLM {
   static async create(gpu: Gpu, config: ModelConfig, tensors: ReadonlyMap<string, Float32Array> | TensorSource, options: ModelOptions = {}): Promise<CausalLM> {
     if (config.headDim > MAX_HEAD_DIM) throw new IgSearchError('INVALID_ARGUMENT', `head dimension ${config.headDim} exceeds the supported ${MAX_HEAD_DIM}`);
     // Every fused layer buffer must fit one buffer and one binding of this device (vocabulary tables are sharded).
-    const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const limit = gpu.bindingLimit;
     const weights: WeightDtype = options.weights ?? 'f32';
     if (!['f32', 'f16', 'bf16'].includes(weights)) throw new IgSearchError('INVALID_ARGUMENT', `weights must be "f32", "f16" or "bf16", got ${JSON.stringify(options.weights)}`);
     const bytesPer = storageBytes(weights);
@@ -271,11 +271,9 @@ export class CausalLM {
     });
   }
 
-  /** Number of parameters. */
+  /** Number of parameters, as the checkpoint holds them (biases and q/k norms only where the architecture has them). */
   get parameters(): number {
-    const c = this.config;
-    const perLayer = 2 * c.hiddenSize + (c.numHeads + 2 * c.numKvHeads) * c.headDim * (c.hiddenSize + 1) + c.hiddenSize * c.numHeads * c.headDim + 3 * c.intermediateSize * c.hiddenSize;
-    return (c.tieWordEmbeddings ? 1 : 2) * c.vocabSize * c.hiddenSize + c.numLayers * perLayer + c.hiddenSize;
+    return [...modelTensorShapes(this.config).values()].reduce((n, shape) => n + tensorSize({ shape }), 0);
   }
 
   /** Storage of the weight matrices. */
@@ -377,7 +375,7 @@ export class CausalLM {
   createKvCache(rows: number): KvCache {
     const c = this.config;
     const bytes = rows * c.numKvHeads * c.headDim * 4;
-    const limit = Math.min(this.gpu.limits.maxStorageBufferBindingSize, this.gpu.limits.maxBufferSize);
+    const limit = this.gpu.bindingLimit;
     if (!Number.isSafeInteger(rows) || rows < 1) throw new IgSearchError('INVALID_ARGUMENT', `KV cache rows must be a positive integer, got ${rows}`);
     if (bytes > limit) {
       throw new IgSearchError('LIMIT_EXCEEDED', `${rows} rows need a ${bytes}-byte KV cache per layer, over this device's ${limit}-byte binding limit`, {
@@ -437,8 +435,8 @@ export class CausalLM {
     this.rowsForwarded += rowCount;
     const H = c.hiddenSize;
     const d = c.headDim;
-    const qkvWidth = (c.numHeads + 2 * c.numKvHeads) * d;
-    const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+    const qkvWidth = qkvWidthOf(c);
+    const limit = gpu.bindingLimit;
     const widest = Math.max(H, qkvWidth, 2 * c.intermediateSize);
     const chunkRows = Math.max(1, Math.min(this.options.maxChunkRows, Math.floor(limit / (4 * widest))));
 
@@ -542,7 +540,7 @@ export class CausalLM {
       H: c.hiddenSize,
       I: c.intermediateSize,
       shape: { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim },
-      qkvWidth: (c.numHeads + 2 * c.numKvHeads) * c.headDim,
+      qkvWidth: qkvWidthOf(c),
     };
   }
 
@@ -705,7 +703,7 @@ export class KvCache {
 function vocabShards(gpu: Gpu, config: ModelConfig, weights: WeightDtype): { rowStart: number; rows: number }[] {
   const H = config.hiddenSize;
   const bytes = storageBytes(weights);
-  const limit = Math.min(gpu.limits.maxStorageBufferBindingSize, gpu.limits.maxBufferSize);
+  const limit = gpu.bindingLimit;
   const perShard = Math.max(64, Math.floor(limit / (H * bytes) / 64) * 64);
   const shards: { rowStart: number; rows: number }[] = [];
   for (let rowStart = 0; rowStart < config.vocabSize; rowStart += perShard) shards.push({ rowStart, rows: Math.min(perShard, config.vocabSize - rowStart) });

@@ -151,6 +151,9 @@ export function configJson(c: ModelConfig): object {
 }
 
 /** Whether a layer tensor is in the checkpoint (q/k/v biases and q/k norms only where the architecture has them). */
+/** Width of the fused q/k/v projection's output: (heads + 2 · KV heads) · head_dim. */
+export const qkvWidth = (c: ModelConfig) => (c.numHeads + 2 * c.numKvHeads) * c.headDim;
+
 export const hasTensor = (c: ModelConfig, name: string) => (c.attentionBias !== false || !name.endsWith('_proj.bias')) && (c.qkNorm === true || !/\.(q|k)_norm\.weight$/.test(name));
 
 /** Every tensor a Qwen2 checkpoint must hold, with its shape (HF names). */

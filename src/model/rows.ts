@@ -33,6 +33,12 @@ export function packRow(info: Uint32Array, r: number, row: RowInfo): void {
   info.set(rowFields(row), r * ROW_FIELDS);
 }
 
+/** The attention ranges of row `r` of `info` (rows of `fields` u32, laid out as above), by name. */
+export function rowRanges(info: Uint32Array, r: number, fields = ROW_FIELDS): { kvSlot: number; ctxStart: number; ctxLength: number; selfStart: number; ctx2Start: number; ctx2Length: number } {
+  const at = r * fields;
+  return { kvSlot: info[at + 2]!, ctxStart: info[at + 3]!, ctxLength: info[at + 4]!, selfStart: info[at + 5]!, ctx2Start: info[at + 6]!, ctx2Length: info[at + 7]! };
+}
+
 /** Consecutive sequences sharing their first `prefix` tokens (see GradientOptions.sharedPrefixes). */
 export interface SharedPrefix {
   count: number;

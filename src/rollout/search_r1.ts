@@ -13,6 +13,7 @@ import { formatInformation, type RetrievedDocument, type Retriever } from '../re
 import { SAMPLING_DEFAULTS } from '../defaults.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { DecodeSession, type RolloutCache } from './generate.js';
+import { promptText } from './template.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sample.js';
 
 /** The instruction ig-search prompts with (our wording of the Search-R1 protocol). */
@@ -24,6 +25,11 @@ export function searchR1Prompt(question: string): string {
     'When you know the answer, give it inside <answer> and </answer> with no explanation, ' +
     `for example <answer> Paris </answer>.\nQuestion: ${question.trim()}\n`
   );
+}
+
+/** The token ids a rollout starts from: the Search-R1 prompt for `question`, as a user turn for chat models. */
+export function searchR1PromptTokens(tokenizer: Tokenizer, question: string): Uint32Array {
+  return tokenizer.encode(promptText(tokenizer, searchR1Prompt(question)), { addSpecialTokens: false });
 }
 
 /** Appended (not generated) after a `</search>` with nothing between the tags. */

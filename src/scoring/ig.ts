@@ -1,7 +1,9 @@
 /**
  * Information-gain scoring (docs/method.md, "Information gain of a search step"): for search step k of rollout i,
- * score(D) = max over gold answers of the mean log π(a_t | h_ik + info(D) + "<answer> ", a_<t),
+ * score(D) = max over gold answers of the mean log π(a_t | h_ik + info(D) + "<answer>", a_<t),
  * and IG_ik = score(D_ik) − score(D̃_ik) for the retrieved documents D and random documents D̃.
+ * The trainer encodes the prefix as "<answer>" and each gold answer as " " + answer (the space is
+ * the answer's first token, as the policy writes it), so "<answer>" below means those token ids.
  *
  * All steps of a batch go through one `scorePaths` call as paths [h_ik, docs, answer]: each
  * trajectory prefix h_ik is computed once and both document sets (and every gold answer after
@@ -16,7 +18,7 @@ import type { ScorePath } from './plan.js';
 export interface IgStep {
   /** h_ik: the trajectory through its k-th `</search>`, as token ids. */
   prefix: ArrayLike<number>;
-  /** Token ids of info(D_ik) + "<answer> " for the retrieved documents. */
+  /** Token ids of info(D_ik) + "<answer>" for the retrieved documents. */
   real: ArrayLike<number>;
   /** The same for the counterfactual random documents D̃_ik. */
   random: ArrayLike<number>;
@@ -73,12 +75,12 @@ export interface CachedIgStep {
   /** [start, end) of its `<information>` block among the rollout's trajectory tokens. */
   information: readonly [number, number];
   /**
-   * Token ids of info(D̃) + "<answer> " for the counterfactual random documents. Without it only
+   * Token ids of info(D̃) + "<answer>" for the counterfactual random documents. Without it only
    * the retrieved branch is scored (`random` and `ig` come back NaN): a probe of the gold answer's
    * probability after the block — or, with `information` [0, 0], after the prompt alone.
    */
   random?: ArrayLike<number>;
-  /** Token ids of "<answer> " (what follows the retrieved block before the answer). */
+  /** Token ids of "<answer>" (what follows the retrieved block before the answer). */
   answerPrefix: ArrayLike<number>;
   /** Gold answers as token ids (at least one, none empty). */
   answers: readonly ArrayLike<number>[];
@@ -88,8 +90,8 @@ export interface CachedIgStep {
  * IG scoring that continues from the rollout's own KV cache: nothing the rollout computed is
  * recomputed. Each rollout's prompt and trajectory keys/values are copied into one contiguous
  * block of a new cache (a GPU copy, not a forward), so that h_ik and h_ik + D_ik are prefixes of
- * it. Then only new rows go through the model: for the retrieved branch, "<answer> " and the gold
- * answer after the block's end of D_ik; for the counterfactual, the random documents + "<answer> "
+ * it. Then only new rows go through the model: for the retrieved branch, "<answer>" and the gold
+ * answer after the block's end of D_ik; for the counterfactual, the random documents + "<answer>"
  * after the end of h_ik, and the gold answer after them (each prefix shared by every gold answer).
  * Returns the scores in `steps` order, the rows forwarded, and the tokens the rollout did not hold
  * (random documents, answer prefixes, answer probes) — equal to `rows`: nothing is recomputed.

@@ -4,6 +4,7 @@ import { ComputeKernel } from '../../gpu/compute.js';
 import { GRID_WGSL, grid } from '../../gpu/grid.js';
 import { defineKernel } from '../../gpu/kernel.js';
 import type { AttentionShape } from '../rope/rope.js';
+import { rowRanges } from '../../model/rows.js';
 import rowsSource from '../../model/rows.wgsl';
 import source from './attention.wgsl';
 import decodeSource from './attention_decode.wgsl';
@@ -89,9 +90,9 @@ export function flashSuits(info: Uint32Array, fields: number, maxRatio = 2): boo
     let longest = 0;
     const open: ([number, number] | undefined)[] = [undefined, undefined, undefined];
     for (let r = first; r < Math.min(first + TILE_ROWS, rows); r++) {
-      const [, , slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length] = info.subarray(r * fields, r * fields + 8);
-      const spans: [number, number][] = [[ctxStart!, ctxStart! + ctxLength!], [ctx2Start!, ctx2Start! + ctx2Length!], [selfStart!, slot! + 1]];
-      longest = Math.max(longest, ctxLength! + ctx2Length! + slot! + 1 - selfStart!);
+      const { kvSlot: slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length } = rowRanges(info, r, fields);
+      const spans: [number, number][] = [[ctxStart, ctxStart + ctxLength], [ctx2Start, ctx2Start + ctx2Length], [selfStart, slot + 1]];
+      longest = Math.max(longest, ctxLength + ctx2Length + slot + 1 - selfStart);
       spans.forEach(([start, end], kind) => {
         if (start >= end) return;
         const walk = open[kind];
@@ -248,7 +249,7 @@ export class AttentionDecode {
 export function attendsOnlyToCache(info: Uint32Array, fields: number): boolean {
   const rows = info.length / fields;
   const written = new Uint32Array(rows);
-  for (let r = 0; r < rows; r++) written[r] = info[r * fields + 2]!;
+  for (let r = 0; r < rows; r++) written[r] = rowRanges(info, r, fields).kvSlot;
   written.sort();
   for (let r = 1; r < rows; r++) if (written[r] === written[r - 1]) return false;
   // Is any written slot in [from, to)?
@@ -263,8 +264,8 @@ export function attendsOnlyToCache(info: Uint32Array, fields: number): boolean {
     return lo < rows && written[lo]! < to;
   };
   for (let r = 0; r < rows; r++) {
-    const [, , slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length] = info.subarray(r * fields, r * fields + 8);
-    if (hits(ctxStart!, ctxStart! + ctxLength!) || hits(ctx2Start!, ctx2Start! + ctx2Length!) || hits(selfStart!, slot!)) return false;
+    const { kvSlot: slot, ctxStart, ctxLength, selfStart, ctx2Start, ctx2Length } = rowRanges(info, r, fields);
+    if (hits(ctxStart, ctxStart + ctxLength) || hits(ctx2Start, ctx2Start + ctx2Length) || hits(selfStart, slot)) return false;
   }
   return true;
 }
