@@ -1,8 +1,8 @@
 /**
  * The main job, several seeds: `ig-search demo` (GRPO then IG-Search from the committed
  * warm-started policy, same seed, questions and budget per pair) once per seed, reporting final
- * greedy test exact match (single-hop, multi-hop), IG scoring's share of the step time, and the
- * wall time of each demo.
+ * greedy exact match on the validation questions the demo evaluates (single-hop, multi-hop), IG
+ * scoring's share of the step time, and the wall time of each demo.
  *
  * IG-Search runs once per λ in `--lambdas` (the first is the demo's default and gives the headline
  * ratios); GRPO is the same for every λ and runs once per seed.
@@ -33,7 +33,7 @@ interface SeedResult {
   igSearch: RunSummary;
   /** IG-Search at every λ, keyed by λ. */
   byLambda: Record<string, RunSummary>;
-  /** Final greedy exact match per test question: GRPO, IG-Search at the default λ; and each question's hops. */
+  /** Final greedy exact match per validation question: GRPO, IG-Search at the default λ; and each question's hops. */
   correct: { grpo: number[]; igSearch: number[]; hops: number[] };
 }
 const finalEval = (records: readonly RunRecord[], run: string) => records.filter((r): r is Extract<RunRecord, { type: 'eval' }> => r.type === 'eval' && r.run === run).at(-1)!;
@@ -73,7 +73,7 @@ const byLambda = Object.fromEntries(
     return [String(l), { emSingle: mean(runs.map((x) => x.emSingle)), emMulti: mean(runs.map((x) => x.emMulti)), em: mean(runs.map((x) => x.em)), multihopGain: mean(results.map((r) => r.byLambda[String(l)]!.emMulti - r.grpo.emMulti)) }];
   }),
 );
-// IG-Search − GRPO over seeds × test questions, paired (95% bootstrap).
+// IG-Search − GRPO over seeds × validation questions, paired (95% bootstrap).
 const diffs = differences(
   results.map((r) => r.correct.igSearch),
   results.map((r) => r.correct.grpo),

@@ -20,11 +20,21 @@ export const SAMPLING_DEFAULTS = {
  * The credit-assignment algorithms a trainer runs: GRPO (outcome only), IG-Search, and the
  * step-level baselines it is compared with (docs/method.md gives each formula and its source).
  */
-export const ALGORITHMS = ['grpo', 'ig-search', 'gigpo', 'igpo', 'mr-search', 'stepsearch'] as const;
+export const ALGORITHMS = ['grpo', 'ig-search', 'ig-search-gamma', 'gigpo', 'igpo', 'mr-search', 'stepsearch'] as const;
 export type Algorithm = (typeof ALGORITHMS)[number];
 
-/** The step-level baselines' own knobs, each at its source's default. */
+/** Algorithms that credit query tokens with λ·IG̃: the paper's, and its forward-credit variant. */
+export const IG_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'ig-search-gamma']);
+/** Algorithms that read the corpus itself (counterfactual documents, TF-IDF statistics), whatever the retriever. */
+export const CORPUS_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'ig-search-gamma', 'mr-search', 'stepsearch']);
+
+/**
+ * The step-level knobs, each at its source's default. ig-search-gamma (ours, not the paper's):
+ * a search's IG plus γ times the IG of the searches after it in its trajectory, γ chosen on the
+ * validation split (docs/method.md).
+ */
 export const TURN_CREDIT_DEFAULTS = {
+  'ig-search-gamma': { gamma: 0.9 },
   gigpo: { gamma: 0.95, omega: 1 },
   igpo: { gamma: 1 },
   'mr-search': { gamma: 1, alpha: 1 },

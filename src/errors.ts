@@ -23,6 +23,7 @@ export type IgSearchErrorCode =
   | 'CHECKSUM_MISMATCH' // a downloaded file's hash differs from the one the Hub announced
   | 'BAD_RESPONSE' // a server answered, but against its protocol: an ETag that is no hash, a redirect loop, a body past its size
   | 'CHECKPOINT_INCOMPLETE' // a checkpoint or run directory lacks what resuming needs, or would be overwritten
+  | 'PREREGISTRATION_MISMATCH' // a test-split comparison whose configuration is not the registered one
   | 'TRAINING_DIVERGED'; // the weights or gradients stopped being finite
 
 export class IgSearchError extends Error {

@@ -10,7 +10,7 @@ export { IgSearchError, isIgSearchError, type IgSearchErrorCode } from './errors
 export { Gpu, type GpuOptions, type AdapterSummary } from './gpu/device.js';
 export { WasmCore, loadWasmCore, type WasmSource } from './wasm/core.js';
 export { doctor, type DoctorReport } from './cli/doctor.js';
-export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, TURN_CREDIT_DEFAULTS, type Algorithm } from './defaults.js';
+export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, IG_ALGORITHMS, CORPUS_ALGORITHMS, TURN_CREDIT_DEFAULTS, type Algorithm } from './defaults.js';
 
 // ---- Load a model: from the Hub, a directory or a URL ------------------------------------------------
 export { CausalLM, type ModelOptions, type WeightDtype, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/causal_lm.js';
@@ -40,6 +40,7 @@ export {
   rolloutSearchAgent,
   rolloutSearchAgentWithCache,
   searchR1Prompt,
+  searchR1PromptTokens,
   type SearchAgentOptions,
   type SearchStep,
   type SearchFinish,
@@ -81,6 +82,7 @@ export {
   gigpoAdvantages,
   igpoAdvantages,
   mrSearchAdvantages,
+  discountedReturns,
   DEFAULT_IG_SHAPING,
   GIGPO_DEFAULTS,
   IGPO_DEFAULTS,
@@ -98,6 +100,8 @@ export {
   buildWorld,
   worldCorpusJsonl,
   worldQuestionsJsonl,
+  WORLD_SPLITS,
+  type WorldSplit,
   type World,
   type WorldOptions,
   type WorldQuestion,
@@ -128,9 +132,11 @@ export {
   type EvalReport,
   type EvalOptions,
 } from './rl/loop.js';
-export { runDemo, loadDemoPolicy, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
+export { runDemo, loadDemoPolicy, splitQuestions, evaluationSplit, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
 export {
   runCompare,
+  compareRecord,
+  registeredConfig,
   summarize as summarizeComparison,
   COMPARE_DEFAULTS,
   type CompareOptions,
@@ -146,6 +152,7 @@ export { modelGradients, readModelTensor, type Gradients, type GradientOptions, 
 // ---- Report ------------------------------------------------------------------------------------------
 export { pairedBootstrap, type Interval, type BootstrapOptions } from './compare/stats.js';
 export { compareMarkdown, renderCompareReport } from './compare/report.js';
+export { canonicalJson, configHash, checkPreregistration, policyFingerprint, preregister, type Preregistration } from './compare/preregister.js';
 export { renderReport, summarizeRuns, type RunSummary, type ReportOptions } from './report/report.js';
 
 // ---- Export (Search-R1 / verl data) ------------------------------------------------------------------

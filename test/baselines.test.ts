@@ -115,3 +115,59 @@ describe('the step-level baselines train through the same step (fixture model, s
     }
   });
 });
+
+describe('IG-Search-γ: forward credit from the searches a query made possible', () => {
+  it('discountedReturns accumulates backwards inside each rollout, and refuses a bad γ or layout', async () => {
+    const { discountedReturns } = await import('../src/rl/advantage.js');
+    // Rollouts with 2, 0 and 3 searches, γ = .5 (f64 by hand).
+    const out = discountedReturns(core, [1, 2, 4, 8, 16], { groupSizes: [2, 1], turns: [2, 0, 3] }, 0.5);
+    expect(Array.from(out)).toEqual([1 + 0.5 * 2, 2, 4 + 0.5 * (8 + 0.5 * 16), 8 + 0.5 * 16, 16]);
+    expect(() => discountedReturns(core, [1, 2], { groupSizes: [1], turns: [2] }, 1.5)).toThrow(/gamma must be in \[0, 1\]/);
+    expect(() => discountedReturns(core, [1, 2], { groupSizes: [1], turns: [3] }, 1)).toThrow(/turns sum to 3/);
+    expect(() => discountedReturns(core, [1, Number.NaN], { groupSizes: [1], turns: [2] }, 1)).toThrow(/values\[1\] is NaN/);
+  });
+
+  it('γ = 0 trains exactly as ig-search; its signal adds γ × the next search’s IG to each search', async () => {
+    const { world, tokenizer, model, index } = await setup();
+    const q = world.questions.find((x) => x.hops === 2)!;
+    const [first, second] = q.chain.map((id) => world.entities.find((e) => e.id === id)!.name);
+    const turns = [`<search> ${first} </search>`, `<search> ${second} </search>`, `<answer> ${q.golden_answers[0]} </answer>`].map((t) => Array.from(tokenizer.encode(t, { addSpecialTokens: false })));
+    const vague = [`<search> the </search>`, turns[1]!, `<answer> nobody </answer>`].map((t) => (typeof t === 'string' ? Array.from(tokenizer.encode(t, { addSpecialTokens: false })) : t));
+    const scripts = [turns, vague];
+    const filler = tokenizer.encode('a', { addSpecialTokens: false })[0]!;
+    const question = { ...q, supporting: q.chain };
+    const identity = { deadZone: 0, negativeScale: 1, clip: 1e9, normalize: 'none' as const };
+    const base = { groupSize: 2, maxTokens: 160, maxTurns: 2, docsPerSearch: 1, lr: 1e-4, seed: 5, igShaping: identity, script: (s: number, turn: number, position: number) => scripts[s]![turn]?.[position] ?? filler };
+    try {
+      const steps = [];
+      for (const [algo, gamma] of [['ig-search', undefined], ['ig-search-gamma', 0]] as const) {
+        const fresh = await setup(); // the same fixture weights, world and (deterministically trained) tokenizer
+        const trainer = new IgSearchTrainer(gpu, core, fresh.model, fresh.tokenizer, fresh.index, { ...base, algo, ...(gamma === undefined ? {} : { turnCredit: { gamma } }) });
+        steps.push(await trainer.step([question]));
+        trainer.free();
+        fresh.model.free();
+        fresh.index.free();
+      }
+      expect(steps[1]!.algo).toBe('ig-search-gamma');
+      expect(steps[1]!.ig).toEqual(steps[0]!.ig);
+      expect(steps[1]!.queryAdvantage).toBe(steps[0]!.queryAdvantage);
+      expect(steps[1]!.loss).toBe(steps[0]!.loss);
+
+      const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { ...base, algo: 'ig-search-gamma' });
+      const { perSearch, trajectories } = await trainer.signals([question], 1, { gammas: [0, 0.5] });
+      trainer.free();
+      expect(trajectories.map((t) => t.searches.length)).toEqual([2, 2]);
+      for (const p of perSearch) {
+        const next = perSearch.find((o) => o.rollout === p.rollout && o.search === p.search + 1);
+        const raw = p.values['ig_raw']!;
+        expect(p.values['ig_shaped']).toBe(raw); // identity shaping
+        expect(p.values['ig_gamma@0']).toBe(raw);
+        expect(p.values['ig_gamma@0.5']).toBeCloseTo(raw + 0.5 * (next?.values['ig_raw'] ?? 0), 12);
+        expect(p.values['ig_gamma']).toBeCloseTo(raw + 0.9 * (next?.values['ig_raw'] ?? 0), 12);
+      }
+    } finally {
+      model.free();
+      index.free();
+    }
+  });
+});

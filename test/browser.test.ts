@@ -119,7 +119,7 @@ describe('browser (headless Debian chromium, navigator.gpu)', () => {
   it('examples/browser/demo.html trains GRPO and IG-Search in a Web Worker and shows the report', async () => {
     const demo = await browser.newPage();
     demo.on('pageerror', (e) => console.error('demo page error:', e));
-    await demo.goto(`${server.url}/examples/browser/demo.html?steps=1&questions=1&group=2&test=2&maxTokens=64`);
+    await demo.goto(`${server.url}/examples/browser/demo.html?steps=1&questions=1&group=2&eval=2&maxTokens=64`);
     await demo.waitForFunction(() => (window as { demoResult?: unknown }).demoResult !== undefined, undefined, { timeout: 280_000, polling: 500 });
     const result = await demo.evaluate(() => (window as unknown as { demoResult: { error?: string; records: { type: string; run: string; ig?: number[] }[]; info: { runtime: string } } }).demoResult);
     expect(result.error).toBeUndefined();

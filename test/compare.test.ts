@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCompare, type CompareEvent } from '../src/compare/compare.js';
+import { renderCompareReport } from '../src/compare/report.js';
 import { Gpu, loadWasmCore, type WasmCore } from '../src/entry/node.js';
 
 const root = new URL('../', import.meta.url).pathname;
@@ -19,7 +20,7 @@ afterAll(() => gpu?.destroy());
 describe('runCompare pairs algorithms by seed', () => {
   it('IG-Search with λ = 0 is GRPO: paired runs train and answer identically, and the interval is exactly 0', async () => {
     const events: CompareEvent[] = [];
-    const result = await runCompare(gpu, core, { policy, algos: ['grpo', 'ig-search'], seeds: [1, 2], steps: 2, questionsPerStep: 1, groupSize: 2, maxTokens: 96, lambda: 0, testQuestions: 12, onEvent: (e) => events.push(e) });
+    const result = await runCompare(gpu, core, { policy, algos: ['grpo', 'ig-search'], seeds: [1, 2], steps: 2, questionsPerStep: 1, groupSize: 2, maxTokens: 96, lambda: 0, evalQuestions: 12, onEvent: (e) => events.push(e) });
     expect(result.aborted).toBe(false);
     expect(result.runs.map((r) => `${r.algo}/${r.seed}`)).toEqual(['grpo/1', 'ig-search/1', 'grpo/2', 'ig-search/2']);
     expect(result.questions.length).toBe(12);
@@ -30,6 +31,15 @@ describe('runCompare pairs algorithms by seed', () => {
     }
     const trainRewards = (algo: string) => events.flatMap((e) => (e.type === 'step' && e.algo === algo ? [e.metrics.rewards] : []));
     expect(trainRewards('ig-search')).toEqual(trainRewards('grpo'));
+    // Every IG-scored training search lands in its class; GRPO scores none. The report charts them first.
+    for (const seed of [1, 2]) {
+      const run = result.runs.find((r) => r.algo === 'ig-search' && r.seed === seed)!;
+      const scored = events.flatMap((e) => (e.type === 'step' && e.algo === 'ig-search' && e.seed === seed ? e.metrics.ig : []));
+      expect(Object.values(run.igByClass ?? {}).reduce((n, v) => n + v.length, 0)).toBe(scored.length);
+      expect(result.runs.find((r) => r.algo === 'grpo' && r.seed === seed)!.igByClass).toBeUndefined();
+    }
+    if (result.runs.some((r) => r.igByClass)) expect(renderCompareReport(result)).toMatch(/<svg[^]*?IG by query class/);
+    expect(result.options.split).toBe('validation');
     const ig = result.summary.find((s) => s.algo === 'ig-search')!;
     expect([ig.vsGrpo!.all.mean, ig.vsGrpo!.all.low, ig.vsGrpo!.all.high]).toEqual([0, 0, 0]);
     expect(ig.vsGrpo!.all.seeds).toBe(2);
@@ -49,7 +59,7 @@ describe('runCompare pairs algorithms by seed', () => {
 describe('`ig-search compare` on the command line', () => {
   it('Ctrl-C keeps the finished runs in results.json and writes the report; --resume runs only what is missing', async () => {
     const out = mkdtempSync(join(tmpdir(), 'ig-compare-'));
-    const args = ['compare', '--out', out, '--algos', 'grpo,stepsearch', '--seeds', '2', '--steps', '1', '--questions', '1', '--group', '2', '--test', '6'];
+    const args = ['compare', '--out', out, '--algos', 'grpo,stepsearch', '--seeds', '2', '--steps', '1', '--questions', '1', '--group', '2', '--eval-questions', '6'];
     const child = spawn(process.execPath, [`${root}bin/ig-search.js`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));

@@ -134,7 +134,7 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
 
   it('`ig-search demo --out DIR` writes metrics.jsonl and a self-contained report.html under DIR', () => {
     const out = mkdtempSync(join(tmpdir(), 'ig-demo-'));
-    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'demo', '--out', out, '--steps', '1', '--questions', '1', '--group', '2', '--eval-every', '1', '--test', '3', '--json'], { encoding: 'utf8', timeout: 240_000 });
+    const result = spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'demo', '--out', out, '--steps', '1', '--questions', '1', '--group', '2', '--eval-every', '1', '--eval-questions', '3', '--json'], { encoding: 'utf8', timeout: 240_000 });
     expect(result.status, result.stderr).toBe(0);
     const summary = JSON.parse(result.stdout) as { dir: string; summaries: { algo: string; steps: number }[] };
     expect(summary.dir.startsWith(out)).toBe(true);

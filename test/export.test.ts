@@ -6,7 +6,7 @@ import { describe, expect, it } from 'vitest';
 import { parseQuestionsJsonl, searchR1Prompt } from '../src/entry/node.js';
 
 const root = new URL('../', import.meta.url).pathname;
-const dataPath = `${root}assets/demo-policy/test.jsonl`;
+const dataPath = `${root}assets/demo-policy/validation.jsonl`;
 const cli = (...args: string[]) => spawnSync(process.execPath, [`${root}bin/ig-search.js`, 'export', ...args], { encoding: 'utf8', timeout: 60_000 });
 
 /** The file read back by hyparquet, an independent reader; INT64 arrives as bigint. */

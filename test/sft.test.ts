@@ -38,3 +38,27 @@ describe('SFT warm start on scripted trajectories', () => {
     index.free();
   });
 });
+
+describe('`ig-search sft --init` continues an earlier warm start', () => {
+  it('keeps the tokenizer and weights of the same world, adds up the steps, and refuses another world', async () => {
+    const { mkdtempSync, readFileSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { join } = await import('node:path');
+    const { main } = await import('../src/cli/main.js');
+    const { quiet } = await import('./helpers/cli.js');
+    const dir = mkdtempSync(join(tmpdir(), 'ig-sft-init-'));
+    const world = ['--people', '4', '--films', '2', '--companies', '2', '--cities', '2', '--countries', '2', '--distractors', '1'];
+    expect(await quiet(() => main(['sft', '--out', join(dir, 'a'), '--steps', '2', '--batch', '1', ...world]))).toBe(0);
+    expect(await quiet(() => main(['sft', '--out', join(dir, 'b'), '--init', join(dir, 'a'), '--steps', '3', '--batch', '1', '--lr-schedule', 'cosine', ...world]))).toBe(0);
+    const [a, b] = ['a', 'b'].map((d) => JSON.parse(readFileSync(join(dir, d, 'sft.json'), 'utf8')));
+    expect(b.steps).toBe(5);
+    expect(b.losses.length).toBe(3);
+    expect(b.lrSchedule).toBe('cosine');
+    expect(b.continued.losses).toEqual(a.losses);
+    expect(readFileSync(join(dir, 'b', 'tokenizer.json'), 'utf8')).toBe(readFileSync(join(dir, 'a', 'tokenizer.json'), 'utf8'));
+    // The continuation starts where the first run ended: its first loss is below the fresh model's first.
+    expect(b.losses[0]).toBeLessThan(a.losses[0]);
+    await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--init', join(dir, 'a'), '--steps', '1', ...world.slice(0, -2), '--distractors', '2']))).rejects.toThrow(/--init: .* was trained on another world/);
+    await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--lr-schedule', 'linear', ...world]))).rejects.toThrow(/--lr-schedule: "linear"/);
+  }, 300_000);
+});

@@ -115,7 +115,7 @@ describe('measureSignals on the demo policy (real rollouts, real scoring)', () =
     console.log = (l: unknown) => void lines.push(String(l));
     console.error = () => {};
     try {
-      const code = await main(['signal', '--model', 'assets/demo-policy', '--data', 'assets/demo-policy/train.jsonl', '--corpus', 'assets/demo-policy/corpus.jsonl', '--limit', '2', '--group', '2', '--max-tokens', '64', '--json']);
+      const code = await main(['signal', '--model', 'assets/demo-policy', '--data', 'assets/demo-policy/train.jsonl', '--corpus', 'assets/demo-policy/corpus.jsonl', '--limit', '2', '--group', '2', '--max-tokens', '64', '--gammas', '0.5,1', '--json']);
       expect(code).toBe(0);
     } finally {
       [console.log, console.error] = [log, error];
@@ -123,7 +123,8 @@ describe('measureSignals on the demo policy (real rollouts, real scoring)', () =
     const out = JSON.parse(lines.join('\n'));
     expect(out.questions).toBe(2);
     expect(out.rollouts).toBe(4);
-    expect(out.summaries.map((s: { signal: string }) => s.signal)).toEqual([...SIGNALS]);
+    expect(out.summaries.map((s: { signal: string }) => s.signal)).toEqual([...SIGNALS, 'ig_gamma@0.5', 'ig_gamma@1']);
     await expect(main(['signal', '--model', 'assets/demo-policy', '--data', 'assets/demo-policy/train.jsonl'])).rejects.toThrow(/--corpus FILE.jsonl is required/);
+    await expect(main(['signal', '--model', 'assets/demo-policy', '--data', 'assets/demo-policy/train.jsonl', '--corpus', 'assets/demo-policy/corpus.jsonl', '--gammas', '0.5,2'])).rejects.toThrow(/--gammas: "2" is not a number in \[0, 1\]/);
   });
 });

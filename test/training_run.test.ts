@@ -132,7 +132,7 @@ describe('training runs (demo policy, CLI and API)', () => {
   it('aborting (Ctrl-C) finishes the step and writes a final checkpoint; the report renders the records', async () => {
     const policy = await loadDemoPolicy(core, POLICY);
     const train = policy.world.questions.filter((q) => q.split === 'train');
-    const test = policy.world.questions.filter((q) => q.split === 'test').slice(0, 6);
+    const validation = policy.world.questions.filter((q) => q.split === 'validation').slice(0, 6);
     const root = mkdtempSync(join(tmpdir(), 'ig-abort-'));
     const gpu = await Gpu.request();
     const model = await CausalLM.load(gpu, POLICY);
@@ -142,7 +142,8 @@ describe('training runs (demo policy, CLI and API)', () => {
     const result = await trainingRun(trainer, {
       run: 'ig-search',
       train,
-      test,
+      eval: validation,
+      evalSplit: 'validation',
       steps: 50,
       questionsPerStep: 2,
       evalEvery: 10,
@@ -160,10 +161,12 @@ describe('training runs (demo policy, CLI and API)', () => {
     expect(got.map((r) => r.type)).toEqual(['eval', 'step', 'checkpoint']);
     const [summary] = summarizeRuns(got);
     expect(summary!.steps).toBe(1);
+    expect(summary!.split).toBe('validation');
     const step = got[1] as Extract<RunRecord, { type: 'step' }>;
     expect(summary!.igShare).toBeCloseTo(step.timing.ig / Object.values(step.timing).reduce((a, b) => a + b, 0), 12);
     const html = renderReport(got, { title: 'test <report>' });
     expect(html).toContain('<title>test &#60;report&#62;</title>');
+    expect(html).toContain('<th>validation EM (start → end)</th>');
     expect((html.match(/<svg /g) ?? []).length).toBe(6);
     expect(html).not.toMatch(/NaN|undefined/);
     trainer.free();

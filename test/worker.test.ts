@@ -14,12 +14,14 @@ describe('the trainer in a worker_thread (comlink, built bundle)', () => {
       expect(info.adapter.length).toBeGreaterThan(0);
       const events: RunEvent[] = [];
       const result = await api.demo(
-        { policy: `${root}assets/demo-policy`, algos: ['grpo', 'ig-search'], steps: 1, questionsPerStep: 1, groupSize: 2, evalEvery: 1, testQuestions: 3, maxTurns: 2, maxTokens: 96 },
+        { policy: `${root}assets/demo-policy`, algos: ['grpo', 'ig-search'], steps: 1, questionsPerStep: 1, groupSize: 2, evalEvery: 1, evalQuestions: 3, maxTurns: 2, maxTokens: 96 },
         ig.workerCallback((e: RunEvent) => void events.push(e)),
       );
       const steps = result.records.filter((r) => r.type === 'step');
       expect(steps.map((r) => `${r.run}:${r.step}`)).toEqual(['grpo:1', 'ig-search:1']);
       expect(result.records.filter((r) => r.type === 'eval').map((r) => r.run)).toEqual(['grpo', 'grpo', 'ig-search', 'ig-search']);
+      // The demo chooses nothing on the test split: it evaluates the first questions of validation.
+      expect(result.records.flatMap((r) => (r.type === 'eval' ? [[r.split, r.n]] : []))).toEqual(Array(4).fill(['validation', 3]));
       // Callbacks cross the boundary as well: every record was also streamed, plus progress events.
       expect(events.filter((e) => e.type !== 'progress')).toEqual(result.records);
       expect(events.some((e) => e.type === 'progress')).toBe(true);

@@ -4,8 +4,9 @@
  * (atomically: Ctrl-C keeps what finished, and `--resume` continues from it), then `results.md`
  * and `report.html`.
  */
-import { readFile } from 'node:fs/promises';
-import { COMPARE_DEFAULTS, runCompare, summarize, type CompareResult, type CompareRun } from '../compare/compare.js';
+import { readFile, stat } from 'node:fs/promises';
+import { COMPARE_DEFAULTS, compareRecord, registeredConfig, runCompare, summarize, type CompareOptions, type CompareResult, type CompareRun } from '../compare/compare.js';
+import { canonicalJson, preregister, type Preregistration } from '../compare/preregister.js';
 import { compareMarkdown, renderCompareReport } from '../compare/report.js';
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
@@ -17,8 +18,11 @@ import { ProgressBar } from './progress.js';
 
 const C = COMPARE_DEFAULTS;
 export const COMPARE_USAGE = `  compare --out DIR [--algos ${ALGORITHMS.join(',')}] [--seeds ${C.seeds}] [--steps ${C.steps}] [--questions ${C.questionsPerStep}]
-        [--group ${C.groupSize}] [--lr ${C.lr}] [--lambda ${C.lambda}] [--test N] [--policy DIR] [--resume] [--json]
-                               every algorithm from the demo's warm start, paired by seed → DIR/results.json, results.md, report.html`;
+        [--group ${C.groupSize}] [--lr ${C.lr}] [--lambda ${C.lambda}] [--split validation|test] [--eval-questions N]
+        [--knobs JSON] [--policy DIR] [--register FILE | --preregistered FILE] [--resume] [--json]
+                               every algorithm from the demo's warm start, paired by seed → DIR/results.json, results.md, report.html;
+                               --knobs '{"ig-search":{"lambda":3}}' sets one algorithm's knobs; the test split runs only
+                               --preregistered (a FILE written by --register and committed before the run)`;
 
 export async function compare(argv: string[]): Promise<number> {
   const values = parseOptions('compare', argv, {
@@ -30,12 +34,16 @@ export async function compare(argv: string[]): Promise<number> {
     group: { type: 'string', default: String(C.groupSize) },
     lr: { type: 'string', default: String(C.lr) },
     lambda: { type: 'string', default: String(C.lambda) },
-    test: { type: 'string' },
+    split: { type: 'string', default: 'validation' },
+    'eval-questions': { type: 'string' },
+    knobs: { type: 'string' },
+    register: { type: 'string' },
+    preregistered: { type: 'string' },
     policy: { type: 'string' },
     resume: { type: 'boolean', default: false },
     json: { type: 'boolean', default: false },
   });
-  if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'compare: --out DIR is required (results.json, results.md and report.html go there)');
+  if (!values.out && !values.register) throw new IgSearchError('INVALID_ARGUMENT', 'compare: --out DIR is required (results.json, results.md and report.html go there)');
   const algos = values.algos.split(',').map((a) => a.trim());
   for (const a of algos) if (!(ALGORITHMS as readonly string[]).includes(a)) throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not one of ${ALGORITHMS.join(', ')}`);
   const options = {
@@ -46,9 +54,23 @@ export async function compare(argv: string[]): Promise<number> {
     groupSize: numberFlag(values.group, '--group', { positive: true }),
     lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
     lambda: numberFlag(values.lambda, '--lambda', { integer: false }),
-    testQuestions: values.test === undefined ? undefined : numberFlag(values.test, '--test', { positive: true }),
+    split: values.split as 'validation' | 'test',
+    evalQuestions: values['eval-questions'] === undefined ? undefined : numberFlag(values['eval-questions'], '--eval-questions', { positive: true }),
+    perAlgorithm: values.knobs === undefined ? undefined : parseKnobs(values.knobs),
   };
-  const dir = values.out.replace(/\/$/, '');
+  if (options.split !== 'validation' && options.split !== 'test') throw new IgSearchError('INVALID_ARGUMENT', `--split: "${values.split}" is not validation or test`);
+  const policy = values.policy ?? embeddedPolicyDir();
+  if (values.register) {
+    if (values.preregistered) throw new IgSearchError('INVALID_ARGUMENT', 'compare: --register writes a registration and --preregistered runs one; give one of them');
+    if (await exists(values.register)) throw new IgSearchError('INVALID_ARGUMENT', `compare --register: ${values.register} exists; a registration is never replaced`, { hint: 'register a changed configuration under a new name, and say why in its rationale' });
+    // A registration is for the test split, whatever --split says.
+    const registration = await preregister(await registeredConfig(compareRecord({ policy, ...options, split: 'test' })));
+    await writeAtomic(values.register, `${JSON.stringify(registration, null, 2)}\n`);
+    console.log(`registered ${values.register} (sha256 ${registration.sha256}); commit it before running with --preregistered ${values.register}`);
+    return 0;
+  }
+  const preregistration = values.preregistered === undefined ? undefined : await readRegistration(values.preregistered);
+  const dir = values.out!.replace(/\/$/, '');
   await outputDirectory(dir, '--out');
   const resultsPath = `${dir}/results.json`;
   let finished: CompareRun[] = [];
@@ -59,12 +81,12 @@ export async function compare(argv: string[]): Promise<number> {
     } catch (e) {
       throw new IgSearchError('INVALID_ARGUMENT', `compare --resume: cannot read ${resultsPath}: ${(e as Error).message}`, { cause: e });
     }
-    const { steps, questionsPerStep, groupSize, lr, lambda } = previous.options;
-    const same = steps === options.steps && questionsPerStep === options.questionsPerStep && groupSize === options.groupSize && lr === options.lr && lambda === options.lambda;
-    if (!same) throw new IgSearchError('INVALID_ARGUMENT', `compare --resume: ${resultsPath} was made with other options (steps ${steps}, questions ${questionsPerStep}, group ${groupSize}, lr ${lr}, λ ${lambda}); runs are only comparable under the same budget`);
+    const { seeds: _was, algos: _had, ...before } = previous.options;
+    const { seeds: _now, algos: _has, ...now } = compareRecord({ policy, ...options });
+    const differing = Object.keys({ ...before, ...now }).filter((k) => canonicalJson((before as Record<string, unknown>)[k]) !== canonicalJson((now as Record<string, unknown>)[k]));
+    if (differing.length) throw new IgSearchError('INVALID_ARGUMENT', `compare --resume: ${resultsPath} was made with other options (${differing.map((k) => `${k}: ${canonicalJson((before as Record<string, unknown>)[k])} then, ${canonicalJson((now as Record<string, unknown>)[k])} now`).join('; ')}); runs are only comparable under the same budget`);
     finished = previous.runs;
   }
-  const policy = values.policy ?? embeddedPolicyDir();
   const interrupt = interruptible('writing the results of the finished runs');
   const core = await loadWasmCore();
   const gpu = await Gpu.request();
@@ -77,19 +99,20 @@ export async function compare(argv: string[]): Promise<number> {
     const result = await runCompare(gpu, core, {
       policy,
       ...options,
+      preregistration,
       finished,
       signal: interrupt.signal,
       onEvent: (e) => {
         if (e.type === 'started') {
           const { type: _t, ...header } = e;
           Object.assign(progress, header);
-          bar.log(`warm start: test EM ${(e.warmStart.em * 100).toFixed(1)}% on ${e.questions.length} questions`);
+          bar.log(`warm start: ${e.options.split} EM ${(e.warmStart.em * 100).toFixed(1)}% on ${e.questions.length} questions`);
         }
         if (e.type === 'progress') bar.update(e.run * options.steps + e.step, `${e.algo} seed ${e.seed}`.padEnd(20), `run ${e.run + 1}/${e.runs}${e.step === e.steps && e.steps ? ' evaluating' : ''}`);
         if (e.type === 'run') {
           done++;
           finished.push(e.run);
-          bar.log(`${e.run.algo} seed ${e.run.seed}: test EM ${(e.run.em * 100).toFixed(1)}% (single-hop ${(e.run.emSingle * 100).toFixed(1)}%, multi-hop ${(e.run.emMulti * 100).toFixed(1)}%), ${(e.run.stepMs / 1000).toFixed(2)} s/step`);
+          bar.log(`${e.run.algo} seed ${e.run.seed}: ${options.split} EM ${(e.run.em * 100).toFixed(1)}% (single-hop ${(e.run.emSingle * 100).toFixed(1)}%, multi-hop ${(e.run.emMulti * 100).toFixed(1)}%), ${(e.run.stepMs / 1000).toFixed(2)} s/step`);
           // Every finished run is on disk before the next starts.
           const snapshot = { ...progress, runs: [...finished], summary: summarize(finished, progress.questions ?? [], algos as Algorithm[]), aborted: true };
           writes = writes.then(() => writeAtomic(resultsPath, JSON.stringify(snapshot)));
@@ -110,5 +133,36 @@ export async function compare(argv: string[]): Promise<number> {
   } finally {
     interrupt.dispose();
     gpu.destroy();
+  }
+}
+
+/** `--knobs '{"ig-search": {"lambda": 3}, "gigpo": {"omega": 0.5}}'`: one algorithm's trainer options. */
+function parseKnobs(text: string): NonNullable<CompareOptions['perAlgorithm']> {
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `--knobs: not JSON (${(e as Error).message})`, { cause: e });
+  }
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new IgSearchError('INVALID_ARGUMENT', '--knobs: an object of algorithm → trainer options, e.g. {"ig-search":{"lambda":3}}');
+  for (const [algo, knobs] of Object.entries(parsed)) {
+    if (!(ALGORITHMS as readonly string[]).includes(algo)) throw new IgSearchError('INVALID_ARGUMENT', `--knobs: "${algo}" is not one of ${ALGORITHMS.join(', ')}`);
+    if (typeof knobs !== 'object' || knobs === null || Array.isArray(knobs)) throw new IgSearchError('INVALID_ARGUMENT', `--knobs: the knobs of ${algo} must be an object`);
+  }
+  return parsed as NonNullable<CompareOptions['perAlgorithm']>;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+async function readRegistration(path: string): Promise<Preregistration> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as Preregistration;
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `--preregistered: cannot read ${path}: ${(e as Error).message}`, { cause: e });
   }
 }

@@ -16,7 +16,7 @@ import { freshDirectory, interruptible, numberFlag, parseOptions, writeAtomic } 
 import { ProgressBar } from './progress.js';
 
 export const DEMO_USAGE = `  demo [--out runs] [--steps ${DEMO_DEFAULTS.steps}] [--seed ${DEMO_DEFAULTS.seed}] [--questions ${DEMO_DEFAULTS.questionsPerStep}] [--group ${DEMO_DEFAULTS.groupSize}]
-       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--lambda ${DEMO_DEFAULTS.lambda}] [--test N] [--algos grpo,ig-search]
+       [--eval-every ${DEMO_DEFAULTS.evalEvery}] [--lr ${DEMO_DEFAULTS.lr}] [--lambda ${DEMO_DEFAULTS.lambda}] [--eval-questions ${DEMO_DEFAULTS.evalQuestions}] [--algos grpo,ig-search]
        [--policy DIR] [--json]
                                GRPO vs IG-Search on the embedded warm-started policy → runs/<id>/report.html`;
 
@@ -28,12 +28,13 @@ export function embeddedPolicyDir(): string {
 
 export function formatSummary(summaries: readonly RunSummary[]): string {
   const p = (v: number) => (Number.isFinite(v) ? (v * 100).toFixed(1).padStart(5) + '%' : '    –');
-  const lines = ['run          steps  test EM start→end   single-hop start→end  multi-hop start→end  step s  IG share  all-fail ‖∇‖'];
+  const lines = ['run          steps  EM start→end        single-hop start→end  multi-hop start→end  step s  IG share  all-fail ‖∇‖'];
   for (const s of summaries) {
     lines.push(
       `${s.run.padEnd(12)} ${String(s.steps).padStart(5)}  ${p(s.emStart)} → ${p(s.em)}      ${p(s.emSingleStart)} → ${p(s.emSingle)}    ${p(s.emMultiStart)} → ${p(s.emMulti)}      ${(s.stepMs / 1000).toFixed(2).padStart(6)}  ${p(s.igShare)}    ${s.allFailSteps ? s.allFailGradNorm.toFixed(3) : '–'}`,
     );
   }
+  if (summaries.length) lines.push(`(greedy exact match on the ${summaries[0]!.split} split)`);
   return lines.join('\n');
 }
 
@@ -47,7 +48,7 @@ export async function demo(argv: string[]): Promise<number> {
     'eval-every': { type: 'string', default: String(DEMO_DEFAULTS.evalEvery) },
     lr: { type: 'string', default: String(DEMO_DEFAULTS.lr) },
     lambda: { type: 'string', default: String(DEMO_DEFAULTS.lambda) },
-    test: { type: 'string' },
+    'eval-questions': { type: 'string', default: String(DEMO_DEFAULTS.evalQuestions) },
     algos: { type: 'string', default: 'grpo,ig-search' },
     policy: { type: 'string' },
     json: { type: 'boolean', default: false },
@@ -63,7 +64,7 @@ export async function demo(argv: string[]): Promise<number> {
     evalEvery: numberFlag(values['eval-every'], '--eval-every', { positive: true }),
     lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
     lambda: numberFlag(values.lambda, '--lambda', { integer: false, positive: true }),
-    testQuestions: values.test === undefined ? undefined : numberFlag(values.test, '--test', { positive: true }),
+    evalQuestions: numberFlag(values['eval-questions'], '--eval-questions'),
   };
   const policy = values.policy ?? embeddedPolicyDir();
   const stamp = new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
@@ -92,7 +93,7 @@ export async function demo(argv: string[]): Promise<number> {
         else {
           writes = writes.then(() => metrics.append(`${JSON.stringify(e)}\n`));
           if (e.type === 'step') bar.update(offset + e.step, e.run.padEnd(9), `reward ${e.reward.toFixed(2)}`);
-          if (e.type === 'eval') bar.log(`${e.run} step ${e.step}: test EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).sort().map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(0)}% of ${v.n}`).join(', ')})`);
+          if (e.type === 'eval') bar.log(`${e.run} step ${e.step}: ${e.split ?? 'test'} EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).sort().map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(0)}% of ${v.n}`).join(', ')})`);
         }
       },
     });

@@ -16,20 +16,31 @@ import { trainTokenizerJson } from '../tokenizer/train.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
+import { canonicalJson } from '../compare/preregister.js';
 import { numberFlag, outputDirectory, parseOptions } from './args.js';
+import { readFile } from 'node:fs/promises';
 
-/** The demo world: hundreds of questions per split (520 in all: 240 1-hop, 240 2-hop, 40 3-hop; 312 test, 208 train). */
-export const SFT_WORLD = { people: 100, films: 40, companies: 10, cities: 10, countries: 5, distractors: 12, testFraction: 0.6 } as const;
+/**
+ * The demo world: 6,000 questions over 1,812 passages (2,800 1-hop, 2,800 2-hop, 400 3-hop), split by
+ * entity into 3,416 train, 543 validation and 2,041 test questions (seed 1) — more distinct people
+ * and films than a 0.4M-parameter policy can memorise, so a policy passes validation only by
+ * copying the question's entity into its query.
+ */
+export const SFT_WORLD = { people: 1200, films: 400, companies: 60, cities: 40, countries: 12, distractors: 100, testFraction: 0.34, validationFraction: 0.09 } as const;
 
-export const SFT_USAGE = `  sft --out DIR [--seed 1] [--steps 1000] [--batch 4] [--lr 0.003] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
+export const SFT_USAGE = `  sft --out DIR [--init DIR] [--seed 1] [--steps 1000] [--batch 4] [--lr 0.003] [--lr-schedule constant|cosine] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
         [--companies ${SFT_WORLD.companies}] [--cities ${SFT_WORLD.cities}] [--countries ${SFT_WORLD.countries}] [--distractors ${SFT_WORLD.distractors}] [--test-fraction ${SFT_WORLD.testFraction}]
-                               warm-start the tiny demo policy on the synthetic world (writes a model directory)`;
+        [--validation-fraction ${SFT_WORLD.validationFraction}]
+                               warm-start the tiny demo policy on the synthetic world (writes a model directory);
+                               --init continues from an earlier sft directory of the same world (its weights and tokenizer)`;
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
 
 export async function sft(argv: string[]): Promise<number> {
   const values = parseOptions('sft', argv, {
     out: { type: 'string' },
+    init: { type: 'string' },
+    'lr-schedule': { type: 'string', default: 'constant' },
     seed: { type: 'string', default: '1' },
     steps: { type: 'string', default: '1000' },
     batch: { type: 'string', default: '4' },
@@ -41,6 +52,7 @@ export async function sft(argv: string[]): Promise<number> {
     countries: { type: 'string', default: String(SFT_WORLD.countries) },
     distractors: { type: 'string', default: String(SFT_WORLD.distractors) },
     'test-fraction': { type: 'string', default: String(SFT_WORLD.testFraction) },
+    'validation-fraction': { type: 'string', default: String(SFT_WORLD.validationFraction) },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'sft: --out DIR is required');
   await outputDirectory(values.out, '--out'); // before minutes of training, not at the save
@@ -56,23 +68,29 @@ export async function sft(argv: string[]): Promise<number> {
     countries: n(values.countries, '--countries'),
     distractors: n(values.distractors, '--distractors'),
     testFraction: Number(values['test-fraction']),
+    validationFraction: Number(values['validation-fraction']),
   };
+  const schedule = values['lr-schedule'];
+  if (schedule !== 'constant' && schedule !== 'cosine') throw new IgSearchError('INVALID_ARGUMENT', `--lr-schedule: "${schedule}" is not constant or cosine`);
   const world = buildWorld(worldOptions);
+  // Continuing: the earlier run's tokenizer and weights, which only fit the world they were trained on.
+  const earlier = values.init ? await readEarlierSft(values.init, worldOptions) : undefined;
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
-  const tokenizerJson = trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
+  const tokenizerJson = earlier ? JSON.parse(await readFile(`${values.init}/tokenizer.json`, 'utf8')) : trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
   const tokenizer = Tokenizer.fromJSON(core, tokenizerJson);
   const config = readModelConfig({ model_type: 'qwen2', hidden_size: 96, intermediate_size: 256, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
   const index = Bm25Index.build(core, world.passages);
   const gpu = await Gpu.request();
   try {
-    const model = await CausalLM.create(gpu, config, randomModelTensors(config, seed));
+    const model = earlier ? await CausalLM.load(gpu, values.init!, { weights: 'f32' }) : await CausalLM.create(gpu, config, randomModelTensors(config, seed));
     const steps = n(values.steps, '--steps');
     const started = performance.now();
     const losses = await supervisedWarmStart(gpu, model, tokenizer, world, index, {
       steps,
       batch: n(values.batch, '--batch'),
       lr: n(values.lr, '--lr'),
-      seed,
+      lrSchedule: schedule,
+      seed: earlier ? seed + earlier.runs : seed,
       onStep: (step, loss) => {
         const elapsed = (performance.now() - started) / 1000;
         const eta = (elapsed / step) * (steps - step);
@@ -84,8 +102,23 @@ export async function sft(argv: string[]): Promise<number> {
       'tokenizer.json': JSON.stringify(tokenizerJson),
       'corpus.jsonl': worldCorpusJsonl(world),
       'train.jsonl': worldQuestionsJsonl(world, 'train'),
+      'validation.jsonl': worldQuestionsJsonl(world, 'validation'),
       'test.jsonl': worldQuestionsJsonl(world, 'test'),
-      'sft.json': JSON.stringify({ seed, steps, batch: n(values.batch, '--batch'), lr: n(values.lr, '--lr'), world: worldOptions, command: `ig-search sft ${argv.join(' ')}`, losses }, null, 2),
+      'sft.json': JSON.stringify(
+        {
+          seed,
+          steps: steps + (earlier?.steps ?? 0),
+          batch: n(values.batch, '--batch'),
+          lr: n(values.lr, '--lr'),
+          lrSchedule: schedule,
+          world: worldOptions,
+          command: `ig-search sft ${argv.join(' ')}`,
+          ...(earlier ? { continued: earlier.record } : {}),
+          losses,
+        },
+        null,
+        2,
+      ),
     });
     console.log(`wrote ${values.out}: final loss ${losses[losses.length - 1]!.toFixed(3)} after ${steps} steps (${((performance.now() - started) / 1000).toFixed(0)} s)`);
     model.free();
@@ -94,4 +127,28 @@ export async function sft(argv: string[]): Promise<number> {
     index.free();
     gpu.destroy();
   }
+}
+
+interface SftRecord {
+  steps: number;
+  world: Record<string, unknown>;
+  command?: string;
+  losses?: number[];
+  continued?: SftRecord;
+}
+
+/** The sft.json of the run `--init` continues: its world must be this one (its tokenizer and weights were trained on it). */
+async function readEarlierSft(dir: string, world: Record<string, unknown>): Promise<{ steps: number; runs: number; record: Omit<SftRecord, 'losses'> & { losses: number[] } }> {
+  let record: SftRecord;
+  try {
+    record = JSON.parse(await readFile(`${dir}/sft.json`, 'utf8')) as SftRecord;
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `--init: cannot read ${dir}/sft.json: ${(e as Error).message}`, { cause: e, hint: '--init takes a directory written by ig-search sft' });
+  }
+  if (canonicalJson(record.world) !== canonicalJson(world)) {
+    throw new IgSearchError('INVALID_ARGUMENT', `--init: ${dir} was trained on another world (${canonicalJson(record.world)}); give the same world flags (${canonicalJson(world)})`);
+  }
+  let runs = 1;
+  for (let r = record.continued; r; r = r.continued) runs++;
+  return { steps: record.steps, runs, record: { ...record, losses: record.losses ?? [] } };
 }

@@ -20,9 +20,8 @@ import { latestCheckpoint } from '../rl/training_checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { formatSignalTable, measureSignals } from '../rl/signal.js';
-import { ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
-import { searchR1Prompt } from '../rollout/search_r1.js';
-import { promptText } from '../rollout/template.js';
+import { ALGORITHMS, CORPUS_ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
+import { searchR1PromptTokens } from '../rollout/search_r1.js';
 import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
@@ -41,9 +40,10 @@ export const TRAIN_USAGE = `  train --model DIR|ORG/NAME --data FILE.jsonl (--co
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--limit N] [--skip-bad-lines] [--json]
                                greedy exact match, split by hops when the data has them
   signal --model DIR|ORG/NAME --data FILE.jsonl --corpus FILE.jsonl [--group ${T.groupSize}] [--limit N] [--batch 8] [--lora DIR]
-        [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--seed ${T.seed}] [--skip-bad-lines] [--json]
-                               does each step signal (IG, shaped IG, IGPO, StepSearch) rank queries by quality? AUC of
-                               precise vs vague / redundant searches, labelled from the data's "supporting" ids; no update`;
+        [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--seed ${T.seed}] [--gammas 0.5,1] [--skip-bad-lines] [--json]
+                               does each step signal (IG, shaped IG, IG-Search-γ's forward credit, IGPO, StepSearch) rank
+                               queries by quality? AUC of precise vs vague / redundant searches, labelled from the data's
+                               "supporting" ids; no update. --gammas adds forward credit at other γ (ig_gamma@γ)`;
 
 interface Sources {
   core: WasmCore;
@@ -67,7 +67,7 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
   for (const s of data.skipped) console.error(`${values.data}:${s.line}: skipped (${s.reason})`);
   // A question whose prompt leaves no room for the trajectory would stop the run at the step that draws it.
   const questions = data.questions.filter((q, i) => {
-    const prompt = tokenizer.encode(promptText(tokenizer, searchR1Prompt(q.question)), { addSpecialTokens: false }).length;
+    const prompt = searchR1PromptTokens(tokenizer, q.question).length;
     if (prompt + maxTokens <= maxPositions) return true;
     const problem = `the prompt is ${prompt} tokens: with --max-tokens ${maxTokens} it exceeds the model's ${maxPositions} positions`;
     if (!skipBadLines) throw new IgSearchError('INVALID_ARGUMENT', `${values.data}:${data.lines[i]}: ${problem}`, { hint: 'shorten the question or lower --max-tokens; --skip-bad-lines skips such lines' });
@@ -143,7 +143,7 @@ export async function train(argv: string[]): Promise<number> {
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'train: --out DIR is required (checkpoints and metrics.jsonl go there)');
   if (!(ALGORITHMS as readonly string[]).includes(values.algo)) throw new IgSearchError('INVALID_ARGUMENT', `--algo must be one of ${ALGORITHMS.join(', ')}, got ${values.algo}`);
-  if (['ig-search', 'mr-search', 'stepsearch'].includes(values.algo) && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', `train: --algo ${values.algo} needs --corpus (counterfactual documents / TF-IDF statistics come from the corpus), also with --retriever`);
+  if (CORPUS_ALGORITHMS.has(values.algo as Algorithm) && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', `train: --algo ${values.algo} needs --corpus (counterfactual documents / TF-IDF statistics come from the corpus), also with --retriever`);
   const out = values.out.replace(/\/$/, '');
   // Every flag is checked before anything is loaded or written.
   const steps = numberFlag(values.steps, '--steps', { positive: true });
@@ -179,11 +179,11 @@ export async function train(argv: string[]): Promise<number> {
   }
   const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train', config.maxTokens);
   const modelDir = values.model!; // resolved by loadSources (a Hub id is now its snapshot directory)
-  let test: DataQuestion[] | undefined;
+  let evalQuestions: DataQuestion[] | undefined;
   if (values['eval-data']) {
     const parsed = parseQuestionsJsonl(await readText(values['eval-data']), { source: values['eval-data'], skipBadLines: values['skip-bad-lines'] });
     for (const s of parsed.skipped) console.error(`${values['eval-data']}:${s.line}: skipped (${s.reason})`);
-    test = parsed.questions;
+    evalQuestions = parsed.questions;
   }
   await outputDirectory(out, '--out');
 
@@ -233,7 +233,7 @@ export async function train(argv: string[]): Promise<number> {
     const result = await trainingRun(trainer, {
       run: values.algo,
       train: questions,
-      test,
+      eval: evalQuestions,
       steps,
       questionsPerStep,
       evalEvery,
@@ -296,7 +296,12 @@ export async function evalCommand(argv: string[]): Promise<number> {
 }
 
 export async function signalCommand(argv: string[]): Promise<number> {
-  const values = parseOptions('signal', argv, { ...SAMPLING, lora: { type: 'string' }, limit: { type: 'string' }, group: { type: 'string', default: String(T.groupSize) }, batch: { type: 'string', default: '8' }, seed: { type: 'string', default: String(T.seed) }, json: { type: 'boolean', default: false } });
+  const values = parseOptions('signal', argv, { ...SAMPLING, lora: { type: 'string' }, limit: { type: 'string' }, group: { type: 'string', default: String(T.groupSize) }, batch: { type: 'string', default: '8' }, seed: { type: 'string', default: String(T.seed) }, gammas: { type: 'string' }, json: { type: 'boolean', default: false } });
+  const gammas = (values.gammas ?? '').split(',').filter((g) => g.trim() !== '').map((g) => {
+    const v = Number(g);
+    if (!(Number.isFinite(v) && v >= 0 && v <= 1)) throw new IgSearchError('INVALID_ARGUMENT', `--gammas: "${g}" is not a number in [0, 1]`);
+    return v;
+  });
   if (!values.corpus) throw new IgSearchError('INVALID_ARGUMENT', 'signal: --corpus FILE.jsonl is required (IG\'s counterfactual documents and StepSearch\'s TF-IDF come from it)');
   const maxTokens = numberFlag(values['max-tokens'], '--max-tokens', { positive: true });
   const groupSize = numberFlag(values.group, '--group', { positive: true });
@@ -312,7 +317,7 @@ export async function signalCommand(argv: string[]): Promise<number> {
     const picked = questions.slice(0, limit);
     const bar = values.json ? undefined : new ProgressBar(picked.length);
     const started = performance.now();
-    const m = await measureSignals(trainer, picked, { batch, onProgress: (done) => bar?.update(done, 'signal', `${done}/${picked.length} questions`) });
+    const m = await measureSignals(trainer, picked, { batch, gammas, onProgress: (done) => bar?.update(done, 'signal', `${done}/${picked.length} questions`) });
     bar?.done();
     if (values.json) console.log(JSON.stringify({ ...m, records: undefined, seconds: (performance.now() - started) / 1000 }, null, 2));
     else console.log(`${formatSignalTable(m)}\n(${((performance.now() - started) / 1000).toFixed(0)} s)`);

@@ -1,12 +1,14 @@
 /**
  * `ig-search compare`: every algorithm from the same warm-started policy, paired by seed — for a
  * given seed every algorithm sees the same questions in the same order and samples with the same
- * seeds — then greedy evaluation of each trained policy on the whole test split, and paired
- * bootstrap intervals of each algorithm's exact match minus GRPO's (overall, single-hop,
- * multi-hop). Runs go seed by seed so that an interrupted comparison still holds complete pairs.
+ * seeds — then greedy evaluation of each trained policy on one split, and paired bootstrap
+ * intervals of each algorithm's exact match minus GRPO's (overall, single-hop, multi-hop). Runs go
+ * seed by seed so that an interrupted comparison still holds complete pairs. Knobs are chosen on
+ * the validation split; the test split is read only by a pre-registered configuration
+ * (compare/preregister.ts).
  */
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
-import { DEMO_DEFAULTS, demoTrainerConfig, loadDemoPolicy } from '../demo/demo.js';
+import { DEMO_DEFAULTS, demoTrainerConfig, evaluationSplit, loadDemoPolicy, splitQuestions } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { CausalLM } from '../model/causal_lm.js';
@@ -14,6 +16,9 @@ import { Bm25Retriever } from '../retrieval/retriever.js';
 import { evaluate, trainingRun, type EvalReport } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig, type StepMetrics, type StepTiming, type TrainerConfig } from '../rl/trainer.js';
 import type { WasmCore } from '../wasm/core.js';
+import { igValuesByClass } from '../report/report.js';
+import type { QueryClass } from '../rl/signal.js';
+import { checkPreregistration, policyFingerprint, type Preregistration } from './preregister.js';
 import { differences, hopSubsets, pairedBootstrap, type Interval } from './stats.js';
 
 /** A comparison's budget: the demo's per-run settings, 30 steps per run (six algorithms × five seeds must fit an hour on a 2-core CPU). */
@@ -35,8 +40,14 @@ export interface CompareOptions {
   maxTokens?: number;
   docsPerSearch?: number;
   weightDecay?: number;
-  /** Evaluate on the first N test questions (default: all). */
-  testQuestions?: number;
+  /** The split evaluated: validation (default) or test, which needs `preregistration`. */
+  split?: 'validation' | 'test';
+  /** Evaluate on the first N questions of the split (default: all). */
+  evalQuestions?: number;
+  /** Knobs of one algorithm only (λ for IG-Search, ω for GiGPO…), applied after `trainer`. */
+  perAlgorithm?: Partial<Record<Algorithm, Partial<TrainerConfig>>>;
+  /** The registration this run must match (required on the test split; checked on any split when given). */
+  preregistration?: Preregistration;
   /** Questions decoded together in evaluation (default 64). */
   evalBatch?: number;
   /** Anything else for every trainer (IG shaping, turn credit…). */
@@ -66,6 +77,8 @@ export interface CompareRun {
   allFailGradNorm: number;
   /** Mean training reward over the run's steps. */
   trainReward: number;
+  /** Raw IG of the run's training searches by query class (IG-scoring algorithms, questions with `supporting`), 4 decimals. */
+  igByClass?: Record<QueryClass, number[]>;
   wallMs: number;
 }
 
@@ -86,7 +99,9 @@ export interface AlgorithmSummary {
 }
 
 export interface CompareResult {
-  options: Omit<CompareOptions, 'signal' | 'onEvent' | 'finished' | 'trainer'> & { seeds: number[]; algos: Algorithm[]; trainer?: Partial<TrainerConfig> };
+  options: Omit<CompareOptions, 'signal' | 'onEvent' | 'finished' | 'trainer' | 'preregistration'> & { seeds: number[]; algos: Algorithm[]; split: 'validation' | 'test'; trainer?: Partial<TrainerConfig> };
+  /** SHA-256 of the registered configuration this run matched, when it had one. */
+  preregistered?: string;
   questions: { id?: string; hops?: number }[];
   warmStart: Pick<CompareRun, 'em' | 'emSingle' | 'emMulti' | 'correct' | 'searchesPerQuestion'>;
   runs: CompareRun[];
@@ -156,6 +171,24 @@ export function summarize(runs: readonly CompareRun[], questions: readonly { hop
     });
 }
 
+/** The options a run records (defaults filled in, seeds as a list, JSON-clean): what `--resume` and a registration compare. */
+export function compareRecord(options: CompareOptions): CompareResult['options'] {
+  const o = { ...COMPARE_DEFAULTS, ...options };
+  const seeds = typeof o.seeds === 'number' ? Array.from({ length: o.seeds }, (_, i) => i + 1) : [...o.seeds];
+  const { signal: _s, onEvent: _o, finished: _f, preregistration: _p, ...given } = options;
+  const record = { ...given, steps: o.steps, questionsPerStep: o.questionsPerStep, groupSize: o.groupSize, lr: o.lr, lambda: o.lambda, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, evalBatch: o.evalBatch, seeds, algos: [...(options.algos ?? ALGORITHMS)], split: o.split ?? 'validation' };
+  return JSON.parse(JSON.stringify(record)) as CompareResult['options'];
+}
+
+/**
+ * What a registration fixes: every recorded option except where the warm start lies on this
+ * machine, which is replaced by the fingerprint of its weights and world.
+ */
+export async function registeredConfig(options: CompareResult['options']): Promise<Record<string, unknown>> {
+  const { policy, ...rest } = options;
+  return { ...rest, policy: await policyFingerprint(policy) };
+}
+
 export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptions): Promise<CompareResult> {
   const o = { ...COMPARE_DEFAULTS, ...options };
   const algos = [...(options.algos ?? ALGORITHMS)];
@@ -166,16 +199,31 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
   for (const [name, v] of [['steps', o.steps], ['questionsPerStep', o.questionsPerStep], ['evalBatch', o.evalBatch]] as const) {
     if (!Number.isInteger(v) || v < 1) throw new IgSearchError('INVALID_ARGUMENT', `compare: ${name} must be a positive integer, got ${String(v)}`);
   }
-  const trainerConfig = (algo: Algorithm, seed: number) => demoTrainerConfig(o, algo, seed);
+  if (o.split !== undefined && o.split !== 'validation' && o.split !== 'test') throw new IgSearchError('INVALID_ARGUMENT', `compare: split must be "validation" or "test", got ${JSON.stringify(o.split)}`);
+  if (o.evalQuestions !== undefined && (!Number.isInteger(o.evalQuestions) || o.evalQuestions < 1)) throw new IgSearchError('INVALID_ARGUMENT', `compare: evalQuestions must be a positive integer, got ${String(o.evalQuestions)}`);
+  for (const a of Object.keys(o.perAlgorithm ?? {})) if (!algos.includes(a as Algorithm)) throw new IgSearchError('INVALID_ARGUMENT', `compare: perAlgorithm names "${a}", which is not among the algorithms compared (${algos.join(', ')})`);
+  const trainerConfig = (algo: Algorithm, seed: number): TrainerConfig => ({ ...demoTrainerConfig(o, algo, seed), ...o.perAlgorithm?.[algo] });
   for (const algo of algos) resolveTrainerConfig(trainerConfig(algo, seeds[0]!));
+  const recorded = compareRecord(options);
+  const { split } = recorded;
+  const { preregistration } = options;
+  if (split === 'test' && !preregistration) {
+    throw new IgSearchError('PREREGISTRATION_MISMATCH', 'compare: the test split is evaluated only by a pre-registered configuration, and none was given', {
+      hint: 'choose knobs and budget on split "validation"; then register the configuration (ig-search compare --register FILE), commit it, and run with --preregistered FILE',
+    });
+  }
+  // Before the policy's world is built: a refused run reads nothing of the test split.
+  const preregistered = preregistration ? await checkPreregistration(preregistration, await registeredConfig(recorded)) : undefined;
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);
-  const train = policy.world.questions.filter((q) => q.split === 'train').map((q) => ({ ...q, supporting: q.chain }));
-  const test = policy.world.questions.filter((q) => q.split === 'test').slice(0, o.testQuestions);
+  const train = splitQuestions(policy.world, 'train');
+  const test = splitQuestions(policy.world, split).slice(0, o.evalQuestions);
+  if (test.length === 0) {
+    policy.index.free();
+    throw new IgSearchError('INVALID_ARGUMENT', `compare: ${o.policy}'s world has no ${split} split${evaluationSplit(policy.world) === 'test' ? ' (it was written before v0.3; rebuild it with ig-search sft)' : ''}`);
+  }
   const hops = test.map((q) => q.hops);
   const questions = test.map((q) => ({ id: q.id, hops: q.hops }));
-  const { signal: _s, onEvent: _o, finished: _f, ...given } = options;
-  const recorded: CompareResult['options'] = { ...given, steps: o.steps, questionsPerStep: o.questionsPerStep, groupSize: o.groupSize, lr: o.lr, lambda: o.lambda, maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, weightDecay: o.weightDecay, evalBatch: o.evalBatch, seeds, algos };
   const evalOptions = { maxTurns: o.maxTurns, maxTokens: o.maxTokens, docsPerSearch: o.docsPerSearch, batch: o.evalBatch };
   const runs: CompareRun[] = [...(options.finished ?? [])];
   const plan = seeds.flatMap((seed) => algos.map((algo) => ({ algo, seed }))).filter((p) => !runs.some((r) => r.algo === p.algo && r.seed === p.seed));
@@ -207,6 +255,11 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
       const model = await CausalLM.load(gpu, o.policy);
       const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, trainerConfig(algo, seed));
       const steps: Omit<StepMetrics, 'trajectories'>[] = [];
+      const classed: { ig: number[]; searchClasses?: QueryClass[] }[] = [];
+      const igClasses = () => {
+        const values = igValuesByClass(classed);
+        return values.precise.length + values.redundant.length + values.vague.length ? { igByClass: Object.fromEntries(Object.entries(values).map(([c, v]) => [c, v.map((x) => Math.round(x * 1e4) / 1e4)])) as Record<QueryClass, number[]> } : {};
+      };
       try {
         let stepStarted = performance.now();
         const result = await trainingRun(trainer, {
@@ -219,8 +272,9 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
           onEvent: (e) => {
             if (e.type === 'progress') o.onEvent?.({ type: 'progress', algo, seed, step: e.step, steps: o.steps, run: k, runs: plan.length, etaMs: eta() });
             if (e.type !== 'step') return;
-            const { type: _t, run: _r, exactMatch: _e, ...metrics } = e;
+            const { type: _t, run: _r, exactMatch: _e, searchClasses, ...metrics } = e;
             steps.push(metrics);
+            classed.push({ ig: metrics.ig, searchClasses });
             doneSteps++;
             trainedMs += performance.now() - stepStarted;
             stepStarted = performance.now();
@@ -250,6 +304,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
           allFailSteps: failing.length,
           allFailGradNorm: failing.length ? failing.reduce((a, m) => a + m.allFailGradNorm, 0) / failing.length : 0,
           trainReward: steps.reduce((a, m) => a + m.reward, 0) / steps.length,
+          ...igClasses(),
           wallMs: performance.now() - runStarted,
         };
         runs.push(run);
@@ -264,6 +319,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
   }
   return {
     options: recorded,
+    ...(preregistered ? { preregistered } : {}),
     questions,
     warmStart: warmStart!,
     runs,

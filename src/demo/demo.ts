@@ -15,7 +15,7 @@ import type { TrainerConfig } from '../rl/trainer.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
-import { buildWorld, type World, type WorldOptions } from '../world/world.js';
+import { buildWorld, type World, type WorldOptions, type WorldQuestion, type WorldSplit } from '../world/world.js';
 
 export interface DemoOptions {
   /** Directory (or URL) of the warm-started policy with tokenizer.json and sft.json. */
@@ -26,9 +26,9 @@ export interface DemoOptions {
   steps?: number;
   questionsPerStep?: number;
   groupSize?: number;
-  /** Greedy test evaluation every N steps (default 10), plus before the first and after the last. */
+  /** Greedy evaluation every N steps (default 10), plus before the first and after the last. */
   evalEvery?: number;
-  /** Test questions decoded together in evaluation (default 64). */
+  /** Questions decoded together in evaluation (default 64). */
   evalBatch?: number;
   lr?: number;
   /** λ on the shaped information gain of query tokens (IG-Search only). */
@@ -38,8 +38,13 @@ export interface DemoOptions {
   maxTokens?: number;
   docsPerSearch?: number;
   weightDecay?: number;
-  /** Evaluate on the first N test questions only (default: all of them). */
-  testQuestions?: number;
+  /**
+   * The split evaluated (default validation; worlds written before v0.3 have none, and use test).
+   * The test split is for pre-registered comparisons (`ig-search compare`), not for choosing knobs.
+   */
+  evalSplit?: 'validation' | 'test';
+  /** Evaluate on the first N questions of the split (default 256; 0 = all of them). */
+  evalQuestions?: number;
   /** Per-run checkpoint directories: `${checkpointRoot}/${run}` (none by default). */
   checkpointRoot?: string;
   signal?: AbortSignal;
@@ -53,7 +58,7 @@ export interface DemoOptions {
  * small synthetic world that must finish in minutes on a CPU: a larger learning rate, shorter
  * trajectories, two documents per search, no weight decay. Everything else is the trainer's default.
  */
-export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 10, evalBatch: 64, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
+export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 10, evalBatch: 64, evalQuestions: 256, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
 
 type Budget = Pick<typeof DEMO_DEFAULTS, 'groupSize' | 'lr' | 'maxTurns' | 'maxTokens' | 'docsPerSearch' | 'weightDecay' | 'lambda'> & { trainer?: Partial<TrainerConfig> };
 
@@ -93,6 +98,16 @@ export async function loadDemoPolicy(core: WasmCore, dir: string): Promise<DemoP
   return { tokenizer, world, index: Bm25Index.build(core, world.passages), sft };
 }
 
+/** A split of the world's questions as training questions (each hop's supporting passage is its chain's entity). */
+export function splitQuestions(world: World, split: WorldSplit): (WorldQuestion & { supporting: string[] })[] {
+  return world.questions.filter((q) => q.split === split).map((q) => ({ ...q, supporting: q.chain }));
+}
+
+/** Where knobs are chosen: the validation split, or test in worlds written before there was one. */
+export function evaluationSplit(world: World): 'validation' | 'test' {
+  return world.questions.some((q) => q.split === 'validation') ? 'validation' : 'test';
+}
+
 export interface DemoResult {
   records: RunRecord[];
   wallMs: number;
@@ -109,13 +124,15 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   count('steps', o.steps, 1);
   count('questionsPerStep', o.questionsPerStep, 1);
   count('evalEvery', o.evalEvery, 0);
-  if (o.testQuestions !== undefined) count('testQuestions', o.testQuestions, 1);
+  count('evalQuestions', o.evalQuestions, 0);
+  if (o.evalSplit !== undefined && o.evalSplit !== 'validation' && o.evalSplit !== 'test') throw new IgSearchError('INVALID_ARGUMENT', `demo: evalSplit must be "validation" or "test", got ${JSON.stringify(o.evalSplit)}`);
   if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !(ALGORITHMS as readonly string[]).includes(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
   for (const algo of algos) resolveTrainerConfig(demoTrainerConfig(o, algo, o.seed));
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);
-  const train = policy.world.questions.filter((q) => q.split === 'train').map((q) => ({ ...q, supporting: q.chain }));
-  const test = policy.world.questions.filter((q) => q.split === 'test').slice(0, o.testQuestions);
+  const train = splitQuestions(policy.world, 'train');
+  const evalSplit = o.evalSplit ?? evaluationSplit(policy.world);
+  const evalQuestions = splitQuestions(policy.world, evalSplit).slice(0, o.evalQuestions || undefined);
   const records: RunRecord[] = [];
   let aborted = false;
   try {
@@ -127,7 +144,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
         const result = await trainingRun(trainer, {
           run: algo,
           train,
-          test,
+          eval: evalQuestions,
+          evalSplit,
           steps: o.steps,
           questionsPerStep: o.questionsPerStep,
           evalEvery: o.evalEvery,

@@ -16,6 +16,8 @@ export interface RunSummary {
   run: string;
   algo: string;
   steps: number;
+  /** The split its evaluations ran on ("validation", "test"; records before v0.3 name none: test). */
+  split: string;
   /** Exact match of the last evaluation: all, single-hop, multi-hop (2–3 hops); NaN when absent. */
   em: number;
   emSingle: number;
@@ -64,6 +66,7 @@ export function summarizeRuns(records: readonly RunRecord[]): RunSummary[] {
       run,
       algo: steps[0]?.algo ?? last?.algo ?? '?',
       steps: steps.length ? steps[steps.length - 1]!.step : 0,
+      split: last?.split ?? 'test',
       em: last?.em ?? NaN,
       emSingle: split.single,
       emMulti: split.multi,
@@ -94,6 +97,7 @@ const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '�
 
 export function renderReport(records: readonly RunRecord[], options: ReportOptions = {}): string {
   const summaries = summarizeRuns(records);
+  const split = summaries[0]?.split ?? 'test';
   const color = new Map(summaries.map((s, i) => [s.run, COLORS[i % COLORS.length]!]));
   const evalSeries = (pick: (r: EvalRecord) => number): Series[] =>
     summaries.map((s) => ({
@@ -103,11 +107,11 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
     }));
   const stepRecords = (run: string) => records.filter((r): r is StepRecord => r.type === 'step' && r.run === run);
   const igValues = summaries.flatMap((s) => stepRecords(s.run).flatMap((r) => r.ig));
-  const byClass = igByClass(summaries.flatMap((s) => stepRecords(s.run)));
+  const byClass = igByClassChart(igValuesByClass(summaries.flatMap((s) => stepRecords(s.run))));
   const charts = [
     ...(byClass ? [byClass] : []),
-    lineChart('Exact match, single-hop test questions (greedy)', 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).single), [0, 1]),
-    lineChart('Exact match, multi-hop (2–3 hop) test questions', 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).multi), [0, 1]),
+    lineChart(`Exact match, single-hop ${split} questions (greedy)`, 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).single), [0, 1]),
+    lineChart(`Exact match, multi-hop (2–3 hop) ${split} questions`, 'training step', 'EM', evalSeries((r) => hopSplit(r.byHops).multi), [0, 1]),
     lineChart('Gradient norm from all-fail groups', 'training step', '‖∇‖ of their loss', summaries.map((s) => ({ name: s.run, color: color.get(s.run)!, points: stepRecords(s.run).filter((r) => r.allFailGroups > 0).map((r) => [r.step, r.allFailGradNorm] as [number, number]) }))),
     ...(byClass
       ? []
@@ -131,12 +135,12 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
     .join('');
   const title = options.title ?? 'ig-search run report';
   const lead = 'GRPO and IG-Search from the same warm-started policy, with the same seeds, questions and budget. IG-Search adds a step-level reward to the tokens of each search query: how much the retrieved documents raise the policy\'s log-probability of the gold answer over random documents.';
-  const intervals = finalIntervals(records, summaries);
+  const intervals = finalIntervals(records, summaries, split);
   return reportPage(
     title,
     lead,
     `<dl>${facts}</dl>
-<table><thead><tr><th>run</th><th>steps</th><th>test EM (start → end)</th><th>single-hop (start → end)</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
+<table><thead><tr><th>run</th><th>steps</th><th>${escapeXml(split)} EM (start → end)</th><th>single-hop (start → end)</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
 ${intervals}
 <div class="charts">${charts.join('\n')}</div>`,
   );
@@ -144,22 +148,27 @@ ${intervals}
 
 const CLASS_COLORS: Record<QueryClass, string> = { precise: '#2b8a3e', redundant: '#1971c2', vague: '#e03131' };
 
-/**
- * Raw IG of the training searches by query class (labelled from the questions' supporting passages),
- * with the AUC of precise vs vague in the title: does the signal rank queries? Undefined when no step
- * carries classes for its IG values.
- */
-function igByClass(steps: readonly StepRecord[]): string | undefined {
+/** Raw IG of a run's training searches by the class of each search (`searchClasses` aligned with `ig`). */
+export function igValuesByClass(steps: readonly Pick<StepRecord, 'ig' | 'searchClasses'>[]): Record<QueryClass, number[]> {
   const values: Record<QueryClass, number[]> = { precise: [], redundant: [], vague: [] };
   for (const r of steps) {
     if (!r.searchClasses || r.searchClasses.length !== r.ig.length || r.ig.length === 0) continue;
     r.ig.forEach((v, k) => values[r.searchClasses![k]!].push(v));
   }
+  return values;
+}
+
+/**
+ * Raw IG of the training searches by query class (labelled from the questions' supporting passages),
+ * with the AUC of precise vs vague in the title: does the signal rank queries? Undefined when no
+ * search carries a class.
+ */
+export function igByClassChart(values: Record<QueryClass, readonly number[]>, title = 'IG by query class'): string | undefined {
   const n = values.precise.length + values.redundant.length + values.vague.length;
   if (n === 0) return undefined;
   const measured = values.precise.length >= MIN_CLASS && values.vague.length >= MIN_CLASS;
-  const score = measured ? `AUC precise/vague ${auc(values.precise, values.vague)!.toFixed(2)}` : `AUC: < ${MIN_CLASS} of a class`;
-  return overlaidHistograms(`IG by query class, ${n} searches: ${score}`, 'raw IG (nats/token): retrieved vs random documents', (['precise', 'redundant', 'vague'] as const).map((c) => ({ name: c, color: CLASS_COLORS[c], values: values[c] })), 30);
+  const score = measured ? `AUC precise/vague ${auc([...values.precise], [...values.vague])!.toFixed(2)}` : `AUC: < ${MIN_CLASS} of a class`;
+  return overlaidHistograms(`${title}, ${n} searches: ${score}`, 'raw IG (nats/token): retrieved vs random documents', (['precise', 'redundant', 'vague'] as const).map((c) => ({ name: c, color: CLASS_COLORS[c], values: [...values[c]] })), 30);
 }
 
 /** The page every report shares: title, lead paragraph, body; inline CSS, no scripts. */
@@ -186,10 +195,10 @@ ${body}
 }
 
 /**
- * Under the table: each run's final test EM minus the first run's (GRPO in the demo), with a 95%
- * paired-bootstrap interval over the test questions (one seed: questions are the only resampled unit).
+ * Under the table: each run's final EM minus the first run's (GRPO in the demo), with a 95%
+ * paired-bootstrap interval over the evaluated questions (one seed: questions are the only resampled unit).
  */
-function finalIntervals(records: readonly RunRecord[], summaries: readonly RunSummary[]): string {
+function finalIntervals(records: readonly RunRecord[], summaries: readonly RunSummary[], split: string): string {
   const last = (run: string) => records.filter((r): r is EvalRecord => r.type === 'eval' && r.run === run).at(-1);
   const base = summaries[0] && last(summaries[0].run);
   if (!base?.correct?.length || summaries.length < 2) return '';
@@ -202,7 +211,7 @@ function finalIntervals(records: readonly RunRecord[], summaries: readonly RunSu
     return [`<tr><td>${escapeXml(s.run)} − ${escapeXml(summaries[0]!.run)}</td><td>${cell(pairedBootstrap(diffs))}</td><td>${cell(pairedBootstrap(diffs, single))}</td><td>${cell(pairedBootstrap(diffs, multi))}</td></tr>`];
   });
   if (!items.length) return '';
-  return `<table><thead><tr><th>final test EM difference (95% paired bootstrap over questions)</th><th>all</th><th>single-hop</th><th>multi-hop</th></tr></thead><tbody>${items.join('')}</tbody></table>`;
+  return `<table><thead><tr><th>final ${escapeXml(split)} EM difference (95% paired bootstrap over questions)</th><th>all</th><th>single-hop</th><th>multi-hop</th></tr></thead><tbody>${items.join('')}</tbody></table>`;
 }
 
 /** A difference of rates in points, signed ("+2.3", "−1.1"); "–" when not finite. */

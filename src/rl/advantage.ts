@@ -223,3 +223,17 @@ export function mrSearchAdvantages(core: WasmCore, stepRewards: Numbers, rewarde
     return s.readF64(out, n);
   });
 }
+
+/**
+ * Discounted returns within each rollout, v_t + γ·v_{t+1} + γ²·v_{t+2} + …, over values laid out
+ * as `layout.turns` says (one per search for IG-Search-γ's forward credit).
+ */
+export function discountedReturns(core: WasmCore, values: Numbers, layout: TurnLayout, gamma: number): Float64Array {
+  checkLayout(layout, layout.turns.length, values.length);
+  const n = values.length;
+  return core.scoped((s) => {
+    const out = s.alloc(n * 8);
+    core.call('ig_discounted_returns', (x) => x.ig_discounted_returns(s.f64(values), n, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), layout.turns.length, gamma, out));
+    return s.readF64(out, n);
+  });
+}

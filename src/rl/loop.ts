@@ -8,8 +8,7 @@
 import { IgSearchError } from '../errors.js';
 import type { CausalLM } from '../model/causal_lm.js';
 import { Bm25Retriever, type Retriever } from '../retrieval/retriever.js';
-import { rolloutSearchAgent, searchR1Prompt } from '../rollout/search_r1.js';
-import { promptText } from '../rollout/template.js';
+import { rolloutSearchAgent, searchR1PromptTokens } from '../rollout/search_r1.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { seededRandom } from '../util/random.js';
 import type { WasmCore } from '../wasm/core.js';
@@ -49,7 +48,7 @@ export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Token
   let searches = 0;
   for (let from = 0; from < questions.length; from += batch) {
     const part = questions.slice(from, from + batch);
-    const prompts = part.map((q) => tokenizer.encode(promptText(tokenizer, searchR1Prompt(q.question)), { addSpecialTokens: false }));
+    const prompts = part.map((q) => searchR1PromptTokens(tokenizer, q.question));
     const trajectories = await rolloutSearchAgent(model, prompts, {
       tokenizer,
       retriever,
@@ -90,7 +89,7 @@ export type RunRecord =
       /** Each search's class (precise / redundant / vague, see rl/signal.ts), in the order of `ig`; when every question has `supporting`. */
       searchClasses?: QueryClass[];
     } & Omit<StepMetrics, 'trajectories'>)
-  | ({ type: 'eval'; run: string; step: number; algo: string } & EvalReport)
+  | ({ type: 'eval'; run: string; step: number; algo: string; split?: string } & EvalReport)
   | { type: 'checkpoint'; run: string; step: number; path: string };
 
 export type RunEvent = RunRecord | { type: 'progress'; run: string; step: number; steps: number; phase: 'train' | 'eval' };
@@ -100,7 +99,9 @@ export interface TrainingRunOptions {
   run: string;
   train: readonly TrainQuestion[];
   /** Evaluated greedily before the first step, every `evalEvery` steps and after the last. */
-  test?: readonly TrainQuestion[];
+  eval?: readonly TrainQuestion[];
+  /** What `eval` is, carried by the eval records and named in reports ("validation", "test"…). */
+  evalSplit?: string;
   /** Total steps (a resumed trainer continues from its own step count up to this). */
   steps: number;
   questionsPerStep: number;
@@ -175,10 +176,10 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
   let lastCheckpoint: string | undefined;
   let finalEval: EvalReport | undefined;
   const evaluation = async () => {
-    if (!options.test?.length) return;
+    if (!options.eval?.length) return;
     if (!retriever && !trainer.index) return;
     onEvent?.({ type: 'progress', run, step: trainer.steps, steps: options.steps, phase: 'eval' });
-    const report = await evaluate(trainer.model, trainer.core, trainer.tokenizer, retriever ?? new Bm25Retriever(trainer.index!), options.test, {
+    const report = await evaluate(trainer.model, trainer.core, trainer.tokenizer, retriever ?? new Bm25Retriever(trainer.index!), options.eval, {
       maxTurns: trainer.config.maxTurns,
       maxTokens: trainer.config.maxTokens,
       docsPerSearch: trainer.config.docsPerSearch,
@@ -186,7 +187,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
       ...options.evalOptions,
     });
     finalEval = report;
-    onEvent?.({ type: 'eval', run, step: trainer.steps, algo: trainer.config.algo, ...report });
+    onEvent?.({ type: 'eval', run, step: trainer.steps, algo: trainer.config.algo, ...(options.evalSplit === undefined ? {} : { split: options.evalSplit }), ...report });
   };
   const checkpoint = async () => {
     if (!options.checkpointDir) return;

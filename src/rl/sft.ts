@@ -58,6 +58,8 @@ export interface SftOptions {
   /** Examples per optimizer step (default 8). */
   batch?: number;
   lr?: number;
+  /** Learning rate over the steps: constant (default), or cosine from `lr` down to `lr / 10`. */
+  lrSchedule?: 'constant' | 'cosine';
   /** Fraction of trajectories whose first query is vague (default 0.25). */
   vagueFraction?: number;
   seed?: number;
@@ -76,6 +78,9 @@ export async function supervisedWarmStart(gpu: Gpu, model: CausalLM, tokenizer: 
   const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
   const examples: ScriptedExample[] = [];
   for (const q of train) examples.push(await scriptedTrajectory(world, index, tokenizer, q, rand() < (options.vagueFraction ?? 0.25)));
+  const lr = options.lr ?? 3e-3;
+  if (options.lrSchedule !== undefined && options.lrSchedule !== 'constant' && options.lrSchedule !== 'cosine') throw new IgSearchError('INVALID_ARGUMENT', `sft: lrSchedule must be "constant" or "cosine", got ${JSON.stringify(options.lrSchedule)}`);
+  const learningRate = (step: number) => (options.lrSchedule === 'cosine' ? lr * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / Math.max(1, options.steps - 1)))) : lr);
   let grads: Gradients | undefined;
   let optimizer: AdamW | undefined;
   const losses: number[] = [];
@@ -90,7 +95,8 @@ export async function supervisedWarmStart(gpu: Gpu, model: CausalLM, tokenizer: 
       grads = await modelGradients(model, picked.slice(from, to).map((e) => e.tokens), upstream.slice(from, to), { accumulate: grads });
       grads.logprobs.forEach((lp, i) => lp.forEach((v, t) => (loss -= picked[from + i]!.mask[t + 1] ? v / count : 0)));
     }
-    optimizer ??= await AdamW.create(gpu, grads!.trainables, { lr: options.lr ?? 3e-3, weightDecay: 0, maxGradNorm: 1 });
+    optimizer ??= await AdamW.create(gpu, grads!.trainables, { lr, weightDecay: 0, maxGradNorm: 1 });
+    optimizer.lr = learningRate(step);
     await optimizer.step();
     losses.push(loss);
     options.onStep?.(step + 1, loss);

@@ -132,6 +132,7 @@ export interface SignalSource {
   signals(
     questions: readonly { question: string; golden_answers: readonly string[]; hops?: number; supporting?: readonly string[] }[],
     step?: number,
+    options?: { gammas?: readonly number[] },
   ): Promise<{ trajectories: readonly { searches: readonly { documents: readonly { id: string }[] }[] }[]; rewards: number[]; perSearch: { rollout: number; search: number; values: Record<string, number | undefined> }[] }>;
 }
 
@@ -150,14 +151,14 @@ export interface SignalMeasurement {
 }
 
 /** The signals every algorithm computes, in report order. */
-export const SIGNALS = ['ig_raw', 'ig_shaped', 'igpo', 'stepsearch'] as const;
+export const SIGNALS = ['ig_raw', 'ig_shaped', 'ig_gamma', 'igpo', 'stepsearch'] as const;
 
 /**
  * Rolls out `questions` (each needs `supporting`: its passage id per hop) in batches of `batch`
  * questions × the trainer's G, scores every search with every step signal (no update), labels it
  * and summarises: the AUCs per signal, the warm start's first-query precision, the all-fail share.
  */
-export async function measureSignals(trainer: SignalSource, questions: readonly { question: string; golden_answers: readonly string[]; hops?: number; supporting?: readonly string[] }[], options: { batch?: number; minClass?: number; onProgress?: (done: number, total: number) => void } = {}): Promise<SignalMeasurement> {
+export async function measureSignals(trainer: SignalSource, questions: readonly { question: string; golden_answers: readonly string[]; hops?: number; supporting?: readonly string[] }[], options: { batch?: number; minClass?: number; gammas?: readonly number[]; onProgress?: (done: number, total: number) => void } = {}): Promise<SignalMeasurement> {
   const batchSize = options.batch ?? 8;
   const G = trainer.config.groupSize;
   questions.forEach((q, i) => {
@@ -171,7 +172,7 @@ export async function measureSignals(trainer: SignalSource, questions: readonly 
   let rewardSum = 0;
   for (let at = 0, chunk = 0; at < questions.length; at += batchSize, chunk++) {
     const part = questions.slice(at, at + batchSize);
-    const { trajectories, rewards, perSearch } = await trainer.signals(part, chunk + 1);
+    const { trajectories, rewards, perSearch } = await trainer.signals(part, chunk + 1, { gammas: options.gammas });
     const labels = labelRollouts(trajectories, part, G);
     for (const p of perSearch) {
       const q = part[Math.floor(p.rollout / G)]!;
@@ -192,7 +193,7 @@ export async function measureSignals(trainer: SignalSource, questions: readonly 
   }
   return {
     records,
-    summaries: summarizeSignals(records, SIGNALS, options.minClass),
+    summaries: summarizeSignals(records, [...SIGNALS, ...(options.gammas ?? []).map((g) => `ig_gamma@${g}`)], options.minClass),
     questions: questions.length,
     rollouts,
     firstQueryPrecision: searched ? firstPrecise / searched : 0,
@@ -205,10 +206,10 @@ export async function measureSignals(trainer: SignalSource, questions: readonly 
 /** The summaries as a plain-text table (one row per signal; AUCs "—" where not measured). */
 export function formatSignalTable(m: SignalMeasurement): string {
   const f = (v: number | null) => (v === null ? '—' : v.toFixed(3));
-  const head = `signal       precise  redundant  vague   AUC p/v  AUC p/r   mean p   mean v`;
-  const rows = m.summaries.map((s) => `${s.signal.padEnd(11)} ${String(s.n.precise).padStart(8)} ${String(s.n.redundant).padStart(10)} ${String(s.n.vague).padStart(6)}  ${f(s.preciseVsVague).padStart(7)}  ${f(s.preciseVsRedundant).padStart(7)}  ${f(s.mean.precise).padStart(7)}  ${f(s.mean.vague).padStart(7)}`);
+  const head = `signal          precise  redundant  vague   AUC p/v  AUC p/r   mean p   mean v`;
+  const rows = m.summaries.map((s) => `${s.signal.padEnd(14)} ${String(s.n.precise).padStart(8)} ${String(s.n.redundant).padStart(10)} ${String(s.n.vague).padStart(6)}  ${f(s.preciseVsVague).padStart(7)}  ${f(s.preciseVsRedundant).padStart(7)}  ${f(s.mean.precise).padStart(7)}  ${f(s.mean.vague).padStart(7)}`);
   const hops = m.summaries
-    .filter((s) => s.signal === 'ig_shaped' || s.signal === 'ig_raw')
+    .filter((s) => s.signal.startsWith('ig_'))
     .map((s) => `${s.signal} AUC precise/vague by hops: ${Object.entries(s.byHops).map(([h, v]) => `${h}-hop ${f(v.preciseVsVague)} (n ${v.n.precise}/${v.n.vague})`).join(', ')}; multi-hop by search: ${Object.entries(s.bySearch).map(([k, v]) => `#${k} ${f(v.preciseVsVague)} (n ${v.n.precise}/${v.n.vague})`).join(', ')}`);
   return [
     `${m.questions} questions × G → ${m.rollouts} rollouts, ${m.records.length} searches; reward ${m.reward.toFixed(3)}; first-query precision ${m.firstQueryPrecision.toFixed(3)} (of ${m.searched} rollouts that searched); all-fail groups ${(m.allFailShare * 100).toFixed(1)}%`,

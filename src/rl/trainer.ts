@@ -14,7 +14,7 @@
  * The update runs exactly one forward and one backward per token: the loss is computed on the GPU
  * from the log-probs of the pass's own forward, on-policy (one update per batch, so π_old = π_θ
  * detached). Only a KL reference adds a forward (the frozen base under LoRA, or `reference`).
- * docs/method.md gives the formulas; every default is in rl/defaults.ts.
+ * docs/method.md gives the formulas; every default is in src/defaults.ts.
  */
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
@@ -27,23 +27,22 @@ import type { Bm25Index } from '../retrieval/bm25.js';
 import { passageTitle } from '../retrieval/corpus.js';
 import { Bm25Retriever, formatInformation, type RetrievedDocument, type Retriever } from '../retrieval/retriever.js';
 import type { RolloutCache } from '../rollout/generate.js';
-import { rolloutSearchAgent, rolloutSearchAgentWithCache, searchR1Prompt, type SearchAgentOptions, type SearchTrajectory } from '../rollout/search_r1.js';
-import { promptText } from '../rollout/template.js';
+import { rolloutSearchAgent, rolloutSearchAgentWithCache, searchR1PromptTokens, type SearchAgentOptions, type SearchTrajectory } from '../rollout/search_r1.js';
 import { scoreInformationGainFromCache, type CachedIgStep } from '../scoring/ig.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
 import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch, type TrainQuestion } from './batch.js';
 import { readCheckpointState, saveCheckpoint, type TrainerState } from './training_checkpoint.js';
-import { ALGORITHMS, TRAINER_DEFAULTS, TURN_CREDIT_DEFAULTS, type Algorithm } from '../defaults.js';
-import { gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
+import { ALGORITHMS, CORPUS_ALGORITHMS, IG_ALGORITHMS, TRAINER_DEFAULTS, TURN_CREDIT_DEFAULTS, type Algorithm } from '../defaults.js';
+import { discountedReturns, gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
 import { computeRewards } from './reward.js';
 
 export type { TrainQuestion } from './batch.js';
 
 /** Algorithms whose step rewards read the corpus (counterfactual documents, TF-IDF statistics). */
-const CORPUS_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'mr-search', 'stepsearch']);
+
 /** Algorithms whose step rewards probe the model from the rollout's KV cache. */
-const CACHE_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'mr-search', 'igpo']);
+const CACHE_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'ig-search-gamma', 'mr-search', 'igpo']);
 
 export interface TurnCreditOptions {
   /** Discount over turns (gigpo 0.95, igpo 1, mr-search 1). */
@@ -283,7 +282,7 @@ export class IgSearchTrainer {
   }
 
   private prompt(question: string): Uint32Array {
-    return Uint32Array.from(this.tokenizer.encode(promptText(this.tokenizer, searchR1Prompt(question)), { addSpecialTokens: false }));
+    return searchR1PromptTokens(this.tokenizer, question);
   }
 
   /**
@@ -324,22 +323,35 @@ export class IgSearchTrainer {
     if (c.algo === 'grpo') return base;
     return phase('ig', 'ig', async () => {
       const scores = { ...base };
-      if ((c.algo === 'ig-search' || c.algo === 'mr-search') && cache && batch.queries.rollout.length > 0) {
-        const { raw, shaped, newTokens } = await this.igScores(batch, cache, step);
+      if ((IG_ALGORITHMS.has(c.algo) || c.algo === 'mr-search') && cache && batch.queries.rollout.length > 0) {
+        const { raw, shaped, newTokens } = await this.igScores(batch, cache, step, c.algo === 'ig-search-gamma' ? this.forwardGamma() : undefined);
         Object.assign(scores, { rawIg: raw, shapedIg: shaped, igTokens: newTokens });
       }
-      if (c.algo !== 'ig-search') await this.turnValues(batch, cache, scores);
+      if (!IG_ALGORITHMS.has(c.algo)) await this.turnValues(batch, cache, scores);
       return scores;
     });
   }
 
-  /** Raw and shaped IG of every search of the batch (`batch.queries` order), scored from the rollout's cache. */
-  private async igScores(batch: Batch, cache: RolloutCache, step: number): Promise<{ raw: number[]; shaped: number[]; newTokens: number }> {
+  /**
+   * Raw and shaped IG of every search of the batch (`batch.queries` order), scored from the rollout's
+   * cache. With `gammas`, also IG-Search-γ's shaped forward credit per γ: each search's raw IG plus
+   * γ·(the next search's credit), within its rollout, then the same shaping.
+   */
+  private async igScores(batch: Batch, cache: RolloutCache, step: number, gamma?: number, gammas: readonly number[] = []): Promise<{ raw: number[]; shaped: number[]; forward: number[][]; newTokens: number }> {
     const G = this.config.groupSize;
     const stepsPerGroup = batch.questions.map((_, g) => batch.queries.rollout.filter((r) => Math.floor(r / G) === g).length);
     const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, this.igSteps(batch, step));
     const { raw, shaped } = informationGain(this.core, ig.map((s) => s.real), ig.map((s) => s.random), stepsPerGroup, this.config.igShaping);
-    return { raw: Array.from(raw), shaped: Array.from(shaped), newTokens };
+    const layout: TurnLayout = { groupSizes: batch.questions.map(() => G), turns: batch.trajectories.map((t) => t.searches.length) };
+    const zeros = new Float64Array(raw.length);
+    // raw − 0 = the accumulated raw IG, shaped exactly as the paper's IG is.
+    const forwardShaped = (g: number) => Array.from(informationGain(this.core, discountedReturns(this.core, raw, layout, g), zeros, stepsPerGroup, this.config.igShaping).shaped);
+    return { raw: Array.from(raw), shaped: gamma === undefined ? Array.from(shaped) : forwardShaped(gamma), forward: gammas.map(forwardShaped), newTokens };
+  }
+
+  /** IG-Search-γ's γ: the run's turnCredit.gamma, else the default. */
+  private forwardGamma(): number {
+    return this.config.turnCredit?.gamma ?? TURN_CREDIT_DEFAULTS['ig-search-gamma'].gamma;
   }
 
   /**
@@ -415,7 +427,7 @@ export class IgSearchTrainer {
    * (ig-search; mr-search credits the shaped value), IGPO's p_t − p_{t−1} and StepSearch's G − P,
    * per search, with the trajectories and rewards. What `measureSignals` labels and ranks.
    */
-  async signals(questions: readonly TrainQuestion[], step = this.stepCount + 1): Promise<{ trajectories: Batch['trajectories']; rewards: number[]; perSearch: { rollout: number; search: number; values: Record<string, number | undefined> }[] }> {
+  async signals(questions: readonly TrainQuestion[], step = this.stepCount + 1, options: { gammas?: readonly number[] } = {}): Promise<{ trajectories: Batch['trajectories']; rewards: number[]; perSearch: { rollout: number; search: number; values: Record<string, number | undefined> }[] }> {
     if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: no questions to measure');
     if (!this.index) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: measuring the step signals needs the corpus index (IG\'s counterfactual documents, StepSearch\'s TF-IDF)');
     const { batch, cache } = await this.rollout(questions, step, true);
@@ -424,8 +436,11 @@ export class IgSearchTrainer {
       const firstQuery = IgSearchTrainer.firstQueries(batch);
       const perSearch = batch.queries.rollout.map((rollout, k) => ({ rollout, search: k - firstQuery[rollout]!, values: {} as Record<string, number | undefined> }));
       if (perSearch.length === 0) return { trajectories: batch.trajectories, rewards, perSearch };
-      const ig = await this.igScores(batch, cache!, step);
-      perSearch.forEach((p, k) => Object.assign(p.values, { ig_raw: ig.raw[k], ig_shaped: ig.shaped[k] }));
+      const ig = await this.igScores(batch, cache!, step, undefined, [this.forwardGamma(), ...(options.gammas ?? [])]);
+      perSearch.forEach((p, k) => {
+        Object.assign(p.values, { ig_raw: ig.raw[k], ig_shaped: ig.shaped[k], ig_gamma: ig.forward[0]![k] });
+        (options.gammas ?? []).forEach((g, j) => (p.values[`ig_gamma@${g}`] = ig.forward[j + 1]![k]));
+      });
       const turnIndex = IgSearchTrainer.turnIndices(batch);
       const igpo = await this.igpoProbes(batch, cache!, turnIndex);
       igpo.probedTurns.forEach((t, j) => (perSearch[firstQuery[batch.turns.rollout[t]!]! + turnIndex[t]!]!.values['igpo'] = igpo.stepRewards[j]));

@@ -45,6 +45,7 @@ export interface CoreExports {
   ): number;
   ig_gigpo_advantages(outcome: number, n: number, groupSizes: number, nGroups: number, turns: number, anchors: number, nTurns: number, gamma: number, omega: number, epsilon: number, out: number): number;
   ig_igpo_advantages(outcome: number, promptScores: number, n: number, groupSizes: number, nGroups: number, turns: number, turnScores: number, nTurns: number, gamma: number, epsilon: number, out: number): number;
+  ig_discounted_returns(values: number, nValues: number, groupSizes: number, nGroups: number, turns: number, n: number, gamma: number, out: number): number;
   ig_mr_search_advantages(stepRewards: number, rewarded: number, nTurns: number, groupSizes: number, nGroups: number, turns: number, n: number, gamma: number, out: number): number;
   // retrieval/
   ig_stepsearch_rewards(

@@ -25,8 +25,17 @@ export interface WorldQuestion {
   hops: 1 | 2 | 3;
   /** Entity ids along the reasoning chain, first hop first (the last one's passage holds the answer). */
   chain: string[];
-  split: 'train' | 'test';
+  split: WorldSplit;
 }
+
+/**
+ * `train` feeds SFT and RL, `validation` every choice (knobs, budget, warm start), `test` only a
+ * pre-registered evaluation. In worlds built with `validationFraction`, a split owns whole
+ * entities: every question that names an entity in its text is in the same split, so a policy
+ * cannot pass validation or test by remembering that entity's facts from training questions.
+ */
+export type WorldSplit = 'train' | 'validation' | 'test';
+export const WORLD_SPLITS: readonly WorldSplit[] = ['train', 'validation', 'test'];
 
 export interface WorldPassage {
   id: string;
@@ -51,6 +60,12 @@ export interface WorldOptions {
   distractors?: number;
   /** Fraction of questions held out for evaluation (default 0.2). */
   testFraction?: number;
+  /**
+   * Fraction of questions in the validation split. When set (even to 0), the split is by the entity
+   * each question names (its chain's first), and `testFraction` counts questions the same way;
+   * when absent, questions are split one by one into train and test (worlds written before v0.3).
+   */
+  validationFraction?: number;
 }
 
 const ONSETS = ['b', 'br', 'c', 'd', 'dr', 'f', 'g', 'h', 'k', 'l', 'm', 'n', 'p', 'qu', 'r', 's', 'st', 't', 'tr', 'v', 'z'];
@@ -79,11 +94,15 @@ export function buildWorld(options: WorldOptions = {}): World {
   const seed = options.seed ?? 1;
   const counts = { countries: 6, cities: 18, companies: 14, people: 60, films: 24, distractors: 40, ...options };
   for (const [key, value] of Object.entries(counts)) {
-    if (key === 'seed' || key === 'testFraction') continue;
+    if (key === 'seed' || key === 'testFraction' || key === 'validationFraction') continue;
     if (!Number.isInteger(value) || (value as number) < 1) throw new IgSearchError('INVALID_ARGUMENT', `world: ${key} must be a positive integer, got ${String(value)}`);
   }
   const testFraction = options.testFraction ?? 0.2;
   if (!(testFraction >= 0 && testFraction < 1)) throw new IgSearchError('INVALID_ARGUMENT', `world: testFraction must be in [0, 1), got ${testFraction}`);
+  const validationFraction = options.validationFraction;
+  if (validationFraction !== undefined && !(validationFraction >= 0 && validationFraction + testFraction < 1)) {
+    throw new IgSearchError('INVALID_ARGUMENT', `world: validationFraction must be ≥ 0 with validationFraction + testFraction < 1, got ${validationFraction} + ${testFraction}`);
+  }
   const rng = random(seed);
   const pick = <T>(list: readonly T[]): T => list[Math.floor(rng() * list.length)]!;
   const used = new Set<string>();
@@ -170,17 +189,49 @@ export function buildWorld(options: WorldOptions = {}): World {
     });
   }
   // Seeded shuffle, then the split.
-  for (let i = questions.length - 1; i > 0; i--) {
-    const j = Math.floor(rng() * (i + 1));
-    [questions[i], questions[j]] = [questions[j]!, questions[i]!];
-  }
-  const testCount = Math.round(questions.length * testFraction);
-  return {
-    seed,
-    entities,
-    passages,
-    questions: questions.map((q, i) => ({ ...q, id: `q${i}`, split: i < testCount ? 'test' : 'train' })),
+  const shuffle = <T>(list: T[]): T[] => {
+    for (let i = list.length - 1; i > 0; i--) {
+      const j = Math.floor(rng() * (i + 1));
+      [list[i], list[j]] = [list[j]!, list[i]!];
+    }
+    return list;
   };
+  shuffle(questions);
+  const split: WorldSplit[] = validationFraction === undefined ? splitByQuestion(questions.length, testFraction) : splitByEntity(questions, shuffle, testFraction, validationFraction);
+  return { seed, entities, passages, questions: questions.map((q, i) => ({ ...q, id: `q${i}`, split: split[i]! })) };
+}
+
+/** The first `round(n · testFraction)` questions (already shuffled) are test, the rest train. */
+function splitByQuestion(n: number, testFraction: number): WorldSplit[] {
+  const testCount = Math.round(n * testFraction);
+  return Array.from({ length: n }, (_, i) => (i < testCount ? 'test' : 'train'));
+}
+
+/**
+ * Whole entities (the one each question names) go to test, then validation, in a seeded order,
+ * until each split holds its share of the questions; the rest are train.
+ */
+function splitByEntity(questions: readonly { chain: string[] }[], shuffle: <T>(list: T[]) => T[], testFraction: number, validationFraction: number): WorldSplit[] {
+  const byEntity = new Map<string, number[]>();
+  questions.forEach((q, i) => {
+    const list = byEntity.get(q.chain[0]!) ?? [];
+    list.push(i);
+    byEntity.set(q.chain[0]!, list);
+  });
+  const want: [WorldSplit, number][] = [
+    ['test', Math.round(questions.length * testFraction)],
+    ['validation', Math.round(questions.length * validationFraction)],
+  ];
+  const split: WorldSplit[] = new Array(questions.length).fill('train');
+  let next = 0;
+  const groups = shuffle([...byEntity.keys()].sort()).map((k) => byEntity.get(k)!);
+  for (const [name, count] of want) {
+    for (let taken = 0; taken < count && next < groups.length; next++) {
+      for (const i of groups[next]!) split[i] = name;
+      taken += groups[next]!.length;
+    }
+  }
+  return split;
 }
 
 /** Search-R1 corpus JSONL (`{"id", "contents"}` per line). */
@@ -189,7 +240,7 @@ export function worldCorpusJsonl(world: World): string {
 }
 
 /** Search-R1 data JSONL (`{"id", "question", "golden_answers", …}` per line) for one split. */
-export function worldQuestionsJsonl(world: World, split: 'train' | 'test'): string {
+export function worldQuestionsJsonl(world: World, split: WorldSplit): string {
   return (
     world.questions
       .filter((q) => q.split === split)

@@ -298,6 +298,26 @@ pub unsafe extern "C" fn ig_igpo_advantages(
     0
 }
 
+/// Discounted returns within each rollout, A_t = r_t + γ·A_{t+1}: IG-Search-γ's forward credit,
+/// which pays a search a discounted share of the gain of the searches after it (the ones it made
+/// possible). `values` are laid out as `turns`: one per search here.
+///
+/// # Safety
+/// As `ig_gigpo_advantages`; `values` and `out` cover `n_values`.
+#[no_mangle]
+pub unsafe extern "C" fn ig_discounted_returns(values: *const f64, n_values: usize, group_sizes: *const u32, n_groups: usize, turns: *const u32, n: usize, gamma: f64, out: *mut f64) -> i32 {
+    let values = ffi::slice(values, n_values);
+    let layout = Layout { group_sizes: ffi::slice(group_sizes, n_groups), turns: ffi::slice(turns, n) };
+    if let Err(m) = check_common(gamma, 0.0).and_then(|_| layout.check(n, n_values)) {
+        return invalid(m);
+    }
+    if let Err(m) = check_finite(values, "values") {
+        return report(ErrorCode::NonFinite, &m);
+    }
+    accumulate(&layout.rollouts(), values, gamma, ffi::slice_mut(out, n_values));
+    0
+}
+
 /// MR-Search per-turn advantages (without the outcome term). `step_rewards` of unrewarded turns
 /// are not read.
 ///
@@ -363,6 +383,15 @@ mod tests {
         let a2 = r[2];
         let a1 = r[1] + 0.5 * a2;
         close(&out, &[r[0] + 0.5 * a1, a1, a2]);
+    }
+
+    #[test]
+    fn discounted_returns_stay_inside_their_rollout() {
+        // Rollouts with 2, 0 and 3 searches; γ = .5: [1 + .5·2, 2], [], [4 + .5·(8 + .5·16), 8 + .5·16, 16].
+        let layout = Layout { group_sizes: &[2, 1], turns: &[2, 0, 3] };
+        let mut out = [0.0; 5];
+        accumulate(&layout.rollouts(), &[1.0, 2.0, 4.0, 8.0, 16.0], 0.5, &mut out);
+        close(&out, &[2.0, 2.0, 12.0, 16.0, 16.0]);
     }
 
     #[test]

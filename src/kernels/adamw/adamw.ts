@@ -59,7 +59,7 @@ export class AdamW {
     readonly tensors: readonly TrainableTensor[],
     readonly m: GPUBuffer[],
     readonly v: GPUBuffer[],
-    private readonly options: Required<Omit<AdamWOptions, 'maxGradNorm'>> & { maxGradNorm?: number },
+    private options: Required<Omit<AdamWOptions, 'maxGradNorm'>> & { maxGradNorm?: number },
     private readonly kernels: { adamw: ComputeKernel; sumsq: ComputeKernel; clip: ComputeKernel },
   ) {}
 
@@ -76,6 +76,17 @@ export class AdamW {
     const zeros = (t: TrainableTensor, kind: string) => gpu.upload(new Float32Array(t.size), `${t.name}.${kind}`);
     const [adamw, sumsq, clip] = await Promise.all([ComputeKernel.compile(gpu, adamwKernel), ComputeKernel.compile(gpu, sumsqKernel), ComputeKernel.compile(gpu, clipKernel)]);
     return new AdamW(gpu, tensors, tensors.map((t) => zeros(t, 'exp_avg')), tensors.map((t) => zeros(t, 'exp_avg_sq')), { lr, betas, eps, weightDecay, maxGradNorm }, { adamw, sumsq, clip });
+  }
+
+  /** The learning rate of the next step. */
+  get lr(): number {
+    return this.options.lr;
+  }
+
+  /** Sets the learning rate of the next steps (a schedule's value); a positive finite number. */
+  set lr(value: number) {
+    if (!(Number.isFinite(value) && value >= 0)) throw new IgSearchError('INVALID_ARGUMENT', `AdamW: lr must be a finite number ≥ 0, got ${value}`);
+    this.options.lr = value;
   }
 
   /** Global L2 norm of the current gradients (f32 partial sums per workgroup, added in f64). */
