@@ -10,6 +10,8 @@ import { serveRetrieval, SERVER_DEFAULTS, type RetrievalServer } from '../src/en
 
 const root = new URL('../', import.meta.url).pathname;
 const corpusPath = `${root}assets/demo-policy/corpus.jsonl`;
+/** A name the corpus holds (its first passage's title, a country every city of it names): queries that hit. */
+const NAME = (JSON.parse(readFileSync(corpusPath, 'utf8').split('\n')[0]!) as { contents: string }).contents.split('\n')[0]!.replace(/"/g, '');
 
 let core: WasmCore;
 let index: Bm25Index;
@@ -29,7 +31,7 @@ async function post(url: string, body: string): Promise<{ status: number; json: 
   return { status: response.status, json: await response.json() };
 }
 
-const QUERIES = ['who founded the company', 'Gemar city country', 'film directed by', 'zzzz unknown words'];
+const QUERIES = ['who founded the company', `${NAME} city country`, 'film directed by', 'zzzz unknown words'];
 
 describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
   it('HttpRetriever against the server returns exactly what the in-process index returns', async () => {
@@ -41,13 +43,13 @@ describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
   });
 
   it("answers Search-R1's shapes: scored documents, bare documents without return_scores, the server's topk by default", async () => {
-    const scored = await post(server.url, JSON.stringify({ queries: ['Gemar'], topk: 2, return_scores: true }));
-    const hit = index.search('Gemar', 2);
+    const scored = await post(server.url, JSON.stringify({ queries: [NAME], topk: 2, return_scores: true }));
+    const hit = index.search(NAME, 2);
     expect(scored.status).toBe(200);
     expect(scored.json).toEqual({ result: [hit.map((h) => ({ document: { id: h.id, contents: h.contents }, score: h.score }))] });
-    const bare = await post(server.url, JSON.stringify({ queries: ['Gemar', 'company'] }));
+    const bare = await post(server.url, JSON.stringify({ queries: [NAME, 'company'] }));
     expect(bare.json.result.map((list: unknown[]) => list.length)).toEqual([3, 3]); // default topk 3
-    expect(bare.json.result[0]).toEqual(index.search('Gemar', 3).map((h) => ({ id: h.id, contents: h.contents })));
+    expect(bare.json.result[0]).toEqual(index.search(NAME, 3).map((h) => ({ id: h.id, contents: h.contents })));
     expect((await post(server.url, JSON.stringify({ queries: [], topk: null }))).json).toEqual({ result: [] });
   });
 
@@ -75,7 +77,7 @@ describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
     const health = await (await fetch(`${base}/health`)).json();
     expect(health).toMatchObject({ status: 'ok', passages: index.size, terms: index.terms });
     expect(health.rejected).toBeGreaterThanOrEqual(cases.length);
-    expect((await new HttpRetriever(server.url).search(['Gemar'], 1))[0]![0]!.id).toBe(index.search('Gemar', 1)[0]!.id);
+    expect((await new HttpRetriever(server.url).search([NAME], 1))[0]![0]!.id).toBe(index.search(NAME, 1)[0]!.id);
   });
 
   it('answers 40 concurrent requests, each with its own results', async () => {
@@ -91,7 +93,7 @@ describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
   it('a plain Python urllib client gets the documents and scores', async () => {
     const script = [
       'import json, sys, urllib.request',
-      'body = json.dumps({"queries": ["Gemar", "company founded"], "topk": 2, "return_scores": True}).encode()',
+      `body = json.dumps({"queries": ["${NAME}", "company founded"], "topk": 2, "return_scores": True}).encode()`,
       'req = urllib.request.Request(sys.argv[1], data=body, headers={"Content-Type": "application/json"})',
       'result = json.load(urllib.request.urlopen(req, timeout=10))["result"]',
       'print(json.dumps([[[d["document"]["id"], d["score"]] for d in q] for q in result]))',
@@ -99,7 +101,7 @@ describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
     // Not spawnSync: the server answers on this process's event loop.
     const run = await promisify(execFile)('/usr/bin/python3', ['-c', script, server.url], { encoding: 'utf8', timeout: 30_000 });
     expect(run.stderr).toBe('');
-    expect(JSON.parse(run.stdout)).toEqual(index.searchBatch(['Gemar', 'company founded'], 2).map((l) => l.map((h) => [h.id, h.score])));
+    expect(JSON.parse(run.stdout)).toEqual(index.searchBatch([NAME, 'company founded'], 2).map((l) => l.map((h) => [h.id, h.score])));
   });
 
   it('close() answers the request in flight, then refuses new connections', async () => {
@@ -112,15 +114,15 @@ describe('ig-search serve: the Search-R1 retrieval API over Wasm BM25', () => {
         res.on('end', () => resolve({ status: res.statusCode!, body }));
       });
       req.on('error', reject);
-      req.write('{"queries": ["Gem');
-      setTimeout(() => req.end('ar"], "topk": 1}'), 300);
+      req.write(`{"queries": ["${NAME.slice(0, 3)}`);
+      setTimeout(() => req.end(`${NAME.slice(3)}"], "topk": 1}`), 300);
     });
     await new Promise((r) => setTimeout(r, 100));
     const closed = own.close();
     const answer = await pending;
     await closed;
     expect(answer.status).toBe(200);
-    expect(JSON.parse(answer.body).result[0][0].id).toBe(index.search('Gemar', 1)[0]!.id);
+    expect(JSON.parse(answer.body).result[0][0].id).toBe(index.search(NAME, 1)[0]!.id);
     await expect(fetch(own.url, { method: 'POST', body: '{"queries": []}' })).rejects.toThrow();
   });
 
