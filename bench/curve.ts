@@ -110,7 +110,7 @@ for (const lr of values.lrs.split(',').map(Number)) {
 const pct = (v: number | undefined) => (v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
 printTable(
   ['lr', ...curves[0]!.points.map((p) => `step ${p.step}`), 'train reward (first → last block)', 'wall s'],
-  curves.map((c) => [c.lr, ...c.points.map((p) => pct(p.em)), `${c.trainReward[0]?.toFixed(2) ?? '–'} → ${c.trainReward.at(-1)?.toFixed(2) ?? '–'}`, c.wallSeconds]),
+  curves.map((c) => [String(c.lr), ...c.points.map((p) => pct(p.em)), `${c.trainReward[0]?.toFixed(2) ?? '–'} → ${c.trainReward.at(-1)?.toFixed(2) ?? '–'}`, c.wallSeconds]),
 );
 console.log(`\nwrote ${PATH}`);
 gpu.destroy();
