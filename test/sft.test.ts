@@ -48,10 +48,13 @@ describe('`ig-search sft --init` continues an earlier warm start', () => {
     const { quiet } = await import('./helpers/cli.js');
     const dir = mkdtempSync(join(tmpdir(), 'ig-sft-init-'));
     const world = ['--people', '4', '--films', '2', '--companies', '2', '--cities', '2', '--countries', '2', '--distractors', '1'];
-    expect(await quiet(() => main(['sft', '--out', join(dir, 'a'), '--steps', '2', '--batch', '1', ...world]))).toBe(0);
+    expect(await quiet(() => main(['sft', '--out', join(dir, 'a'), '--steps', '2', '--batch', '1', '--hidden', '32', '--layers', '1', '--heads', '2', '--kv-heads', '1', '--intermediate', '64', ...world]))).toBe(0);
+    const shape = JSON.parse(readFileSync(join(dir, 'a', 'config.json'), 'utf8'));
+    expect([shape.hidden_size, shape.num_hidden_layers, shape.num_attention_heads, shape.num_key_value_heads, shape.intermediate_size]).toEqual([32, 1, 2, 1, 64]);
     expect(await quiet(() => main(['sft', '--out', join(dir, 'b'), '--init', join(dir, 'a'), '--steps', '3', '--batch', '1', '--lr-schedule', 'cosine', ...world]))).toBe(0);
     const [a, b] = ['a', 'b'].map((d) => JSON.parse(readFileSync(join(dir, d, 'sft.json'), 'utf8')));
     expect(b.steps).toBe(5);
+    expect(JSON.parse(readFileSync(join(dir, 'b', 'config.json'), 'utf8')).hidden_size).toBe(32); // the earlier run's shape
     expect(b.losses.length).toBe(3);
     expect(b.lrSchedule).toBe('cosine');
     expect(b.continued.losses).toEqual(a.losses);
@@ -60,5 +63,6 @@ describe('`ig-search sft --init` continues an earlier warm start', () => {
     expect(b.losses[0]).toBeLessThan(a.losses[0]);
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--init', join(dir, 'a'), '--steps', '1', ...world.slice(0, -2), '--distractors', '2']))).rejects.toThrow(/--init: .* was trained on another world/);
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--lr-schedule', 'linear', ...world]))).rejects.toThrow(/--lr-schedule: "linear"/);
+    await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--hidden', '30', '--heads', '4', ...world]))).rejects.toThrow(/hidden_size 30 is not a multiple of num_attention_heads 4/);
   }, 300_000);
 });

@@ -28,7 +28,11 @@ import { readFile } from 'node:fs/promises';
  */
 export const SFT_WORLD = { people: 1200, films: 400, companies: 60, cities: 40, countries: 12, distractors: 100, testFraction: 0.34, validationFraction: 0.09 } as const;
 
-export const SFT_USAGE = `  sft --out DIR [--init DIR] [--seed 1] [--steps 1000] [--batch 4] [--lr 0.003] [--lr-schedule constant|cosine] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
+/** The demo policy's shape (a tiny Qwen2); --init keeps the earlier run's. */
+export const SFT_MODEL = { hidden: 96, layers: 3, heads: 4, kvHeads: 2, intermediate: 256 } as const;
+
+export const SFT_USAGE = `  sft --out DIR [--init DIR] [--seed 1] [--steps 1000] [--batch 4] [--lr 0.003] [--lr-schedule constant|cosine]
+        [--hidden ${SFT_MODEL.hidden}] [--layers ${SFT_MODEL.layers}] [--heads ${SFT_MODEL.heads}] [--kv-heads ${SFT_MODEL.kvHeads}] [--intermediate ${SFT_MODEL.intermediate}] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
         [--companies ${SFT_WORLD.companies}] [--cities ${SFT_WORLD.cities}] [--countries ${SFT_WORLD.countries}] [--distractors ${SFT_WORLD.distractors}] [--test-fraction ${SFT_WORLD.testFraction}]
         [--validation-fraction ${SFT_WORLD.validationFraction}]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory);
@@ -41,6 +45,11 @@ export async function sft(argv: string[]): Promise<number> {
     out: { type: 'string' },
     init: { type: 'string' },
     'lr-schedule': { type: 'string', default: 'constant' },
+    hidden: { type: 'string', default: String(SFT_MODEL.hidden) },
+    layers: { type: 'string', default: String(SFT_MODEL.layers) },
+    heads: { type: 'string', default: String(SFT_MODEL.heads) },
+    'kv-heads': { type: 'string', default: String(SFT_MODEL.kvHeads) },
+    intermediate: { type: 'string', default: String(SFT_MODEL.intermediate) },
     seed: { type: 'string', default: '1' },
     steps: { type: 'string', default: '1000' },
     batch: { type: 'string', default: '4' },
@@ -78,7 +87,8 @@ export async function sft(argv: string[]): Promise<number> {
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
   const tokenizerJson = earlier ? JSON.parse(await readFile(`${values.init}/tokenizer.json`, 'utf8')) : trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
   const tokenizer = Tokenizer.fromJSON(core, tokenizerJson);
-  const config = readModelConfig({ model_type: 'qwen2', hidden_size: 96, intermediate_size: 256, num_hidden_layers: 3, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
+  const shape = (flag: 'hidden' | 'layers' | 'heads' | 'kv-heads' | 'intermediate') => numberFlag(values[flag], `--${flag}`, { positive: true });
+  const config = readModelConfig({ model_type: 'qwen2', hidden_size: shape('hidden'), intermediate_size: shape('intermediate'), num_hidden_layers: shape('layers'), num_attention_heads: shape('heads'), num_key_value_heads: shape('kv-heads'), vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
   const index = Bm25Index.build(core, world.passages);
   const gpu = await Gpu.request();
   try {
