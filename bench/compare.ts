@@ -25,7 +25,6 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { parseArgs } from 'node:util';
 import {
   ALGORITHMS,
-  Bm25Index,
   CausalLM,
   COMPARE_DEFAULTS,
   compareMarkdown,
@@ -85,20 +84,18 @@ console.log(`adapter: ${gpu.adapter.description || gpu.adapter.device} (${gpu.ad
 const demo = await loadDemoPolicy(core, policy);
 const validation = splitQuestions(demo.world, 'validation');
 const counts = { test: splitQuestions(demo.world, 'test').length, validation: validation.length };
-demo.index.free();
 const signalQuestions = values['signal-questions'] === undefined ? validation : validation.slice(0, Number(values['signal-questions']));
 const signal = await (async () => {
   const model = await CausalLM.load(gpu, policy);
-  const index = Bm25Index.build(core, demo.world.passages);
   const { maxTurns, maxTokens, docsPerSearch } = DEMO_DEFAULTS;
-  const trainer = new IgSearchTrainer(gpu, core, model, demo.tokenizer, index, { algo: 'ig-search', groupSize: DEMO_DEFAULTS.groupSize, maxTurns, maxTokens, docsPerSearch });
+  const trainer = new IgSearchTrainer(gpu, core, model, demo.tokenizer, demo.index, { algo: 'ig-search', groupSize: DEMO_DEFAULTS.groupSize, maxTurns, maxTokens, docsPerSearch });
   try {
     return await measureSignals(trainer, signalQuestions, { onProgress: (done, total) => process.stderr.write(`\rsignal: ${done}/${total} validation questions`) });
   } finally {
     process.stderr.write('\n');
     trainer.free();
     model.free();
-    index.free();
+    demo.index.free();
   }
 })();
 const shaped = signal.summaries.find((s) => s.signal === 'ig_shaped')!;

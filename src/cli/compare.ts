@@ -6,13 +6,13 @@
  */
 import { readFile, stat } from 'node:fs/promises';
 import { COMPARE_DEFAULTS, compareRecord, registeredConfig, runCompare, summarize, type CompareOptions, type CompareResult, type CompareRun } from '../compare/compare.js';
-import { canonicalJson, preregister, type Preregistration } from '../compare/preregister.js';
+import { canonicalJson, differingFields, preregister, type Preregistration } from '../compare/preregister.js';
 import { compareMarkdown, renderCompareReport } from '../compare/report.js';
 import { ALGORITHMS, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { interruptible, numberFlag, outputDirectory, parseOptions, writeAtomic } from './args.js';
+import { interruptible, numberFlag, outputDirectory, parseOptions, writeAtomic, readText } from './args.js';
 import { embeddedPolicyDir } from './demo.js';
 import { ProgressBar } from './progress.js';
 
@@ -83,7 +83,7 @@ export async function compare(argv: string[]): Promise<number> {
     }
     const { seeds: _was, algos: _had, ...before } = previous.options;
     const { seeds: _now, algos: _has, ...now } = compareRecord({ policy, ...options });
-    const differing = Object.keys({ ...before, ...now }).filter((k) => canonicalJson((before as Record<string, unknown>)[k]) !== canonicalJson((now as Record<string, unknown>)[k]));
+    const differing = differingFields(before, now);
     if (differing.length) throw new IgSearchError('INVALID_ARGUMENT', `compare --resume: ${resultsPath} was made with other options (${differing.map((k) => `${k}: ${canonicalJson((before as Record<string, unknown>)[k])} then, ${canonicalJson((now as Record<string, unknown>)[k])} now`).join('; ')}); runs are only comparable under the same budget`);
     finished = previous.runs;
   }
@@ -160,9 +160,10 @@ async function exists(path: string): Promise<boolean> {
 }
 
 async function readRegistration(path: string): Promise<Preregistration> {
+  const text = await readText(path);
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as Preregistration;
+    return JSON.parse(text) as Preregistration;
   } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `--preregistered: cannot read ${path}: ${(e as Error).message}`, { cause: e });
+    throw new IgSearchError('INVALID_ARGUMENT', `--preregistered: ${path} is not JSON (${(e as Error).message})`, { cause: e });
   }
 }

@@ -17,8 +17,7 @@ import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore } from '../wasm/core.js';
 import { buildWorld, worldCorpusJsonl, worldQuestionsJsonl } from '../world/world.js';
 import { canonicalJson } from '../compare/preregister.js';
-import { numberFlag, outputDirectory, parseOptions } from './args.js';
-import { readFile } from 'node:fs/promises';
+import { numberFlag, outputDirectory, parseOptions, readText } from './args.js';
 
 /**
  * The demo world: 6,000 questions over 1,812 passages (2,800 1-hop, 2,800 2-hop, 400 3-hop), split by
@@ -85,7 +84,7 @@ export async function sft(argv: string[]): Promise<number> {
   // Continuing: the earlier run's tokenizer and weights, which only fit the world they were trained on.
   const earlier = values.init ? await readEarlierSft(values.init, worldOptions) : undefined;
   const texts = [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'];
-  const tokenizerJson = earlier ? JSON.parse(await readFile(`${values.init}/tokenizer.json`, 'utf8')) : trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
+  const tokenizerJson = earlier ? JSON.parse(await readText(`${values.init}/tokenizer.json`)) : trainTokenizerJson(core, texts, { vocabSize: 1000, specialTokens: TAGS });
   const tokenizer = Tokenizer.fromJSON(core, tokenizerJson);
   const shape = (flag: 'hidden' | 'layers' | 'heads' | 'kv-heads' | 'intermediate') => numberFlag(values[flag], `--${flag}`, { positive: true });
   const config = readModelConfig({ model_type: 'qwen2', hidden_size: shape('hidden'), intermediate_size: shape('intermediate'), num_hidden_layers: shape('layers'), num_attention_heads: shape('heads'), num_key_value_heads: shape('kv-heads'), vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
@@ -149,11 +148,12 @@ interface SftRecord {
 
 /** The sft.json of the run `--init` continues: its world must be this one (its tokenizer and weights were trained on it). */
 async function readEarlierSft(dir: string, world: Record<string, unknown>): Promise<{ steps: number; runs: number; record: Omit<SftRecord, 'losses'> & { losses: number[] } }> {
+  const text = await readText(`${dir}/sft.json`);
   let record: SftRecord;
   try {
-    record = JSON.parse(await readFile(`${dir}/sft.json`, 'utf8')) as SftRecord;
+    record = JSON.parse(text) as SftRecord;
   } catch (e) {
-    throw new IgSearchError('INVALID_ARGUMENT', `--init: cannot read ${dir}/sft.json: ${(e as Error).message}`, { cause: e, hint: '--init takes a directory written by ig-search sft' });
+    throw new IgSearchError('INVALID_ARGUMENT', `--init: ${dir}/sft.json is not JSON (${(e as Error).message})`, { cause: e, hint: '--init takes a directory written by ig-search sft' });
   }
   if (canonicalJson(record.world) !== canonicalJson(world)) {
     throw new IgSearchError('INVALID_ARGUMENT', `--init: ${dir} was trained on another world (${canonicalJson(record.world)}); give the same world flags (${canonicalJson(world)})`);

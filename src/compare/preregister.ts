@@ -52,8 +52,8 @@ export async function preregister(config: Record<string, unknown>, rationale?: s
   return { config: JSON.parse(canonicalJson(config)) as Record<string, unknown>, sha256: await configHash(config), ...(rationale ? { rationale } : {}) };
 }
 
-/** The top-level fields whose values differ between two configurations (for the refusal's message). */
-function differingFields(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
+/** The top-level fields whose values differ between two configurations (compared as canonical JSON). */
+export function differingFields(a: Record<string, unknown>, b: Record<string, unknown>): string[] {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].sort();
   return keys.filter((k) => canonicalJson(a[k]) !== canonicalJson(b[k]));
 }

@@ -167,7 +167,7 @@ export function igByClassChart(values: Record<QueryClass, readonly number[]>, ti
   const n = values.precise.length + values.redundant.length + values.vague.length;
   if (n === 0) return undefined;
   const measured = values.precise.length >= MIN_CLASS && values.vague.length >= MIN_CLASS;
-  const score = measured ? `AUC precise/vague ${auc([...values.precise], [...values.vague])!.toFixed(2)}` : `AUC: < ${MIN_CLASS} of a class`;
+  const score = measured ? `AUC precise/vague ${auc(values.precise, values.vague)!.toFixed(2)}` : `AUC: < ${MIN_CLASS} of a class`;
   return overlaidHistograms(`${title}, ${n} searches: ${score}`, 'raw IG (nats/token): retrieved vs random documents', (['precise', 'redundant', 'vague'] as const).map((c) => ({ name: c, color: CLASS_COLORS[c], values: [...values[c]] })), 30);
 }
 

@@ -324,8 +324,9 @@ export class IgSearchTrainer {
     return phase('ig', 'ig', async () => {
       const scores = { ...base };
       if ((IG_ALGORITHMS.has(c.algo) || c.algo === 'mr-search') && cache && batch.queries.rollout.length > 0) {
-        const { raw, shaped, newTokens } = await this.igScores(batch, cache, step, c.algo === 'ig-search-gamma' ? this.forwardGamma() : undefined);
-        Object.assign(scores, { rawIg: raw, shapedIg: shaped, igTokens: newTokens });
+        const forward = c.algo === 'ig-search-gamma';
+        const { raw, shaped, forward: credit, newTokens } = await this.igScores(batch, cache, step, forward ? [this.forwardGamma()] : []);
+        Object.assign(scores, { rawIg: raw, shapedIg: forward ? credit[0]! : shaped, igTokens: newTokens });
       }
       if (!IG_ALGORITHMS.has(c.algo)) await this.turnValues(batch, cache, scores);
       return scores;
@@ -334,10 +335,10 @@ export class IgSearchTrainer {
 
   /**
    * Raw and shaped IG of every search of the batch (`batch.queries` order), scored from the rollout's
-   * cache. With `gammas`, also IG-Search-γ's shaped forward credit per γ: each search's raw IG plus
+   * cache, and IG-Search-γ's shaped forward credit for each of `gammas`: each search's raw IG plus
    * γ·(the next search's credit), within its rollout, then the same shaping.
    */
-  private async igScores(batch: Batch, cache: RolloutCache, step: number, gamma?: number, gammas: readonly number[] = []): Promise<{ raw: number[]; shaped: number[]; forward: number[][]; newTokens: number }> {
+  private async igScores(batch: Batch, cache: RolloutCache, step: number, gammas: readonly number[] = []): Promise<{ raw: number[]; shaped: number[]; forward: number[][]; newTokens: number }> {
     const G = this.config.groupSize;
     const stepsPerGroup = batch.questions.map((_, g) => batch.queries.rollout.filter((r) => Math.floor(r / G) === g).length);
     const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, this.igSteps(batch, step));
@@ -346,7 +347,7 @@ export class IgSearchTrainer {
     const zeros = new Float64Array(raw.length);
     // raw − 0 = the accumulated raw IG, shaped exactly as the paper's IG is.
     const forwardShaped = (g: number) => Array.from(informationGain(this.core, discountedReturns(this.core, raw, layout, g), zeros, stepsPerGroup, this.config.igShaping).shaped);
-    return { raw: Array.from(raw), shaped: gamma === undefined ? Array.from(shaped) : forwardShaped(gamma), forward: gammas.map(forwardShaped), newTokens };
+    return { raw: Array.from(raw), shaped: Array.from(shaped), forward: gammas.map(forwardShaped), newTokens };
   }
 
   /** IG-Search-γ's γ: the run's turnCredit.gamma, else the default. */
@@ -436,7 +437,7 @@ export class IgSearchTrainer {
       const firstQuery = IgSearchTrainer.firstQueries(batch);
       const perSearch = batch.queries.rollout.map((rollout, k) => ({ rollout, search: k - firstQuery[rollout]!, values: {} as Record<string, number | undefined> }));
       if (perSearch.length === 0) return { trajectories: batch.trajectories, rewards, perSearch };
-      const ig = await this.igScores(batch, cache!, step, undefined, [this.forwardGamma(), ...(options.gammas ?? [])]);
+      const ig = await this.igScores(batch, cache!, step, [this.forwardGamma(), ...(options.gammas ?? [])]);
       perSearch.forEach((p, k) => {
         Object.assign(p.values, { ig_raw: ig.raw[k], ig_shaped: ig.shaped[k], ig_gamma: ig.forward[0]![k] });
         (options.gammas ?? []).forEach((g, j) => (p.values[`ig_gamma@${g}`] = ig.forward[j + 1]![k]));
