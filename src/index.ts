@@ -10,7 +10,7 @@ export { IgSearchError, isIgSearchError, type IgSearchErrorCode } from './errors
 export { Gpu, type GpuOptions, type AdapterSummary } from './gpu/device.js';
 export { WasmCore, loadWasmCore, type WasmSource } from './wasm/core.js';
 export { doctor, type DoctorReport } from './cli/doctor.js';
-export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, IG_ALGORITHMS, CORPUS_ALGORITHMS, TURN_CREDIT_DEFAULTS, type Algorithm } from './defaults.js';
+export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, ALGORITHM_SPECS, IG_ALGORITHMS, CORPUS_ALGORITHMS, TURN_CREDIT_DEFAULTS, checkAlgorithm, isAlgorithm, type Algorithm, type AlgorithmSpec } from './defaults.js';
 
 // ---- Load a model: from the Hub, a directory or a URL ------------------------------------------------
 export { CausalLM, type ModelOptions, type WeightDtype, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/causal_lm.js';

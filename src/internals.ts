@@ -11,7 +11,7 @@ export { KvCache } from './model/causal_lm.js';
 export { configJson, modelTensorShapes } from './model/config.js';
 export { INVALID_SEARCH_NOTE } from './rollout/search_r1.js';
 export { loraSite, peftName, type LoraSite } from './model/lora.js';
-export { scriptedTrajectory, type ScriptedExample } from './rl/sft.js';
+export { freshExamples, scriptedTrajectory, type ScriptedExample } from './rl/sft.js';
 export { questionsForStep, MAX_SKIPPED_IN_A_ROW } from './rl/loop.js';
 export { differences, hopSubsets } from './compare/stats.js';
 export { hopSplit } from './report/report.js';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Bm25Index, buildWorld, Gpu, loadWasmCore, CausalLM, readModelConfig, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
-import { randomModelTensors, scriptedTrajectory } from '../src/internals.js';
+import { freshExamples, randomModelTensors, scriptedTrajectory } from '../src/internals.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
 
 let gpu: Gpu;
@@ -39,6 +39,34 @@ describe('SFT warm start on scripted trajectories', () => {
   });
 });
 
+describe('fresh-name worlds mixed into SFT', () => {
+  it('use every question of another seed whose names the world does not share, and refuse a world that shares them all', async () => {
+    const shape = { people: 6, films: 3, companies: 3, cities: 3, countries: 2, distractors: 2 };
+    const world = buildWorld({ seed: 2, ...shape });
+    const other = buildWorld({ seed: 9, ...shape });
+    const index = Bm25Index.build(core, world.passages);
+    const otherIndex = Bm25Index.build(core, other.passages);
+    const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), 'I need to find out about more'], { vocabSize: 500, specialTokens: TAGS }).tokenizer;
+    const names = new Set(world.entities.map((e) => e.name.toLowerCase()));
+    const otherName = new Map(other.entities.map((e) => [e.id, e.name]));
+    const kept = other.questions.filter((q) => !q.chain.some((id) => names.has(otherName.get(id)!.toLowerCase())) && !q.golden_answers.some((a) => names.has(a.toLowerCase())));
+    expect(kept.length).toBeGreaterThan(0);
+    const fresh = await freshExamples(world, [{ world: other, index: otherIndex }], tokenizer, () => false);
+    expect(fresh.length).toBe(kept.length);
+    // Each is the other world's trajectory: its query copies the other world's entity.
+    const first = tokenizer.decode(fresh[0]!.tokens);
+    expect(first).toContain(`<search> ${otherName.get(kept[0]!.chain[0]!)} </search>`);
+    expect(first).toContain(`<answer> ${kept[0]!.golden_answers[0]} </answer>`);
+    const config = readModelConfig({ model_type: 'qwen2', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
+    const model = await CausalLM.create(gpu, config, randomModelTensors(config, 3));
+    await expect(supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 1, batch: 1, augment: [{ world, index }] })).rejects.toThrow(/every question of the augment worlds names an entity of the world/);
+    await expect(supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 1, batch: 1, augment: [{ world: other, index: otherIndex }], augmentFraction: 2 })).rejects.toThrow(/augmentFraction must be in \[0, 1\], got 2/);
+    model.free();
+    index.free();
+    otherIndex.free();
+  });
+});
+
 describe('`ig-search sft --init` continues an earlier warm start', () => {
   it('keeps the tokenizer and weights of the same world, adds up the steps, and refuses another world', async () => {
     const { mkdtempSync, readFileSync } = await import('node:fs');
@@ -58,10 +86,17 @@ describe('`ig-search sft --init` continues an earlier warm start', () => {
     expect(b.losses.length).toBe(3);
     expect(b.lrSchedule).toBe('cosine');
     expect(b.continued.losses).toEqual(a.losses);
+    expect(a.augment).toBeUndefined();
     expect(readFileSync(join(dir, 'b', 'tokenizer.json'), 'utf8')).toBe(readFileSync(join(dir, 'a', 'tokenizer.json'), 'utf8'));
     // The continuation starts where the first run ended: its first loss is below the fresh model's first.
     expect(b.losses[0]).toBeLessThan(a.losses[0]);
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--init', join(dir, 'a'), '--steps', '1', ...world.slice(0, -2), '--distractors', '2']))).rejects.toThrow(/--init: .* was trained on another world/);
+    expect(await quiet(() => main(['sft', '--out', join(dir, 'd'), '--init', join(dir, 'a'), '--steps', '1', '--batch', '1', '--augment', '2', '--augment-fraction', '0.25', ...world]))).toBe(0);
+    const d = JSON.parse(readFileSync(join(dir, 'd', 'sft.json'), 'utf8'));
+    expect(d.augment.fraction).toBe(0.25);
+    expect(d.augment.worlds.length).toBe(2);
+    expect(new Set([...d.augment.worlds, d.seed]).size).toBe(3);
+    await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--augment-fraction', '1.5', ...world]))).rejects.toThrow(/--augment-fraction: must be in \[0, 1\], got 1.5/);
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--lr-schedule', 'linear', ...world]))).rejects.toThrow(/--lr-schedule: "linear"/);
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--hidden', '30', '--heads', '4', ...world]))).rejects.toThrow(/hidden_size 30 is not a multiple of num_attention_heads 4/);
   }, 300_000);

@@ -8,7 +8,7 @@ import { readFile, stat } from 'node:fs/promises';
 import { COMPARE_DEFAULTS, compareRecord, registeredConfig, runCompare, summarize, type CompareOptions, type CompareResult, type CompareRun } from '../compare/compare.js';
 import { canonicalJson, differingFields, preregister, type Preregistration } from '../compare/preregister.js';
 import { compareMarkdown, renderCompareReport } from '../compare/report.js';
-import { ALGORITHMS, type Algorithm } from '../defaults.js';
+import { ALGORITHMS, checkAlgorithm, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { loadWasmCore } from '../wasm/core.js';
@@ -45,7 +45,7 @@ export async function compare(argv: string[]): Promise<number> {
   });
   if (!values.out && !values.register) throw new IgSearchError('INVALID_ARGUMENT', 'compare: --out DIR is required (results.json, results.md and report.html go there)');
   const algos = values.algos.split(',').map((a) => a.trim());
-  for (const a of algos) if (!(ALGORITHMS as readonly string[]).includes(a)) throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not one of ${ALGORITHMS.join(', ')}`);
+  for (const a of algos) checkAlgorithm(a, '--algos');
   const options = {
     algos: algos as Algorithm[],
     seeds: numberFlag(values.seeds, '--seeds', { positive: true }),
@@ -146,7 +146,7 @@ function parseKnobs(text: string): NonNullable<CompareOptions['perAlgorithm']> {
   }
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new IgSearchError('INVALID_ARGUMENT', '--knobs: an object of algorithm → trainer options, e.g. {"ig-search":{"lambda":3}}');
   for (const [algo, knobs] of Object.entries(parsed)) {
-    if (!(ALGORITHMS as readonly string[]).includes(algo)) throw new IgSearchError('INVALID_ARGUMENT', `--knobs: "${algo}" is not one of ${ALGORITHMS.join(', ')}`);
+    checkAlgorithm(algo, '--knobs');
     if (typeof knobs !== 'object' || knobs === null || Array.isArray(knobs)) throw new IgSearchError('INVALID_ARGUMENT', `--knobs: the knobs of ${algo} must be an object`);
   }
   return parsed as NonNullable<CompareOptions['perAlgorithm']>;

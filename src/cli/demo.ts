@@ -6,7 +6,7 @@
  */
 import { appendOnly } from '../platform/files.js';
 import { fileURLToPath } from 'node:url';
-import { ALGORITHMS, type Algorithm } from '../defaults.js';
+import { ALGORITHMS, checkAlgorithm, type Algorithm } from '../defaults.js';
 import { DEMO_DEFAULTS, runDemo } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
@@ -54,7 +54,7 @@ export async function demo(argv: string[]): Promise<number> {
     json: { type: 'boolean', default: false },
   });
   const algos = values.algos.split(',').map((a) => a.trim());
-  for (const a of algos) if (!(ALGORITHMS as readonly string[]).includes(a)) throw new IgSearchError('INVALID_ARGUMENT', `--algos: "${a}" is not one of ${ALGORITHMS.join(', ')}`);
+  for (const a of algos) checkAlgorithm(a, '--algos');
   const steps = numberFlag(values.steps, '--steps', { positive: true });
   const seed = numberFlag(values.seed, '--seed');
   // Every flag is checked before anything is created.

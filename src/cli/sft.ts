@@ -33,9 +33,11 @@ export const SFT_MODEL = { hidden: 96, layers: 3, heads: 4, kvHeads: 2, intermed
 export const SFT_USAGE = `  sft --out DIR [--init DIR] [--seed 1] [--steps 1000] [--batch 4] [--lr 0.003] [--lr-schedule constant|cosine]
         [--hidden ${SFT_MODEL.hidden}] [--layers ${SFT_MODEL.layers}] [--heads ${SFT_MODEL.heads}] [--kv-heads ${SFT_MODEL.kvHeads}] [--intermediate ${SFT_MODEL.intermediate}] [--people ${SFT_WORLD.people}] [--films ${SFT_WORLD.films}]
         [--companies ${SFT_WORLD.companies}] [--cities ${SFT_WORLD.cities}] [--countries ${SFT_WORLD.countries}] [--distractors ${SFT_WORLD.distractors}] [--test-fraction ${SFT_WORLD.testFraction}]
-        [--validation-fraction ${SFT_WORLD.validationFraction}]
+        [--validation-fraction ${SFT_WORLD.validationFraction}] [--augment 0] [--augment-fraction 0.5]
                                warm-start the tiny demo policy on the synthetic world (writes a model directory);
-                               --init continues from an earlier sft directory of the same world (its weights and tokenizer)`;
+                               --init continues from an earlier sft directory of the same world (its weights and tokenizer);
+                               --augment N mixes in N worlds of fresh names (--augment-fraction of each batch), so the
+                               policy learns to copy a question's entity instead of memorising the world's`;
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
 
@@ -61,6 +63,8 @@ export async function sft(argv: string[]): Promise<number> {
     distractors: { type: 'string', default: String(SFT_WORLD.distractors) },
     'test-fraction': { type: 'string', default: String(SFT_WORLD.testFraction) },
     'validation-fraction': { type: 'string', default: String(SFT_WORLD.validationFraction) },
+    augment: { type: 'string', default: '0' },
+    'augment-fraction': { type: 'string', default: '0.5' },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'sft: --out DIR is required');
   await outputDirectory(values.out, '--out'); // before minutes of training, not at the save
@@ -89,6 +93,14 @@ export async function sft(argv: string[]): Promise<number> {
   const shape = (flag: 'hidden' | 'layers' | 'heads' | 'kv-heads' | 'intermediate') => numberFlag(values[flag], `--${flag}`, { positive: true });
   const config = readModelConfig({ model_type: 'qwen2', hidden_size: shape('hidden'), intermediate_size: shape('intermediate'), num_hidden_layers: shape('layers'), num_attention_heads: shape('heads'), num_key_value_heads: shape('kv-heads'), vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
   const index = Bm25Index.build(core, world.passages);
+  // Fresh-name worlds: the world's shape under other seeds (their own corpora; every question used).
+  const augmentCount = numberFlag(values.augment, '--augment');
+  const augmentFraction = Number(values['augment-fraction']);
+  if (!(augmentFraction >= 0 && augmentFraction <= 1)) throw new IgSearchError('INVALID_ARGUMENT', `--augment-fraction: must be in [0, 1], got ${values['augment-fraction']}`);
+  const augment = Array.from({ length: augmentCount }, (_, k) => {
+    const fresh = buildWorld({ ...worldOptions, seed: freshSeed(seed, k) });
+    return { world: fresh, index: Bm25Index.build(core, fresh.passages) };
+  });
   const gpu = await Gpu.request();
   try {
     const model = earlier ? await CausalLM.load(gpu, values.init!, { weights: 'f32' }) : await CausalLM.create(gpu, config, randomModelTensors(config, seed));
@@ -100,6 +112,8 @@ export async function sft(argv: string[]): Promise<number> {
       lr: n(values.lr, '--lr'),
       lrSchedule: schedule,
       seed: earlier ? seed + earlier.runs : seed,
+      augment,
+      augmentFraction,
       onStep: (step, loss) => {
         const elapsed = (performance.now() - started) / 1000;
         const eta = (elapsed / step) * (steps - step);
@@ -121,6 +135,7 @@ export async function sft(argv: string[]): Promise<number> {
           lr: n(values.lr, '--lr'),
           lrSchedule: schedule,
           world: worldOptions,
+          ...(augmentCount > 0 ? { augment: { worlds: augment.map((a) => a.world.seed), fraction: augmentFraction } } : {}),
           command: `ig-search sft ${argv.join(' ')}`,
           ...(earlier ? { continued: earlier.record } : {}),
           losses,
@@ -134,8 +149,14 @@ export async function sft(argv: string[]): Promise<number> {
     return 0;
   } finally {
     index.free();
+    for (const a of augment) a.index.free();
     gpu.destroy();
   }
+}
+
+/** The seed of fresh-name world `k` for a run of seed `seed` (far from any seed a user picks for the world). */
+function freshSeed(seed: number, k: number): number {
+  return (seed * 7919 + 100_003 * (k + 1)) >>> 0;
 }
 
 interface SftRecord {

@@ -20,7 +20,7 @@ import { latestCheckpoint } from '../rl/training_checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { formatSignalTable, measureSignals } from '../rl/signal.js';
-import { ALGORITHMS, CORPUS_ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
+import { ALGORITHMS, checkAlgorithm, CORPUS_ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
 import { searchR1PromptTokens } from '../rollout/search_r1.js';
 import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -142,7 +142,7 @@ export async function train(argv: string[]): Promise<number> {
     resume: { type: 'boolean', default: false },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'train: --out DIR is required (checkpoints and metrics.jsonl go there)');
-  if (!(ALGORITHMS as readonly string[]).includes(values.algo)) throw new IgSearchError('INVALID_ARGUMENT', `--algo must be one of ${ALGORITHMS.join(', ')}, got ${values.algo}`);
+  checkAlgorithm(values.algo, '--algo');
   if (CORPUS_ALGORITHMS.has(values.algo as Algorithm) && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', `train: --algo ${values.algo} needs --corpus (counterfactual documents / TF-IDF statistics come from the corpus), also with --retriever`);
   const out = values.out.replace(/\/$/, '');
   // Every flag is checked before anything is loaded or written.

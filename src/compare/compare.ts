@@ -7,7 +7,7 @@
  * the validation split; the test split is read only by a pre-registered configuration
  * (compare/preregister.ts).
  */
-import { ALGORITHMS, type Algorithm } from '../defaults.js';
+import { ALGORITHMS, isAlgorithm, type Algorithm } from '../defaults.js';
 import { DEMO_DEFAULTS, demoTrainerConfig, evaluationSplit, loadDemoPolicy, splitQuestions } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
@@ -193,7 +193,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
   const o = { ...COMPARE_DEFAULTS, ...options };
   const algos = [...(options.algos ?? ALGORITHMS)];
   const seeds = typeof o.seeds === 'number' ? Array.from({ length: o.seeds }, (_, i) => i + 1) : [...o.seeds];
-  if (algos.length === 0 || algos.some((a) => !(ALGORITHMS as readonly string[]).includes(a))) throw new IgSearchError('INVALID_ARGUMENT', `compare: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
+  if (algos.length === 0 || algos.some((a) => !isAlgorithm(a))) throw new IgSearchError('INVALID_ARGUMENT', `compare: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
   if (new Set(algos).size !== algos.length) throw new IgSearchError('INVALID_ARGUMENT', `compare: an algorithm is listed twice in ${algos.join(',')}`);
   if (seeds.length === 0 || seeds.some((s) => !Number.isInteger(s) || s < 0)) throw new IgSearchError('INVALID_ARGUMENT', `compare: seeds must be non-negative integers, got ${JSON.stringify(o.seeds)}`);
   for (const [name, v] of [['steps', o.steps], ['questionsPerStep', o.questionsPerStep], ['evalBatch', o.evalBatch]] as const) {

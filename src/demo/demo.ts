@@ -4,7 +4,7 @@
  * seed recorded beside it → GRPO and IG-Search from the same weights with the same seeds, questions
  * and budget → metrics records (and, through `renderReport`, the HTML report).
  */
-import { ALGORITHMS, type Algorithm } from '../defaults.js';
+import { ALGORITHMS, isAlgorithm, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { CausalLM } from '../model/causal_lm.js';
@@ -126,7 +126,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   count('evalEvery', o.evalEvery, 0);
   count('evalQuestions', o.evalQuestions, 0);
   if (o.evalSplit !== undefined && o.evalSplit !== 'validation' && o.evalSplit !== 'test') throw new IgSearchError('INVALID_ARGUMENT', `demo: evalSplit must be "validation" or "test", got ${JSON.stringify(o.evalSplit)}`);
-  if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !(ALGORITHMS as readonly string[]).includes(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
+  if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !isAlgorithm(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
   for (const algo of algos) resolveTrainerConfig(demoTrainerConfig(o, algo, o.seed));
   const started = performance.now();
   const policy = await loadDemoPolicy(core, o.policy);

@@ -63,6 +63,16 @@ export interface SftOptions {
   /** Fraction of trajectories whose first query is vague (default 0.25). */
   vagueFraction?: number;
   seed?: number;
+  /**
+   * Worlds of fresh names (each with its own BM25 index) mixed into training, every question of
+   * them. A policy that memorised the world's names cannot fit these, so their share of the loss
+   * teaches what RL needs: copy the question's entity into the query and read the answer from the
+   * documents. Questions naming an entity (or answer) that the world also names are left out, so
+   * no fresh fact contradicts one of the world's.
+   */
+  augment?: { world: World; index: Bm25Index }[];
+  /** Share of each batch drawn from `augment` (default 0.5 when it is given). */
+  augmentFraction?: number;
   microBatchRows?: number;
   onStep?: (step: number, loss: number) => void;
 }
@@ -76,8 +86,13 @@ export async function supervisedWarmStart(gpu: Gpu, model: CausalLM, tokenizer: 
   if (train.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'sft: the world has no train questions');
   let s = (options.seed ?? 0) >>> 0;
   const rand = () => ((s = (Math.imul(s, 1664525) + 1013904223) >>> 0) / 2 ** 32);
+  const vague = options.vagueFraction ?? 0.25;
   const examples: ScriptedExample[] = [];
-  for (const q of train) examples.push(await scriptedTrajectory(world, index, tokenizer, q, rand() < (options.vagueFraction ?? 0.25)));
+  for (const q of train) examples.push(await scriptedTrajectory(world, index, tokenizer, q, rand() < vague));
+  const fresh = await freshExamples(world, options.augment ?? [], tokenizer, () => rand() < vague);
+  if (options.augment?.length && fresh.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'sft: every question of the augment worlds names an entity of the world; build them with other seeds');
+  const freshFraction = fresh.length > 0 ? (options.augmentFraction ?? 0.5) : 0;
+  if (!(freshFraction >= 0 && freshFraction <= 1)) throw new IgSearchError('INVALID_ARGUMENT', `sft: augmentFraction must be in [0, 1], got ${options.augmentFraction}`);
   const lr = options.lr ?? 3e-3;
   if (options.lrSchedule !== undefined && options.lrSchedule !== 'constant' && options.lrSchedule !== 'cosine') throw new IgSearchError('INVALID_ARGUMENT', `sft: lrSchedule must be "constant" or "cosine", got ${JSON.stringify(options.lrSchedule)}`);
   const learningRate = (step: number) => (options.lrSchedule === 'cosine' ? lr * (0.1 + 0.45 * (1 + Math.cos((Math.PI * step) / Math.max(1, options.steps - 1)))) : lr);
@@ -85,7 +100,10 @@ export async function supervisedWarmStart(gpu: Gpu, model: CausalLM, tokenizer: 
   let optimizer: AdamW | undefined;
   const losses: number[] = [];
   for (let step = 0; step < options.steps; step++) {
-    const picked = Array.from({ length: batch }, () => examples[Math.floor(rand() * examples.length)]!);
+    const picked = Array.from({ length: batch }, () => {
+      const from = freshFraction > 0 && rand() < freshFraction ? fresh : examples;
+      return from[Math.floor(rand() * from.length)]!;
+    });
     const count = picked.reduce((n, e) => n + e.mask.slice(1).reduce((a, b) => a + b, 0), 0);
     // d(−mean log p)/d log p = −1/count on every policy token.
     const upstream = picked.map((e) => Float32Array.from(e.mask.slice(1), (m) => (m ? -1 / count : 0)));
@@ -104,4 +122,18 @@ export async function supervisedWarmStart(gpu: Gpu, model: CausalLM, tokenizer: 
   optimizer?.free();
   grads?.free();
   return losses;
+}
+
+/** Scripted trajectories of every question in the fresh worlds whose entities and answers the world does not name. */
+export async function freshExamples(world: World, augment: { world: World; index: Bm25Index }[], tokenizer: Tokenizer, vague: () => boolean): Promise<ScriptedExample[]> {
+  const names = new Set(world.entities.map((e) => e.name.toLowerCase()));
+  const out: ScriptedExample[] = [];
+  for (const a of augment) {
+    const byId = new Map(a.world.entities.map((e) => [e.id, e.name.toLowerCase()]));
+    for (const q of a.world.questions) {
+      if (q.chain.some((id) => names.has(byId.get(id)!)) || q.golden_answers.some((x) => names.has(x.toLowerCase()))) continue;
+      out.push(await scriptedTrajectory(a.world, a.index, tokenizer, q, vague()));
+    }
+  }
+  return out;
 }

@@ -33,16 +33,11 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
 import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch, type TrainQuestion } from './batch.js';
 import { readCheckpointState, saveCheckpoint, type TrainerState } from './training_checkpoint.js';
-import { ALGORITHMS, CORPUS_ALGORITHMS, IG_ALGORITHMS, TRAINER_DEFAULTS, TURN_CREDIT_DEFAULTS, type Algorithm } from '../defaults.js';
+import { ALGORITHM_SPECS, checkAlgorithm, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
 import { discountedReturns, gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
 import { computeRewards } from './reward.js';
 
 export type { TrainQuestion } from './batch.js';
-
-/** Algorithms whose step rewards read the corpus (counterfactual documents, TF-IDF statistics). */
-
-/** Algorithms whose step rewards probe the model from the rollout's KV cache. */
-const CACHE_ALGORITHMS: ReadonlySet<Algorithm> = new Set(['ig-search', 'ig-search-gamma', 'mr-search', 'igpo']);
 
 export interface TurnCreditOptions {
   /** Discount over turns (gigpo 0.95, igpo 1, mr-search 1). */
@@ -59,7 +54,7 @@ export interface TrainerConfig {
   groupSize?: number;
   /** λ on the step reward: the shaped IG of query tokens (ig-search), G − P of a search turn (stepsearch). */
   lambda?: number;
-  /** Knobs of the step-level baselines (TURN_CREDIT_DEFAULTS per algorithm). */
+  /** Knobs of the step-level credit (defaults: ALGORITHM_SPECS[algo].knobs). */
   turnCredit?: TurnCreditOptions;
   igShaping?: IgShapingOptions;
   lr?: number;
@@ -186,7 +181,7 @@ export class IgSearchTrainer {
     readonly lora?: LoraAdapters,
   ) {
     this.config = resolveTrainerConfig(config);
-    const needsCorpus = CORPUS_ALGORITHMS.has(config.algo);
+    const needsCorpus = ALGORITHM_SPECS[config.algo].corpus;
     if (!index && (needsCorpus || !config.retriever)) {
       throw new IgSearchError('INVALID_ARGUMENT', `trainer: ${needsCorpus ? `${config.algo} needs the corpus (counterfactual documents, TF-IDF statistics)` : 'no retriever'}: give a corpus index`);
     }
@@ -290,7 +285,7 @@ export class IgSearchTrainer {
    * When step rewards probe the model (ig-search, mr-search, igpo) the rollout's KV cache is kept:
    * scoring continues from it.
    */
-  private async rollout(questions: readonly TrainQuestion[], step: number, keepCache = CACHE_ALGORITHMS.has(this.config.algo)): Promise<{ batch: Batch; cache?: RolloutCache }> {
+  private async rollout(questions: readonly TrainQuestion[], step: number, keepCache = ALGORITHM_SPECS[this.config.algo].cache): Promise<{ batch: Batch; cache?: RolloutCache }> {
     const c = this.config;
     const prompts = questions.flatMap((q) => {
       const p = this.prompt(q.question);
@@ -323,12 +318,12 @@ export class IgSearchTrainer {
     if (c.algo === 'grpo') return base;
     return phase('ig', 'ig', async () => {
       const scores = { ...base };
-      if ((IG_ALGORITHMS.has(c.algo) || c.algo === 'mr-search') && cache && batch.queries.rollout.length > 0) {
+      if (ALGORITHM_SPECS[c.algo].ig && cache && batch.queries.rollout.length > 0) {
         const forward = c.algo === 'ig-search-gamma';
         const { raw, shaped, forward: credit, newTokens } = await this.igScores(batch, cache, step, forward ? [this.forwardGamma()] : []);
         Object.assign(scores, { rawIg: raw, shapedIg: forward ? credit[0]! : shaped, igTokens: newTokens });
       }
-      if (!IG_ALGORITHMS.has(c.algo)) await this.turnValues(batch, cache, scores);
+      if (ALGORITHM_SPECS[c.algo].credit === 'turn') await this.turnValues(batch, cache, scores);
       return scores;
     });
   }
@@ -352,7 +347,7 @@ export class IgSearchTrainer {
 
   /** IG-Search-γ's γ: the run's turnCredit.gamma, else the default. */
   private forwardGamma(): number {
-    return this.config.turnCredit?.gamma ?? TURN_CREDIT_DEFAULTS['ig-search-gamma'].gamma;
+    return this.config.turnCredit?.gamma ?? ALGORITHM_SPECS['ig-search-gamma'].knobs.gamma!;
   }
 
   /**
@@ -465,7 +460,7 @@ export class IgSearchTrainer {
     // The query (and search) of turn t, when the turn ends with one: index into batch.queries.
     const firstQuery = IgSearchTrainer.firstQueries(batch);
     const searchOf = (t: number) => (turnIndex[t]! < batch.trajectories[turnRollout[t]!]!.searches.length ? firstQuery[turnRollout[t]!]! + turnIndex[t]! : -1);
-    const credit = { ...(TURN_CREDIT_DEFAULTS as Record<string, TurnCreditOptions>)[c.algo], ...c.turnCredit };
+    const credit: TurnCreditOptions = { ...ALGORITHM_SPECS[c.algo].knobs, ...c.turnCredit };
     const turns = turnRollout.length;
     switch (c.algo) {
       case 'gigpo': {
@@ -664,7 +659,7 @@ export class IgSearchTrainer {
  * could not run is refused naming its field. The CLI calls it before loading anything.
  */
 export function resolveTrainerConfig(config: TrainerConfig): ResolvedConfig {
-  if (!(ALGORITHMS as readonly string[]).includes(config.algo)) throw new IgSearchError('INVALID_ARGUMENT', `algo must be one of ${ALGORITHMS.map((a) => `"${a}"`).join(', ')}, got ${String(config.algo)}`);
+  checkAlgorithm(config.algo, 'algo');
   const c: ResolvedConfig = { ...TRAINER_DEFAULTS, lossAggregation: 'token-mean', ...config };
   checkConfig(c);
   return c;
