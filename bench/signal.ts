@@ -10,17 +10,19 @@
  * it is kept for the pre-registered comparison. IG-Search-γ's forward credit is measured at every γ
  * of `--gammas`, the grid its default γ is chosen from.
  *
- *   npm run bench -- signal [--split validation|train] [--questions N] [--group G] [--gammas 0.5,0.9,1]
+ * `--policy DIR` measures another warm start (an `ig-search sft` directory) on its own world's split.
+ *
+ *   npm run bench -- signal [--policy assets/demo-policy] [--split validation|train] [--questions N] [--group G] [--gammas 0.5,0.9,1]
  */
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Bm25Index, CausalLM, DEMO_DEFAULTS, Gpu, IgSearchTrainer, formatSignalTable, loadTokenizer, loadWasmCore, measureSignals, parseQuestionsJsonl } from 'ig-search';
 import { printTable, writeResults } from './_lib.js';
 
-const { values } = parseArgs({ options: { split: { type: 'string', default: 'validation' }, questions: { type: 'string' }, group: { type: 'string', default: '4' }, gammas: { type: 'string', default: '0.5,0.9,1' } } });
+const { values } = parseArgs({ options: { policy: { type: 'string', default: 'assets/demo-policy' }, split: { type: 'string', default: 'validation' }, questions: { type: 'string' }, group: { type: 'string', default: '4' }, gammas: { type: 'string', default: '0.5,0.9,1' } } });
 if (values.split !== 'validation' && values.split !== 'train') throw new Error(`--split: validation or train (the test split is for the pre-registered comparison), got ${values.split}`);
 const gammas = values.gammas.split(',').map(Number);
-const POLICY = 'assets/demo-policy';
+const POLICY = values.policy;
 const core = await loadWasmCore();
 const gpu = await Gpu.request();
 const tokenizer = await loadTokenizer(core, POLICY);
@@ -49,6 +51,7 @@ const shaped = m.summaries.find((s) => s.signal === 'ig_shaped')!;
 const firstHop = (signal: string) => f(m.summaries.find((s) => s.signal === signal)?.bySearch['1']?.preciseVsVague);
 const bestGamma = gammas.reduce((best, g) => (firstHop(`ig_gamma@${g}`) > firstHop(`ig_gamma@${best}`) ? g : best), gammas[0]!);
 const path = writeResults('signal', {
+  policy: POLICY,
   split: values.split,
   questions: m.questions,
   groupSize,
