@@ -6,6 +6,7 @@
 
 pub mod advantage;
 pub mod ffi;
+pub mod header;
 pub mod retrieval;
 pub mod selftest;
 pub mod tokenizer;

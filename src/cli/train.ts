@@ -20,7 +20,7 @@ import { latestCheckpoint } from '../rl/training_checkpoint.js';
 import { evaluate, trainingRun } from '../rl/loop.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { formatSignalTable, measureSignals } from '../rl/signal.js';
-import { ALGORITHMS, checkAlgorithm, CORPUS_ALGORITHMS, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
+import { ALGORITHM_SPECS, ALGORITHMS, checkAlgorithm, RUN_DEFAULTS, SAMPLING_DEFAULTS, TRAINER_DEFAULTS } from '../defaults.js';
 import { searchR1PromptTokens } from '../rollout/search_r1.js';
 import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -142,8 +142,8 @@ export async function train(argv: string[]): Promise<number> {
     resume: { type: 'boolean', default: false },
   });
   if (!values.out) throw new IgSearchError('INVALID_ARGUMENT', 'train: --out DIR is required (checkpoints and metrics.jsonl go there)');
-  checkAlgorithm(values.algo, '--algo');
-  if (CORPUS_ALGORITHMS.has(values.algo as Algorithm) && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', `train: --algo ${values.algo} needs --corpus (counterfactual documents / TF-IDF statistics come from the corpus), also with --retriever`);
+  const algo = checkAlgorithm(values.algo, '--algo');
+  if (ALGORITHM_SPECS[algo].corpus && !values.corpus) throw new IgSearchError('INVALID_ARGUMENT', `train: --algo ${algo} needs --corpus (counterfactual documents / TF-IDF statistics come from the corpus), also with --retriever`);
   const out = values.out.replace(/\/$/, '');
   // Every flag is checked before anything is loaded or written.
   const steps = numberFlag(values.steps, '--steps', { positive: true });
@@ -152,7 +152,7 @@ export async function train(argv: string[]): Promise<number> {
   const checkpointEvery = numberFlag(values['checkpoint-every'], '--checkpoint-every');
   const rank = values.lora === undefined ? undefined : numberFlag(values.lora, '--lora', { positive: true });
   const config = resolveTrainerConfig({
-    algo: values.algo as Algorithm,
+    algo,
     groupSize: numberFlag(values.group, '--group', { positive: true }),
     lr: numberFlag(values.lr, '--lr', { integer: false, positive: true }),
     lambda: numberFlag(values.lambda, '--lambda', { integer: false }),

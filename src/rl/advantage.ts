@@ -10,6 +10,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { checkFiniteOption, checkLengths, checkU32 } from '../wasm/args.js';
+import { INFORMATION_GAIN_HEADER, MODULATION_HEADER } from '../wasm/headers.js';
 import type { WasmCore } from '../wasm/core.js';
 
 type Numbers = ArrayLike<number>;
@@ -78,9 +79,12 @@ export function informationGain(
     const g = s.u32(stepsPerGroup);
     const raw = s.alloc(n * 8);
     const shaped = s.alloc(n * 8);
-    core.call('ig_information_gain', (x) =>
-      x.ig_information_gain(r, c, n, g, stepsPerGroup.length, o.deadZone, o.negativeScale, o.clip, o.normalize === 'group-z' ? 1 : 0, o.epsilon, raw, shaped),
-    );
+    const header = s.header(INFORMATION_GAIN_HEADER, {
+      deadZone: o.deadZone, negativeScale: o.negativeScale, clip: o.clip, epsilon: o.epsilon,
+      real: r, counterfactual: c, steps: n, groupSizes: g, groups: stepsPerGroup.length,
+      groupZ: o.normalize === 'group-z' ? 1 : 0, raw, shaped,
+    });
+    core.call('ig_information_gain', (x) => x.ig_information_gain(header));
     return { raw: s.readF64(raw, n), shaped: s.readF64(shaped, n) };
   });
 }
@@ -135,9 +139,13 @@ export function modulateQueryAdvantages(core: WasmCore, input: ModulationInput):
     const re = s.u32(retrieved.end);
     const outAdv = s.alloc(total * 4);
     const outMask = s.alloc(total * 4);
-    core.call('ig_modulate_advantages', (x) =>
-      x.ig_modulate_advantages(counts, adv, tokenCounts.length, qr, qs, qe, qi, q, rr, rs, re, m, input.lambda ?? 1, mode === 'additive' ? 0 : 1, total, outAdv, outMask),
-    );
+    const header = s.header(MODULATION_HEADER, {
+      lambda: input.lambda ?? 1, tokenCounts: counts, rolloutAdvantages: adv, rollouts: tokenCounts.length,
+      queryRollout: qr, queryStart: qs, queryEnd: qe, queryIg: qi, queries: q,
+      retrievedRollout: rr, retrievedStart: rs, retrievedEnd: re, retrieved: m,
+      mode: mode === 'additive' ? 0 : 1, outLen: total, advantages: outAdv, mask: outMask,
+    });
+    core.call('ig_modulate_advantages', (x) => x.ig_modulate_advantages(header));
     return { advantages: s.readF32(outAdv, total), lossMask: s.readF32(outMask, total) };
   });
 }

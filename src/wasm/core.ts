@@ -9,6 +9,7 @@
  */
 import { IgSearchError, type IgSearchErrorCode } from '../errors.js';
 import { currentPlatform } from '../platform/platform.js';
+import { packHeader, type HeaderSpec } from './headers.js';
 
 /** Raw exports of ig_core (pointers and lengths are byte offsets/counts in linear memory). */
 export interface CoreExports {
@@ -33,16 +34,11 @@ export interface CoreExports {
     metric: number, extract: number, out: number,
   ): number;
   ig_grpo_advantages(rewards: number, n: number, groupSizes: number, nGroups: number, norm: number, epsilon: number, out: number): number;
-  ig_information_gain(
-    real: number, counterfactual: number, n: number, groupSizes: number, nGroups: number,
-    deadZone: number, negativeScale: number, clip: number, groupZ: number, epsilon: number, raw: number, shaped: number,
-  ): number;
-  ig_modulate_advantages(
-    tokenCounts: number, rolloutAdvantages: number, n: number,
-    queryRollout: number, queryStart: number, queryEnd: number, queryIg: number, q: number,
-    retrievedRollout: number, retrievedStart: number, retrievedEnd: number, m: number,
-    lambda: number, mode: number, outLen: number, advantages: number, mask: number,
-  ): number;
+  /** `header`: an `INFORMATION_GAIN_HEADER` written by `WasmScope.header`. */
+  ig_information_gain(header: number): number;
+  /** `header`: a `MODULATION_HEADER` written by `WasmScope.header`. */
+  ig_modulate_advantages(header: number): number;
+  ig_header_layout(id: number): number;
   ig_gigpo_advantages(outcome: number, n: number, groupSizes: number, nGroups: number, turns: number, anchors: number, nTurns: number, gamma: number, omega: number, epsilon: number, out: number): number;
   ig_igpo_advantages(outcome: number, promptScores: number, n: number, groupSizes: number, nGroups: number, turns: number, turnScores: number, nTurns: number, gamma: number, epsilon: number, out: number): number;
   ig_discounted_returns(values: number, nValues: number, groupSizes: number, nGroups: number, turns: number, n: number, gamma: number, out: number): number;
@@ -216,6 +212,14 @@ export class WasmCore {
     return decoder.decode(this.takeOutBytes());
   }
 
+  /** Header `id`'s layout as Rust lays it out: `size;field@offset:type;…` (see rust/src/header.rs). */
+  headerLayout(id: number): string {
+    return this.call('ig_header_layout', (x) => {
+      x.ig_header_layout(id);
+      return this.takeOutString();
+    });
+  }
+
   version(): string {
     return this.call('ig_version', (x) => {
       x.ig_version();
@@ -345,6 +349,13 @@ export class WasmScope {
   u32(values: Numbers): number {
     const ptr = this.alloc(values.length * 4);
     new Uint32Array(this.x.memory.buffer, ptr, values.length).set(values);
+    return ptr;
+  }
+
+  /** A packed argument header (see headers.ts), fields written by name. */
+  header<F extends string>(spec: HeaderSpec<F>, values: Readonly<Record<F, number>>): number {
+    const ptr = this.alloc(spec.size);
+    packHeader(spec, values, new DataView(this.x.memory.buffer, ptr, spec.size));
     return ptr;
   }
 

@@ -7,6 +7,7 @@
 
 use crate::advantage::grpo::{check_groups, standardize, Norm};
 use crate::ffi::{self, report, ErrorCode};
+use crate::header::{self, InformationGainHeader};
 
 #[derive(Clone, Copy, Debug)]
 pub struct Shaping {
@@ -64,41 +65,33 @@ pub fn shape(real: &[f64], counterfactual: &[f64], group_sizes: &[u32], shaping:
     }
 }
 
-/// IG for `n` search steps in `n_groups` consecutive groups (steps of all rollouts of one question).
-/// `real[i]`/`counterfactual[i]` are the answer scores with the retrieved / random documents.
-/// Writes `raw` and `shaped` (n each); nothing on error.
+/// IG for the search steps `header` describes ([`InformationGainHeader`]): steps of all rollouts of
+/// one question form a group; `real[i]`/`counterfactual[i]` are the answer scores with the
+/// retrieved / random documents. Writes `raw` and `shaped` (one per step); nothing on error.
 ///
 /// # Safety
-/// Pointers cover the counts given, inside `ig_alloc` buffers.
+/// `header` points at a whole header whose pointers cover the counts it gives.
 #[no_mangle]
-pub unsafe extern "C" fn ig_information_gain(
-    real: *const f64,
-    counterfactual: *const f64,
-    n: usize,
-    group_sizes: *const u32,
-    n_groups: usize,
-    dead_zone: f64,
-    negative_scale: f64,
-    clip: f64,
-    group_z: u32,
-    epsilon: f64,
-    raw: *mut f64,
-    shaped: *mut f64,
-) -> i32 {
-    let shaping = Shaping { dead_zone, negative_scale, clip, group_z: group_z != 0, epsilon };
+pub unsafe extern "C" fn ig_information_gain(header: *const InformationGainHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_information_gain"),
+    };
+    let shaping = Shaping { dead_zone: h.dead_zone, negative_scale: h.negative_scale, clip: h.clip, group_z: h.group_z != 0, epsilon: h.epsilon };
     if let Err(message) = shaping.validate() {
         return report(ErrorCode::InvalidArgument, &message);
     }
-    let real = ffi::slice(real, n);
-    let counterfactual = ffi::slice(counterfactual, n);
-    let group_sizes = ffi::slice(group_sizes, n_groups);
+    let n = h.steps as usize;
+    let real = ffi::slice(h.real, n);
+    let counterfactual = ffi::slice(h.counterfactual, n);
+    let group_sizes = ffi::slice(h.group_sizes, h.groups as usize);
     if let Err(status) = check_groups(real, group_sizes, "real scores") {
         return status;
     }
     if let Err(status) = check_groups(counterfactual, group_sizes, "counterfactual scores") {
         return status;
     }
-    shape(real, counterfactual, group_sizes, &shaping, ffi::slice_mut(raw, n), ffi::slice_mut(shaped, n));
+    shape(real, counterfactual, group_sizes, &shaping, ffi::slice_mut(h.raw, n), ffi::slice_mut(h.shaped, n));
     0
 }
 

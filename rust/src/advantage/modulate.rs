@@ -4,6 +4,7 @@
 //! rollouts all failed (every Â_i = 0) still sends gradient to its queries whenever IG varies.
 
 use crate::ffi::{self, report, ErrorCode};
+use crate::header::{self, ModulationHeader};
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
 pub enum Mode {
@@ -129,57 +130,44 @@ impl Modulation<'_> {
     }
 }
 
-/// Per-token advantages and loss mask for `n` rollouts (`token_counts[r]` tokens each, laid out
-/// one after another), `q` query spans with their shaped IG, `m` retrieved-document spans.
-/// `mode`: 0 additive, 1 multiplicative. Returns the total token count; writes nothing on error.
+/// Per-token advantages and loss mask for the rollouts, query spans and retrieved spans that
+/// `header` describes ([`ModulationHeader`]). Returns the total token count; writes nothing on error.
 ///
 /// # Safety
-/// Pointers cover the counts given; `advantages`/`mask` cover `sum(token_counts)` f32 each.
+/// `header` points at a whole header whose pointers cover the counts it gives; `advantages`/`mask`
+/// cover `out_len` f32 each.
 #[no_mangle]
-pub unsafe extern "C" fn ig_modulate_advantages(
-    token_counts: *const u32,
-    rollout_advantages: *const f64,
-    n: usize,
-    query_rollout: *const u32,
-    query_start: *const u32,
-    query_end: *const u32,
-    query_ig: *const f64,
-    q: usize,
-    retrieved_rollout: *const u32,
-    retrieved_start: *const u32,
-    retrieved_end: *const u32,
-    m: usize,
-    lambda: f64,
-    mode: u32,
-    out_len: usize,
-    advantages: *mut f32,
-    mask: *mut f32,
-) -> i32 {
-    let mode = match mode {
+pub unsafe extern "C" fn ig_modulate_advantages(header: *const ModulationHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_modulate_advantages"),
+    };
+    let mode = match h.mode {
         0 => Mode::Additive,
         1 => Mode::Multiplicative,
         other => return report(ErrorCode::InvalidArgument, &format!("mode must be 0 (additive) or 1 (multiplicative), got {other}")),
     };
+    let (n, q, m) = (h.rollouts as usize, h.queries as usize, h.retrieved as usize);
     let modulation = Modulation {
-        token_counts: ffi::slice(token_counts, n),
-        rollout_advantages: ffi::slice(rollout_advantages, n),
-        queries: Spans { rollout: ffi::slice(query_rollout, q), start: ffi::slice(query_start, q), end: ffi::slice(query_end, q) },
-        query_ig: ffi::slice(query_ig, q),
-        retrieved: Spans { rollout: ffi::slice(retrieved_rollout, m), start: ffi::slice(retrieved_start, m), end: ffi::slice(retrieved_end, m) },
-        lambda,
+        token_counts: ffi::slice(h.token_counts, n),
+        rollout_advantages: ffi::slice(h.rollout_advantages, n),
+        queries: Spans { rollout: ffi::slice(h.query_rollout, q), start: ffi::slice(h.query_start, q), end: ffi::slice(h.query_end, q) },
+        query_ig: ffi::slice(h.query_ig, q),
+        retrieved: Spans { rollout: ffi::slice(h.retrieved_rollout, m), start: ffi::slice(h.retrieved_start, m), end: ffi::slice(h.retrieved_end, m) },
+        lambda: h.lambda,
         mode,
     };
     if let Err((code, message)) = modulation.validate() {
         return report(code, &message);
     }
     let total = modulation.total_tokens();
-    if total != out_len {
-        return report(ErrorCode::InvalidArgument, &format!("output holds {out_len} tokens, rollouts have {total}"));
+    if total != h.out_len as usize {
+        return report(ErrorCode::InvalidArgument, &format!("output holds {} tokens, rollouts have {total}", h.out_len));
     }
     if total > i32::MAX as usize {
         return report(ErrorCode::OutOfRange, &format!("{total} tokens exceed the 2^31 limit of one call"));
     }
-    modulation.write(ffi::slice_mut(advantages, total), ffi::slice_mut(mask, total));
+    modulation.write(ffi::slice_mut(h.advantages, total), ffi::slice_mut(h.mask, total));
     total as i32
 }
 

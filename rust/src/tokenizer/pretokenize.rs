@@ -137,7 +137,7 @@ fn next_cl100k(cur: &Cursor, at: usize, max_digits: usize) -> usize {
 }
 
 /// `[^\r\n\p{L}\p{N}]?`: where the word may start, with the optional leading char first.
-fn word_starts(cur: &Cursor, at: usize, c: char) -> [Option<usize>; 2] {
+fn word_starts(at: usize, c: char) -> [Option<usize>; 2] {
     let prefixed = if !is_newline(c) && !is_letter(c) && !is_number(c) { Some(at + c.len_utf8()) } else { None };
     [prefixed, Some(at)]
 }
@@ -170,7 +170,7 @@ fn o200k_upper_word(cur: &Cursor, s: usize) -> Option<usize> {
 
 fn next_o200k(cur: &Cursor, at: usize) -> usize {
     let c = cur.char_at(at).unwrap();
-    let starts = word_starts(cur, at, c);
+    let starts = word_starts(at, c);
     for word in [o200k_lower_word, o200k_upper_word] {
         for s in starts.iter().flatten() {
             if let Some(end) = word(cur, *s) {

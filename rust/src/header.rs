@@ -1,0 +1,127 @@
+//! Packed argument headers. An export that would otherwise take a long run of positional scalars
+//! (where two swapped `f64`s still compile) reads one `#[repr(C)]` struct that the host writes into
+//! linear memory instead. Each header is declared once, here, with [`header!`]; the host's packer
+//! (`src/wasm/headers.ts`) mirrors it by name and type, and `ig_header_layout` reports the struct as
+//! Rust lays it out so a test can check the two agree field by field.
+
+use crate::ffi::{self, report, ErrorCode};
+
+/// Declares a header struct and its layout descriptor: `name@offset:type` per field, after the size.
+macro_rules! header {
+    ($(#[$meta:meta])* pub struct $name:ident = $id:literal { $($(#[$fmeta:meta])* pub $field:ident: $ty:ty,)* }) => {
+        $(#[$meta])*
+        #[repr(C)]
+        pub struct $name {
+            $($(#[$fmeta])* pub $field: $ty,)*
+        }
+
+        impl $name {
+            pub const ID: u32 = $id;
+
+            /// `size;field@offset:type;…` in declaration order.
+            pub fn layout() -> String {
+                // offset_of! is newer than Debian 12's rustc (1.63): measure on an uninitialised value.
+                let value = core::mem::MaybeUninit::<$name>::uninit();
+                let base = value.as_ptr();
+                let mut out = format!("{}", core::mem::size_of::<$name>());
+                $(
+                    // SAFETY: addr_of! takes the field's address without reading or referencing it.
+                    let at = unsafe { core::ptr::addr_of!((*base).$field) } as usize - base as usize;
+                    out.push_str(&format!(";{}@{}:{}", stringify!($field), at, stringify!($ty).replace(' ', "")));
+                )*
+                out
+            }
+        }
+    };
+}
+
+header! {
+    /// `ig_modulate_advantages`: `rollouts` rollouts of `token_counts[r]` tokens laid out one after
+    /// another, `queries` query spans with their shaped IG̃, `retrieved` retrieved-document spans.
+    pub struct ModulationHeader = 1 {
+        pub lambda: f64,
+        pub token_counts: *const u32,
+        pub rollout_advantages: *const f64,
+        pub rollouts: u32,
+        pub query_rollout: *const u32,
+        pub query_start: *const u32,
+        pub query_end: *const u32,
+        pub query_ig: *const f64,
+        pub queries: u32,
+        pub retrieved_rollout: *const u32,
+        pub retrieved_start: *const u32,
+        pub retrieved_end: *const u32,
+        pub retrieved: u32,
+        /// 0 additive, 1 multiplicative.
+        pub mode: u32,
+        /// f32 slots in `advantages` and `mask`: must equal the rollouts' token total.
+        pub out_len: u32,
+        pub advantages: *mut f32,
+        pub mask: *mut f32,
+    }
+}
+
+header! {
+    /// `ig_information_gain`: `steps` search steps in `groups` groups of `group_sizes[g]` steps, the
+    /// shaping knobs, and the two f64 outputs (raw and shaped IG, one per step).
+    pub struct InformationGainHeader = 2 {
+        pub dead_zone: f64,
+        pub negative_scale: f64,
+        pub clip: f64,
+        pub epsilon: f64,
+        pub real: *const f64,
+        pub counterfactual: *const f64,
+        pub steps: u32,
+        pub group_sizes: *const u32,
+        pub groups: u32,
+        /// 1: z-normalise shaped IG within each group.
+        pub group_z: u32,
+        pub raw: *mut f64,
+        pub shaped: *mut f64,
+    }
+}
+
+/// Reads a header the host wrote; `None` for a null or misaligned pointer (reported by the caller).
+///
+/// # Safety
+/// A non-null, aligned `ptr` points at a whole `T` written by the host's packer.
+pub unsafe fn read<'a, T>(ptr: *const T) -> Option<&'a T> {
+    if ptr.is_null() || (ptr as usize) % core::mem::align_of::<T>() != 0 {
+        return None;
+    }
+    Some(&*ptr)
+}
+
+/// Reports a header pointer that [`read`] refused.
+pub fn refused(what: &str) -> i32 {
+    report(ErrorCode::InvalidArgument, &format!("{what}: header pointer is null or misaligned"))
+}
+
+/// Puts header `id`'s layout (see [`header!`]) in the output slot as UTF-8; returns its length.
+#[no_mangle]
+pub extern "C" fn ig_header_layout(id: u32) -> i32 {
+    let layout = match id {
+        ModulationHeader::ID => ModulationHeader::layout(),
+        InformationGainHeader::ID => InformationGainHeader::layout(),
+        other => return report(ErrorCode::InvalidArgument, &format!("no header with id {other}")),
+    };
+    let len = layout.len() as i32;
+    ffi::set_out(layout.into_bytes());
+    len
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn layout_names_every_field_in_order_with_its_offset() {
+        let layout = InformationGainHeader::layout();
+        let fields: Vec<&str> = layout.split(';').collect();
+        assert_eq!(fields.len(), 1 + 12);
+        assert_eq!(fields[1], "dead_zone@0:f64");
+        assert_eq!(fields[4], "epsilon@24:f64");
+        assert!(fields[5].starts_with("real@32:*constf64"));
+        assert_eq!(fields[0], core::mem::size_of::<InformationGainHeader>().to_string());
+    }
+}
