@@ -2,18 +2,15 @@
 // embeddings; Qwen3: per-head q/k RMSNorm before RoPE and its own head_dim. Forward and greedy decoding are
 // checked against PyTorch in model.test.ts / rollout.test.ts (tiny-llama, tiny-qwen3 fixtures); here the
 // configs, the f64 reference, Llama's gradients against finite differences, and what training refuses.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directionalCheck } from './helpers/gradcheck.js';
-import { Gpu, LoraAdapters, CausalLM, modelGradients, readModelConfig } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { withGpu } from './helpers/gpu.js';
+import { LoraAdapters, CausalLM, modelGradients, readModelConfig } from '../src/entry/node.js';
 import { configJson, logprobsRef, modelTensorShapes, readCheckpoint } from '../src/internals.js';
+import { directionalCheck } from './helpers/gradcheck.js';
 
 const DIR = 'test/fixtures/qwen2/tiny-llama';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 describe('Llama architecture', () => {
   it('reads config.json as Llama: no q/k/v bias, Llama-3 RoPE scaling; writes the same config back', async () => {
@@ -28,7 +25,7 @@ describe('Llama architecture', () => {
 
   it('every gradient matches finite differences of the f64 reference; the optimizer never sees a bias', async () => {
     const { config, tensors } = await readCheckpoint(DIR);
-    const model = await CausalLM.create(gpu, config, tensors);
+    const model = await CausalLM.create(env.gpu, config, tensors);
     let seed = 9;
     const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
     // Positions past the original 64-token context, where the scaled frequencies matter.
@@ -62,7 +59,7 @@ describe('Qwen3 architecture', () => {
     expect([config.architecture, config.qkNorm, config.attentionBias, config.headDim, config.hiddenSize / config.numHeads]).toEqual(['qwen3', true, false, 32, 16]);
     expect(tensors.has('model.layers.0.self_attn.q_norm.weight') && tensors.has('model.layers.1.self_attn.k_norm.weight')).toBe(true);
     expect(readModelConfig(configJson(config))).toEqual(config);
-    const model = await CausalLM.create(gpu, config, tensors);
+    const model = await CausalLM.create(env.gpu, config, tensors);
     const sequence = [3, 77, 140, 9, 501, 2, 66, 300];
     const [got] = await model.sequenceLogprobs([sequence]);
     logprobsRef(config, tensors, sequence).forEach((v, t) => expect(Math.abs(got![t]! - v)).toBeLessThan(2e-5));
@@ -71,7 +68,7 @@ describe('Qwen3 architecture', () => {
 
   it('every gradient, the q/k norm weights included, matches finite differences of the f64 reference; LoRA trains through the norms', async () => {
     const { config, tensors } = await readCheckpoint(QWEN3);
-    const model = await CausalLM.create(gpu, config, tensors);
+    const model = await CausalLM.create(env.gpu, config, tensors);
     let seed = 21;
     const rand = () => ((seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0) / 2 ** 32);
     const sequences = [Array.from({ length: 40 }, () => Math.floor(rand() * 512)), [5, 77, 300, 2]];
@@ -92,7 +89,7 @@ describe('Qwen3 architecture', () => {
     const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'k_proj'], seed: 3 });
     const lg = await modelGradients(model, sequences, coefficients, { lora });
     let norm = 0;
-    for (const t of lg.trainables) for (const v of new Float32Array(await gpu.read(t.grad, t.size * 4))) norm += v * v;
+    for (const t of lg.trainables) for (const v of new Float32Array(await env.gpu.read(t.grad, t.size * 4))) norm += v * v;
     expect(norm).toBeGreaterThan(0);
     lg.free();
     lora.free();
@@ -108,7 +105,7 @@ describe('parameter counts', () => {
       const bytes = readFileSync(`${dir}/model.safetensors`);
       const header = JSON.parse(bytes.subarray(8, 8 + Number(bytes.readBigUInt64LE(0))).toString('utf8')) as Record<string, { shape?: number[] }>;
       const inFile = Object.entries(header).filter(([k]) => k !== '__metadata__').reduce((n, [, t]) => n + t.shape!.reduce((a, b) => a * b, 1), 0);
-      const model = await CausalLM.load(gpu, dir);
+      const model = await CausalLM.load(env.gpu, dir);
       expect(model.parameters, dir).toBe(inFile);
       model.free();
     }

@@ -2,21 +2,17 @@
 // rows with context ranges against an f64 reference over explicit key lists, the backward over
 // training rows with shared prefixes against per-sequence f64 references (themselves checked by
 // finite differences in backward.test.ts).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
 import { IgSearchError } from '../src/errors.js';
 import { Attention, AttentionBackward, AttentionDecode, type AttentionVariant, flashSuits, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
 import { ropeRef } from '../src/kernels/rope/ref.js';
 import { ropeTable } from '../src/kernels/rope/rope.js';
 import { attentionBackwardRef } from '../src/kernels/attention/ref.js';
 import { packTrainingRows, ROW_FIELDS } from '../src/model/rows.js';
+import { withGpu } from './helpers/gpu.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const VARIANTS: AttentionVariant[] = ['rows', 'flash'];
 
@@ -38,7 +34,7 @@ function attendRef(q: ArrayLike<number>, qAt: number, k: ArrayLike<number>, v: A
 }
 
 async function readAll(buffers: GPUBuffer[], lengths: number[]): Promise<Float32Array[]> {
-  return Promise.all(buffers.map(async (b, i) => new Float32Array(await gpu.read(b, lengths[i]! * 4))));
+  return Promise.all(buffers.map(async (b, i) => new Float32Array(await env.gpu.read(b, lengths[i]! * 4))));
 }
 
 describe('attention variants', () => {
@@ -74,12 +70,12 @@ describe('attention variants', () => {
       for (let t = 0; t < T; t++) {
         for (let h = 0; h < heads; h++) expected.set(attendRef(q, (t * heads + h) * d, k, v, keysOf[t]!, kvAt(Math.floor(h / (heads / kvHeads))), d), (t * heads + h) * d);
       }
-      const inputs = { q: gpu.upload(q), kCache: gpu.upload(k), vCache: gpu.upload(v), rows: gpu.upload(info) };
+      const inputs = { q: env.gpu.upload(q), kCache: env.gpu.upload(k), vCache: env.gpu.upload(v), rows: env.gpu.upload(info) };
       for (const variant of VARIANTS) {
-        const kernel = await Attention.create(gpu, { headDim: d, variant });
+        const kernel = await Attention.create(env.gpu, { headDim: d, variant });
         expect(kernel.variant).toBe(variant);
-        const out = gpu.allocate(T * heads * d * 4);
-        const batch = gpu.batch('test');
+        const out = env.gpu.allocate(T * heads * d * 4);
+        const batch = env.gpu.batch('test');
         kernel.encode(batch, { ...inputs, out }, { T, heads, kvHeads, headDim: d });
         batch.submit();
         const [got] = await readAll([out], [T * heads * d]);
@@ -124,11 +120,11 @@ describe('attention variants', () => {
           for (let h = 0; h < heads; h++) o.set(attendRef(q, (r * heads + h) * d, k, v, rowsOf.slice(0, n + 1), (slot) => (slot * kvHeads + Math.floor(h / (heads / kvHeads))) * d, d), (r * heads + h) * d);
         });
       });
-      const inputs = { q: gpu.upload(q), k: gpu.upload(k), v: gpu.upload(v), o: gpu.upload(o), dO: gpu.upload(dO), rows: gpu.upload(meta), ends: gpu.upload(ends) };
+      const inputs = { q: env.gpu.upload(q), k: env.gpu.upload(k), v: env.gpu.upload(v), o: env.gpu.upload(o), dO: env.gpu.upload(dO), rows: env.gpu.upload(meta), ends: env.gpu.upload(ends) };
       for (const variant of VARIANTS) {
-        const kernel = await AttentionBackward.create(gpu, { headDim: d, variant });
-        const out = { stats: gpu.allocate(T * heads * 8), dQ: gpu.allocate(T * qw * 4), dK: gpu.allocate(T * kw * 4), dV: gpu.allocate(T * kw * 4) };
-        const batch = gpu.batch('test');
+        const kernel = await AttentionBackward.create(env.gpu, { headDim: d, variant });
+        const out = { stats: env.gpu.allocate(T * heads * 8), dQ: env.gpu.allocate(T * qw * 4), dK: env.gpu.allocate(T * kw * 4), dV: env.gpu.allocate(T * kw * 4) };
+        const batch = env.gpu.batch('test');
         kernel.encode(batch, { ...inputs, ...out }, { T, heads, kvHeads, headDim: d });
         batch.submit();
         const [dQ, dK, dV] = await readAll([out.dQ, out.dK, out.dV], [T * qw, T * kw, T * kw]);
@@ -189,13 +185,13 @@ describe('attention variants', () => {
         }
       });
       for (const variant of VARIANTS) {
-        const kernel = await AttentionDecode.create(gpu, { headDim: d, variant });
+        const kernel = await AttentionDecode.create(env.gpu, { headDim: d, variant });
         expect(kernel.variant).toBe(variant);
         const b = {
-          qkv: gpu.upload(qkv), bias: gpu.upload(bias), qkNormWeight: gpu.upload(normWeight), table: gpu.upload(ropeTable(1024, d, theta)), rows: gpu.upload(info),
-          kCache: gpu.upload(kCache), vCache: gpu.upload(vCache), out: gpu.allocate(T * heads * d * 4),
+          qkv: env.gpu.upload(qkv), bias: env.gpu.upload(bias), qkNormWeight: env.gpu.upload(normWeight), table: env.gpu.upload(ropeTable(1024, d, theta)), rows: env.gpu.upload(info),
+          kCache: env.gpu.upload(kCache), vCache: env.gpu.upload(vCache), out: env.gpu.allocate(T * heads * d * 4),
         };
-        const batch = gpu.batch('test');
+        const batch = env.gpu.batch('test');
         kernel.encode(batch, b, { T, heads, kvHeads, headDim: d, qkNormEps: qkNorm ? eps : undefined });
         batch.submit();
         const [out, kc] = await readAll([b.out, b.kCache], [T * heads * d, slots * kvHeads * d]);
@@ -224,21 +220,21 @@ describe('attention variants', () => {
     const scattered = layout(Array.from({ length: 64 }, (_, t) => ({ slot: 64 * 500 + t, selfStart: 64 * 500 + t, ctx: [500 * t, 500] })));
     expect([prefill, answers, grouped, scattered].map((info) => flashSuits(info, ROW_FIELDS))).toEqual([true, true, false, false]); // a GPU's bound, 2
     expect([prefill, answers, grouped, scattered].map((info) => flashSuits(info, ROW_FIELDS, 16))).toEqual([true, true, true, false]); // a CPU adapter's
-    const picking = await Attention.create(gpu, { headDim: 16 });
+    const picking = await Attention.create(env.gpu, { headDim: 16 });
     expect([picking.variant, picking.variantFor(prefill, ROW_FIELDS), picking.variantFor(grouped, ROW_FIELDS), picking.variantFor(scattered, ROW_FIELDS)]).toEqual(
-      ['flash', 'flash', gpu.adapter.isSoftware ? 'flash' : 'rows', 'rows'],
+      ['flash', 'flash', env.gpu.adapter.isSoftware ? 'flash' : 'rows', 'rows'],
     );
-    const forced = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
+    const forced = await Attention.create(env.gpu, { headDim: 16, variant: 'flash' });
     expect(forced.variantFor(scattered, ROW_FIELDS)).toBe('flash');
-    await expect(Attention.create(gpu, { headDim: 6, variant: 'flash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(AttentionBackward.create(gpu, { variant: 'flash' })).rejects.toBeInstanceOf(IgSearchError);
-    for (const create of [() => Attention.create(gpu, { headDim: 16, variant: 'tiled' as AttentionVariant }), () => AttentionDecode.create(gpu, { headDim: 16, variant: 'tiled' as AttentionVariant })]) {
+    await expect(Attention.create(env.gpu, { headDim: 6, variant: 'flash' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(AttentionBackward.create(env.gpu, { variant: 'flash' })).rejects.toBeInstanceOf(IgSearchError);
+    for (const create of [() => Attention.create(env.gpu, { headDim: 16, variant: 'tiled' as AttentionVariant }), () => AttentionDecode.create(env.gpu, { headDim: 16, variant: 'tiled' as AttentionVariant })]) {
       await expect(create()).rejects.toMatchObject({ code: 'INVALID_ARGUMENT', message: expect.stringContaining('"tiled"') });
     }
-    const kernel = await Attention.create(gpu, { headDim: 16, variant: 'flash' });
-    const buffer = gpu.allocate(4096);
+    const kernel = await Attention.create(env.gpu, { headDim: 16, variant: 'flash' });
+    const buffer = env.gpu.allocate(4096);
     const buffers = { q: buffer, kCache: buffer, vCache: buffer, rows: buffer, out: buffer };
-    expect(() => kernel.encode(gpu.batch('test'), buffers, { T: 1, heads: 1, kvHeads: 1, headDim: 32 })).toThrow(/compiled for head dim 16/);
-    expect(() => kernel.encode(gpu.batch('test'), buffers, { T: 1, heads: 1, kvHeads: 1, headDim: 16 }, 'rows')).toThrow(/variant 'rows' was not compiled/);
+    expect(() => kernel.encode(env.gpu.batch('test'), buffers, { T: 1, heads: 1, kvHeads: 1, headDim: 32 })).toThrow(/compiled for head dim 16/);
+    expect(() => kernel.encode(env.gpu.batch('test'), buffers, { T: 1, heads: 1, kvHeads: 1, headDim: 16 }, 'rows')).toThrow(/variant 'rows' was not compiled/);
   });
 });

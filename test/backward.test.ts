@@ -1,26 +1,22 @@
 // Backward kernels: GPU vs the f64 references, and the references vs central finite differences
 // of the forward references (a random upstream gradient g: d(g · f(x))/dx).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
 import { LogsoftmaxGather, LogsoftmaxGatherBackward } from '../src/kernels/logsoftmax/logsoftmax.js';
 import { logsoftmaxGatherBackwardRef, logsoftmaxGatherRef } from '../src/kernels/logsoftmax/ref.js';
 import { rmsnormBackwardRef, rmsnormRef } from '../src/kernels/rmsnorm/ref.js';
 import { RmsnormBackward } from '../src/kernels/rmsnorm/rmsnorm.js';
 import { swigluBackwardRef, swigluRef } from '../src/kernels/swiglu/ref.js';
 import { SwigluBackward } from '../src/kernels/swiglu/swiglu.js';
-import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+import { withGpu } from './helpers/gpu.js';
 import { LinearBackward } from '../src/kernels/linear/linear.js';
 import { matmulRef } from '../src/kernels/matmul/ref.js';
 import { transposeRef } from '../src/kernels/transpose/ref.js';
 import { AttentionBackward } from '../src/kernels/attention/attention.js';
 import { attentionBackwardRef, attentionRef } from '../src/kernels/attention/ref.js';
 import { Transpose } from '../src/kernels/transpose/transpose.js';
+import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 /** Central differences of x ↦ Σ g·f(x) at a sample of coordinates, vs `grad`. */
 function checkFiniteDifferences(f: (x: Float64Array) => Float64Array, x: Float64Array, g: ArrayLike<number>, grad: ArrayLike<number>, rng: () => number, samples = 60): number {
@@ -49,12 +45,12 @@ describe('backward kernels', () => {
     const ref = rmsnormBackwardRef(x, w, dy, H, eps);
     expect(checkFiniteDifferences((v) => rmsnormRef(v, w, H, eps), Float64Array.from(x), dy, ref.dx, rng)).toBeLessThan(1e-6);
     expect(checkFiniteDifferences((v) => rmsnormRef(x, v, H, eps), Float64Array.from(w), dy, ref.dw, rng)).toBeLessThan(1e-6);
-    const b = { x: gpu.upload(x), weight: gpu.upload(w), dy: gpu.upload(dy), dx: gpu.allocate(T * H * 4), dwRows: gpu.allocate(T * H * 4) };
-    const batch = gpu.batch('test');
-    (await RmsnormBackward.create(gpu)).encode(batch, b, { T, H, eps });
+    const b = { x: env.gpu.upload(x), weight: env.gpu.upload(w), dy: env.gpu.upload(dy), dx: env.gpu.allocate(T * H * 4), dwRows: env.gpu.allocate(T * H * 4) };
+    const batch = env.gpu.batch('test');
+    (await RmsnormBackward.create(env.gpu)).encode(batch, b, { T, H, eps });
     batch.submit();
-    const dx = new Float32Array(await gpu.read(b.dx, T * H * 4));
-    const rows = new Float32Array(await gpu.read(b.dwRows, T * H * 4));
+    const dx = new Float32Array(await env.gpu.read(b.dx, T * H * 4));
+    const rows = new Float32Array(await env.gpu.read(b.dwRows, T * H * 4));
     const dw = Array.from({ length: H }, (_, i) => Array.from({ length: T }, (_, t) => rows[t * H + i]!).reduce((a, c) => a + c, 0));
     expect(maxScaledError(dx, ref.dx)).toBeLessThan(1e-5);
     expect(maxScaledError(dw, ref.dw)).toBeLessThan(1e-5);
@@ -67,11 +63,11 @@ describe('backward kernels', () => {
     const dout = randomFloats(T * I, rng);
     const ref = swigluBackwardRef(gu, dout, T, I);
     expect(checkFiniteDifferences((v) => swigluRef(v, T, I), Float64Array.from(gu), dout, ref, rng)).toBeLessThan(1e-6);
-    const out = gpu.allocate(T * 2 * I * 4);
-    const batch = gpu.batch('test');
-    (await SwigluBackward.create(gpu)).encode(batch, { gu: gpu.upload(gu), dout: gpu.upload(dout), dgu: out }, { T, I });
+    const out = env.gpu.allocate(T * 2 * I * 4);
+    const batch = env.gpu.batch('test');
+    (await SwigluBackward.create(env.gpu)).encode(batch, { gu: env.gpu.upload(gu), dout: env.gpu.upload(dout), dgu: out }, { T, I });
     batch.submit();
-    expect(maxScaledError(new Float32Array(await gpu.read(out, T * 2 * I * 4)), ref)).toBeLessThan(1e-5);
+    expect(maxScaledError(new Float32Array(await env.gpu.read(out, T * 2 * I * 4)), ref)).toBeLessThan(1e-5);
   });
 
   it('log-softmax + gather: dz over vocabulary chunks from the forward’s logsumexp', async () => {
@@ -88,18 +84,18 @@ describe('backward kernels', () => {
       const cols = bounds[c + 1]! - from;
       const data = new Float32Array(T * cols);
       for (let t = 0; t < T; t++) data.set(logits.subarray(t * V + from, t * V + from + cols), t * cols);
-      return { from, cols, buffer: gpu.upload(data) };
+      return { from, cols, buffer: env.gpu.upload(data) };
     });
-    const [bt, state, out, up] = [gpu.upload(targets), gpu.allocate(T * 16), gpu.allocate(T * 4), gpu.upload(upstream)];
-    const forward = await LogsoftmaxGather.create(gpu);
-    const backward = await LogsoftmaxGatherBackward.create(gpu);
-    const batch = gpu.batch('test');
+    const [bt, state, out, up] = [env.gpu.upload(targets), env.gpu.allocate(T * 16), env.gpu.allocate(T * 4), env.gpu.upload(upstream)];
+    const forward = await LogsoftmaxGather.create(env.gpu);
+    const backward = await LogsoftmaxGatherBackward.create(env.gpu);
+    const batch = env.gpu.batch('test');
     chunks.forEach((c, i) => forward.encode(batch, { logits: c.buffer, targets: bt, state, out }, { T, cols: c.cols, colStart: c.from, first: i === 0, last: i === chunks.length - 1 }));
     for (const c of chunks) backward.encode(batch, { logits: c.buffer, targets: bt, state, upstream: up }, { T, cols: c.cols, colStart: c.from });
     batch.submit();
     const dz = new Float32Array(T * V);
     for (const c of chunks) {
-      const part = new Float32Array(await gpu.read(c.buffer, T * c.cols * 4));
+      const part = new Float32Array(await env.gpu.read(c.buffer, T * c.cols * 4));
       for (let t = 0; t < T; t++) dz.set(part.subarray(t * c.cols, (t + 1) * c.cols), t * V + c.from);
     }
     expect(maxScaledError(dz, ref)).toBeLessThan(1e-5);
@@ -109,11 +105,11 @@ describe('backward kernels', () => {
     const rng = mulberry32(24);
     for (const [R, C] of [[1, 1], [17, 5], [40, 33]] as const) {
       const x = randomFloats(R * C, rng);
-      const out = gpu.allocate(R * C * 4);
-      const batch = gpu.batch('test');
-      (await Transpose.create(gpu)).encode(batch, { x: gpu.upload(x), out }, { R, C });
+      const out = env.gpu.allocate(R * C * 4);
+      const batch = env.gpu.batch('test');
+      (await Transpose.create(env.gpu)).encode(batch, { x: env.gpu.upload(x), out }, { R, C });
       batch.submit();
-      expect(maxScaledError(new Float32Array(await gpu.read(out, R * C * 4)), transposeRef(x, R, C))).toBe(0);
+      expect(maxScaledError(new Float32Array(await env.gpu.read(out, R * C * 4)), transposeRef(x, R, C))).toBe(0);
     }
   });
 
@@ -131,18 +127,18 @@ describe('backward kernels', () => {
     };
     // f64 gradients by finite differences of the summed micro-batch losses.
     const lossW = (wv: Float64Array) => Float64Array.of(forward(xs[0]!, wv, bias).reduce((s, v, i) => s + v * gs[0]![i]!, 0) + forward(xs[1]!, wv, bias).reduce((s, v, i) => s + v * gs[1]![i]!, 0));
-    const lin = await LinearBackward.create(gpu);
-    const [dw, db, dx] = [gpu.upload(new Float32Array(OUT * IN)), gpu.upload(new Float32Array(OUT)), gpu.allocate(T * IN * 4)];
-    const common = { w: gpu.upload(w), dw, db, dyT: gpu.allocate(T * OUT * 4), ones: gpu.upload(new Float32Array(T).fill(1)) };
+    const lin = await LinearBackward.create(env.gpu);
+    const [dw, db, dx] = [env.gpu.upload(new Float32Array(OUT * IN)), env.gpu.upload(new Float32Array(OUT)), env.gpu.allocate(T * IN * 4)];
+    const common = { w: env.gpu.upload(w), dw, db, dyT: env.gpu.allocate(T * OUT * 4), ones: env.gpu.upload(new Float32Array(T).fill(1)) };
     let dx0 = new Float32Array(0);
     for (let m = 0; m < 2; m++) {
-      const batch = gpu.batch('test');
-      lin.encode(batch, { ...common, x: gpu.upload(xs[m]!), dy: gpu.upload(gs[m]!), dx }, { T, in: IN, out: OUT }, { dw: true, db: true });
+      const batch = env.gpu.batch('test');
+      lin.encode(batch, { ...common, x: env.gpu.upload(xs[m]!), dy: env.gpu.upload(gs[m]!), dx }, { T, in: IN, out: OUT }, { dw: true, db: true });
       batch.submit();
-      if (m === 0) dx0 = new Float32Array(await gpu.read(dx, T * IN * 4));
+      if (m === 0) dx0 = new Float32Array(await env.gpu.read(dx, T * IN * 4));
     }
-    const gotW = new Float32Array(await gpu.read(dw, OUT * IN * 4));
-    const gotB = new Float32Array(await gpu.read(db, OUT * 4));
+    const gotW = new Float32Array(await env.gpu.read(dw, OUT * IN * 4));
+    const gotB = new Float32Array(await env.gpu.read(db, OUT * 4));
     const h = 1e-6;
     for (let n = 0; n < 40; n++) {
       const i = Math.floor(rng() * OUT * IN);
@@ -184,14 +180,14 @@ describe('backward kernels', () => {
         ends[t] = t < n0 ? n0 : T;
       }
       const b = {
-        q: gpu.upload(q), k: gpu.upload(k), v: gpu.upload(v), o: gpu.upload(o), dO: gpu.upload(dO), rows: gpu.upload(meta), ends: gpu.upload(ends),
-        stats: gpu.allocate(T * heads * 8), dQ: gpu.allocate(T * qw * 4), dK: gpu.allocate(T * kw * 4), dV: gpu.allocate(T * kw * 4),
+        q: env.gpu.upload(q), k: env.gpu.upload(k), v: env.gpu.upload(v), o: env.gpu.upload(o), dO: env.gpu.upload(dO), rows: env.gpu.upload(meta), ends: env.gpu.upload(ends),
+        stats: env.gpu.allocate(T * heads * 8), dQ: env.gpu.allocate(T * qw * 4), dK: env.gpu.allocate(T * kw * 4), dV: env.gpu.allocate(T * kw * 4),
       };
-      const kernel = await AttentionBackward.create(gpu);
-      const batch = gpu.batch('test');
+      const kernel = await AttentionBackward.create(env.gpu);
+      const batch = env.gpu.batch('test');
       kernel.encode(batch, b, { T, heads, kvHeads, headDim: d });
       batch.submit();
-      const [dQ, dK, dV] = await Promise.all([[b.dQ, qw], [b.dK, kw], [b.dV, kw]].map(async ([buf, w]) => new Float32Array(await gpu.read(buf as GPUBuffer, T * (w as number) * 4))));
+      const [dQ, dK, dV] = await Promise.all([[b.dQ, qw], [b.dK, kw], [b.dV, kw]].map(async ([buf, w]) => new Float32Array(await env.gpu.read(buf as GPUBuffer, T * (w as number) * 4))));
       const cat = (key: 'dq' | 'dk' | 'dv') => Float64Array.from([...refs[0]![key], ...refs[1]![key]]);
       expect(maxScaledError(dQ!, cat('dq'))).toBeLessThan(1e-5);
       expect(maxScaledError(dK!, cat('dk'))).toBeLessThan(1e-5);

@@ -1,19 +1,14 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { worldSetup } from './helpers/world.js';
-import { Gpu, IgSearchTrainer, loadWasmCore, type WasmCore } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { withGpu } from './helpers/gpu.js';
+import { IgSearchTrainer } from '../src/entry/node.js';
 import { packBatch, turnValueSpans } from '../src/rl/batch.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
 import { scoreInformationGainFromCache } from '../src/scoring/ig.js';
+import { worldSetup } from './helpers/world.js';
 
-let gpu: Gpu;
-let core: WasmCore;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-  core = await loadWasmCore();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu({ core: true });
 
-const setup = () => worldSetup(gpu, core);
+const setup = () => worldSetup(env.gpu, env.core);
 
 describe('turns of a packed batch', () => {
   it('turn k ends where search k’s information starts; the answer turn runs to the end; appended notes are not policy tokens', () => {
@@ -41,7 +36,7 @@ describe('the step-level baselines train through the same step (fixture model, s
     const question = { ...q, supporting: q.chain };
     try {
       for (const algo of ['gigpo', 'igpo', 'mr-search', 'stepsearch'] as const) {
-        const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo, groupSize: 2, maxTokens: 96, maxTurns: 1, docsPerSearch: 1, lr: 1e-4, seed: 5, script: (s, turn, position) => scripts[s]![turn]?.[position] ?? filler });
+        const trainer = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo, groupSize: 2, maxTokens: 96, maxTurns: 1, docsPerSearch: 1, lr: 1e-4, seed: 5, script: (s, turn, position) => scripts[s]![turn]?.[position] ?? filler });
         const m = await trainer.step([question]);
         trainer.free();
         expect(m.algo).toBe(algo);
@@ -70,7 +65,7 @@ describe('the step-level baselines train through the same step (fixture model, s
 
   it('stepsearch refuses questions without supporting passages, naming the field', async () => {
     const { world, tokenizer, model, index } = await setup();
-    const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'stepsearch', groupSize: 2, maxTokens: 32, maxTurns: 1, docsPerSearch: 1 });
+    const trainer = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'stepsearch', groupSize: 2, maxTokens: 32, maxTurns: 1, docsPerSearch: 1 });
     try {
       await expect(trainer.step([world.questions[0]!])).rejects.toThrow(/"supporting" passage ids/);
     } finally {
@@ -120,11 +115,11 @@ describe('IG-Search-γ: forward credit from the searches a query made possible',
   it('discountedReturns accumulates backwards inside each rollout, and refuses a bad γ or layout', async () => {
     const { discountedReturns } = await import('../src/rl/advantage.js');
     // Rollouts with 2, 0 and 3 searches, γ = .5 (f64 by hand).
-    const out = discountedReturns(core, [1, 2, 4, 8, 16], { groupSizes: [2, 1], turns: [2, 0, 3] }, 0.5);
+    const out = discountedReturns(env.core, [1, 2, 4, 8, 16], { groupSizes: [2, 1], turns: [2, 0, 3] }, 0.5);
     expect(Array.from(out)).toEqual([1 + 0.5 * 2, 2, 4 + 0.5 * (8 + 0.5 * 16), 8 + 0.5 * 16, 16]);
-    expect(() => discountedReturns(core, [1, 2], { groupSizes: [1], turns: [2] }, 1.5)).toThrow(/gamma must be in \[0, 1\]/);
-    expect(() => discountedReturns(core, [1, 2], { groupSizes: [1], turns: [3] }, 1)).toThrow(/turns sum to 3/);
-    expect(() => discountedReturns(core, [1, Number.NaN], { groupSizes: [1], turns: [2] }, 1)).toThrow(/values\[1\] is NaN/);
+    expect(() => discountedReturns(env.core, [1, 2], { groupSizes: [1], turns: [2] }, 1.5)).toThrow(/gamma must be in \[0, 1\]/);
+    expect(() => discountedReturns(env.core, [1, 2], { groupSizes: [1], turns: [3] }, 1)).toThrow(/turns sum to 3/);
+    expect(() => discountedReturns(env.core, [1, Number.NaN], { groupSizes: [1], turns: [2] }, 1)).toThrow(/values\[1\] is NaN/);
   });
 
   it('γ = 0 trains exactly as ig-search; its signal adds γ × the next search’s IG to each search', async () => {
@@ -142,7 +137,7 @@ describe('IG-Search-γ: forward credit from the searches a query made possible',
       const steps = [];
       for (const [algo, gamma] of [['ig-search', undefined], ['ig-search-gamma', 0]] as const) {
         const fresh = await setup(); // the same fixture weights, world and (deterministically trained) tokenizer
-        const trainer = new IgSearchTrainer(gpu, core, fresh.model, fresh.tokenizer, fresh.index, { ...base, algo, ...(gamma === undefined ? {} : { turnCredit: { gamma } }) });
+        const trainer = new IgSearchTrainer(env.gpu, env.core, fresh.model, fresh.tokenizer, fresh.index, { ...base, algo, ...(gamma === undefined ? {} : { turnCredit: { gamma } }) });
         steps.push(await trainer.step([question]));
         trainer.free();
         fresh.model.free();
@@ -153,7 +148,7 @@ describe('IG-Search-γ: forward credit from the searches a query made possible',
       expect(steps[1]!.queryAdvantage).toBe(steps[0]!.queryAdvantage);
       expect(steps[1]!.loss).toBe(steps[0]!.loss);
 
-      const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { ...base, algo: 'ig-search-gamma' });
+      const trainer = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { ...base, algo: 'ig-search-gamma' });
       const { perSearch, trajectories } = await trainer.signals([question], 1, { gammas: [0, 0.5] });
       trainer.free();
       expect(trajectories.map((t) => t.searches.length)).toEqual([2, 2]);

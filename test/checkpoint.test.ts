@@ -1,14 +1,11 @@
 import { mkdtempSync, readdirSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, latestCheckpoint, LoraAdapters, CausalLM, modelGradients, readCheckpointState, readModelTensor, saveCheckpoint, type Gradients } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { AdamW, latestCheckpoint, LoraAdapters, CausalLM, modelGradients, readCheckpointState, readModelTensor, saveCheckpoint, type Gradients } from '../src/entry/node.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const dir = 'test/fixtures/qwen2/tiny-f32';
 const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
@@ -22,7 +19,7 @@ async function step(model: CausalLM, optimizer?: AdamW, state?: Awaited<ReturnTy
   previous?.zero();
   const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { accumulate: previous });
   gradients.set(model, grads);
-  const opt = optimizer ?? (await AdamW.create(gpu, grads.trainables, options));
+  const opt = optimizer ?? (await AdamW.create(env.gpu, grads.trainables, options));
   if (state) opt.importState(state);
   await opt.step();
   return opt;
@@ -34,7 +31,7 @@ const snapshot = async (model: CausalLM) => Promise.all(NAMES.map((n) => readMod
 describe('checkpoints', () => {
   it('save → load → step gives exactly the weights of never stopping', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
-    const a = await CausalLM.load(gpu, dir);
+    const a = await CausalLM.load(env.gpu, dir);
     const optA = await step(a);
     await saveCheckpoint(root, a, optA, { step: 1, note: 'after one step' });
     await step(a, optA);
@@ -45,7 +42,7 @@ describe('checkpoints', () => {
     const { state, optimizer } = await readCheckpointState(latest!);
     expect(state).toEqual({ step: 1, note: 'after one step', optimizerSaved: true });
     expect(optimizer!.step).toBe(1);
-    const b = await CausalLM.load(gpu, latest!);
+    const b = await CausalLM.load(env.gpu, latest!);
     const optB = await step(b, undefined, optimizer);
     expect(optB.stepCount).toBe(2);
     const resumed = await snapshot(b);
@@ -57,7 +54,7 @@ describe('checkpoints', () => {
 
   it('re-saving a saved step is a no-op; a changed re-save killed at any point leaves latest naming a complete checkpoint; orphans go', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-resave-'));
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const opt = await step(model);
     const complete = async () => {
       const where = (await latestCheckpoint(root))!;
@@ -87,7 +84,7 @@ describe('checkpoints', () => {
 
   it('an interrupted save (after writing, before the rename) leaves the previous checkpoint as latest and loadable', async () => {
     const root = mkdtempSync(join(tmpdir(), 'ig-ckpt-'));
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const opt = await step(model);
     await saveCheckpoint(root, model, opt, { step: 1 });
     const saved = await snapshot(model);
@@ -101,7 +98,7 @@ describe('checkpoints', () => {
     ).rejects.toThrow('killed');
     expect(await latestCheckpoint(root)).toBe(`${root}/step-000001`);
     expect(readdirSync(root).sort()).toEqual(['latest', 'step-000001']);
-    const back = await CausalLM.load(gpu, (await latestCheckpoint(root))!);
+    const back = await CausalLM.load(env.gpu, (await latestCheckpoint(root))!);
     const loaded = await snapshot(back);
     NAMES.forEach((name, i) => expect(maxDiff(loaded[i]!, saved[i]!), name).toBe(0));
     opt.free();
@@ -114,13 +111,13 @@ describe('checkpoints', () => {
     const run = async (model: CausalLM, lora: LoraAdapters, prior?: { opt?: AdamW; grads?: Gradients; state?: Awaited<ReturnType<typeof readCheckpointState>>['optimizer'] }) => {
       lora.zeroGrad();
       const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { lora });
-      const opt = prior?.opt ?? (await AdamW.create(gpu, grads.trainables, { lr: 1e-2 }));
+      const opt = prior?.opt ?? (await AdamW.create(env.gpu, grads.trainables, { lr: 1e-2 }));
       if (prior?.state) opt.importState(prior.state);
       await opt.step();
       grads.free();
       return opt;
     };
-    const a = await CausalLM.load(gpu, dir);
+    const a = await CausalLM.load(env.gpu, dir);
     a.lora = LoraAdapters.create(a, { rank: 2, alpha: 4, targets: ['q_proj', 'down_proj'], seed: 1 });
     const optA = await run(a, a.lora);
     await saveCheckpoint(root, a, optA, { step: 1 });
@@ -129,7 +126,7 @@ describe('checkpoints', () => {
 
     const latest = (await latestCheckpoint(root))!;
     expect(readdirSync(latest).sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors', 'optimizer.safetensors', 'trainer_state.json']);
-    const b = await CausalLM.load(gpu, dir);
+    const b = await CausalLM.load(env.gpu, dir);
     b.lora = await LoraAdapters.load(b, latest);
     const { optimizer } = await readCheckpointState(latest);
     await run(b, b.lora, { state: optimizer });

@@ -2,25 +2,19 @@ import { spawn } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { runCompare, type CompareEvent } from '../src/compare/compare.js';
 import { renderCompareReport } from '../src/compare/report.js';
-import { Gpu, loadWasmCore, type WasmCore } from '../src/entry/node.js';
+import { withGpu } from './helpers/gpu.js';
 
 const root = new URL('../', import.meta.url).pathname;
 const policy = `${root}assets/demo-policy`;
-let gpu: Gpu;
-let core: WasmCore;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-  core = await loadWasmCore();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu({ core: true });
 
 describe('runCompare pairs algorithms by seed', () => {
   it('IG-Search with λ = 0 is GRPO: paired runs train and answer identically, and the interval is exactly 0', async () => {
     const events: CompareEvent[] = [];
-    const result = await runCompare(gpu, core, { policy, algos: ['grpo', 'ig-search'], seeds: [1, 2], steps: 2, questionsPerStep: 1, groupSize: 2, maxTokens: 96, lambda: 0, evalQuestions: 12, onEvent: (e) => events.push(e) });
+    const result = await runCompare(env.gpu, env.core, { policy, algos: ['grpo', 'ig-search'], seeds: [1, 2], steps: 2, questionsPerStep: 1, groupSize: 2, maxTokens: 96, lambda: 0, evalQuestions: 12, onEvent: (e) => events.push(e) });
     expect(result.aborted).toBe(false);
     expect(result.runs.map((r) => `${r.algo}/${r.seed}`)).toEqual(['grpo/1', 'ig-search/1', 'grpo/2', 'ig-search/2']);
     expect(result.questions.length).toBe(12);
@@ -50,9 +44,9 @@ describe('runCompare pairs algorithms by seed', () => {
   });
 
   it('refuses unknown or repeated algorithms and bad seeds before loading anything', async () => {
-    await expect(runCompare(gpu, core, { policy: '/nowhere', algos: ['grpo', 'ppo' as 'grpo'] })).rejects.toThrow(/algos must list/);
-    await expect(runCompare(gpu, core, { policy: '/nowhere', algos: ['grpo', 'grpo'] })).rejects.toThrow(/listed twice/);
-    await expect(runCompare(gpu, core, { policy: '/nowhere', seeds: [-1] })).rejects.toThrow(/seeds/);
+    await expect(runCompare(env.gpu, env.core, { policy: '/nowhere', algos: ['grpo', 'ppo' as 'grpo'] })).rejects.toThrow(/algos must list/);
+    await expect(runCompare(env.gpu, env.core, { policy: '/nowhere', algos: ['grpo', 'grpo'] })).rejects.toThrow(/listed twice/);
+    await expect(runCompare(env.gpu, env.core, { policy: '/nowhere', seeds: [-1] })).rejects.toThrow(/seeds/);
   });
 });
 

@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { Gpu, IgSearchError } from '../src/entry/node.js';
 import { BufferUsage, ComputeKernel, defineKernel } from '../src/internals.js';
 import { bucketSize } from '../src/gpu/pool.js';
 import { setPlatform, currentPlatform, type Platform } from '../src/platform/platform.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const addOne = defineKernel({
   name: 'test_add_one',
@@ -53,7 +50,7 @@ describe('buffer pool', () => {
   });
 
   it('tracks live and peak bytes and reuses released buffers', () => {
-    const { pool } = gpu;
+    const { pool } = env.gpu;
     const base = pool.stats();
     pool.resetPeak();
     const usage = BufferUsage.STORAGE | BufferUsage.COPY_DST;
@@ -71,24 +68,24 @@ describe('buffer pool', () => {
   });
 
   it('refuses sizes over maxBufferSize with LIMIT_EXCEEDED', () => {
-    expect(() => gpu.pool.acquire(gpu.limits.maxBufferSize + 1, BufferUsage.STORAGE, 'huge')).toThrow(/maxBufferSize/);
+    expect(() => env.gpu.pool.acquire(env.gpu.limits.maxBufferSize + 1, BufferUsage.STORAGE, 'huge')).toThrow(/maxBufferSize/);
   });
 });
 
 describe('pipelines and dispatch', () => {
   it('compiles a kernel once and runs it on real data', async () => {
-    const first = await gpu.kernel(addOne);
-    const second = await gpu.kernel(addOne);
+    const first = await env.gpu.kernel(addOne);
+    const second = await env.gpu.kernel(addOne);
     expect(second).toBe(first);
     const data = Float32Array.from({ length: 100 }, (_, i) => i);
-    const buffer = gpu.upload(data);
-    const batch = gpu.batch();
+    const buffer = env.gpu.upload(data);
+    const batch = env.gpu.batch();
     batch.dispatch(first, [buffer, new Uint32Array([100, 0, 0, 0])], [2]);
     batch.dispatch(first, [buffer, new Uint32Array([50, 0, 0, 0])], [1]);
     batch.submit();
-    const out = new Float32Array(await gpu.read(buffer, 400));
+    const out = new Float32Array(await env.gpu.read(buffer, 400));
     for (let i = 0; i < 100; i++) expect(out[i]).toBe(i + (i < 50 ? 2 : 1));
-    gpu.pool.release(buffer);
+    env.gpu.pool.release(buffer);
   });
 
   it('a ComputeKernel binds buffers by name and packs u32, i32 and f32 parameters by field name', async () => {
@@ -103,16 +100,16 @@ describe('pipelines and dispatch', () => {
         @compute @workgroup_size(64)
         fn main(@builtin(global_invocation_id) g: vec3<u32>) { if (g.x < p.n) { dst[g.x] = src[g.x] * p.scale + f32(p.shift); } }`,
     });
-    const k = await ComputeKernel.compile(gpu, affine);
-    const src = gpu.upload(Float32Array.from({ length: 70 }, (_, i) => i));
-    const dst = gpu.upload(new Float32Array(70).fill(-1));
-    const batch = gpu.batch();
+    const k = await ComputeKernel.compile(env.gpu, affine);
+    const src = env.gpu.upload(Float32Array.from({ length: 70 }, (_, i) => i));
+    const dst = env.gpu.upload(new Float32Array(70).fill(-1));
+    const batch = env.gpu.batch();
     // Keys in any order: names, not positions, decide the binding.
     k.dispatch(batch, { dst, src }, { scale: 0.5, n: 65, shift: -3 }, [2]);
     batch.submit();
-    const out = new Float32Array(await gpu.read(dst, 70 * 4));
+    const out = new Float32Array(await env.gpu.read(dst, 70 * 4));
     for (let i = 0; i < 70; i++) expect(out[i]).toBe(i < 65 ? i * 0.5 - 3 : -1);
-    const bad = gpu.batch();
+    const bad = env.gpu.batch();
     expect(() => k.dispatch(bad, { src }, { n: 1, shift: 0, scale: 1 }, [1])).toThrow(/test_affine: no buffer for binding "dst"/);
     expect(() => k.dispatch(bad, { src, dst, extra: src }, { n: 1, shift: 0, scale: 1 }, [1])).toThrow(/test_affine has no binding "extra"/);
     expect(() => k.dispatch(bad, { src, dst }, { n: 1, scale: 1 }, [1])).toThrow(/parameter "shift" is missing/);
@@ -121,39 +118,39 @@ describe('pipelines and dispatch', () => {
     expect(() => k.dispatch(bad, { src, dst }, { n: 1, shift: 0, scale: NaN }, [1])).toThrow(/parameter "scale" must be a finite number/);
     expect(() => k.dispatch(bad, { src, dst }, { n: 1, shift: 0, scale: 1, sclae: 2 }, [1])).toThrow(/has no parameter "sclae" \(its fields: n, shift, scale, _pad\)/);
     bad.submit();
-    for (const b of [src, dst]) gpu.pool.release(b);
+    for (const b of [src, dst]) env.gpu.pool.release(b);
   });
 
   it('parameters go to per-batch slots: batches recorded side by side and submitted in either order each see their own; a repeated batch makes no new bind group', async () => {
-    const compiled = await gpu.kernel(addOne);
-    const [a, b] = [gpu.upload(new Float32Array(100)), gpu.upload(new Float32Array(100))];
-    const first = gpu.batch();
-    const second = gpu.batch();
+    const compiled = await env.gpu.kernel(addOne);
+    const [a, b] = [env.gpu.upload(new Float32Array(100)), env.gpu.upload(new Float32Array(100))];
+    const first = env.gpu.batch();
+    const second = env.gpu.batch();
     first.dispatch(compiled, [a, new Uint32Array([100, 0, 0, 0])], [2]); // slot 0 of the first batch: n = 100
     second.dispatch(compiled, [b, new Uint32Array([30, 0, 0, 0])], [2]); // slot 0 of the second: n = 30
     second.dispatch(compiled, [b, new Uint32Array([10, 0, 0, 0])], [2]);
     second.submit();
     first.submit();
-    const [outA, outB] = [new Float32Array(await gpu.read(a, 400)), new Float32Array(await gpu.read(b, 400))];
+    const [outA, outB] = [new Float32Array(await env.gpu.read(a, 400)), new Float32Array(await env.gpu.read(b, 400))];
     for (let i = 0; i < 100; i++) {
       expect(outA[i]).toBe(1);
       expect(outB[i]).toBe((i < 30 ? 1 : 0) + (i < 10 ? 1 : 0));
     }
     const made = compiled.bindGroups.size;
     for (const n of [7, 9]) {
-      const again = gpu.batch();
+      const again = env.gpu.batch();
       again.dispatch(compiled, [a, new Uint32Array([n, 0, 0, 0])], [2]);
       again.dispatch(compiled, [b, new Uint32Array([n, 0, 0, 0])], [2]);
       again.submit();
     }
     expect(compiled.bindGroups.size).toBe(made); // same buffers in the same slots: cached groups, new parameters
-    expect(Array.from(new Float32Array(await gpu.read(a, 40)))).toEqual(new Array(10).fill(0).map((_, i) => 1 + (i < 7 ? 1 : 0) + (i < 9 ? 1 : 0)));
-    for (const x of [a, b]) gpu.pool.release(x);
+    expect(Array.from(new Float32Array(await env.gpu.read(a, 40)))).toEqual(new Array(10).fill(0).map((_, i) => 1 + (i < 7 ? 1 : 0) + (i < 9 ? 1 : 0)));
+    for (const x of [a, b]) env.gpu.pool.release(x);
   });
 
   it('a WGSL error is a GPU_ERROR naming the kernel and line', async () => {
     const broken = defineKernel({ name: 'test_broken', code: '@compute @workgroup_size(1)\nfn main() { let x: f32 = undefined_thing; }', entryPoint: 'main', bindings: [] });
-    const err = await gpu.kernel(broken).catch((e) => e);
+    const err = await env.gpu.kernel(broken).catch((e) => e);
     expect(err).toBeInstanceOf(IgSearchError);
     expect(err.code).toBe('GPU_ERROR');
     expect(err.message).toMatch(/test_broken/);
@@ -161,12 +158,12 @@ describe('pipelines and dispatch', () => {
   });
 
   it('a workgroup grid over the device limit is refused before dispatch', async () => {
-    const compiled = await gpu.kernel(addOne);
-    const buffer = gpu.allocate(16);
-    const batch = gpu.batch();
-    expect(() => batch.dispatch(compiled, [buffer, new Uint32Array(4)], [gpu.limits.maxComputeWorkgroupsPerDimension + 1])).toThrow(/maxComputeWorkgroupsPerDimension/);
+    const compiled = await env.gpu.kernel(addOne);
+    const buffer = env.gpu.allocate(16);
+    const batch = env.gpu.batch();
+    expect(() => batch.dispatch(compiled, [buffer, new Uint32Array(4)], [env.gpu.limits.maxComputeWorkgroupsPerDimension + 1])).toThrow(/maxComputeWorkgroupsPerDimension/);
     batch.submit();
-    gpu.pool.release(buffer);
+    env.gpu.pool.release(buffer);
   });
 });
 

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError, policyLoss, CausalLM, modelGradients, readModelTensor } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { AdamW, IgSearchError, policyLoss, CausalLM, modelGradients, readModelTensor } from '../src/entry/node.js';
 import { readSafetensorsHeader, tensorToF32 } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 // torch autograd of L = Σ c_t · log p(x[t+1] | x[..t]) (scripts/fixtures.py → grads.safetensors).
 const dir = 'test/fixtures/qwen2/tiny-f32';
@@ -17,7 +14,7 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][]; loss: number };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
-    const model = await CausalLM.load(gpu, dir, { attentionVariant });
+    const model = await CausalLM.load(env.gpu, dir, { attentionVariant });
     const grads = await modelGradients(model, fixture.sequences, fixture.coefficients);
     const loss = grads.logprobs.reduce((s, lp, i) => s + lp.reduce((a, v, t) => a + v * fixture.coefficients[i]![t]!, 0), 0);
     expect(loss).toBeCloseTo(fixture.loss, 3);
@@ -45,7 +42,7 @@ describe('whole-model gradients vs PyTorch autograd', () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const first = await modelGradients(model, [fixture.sequences[0]!], [fixture.coefficients[0]!]);
     const both = await modelGradients(model, [fixture.sequences[1]!], [fixture.coefficients[1]!], { accumulate: first });
     first.free(); // a no-op now: the accumulated result owns the buffers
@@ -61,12 +58,12 @@ describe('whole-model gradients vs PyTorch autograd', () => {
 
   it('activation recomputation gives the same gradients with less memory', async () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const run = async (recompute: boolean) => {
-      const before = gpu.pool.stats().liveBytes;
-      gpu.pool.resetPeak();
+      const before = env.gpu.pool.stats().liveBytes;
+      env.gpu.pool.resetPeak();
       const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { recompute });
-      const peak = gpu.pool.stats().peakLiveBytes - before;
+      const peak = env.gpu.pool.stats().peakLiveBytes - before;
       const values = await Promise.all(['model.layers.0.self_attn.q_proj.weight', 'model.layers.1.mlp.up_proj.weight', 'model.embed_tokens.weight'].map((n) => grads.read(n)));
       grads.free();
       return { peak, values };
@@ -79,7 +76,7 @@ describe('whole-model gradients vs PyTorch autograd', () => {
   });
 
   it('bad batches are typed errors', async () => {
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     await expect(modelGradients(model, [], [])).rejects.toThrow(/batch is empty/);
     await expect(modelGradients(model, [[1, 2, 3]], [[0.5]])).rejects.toThrow(/upstream\[0\] has 1 entries for 2 predicted tokens/);
     await expect(modelGradients(model, [[1, 999]], [[1]])).rejects.toThrow(IgSearchError);
@@ -95,18 +92,18 @@ describe('one full training step vs PyTorch', () => {
     };
     const bytes = new Uint8Array(readFileSync(`${dir}/train_step.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'train_step.safetensors');
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const before = new Map<string, Float32Array>();
     for (const [name] of expected) before.set(name, await readModelTensor(model, name));
     const logp = await model.sequenceLogprobs(f.sequences);
     const offsets = [0];
     for (const lp of logp) offsets.push(offsets[offsets.length - 1]! + lp.length);
     const flat = (x: ArrayLike<number>[]) => Float32Array.from(x.flatMap((a) => Array.from(a)));
-    const { loss, grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(f.old), refLogp: flat(f.ref), advantages: flat(f.advantages), mask: flat(f.mask), sequenceOffsets: offsets });
+    const { loss, grad } = await policyLoss(env.gpu, { logp: flat(logp), oldLogp: flat(f.old), refLogp: flat(f.ref), advantages: flat(f.advantages), mask: flat(f.mask), sequenceOffsets: offsets });
     expect(loss).toBeCloseTo(f.loss, 4);
     const upstream = logp.map((_, s) => grad.subarray(offsets[s]!, offsets[s + 1]!));
     const grads = await modelGradients(model, f.sequences, upstream);
-    const optimizer = await AdamW.create(gpu, grads.trainables, f.optimizer);
+    const optimizer = await AdamW.create(env.gpu, grads.trainables, f.optimizer);
     const report = await optimizer.step();
     expect(Math.abs(report.gradNorm - f.gradNorm) / f.gradNorm).toBeLessThan(1e-5);
     // The clip factor itself (AdamW's first step is lr·sign(g) whatever the scale, so Δw alone cannot show it).

@@ -1,20 +1,15 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Retriever, formatInformation, Gpu, loadDemoPolicy, loadWasmCore, CausalLM, rolloutSearchAgentWithCache, scoreInformationGain, scoreInformationGainFromCache, searchR1Prompt, type CachedIgStep, type IgStep, type WasmCore } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { Bm25Retriever, formatInformation, loadDemoPolicy, CausalLM, rolloutSearchAgentWithCache, scoreInformationGain, scoreInformationGainFromCache, searchR1Prompt, type CachedIgStep, type IgStep } from '../src/entry/node.js';
 import { promptText } from '../src/rollout/template.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-let core: WasmCore;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-  core = await loadWasmCore();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu({ core: true });
 
 describe('IG scoring from the rollout’s KV cache', () => {
   it('equals the recomputing path to 1e-4 and forwards only the random documents and the answer probes', async () => {
     const POLICY = 'assets/demo-policy';
-    const policy = await loadDemoPolicy(core, POLICY);
-    const model = await CausalLM.load(gpu, POLICY);
+    const policy = await loadDemoPolicy(env.core, POLICY);
+    const model = await CausalLM.load(env.gpu, POLICY);
     const { tokenizer, world, index } = policy;
     const questions = world.questions.filter((q) => q.split === 'train').slice(0, 4);
     const prompts = questions.flatMap((q) => {

@@ -1,27 +1,24 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, LoraAdapters, CausalLM, modelGradients } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { LoraAdapters, CausalLM, modelGradients } from '../src/entry/node.js';
 import { openCheckpoint, readCheckpoint, type TensorSource } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
 const SHARDED = 'test/fixtures/qwen2/tiny-bf16';
 const IDS = [3, 17, 4, 99, 250, 8, 41];
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 describe('streaming a checkpoint to the GPU', () => {
   it('reads every value exactly once and gives the same model as loading host tensors', async () => {
     const checkpoint = await openCheckpoint(SHARDED);
     const reads: [string, number, number][] = [];
     const spy: TensorSource = { read: (name, start, end) => (reads.push([name, start, end]), checkpoint.source.read(name, start, end)) };
-    const streamed = await CausalLM.create(gpu, checkpoint.config, spy);
+    const streamed = await CausalLM.create(env.gpu, checkpoint.config, spy);
     await checkpoint.close();
     const { config, tensors } = await readCheckpoint(SHARDED);
-    const hosted = await CausalLM.create(gpu, config, tensors);
+    const hosted = await CausalLM.create(env.gpu, config, tensors);
     expect(await streamed.sequenceLogprobs([IDS])).toEqual(await hosted.sequenceLogprobs([IDS]));
-    expect(await CausalLM.load(gpu, SHARDED).then(async (m) => [await m.sequenceLogprobs([IDS]), m.free()][0])).toEqual(await hosted.sequenceLogprobs([IDS]));
+    expect(await CausalLM.load(env.gpu, SHARDED).then(async (m) => [await m.sequenceLogprobs([IDS]), m.free()][0])).toEqual(await hosted.sequenceLogprobs([IDS]));
     // Each tensor's values read exactly once (tied embeddings: the table once), nothing re-read.
     const read = new Map<string, number>();
     for (const [name, s, e] of reads) read.set(name, (read.get(name) ?? 0) + e - s);
@@ -39,26 +36,26 @@ describe('streaming a checkpoint to the GPU', () => {
         return values;
       },
     };
-    const before = gpu.pool.stats().liveBytes;
-    await expect(CausalLM.create(gpu, checkpoint.config, poisoned)).rejects.toMatchObject({ code: 'NON_FINITE', message: expect.stringMatching(/tensor "model.norm.weight" holds NaN at index 5/) });
-    expect(gpu.pool.stats().liveBytes).toBe(before);
+    const before = env.gpu.pool.stats().liveBytes;
+    await expect(CausalLM.create(env.gpu, checkpoint.config, poisoned)).rejects.toMatchObject({ code: 'NON_FINITE', message: expect.stringMatching(/tensor "model.norm.weight" holds NaN at index 5/) });
+    expect(env.gpu.pool.stats().liveBytes).toBe(before);
     await checkpoint.close();
   });
 });
 
 describe('exact bf16 weights', () => {
   it('a BF16 checkpoint stored as bf16: about half the weight bytes, every log-prob and LoRA gradient equal to the f32 model', async () => {
-    const before = gpu.pool.stats().liveBytes;
-    const wide = await CausalLM.load(gpu, SHARDED, { weights: 'f32' });
-    const wideBytes = gpu.pool.stats().liveBytes - before;
-    const packed = await CausalLM.load(gpu, SHARDED, { weights: 'bf16' });
-    const packedBytes = gpu.pool.stats().liveBytes - before - wideBytes;
+    const before = env.gpu.pool.stats().liveBytes;
+    const wide = await CausalLM.load(env.gpu, SHARDED, { weights: 'f32' });
+    const wideBytes = env.gpu.pool.stats().liveBytes - before;
+    const packed = await CausalLM.load(env.gpu, SHARDED, { weights: 'bf16' });
+    const packedBytes = env.gpu.pool.stats().liveBytes - before - wideBytes;
     expect(packed.weightDtype).toBe('bf16');
     // Without an option, a checkpoint whose matrices are all BF16 is stored as bf16 (the f32 fixture as f32).
-    const auto = await CausalLM.load(gpu, SHARDED);
+    const auto = await CausalLM.load(env.gpu, SHARDED);
     expect(auto.weightDtype).toBe('bf16');
     auto.free();
-    const f32 = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+    const f32 = await CausalLM.load(env.gpu, 'test/fixtures/qwen2/tiny-f32');
     expect(f32.weightDtype).toBe('f32');
     f32.free();
     const seqs = [IDS, [5, 6, 7, 8, 9, 10, 11, 12, 13]];
@@ -73,9 +70,9 @@ describe('exact bf16 weights', () => {
     const lora = async (model: CausalLM) => {
       const adapters = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj', 'o_proj', 'gate_proj', 'down_proj'], seed: 5 });
       // B = 0 at creation: give it values so every adapter gradient is non-trivial.
-      for (const t of adapters.trainables()) gpu.device.queue.writeBuffer(t.param, 0, Float32Array.from({ length: t.size }, (_, i) => Math.sin(i + t.size) * 0.05));
+      for (const t of adapters.trainables()) env.gpu.device.queue.writeBuffer(t.param, 0, Float32Array.from({ length: t.size }, (_, i) => Math.sin(i + t.size) * 0.05));
       const g = await modelGradients(model, seqs, coefficients, { lora: adapters });
-      const out = await Promise.all(g.trainables.map(async (t) => Array.from(new Float32Array(await gpu.read(t.grad, t.size * 4)))));
+      const out = await Promise.all(g.trainables.map(async (t) => Array.from(new Float32Array(await env.gpu.read(t.grad, t.size * 4)))));
       g.free();
       adapters.free();
       return out;

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError, LoraAdapters, CausalLM, modelGradients } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { AdamW, IgSearchError, LoraAdapters, CausalLM, modelGradients } from '../src/entry/node.js';
 import { readSafetensorsHeader, tensorToF32 } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const dir = 'test/fixtures/qwen2/tiny-f32';
 // PyTorch: LoRA r 4, alpha 8 on q/v/o/gate/down (PEFT files in tiny-f32-lora/), log-probs with it,
@@ -16,7 +13,7 @@ describe('LoRA vs PyTorch', () => {
   it('forward with adapters, and one LoRA training step (frozen base) match torch', async () => {
     const g = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
     const step = JSON.parse(readFileSync(`${dir}/lora_step.json`, 'utf8')) as { logprobs: number[][] };
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const base = await model.sequenceLogprobs(g.sequences);
     const lora = await LoraAdapters.load(model, 'test/fixtures/qwen2/tiny-f32-lora');
     model.lora = lora;
@@ -29,7 +26,7 @@ describe('LoRA vs PyTorch', () => {
 
     const grads = await modelGradients(model, g.sequences, g.coefficients, { lora });
     expect(grads.trainables.length).toBe(20);
-    const optimizer = await AdamW.create(gpu, grads.trainables, { lr: 1e-2, weightDecay: 0 });
+    const optimizer = await AdamW.create(env.gpu, grads.trainables, { lr: 1e-2, weightDecay: 0 });
     await optimizer.step();
     const bytes = new Uint8Array(readFileSync(`${dir}/lora_step.safetensors`));
     const after = await lora.tensors();
@@ -49,7 +46,7 @@ describe('LoRA vs PyTorch', () => {
   });
 
   it('fresh adapters start as the base model (B = 0); PEFT files round-trip; bad targets are typed errors', async () => {
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const base = await model.sequenceLogprobs([[1, 2, 3, 4, 5]]);
     const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['k_proj', 'up_proj'], seed: 3 });
     model.lora = lora;

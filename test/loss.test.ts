@@ -1,13 +1,10 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, policyLoss } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { IgSearchError, policyLoss } from '../src/entry/node.js';
 import { aggregationWeights, policyLossRef } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 import { mulberry32 } from './helpers/random.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const P = { clipLow: 0.2, clipHigh: 0.28, dualClip: 3, beta: 0.001 };
 
@@ -27,7 +24,7 @@ describe('policy loss (PPO-clip + dual clip + k3 KL) on the GPU', () => {
   for (const aggregation of ['token-mean', 'seq-mean-token-mean'] as const) {
     it(`${aggregation}: loss and d(loss)/d logp match the f64 reference`, async () => {
       const input = batch(aggregation.length);
-      const got = await policyLoss(gpu, input, { clipLow: P.clipLow, clipHigh: P.clipHigh, dualClip: P.dualClip, klBeta: P.beta, aggregation });
+      const got = await policyLoss(env.gpu, input, { clipLow: P.clipLow, clipHigh: P.clipHigh, dualClip: P.dualClip, klBeta: P.beta, aggregation });
       const w = aggregationWeights(input.mask, input.sequenceOffsets, aggregation);
       const ref = policyLossRef(input.logp, input.oldLogp, input.refLogp, input.advantages, w, P);
       const total = ref.loss.reduce((a, b) => a + b, 0);
@@ -70,22 +67,22 @@ describe('policy loss (PPO-clip + dual clip + k3 KL) on the GPU', () => {
     const base = { logp, oldLogp: logp, refLogp: logp, mask: new Uint8Array(n).fill(1), sequenceOffsets: [0, 10, 20] };
     const advantages = new Float32Array(n);
     advantages.set([0.7, 0.7, 0.7], 3); // a query span
-    const withIg = await policyLoss(gpu, { ...base, advantages });
+    const withIg = await policyLoss(env.gpu, { ...base, advantages });
     expect(Array.from(withIg.grad.subarray(3, 6)).every((g) => g < 0)).toBe(true); // descent raises their log-prob
     expect(Array.from(withIg.grad.subarray(6)).every((g) => g === 0)).toBe(true);
-    const grpo = await policyLoss(gpu, { ...base, advantages: new Float32Array(n) });
+    const grpo = await policyLoss(env.gpu, { ...base, advantages: new Float32Array(n) });
     expect(grpo.grad.every((g) => g === 0)).toBe(true);
   });
 
   it('mismatched lengths, an empty batch, bad offsets and non-finite advantages are typed errors', async () => {
     const input = batch(9, 10);
     input.sequenceOffsets = [0, 10];
-    await expect(policyLoss(gpu, { ...input, advantages: new Float32Array(9) })).rejects.toThrow(/advantages has 9 entries for 10 tokens/);
-    await expect(policyLoss(gpu, { ...input, logp: new Float32Array(0), oldLogp: new Float32Array(0), refLogp: new Float32Array(0), advantages: new Float32Array(0), mask: [] , sequenceOffsets: [0] })).rejects.toThrow(/no tokens/);
-    await expect(policyLoss(gpu, { ...input, sequenceOffsets: [0, 4] })).rejects.toThrow(/sequenceOffsets must run from 0 to 10/);
+    await expect(policyLoss(env.gpu, { ...input, advantages: new Float32Array(9) })).rejects.toThrow(/advantages has 9 entries for 10 tokens/);
+    await expect(policyLoss(env.gpu, { ...input, logp: new Float32Array(0), oldLogp: new Float32Array(0), refLogp: new Float32Array(0), advantages: new Float32Array(0), mask: [] , sequenceOffsets: [0] })).rejects.toThrow(/no tokens/);
+    await expect(policyLoss(env.gpu, { ...input, sequenceOffsets: [0, 4] })).rejects.toThrow(/sequenceOffsets must run from 0 to 10/);
     const nan = Float32Array.from(input.advantages);
     nan[2] = NaN;
-    const e = await policyLoss(gpu, { ...input, advantages: nan }).catch((x) => x);
+    const e = await policyLoss(env.gpu, { ...input, advantages: nan }).catch((x) => x);
     expect(e).toBeInstanceOf(IgSearchError);
     expect(e.code).toBe('NON_FINITE');
   });

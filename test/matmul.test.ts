@@ -1,14 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requireF16 } from './helpers/f16.js';
 import { Gpu, IgSearchError } from '../src/entry/node.js';
 import { f32ToBf16, f32ToF16, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 // Shapes chosen to hit every edge: below one tile, not a multiple of any tile (16, 64, 8 lanes),
 // exactly one tile, K = 1, long K, batches with and without a shared (broadcast) B.
@@ -28,7 +25,7 @@ const SHAPES: MatmulShape[] = [
 
 function variants(): MatmulVariant[] {
   // The GPU variants (tiled, wide, gemv) run here too: CI covers code that only a GPU would pick.
-  return gpu.features.has('subgroups') ? ['tiled', 'wide', 'gemv', 'subgroup8', 'blocked', 'naive'] : ['tiled', 'wide', 'gemv', 'blocked', 'naive'];
+  return env.gpu.features.has('subgroups') ? ['tiled', 'wide', 'gemv', 'subgroup8', 'blocked', 'naive'] : ['tiled', 'wide', 'gemv', 'blocked', 'naive'];
 }
 
 describe('matmul matches the f64 reference', () => {
@@ -43,7 +40,7 @@ describe('matmul matches the f64 reference', () => {
         const b = randomFloats((shape.broadcastB ? 1 : batch) * shape.K * shape.N, rng);
         const expected = matmulRef(a, b, shape);
         for (const variant of variants()) {
-          const c = await matmul(gpu, a, b, shape, { variant });
+          const c = await matmul(env.gpu, a, b, shape, { variant });
           // fp32 accumulation over K terms of size ≤ 1: error grows like sqrt(K)·2^-24.
           expect(maxScaledError(c, expected), variant).toBeLessThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
         }
@@ -52,7 +49,7 @@ describe('matmul matches the f64 reference', () => {
   }
 
   it('f16 B (weights) and C += A·B, every variant', async (ctx) => {
-    requireF16(gpu.hasF16, () => ctx.skip());
+    requireF16(env.gpu.hasF16, () => ctx.skip());
     for (const shape of [{ M: 17, N: 65, K: 33, transposeB: true }, { M: 9, N: 31, K: 20, batch: 3 }] as MatmulShape[]) {
       const rng = mulberry32(shape.M + shape.N);
       const batch = shape.batch ?? 1;
@@ -63,20 +60,20 @@ describe('matmul matches the f64 reference', () => {
       const product = matmulRef(a, b, shape);
       const expected = product.map((v, i) => v + c0[i]!);
       for (const variant of variants()) {
-        const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false, accumulate: true, dtypeB: 'f16' });
-        const [ba, bb, bc] = [gpu.upload(a), gpu.upload(b16), gpu.upload(c0)];
-        const run = gpu.batch('test');
+        const mm = await Matmul.create(env.gpu, { variant, transposeB: shape.transposeB ?? false, accumulate: true, dtypeB: 'f16' });
+        const [ba, bb, bc] = [env.gpu.upload(a), env.gpu.upload(b16), env.gpu.upload(c0)];
+        const run = env.gpu.batch('test');
         mm.encode(run, ba, bb, bc, shape);
         run.submit();
-        const c = new Float32Array(await gpu.read(bc, c0.length * 4));
+        const c = new Float32Array(await env.gpu.read(bc, c0.length * 4));
         expect(maxScaledError(c, expected), variant).toBeLessThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
-        for (const x of [ba, bb, bc]) gpu.pool.release(x);
+        for (const x of [ba, bb, bc]) env.gpu.pool.release(x);
       }
     }
   });
 
   it('f16 compute (wide): within f16 summation error of the f64 product of the f16-rounded operands; refused where it cannot run', async (ctx) => {
-    requireF16(gpu.hasF16, () => ctx.skip());
+    requireF16(env.gpu.hasF16, () => ctx.skip());
     const half = (x: Float32Array) => {
       const h = f32ToF16(x);
       return tensorToF32(new Uint8Array(h.buffer), { name: 'x', dtype: 'F16', shape: [h.length], begin: 0, end: 2 * h.length });
@@ -92,14 +89,14 @@ describe('matmul matches the f64 reference', () => {
       // far more than an f32 kernel's error (the bound of the f32 tests), which shows f16 arithmetic ran.
       const bound = 2 ** -11 * Math.sqrt(8 * shape.K);
       const [ha, hb] = [half(a), half(b)];
-      const onHalves = maxScaledError(await matmul(gpu, ha, hb, shape, { variant: 'wide', compute: 'f16' }), matmulRef(ha, hb, shape));
+      const onHalves = maxScaledError(await matmul(env.gpu, ha, hb, shape, { variant: 'wide', compute: 'f16' }), matmulRef(ha, hb, shape));
       expect(onHalves, JSON.stringify(shape)).toBeLessThan(bound);
       expect(onHalves, JSON.stringify(shape)).toBeGreaterThan(1e-5 * Math.sqrt(shape.K) + 1e-6);
       // On f32 operands the staging rounds each operand too (measured 2.2e-3 to 7.7e-3).
-      expect(maxScaledError(await matmul(gpu, a, b, shape, { variant: 'wide', compute: 'f16' }), matmulRef(a, b, shape)), JSON.stringify(shape)).toBeLessThan(1.5 * bound);
+      expect(maxScaledError(await matmul(env.gpu, a, b, shape, { variant: 'wide', compute: 'f16' }), matmulRef(a, b, shape)), JSON.stringify(shape)).toBeLessThan(1.5 * bound);
     }
-    await expect(Matmul.create(gpu, { variant: 'tiled', compute: 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
-    await expect(Matmul.create(gpu, { compute: 'f64' as 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Matmul.create(env.gpu, { variant: 'tiled', compute: 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(Matmul.create(env.gpu, { compute: 'f64' as 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 
   it('bf16 B (packed two per word) equals the f32 kernel on the same values exactly, every variant, odd sizes', async () => {
@@ -113,13 +110,13 @@ describe('matmul matches the f64 reference', () => {
       packed.set(bf);
       for (const variant of variants()) {
         const run = async (dtypeB: 'f32' | 'bf16', data: ArrayBufferView) => {
-          const mm = await Matmul.create(gpu, { variant, transposeB: shape.transposeB ?? false, dtypeB });
-          const [ba, bb, bc] = [gpu.upload(a), gpu.upload(data), gpu.allocate(batch * shape.M * shape.N * 4)];
-          const pass = gpu.batch('test');
+          const mm = await Matmul.create(env.gpu, { variant, transposeB: shape.transposeB ?? false, dtypeB });
+          const [ba, bb, bc] = [env.gpu.upload(a), env.gpu.upload(data), env.gpu.allocate(batch * shape.M * shape.N * 4)];
+          const pass = env.gpu.batch('test');
           mm.encode(pass, ba, bb, bc, shape);
           pass.submit();
-          const c = new Float32Array(await gpu.read(bc, batch * shape.M * shape.N * 4));
-          for (const x of [ba, bb, bc]) gpu.pool.release(x);
+          const c = new Float32Array(await env.gpu.read(bc, batch * shape.M * shape.N * 4));
+          for (const x of [ba, bb, bc]) env.gpu.pool.release(x);
           return c;
         };
         const wide = await run('f32', b);
@@ -150,38 +147,38 @@ describe('matmul matches the f64 reference', () => {
       for (const [prologue, a] of Object.entries(inputs) as [keyof typeof inputs, number[]][]) {
         const expected = matmulRef(a, b, { ...shape, transposeB: true }).map((v, i) => v + c0[i]!);
         for (const variant of variants()) {
-          const mm = await Matmul.create(gpu, { variant, transposeB: true, accumulate: true, prologue, normEps: eps });
-          const [bx, bg, bb, bc, bi] = [gpu.upload(x), gpu.upload(g), gpu.upload(b), gpu.upload(c0), gpu.upload(index)];
-          const run = gpu.batch('test');
+          const mm = await Matmul.create(env.gpu, { variant, transposeB: true, accumulate: true, prologue, normEps: eps });
+          const [bx, bg, bb, bc, bi] = [env.gpu.upload(x), env.gpu.upload(g), env.gpu.upload(b), env.gpu.upload(c0), env.gpu.upload(index)];
+          const run = env.gpu.batch('test');
           mm.encode(run, bx, bb, bc, { ...shape, transposeB: true }, { normWeight: bg, rowIndex: bi });
           run.submit();
-          const c = new Float32Array(await gpu.read(bc, M * N * 4));
+          const c = new Float32Array(await env.gpu.read(bc, M * N * 4));
           expect(maxScaledError(c, expected), `${prologue} ${variant} ${M}×${N}×${K}`).toBeLessThan(1e-5 * Math.sqrt(K) + 1e-6);
-          for (const buf of [bx, bg, bb, bc, bi]) gpu.pool.release(buf);
+          for (const buf of [bx, bg, bb, bc, bi]) env.gpu.pool.release(buf);
         }
       }
     }
-    const mm = await Matmul.create(gpu, { transposeB: true, prologue: 'norm' });
-    const a = gpu.upload(new Float32Array(6));
-    expect(() => mm.encode(gpu.batch('test'), a, a, a, { M: 1, N: 1, K: 6, transposeB: true })).toThrow(/needs operands.normWeight/);
-    gpu.pool.release(a);
+    const mm = await Matmul.create(env.gpu, { transposeB: true, prologue: 'norm' });
+    const a = env.gpu.upload(new Float32Array(6));
+    expect(() => mm.encode(env.gpu.batch('test'), a, a, a, { M: 1, N: 1, K: 6, transposeB: true })).toThrow(/needs operands.normWeight/);
+    env.gpu.pool.release(a);
   });
 
   it('K = 0 gives zeros and M = 0 or N = 0 gives an empty result', async () => {
     for (const variant of variants()) {
-      const zeros = await matmul(gpu, new Float32Array(0), new Float32Array(0), { M: 3, N: 4, K: 0 }, { variant });
+      const zeros = await matmul(env.gpu, new Float32Array(0), new Float32Array(0), { M: 3, N: 4, K: 0 }, { variant });
       expect(Array.from(zeros)).toEqual(new Array(12).fill(0));
-      const empty = await matmul(gpu, new Float32Array(0), new Float32Array(8), { M: 0, N: 4, K: 2 }, { variant });
+      const empty = await matmul(env.gpu, new Float32Array(0), new Float32Array(8), { M: 0, N: 4, K: 2 }, { variant });
       expect(empty.length).toBe(0);
     }
   });
 
   it('picks subgroup8 on an 8-lane CPU adapter, blocked on other CPU adapters; on GPUs gemv for few rows of N×K weights, wide for many, tiled between', () => {
-    const { isSoftware, subgroupMinSize, subgroupMaxSize } = gpu.adapter;
-    const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8 && gpu.features.has('subgroups');
-    expect(pickMatmulVariant(gpu)).toBe(!isSoftware ? 'tiled' : eightLanes ? 'subgroup8' : 'blocked');
+    const { isSoftware, subgroupMinSize, subgroupMaxSize } = env.gpu.adapter;
+    const eightLanes = subgroupMinSize === 8 && subgroupMaxSize === 8 && env.gpu.features.has('subgroups');
+    expect(pickMatmulVariant(env.gpu)).toBe(!isSoftware ? 'tiled' : eightLanes ? 'subgroup8' : 'blocked');
     // The GPU rule, on an adapter described as a discrete GPU (the choice reads only adapter info and limits).
-    const discrete = { adapter: { ...gpu.adapter, isSoftware: false }, features: new Set<string>(), limits: { maxComputeWorkgroupsPerDimension: 65535 } } as unknown as Gpu;
+    const discrete = { adapter: { ...env.gpu.adapter, isSoftware: false }, features: new Set<string>(), limits: { maxComputeWorkgroupsPerDimension: 65535 } } as unknown as Gpu;
     const pick = (M: number, N: number, transposeB: boolean) => pickMatmulVariant(discrete, { M, N, transposeB });
     expect([pick(1, 896, true), pick(16, 151936, true), pick(17, 896, true), pick(16, 896, false)]).toEqual(['gemv', 'gemv', 'tiled', 'tiled']);
     expect([pick(128, 128, true), pick(4096, 896, false), pick(4096, 64, true), pick(127, 4096, true)]).toEqual(['wide', 'wide', 'tiled', 'tiled']);
@@ -192,7 +189,7 @@ describe('matmul matches the f64 reference', () => {
 
 describe('matmul rejects bad shapes with typed errors', () => {
   it('operand length not matching the shape names the operand', async () => {
-    const err = await matmul(gpu, new Float32Array(5), new Float32Array(6), { M: 2, N: 3, K: 2 }).catch((e) => e);
+    const err = await matmul(env.gpu, new Float32Array(5), new Float32Array(6), { M: 2, N: 3, K: 2 }).catch((e) => e);
     expect(err).toBeInstanceOf(IgSearchError);
     expect(err.code).toBe('SHAPE_MISMATCH');
     expect(err.message).toMatch(/A has 5 elements.*needs 4/);
@@ -200,20 +197,20 @@ describe('matmul rejects bad shapes with typed errors', () => {
 
   it('negative or fractional dimensions are refused', async () => {
     for (const shape of [{ M: -1, N: 2, K: 2 }, { M: 1.5, N: 2, K: 2 }]) {
-      const err = await matmul(gpu, new Float32Array(4), new Float32Array(4), shape).catch((e) => e);
+      const err = await matmul(env.gpu, new Float32Array(4), new Float32Array(4), shape).catch((e) => e);
       expect(err.code).toBe('SHAPE_MISMATCH');
       expect(err.message).toMatch(/M must be a non-negative integer/);
     }
   });
 
   it('a GPU buffer too small for the shape is refused before dispatch', async () => {
-    const mm = await Matmul.create(gpu);
-    const small = gpu.allocate(16, 'small');
-    const big = gpu.allocate(4096, 'big');
-    const batch = gpu.batch();
+    const mm = await Matmul.create(env.gpu);
+    const small = env.gpu.allocate(16, 'small');
+    const big = env.gpu.allocate(4096, 'big');
+    const batch = env.gpu.batch();
     expect(() => mm.encode(batch, small, big, big, { M: 16, N: 16, K: 16 })).toThrow(/buffer A \("small"\) holds 256 bytes/);
     batch.submit();
-    gpu.pool.release(small);
-    gpu.pool.release(big);
+    env.gpu.pool.release(small);
+    env.gpu.pool.release(big);
   });
 });

@@ -1,10 +1,11 @@
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { requireF16 } from './helpers/f16.js';
-import { Gpu, IgSearchError, CausalLM, modelGradients, readModelConfig, scoreInformationGain } from '../src/entry/node.js';
+import { IgSearchError, CausalLM, modelGradients, readModelConfig, scoreInformationGain } from '../src/entry/node.js';
 import { f32ToF16, logprobsRef, randomModelTensors, readCheckpoint, tensorToF32 } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 import { mulberry32 } from './helpers/random.js';
 
 // PyTorch fp32 oracles written by scripts/fixtures.py (committed): F32 single file, untied head;
@@ -12,18 +13,14 @@ import { mulberry32 } from './helpers/random.js';
 // (per-head q/k norms, head_dim 32 ≠ hidden / heads).
 const FIXTURES = ['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'] as const;
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 describe.each(FIXTURES)('Qwen2 %s vs PyTorch', (name) => {
   const dir = `test/fixtures/qwen2/${name}`;
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
 
   it.each(['rows', 'flash'] as const)('per-token log-probs match to 2e-5 (measured worst 1.05e-5, bf16 fixture): %s attention', async (attentionVariant) => {
-    const model = await CausalLM.load(gpu, dir, { attentionVariant });
+    const model = await CausalLM.load(env.gpu, dir, { attentionVariant });
     const got = await model.sequenceLogprobs(expected.sequences);
     let worst = 0;
     got.forEach((lp, s) => {
@@ -41,8 +38,8 @@ describe('scoring', () => {
   const tokens = (n: number) => Array.from({ length: n }, () => Math.floor(rng() * 512));
 
   it('prefix-cached scoring == uncached == whole-sequence log-probs; batched == one by one; chunked == unchunked', async () => {
-    const model = await CausalLM.load(gpu, dir);
-    const chunked = await CausalLM.load(gpu, dir, { maxChunkRows: 5, maxVocabChunk: 64 });
+    const model = await CausalLM.load(env.gpu, dir);
+    const chunked = await CausalLM.load(env.gpu, dir, { maxChunkRows: 5, maxVocabChunk: 64 });
     const items = [
       { prefix: tokens(23), continuations: [tokens(6), tokens(1), tokens(11), []] },
       { prefix: tokens(1), continuations: [tokens(4), tokens(9)] },
@@ -68,7 +65,7 @@ describe('scoring', () => {
   });
 
   it.each(['rows', 'flash'] as const)('three-level paths (trajectory → documents → answer) and IG scores match whole-sequence scoring: %s attention', async (attentionVariant) => {
-    const model = await CausalLM.load(gpu, dir, { maxChunkRows: 16, attentionVariant });
+    const model = await CausalLM.load(env.gpu, dir, { maxChunkRows: 16, attentionVariant });
     const steps = [0, 1, 2].map(() => ({ prefix: tokens(30), real: tokens(12), random: tokens(9), answers: [tokens(3), tokens(1), tokens(5)] }));
     steps[1]!.random = steps[1]!.real; // equal documents: IG must be exactly 0
     const shared = await scoreInformationGain(model, steps);
@@ -97,12 +94,12 @@ describe('scoring', () => {
   it('a 32k vocabulary matches the f64 reference and never allocates a rows × vocabulary buffer', async () => {
     const config = readModelConfig({ model_type: 'qwen2', hidden_size: 64, intermediate_size: 96, num_hidden_layers: 1, num_attention_heads: 4, num_key_value_heads: 1, vocab_size: 32768, tie_word_embeddings: true, max_position_embeddings: 256, rope_theta: 10000 });
     const weights = randomModelTensors(config, 5);
-    const model = await CausalLM.create(gpu, config, weights);
+    const model = await CausalLM.create(env.gpu, config, weights);
     const sequences = [0, 1, 2].map(() => Array.from({ length: 24 }, () => Math.floor(rng() * 32768)));
-    const before = gpu.pool.stats().liveBytes;
-    gpu.pool.resetPeak();
+    const before = env.gpu.pool.stats().liveBytes;
+    env.gpu.pool.resetPeak();
     const got = await model.sequenceLogprobs(sequences);
-    const peak = gpu.pool.stats().peakLiveBytes - before;
+    const peak = env.gpu.pool.stats().peakLiveBytes - before;
     const rows = sequences.reduce((n, s) => n + s.length - 1, 0);
     expect(peak).toBeLessThan(rows * 32768 * 4);
     sequences.forEach((s, i) => expectClose(got[i]!, logprobsRef(config, weights, s), 1e-4));
@@ -129,7 +126,7 @@ describe('bad checkpoints and inputs are typed errors, found before any GPU work
   };
   const failure = async (dir: string) => {
     try {
-      await CausalLM.load(gpu, dir);
+      await CausalLM.load(env.gpu, dir);
     } catch (e) {
       expect(e).toBeInstanceOf(IgSearchError);
       return (e as IgSearchError).message;
@@ -163,7 +160,7 @@ describe('bad checkpoints and inputs are typed errors, found before any GPU work
   });
 
   it('token ids outside the vocabulary, too many positions, an empty prefix', async () => {
-    const model = await CausalLM.load(gpu, source);
+    const model = await CausalLM.load(env.gpu, source);
     await expect(model.sequenceLogprobs([[1, 2, 512]])).rejects.toThrow(/sequences\[0\]\[2\] = 512 is not a token id \(vocab_size 512\)/);
     await expect(model.scoreContinuations([1], [[3, -1]])).rejects.toThrow(/continuations\[0\]\[1\] = -1/);
     await expect(model.sequenceLogprobs([new Array(129).fill(1)])).rejects.toThrow(/129 positions exceed max_position_embeddings 128/);
@@ -202,7 +199,7 @@ describe('f16 weights (shader-f16)', () => {
   });
 
   it('an f16-weight model equals the f32 model on the same rounded weights, and stays near PyTorch', async (ctx) => {
-    requireF16(gpu.hasF16, () => ctx.skip()); // a device without shader-f16 gets the typed error (tested elsewhere)
+    requireF16(env.gpu.hasF16, () => ctx.skip()); // a device without shader-f16 gets the typed error (tested elsewhere)
     const dir = 'test/fixtures/qwen2/tiny-f32';
     const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
     const { config, tensors } = await readCheckpoint(dir);
@@ -210,8 +207,8 @@ describe('f16 weights (shader-f16)', () => {
       const matrix = /(proj|embed_tokens|lm_head)\.weight$/.test(name);
       return [name, matrix ? tensorToF32(new Uint8Array(f32ToF16(t).buffer), { name, dtype: 'F16', shape: [t.length], begin: 0, end: 2 * t.length }) : t];
     }));
-    const half = await CausalLM.create(gpu, config, tensors, { weights: 'f16' });
-    const full = await CausalLM.create(gpu, config, rounded);
+    const half = await CausalLM.create(env.gpu, config, tensors, { weights: 'f16' });
+    const full = await CausalLM.create(env.gpu, config, rounded);
     const [a, b] = [await half.sequenceLogprobs(expected.sequences), await full.sequenceLogprobs(expected.sequences)];
     a.forEach((lp, i) => {
       expectClose(lp, b[i]!, 1e-4);
@@ -223,11 +220,11 @@ describe('f16 weights (shader-f16)', () => {
   });
 
   it('f16 compute (wide matmuls) stays within f16 summation error of the f32 model, and the training forward runs with it', async (ctx) => {
-    requireF16(gpu.hasF16, () => ctx.skip());
+    requireF16(env.gpu.hasF16, () => ctx.skip());
     const dir = 'test/fixtures/qwen2/tiny-f32';
     const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { sequences: number[][]; logprobs: number[][] };
-    const half = await CausalLM.load(gpu, dir, { matmulVariant: 'wide', compute: 'f16' });
-    const full = await CausalLM.load(gpu, dir, { matmulVariant: 'wide' });
+    const half = await CausalLM.load(env.gpu, dir, { matmulVariant: 'wide', compute: 'f16' });
+    const full = await CausalLM.load(env.gpu, dir, { matmulVariant: 'wide' });
     const [a, b] = [await half.sequenceLogprobs(expected.sequences), await full.sequenceLogprobs(expected.sequences)];
     let worst = 0;
     a.forEach((lp, i) => lp.forEach((v, t) => (worst = Math.max(worst, Math.abs(v - b[i]![t]!)))));
@@ -243,6 +240,6 @@ describe('f16 weights (shader-f16)', () => {
     grads.free();
     half.free();
     full.free();
-    await expect(CausalLM.load(gpu, dir, { matmulVariant: 'subgroup8', compute: 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
+    await expect(CausalLM.load(env.gpu, dir, { matmulVariant: 'subgroup8', compute: 'f16' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' });
   });
 });

@@ -1,12 +1,9 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, IgSearchError } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { AdamW, IgSearchError } from '../src/entry/node.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 // torch.optim.AdamW + clip_grad_norm_, three steps (scripts/fixtures.py → test/fixtures/adamw.json).
 const fixture = JSON.parse(readFileSync('test/fixtures/adamw.json', 'utf8')) as {
@@ -18,13 +15,13 @@ const fixture = JSON.parse(readFileSync('test/fixtures/adamw.json', 'utf8')) as 
 async function setup() {
   const tensors = fixture.initial.map((values, i) => ({
     name: `w${i}`,
-    param: gpu.upload(Float32Array.from(values)),
-    grad: gpu.allocate(values.length * 4),
+    param: env.gpu.upload(Float32Array.from(values)),
+    grad: env.gpu.allocate(values.length * 4),
     size: values.length,
   }));
-  const optimizer = await AdamW.create(gpu, tensors, fixture.options);
-  const setGrads = (grads: number[][]) => grads.forEach((g, i) => gpu.device.queue.writeBuffer(tensors[i]!.grad, 0, Float32Array.from(g)));
-  const read = async () => Promise.all(tensors.map(async (t) => Array.from(new Float32Array(await gpu.read(t.param, t.size * 4)))));
+  const optimizer = await AdamW.create(env.gpu, tensors, fixture.options);
+  const setGrads = (grads: number[][]) => grads.forEach((g, i) => env.gpu.device.queue.writeBuffer(tensors[i]!.grad, 0, Float32Array.from(g)));
+  const read = async () => Promise.all(tensors.map(async (t) => Array.from(new Float32Array(await env.gpu.read(t.param, t.size * 4)))));
   return { tensors, optimizer, setGrads, read };
 }
 
@@ -51,7 +48,7 @@ describe('AdamW on the GPU vs torch.optim.AdamW', () => {
     setGrads(fixture.steps[0]!.grads);
     await optimizer.step();
     const before = await read();
-    const moments = await Promise.all(optimizer.m.map(async (b, i) => Array.from(new Float32Array(await gpu.read(b, fixture.initial[i]!.length * 4)))));
+    const moments = await Promise.all(optimizer.m.map(async (b, i) => Array.from(new Float32Array(await env.gpu.read(b, fixture.initial[i]!.length * 4)))));
     for (const bad of [NaN, Infinity]) {
       const grads = fixture.steps[1]!.grads.map((g) => [...g]);
       grads[1]![4] = bad;
@@ -60,7 +57,7 @@ describe('AdamW on the GPU vs torch.optim.AdamW', () => {
       expect(report.skipped).toBe(true);
       expect(report.step).toBe(1);
       expect(await read()).toEqual(before);
-      const after = await Promise.all(optimizer.m.map(async (b, i) => Array.from(new Float32Array(await gpu.read(b, fixture.initial[i]!.length * 4)))));
+      const after = await Promise.all(optimizer.m.map(async (b, i) => Array.from(new Float32Array(await env.gpu.read(b, fixture.initial[i]!.length * 4)))));
       expect(after).toEqual(moments);
     }
     // Resuming with the real gradients reproduces torch's run exactly as if nothing happened.
@@ -73,9 +70,9 @@ describe('AdamW on the GPU vs torch.optim.AdamW', () => {
   });
 
   it('bad options are typed errors', async () => {
-    const t = [{ name: 'w', param: gpu.allocate(16), grad: gpu.allocate(16), size: 4 }];
-    await expect(AdamW.create(gpu, t, { lr: -1 })).rejects.toThrow(IgSearchError);
-    await expect(AdamW.create(gpu, t, { lr: 1e-3, betas: [0.9, 1] })).rejects.toThrow(/betas must be < 1/);
-    await expect(AdamW.create(gpu, [{ ...t[0]!, size: 100 }], { lr: 1e-3 })).rejects.toThrow(/smaller than its 100 values/);
+    const t = [{ name: 'w', param: env.gpu.allocate(16), grad: env.gpu.allocate(16), size: 4 }];
+    await expect(AdamW.create(env.gpu, t, { lr: -1 })).rejects.toThrow(IgSearchError);
+    await expect(AdamW.create(env.gpu, t, { lr: 1e-3, betas: [0.9, 1] })).rejects.toThrow(/betas must be < 1/);
+    await expect(AdamW.create(env.gpu, [{ ...t[0]!, size: 100 }], { lr: 1e-3 })).rejects.toThrow(/smaller than its 100 values/);
   });
 });

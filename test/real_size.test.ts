@@ -3,16 +3,13 @@
 // shards here (151,936 × 896 × 4 bytes is over the 128 MiB binding limit), which no fixture reaches. Forward
 // log-probs are checked against the f64 reference; every gradient tensor against a central finite
 // difference of that reference along a random sparse direction.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { directionalCheck } from './helpers/gradcheck.js';
-import { Gpu, CausalLM, modelGradients, readModelConfig } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { withGpu } from './helpers/gpu.js';
+import { CausalLM, modelGradients, readModelConfig } from '../src/entry/node.js';
 import { logprobsRef, randomModelTensors } from '../src/internals.js';
+import { directionalCheck } from './helpers/gradcheck.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const config = readModelConfig({
   model_type: 'qwen2', hidden_size: 896, intermediate_size: 4864, num_hidden_layers: 1, num_attention_heads: 14, num_key_value_heads: 2,
@@ -22,7 +19,7 @@ const config = readModelConfig({
 describe('Qwen2.5-0.5B dimensions (one layer, sharded LM head)', () => {
   it('log-probs match the f64 reference, and every gradient matches finite differences of it', async () => {
     const weights = randomModelTensors(config, 11);
-    const model = await CausalLM.create(gpu, config, weights);
+    const model = await CausalLM.create(env.gpu, config, weights);
     const m = model.internals();
     expect(m.head.length).toBeGreaterThan(1); // the sharded path is the one under test
     let seed = 5;
@@ -49,7 +46,7 @@ describe('Qwen2.5-0.5B dimensions (one layer, sharded LM head)', () => {
     expect(shards.length).toBe(m.embed.length);
     for (const shard of shards) {
       const rowStart = Number(/\[(\d+)\]/.exec(shard.name)![1]);
-      checks.push({ name: shard.name, g: new Float32Array(await gpu.read(shard.grad, shard.size * 4)), w: weights.get('model.embed_tokens.weight')!, offset: rowStart * config.hiddenSize });
+      checks.push({ name: shard.name, g: new Float32Array(await env.gpu.read(shard.grad, shard.size * 4)), w: weights.get('model.embed_tokens.weight')!, offset: rowStart * config.hiddenSize });
     }
     for (const { name, g, w: whole, offset } of checks) {
       const w = whole.subarray(offset, offset + g.length);

@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DecodeSession, generate, Gpu, CausalLM, sampleToken, seededRandom } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { DecodeSession, generate, CausalLM, sampleToken, seededRandom } from '../src/entry/node.js';
 import { attendsOnlyToCache, ROW_FIELDS } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const argmax = (x: Float32Array) => x.reduce((best, v, i) => (v > x[best]! ? i : best), 0);
 
@@ -16,7 +13,7 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
   const expected = JSON.parse(readFileSync(`${dir}/expected.json`, 'utf8')) as { greedy: { prompt: number[]; tokens: number[] } };
 
   it.each(['rows', 'flash'] as const)('greedy decoding equals the PyTorch greedy fixture (full recomputation every step): %s attention', async (attentionVariant) => {
-    const model = await CausalLM.load(gpu, dir, { attentionVariant });
+    const model = await CausalLM.load(env.gpu, dir, { attentionVariant });
     const { prompt, tokens } = expected.greedy;
     // Three copies of the prompt (prefilled once) and one other prompt in the same batch.
     const out = await generate(model, [prompt, prompt, [5, 6, 7], prompt], { temperature: 0, maxNewTokens: tokens.length });
@@ -28,7 +25,7 @@ describe.each(['tiny-f32', 'tiny-bf16', 'tiny-llama', 'tiny-qwen3'])('decoding w
   });
 
   it('the cached logits at every step equal a fresh full forward of the whole sequence', async () => {
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const prompt = [3, 1, 4, 1, 5, 9, 2, 6];
     const [gen] = await generate(model, [prompt], { temperature: 0.8, seed: 3, maxNewTokens: 10 });
     const session = new DecodeSession(model, [prompt], 16);
@@ -70,13 +67,13 @@ describe('the fused decode step', () => {
   });
 
   it.each(['tiny-f32', 'tiny-qwen3', 'tiny-llama'].flatMap((name) => (['rows', 'flash'] as const).map((variant) => [name, variant] as const)))('%s, %s attention: a decode step over shared context ranges equals one prefill of all the rows, in 5 dispatches per layer', async (name, attentionVariant) => {
-    const model = await CausalLM.load(gpu, `test/fixtures/qwen2/${name}`, { attentionVariant });
+    const model = await CausalLM.load(env.gpu, `test/fixtures/qwen2/${name}`, { attentionVariant });
     const cache = model.createKvCache(16);
     await model.forwardRows(pack(prefill), cache);
-    const before = gpu.dispatchCount;
+    const before = env.gpu.dispatchCount;
     const fused = (await model.forwardRows(pack(step), cache, { logitsRows: [0, 1] })).logits;
     // Embedding (one vocabulary shard), 5 per layer, LM head with the final norm folded in (one shard).
-    expect(gpu.dispatchCount - before).toBe(5 * model.config.numLayers + 2);
+    expect(env.gpu.dispatchCount - before).toBe(5 * model.config.numLayers + 2);
     cache.free();
     const whole = model.createKvCache(16);
     const reference = (await model.forwardRows(pack([...prefill, ...step]), whole, { logitsRows: [prefill.length, prefill.length + 1] })).logits;
@@ -90,7 +87,7 @@ describe('the fused decode step', () => {
 
 describe('sampling', () => {
   it('seeded sampling is reproducible; another seed gives another sample; stop tokens end a sequence', async () => {
-    const model = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+    const model = await CausalLM.load(env.gpu, 'test/fixtures/qwen2/tiny-f32');
     const a = await generate(model, [[1, 2, 3], [9, 8]], { seed: 42, maxNewTokens: 12, topP: 0.9 });
     const c = await generate(model, [[1, 2, 3]], { seed: 43, maxNewTokens: 12, topP: 0.9 });
     expect(Array.from(a[0]!.tokens)).toEqual(Array.from((await generate(model, [[1, 2, 3], [9, 8]], { seed: 42, maxNewTokens: 12, topP: 0.9 }))[0]!.tokens));

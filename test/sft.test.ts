@@ -1,23 +1,18 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, Gpu, loadWasmCore, CausalLM, readModelConfig, supervisedWarmStart, Tokenizer, type WasmCore } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { Bm25Index, buildWorld, CausalLM, readModelConfig, supervisedWarmStart, Tokenizer } from '../src/entry/node.js';
 import { freshExamples, randomModelTensors, scriptedTrajectory } from '../src/internals.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-let core: WasmCore;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-  core = await loadWasmCore();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu({ core: true });
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
 
 describe('SFT warm start on scripted trajectories', () => {
   it('builds masked Search-R1 trajectories and lowers the loss of a fresh tiny Qwen2', async () => {
     const world = buildWorld({ seed: 2, people: 6, films: 3, companies: 3, cities: 3, countries: 2, distractors: 2 });
-    const index = Bm25Index.build(core, world.passages);
-    const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'], { vocabSize: 600, specialTokens: TAGS }).tokenizer;
+    const index = Bm25Index.build(env.core, world.passages);
+    const tokenizer = Tokenizer.train(env.core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question), 'I need to find out about more I have the answer.'], { vocabSize: 600, specialTokens: TAGS }).tokenizer;
     const q = world.questions.find((x) => x.hops === 2)!;
     const example = await scriptedTrajectory(world, index, tokenizer, q, false);
     const text = tokenizer.decode(example.tokens);
@@ -28,8 +23,8 @@ describe('SFT warm start on scripted trajectories', () => {
     expect(policyText).toContain('<search>');
 
     const config = readModelConfig({ model_type: 'qwen2', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, num_key_value_heads: 2, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
-    const model = await CausalLM.create(gpu, config, randomModelTensors(config, 11));
-    const losses = await supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 25, batch: 2, lr: 5e-3, seed: 1 });
+    const model = await CausalLM.create(env.gpu, config, randomModelTensors(config, 11));
+    const losses = await supervisedWarmStart(env.gpu, model, tokenizer, world, index, { steps: 25, batch: 2, lr: 5e-3, seed: 1 });
     expect(losses.every(Number.isFinite)).toBe(true);
     const head = losses.slice(0, 3).reduce((a, b) => a + b, 0) / 3;
     const tail = losses.slice(-3).reduce((a, b) => a + b, 0) / 3;
@@ -44,9 +39,9 @@ describe('fresh-name worlds mixed into SFT', () => {
     const shape = { people: 6, films: 3, companies: 3, cities: 3, countries: 2, distractors: 2 };
     const world = buildWorld({ seed: 2, ...shape });
     const other = buildWorld({ seed: 9, ...shape });
-    const index = Bm25Index.build(core, world.passages);
-    const otherIndex = Bm25Index.build(core, other.passages);
-    const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), 'I need to find out about more'], { vocabSize: 500, specialTokens: TAGS }).tokenizer;
+    const index = Bm25Index.build(env.core, world.passages);
+    const otherIndex = Bm25Index.build(env.core, other.passages);
+    const tokenizer = Tokenizer.train(env.core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), 'I need to find out about more'], { vocabSize: 500, specialTokens: TAGS }).tokenizer;
     const names = new Set(world.entities.map((e) => e.name.toLowerCase()));
     const otherName = new Map(other.entities.map((e) => [e.id, e.name]));
     const kept = other.questions.filter((q) => !q.chain.some((id) => names.has(otherName.get(id)!.toLowerCase())) && !q.golden_answers.some((a) => names.has(a.toLowerCase())));
@@ -58,9 +53,9 @@ describe('fresh-name worlds mixed into SFT', () => {
     expect(first).toContain(`<search> ${otherName.get(kept[0]!.chain[0]!)} </search>`);
     expect(first).toContain(`<answer> ${kept[0]!.golden_answers[0]} </answer>`);
     const config = readModelConfig({ model_type: 'qwen2', hidden_size: 32, intermediate_size: 64, num_hidden_layers: 1, num_attention_heads: 2, num_key_value_heads: 1, vocab_size: tokenizer.vocabSize, max_position_embeddings: 2048, tie_word_embeddings: true });
-    const model = await CausalLM.create(gpu, config, randomModelTensors(config, 3));
-    await expect(supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 1, batch: 1, augment: [{ world, index }] })).rejects.toThrow(/every question of the augment worlds names an entity of the world/);
-    await expect(supervisedWarmStart(gpu, model, tokenizer, world, index, { steps: 1, batch: 1, augment: [{ world: other, index: otherIndex }], augmentFraction: 2 })).rejects.toThrow(/augmentFraction must be in \[0, 1\], got 2/);
+    const model = await CausalLM.create(env.gpu, config, randomModelTensors(config, 3));
+    await expect(supervisedWarmStart(env.gpu, model, tokenizer, world, index, { steps: 1, batch: 1, augment: [{ world, index }] })).rejects.toThrow(/every question of the augment worlds names an entity of the world/);
+    await expect(supervisedWarmStart(env.gpu, model, tokenizer, world, index, { steps: 1, batch: 1, augment: [{ world: other, index: otherIndex }], augmentFraction: 2 })).rejects.toThrow(/augmentFraction must be in \[0, 1\], got 2/);
     model.free();
     index.free();
     otherIndex.free();

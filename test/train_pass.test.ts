@@ -1,13 +1,10 @@
 import { readFileSync } from 'node:fs';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { AdamW, Gpu, CausalLM, modelGradients, readModelTensor, readModelConfig } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { AdamW, CausalLM, modelGradients, readModelTensor, readModelConfig } from '../src/entry/node.js';
 import { aggregationWeights, randomModelTensors, readSafetensorsHeader, resolveLossOptions, tensorToF32 } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const dir = 'test/fixtures/qwen2/tiny-f32';
 const NAMES = ['model.embed_tokens.weight', 'lm_head.weight', 'model.norm.weight', 'model.layers.0.self_attn.q_proj.weight', 'model.layers.0.self_attn.k_proj.bias', 'model.layers.1.self_attn.o_proj.weight', 'model.layers.1.mlp.gate_proj.weight', 'model.layers.1.post_attention_layernorm.weight'];
@@ -27,7 +24,7 @@ describe('the chunked training pass', () => {
     const fixture = JSON.parse(readFileSync(`${dir}/grads.json`, 'utf8')) as { sequences: number[][]; coefficients: number[][] };
     const bytes = new Uint8Array(readFileSync(`${dir}/grads.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'grads.safetensors');
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     expect(Math.max(...fixture.sequences.map((s) => s.length))).toBeGreaterThan(5);
     for (const recompute of [false, true]) {
       const grads = await modelGradients(model, fixture.sequences, fixture.coefficients, { chunkRows: 5, recompute });
@@ -44,18 +41,18 @@ describe('the chunked training pass', () => {
     };
     const bytes = new Uint8Array(readFileSync(`${dir}/train_step.safetensors`));
     const expected = readSafetensorsHeader(bytes, 'train_step.safetensors');
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const offsets = [0];
     for (const m of f.mask) offsets.push(offsets[offsets.length - 1]! + m.length);
     const flatWeights = aggregationWeights(f.mask.flat(), offsets, 'token-mean');
     const weights = f.mask.map((_, s) => flatWeights.subarray(offsets[s]!, offsets[s + 1]!));
-    const lossOut = gpu.allocate(offsets[offsets.length - 1]! + f.sequences.length, 'loss');
+    const lossOut = env.gpu.allocate(offsets[offsets.length - 1]! + f.sequences.length, 'loss');
     const grads = await modelGradients(model, f.sequences, { advantages: f.advantages, weights, old: f.old, reference: f.ref, options: resolveLossOptions(), lossOut: { buffer: lossOut, base: 0 } }, { chunkRows: 7 });
     // Rows include each sequence's last token (no target, weight 0): the loss is their sum.
-    const perRow = new Float32Array(await gpu.read(lossOut, (offsets[offsets.length - 1]! + f.sequences.length) * 4));
+    const perRow = new Float32Array(await env.gpu.read(lossOut, (offsets[offsets.length - 1]! + f.sequences.length) * 4));
     expect(perRow.reduce((a, b) => a + b, 0)).toBeCloseTo(f.loss, 5);
     expect(grads.logprobs).toEqual([]); // nothing read back
-    const optimizer = await AdamW.create(gpu, grads.trainables, f.optimizer);
+    const optimizer = await AdamW.create(env.gpu, grads.trainables, f.optimizer);
     const report = await optimizer.step();
     expect(report.gradNorm).toBeCloseTo(f.gradNorm, 4);
     for (const [name, info] of expected) {
@@ -65,14 +62,14 @@ describe('the chunked training pass', () => {
       for (let i = 0; i < want.length; i++) worst = Math.max(worst, Math.abs(got[i]! - want[i]!));
       expect(worst, name).toBeLessThan(1e-4);
     }
-    gpu.pool.release(lossOut);
+    env.gpu.pool.release(lossOut);
     optimizer.free();
     grads.free();
     model.free();
   });
 
   it('a prefix shared by a group (computed once) gives the gradients and log-probs of the unshared batch', async () => {
-    const model = await CausalLM.load(gpu, dir);
+    const model = await CausalLM.load(env.gpu, dir);
     const prefix = [5, 17, 200, 3, 99, 41, 7, 300, 12, 64, 250];
     const tails = [[8, 9, 10, 11], [400, 2], [33, 34, 35, 36, 37, 38, 39], [1, 2, 3]];
     const sequences = [...tails.slice(0, 3).map((t) => [...prefix, ...t]), [77, 78, 79, ...tails[3]!]];
@@ -94,7 +91,7 @@ describe('the chunked training pass', () => {
 
   it('a 1,500-token sequence trains (over the old 512-row limit): its gradients match the unchunked pass and its head gets a real gradient', async () => {
     const config = { ...readModelConfig(JSON.parse(readFileSync(`${dir}/config.json`, 'utf8'))), maxPositions: 2048 };
-    const model = await CausalLM.create(gpu, config, randomModelTensors(config, 3), { maxChunkRows: 2048 });
+    const model = await CausalLM.create(env.gpu, config, randomModelTensors(config, 3), { maxChunkRows: 2048 });
     let seed = 7;
     const next = () => ((seed = (seed * 1103515245 + 12345) >>> 0) >>> 8) % config.vocabSize;
     const sequence = Array.from({ length: 1500 }, next);

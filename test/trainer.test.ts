@@ -1,16 +1,11 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
+import { withGpu } from './helpers/gpu.js';
+import { IgSearchTrainer } from '../src/entry/node.js';
 import { worldSetup } from './helpers/world.js';
-import { Gpu, IgSearchTrainer, loadWasmCore, type WasmCore } from '../src/entry/node.js';
 
-let gpu: Gpu;
-let core: WasmCore;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-  core = await loadWasmCore();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu({ core: true });
 
-const setup = () => worldSetup(gpu, core);
+const setup = () => worldSetup(env.gpu, env.core);
 
 describe('IG-Search trainer step (fixture model, synthetic world, scripted policy)', () => {
   it('an all-fail group: GRPO gives no gradient, IG-Search still pushes the query tokens', async () => {
@@ -21,7 +16,7 @@ describe('IG-Search trainer step (fixture model, synthetic world, scripted polic
       const first = world.entities.find((e) => e.id === q.chain[0])!;
       const turns = [`<search> ${first.name} </search>`, '<answer> nobody </answer>'].map((t) => Array.from(tokenizer.encode(t, { addSpecialTokens: false })));
       const filler = tokenizer.encode('a', { addSpecialTokens: false })[0]!;
-      const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo, groupSize: 2, maxTokens: 96, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 5, script: (_s, turn, position) => turns[turn]?.[position] ?? filler });
+      const trainer = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo, groupSize: 2, maxTokens: 96, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 5, script: (_s, turn, position) => turns[turn]?.[position] ?? filler });
       const m = await trainer.step([q]);
       expect(m.reward).toBe(0); // every rollout answers "nobody"
       expect(m.searchesPerRollout).toBe(1);
@@ -50,7 +45,7 @@ describe('the update’s forwards', () => {
   it('without KL each trained token is forwarded once; under LoRA the base is the KL reference, scored without touching model.lora', async () => {
     const { world, tokenizer, model, index } = await setup();
     const q = world.questions.find((x) => x.hops === 2)!;
-    const plain = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'ig-search', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2 });
+    const plain = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'ig-search', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2 });
     const m = await plain.step([q]);
     const prompt = tokenizer.encode((await import('../src/rollout/template.js')).promptText(tokenizer, (await import('../src/rollout/search_r1.js')).searchR1Prompt(q.question)), { addSpecialTokens: false }).length;
     const rows = m.trajectories.reduce((n, t) => n + prompt + t.tokens.length, 0);
@@ -61,7 +56,7 @@ describe('the update’s forwards', () => {
 
     const { LoraAdapters } = await import('../src/entry/node.js');
     const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['q_proj', 'v_proj'], seed: 1 });
-    const tuned = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2, klBeta: 0.01 }, lora);
+    const tuned = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2, klBeta: 0.01 }, lora);
     const seen: unknown[] = [];
     const original = model.scorePaths.bind(model);
     model.scorePaths = async (paths, options, name) => {

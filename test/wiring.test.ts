@@ -1,19 +1,14 @@
 // The trainer's wiring and the "computed once" claims, pinned by counting what the engine does.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, DecodeSession, Gpu, IgSearchTrainer, loadWasmCore, CausalLM, Tokenizer, type Retriever, type SearchTrajectory, type WasmCore } from '../src/entry/node.js';
+import { describe, expect, it } from 'vitest';
+import { Bm25Index, buildWorld, DecodeSession, IgSearchTrainer, CausalLM, Tokenizer, type Retriever, type SearchTrajectory } from '../src/entry/node.js';
 import { byPrediction, packBatch, readCheckpoint } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
-let core: WasmCore;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-  core = await loadWasmCore();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu({ core: true });
 
 const fixture = async () => {
   const { config, tensors } = await readCheckpoint('test/fixtures/qwen2/tiny-f32');
-  return CausalLM.create(gpu, { ...config, maxPositions: 1024 }, tensors);
+  return CausalLM.create(env.gpu, { ...config, maxPositions: 1024 }, tensors);
 };
 
 describe('computed once, counted', () => {
@@ -59,16 +54,16 @@ describe('the trainer’s wiring', () => {
     const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
     const world = buildWorld({ seed: 3, people: 8, films: 4, companies: 4, cities: 4, countries: 2, distractors: 4 });
     const { searchR1Prompt } = await import('../src/rollout/search_r1.js');
-    const tokenizer = Tokenizer.train(core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question)], { vocabSize: 512, specialTokens: TAGS }).tokenizer;
+    const tokenizer = Tokenizer.train(env.core, [...world.passages.map((p) => p.contents), searchR1Prompt('x'), ...world.questions.map((q) => q.question)], { vocabSize: 512, specialTokens: TAGS }).tokenizer;
     const model = await fixture();
-    const index = Bm25Index.build(core, world.passages);
+    const index = Bm25Index.build(env.core, world.passages);
     const q = world.questions.find((x) => x.hops === 1)!;
     const gold = q.golden_answers[0]!;
     // Rollout 0 answers right at once; rollout 1 searches and its retriever fails.
     const scripts = [`<answer> ${gold} </answer>`, '<search> who </search>'].map((t) => Array.from(tokenizer.encode(t, { addSpecialTokens: false })));
     const down: Retriever = { search: async () => Promise.reject(new Error('retriever down')) };
     const filler = tokenizer.encode('a', { addSpecialTokens: false })[0]!;
-    const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 64, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 1, retriever: down, script: (s, _turn, position) => scripts[s]![position] ?? filler });
+    const trainer = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 64, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 1, retriever: down, script: (s, _turn, position) => scripts[s]![position] ?? filler });
     const m = await trainer.step([q]);
     expect(m.rewards).toEqual([1, 0]);
     expect(m.trajectories.map((t) => t.finish)).toEqual(['answer', 'retrieval_failed']);

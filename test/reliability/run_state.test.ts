@@ -3,17 +3,14 @@
 import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { quiet, trainDemo } from '../helpers/cli.js';
-import { Gpu, IgSearchError, latestCheckpoint, CausalLM, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
+import { IgSearchError, latestCheckpoint, CausalLM, readCheckpointState, trainingRun, type IgSearchTrainer, type StepMetrics } from '../../src/entry/node.js';
 import { MAX_SKIPPED_IN_A_ROW } from '../../src/internals.js';
+import { withGpu } from '../helpers/gpu.js';
 
 const POLICY = 'assets/demo-policy';
-let gpu: Gpu;
-beforeAll(async () => {
-  gpu = await Gpu.request();
-});
-afterAll(() => gpu?.destroy());
+const env = withGpu();
 
 const train = (out: string, ...more: string[]) => trainDemo(out, 64, ...more);
 
@@ -68,7 +65,7 @@ describe('resuming', () => {
     const at = 8 + headerLength + header['model.norm.weight']!.data_offsets[0] + 4 * 5;
     new DataView(bytes.buffer).setFloat32(at, NaN, true);
     writeFileSync(file, bytes);
-    const error = await CausalLM.load(gpu, dir).catch((e: unknown) => e);
+    const error = await CausalLM.load(env.gpu, dir).catch((e: unknown) => e);
     expect((error as IgSearchError).code).toBe('NON_FINITE');
     expect((error as IgSearchError).message).toMatch(/"model\.norm\.weight" holds NaN at index 5/);
   });
@@ -83,7 +80,7 @@ describe('a run that diverges', () => {
         return steps;
       },
       config: { seed: 0, groupSize: 1, algo: 'grpo' },
-      gpu,
+      gpu: env.gpu,
       step: async () => {
         steps++;
         return { step: steps, skipped: true, rewards: [0], trajectories: [] } as unknown as StepMetrics;
