@@ -14,15 +14,15 @@ import {
   type CompletionRequest,
   type CompletionsEngine,
 } from '../src/entry/node.js';
+import { withGpu } from './helpers/gpu.js';
 
-let gpu: Gpu;
+const env = withGpu();
 let model: CausalLM;
 let tokenizer: Tokenizer;
 let index: Bm25Index;
 beforeAll(async () => {
-  gpu = await Gpu.request();
   const core = await loadWasmCore();
-  model = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+  model = await CausalLM.load(env.gpu, 'test/fixtures/qwen2/tiny-f32');
   tokenizer = Tokenizer.train(core, ['hello there, how are you? I am fine.', '"Paris"\nParis is the capital of France.'], {
     vocabSize: 512,
     specialTokens: ['<|im_start|>', '<|im_end|>', '<search>', '</search>', '<answer>', '</answer>'],
@@ -31,7 +31,6 @@ beforeAll(async () => {
 });
 afterAll(() => {
   model?.free();
-  gpu?.destroy();
 });
 
 describe('OpenAI-style facade (what @mlc-ai/web-llm exposes) over this engine', () => {

@@ -3,7 +3,8 @@ import { existsSync, lstatSync, mkdtempSync, readFileSync, readlinkSync, readdir
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, IgSearchError, CausalLM, cachedModels, fromPretrained, loadTokenizer, loadWasmCore, removeCachedModel, type DownloadProgress } from '../src/entry/node.js';
+import { IgSearchError, CausalLM, cachedModels, fromPretrained, loadTokenizer, loadWasmCore, removeCachedModel, type DownloadProgress } from '../src/entry/node.js';
+import { withGpu } from './helpers/gpu.js';
 import { repoFromDirectory, startFixtureHub, type FixtureHub } from './helpers/hub.js';
 
 const SHARDED = 'test/fixtures/qwen2/tiny-bf16';
@@ -15,9 +16,8 @@ function sharded(): Record<string, Uint8Array> {
 }
 
 let hub: FixtureHub;
-let gpu: Gpu;
+const env = withGpu();
 beforeAll(async () => {
-  gpu = await Gpu.request();
   hub = await startFixtureHub(
     {
       'tiny/qwen2-sharded': { files: sharded(), commit: COMMIT },
@@ -30,7 +30,6 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await hub?.close();
-  gpu?.destroy();
 });
 
 const cache = () => mkdtempSync(join(tmpdir(), 'ig-hub-'));
@@ -61,8 +60,8 @@ describe('fromPretrained: Hub ids into the Hugging Face cache', () => {
     expect(shardBytes).toEqual([...shardBytes].sort((a, b) => a - b));
 
     const ids = [1, 5, 9, 2, 7, 3];
-    const fromHub = await CausalLM.load(gpu, dir);
-    const local = await CausalLM.load(gpu, SHARDED);
+    const fromHub = await CausalLM.load(env.gpu, dir);
+    const local = await CausalLM.load(env.gpu, SHARDED);
     expect(await fromHub.scoreContinuations(ids.slice(0, 2), [ids.slice(2)])).toEqual(await local.scoreContinuations(ids.slice(0, 2), [ids.slice(2)]));
     fromHub.free();
     local.free();

@@ -2,10 +2,11 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { main } from '../src/cli/main.js';
-import { canonicalJson, checkPreregistration, compareRecord, configHash, Gpu, IgSearchError, loadWasmCore, preregister, registeredConfig, runCompare, type WasmCore } from '../src/entry/node.js';
+import { canonicalJson, checkPreregistration, compareRecord, configHash, IgSearchError, loadWasmCore, preregister, registeredConfig, runCompare, type WasmCore } from '../src/entry/node.js';
 import { quiet } from './helpers/cli.js';
+import { withGpu } from './helpers/gpu.js';
 
 const POLICY = 'assets/demo-policy';
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
@@ -33,19 +34,17 @@ describe('a pre-registration fixes the configuration by its hash', () => {
 });
 
 describe('runCompare reads the test split only under a matching registration', () => {
-  let gpu: Gpu;
+  const env = withGpu();
   let core: WasmCore;
   beforeAll(async () => {
-    gpu = await Gpu.request();
     core = await loadWasmCore();
   });
-  afterAll(() => gpu?.destroy());
 
   it('no registration, or one for other knobs, is refused before the world is built', async () => {
     const options = { policy: POLICY, algos: ['grpo', 'ig-search'] as const, seeds: 1, steps: 1, questionsPerStep: 1, groupSize: 2, split: 'test' as const };
-    await expect(runCompare(gpu, core, { ...options, algos: [...options.algos] })).rejects.toMatchObject({ code: 'PREREGISTRATION_MISMATCH' });
+    await expect(runCompare(env.gpu, core, { ...options, algos: [...options.algos] })).rejects.toMatchObject({ code: 'PREREGISTRATION_MISMATCH' });
     const registration = await preregister(await registeredConfig(compareRecord({ ...options, algos: [...options.algos], lr: 1e-3 })));
-    const refused = runCompare(gpu, core, { ...options, algos: [...options.algos], preregistration: registration });
+    const refused = runCompare(env.gpu, core, { ...options, algos: [...options.algos], preregistration: registration });
     await expect(refused).rejects.toBeInstanceOf(IgSearchError);
     await expect(refused).rejects.toThrow(/differing: lr/);
   });

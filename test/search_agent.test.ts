@@ -1,8 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Bm25Index, Bm25Retriever, Gpu, HttpRetriever, IgSearchError, loadWasmCore, CausalLM, rolloutSearchAgent, Tokenizer, type Retriever, type WasmCore } from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, HttpRetriever, IgSearchError, loadWasmCore, CausalLM, rolloutSearchAgent, Tokenizer, type Retriever, type WasmCore } from '../src/entry/node.js';
 import { INVALID_SEARCH_NOTE } from '../src/internals.js';
+import { withGpu } from './helpers/gpu.js';
 
 const TAGS = ['<think>', '</think>', '<search>', '</search>', '<information>', '</information>', '<answer>', '</answer>'];
 const PASSAGES = [
@@ -11,15 +12,14 @@ const PASSAGES = [
   { id: 'p3', contents: '"Mont Blanc"\nMont Blanc is the highest mountain of the Alps.' },
 ];
 
-let gpu: Gpu;
+const env = withGpu();
 let core: WasmCore;
 let model: CausalLM;
 let tokenizer: Tokenizer;
 let index: Bm25Index;
 beforeAll(async () => {
-  gpu = await Gpu.request();
   core = await loadWasmCore();
-  model = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+  model = await CausalLM.load(env.gpu, 'test/fixtures/qwen2/tiny-f32');
   // A 512-token vocabulary (the fixture model's) trained here, with the protocol tags as specials.
   const texts = [...PASSAGES.map((p) => p.contents), 'capital of France? the answer is Paris', INVALID_SEARCH_NOTE, 'Doc 1(Title: x) y z'];
   tokenizer = Tokenizer.train(core, texts, { vocabSize: 512, specialTokens: TAGS }).tokenizer;
@@ -27,7 +27,6 @@ beforeAll(async () => {
 });
 afterAll(() => {
   model?.free();
-  gpu?.destroy();
 });
 
 /** Sequence s emits turns[s][turn] (then keeps repeating `filler` if the script runs out). */

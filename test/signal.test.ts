@@ -2,9 +2,10 @@
 // AUC against hand-worked values and an O(n²) f64 reference, and a real measurement on the demo policy.
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CausalLM, Gpu, IgSearchTrainer, loadDemoPolicy, loadWasmCore, type DemoPolicy, type WasmCore } from '../src/entry/node.js';
+import { CausalLM, IgSearchTrainer, loadDemoPolicy, loadWasmCore, type DemoPolicy, type WasmCore } from '../src/entry/node.js';
 import { auc, labelSearches, measureSignals, MIN_CLASS, SIGNALS, summarizeSignals, type SignalRecord } from '../src/entry/node.js';
 import { main } from '../src/cli/main.js';
+import { withGpu } from './helpers/gpu.js';
 import { mulberry32 } from './helpers/random.js';
 
 describe('query labels (precise / redundant / vague) against the passages retrieved before', () => {
@@ -68,25 +69,23 @@ describe('AUC (Mann–Whitney, ties half)', () => {
 });
 
 describe('measureSignals on the demo policy (real rollouts, real scoring)', () => {
-  let gpu: Gpu;
+  const env = withGpu();
   let core: WasmCore;
   let model: CausalLM;
   let policy: DemoPolicy;
   beforeAll(async () => {
-    gpu = await Gpu.request();
     core = await loadWasmCore();
-    model = await CausalLM.load(gpu, 'assets/demo-policy');
+    model = await CausalLM.load(env.gpu, 'assets/demo-policy');
     policy = await loadDemoPolicy(core, 'assets/demo-policy');
   });
   afterAll(() => {
     policy?.index.free();
     model?.free();
-    gpu?.destroy();
   });
 
   it('labels every search of every rollout and gives each signal a value where it defines one', async () => {
     const questions = readFileSync('assets/demo-policy/train.jsonl', 'utf8').trim().split('\n').slice(0, 6).map((l) => JSON.parse(l));
-    const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, { algo: 'ig-search', groupSize: 2, maxTokens: 96, maxTurns: 3 });
+    const trainer = new IgSearchTrainer(env.gpu, core, model, policy.tokenizer, policy.index, { algo: 'ig-search', groupSize: 2, maxTokens: 96, maxTurns: 3 });
     const m = await measureSignals(trainer, questions, { batch: 3 });
     expect(m.rollouts).toBe(12);
     expect(m.records.length).toBeGreaterThan(0);

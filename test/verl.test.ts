@@ -8,20 +8,19 @@ import { execFile } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { promisify } from 'node:util';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Gpu, CausalLM, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, scoreInformationGain, type WasmCore } from '../src/entry/node.js';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { CausalLM, computeRewards, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, scoreInformationGain, type WasmCore } from '../src/entry/node.js';
+import { withGpu } from './helpers/gpu.js';
 import { mulberry32 } from './helpers/random.js';
 
 const root = new URL('../', import.meta.url).pathname;
 const MODEL = 'test/fixtures/qwen2/tiny-f32';
 
 let core: WasmCore;
-let gpu: Gpu;
+const env = withGpu();
 beforeAll(async () => {
   core = await loadWasmCore();
-  gpu = await Gpu.request();
 });
-afterAll(() => gpu?.destroy());
 
 /**
  * A random batch laid out as a rollout is: per rollout, policy tokens with some queries, each
@@ -80,7 +79,7 @@ describe('integrations/verl: the Python estimator and IG reward reproduce this p
     const rng = mulberry32(77);
     const ids = (n: number) => Array.from({ length: n }, () => Math.floor(rng() * 512));
     const steps = Array.from({ length: 5 }, (_, i) => ({ prefix: ids(6 + 3 * i), real: ids(4 + i), random: ids(5 + (i % 3)), answers: i % 2 ? [ids(2), ids(3)] : [ids(1 + i)] }));
-    const model = await CausalLM.load(gpu, MODEL);
+    const model = await CausalLM.load(env.gpu, MODEL);
     const scores = await scoreInformationGain(model, steps);
     model.free();
     expect(scores.every((s) => Number.isFinite(s.ig))).toBe(true);
@@ -96,11 +95,11 @@ describe('integrations/verl: the Python estimator and IG reward reproduce this p
     const dir = mkdtempSync(`${tmpdir()}/ig-verl-`);
     writeFileSync(`${dir}/advantage.json`, JSON.stringify({ cases, em }));
     writeFileSync(`${dir}/ig.json`, JSON.stringify({ model: `${root}${MODEL}`, steps, scores }));
-    const env: NodeJS.ProcessEnv = { ...process.env, IG_SEARCH_GOLDEN: `${dir}/advantage.json`, IG_SEARCH_IG_GOLDEN: `${dir}/ig.json`, PYTHONDONTWRITEBYTECODE: '1' };
-    delete env['OPENBLAS_CORETYPE'];
+    const childEnv: NodeJS.ProcessEnv = { ...process.env, IG_SEARCH_GOLDEN: `${dir}/advantage.json`, IG_SEARCH_IG_GOLDEN: `${dir}/ig.json`, PYTHONDONTWRITEBYTECODE: '1' };
+    delete childEnv['OPENBLAS_CORETYPE'];
     let output: string;
     try {
-      const run = await promisify(execFile)('/usr/bin/python3', ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rs', 'integrations/verl/tests'], { cwd: root, env, encoding: 'utf8', timeout: 300_000 });
+      const run = await promisify(execFile)('/usr/bin/python3', ['-m', 'pytest', '-q', '-p', 'no:cacheprovider', '-rs', 'integrations/verl/tests'], { cwd: root, env: childEnv, encoding: 'utf8', timeout: 300_000 });
       output = run.stdout + run.stderr;
     } catch (e) {
       const failed = e as { stdout?: string; stderr?: string; message: string };

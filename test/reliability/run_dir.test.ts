@@ -6,17 +6,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { quiet, trainDemo } from '../helpers/cli.js';
-import { CausalLM, Gpu, IgSearchError, latestCheckpoint, readCheckpointState, saveCheckpoint } from '../../src/entry/node.js';
+import { CausalLM, IgSearchError, latestCheckpoint, readCheckpointState, saveCheckpoint } from '../../src/entry/node.js';
+import { withGpu } from '../helpers/gpu.js';
 
-let gpu: Gpu;
+const env = withGpu();
 let model: CausalLM;
 beforeAll(async () => {
-  gpu = await Gpu.request();
-  model = await CausalLM.load(gpu, 'test/fixtures/qwen2/tiny-f32');
+  model = await CausalLM.load(env.gpu, 'test/fixtures/qwen2/tiny-f32');
 });
 afterAll(() => {
   model?.free();
-  gpu?.destroy();
 });
 
 const train = (out: string, ...more: string[]) => trainDemo(out, 48, '--checkpoint-every', '1', ...more);
