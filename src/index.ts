@@ -68,6 +68,7 @@ export {
   type Passage,
   type ParsedCorpus,
   type ParsedQuestions,
+  type Question,
   type DataQuestion,
   type JsonlOptions,
 } from './retrieval/corpus.js';

@@ -120,7 +120,7 @@ describe('attention variants', () => {
           for (let h = 0; h < heads; h++) o.set(attendRef(q, (r * heads + h) * d, k, v, rowsOf.slice(0, n + 1), (slot) => (slot * kvHeads + Math.floor(h / (heads / kvHeads))) * d, d), (r * heads + h) * d);
         });
       });
-      const inputs = { q: env.gpu.upload(q), k: env.gpu.upload(k), v: env.gpu.upload(v), o: env.gpu.upload(o), dO: env.gpu.upload(dO), rows: env.gpu.upload(meta), ends: env.gpu.upload(ends) };
+      const inputs = { q: env.gpu.upload(q), kCache: env.gpu.upload(k), vCache: env.gpu.upload(v), o: env.gpu.upload(o), dO: env.gpu.upload(dO), rows: env.gpu.upload(meta), ends: env.gpu.upload(ends) };
       for (const variant of VARIANTS) {
         const kernel = await AttentionBackward.create(env.gpu, { headDim: d, variant });
         const out = { stats: env.gpu.allocate(T * heads * 8), dQ: env.gpu.allocate(T * qw * 4), dK: env.gpu.allocate(T * kw * 4), dV: env.gpu.allocate(T * kw * 4) };

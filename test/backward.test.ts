@@ -180,7 +180,7 @@ describe('backward kernels', () => {
         ends[t] = t < n0 ? n0 : T;
       }
       const b = {
-        q: env.gpu.upload(q), k: env.gpu.upload(k), v: env.gpu.upload(v), o: env.gpu.upload(o), dO: env.gpu.upload(dO), rows: env.gpu.upload(meta), ends: env.gpu.upload(ends),
+        q: env.gpu.upload(q), kCache: env.gpu.upload(k), vCache: env.gpu.upload(v), o: env.gpu.upload(o), dO: env.gpu.upload(dO), rows: env.gpu.upload(meta), ends: env.gpu.upload(ends),
         stats: env.gpu.allocate(T * heads * 8), dQ: env.gpu.allocate(T * qw * 4), dK: env.gpu.allocate(T * kw * 4), dV: env.gpu.allocate(T * kw * 4),
       };
       const kernel = await AttentionBackward.create(env.gpu);

@@ -4,7 +4,7 @@ import {
   Bm25Index,
   Bm25Retriever,
   ChatEngine,
-  chatTemplate,
+  chatML,
   generate,
   Gpu,
   loadWasmCore,
@@ -38,7 +38,7 @@ describe('OpenAI-style facade (what @mlc-ai/web-llm exposes) over this engine', 
     const engine = new ChatEngine(model, tokenizer);
     const messages = [{ role: 'user' as const, content: 'hello there' }];
     const reply = await engine.chat.completions.create({ messages, max_tokens: 12, temperature: 0 });
-    const prompt = Array.from(tokenizer.encode(chatTemplate(messages), { addSpecialTokens: false }));
+    const prompt = Array.from(tokenizer.encode(chatML(messages), { addSpecialTokens: false }));
     const [direct] = await generate(model, [prompt], { temperature: 0, maxNewTokens: 12, stopTokens: [tokenizer.tokenToId('<|im_end|>')!], vocabLimit: tokenizer.vocabSize });
     expect(reply.object).toBe('chat.completion');
     expect(reply.choices[0]!.message.content).toBe(tokenizer.decode(direct!.tokens, { skipSpecialTokens: true }));

@@ -154,7 +154,9 @@ describe('pipelines and dispatch', () => {
     expect(err).toBeInstanceOf(IgSearchError);
     expect(err.code).toBe('GPU_ERROR');
     expect(err.message).toMatch(/test_broken/);
-    expect(err.message).toMatch(/test_broken\.wgsl:2:/);
+    // The line of the kernel's (possibly joined) source, quoted: not a .wgsl file name that may not hold it.
+    expect(err.message).toMatch(/test_broken source line 2:/);
+    expect(err.message).toContain('| fn main() { let x: f32 = undefined_thing; }');
   });
 
   it('a workgroup grid over the device limit is refused before dispatch', async () => {

@@ -13,7 +13,7 @@ import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
 import { readModelConfig } from '../model/config.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Index } from '../retrieval/bm25.js';
-import { parseCorpusJsonl, parseQuestionsJsonl, type DataQuestion } from '../retrieval/corpus.js';
+import { parseCorpusJsonl, parseQuestionsJsonl, type Question } from '../retrieval/corpus.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { appendOnly, refuseLink, writeFileAtomic } from '../platform/files.js';
 import { latestCheckpoint } from '../rl/training_checkpoint.js';
@@ -48,7 +48,7 @@ export const TRAIN_USAGE = `  train --model DIR|ORG/NAME --data FILE.jsonl (--co
 interface Sources {
   core: WasmCore;
   tokenizer: Tokenizer;
-  questions: DataQuestion[];
+  questions: Question[];
   index?: Bm25Index;
   retriever: Retriever;
 }
@@ -179,7 +179,7 @@ export async function train(argv: string[]): Promise<number> {
   }
   const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train', config.maxTokens);
   const modelDir = values.model!; // resolved by loadSources (a Hub id is now its snapshot directory)
-  let evalQuestions: DataQuestion[] | undefined;
+  let evalQuestions: Question[] | undefined;
   if (values['eval-data']) {
     const parsed = parseQuestionsJsonl(await readText(values['eval-data']), { source: values['eval-data'], skipBadLines: values['skip-bad-lines'] });
     for (const s of parsed.skipped) console.error(`${values['eval-data']}:${s.line}: skipped (${s.reason})`);

@@ -9,7 +9,7 @@
  * Written with hyparquet-writer (pure JS, no native code: it runs wherever this package runs).
  */
 import { IgSearchError } from '../errors.js';
-import type { DataQuestion } from '../retrieval/corpus.js';
+import type { Question } from '../retrieval/corpus.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
 
 export interface SearchR1Row {
@@ -35,7 +35,7 @@ export interface SearchR1ExportOptions {
 export const SEARCH_R1_EXPORT_DEFAULTS = { split: 'train', dataSource: 'searchR1_nq', ability: 'fact-reasoning' } as const;
 
 /** One row per question, `extra_info.index` its position. */
-export function searchR1Rows(questions: readonly DataQuestion[], options: SearchR1ExportOptions = {}): SearchR1Row[] {
+export function searchR1Rows(questions: readonly Question[], options: SearchR1ExportOptions = {}): SearchR1Row[] {
   const split = options.split ?? SEARCH_R1_EXPORT_DEFAULTS.split;
   const dataSource = options.dataSource ?? SEARCH_R1_EXPORT_DEFAULTS.dataSource;
   const prompt = options.prompt ?? searchR1Prompt;

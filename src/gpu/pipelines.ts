@@ -83,8 +83,9 @@ export class PipelineCache {
 
   /**
    * The shader module for `kernel`, compiled inside an error scope so that a WGSL error becomes
-   * this kernel's GPU_ERROR (with file:line:column) instead of an uncaptured device error that
-   * would surface later, attributed to someone else.
+   * this kernel's GPU_ERROR (line:column of the kernel's source, which may be several .wgsl files
+   * joined, with the offending line quoted) instead of an uncaptured device error that would
+   * surface later, attributed to someone else.
    */
   private async module(kernel: Kernel): Promise<GPUShaderModule> {
     const cached = this.modules.get(kernel.name);
@@ -96,7 +97,7 @@ export class PipelineCache {
       const info = await module.getCompilationInfo().catch(() => undefined);
       const messages = info?.messages
         .filter((m) => m.type === 'error')
-        .map((m) => `  ${kernel.name}.wgsl:${m.lineNum}:${m.linePos} ${m.message}`)
+        .map((m) => `  ${kernel.name} source line ${m.lineNum}:${m.linePos}: ${m.message}\n    | ${kernel.code.split('\n')[m.lineNum - 1]?.trim() ?? ''}`)
         .join('\n');
       throw new IgSearchError('GPU_ERROR', `cannot compile kernel ${kernel.name}:\n${messages || error.message}`);
     }

@@ -397,7 +397,7 @@ export async function modelGradients(
         batch.copy(a.q, full.q, n * rowBytes, 0, ch.start * rowBytes);
         batch.copy(a.o, full.o, n * rowBytes, 0, ch.start * rowBytes);
       });
-      attentionBack.encode(batch, { q: full.q, k: kv(l).k, v: kv(l).v, o: full.o, dO: full.dO, rows: metaAll, ends: endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T, heads: nh, kvHeads: nkv, headDim: d });
+      attentionBack.encode(batch, { q: full.q, kCache: kv(l).k, vCache: kv(l).v, o: full.o, dO: full.dO, rows: metaAll, ends: endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T, heads: nh, kvHeads: nkv, headDim: d });
       // RoPE, q/k/v projection and input norm, chunk by chunk.
       chunks.forEach((ch, ci) => {
         const n = ch.rows;

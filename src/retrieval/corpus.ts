@@ -55,18 +55,22 @@ export function parseCorpusJsonl(text: string, options: JsonlOptions = {}): Pars
   return { passages: items, skipped };
 }
 
-export interface DataQuestion {
+/** One question, as a questions file holds it and as training and evaluation read it. */
+export interface Question {
   question: string;
-  golden_answers: string[];
+  golden_answers: readonly string[];
   id?: string;
-  /** Reasoning hops, when the file says (the synthetic world does). */
+  /** Reasoning hops (1–3), when the file says (the synthetic world does): metrics split by it. */
   hops?: number;
-  /** Ids of the corpus passages that support the answer, one per hop (StepSearch's reward needs them). */
-  supporting?: string[];
+  /** Ids of the corpus passages that hold the answer's chain, one per hop (StepSearch's reward needs them). */
+  supporting?: readonly string[];
 }
 
+/** @deprecated the same type as `Question`. */
+export type DataQuestion = Question;
+
 export interface ParsedQuestions {
-  questions: DataQuestion[];
+  questions: Question[];
   /** The 1-based line of each question (for errors found after parsing, e.g. a prompt too long). */
   lines: number[];
   skipped: { line: number; reason: string }[];

@@ -89,11 +89,11 @@ export function informationGain(
   });
 }
 
-/** Token spans `[start, end)` relative to their rollout's first token, as parallel arrays. */
-export interface SpanArrays {
-  rollout: Numbers;
-  start: Numbers;
-  end: Numbers;
+/** Token spans `[start, end)` relative to their rollout's first token, as parallel arrays (the packed batch holds them as `number[]`). */
+export interface SpanArrays<N extends Numbers = Numbers> {
+  rollout: N;
+  start: N;
+  end: N;
 }
 
 export interface ModulationInput {

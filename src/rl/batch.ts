@@ -6,22 +6,14 @@
  * (`offsets`); the spans say where each search query and each retrieved block lies.
  */
 import type { SearchTrajectory } from '../rollout/search_r1.js';
+import type { Question } from '../retrieval/corpus.js';
+import type { SpanArrays } from './advantage.js';
 
-export interface TrainQuestion {
-  question: string;
-  golden_answers: readonly string[];
-  /** Reasoning hops (1–3), when known: metrics split by it. */
-  hops?: number;
-  /** Ids of the corpus passages that hold the answer's chain (StepSearch rewards retrieving them). */
-  supporting?: readonly string[];
-}
+/** @deprecated the same type as `Question` (retrieval/corpus.ts). */
+export type TrainQuestion = Question;
 
-/** Token spans `[start, end)` relative to their rollout's first trajectory token, as parallel arrays. */
-export interface Spans {
-  rollout: number[];
-  start: number[];
-  end: number[];
-}
+/** Token spans relative to their rollout's first trajectory token (`SpanArrays`, grown while packing). */
+type Spans = SpanArrays<number[]>;
 
 export interface Batch {
   readonly questions: readonly TrainQuestion[];

@@ -15,7 +15,8 @@ import type { WasmCore } from '../wasm/core.js';
 import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { computeRewards } from './reward.js';
 import { labelRollouts, type QueryClass } from './signal.js';
-import type { IgSearchTrainer, StepMetrics, TrainQuestion } from './trainer.js';
+import type { Question } from '../retrieval/corpus.js';
+import type { IgSearchTrainer, StepMetrics } from './trainer.js';
 
 export interface EvalOptions {
   maxTurns?: number;
@@ -41,7 +42,7 @@ export interface EvalReport {
 }
 
 /** Greedy search-agent rollouts on `questions`, scored by exact match. */
-export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Tokenizer, retriever: Retriever, questions: readonly TrainQuestion[], options: EvalOptions = {}): Promise<EvalReport> {
+export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Tokenizer, retriever: Retriever, questions: readonly Question[], options: EvalOptions = {}): Promise<EvalReport> {
   const started = performance.now();
   const batch = options.batch ?? 32;
   const rewards: number[] = [];
@@ -97,9 +98,9 @@ export type RunEvent = RunRecord | { type: 'progress'; run: string; step: number
 export interface TrainingRunOptions {
   /** Name carried by every record (e.g. "grpo", "ig-search-seed1"). */
   run: string;
-  train: readonly TrainQuestion[];
+  train: readonly Question[];
   /** Evaluated greedily before the first step, every `evalEvery` steps and after the last. */
-  eval?: readonly TrainQuestion[];
+  eval?: readonly Question[];
   /** What `eval` is, carried by the eval records and named in reports ("validation", "test"…). */
   evalSplit?: string;
   /** Total steps (a resumed trainer continues from its own step count up to this). */
@@ -130,9 +131,9 @@ export interface TrainingRunResult {
 }
 
 /** The questions of step `step` (1-based): a seeded permutation per pass over the data. */
-export function questionsForStep(train: readonly TrainQuestion[], step: number, perStep: number, seed: number): TrainQuestion[] {
+export function questionsForStep(train: readonly Question[], step: number, perStep: number, seed: number): Question[] {
   if (train.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'training run: no training questions');
-  const out: TrainQuestion[] = [];
+  const out: Question[] = [];
   let order: number[] = [];
   let pass = -1;
   for (let k = (step - 1) * perStep; k < step * perStep; k++) {
@@ -152,7 +153,7 @@ export function questionsForStep(train: readonly TrainQuestion[], step: number, 
 }
 
 /** Exact match per hop count of a step's rollouts ("all", "1", "2", …). */
-function stepExactMatch(metrics: Pick<StepMetrics, 'rewards'>, questions: readonly TrainQuestion[], groupSize: number): Record<string, number> {
+function stepExactMatch(metrics: Pick<StepMetrics, 'rewards'>, questions: readonly Question[], groupSize: number): Record<string, number> {
   const sums: Record<string, [number, number]> = { all: [0, 0] };
   metrics.rewards.forEach((r, i) => {
     const q = questions[Math.floor(i / groupSize)]!;
@@ -239,7 +240,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
 }
 
 /** The class of every search of a step (trajectory order, as `StepMetrics.ig`), when every question names its supporting passages. */
-function searchClassesOf(trajectories: StepMetrics['trajectories'], questions: readonly TrainQuestion[], groupSize: number): { searchClasses?: QueryClass[] } {
+function searchClassesOf(trajectories: StepMetrics['trajectories'], questions: readonly Question[], groupSize: number): { searchClasses?: QueryClass[] } {
   if (!questions.every((q) => q.supporting?.length)) return {};
   return { searchClasses: labelRollouts(trajectories, questions, groupSize).flatMap((labels) => labels.map((l) => l.cls)) };
 }

@@ -47,7 +47,7 @@ export async function scriptedTrajectory(world: World, index: Bm25Index, tokeniz
     push(formatInformation(found ?? []), false);
   }
   // The answer follows the last information block directly: the same context IG scoring probes
-  // (h + info(D) + "<answer> "), so score(D) measures what the policy would answer from D.
+  // (h + info(D) + "<answer>", then " " + the gold answer), so score(D) measures what the policy would answer from D.
   push(`<answer> ${q.golden_answers[0]} </answer>`, true);
   if (chat) push('<|im_end|>', true);
   return { tokens, mask };

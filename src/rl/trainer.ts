@@ -31,12 +31,14 @@ import { rolloutSearchAgent, rolloutSearchAgentWithCache, searchR1PromptTokens, 
 import { scoreInformationGainFromCache, type CachedIgStep } from '../scoring/ig.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
-import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch, type TrainQuestion } from './batch.js';
+import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch } from './batch.js';
+import type { Question } from '../retrieval/corpus.js';
 import { readCheckpointState, saveCheckpoint, type TrainerState } from './training_checkpoint.js';
 import { ALGORITHM_SPECS, checkAlgorithm, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
 import { discountedReturns, gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
 import { computeRewards } from './reward.js';
 
+/** @deprecated the same type as `Question`. */
 export type { TrainQuestion } from './batch.js';
 
 export interface TurnCreditOptions {
@@ -218,7 +220,7 @@ export class IgSearchTrainer {
   }
 
   /** One optimizer step on `questions` (G rollouts each). */
-  async step(questions: readonly TrainQuestion[]): Promise<StepMetrics> {
+  async step(questions: readonly Question[]): Promise<StepMetrics> {
     if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: no questions in this step');
     const step = this.stepCount + 1; // counted once the update has been applied
     const timing: StepTiming = { rollout: 0, reward: 0, ig: 0, advantages: 0, reference: 0, update: 0 };
@@ -285,7 +287,7 @@ export class IgSearchTrainer {
    * When step rewards probe the model (ig-search, mr-search, igpo) the rollout's KV cache is kept:
    * scoring continues from it.
    */
-  private async rollout(questions: readonly TrainQuestion[], step: number, keepCache = ALGORITHM_SPECS[this.config.algo].cache): Promise<{ batch: Batch; cache?: RolloutCache }> {
+  private async rollout(questions: readonly Question[], step: number, keepCache = ALGORITHM_SPECS[this.config.algo].cache): Promise<{ batch: Batch; cache?: RolloutCache }> {
     const c = this.config;
     const prompts = questions.flatMap((q) => {
       const p = this.prompt(q.question);
@@ -423,7 +425,7 @@ export class IgSearchTrainer {
    * (ig-search; mr-search credits the shaped value), IGPO's p_t − p_{t−1} and StepSearch's G − P,
    * per search, with the trajectories and rewards. What `measureSignals` labels and ranks.
    */
-  async signals(questions: readonly TrainQuestion[], step = this.stepCount + 1, options: { gammas?: readonly number[] } = {}): Promise<{ trajectories: Batch['trajectories']; rewards: number[]; perSearch: { rollout: number; search: number; values: Record<string, number | undefined> }[] }> {
+  async signals(questions: readonly Question[], step = this.stepCount + 1, options: { gammas?: readonly number[] } = {}): Promise<{ trajectories: Batch['trajectories']; rewards: number[]; perSearch: { rollout: number; search: number; values: Record<string, number | undefined> }[] }> {
     if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: no questions to measure');
     if (!this.index) throw new IgSearchError('INVALID_ARGUMENT', 'trainer: measuring the step signals needs the corpus index (IG\'s counterfactual documents, StepSearch\'s TF-IDF)');
     const { batch, cache } = await this.rollout(questions, step, true);

@@ -13,10 +13,11 @@
 import { IgSearchError } from '../errors.js';
 import type { CausalLM } from '../model/causal_lm.js';
 import { formatInformation, type Retriever } from '../retrieval/retriever.js';
+import { chatML } from '../tokenizer/chat_template.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { INVALID_SEARCH_NOTE, searchR1Prompt, type SearchStep } from './search_r1.js';
-import { chatTemplate, renderChat, type ChatMessage } from './template.js';
+import { renderChat, type ChatMessage } from './template.js';
 
 export { chatTemplate, type ChatMessage } from './template.js';
 
@@ -148,7 +149,7 @@ export async function rolloutWithCompletions(
   question: string,
   options: { retriever: Retriever; docsPerSearch?: number; maxTurns?: number; maxTokensPerTurn?: number; temperature?: number; seed?: number; template?: (instruction: string) => string },
 ): Promise<TextTrajectory> {
-  const template = options.template ?? ((instruction: string) => chatTemplate([{ role: 'user', content: instruction }]));
+  const template = options.template ?? ((instruction: string) => chatML([{ role: 'user', content: instruction }]));
   const prompt = template(searchR1Prompt(question));
   const maxTurns = options.maxTurns ?? 4;
   let text = '';

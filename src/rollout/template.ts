@@ -7,7 +7,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 
 export type { ChatMessage } from '../tokenizer/chat_template.js';
 
-/** ChatML (the fallback template). */
+/** @deprecated `chatML` (the fallback template), named apart from `ChatTemplate` and `tokenizer.chatTemplate`. */
 export const chatTemplate = chatML;
 
 /** Whether prompts for this tokenizer are chat turns (its own template, or ChatML's markers in the vocabulary). */

@@ -1,6 +1,6 @@
 /**
  * Packing for teacher-forced scoring. Requests are paths of token segments — e.g. [trajectory
- * prefix, retrieved documents + "<answer> ", gold answer] — whose final tokens are scored. Equal
+ * prefix, retrieved documents + "<answer>", " " + gold answer] — whose final tokens are scored. Equal
  * leading segments are stored once (a trie): their rows are computed once and every path below
  * attends to them through the KV cache. Rows are laid out parents first, so a row's context is
  * always computed in the same or an earlier chunk.

@@ -20,8 +20,8 @@ const MAX_D: u32 = 256u;
 override HEAD_DIM: u32 = 0u;
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;     // [T, heads · d] (scaled inside)
-@group(0) @binding(1) var<storage, read> k: array<f32>;     // [T, kvHeads · d]
-@group(0) @binding(2) var<storage, read> v: array<f32>;
+@group(0) @binding(1) var<storage, read> kCache: array<f32>;     // [T, kvHeads · d]
+@group(0) @binding(2) var<storage, read> vCache: array<f32>;
 @group(0) @binding(3) var<storage, read> dO: array<f32>;
 @group(0) @binding(8) var<uniform> p: Params;
 

@@ -32,8 +32,8 @@ fn dkv(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) la
   if (live) {
     end = ends[j];
     for (var x = 0u; x < d; x++) {
-      kv[x] = k[kj + x];
-      vv[x] = v[kj + x];
+      kv[x] = kCache[kj + x];
+      vv[x] = vCache[kj + x];
     }
   }
   for (var i = bounds.x; i < bounds.y; i++) {

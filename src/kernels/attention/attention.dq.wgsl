@@ -63,8 +63,8 @@ fn dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lan
       var s = 0.0;
       var dP = 0.0;
       for (var x = 0u; x < d; x++) {
-        s = fma(qv[x], k[kj + x], s);
-        dP = fma(dov[x], v[kj + x], dP);
+        s = fma(qv[x], kCache[kj + x], s);
+        dP = fma(dov[x], vCache[kj + x], dP);
       }
       s *= p.scale;
       let mNew = max(m, s);
@@ -72,7 +72,7 @@ fn dq(@builtin(workgroup_id) wg: vec3<u32>, @builtin(local_invocation_index) lan
       let w = exp(s - mNew);
       l = l * correction + w;
       let g = w * (dP - D);
-      for (var x = 0u; x < d; x++) { acc[x] = fma(g, k[kj + x], acc[x] * correction); }
+      for (var x = 0u; x < d; x++) { acc[x] = fma(g, kCache[kj + x], acc[x] * correction); }
       m = mNew;
     }
   }

@@ -12,8 +12,8 @@ override KEYS: u32;
 const MAX_D4: u32 = 64u; // vec4s of the largest head dimension
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
-@group(0) @binding(1) var<storage, read> keys: array<f32>;   // the layer's key cache [slots, kvHeads · d]
-@group(0) @binding(2) var<storage, read> values: array<f32>;
+@group(0) @binding(1) var<storage, read> kCache: array<f32>;   // the layer's key cache [slots, kvHeads · d]
+@group(0) @binding(2) var<storage, read> vCache: array<f32>;
 @group(0) @binding(3) var<storage, read> rows: array<Row>;
 @group(0) @binding(4) var<storage, read_write> out: array<f32>; // [T, heads · d]
 @group(0) @binding(5) var<uniform> p: Params;

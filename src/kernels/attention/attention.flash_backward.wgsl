@@ -10,12 +10,12 @@ override HEAD_DIM: u32;
 const MAX_D4: u32 = 64u;
 
 @group(0) @binding(0) var<storage, read> q: array<f32>;      // [T, heads · d]
-@group(0) @binding(1) var<storage, read> keys: array<f32>;   // [T, kvHeads · d]
-@group(0) @binding(2) var<storage, read> values: array<f32>;
+@group(0) @binding(1) var<storage, read> kCache: array<f32>;   // [T, kvHeads · d]
+@group(0) @binding(2) var<storage, read> vCache: array<f32>;
 @group(0) @binding(3) var<storage, read> dO: array<f32>;     // [T, heads · d]
 @group(0) @binding(8) var<uniform> p: Params;
 
 fn q4(i: u32) -> vec4<f32> { return vec4<f32>(q[i], q[i + 1u], q[i + 2u], q[i + 3u]); }
-fn keys4(i: u32) -> vec4<f32> { return vec4<f32>(keys[i], keys[i + 1u], keys[i + 2u], keys[i + 3u]); }
-fn values4(i: u32) -> vec4<f32> { return vec4<f32>(values[i], values[i + 1u], values[i + 2u], values[i + 3u]); }
+fn keys4(i: u32) -> vec4<f32> { return vec4<f32>(kCache[i], kCache[i + 1u], kCache[i + 2u], kCache[i + 3u]); }
+fn values4(i: u32) -> vec4<f32> { return vec4<f32>(vCache[i], vCache[i + 1u], vCache[i + 2u], vCache[i + 3u]); }
 fn dO4(i: u32) -> vec4<f32> { return vec4<f32>(dO[i], dO[i + 1u], dO[i + 2u], dO[i + 3u]); }

@@ -183,7 +183,7 @@ export class Attention {
     const { T, heads, kvHeads, headDim } = shape;
     const params = { T, heads, kvHeads, headDim, scale: 1 / Math.sqrt(headDim) };
     if (variant === 'flash') {
-      this.kernels.flash!.dispatch(batch, { q: b.q, keys: b.kCache, values: b.vCache, rows: b.rows, out: b.out }, params, [Math.ceil(T / TILE_ROWS), heads]);
+      this.kernels.flash!.dispatch(batch, { q: b.q, kCache: b.kCache, vCache: b.vCache, rows: b.rows, out: b.out }, params, [Math.ceil(T / TILE_ROWS), heads]);
     } else {
       this.kernels.rows!.dispatch(batch, b, params, grid(Math.ceil((T * heads) / 64)));
     }
@@ -303,7 +303,7 @@ export class AttentionBackward {
 
   encode(
     batch: DispatchBatch,
-    b: { q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; o: GPUBuffer; dO: GPUBuffer; rows: GPUBuffer; ends: GPUBuffer; stats: GPUBuffer; dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer },
+    b: { q: GPUBuffer; kCache: GPUBuffer; vCache: GPUBuffer; o: GPUBuffer; dO: GPUBuffer; rows: GPUBuffer; ends: GPUBuffer; stats: GPUBuffer; dQ: GPUBuffer; dK: GPUBuffer; dV: GPUBuffer },
     shape: AttentionShape,
   ): void {
     checkHeads(shape);
@@ -313,7 +313,7 @@ export class AttentionBackward {
     // Workgroups of 64 rows × one head (query rows for dQ, key rows for dK/dV).
     const tiles = Math.ceil(T / 64);
     if (tiles > 65535) throw new IgSearchError('LIMIT_EXCEEDED', `attention backward: ${T} rows exceed ${65535 * 64} per pass`, { hint: 'train fewer rows per micro-batch' });
-    const kv: Record<string, GPUBuffer> = this.variant === 'flash' ? { keys: b.k, values: b.v } : { k: b.k, v: b.v };
+    const kv = { kCache: b.kCache, vCache: b.vCache };
     this.dq.dispatch(batch, { q: b.q, ...kv, dO: b.dO, o: b.o, rows: b.rows, stats: b.stats, dQ: b.dQ }, params, [tiles, heads]);
     this.dkv.dispatch(batch, { q: b.q, ...kv, dO: b.dO, ends: b.ends, stats: b.stats, dK: b.dK, dV: b.dV }, params, [tiles, kvHeads]);
   }

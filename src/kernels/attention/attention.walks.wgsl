@@ -65,8 +65,8 @@ fn stageKeys(lane: u32, j0: u32, end: u32, kvh: u32, kvWidth: u32) {
     let j = j0 + x / d4;
     if (j < end) {
       let at = j * kvWidth + kvh * HEAD_DIM + (x % d4) * 4u;
-      kTile[x] = vec4<f32>(keys[at], keys[at + 1u], keys[at + 2u], keys[at + 3u]);
-      vTile[x] = vec4<f32>(values[at], values[at + 1u], values[at + 2u], values[at + 3u]);
+      kTile[x] = vec4<f32>(kCache[at], kCache[at + 1u], kCache[at + 2u], kCache[at + 3u]);
+      vTile[x] = vec4<f32>(vCache[at], vCache[at + 1u], vCache[at + 2u], vCache[at + 3u]);
     }
   }
 }
