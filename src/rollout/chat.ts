@@ -18,6 +18,7 @@ import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { generate } from './generate.js';
 import { INVALID_SEARCH_NOTE, searchR1Prompt, type SearchStep } from './search_r1.js';
 import { renderChat, type ChatMessage } from './template.js';
+import { closeStoppedTurn, lastAnswer, parseTurn } from './turn.js';
 
 export { chatTemplate, type ChatMessage } from './template.js';
 
@@ -165,19 +166,16 @@ export async function rolloutWithCompletions(
     const choice = response.choices[0];
     if (!choice) throw new IgSearchError('INVALID_ARGUMENT', 'the engine returned no choices');
     const piece = choice.text;
-    // The stop string is not returned: find which tag the turn was heading for.
-    const lastSearch = piece.lastIndexOf('<search>');
-    const lastAnswer = piece.lastIndexOf('<answer>');
-    if (choice.finish_reason !== 'stop' || (lastSearch < 0 && lastAnswer < 0)) {
+    // The stop string is not returned: close the tag the turn was heading for.
+    const turn = choice.finish_reason === 'stop' ? closeStoppedTurn(piece) : undefined;
+    if (turn === undefined) {
       text += piece;
       return { text, searches, answer: undefined, finish: choice.finish_reason === 'length' ? 'length' : 'stop' };
     }
-    if (lastAnswer > lastSearch) {
-      text += `${piece}</answer>`;
-      return { text, searches, answer: piece.slice(lastAnswer + '<answer>'.length).trim(), finish: 'answer' };
-    }
-    text += `${piece}</search>`;
-    const query = piece.slice(lastSearch + '<search>'.length).trim();
+    text += turn;
+    const action = parseTurn(turn);
+    if (action.kind !== 'search') return { text, searches, answer: lastAnswer(turn), finish: 'answer' };
+    const { query } = action;
     if (searches.length >= maxTurns) return { text, searches, answer: undefined, finish: 'max_turns' };
     if (!query) {
       text += INVALID_SEARCH_NOTE;

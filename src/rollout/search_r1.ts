@@ -14,6 +14,7 @@ import { SAMPLING_DEFAULTS } from '../defaults.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { DecodeSession, type RolloutCache } from './generate.js';
 import { promptText } from './template.js';
+import { lastAnswer, parseTurn } from './turn.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sample.js';
 
 /** The instruction ig-search prompts with (our wording of the Search-R1 protocol). */
@@ -142,12 +143,10 @@ async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<
         st.mask.push(1);
         st.logprobs.push(sampled.logprob);
         if (stopTokens.has(sampled.token)) return void (st.finish = 'stop_token');
-        const turn = tokenizer.decode(st.tokens.slice(st.turnStart));
-        if (turn.includes('</answer>')) return void (st.finish = 'answer');
-        const close = turn.indexOf('</search>');
-        if (close >= 0) {
-          const open = turn.lastIndexOf('<search>', close);
-          const query = open < 0 ? '' : turn.slice(open + '<search>'.length, close).trim();
+        const action = parseTurn(tokenizer.decode(st.tokens.slice(st.turnStart)));
+        if (action.kind === 'answer') return void (st.finish = 'answer');
+        if (action.kind === 'search') {
+          const { query } = action;
           if (st.searches.length >= maxTurns) return void (st.finish = 'max_turns');
           if (query === '') {
             const note = Array.from(tokenizer.encode(INVALID_SEARCH_NOTE, { addSpecialTokens: false }));
@@ -156,7 +155,7 @@ async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<
             append(st, note);
             return;
           }
-          searching.push({ s, query, span: querySpan(tokenizer, st, open + '<search>'.length, close), last: sampled.token });
+          searching.push({ s, query, span: querySpan(tokenizer, st, action.from, action.to), last: sampled.token });
           return;
         }
         if (st.tokens.length >= maxTokens) return void (st.finish = 'length');
@@ -257,11 +256,4 @@ function logprobOf(logits: Float32Array, token: number, temperature: number): nu
   let sum = 0;
   for (const v of logits) sum += Math.exp(v * scale - max);
   return logits[token]! * scale - max - Math.log(sum);
-}
-
-function lastAnswer(text: string): string | undefined {
-  const close = text.lastIndexOf('</answer>');
-  if (close < 0) return undefined;
-  const open = text.lastIndexOf('<answer>', close);
-  return open < 0 ? undefined : text.slice(open + '<answer>'.length, close).trim();
 }
