@@ -80,6 +80,7 @@ export {
   grpoAdvantages,
   informationGain,
   modulateQueryAdvantages,
+  spanAdvantages,
   gigpoAdvantages,
   igpoAdvantages,
   mrSearchAdvantages,
@@ -92,6 +93,7 @@ export {
   type GrpoOptions,
   type IgShapingOptions,
   type ModulationInput,
+  type SpanAdvantageInput,
   type SpanArrays,
 } from './rl/advantage.js';
 

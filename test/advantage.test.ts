@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { IgSearchError, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, type WasmCore } from '../src/entry/node.js';
+import { IgSearchError, grpoAdvantages, informationGain, loadWasmCore, modulateQueryAdvantages, spanAdvantages, type WasmCore } from '../src/entry/node.js';
 import { grpoRef, informationGainRef, modulateRef, type ModulationRef } from '../src/rl/oracle.js';
 import { mulberry32 } from './helpers/random.js';
 
@@ -181,5 +181,18 @@ describe('per-token modulation matches the f64 reference', () => {
       retrieved: { rollout: [0], start: [10], end: [20] },
     };
     expect(thrown(() => modulateQueryAdvantages(core, overlapping)).message).toMatch(/overlaps/);
+  });
+
+  it("spanAdvantages: each span's tokens get its value, other policy tokens 0, masked tokens leave the loss (worked by hand)", () => {
+    // Rollout 0 (6 tokens): turn values 0.5 on [0, 2) and −1 on [4, 6), an appended block [2, 4).
+    // Rollout 1 (3 tokens): value 2 on [1, 3).
+    const out = spanAdvantages(core, {
+      tokenCounts: [6, 3],
+      spans: { rollout: [0, 0, 1], start: [0, 4, 1], end: [2, 6, 3], value: [0.5, -1, 2] },
+      masked: { rollout: [0], start: [2], end: [4] },
+    });
+    expect(Array.from(out.advantages)).toEqual([0.5, 0.5, 0, 0, -1, -1, 0, 2, 2]);
+    expect(Array.from(out.lossMask)).toEqual([1, 1, 0, 0, 1, 1, 1, 1, 1]);
+    expect(() => spanAdvantages(core, { tokenCounts: [3], spans: { rollout: [0], start: [0], end: [1], value: [] }, masked: { rollout: [], start: [], end: [] } })).toThrow(/spans.value has 0 entries/);
   });
 });

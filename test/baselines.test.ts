@@ -21,7 +21,7 @@ describe('turns of a packed batch', () => {
     expect(batch.turnCounts).toEqual([3]);
     expect([batch.turns.start, batch.turns.end]).toEqual([[0, 9, 18], [5, 16, 20]]);
     const spans = turnValueSpans(batch, [1, 2, 3]);
-    expect(spans).toEqual({ rollout: [0, 0, 0, 0], start: [0, 9, 14, 18], end: [5, 12, 16, 20], ig: [1, 2, 2, 3] });
+    expect(spans).toEqual({ rollout: [0, 0, 0, 0], start: [0, 9, 14, 18], end: [5, 12, 16, 20], value: [1, 2, 2, 3] });
   });
 });
 

@@ -150,6 +150,33 @@ export function modulateQueryAdvantages(core: WasmCore, input: ModulationInput):
   });
 }
 
+export interface SpanAdvantageInput {
+  /** Tokens per rollout; rollouts are laid out one after another in the outputs. */
+  tokenCounts: Numbers;
+  /** Spans of policy tokens, each with the advantage its tokens get (turn-level credit: the turn's value). */
+  spans: SpanArrays & { value: Numbers };
+  /** Appended tokens (retrieved documents, notes): advantage 0, loss mask 0. */
+  masked: SpanArrays;
+}
+
+/**
+ * Per-token advantages and loss mask for credit given per span (GiGPO, IGPO, MR-Search, StepSearch
+ * turns): a span's tokens get its value, other policy tokens 0, masked tokens leave the loss. The
+ * same Wasm pass as `modulateQueryAdvantages`, with Â = 0 and the additive λ = 1 (so Â + λ·v = v).
+ */
+export function spanAdvantages(core: WasmCore, input: SpanAdvantageInput): { advantages: Float32Array; lossMask: Float32Array } {
+  const { tokenCounts, spans, masked } = input;
+  checkLengths(spans.rollout.length, 'one entry per span', { 'spans.value': spans.value });
+  return modulateQueryAdvantages(core, {
+    tokenCounts,
+    rolloutAdvantages: new Float64Array(tokenCounts.length),
+    queries: { rollout: spans.rollout, start: spans.start, end: spans.end, ig: spans.value },
+    retrieved: masked,
+    lambda: 1,
+    mode: 'additive',
+  });
+}
+
 /**
  * Turns of a batch: rollouts group after group (`groupSizes`, rollouts per group) and
  * `turns[i]` turns per rollout, turn values laid out rollout after rollout.

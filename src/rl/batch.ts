@@ -121,10 +121,10 @@ export function byPrediction(batch: Batch, flat: ArrayLike<number>): Float32Arra
 
 /**
  * Spans that give each turn's policy tokens its value: turn t's extent minus the appended blocks
- * inside it (an empty-search note), ready for `modulateQueryAdvantages` (additive, λ = 1).
+ * inside it (an empty-search note), each with the turn's value, for `spanAdvantages`.
  */
-export function turnValueSpans(batch: Batch, values: ArrayLike<number>): Spans & { ig: number[] } {
-  const out: Spans & { ig: number[] } = { rollout: [], start: [], end: [], ig: [] };
+export function turnValueSpans(batch: Batch, values: ArrayLike<number>): Spans & { value: number[] } {
+  const out: Spans & { value: number[] } = { rollout: [], start: [], end: [], value: [] };
   const { turns } = batch;
   for (let k = 0; k < turns.rollout.length; k++) {
     const mask = batch.trajectories[turns.rollout[k]!]!.policyMask;
@@ -138,7 +138,7 @@ export function turnValueSpans(batch: Batch, values: ArrayLike<number>): Spans &
       out.rollout.push(turns.rollout[k]!);
       out.start.push(start);
       out.end.push(j);
-      out.ig.push(values[k]!);
+      out.value.push(values[k]!);
     }
   }
   return out;

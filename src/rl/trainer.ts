@@ -35,7 +35,7 @@ import { batchTokens, byPrediction, packBatch, turnValueSpans, type Batch } from
 import type { Question } from '../retrieval/corpus.js';
 import { readCheckpointState, saveCheckpoint, type TrainerState } from './training_checkpoint.js';
 import { ALGORITHM_SPECS, checkAlgorithm, TRAINER_DEFAULTS, type Algorithm } from '../defaults.js';
-import { discountedReturns, gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
+import { discountedReturns, gigpoAdvantages, grpoAdvantages, igpoAdvantages, informationGain, modulateQueryAdvantages, mrSearchAdvantages, spanAdvantages, type IgShapingOptions, type TurnLayout } from './advantage.js';
 import { computeRewards } from './reward.js';
 
 /** @deprecated the same type as `Question`. */
@@ -557,13 +557,10 @@ export class IgSearchTrainer {
     // GRPO (and a step without searches) scores no IG: its queries get Â alone.
     const ig = scores.shapedIg.length ? scores.shapedIg : new Array<number>(batch.queries.rollout.length).fill(0);
     const turns = scores.turnValues;
-    const { advantages, lossMask } = modulateQueryAdvantages(this.core, {
-      tokenCounts: batch.trajectories.map((t) => t.tokens.length),
-      rolloutAdvantages: turns ? new Float64Array(batch.trajectories.length) : scores.rolloutAdvantages,
-      queries: turns ? turnValueSpans(batch, turns) : { ...batch.queries, ig },
-      retrieved: batch.retrieved,
-      lambda: turns ? 1 : c.lambda,
-    });
+    const tokenCounts = batch.trajectories.map((t) => t.tokens.length);
+    const { advantages, lossMask } = turns
+      ? spanAdvantages(this.core, { tokenCounts, spans: turnValueSpans(batch, turns), masked: batch.retrieved })
+      : modulateQueryAdvantages(this.core, { tokenCounts, rolloutAdvantages: scores.rolloutAdvantages, queries: { ...batch.queries, ig }, retrieved: batch.retrieved, lambda: c.lambda });
     // A rollout whose retrieval failed is not the policy's doing: it stays out of the loss.
     batch.retrievalFailed.forEach((failed, i) => {
       if (failed) lossMask.fill(0, batch.offsets[i], batch.offsets[i + 1]);
