@@ -31,10 +31,9 @@ const jobs: unknown[] = [];
 for (const c of CASES) {
   const model = await CausalLM.load(gpu, c.dir);
   const lora = c.lora ? LoraAdapters.create(model, { rank: 16, alpha: 32, targets: ALL, seed: 1 }) : undefined;
-  model.lora = lora;
   const sequences = Array.from({ length: c.batch }, () => Array.from({ length: c.length }, () => Math.floor(rand() * c.config.vocabSize)));
   const n = c.length - 1;
-  const current = await model.sequenceLogprobs(sequences);
+  const current = await model.sequenceLogprobs(sequences, { adapters: lora });
   const old = current.map((lp) => Array.from(lp, (v) => v + (rand() - 0.5) * 0.2));
   const ref = current.map((lp) => Array.from(lp, (v) => v + (rand() - 0.5) * 0.2));
   const advantages = sequences.map(() => Array.from({ length: n }, () => (rand() - 0.5) * 2));
@@ -43,7 +42,7 @@ for (const c of CASES) {
   let grads: Gradients | undefined;
   let optimizer: AdamW | undefined;
   const trainStep = async () => {
-    const logp = await model.sequenceLogprobs(sequences);
+    const logp = await model.sequenceLogprobs(sequences, { adapters: lora });
     const { grad } = await policyLoss(gpu, { logp: flat(logp), oldLogp: flat(old), refLogp: flat(ref), advantages: flat(advantages), mask: new Uint8Array(flat(logp).length).fill(1), sequenceOffsets: offsets });
     if (lora) lora.zeroGrad();
     else grads?.zero();

@@ -16,8 +16,7 @@ describe('LoRA vs PyTorch', () => {
     const model = await CausalLM.load(env.gpu, dir);
     const base = await model.sequenceLogprobs(g.sequences);
     const lora = await LoraAdapters.load(model, 'test/fixtures/qwen2/tiny-f32-lora');
-    model.lora = lora;
-    const withLora = await model.sequenceLogprobs(g.sequences);
+    const withLora = await model.sequenceLogprobs(g.sequences, { adapters: lora });
     let worst = 0;
     let moved = 0;
     withLora.forEach((lp, s) => lp.forEach((v, t) => ((worst = Math.max(worst, Math.abs(v - step.logprobs[s]![t]!))), (moved = Math.max(moved, Math.abs(v - base[s]![t]!))))));
@@ -35,8 +34,7 @@ describe('LoRA vs PyTorch', () => {
       const got = after.get(name)!.data;
       expect(got.reduce((m, v, i) => Math.max(m, Math.abs(v - want[i]!)), 0), name).toBeLessThan(1e-4);
     }
-    // The base model is frozen: switching the adapters off gives the original log-probs back.
-    model.lora = undefined;
+    // The base model is frozen: scoring without the adapters gives the original log-probs back.
     const again = await model.sequenceLogprobs(g.sequences);
     expect(again.map((a) => Array.from(a))).toEqual(base.map((a) => Array.from(a)));
     optimizer.free();
@@ -49,8 +47,7 @@ describe('LoRA vs PyTorch', () => {
     const model = await CausalLM.load(env.gpu, dir);
     const base = await model.sequenceLogprobs([[1, 2, 3, 4, 5]]);
     const lora = LoraAdapters.create(model, { rank: 2, alpha: 4, targets: ['k_proj', 'up_proj'], seed: 3 });
-    model.lora = lora;
-    expect(Array.from((await model.sequenceLogprobs([[1, 2, 3, 4, 5]]))[0]!)).toEqual(Array.from(base[0]!));
+    expect(Array.from((await model.sequenceLogprobs([[1, 2, 3, 4, 5]], { adapters: lora }))[0]!)).toEqual(Array.from(base[0]!));
     const files = await lora.files();
     expect(JSON.parse(files['adapter_config.json'])).toMatchObject({ peft_type: 'LORA', r: 2, lora_alpha: 4, target_modules: ['k_proj', 'up_proj'] });
     const header = readSafetensorsHeader(files['adapter_model.safetensors'], 'adapter');

@@ -42,7 +42,7 @@ describe('IG-Search trainer step (fixture model, synthetic world, scripted polic
 });
 
 describe('the update’s forwards', () => {
-  it('without KL each trained token is forwarded once; under LoRA the base is the KL reference, scored without touching model.lora', async () => {
+  it('without KL each trained token is forwarded once; under LoRA the base is the KL reference, scored without the adapters', async () => {
     const { world, tokenizer, model, index } = await setup();
     const q = world.questions.find((x) => x.hops === 2)!;
     const plain = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'ig-search', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2 });
@@ -59,15 +59,28 @@ describe('the update’s forwards', () => {
     const tuned = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'grpo', groupSize: 2, maxTokens: 48, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 2, klBeta: 0.01 }, lora);
     const seen: unknown[] = [];
     const original = model.scorePaths.bind(model);
+    let scoring = false;
     model.scorePaths = async (paths, options, name) => {
-      seen.push([model.lora, options?.adapters]);
-      return original(paths, options, name);
+      seen.push(options?.adapters);
+      scoring = true;
+      try {
+        return await original(paths, options, name);
+      } finally {
+        scoring = false;
+      }
+    };
+    const decoded: unknown[] = []; // the adapters of every forward outside the reference's scoring: the rollout's
+    const forwardRows = model.forwardRows.bind(model);
+    model.forwardRows = async (info, cache, want) => {
+      if (!scoring) decoded.push(want?.adapters);
+      return forwardRows(info, cache, want);
     };
     const t = await tuned.step([q]);
+    expect(decoded.length).toBeGreaterThan(1);
+    expect(decoded.every((a) => a === lora)).toBe(true); // the policy rolls out with its adapters
     expect(t.forwardRows.update).toBe(t.rows - (prompt - 1));
     expect(t.forwardRows.reference).toBe(t.forwardRows.update); // the same rows, prompt shared the same way
-    expect(seen).toEqual([[lora, null]]); // scored with the adapters off, model.lora untouched
-    expect(model.lora).toBe(lora);
+    expect(seen).toEqual([undefined]); // the reference: one scoring call, on the base weights
     tuned.free();
     model.free();
     index.free();

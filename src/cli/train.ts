@@ -275,8 +275,9 @@ export async function evalCommand(argv: string[]): Promise<number> {
   const gpu = await Gpu.request();
   try {
     const model = await CausalLM.load(gpu, values.model!);
-    if (values.lora) model.lora = await LoraAdapters.load(model, values.lora);
+    const adapters = values.lora ? await LoraAdapters.load(model, values.lora) : undefined;
     const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
+      adapters,
       maxTurns: numberFlag(values['max-turns'], '--max-turns'),
       maxTokens,
       docsPerSearch: numberFlag(values.docs, '--docs', { positive: true }),

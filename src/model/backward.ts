@@ -208,7 +208,6 @@ export async function modelGradients(
   if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of modelGradients that has not been freed');
   const owned: GPUBuffer[] = previous?.owned ?? [];
   const lora = options.lora;
-  const adapters = lora ?? model.lora;
   if (lora && lora.layers.length !== L) throw new IgSearchError('SHAPE_MISMATCH', 'gradients: the LoRA adapters were made for another model');
   let placeholder: GPUBuffer | undefined; // frozen base: one 4-byte stand-in for every base gradient
   const gradBuffer = (floats: number, label: string) => {
@@ -261,15 +260,15 @@ export async function modelGradients(
     const qkv = scratch(C * W, 'qkv');
     const logits = scratch(C * Math.min(vocabChunk, V), 'logits_chunk');
     const dzT = scratch(C * Math.min(vocabChunk, V), 'dz_t');
-    const fwdU = adapters ? scratch(C * adapters.config.rank, 'lora.fwd_u') : undefined;
-    const fwdD = adapters ? scratch(C * widest, 'lora.fwd_d') : undefined;
+    const fwdU = lora ? scratch(C * lora.config.rank, 'lora.fwd_u') : undefined;
+    const fwdD = lora ? scratch(C * widest, 'lora.fwd_d') : undefined;
 
     const batch = gpu.batch('model.train');
     model.rowsForwarded += T;
     const layerForward = (l: number, ci: number, stream: GPUBuffer) => {
       const a = activations(l)[ci]!;
       model.encodeLayer(batch, l, chunks[ci]!.rows, {
-        x: stream, a1: a.a1, qkv, qkvPre: a.qkvPre, q: a.q, k: kv(l).k, v: kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act, meta: metaChunk[ci]!, lora: adapters ?? null, loraU: fwdU, loraD: fwdD,
+        x: stream, a1: a.a1, qkv, qkvPre: a.qkvPre, q: a.q, k: kv(l).k, v: kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act, meta: metaChunk[ci]!, lora, loraU: fwdU, loraD: fwdD,
       });
     };
     const headChunks: { shard: (typeof m.head)[number]; index: number; from: number; cols: number }[] = [];

@@ -85,11 +85,8 @@ export interface ScoredContinuation {
 export interface ScoreOptions {
   /** Compute each prefix once and let its continuations attend to its KV cache (default true). */
   prefixCache?: boolean;
-  /**
-   * LoRA adapters to apply: default the model's active ones (`model.lora`); `null` scores with the
-   * base weights alone — the frozen KL reference under LoRA — without touching `model.lora`.
-   */
-  adapters?: LoraAdapters | null;
+  /** LoRA adapters added to their projections; none: the base weights alone (the frozen KL reference under LoRA). */
+  adapters?: LoraAdapters;
 }
 
 /** @internal */
@@ -139,8 +136,6 @@ export interface Kernels {
 export class CausalLM {
   private ropeTable: GPUBuffer | undefined;
   private ropePositions = 0;
-  /** Active LoRA adapters (added to their projections in every forward), if any. */
-  lora: LoraAdapters | undefined;
   /**
    * Rows (tokens) that have gone through the layers so far — scoring, generation and the training
    * pass's forward (a recomputed layer not counted twice). Step metrics and tests read differences.
@@ -387,7 +382,7 @@ export class CausalLM {
   }
 
   /** Runs a plan; returns the log-prob of every selection, indexed by slot. */
-  private async run(plan: ScorePlan, adapters: LoraAdapters | null | undefined): Promise<Float32Array> {
+  private async run(plan: ScorePlan, adapters: LoraAdapters | undefined): Promise<Float32Array> {
     if (plan.slots === 0) return new Float32Array(0);
     const selections = plan.sortedSelections();
     const cache = this.createKvCache(plan.rows);
@@ -412,9 +407,9 @@ export class CausalLM {
   async forwardRows(
     info: Uint32Array,
     cache: KvCache,
-    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[]; adapters?: LoraAdapters | null } = {},
+    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[]; adapters?: LoraAdapters } = {},
   ): Promise<{ logprobs: Float32Array; logits: Float32Array }> {
-    const lora = want.adapters === undefined ? this.lora : (want.adapters ?? undefined);
+    const lora = want.adapters;
     const gpu = this.gpu;
     const c = this.config;
     const rowCount = info.length / ROW_FIELDS;
@@ -480,7 +475,7 @@ export class CausalLM {
         const rows = info.subarray(start * ROW_FIELDS, (start + n) * ROW_FIELDS);
         queue.writeBuffer(meta, 0, rows);
         const batch = gpu.batch('model.forward');
-        this.encodeLayers(batch, n, rows, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora: lora ?? null, loraU, loraD });
+        this.encodeLayers(batch, n, rows, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
@@ -520,7 +515,7 @@ export class CausalLM {
     batch: DispatchBatch,
     T: number,
     rows: Uint32Array,
-    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; lora: LoraAdapters | undefined; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const k = this.kernels;
     const H = this.config.hiddenSize;
@@ -558,11 +553,11 @@ export class CausalLM {
     l: number,
     T: number,
     attention: AttentionVariant | 'decode',
-    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora: LoraAdapters | undefined; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
     const adapted = (input: LoraInput) => (b.lora?.layers[l] ?? []).some((x) => x.site.input === input);
-    const delta = this.loraDeltas(batch, l, T, b.lora ?? undefined, b);
+    const delta = this.loraDeltas(batch, l, T, b.lora, b);
     // A projection of RMSNorm(x), the norm folded in; an adapter on it reads the normed rows, made apart.
     const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: LoraInput) => {
       k.matmulNorm.encode(batch, b.x, w, out, { M: T, N, K: H, transposeB: true }, { normWeight: norm });
@@ -589,17 +584,17 @@ export class CausalLM {
   /**
    * @internal One decoder layer on the residual stream `x` (updated in place), LoRA deltas included.
    * Its activations land in the given buffers; `xMid`, when given, receives the stream between the
-   * attention and MLP halves (the backward pass keeps all of them). `lora` overrides the model's
-   * active adapters (`null`: none).
+   * attention and MLP halves (the backward pass keeps all of them). `lora`: the adapters to add
+   * (none: the base weights).
    */
   encodeLayer(
     batch: DispatchBatch,
     l: number,
     T: number,
-    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; qkvPre?: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters | null; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; qkvPre?: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
-    const delta = this.loraDeltas(batch, l, T, b.lora === undefined ? this.lora : (b.lora ?? undefined), b);
+    const delta = this.loraDeltas(batch, l, T, b.lora, b);
     k.rmsnorm.encode(batch, { x: b.x, weight: layer.inputNorm, index: b.meta, out: b.a1 }, { T, H, eps: c.rmsNormEps });
     k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
     delta('a1', b.a1, b.qkv);

@@ -7,6 +7,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { CausalLM } from '../model/causal_lm.js';
+import type { LoraAdapters } from '../model/lora.js';
 import { Bm25Retriever, type Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1PromptTokens } from '../rollout/search_r1.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -25,6 +26,8 @@ export interface EvalOptions {
   stopTokens?: readonly number[];
   /** Questions decoded together (default 32). */
   batch?: number;
+  /** LoRA adapters to decode with (none: the base model). */
+  adapters?: LoraAdapters;
 }
 
 export interface EvalReport {
@@ -58,6 +61,7 @@ export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Token
       maxTokens: options.maxTokens ?? SAMPLING_DEFAULTS.maxTokens,
       docsPerSearch: options.docsPerSearch ?? SAMPLING_DEFAULTS.docsPerSearch,
       stopTokens: options.stopTokens,
+      adapters: options.adapters,
     });
     rewards.push(...computeRewards(core, trajectories.map((t) => t.text), part.map((q) => q.golden_answers)));
     searches += trajectories.reduce((n, t) => n + t.searches.length, 0);
@@ -185,6 +189,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
       maxTokens: trainer.config.maxTokens,
       docsPerSearch: trainer.config.docsPerSearch,
       stopTokens: trainer.config.stopTokens,
+      adapters: trainer.lora,
       ...options.evalOptions,
     });
     finalEval = report;

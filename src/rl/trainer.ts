@@ -190,7 +190,6 @@ export class IgSearchTrainer {
     if (index && index.size === 0 && (needsCorpus || !config.retriever)) {
       throw new IgSearchError('INVALID_ARGUMENT', 'trainer: the corpus index is empty: nothing to retrieve and no counterfactual documents for IG', { hint: 'give a corpus with passages' });
     }
-    if (lora) model.lora = lora;
   }
 
   /** Steps taken so far (restored from a checkpoint by `restore`). */
@@ -201,7 +200,7 @@ export class IgSearchTrainer {
   /** Writes a checkpoint of the policy and optimizer under `root` (see saveCheckpoint); returns its directory. */
   async save(root: string, extra: Record<string, unknown> = {}, files?: Record<string, string | Uint8Array>): Promise<string> {
     const { script: _script, retriever: _retriever, reference: _reference, ...config } = this.config;
-    return saveCheckpoint(root, this.model, this.optimizer, { ...extra, step: this.stepCount, config }, { files });
+    return saveCheckpoint(root, this.model, this.optimizer, { ...extra, step: this.stepCount, config }, { files, adapters: this.lora });
   }
 
   /**
@@ -303,6 +302,7 @@ export class IgSearchTrainer {
       seed: c.seed * 1_000_003 + step,
       stopTokens: c.stopTokens,
       script: c.script,
+      adapters: this.lora,
     };
     if (!keepCache) return { batch: packBatch(questions, c.groupSize, prompts, await rolloutSearchAgent(this.model, prompts, options)) };
     const { trajectories, cache } = await rolloutSearchAgentWithCache(this.model, prompts, options);
@@ -580,7 +580,7 @@ export class IgSearchTrainer {
       const P = batch.prompts[i]!.length;
       return { segments: [s.subarray(0, P - 1), s.subarray(P - 1)], scoreLast: s.length - P };
     });
-    const scores = this.lora ? await this.model.scorePaths(paths, { adapters: null }) : await c.reference!.scorePaths(paths);
+    const scores = this.lora ? await this.model.scorePaths(paths) : await c.reference!.scorePaths(paths); // under LoRA the reference is the base, the adapters left out
     return scores.map((lp, i) => {
       const out = new Float32Array(batch.sequences[i]!.length - 1);
       out.set(lp, batch.prompts[i]!.length - 1);

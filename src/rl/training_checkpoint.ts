@@ -16,6 +16,7 @@ import type { AdamW } from '../kernels/adamw/adamw.js';
 import { readModelTensor } from '../model/backward.js';
 import { configJson, modelTensorShapes } from '../model/config.js';
 import type { CausalLM } from '../model/causal_lm.js';
+import type { LoraAdapters } from '../model/lora.js';
 import { readSafetensorsHeader, tensorToF32, writeSafetensors } from '../model/safetensors.js';
 import { refuseLink, writeFileAtomic } from '../platform/files.js';
 
@@ -25,6 +26,8 @@ export interface TrainerState {
 }
 
 export interface SaveOptions {
+  /** LoRA adapters: when given, the checkpoint holds them (PEFT files) instead of the base model's weights. */
+  adapters?: LoraAdapters;
   /** More files for the checkpoint directory (e.g. tokenizer.json, so it loads as a model directory). */
   files?: Record<string, string | Uint8Array>;
   /** Test hook: runs after the files are written, before anything is renamed into place. */
@@ -64,8 +67,8 @@ export async function saveCheckpoint(root: string, model: CausalLM, optimizer: A
   const tmp = `${root}/.${name}.tmp-${Date.now()}`;
   await f.mkdir(tmp); // not recursive: anything already there (a planted link included) fails the save
   try {
-    if (model.lora) {
-      const files = await model.lora.files();
+    if (options.adapters) {
+      const files = await options.adapters.files();
       await f.writeFile(`${tmp}/adapter_config.json`, files['adapter_config.json']);
       await f.writeFile(`${tmp}/adapter_model.safetensors`, files['adapter_model.safetensors']);
     } else {

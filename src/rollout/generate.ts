@@ -7,6 +7,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { KvCache, CausalLM } from '../model/causal_lm.js';
+import type { LoraAdapters } from '../model/lora.js';
 import { packRow, ROW_FIELDS } from '../model/rows.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { sampleToken, seededRandom, type SamplingOptions } from './sample.js';
@@ -20,11 +21,12 @@ export class DecodeSession {
   private readonly promptRows: number;
   private detached = false;
 
-  /** `capacity`: tokens each sequence may append after its prompt. */
+  /** `capacity`: tokens each sequence may append after its prompt; `adapters`: LoRA adapters every forward adds (none: the base model). */
   constructor(
     readonly model: CausalLM,
     readonly prompts: readonly ArrayLike<number>[],
     readonly capacity: number,
+    readonly adapters?: LoraAdapters,
   ) {
     if (prompts.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'no prompts to decode');
     const unique = new Map<string, { start: number; length: number }>();
@@ -60,7 +62,7 @@ export class DecodeSession {
       for (let k = 0; k < length; k++) packRow(info, start + k, { token: p[k]!, position: k, kvSlot: start + k, selfStart: start });
       lastRows.push(start + length - 1);
     });
-    const { logits } = await this.model.forwardRows(info, this.cache, { logitsRows: lastRows });
+    const { logits } = await this.model.forwardRows(info, this.cache, { logitsRows: lastRows, adapters: this.adapters });
     const V = this.model.config.vocabSize;
     const byRow = new Map(lastRows.map((row, i) => [row, logits.subarray(i * V, (i + 1) * V)]));
     return this.prompts.map((_, s) => byRow.get(this.prompt[s]!.start + this.prompt[s]!.length - 1)!);
@@ -87,7 +89,7 @@ export class DecodeSession {
       this.used[s]! += add.length;
       lastRows.push(row - 1);
     });
-    const { logits } = await this.model.forwardRows(info, this.cache, { logitsRows: lastRows });
+    const { logits } = await this.model.forwardRows(info, this.cache, { logitsRows: lastRows, adapters: this.adapters });
     const V = this.model.config.vocabSize;
     return lastRows.map((_, i) => logits.subarray(i * V, (i + 1) * V));
   }
@@ -98,7 +100,7 @@ export class DecodeSession {
    */
   detach(): RolloutCache {
     this.detached = true;
-    return { cache: this.cache, prompts: this.prompt.map((p) => ({ ...p })), regions: [...this.region], fed: [...this.used] };
+    return { cache: this.cache, prompts: this.prompt.map((p) => ({ ...p })), regions: [...this.region], fed: [...this.used], adapters: this.adapters };
   }
 
   free(): void {
@@ -116,6 +118,8 @@ export interface RolloutCache {
   prompts: { start: number; length: number }[];
   regions: number[];
   fed: number[];
+  /** The adapters the cache was computed with: what scoring on top of it must use too. */
+  adapters?: LoraAdapters;
 }
 
 export interface GenerateOptions extends SamplingOptions {
@@ -128,6 +132,8 @@ export interface GenerateOptions extends SamplingOptions {
   /** Strings that end a sequence once the generated text contains them (needs `tokenizer`). */
   stop?: readonly string[];
   tokenizer?: Tokenizer;
+  /** LoRA adapters to decode with (none: the base model). */
+  adapters?: LoraAdapters;
 }
 
 export interface Generation {
@@ -146,7 +152,7 @@ export async function generate(model: CausalLM, prompts: readonly ArrayLike<numb
       throw new IgSearchError('OUT_OF_RANGE', `prompts[${s}]: ${p.length} + ${maxNew} new tokens exceed max_position_embeddings ${model.config.maxPositions}`);
     }
   });
-  const session = new DecodeSession(model, prompts, maxNew);
+  const session = new DecodeSession(model, prompts, maxNew, options.adapters);
   try {
     const seed = options.seed ?? 0;
     const random = prompts.map((_, s) => seededRandom((seed * 0x9e3779b1 + s * 0x85ebca6b) >>> 0));

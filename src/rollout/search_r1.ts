@@ -9,6 +9,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { CausalLM } from '../model/causal_lm.js';
+import type { LoraAdapters } from '../model/lora.js';
 import { formatInformation, type RetrievedDocument, type Retriever } from '../retrieval/retriever.js';
 import { SAMPLING_DEFAULTS } from '../defaults.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -54,6 +55,8 @@ export interface SearchAgentOptions extends SamplingOptions {
    * tokens generated since the last one. Log-probs are still the model's.
    */
   script?: (sequence: number, turn: number, position: number) => number | undefined;
+  /** LoRA adapters to decode with (none: the base model). */
+  adapters?: LoraAdapters;
 }
 
 export interface SearchStep {
@@ -124,7 +127,7 @@ async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<
   const seed = options.seed ?? 0;
   const random = prompts.map((_, s) => seededRandom((seed * 0x9e3779b1 + s * 0x85ebca6b) >>> 0));
   const states: State[] = prompts.map(() => ({ tokens: [], mask: [], logprobs: [], searches: [], turnStart: 0, turn: 0 }));
-  const session = new DecodeSession(model, prompts, maxTokens);
+  const session = new DecodeSession(model, prompts, maxTokens, options.adapters);
   let kept: RolloutCache | undefined;
   const inFlight = new Set<Promise<void>>();
   // Every token but the newest has been fed to the cache; appending `extra` must stay within it.

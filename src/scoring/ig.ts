@@ -176,7 +176,7 @@ export async function scoreInformationGainFromCache(model: CausalLM, rollout: Ro
     }
     model.gpu.device.queue.submit([encoder.finish()]);
     const sorted = [...selections].sort((a, b) => a.row - b.row);
-    const { logprobs } = await model.forwardRows(Uint32Array.from(info), cache, { selections: sorted });
+    const { logprobs } = await model.forwardRows(Uint32Array.from(info), cache, { selections: sorted, adapters: rollout.adapters });
     const bySlot = new Float32Array(slotCount);
     sorted.forEach((sel, i) => (bySlot[sel.slot] = logprobs[i]!));
     const meanOf = ({ from, count }: { from: number; count: number }) => {
