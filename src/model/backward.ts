@@ -27,7 +27,7 @@ import { QkNormBackward } from '../kernels/qk_norm/qk_norm.js';
 import { RopeBackward } from '../kernels/rope/rope.js';
 import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
 import { Transpose } from '../kernels/transpose/transpose.js';
-import type { LoraAdapters } from './lora.js';
+import { encodeLoraBackward, type LoraAdapters, type LoraSite } from './lora.js';
 import type { CausalLM } from './causal_lm.js';
 import { qkvWidth as qkvWidthOf } from './config.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
@@ -335,24 +335,10 @@ export async function modelGradients(
     const lo = lora ? { dOut: scratch(C * widest, 'lora.d_out'), dOutT: scratch(C * widest, 'lora.d_out_t'), u: scratch(C * r, 'lora.u'), us: scratch(C * r, 'lora.us'), du: scratch(C * r, 'lora.du'), dus: scratch(C * r, 'lora.dus'), dusT: scratch(C * r, 'lora.dus_t') } : undefined;
     // Column sums over a chunk's rows (norm weight gradients): 1ᵀ · rows, accumulated.
     const rowSum = (rows: GPUBuffer, out: GPUBuffer, n: number) => plainAcc.encode(batch, ones, rows, out, { M: 1, N: H, K: n });
-    // For each adapter reading `input`: dB += (d_out)ᵀ·(s·x·Aᵀ), dA += (s·d_out·B)ᵀ·x, d_input += (s·d_out·B)·A.
-    const loraBackward = (l: number, n: number, input: 'a1' | 'attn' | 'a2' | 'act', inputBuffer: GPUBuffer, dOutFull: GPUBuffer, dInput: GPUBuffer) => {
+    const loraKernels = { matmulT: k.matmulF32 ?? k.matmul, columns, transpose, matmulAcc: plainAcc, matmulNT: plainNT };
+    const loraBackward = (l: number, n: number, input: LoraSite['input'], inputBuffer: GPUBuffer, dOutFull: GPUBuffer, dInput: GPUBuffer) => {
       if (!lora || !lo) return;
-      for (const ad of lora.layers[l]!) {
-        const site = ad.site;
-        if (site.input !== input) continue;
-        const sc = lora.scale;
-        columns.encode(batch, { x: dOutFull, out: lo.dOut }, { T: n, width: site.out, ldx: site.width, xOff: site.offset, ldo: site.out, oOff: 0, beta: 0, scale: 1 });
-        (k.matmulF32 ?? k.matmul).encode(batch, inputBuffer, ad.a, lo.u, { M: n, N: r, K: site.in, transposeB: true });
-        columns.encode(batch, { x: lo.u, out: lo.us }, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
-        transpose.encode(batch, { x: lo.dOut, out: lo.dOutT }, { R: n, C: site.out });
-        plainAcc.encode(batch, lo.dOutT, lo.us, ad.dB, { M: site.out, N: r, K: n });
-        plainNT.encode(batch, lo.dOut, ad.b, lo.du, { M: n, N: r, K: site.out });
-        columns.encode(batch, { x: lo.du, out: lo.dus }, { T: n, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale: sc });
-        transpose.encode(batch, { x: lo.dus, out: lo.dusT }, { R: n, C: r });
-        plainAcc.encode(batch, lo.dusT, inputBuffer, ad.dA, { M: r, N: site.in, K: n });
-        plainAcc.encode(batch, lo.dus, ad.a, dInput, { M: n, N: site.in, K: r });
-      }
+      for (const ad of lora.layers[l]!) if (ad.site.input === input) encodeLoraBackward(batch, loraKernels, ad, r, lora.scale, { input: inputBuffer, dOutput: dOutFull, dInput, ...lo }, n);
     };
     const frozen = lora !== undefined;
 

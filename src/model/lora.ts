@@ -8,6 +8,7 @@
 import { IgSearchError } from '../errors.js';
 import type { Matmul, StorageDtype } from '../kernels/matmul/matmul.js';
 import type { Columns } from '../kernels/add/add.js';
+import type { Transpose } from '../kernels/transpose/transpose.js';
 import type { DispatchBatch, Gpu } from '../gpu/device.js';
 import type { TrainableTensor } from '../kernels/adamw/adamw.js';
 import { currentPlatform } from '../platform/platform.js';
@@ -214,4 +215,43 @@ export function encodeLoraForward(
   k.matmulT.encode(batch, io.input, x.a, io.u, { M: T, N: rank, K: s.in, transposeB: true });
   k.matmulT.encode(batch, io.u, x.b, io.d, { M: T, N: s.out, K: rank, transposeB: true });
   k.columns.encode(batch, { x: io.d, out: io.output }, { T, width: s.out, ldx: s.out, xOff: 0, ldo: s.width, oOff: s.offset, beta: 1, scale });
+}
+
+/** The backward encoder's kernels on top of the forward's: plain accumulating and A·B (no transpose) products, and a transpose. */
+export interface LoraBackwardKernels extends LoraKernels {
+  /** C += A·B. */
+  matmulAcc: Matmul;
+  /** C = A·B. */
+  matmulNT: Matmul;
+  transpose: Transpose;
+}
+
+/**
+ * The backward of `encodeLoraForward` for one adapter over `T` rows, given the fused output's
+ * gradient `dOutput` (its columns of this projection are read):
+ *   dB += dᵀ·(s·x·Aᵀ),  dA += (s·d·B)ᵀ·x,  dInput += (s·d·B)·A     (d = this projection's output gradient)
+ * The base weights are not touched; the other buffers are scratch (`u`, `us`, `du`, `dus`, `dusT`:
+ * T·rank floats; `dOut`, `dOutT`: T·site.out).
+ */
+export function encodeLoraBackward(
+  batch: DispatchBatch,
+  k: LoraBackwardKernels,
+  x: LoraLayerAdapter,
+  rank: number,
+  scale: number,
+  io: { input: GPUBuffer; dOutput: GPUBuffer; dInput: GPUBuffer; dOut: GPUBuffer; dOutT: GPUBuffer; u: GPUBuffer; us: GPUBuffer; du: GPUBuffer; dus: GPUBuffer; dusT: GPUBuffer },
+  T: number,
+): void {
+  const s = x.site;
+  const r = rank;
+  k.columns.encode(batch, { x: io.dOutput, out: io.dOut }, { T, width: s.out, ldx: s.width, xOff: s.offset, ldo: s.out, oOff: 0, beta: 0, scale: 1 });
+  k.matmulT.encode(batch, io.input, x.a, io.u, { M: T, N: r, K: s.in, transposeB: true });
+  k.columns.encode(batch, { x: io.u, out: io.us }, { T, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale });
+  k.transpose.encode(batch, { x: io.dOut, out: io.dOutT }, { R: T, C: s.out });
+  k.matmulAcc.encode(batch, io.dOutT, io.us, x.dB, { M: s.out, N: r, K: T });
+  k.matmulNT.encode(batch, io.dOut, x.b, io.du, { M: T, N: r, K: s.out });
+  k.columns.encode(batch, { x: io.du, out: io.dus }, { T, width: r, ldx: r, xOff: 0, ldo: r, oOff: 0, beta: 0, scale });
+  k.transpose.encode(batch, { x: io.dus, out: io.dusT }, { R: T, C: r });
+  k.matmulAcc.encode(batch, io.dusT, io.input, x.dA, { M: r, N: s.in, K: T });
+  k.matmulAcc.encode(batch, io.dus, x.a, io.dInput, { M: T, N: s.in, K: r });
 }
