@@ -14,7 +14,7 @@
  * Gradients land in GPU buffers under Hugging Face tensor names (q/k/v and gate/up split back out).
  */
 import { IgSearchError } from '../errors.js';
-import type { BufferSlice } from '../gpu/device.js';
+import type { BufferSlice, DispatchBatch } from '../gpu/device.js';
 import { Add, Columns } from '../kernels/add/add.js';
 import { AttentionBackward } from '../kernels/attention/attention.js';
 import { EmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
@@ -28,8 +28,8 @@ import { RopeBackward } from '../kernels/rope/rope.js';
 import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
 import { Transpose } from '../kernels/transpose/transpose.js';
 import { encodeLoraBackward, type LoraAdapters, type LoraSite } from './lora.js';
-import type { CausalLM } from './causal_lm.js';
-import { qkvWidth as qkvWidthOf } from './config.js';
+import type { CausalLM, ModelInternals, VocabShard } from './causal_lm.js';
+import { qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
 import { finishGradients, storageOf, type Gradients, type LayerGradients, type Storage } from './gradients.js';
 import { packTrainingRows, ROW_FIELDS, type SharedPrefix } from './rows.js';
@@ -82,28 +82,79 @@ export interface GradientOptions {
   sharedPrefixes?: readonly SharedPrefix[];
 }
 
-/** Activations of one layer for one chunk of rows. */
-interface ChunkActivations {
-  a1: GPUBuffer;
-  q: GPUBuffer;
-  o: GPUBuffer;
-  xMid: GPUBuffer;
-  a2: GPUBuffer;
-  gu: GPUBuffer;
-  act: GPUBuffer;
-  /** The q/k/v rows before Qwen3's q/k norms (qkNorm models only). */
-  qkvPre?: GPUBuffer;
+/**
+ * The activations one decoder layer saves for its backward, per chunk of rows: name → floats per row
+ * (labels are the Hugging Face module whose output or input each is). Allocated once per pass, per
+ * layer — or once for all layers under `recompute`, refilled just before each layer's backward.
+ */
+const LAYER_ACTIVATIONS = {
+  a1: { label: 'input_layernorm.out', perRow: (c: ModelConfig) => c.hiddenSize },
+  q: { label: 'self_attn.q_rotated', perRow: (c: ModelConfig) => c.numHeads * c.headDim },
+  o: { label: 'self_attn.o_proj.in', perRow: (c: ModelConfig) => c.numHeads * c.headDim },
+  xMid: { label: 'residual.after_attention', perRow: (c: ModelConfig) => c.hiddenSize },
+  a2: { label: 'post_attention_layernorm.out', perRow: (c: ModelConfig) => c.hiddenSize },
+  gu: { label: 'mlp.gate_up_proj.out', perRow: (c: ModelConfig) => 2 * c.intermediateSize },
+  act: { label: 'mlp.down_proj.in', perRow: (c: ModelConfig) => c.intermediateSize },
+} as const;
+
+/** Activations of one layer for one chunk of rows (LAYER_ACTIVATIONS, plus Qwen3's pre-norm q/k/v rows). */
+type ChunkActivations = Record<keyof typeof LAYER_ACTIVATIONS, GPUBuffer> & { qkvPre?: GPUBuffer };
+
+type Rows = ReturnType<typeof packTrainingRows>;
+type Chunk = { start: number; rows: number };
+
+/** How a pass is cut into chunks, from the model's widths and the device's binding limit. */
+interface PassPlan {
+  chunks: Chunk[];
+  /** Most rows per chunk. */
+  C: number;
+  /** Widest row of any projection's input or output (scratch sizes). */
+  widest: number;
+  vocabChunk: number;
+  maxPosition: number;
 }
 
+type BackwardKernels = Awaited<ReturnType<typeof compileBackwardKernels>>;
+
+/**
+ * Gradients of L = Σ g·log p for `sequences` (see the file comment). The driver: check the inputs,
+ * plan the chunks, then one command buffer — forward through the blocks, the LM head and the loss,
+ * and the same in reverse.
+ */
 export async function modelGradients(
   model: CausalLM,
   sequences: readonly ArrayLike<number>[],
   upstream: readonly ArrayLike<number>[] | PolicyLossRows,
   options: GradientOptions = {},
 ): Promise<Gradients> {
-  const gpu = model.gpu;
-  const c = model.config;
   const m = model.internals();
+  const loss = checkGradientInputs(model, m, sequences, upstream, options);
+  const rows = packTrainingRows(sequences, options.sharedPrefixes, model.config.vocabSize, model.config.maxPositions);
+  if (loss) checkSharedRows(loss, sequences, rows);
+  const plan = planPass(model, m, sequences, rows.T, options);
+  const kernels = await compileBackwardKernels(model, m, loss !== undefined);
+  const previous = options.accumulate ? storageOf.get(options.accumulate) : undefined;
+  if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of modelGradients that has not been freed');
+  const storage = previous ?? gradientStorage(model, m, options.lora);
+  const pass = new TrainingPass(model, m, rows, plan, kernels, storage, options);
+  try {
+    pass.forward();
+    pass.upstream(loss ?? (upstream as readonly ArrayLike<number>[]), loss !== undefined);
+    pass.headBackward();
+    for (let l = m.layers.length - 1; l >= 0; l--) pass.layerBackward(l);
+    pass.embeddingBackward();
+    const logprobs = await pass.submit(loss ? undefined : sequences);
+    return finishGradients(model, storage, options.lora, logprobs, options.accumulate);
+  } catch (e) {
+    if (!previous) for (const b of new Set(storage.owned)) model.gpu.pool.release(b);
+    throw e;
+  } finally {
+    pass.free();
+  }
+}
+
+/** Every input check, before anything is allocated; the policy loss when that is the upstream. */
+function checkGradientInputs(model: CausalLM, m: ModelInternals, sequences: readonly ArrayLike<number>[], upstream: readonly ArrayLike<number>[] | PolicyLossRows, options: GradientOptions): PolicyLossRows | undefined {
   // A frozen LoRA base may be stored as bf16/f16 (dx reads it as stored); weights that train need f32.
   if (m.options.weights !== 'f32' && !options.lora) throw new IgSearchError('INVALID_ARGUMENT', `full fine-tuning needs f32 weights (this model stores ${m.options.weights}); load it with weights: "f32", or train LoRA adapters on it`);
   if (sequences.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: the batch is empty');
@@ -127,52 +178,43 @@ export async function modelGradients(
   } else {
     perToken('upstream', upstream as readonly ArrayLike<number>[]);
   }
-  const H = c.hiddenSize;
-  const I = c.intermediateSize;
-  const d = c.headDim;
-  const nh = c.numHeads;
-  const nkv = c.numKvHeads;
-  const W = qkvWidthOf(c);
-  const V = c.vocabSize;
-  const L = m.layers.length;
+  if (options.lora && options.lora.layers.length !== m.layers.length) throw new IgSearchError('SHAPE_MISMATCH', 'gradients: the LoRA adapters were made for another model');
+  return loss;
+}
 
-  const { T, tokens, targets, meta, ends, rowOf, shared } = packTrainingRows(sequences, options.sharedPrefixes, c.vocabSize, c.maxPositions);
-  /** Per-token arrays laid out by row (0 on each sequence's last row; summed over a shared prefix). */
-  const byRow = (arrays: readonly ArrayLike<number>[]) => {
-    const out = new Float32Array(T);
-    arrays.forEach((a, s) => {
-      for (let k = 0; k < a.length; k++) out[rowOf(s, k)]! += a[k]!;
-    });
-    return out;
-  };
-  // A shared row carries one loss term for the whole group: the policy loss may not put weight there.
-  if (loss) {
-    sequences.forEach((seq, s) => {
-      for (let k = 0; k < seq.length - 1; k++) {
-        if (shared(s, k) && loss.weights[s]![k] !== 0) {
-          throw new IgSearchError('INVALID_ARGUMENT', `gradients: weights[${s}][${k}] = ${loss.weights[s]![k]} falls on a shared prefix, where the policy loss needs weight 0`, { hint: 'share only tokens without loss (the prompt)' });
-        }
+/** A shared row carries one loss term for the whole group: the policy loss may not put weight there. */
+function checkSharedRows(loss: PolicyLossRows, sequences: readonly ArrayLike<number>[], rows: Rows): void {
+  sequences.forEach((seq, s) => {
+    for (let k = 0; k < seq.length - 1; k++) {
+      if (rows.shared(s, k) && loss.weights[s]![k] !== 0) {
+        throw new IgSearchError('INVALID_ARGUMENT', `gradients: weights[${s}][${k}] = ${loss.weights[s]![k]} falls on a shared prefix, where the policy loss needs weight 0`, { hint: 'share only tokens without loss (the prompt)' });
       }
-    });
-  }
+    }
+  });
+}
 
-  // Chunks of row-local work; attention buffers span the whole micro-batch.
-  const limit = gpu.bindingLimit;
-  const widest = Math.max(W, 2 * I, H);
+/** Chunks of row-local work; attention buffers span the whole micro-batch, bounded by one binding. */
+function planPass(model: CausalLM, m: ModelInternals, sequences: readonly ArrayLike<number>[], T: number, options: GradientOptions): PassPlan {
+  const c = model.config;
+  const limit = model.gpu.bindingLimit;
+  const widest = Math.max(qkvWidthOf(c), 2 * c.intermediateSize, c.hiddenSize);
   const C = Math.max(1, Math.min(options.chunkRows ?? 4096, Math.floor(limit / (4 * widest))));
-  if (T * nh * d * 4 > limit || T * nh * 2 * 4 > limit) {
+  const attention = T * c.numHeads * c.headDim * 4;
+  if (attention > limit || T * c.numHeads * 2 * 4 > limit) {
     const longest = Math.max(...sequences.map((s) => s.length));
-    throw new IgSearchError('LIMIT_EXCEEDED', `gradients: ${T} rows need ${T * nh * d * 4}-byte attention buffers, over this device's ${limit}-byte binding limit`, {
+    throw new IgSearchError('LIMIT_EXCEEDED', `gradients: ${T} rows need ${attention}-byte attention buffers, over this device's ${limit}-byte binding limit`, {
       hint: T > longest ? 'train fewer sequences per micro-batch (microBatchRows)' : `a single sequence of ${longest} tokens is the most this device holds for this model's attention width; use shorter sequences`,
     });
   }
-  const chunks: { start: number; rows: number }[] = [];
+  const chunks: Chunk[] = [];
   for (let start = 0; start < T; start += C) chunks.push({ start, rows: Math.min(C, T - start) });
   const vocabChunk = Math.max(64, Math.min(m.options.maxVocabChunk, Math.floor(limit / (4 * C) / 64) * 64));
-  const maxPos = Math.max(...sequences.map((s) => s.length));
-  const table = m.ropeTable(maxPos);
+  return { chunks, C, widest, vocabChunk, maxPosition: Math.max(...sequences.map((s) => s.length)) };
+}
 
-  const [linear, plainAcc, plainNT, columns, transpose, add, rmsBack, swiBack, lsBack, ropeBack, attentionBack, embBack, lossKernel, qkBack] = await Promise.all([
+async function compileBackwardKernels(model: CausalLM, m: ModelInternals, withLoss: boolean) {
+  const gpu = model.gpu;
+  const [linear, matmulAcc, matmulNT, columns, transpose, add, rmsnorm, swiglu, logsoftmax, rope, attention, embedding, loss, qkNorm] = await Promise.all([
     LinearBackward.create(gpu, { weights: m.options.weights }),
     Matmul.create(gpu, { accumulate: true }),
     Matmul.create(gpu, {}),
@@ -183,243 +225,353 @@ export async function modelGradients(
     SwigluBackward.create(gpu),
     LogsoftmaxGatherBackward.create(gpu),
     RopeBackward.create(gpu),
-    AttentionBackward.create(gpu, { headDim: d, variant: m.kernels.attention.variant }),
+    AttentionBackward.create(gpu, { headDim: model.config.headDim, variant: m.kernels.attention.variant }),
     EmbeddingBackward.create(gpu),
-    loss ? PolicyLoss.create(gpu) : undefined,
-    c.qkNorm ? QkNormBackward.create(gpu) : undefined,
+    withLoss ? PolicyLoss.create(gpu) : undefined,
+    model.config.qkNorm ? QkNormBackward.create(gpu) : undefined,
   ]);
-  const k = m.kernels;
-  const held: GPUBuffer[] = [];
-  const scratch = (floats: number, label: string) => {
-    const b = gpu.allocate(Math.max(4, floats * 4), label);
-    held.push(b);
-    return b;
-  };
-  const upload = (data: ArrayBufferView, label: string) => {
-    const b = gpu.upload(data, label);
-    held.push(b);
-    return b;
-  };
-  const zeros = (floats: number, label: string) => gpu.upload(new Float32Array(Math.max(1, floats)), label);
-  const perChunk = (floatsPerRow: number, label: string) => chunks.map((ch) => scratch(ch.rows * floatsPerRow, label));
+  return { linear, matmulAcc, matmulNT, columns, transpose, add, rmsnorm, swiglu, logsoftmax, rope, attention, embedding, loss, qkNorm };
+}
 
-  // Gradient buffers: zeroed, or an earlier micro-batch's to add to (contributions accumulate).
-  const previous = options.accumulate ? storageOf.get(options.accumulate) : undefined;
-  if (options.accumulate && !previous) throw new IgSearchError('INVALID_ARGUMENT', 'gradients: accumulate must be a result of modelGradients that has not been freed');
-  const owned: GPUBuffer[] = previous?.owned ?? [];
-  const lora = options.lora;
-  if (lora && lora.layers.length !== L) throw new IgSearchError('SHAPE_MISMATCH', 'gradients: the LoRA adapters were made for another model');
-  let placeholder: GPUBuffer | undefined; // frozen base: one 4-byte stand-in for every base gradient
+/** Zeroed gradient buffers under the layout's names; a frozen (LoRA) base shares one 4-byte stand-in. */
+function gradientStorage(model: CausalLM, m: ModelInternals, lora: LoraAdapters | undefined): Storage {
+  const { gpu, config: c } = model;
+  const H = c.hiddenSize;
+  const owned: GPUBuffer[] = [];
+  const zeros = (floats: number, label: string) => gpu.upload(new Float32Array(Math.max(1, floats)), label);
+  let placeholder: GPUBuffer | undefined;
   const gradBuffer = (floats: number, label: string) => {
     if (lora) return (placeholder ??= (() => (owned.push(zeros(1, 'grad.frozen')), owned[owned.length - 1]!))());
     const b = zeros(floats, label);
     owned.push(b);
     return b;
   };
-  const dEmbed = previous?.dEmbed ?? m.embed.map((shard) => gradBuffer(shard.rows * H, `grad.embed[${shard.rowStart}]`));
-  const dHead = previous?.dHead ?? (m.head === m.embed ? dEmbed : m.head.map((shard) => gradBuffer(shard.rows * H, `grad.lm_head[${shard.rowStart}]`)));
-  const dFinalNorm = previous?.dFinalNorm ?? gradBuffer(H, 'grad.model.norm');
-  const layerSizes = layerBufferSizes(c);
-  const dLayers =
-    previous?.dLayers ??
-    m.layers.map((_, i) => Object.fromEntries(LAYER_BUFFERS.map((b) => [b, gradBuffer(layerSizes[b], `grad.${i}.${b}`)])) as LayerGradients);
-  const storage: Storage = { dEmbed, dHead, dFinalNorm, dLayers, owned };
+  const dEmbed = m.embed.map((shard) => gradBuffer(shard.rows * H, `grad.embed[${shard.rowStart}]`));
+  const dHead = m.head === m.embed ? dEmbed : m.head.map((shard) => gradBuffer(shard.rows * H, `grad.lm_head[${shard.rowStart}]`));
+  const dFinalNorm = gradBuffer(H, 'grad.model.norm');
+  const sizes = layerBufferSizes(c);
+  const dLayers = m.layers.map((_, i) => Object.fromEntries(LAYER_BUFFERS.map((b) => [b, gradBuffer(sizes[b], `grad.${i}.${b}`)])) as LayerGradients);
+  return { dEmbed, dHead, dFinalNorm, dLayers, owned };
+}
 
-  try {
-    // ---- buffers ----
-    const metaChunk = chunks.map((ch) => upload(meta.subarray(ch.start * ROW_FIELDS, (ch.start + ch.rows) * ROW_FIELDS), 'rows'));
-    const targetChunk = chunks.map((ch) => upload(targets.subarray(ch.start, ch.start + ch.rows), 'targets'));
-    const metaAll = upload(meta, 'rows.all');
-    const endsAll = upload(ends, 'sequence_ends');
-    const ones = upload(new Float32Array(C).fill(1), 'ones');
-    const zero = upload(new Float32Array(C * H), 'zeros');
-    const x = perChunk(H, 'x');
-    const xFinal = perChunk(H, 'x_final');
-    const hN = perChunk(H, 'h_norm');
-    const state = perChunk(4, 'logsoftmax_state');
-    const upstreamChunk = perChunk(1, 'upstream');
-    const logp = scratch(T, 'logp');
-    // Activations per layer and chunk; with `recompute` one set, refilled layer by layer.
-    const sets = Array.from({ length: options.recompute ? 1 : L }, (): ChunkActivations[] =>
-      chunks.map((ch) => ({
-        a1: scratch(ch.rows * H, 'a1'),
-        q: scratch(ch.rows * nh * d, 'q'),
-        o: scratch(ch.rows * nh * d, 'o'),
-        xMid: scratch(ch.rows * H, 'x_mid'),
-        a2: scratch(ch.rows * H, 'a2'),
-        gu: scratch(ch.rows * 2 * I, 'gate_up'),
-        act: scratch(ch.rows * I, 'act'),
-        ...(c.qkNorm ? { qkvPre: scratch(ch.rows * W, 'qkv_pre_norm') } : {}),
-      })),
-    );
-    const qkRows = c.qkNorm ? scratch(C * (nh + nkv) * d, 'qk_norm_dw_rows') : undefined;
-    const activations = (l: number) => sets[options.recompute ? 0 : l]!;
-    const xIn = m.layers.map(() => perChunk(H, 'x_in'));
-    const keys = Array.from({ length: options.recompute ? 1 : L }, () => ({ k: scratch(T * nkv * d, 'k'), v: scratch(T * nkv * d, 'v') }));
-    const kv = (l: number) => keys[options.recompute ? 0 : l]!;
-    const qkv = scratch(C * W, 'qkv');
-    const logits = scratch(C * Math.min(vocabChunk, V), 'logits_chunk');
-    const dzT = scratch(C * Math.min(vocabChunk, V), 'dz_t');
-    const fwdU = lora ? scratch(C * lora.config.rank, 'lora.fwd_u') : undefined;
-    const fwdD = lora ? scratch(C * widest, 'lora.fwd_d') : undefined;
+/** A vocabulary slice of one LM-head shard: the logits computed (and recomputed) together. */
+interface HeadChunk {
+  shard: VocabShard;
+  index: number;
+  from: number;
+  cols: number;
+}
 
-    const batch = gpu.batch('model.train');
-    model.rowsForwarded += T;
-    const layerForward = (l: number, ci: number, stream: GPUBuffer) => {
-      const a = activations(l)[ci]!;
-      model.encodeLayer(batch, l, chunks[ci]!.rows, {
-        x: stream, a1: a.a1, qkv, qkvPre: a.qkvPre, q: a.q, k: kv(l).k, v: kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act, meta: metaChunk[ci]!, lora, loraU: fwdU, loraD: fwdD,
-      });
-    };
-    const headChunks: { shard: (typeof m.head)[number]; index: number; from: number; cols: number }[] = [];
+/**
+ * One training pass recorded into one command buffer: the buffers it holds and the phases in the
+ * order they run — `forward` (embedding, the blocks, final norm + LM head + log-softmax), `upstream`
+ * (the policy loss or the host's gradient), `headBackward`, `layerBackward` from the last layer to
+ * the first, `embeddingBackward`, `submit`.
+ */
+class TrainingPass {
+  private readonly held: GPUBuffer[] = [];
+  private readonly batch: DispatchBatch;
+  private readonly c: ModelConfig;
+  private readonly lora: LoraAdapters | undefined;
+  /** A frozen base (LoRA): no base-weight gradients. */
+  private readonly frozen: boolean;
+  private readonly table: GPUBuffer;
+  private readonly headChunks: HeadChunk[] = [];
+  private readonly weightBytes: number;
+  // Row metadata, per chunk and whole.
+  private readonly metaChunk: GPUBuffer[];
+  private readonly targetChunk: GPUBuffer[];
+  private readonly metaAll: GPUBuffer;
+  private readonly endsAll: GPUBuffer;
+  private readonly ones: GPUBuffer;
+  private readonly zero: GPUBuffer;
+  // The residual stream and the head's activations, per chunk.
+  private readonly x: GPUBuffer[];
+  private readonly xFinal: GPUBuffer[];
+  private readonly hN: GPUBuffer[];
+  private readonly state: GPUBuffer[];
+  private readonly upstreamChunk: GPUBuffer[];
+  private readonly logp: GPUBuffer;
+  /** Each layer's input per chunk (what `recompute` re-runs a layer from). */
+  private readonly xIn: GPUBuffer[][];
+  private readonly sets: ChunkActivations[][];
+  private readonly keys: { k: GPUBuffer; v: GPUBuffer }[];
+  private readonly qkv: GPUBuffer;
+  private readonly qkRows: GPUBuffer | undefined;
+  private readonly logits: GPUBuffer;
+  private readonly dzT: GPUBuffer;
+  private readonly fwdU: GPUBuffer | undefined;
+  private readonly fwdD: GPUBuffer | undefined;
+  // Backward scratch.
+  private readonly dX: GPUBuffer[];
+  private readonly d: Record<'hN' | 'tmp' | 'wRows' | 'yT' | 'act' | 'gu' | 'o' | 'q' | 'k' | 'v' | 'qkv', GPUBuffer>;
+  private readonly full: Record<'q' | 'o' | 'dO' | 'dQ' | 'dK' | 'dV' | 'stats', GPUBuffer>;
+  private readonly lo: { dOut: GPUBuffer; dOutT: GPUBuffer; u: GPUBuffer; us: GPUBuffer; du: GPUBuffer; dus: GPUBuffer; dusT: GPUBuffer } | undefined;
+
+  constructor(
+    private readonly model: CausalLM,
+    private readonly m: ModelInternals,
+    private readonly rows: Rows,
+    private readonly plan: PassPlan,
+    private readonly K: BackwardKernels,
+    private readonly storage: Storage,
+    private readonly options: GradientOptions,
+  ) {
+    const c = (this.c = model.config);
+    this.lora = options.lora;
+    this.frozen = options.lora !== undefined;
+    const { T, meta, targets, ends } = rows;
+    const { chunks, C, widest, vocabChunk } = plan;
+    const H = c.hiddenSize;
+    const [nh, nkv, dh, I, W] = [c.numHeads, c.numKvHeads, c.headDim, c.intermediateSize, qkvWidthOf(c)];
+    const L = m.layers.length;
+    const scratch = (floats: number, label: string) => this.scratch(floats, label);
+    const perChunk = (floatsPerRow: number, label: string) => chunks.map((ch) => scratch(ch.rows * floatsPerRow, label));
+    this.table = m.ropeTable(plan.maxPosition);
     m.head.forEach((shard, index) => {
-      for (let from = 0; from < shard.rows; from += vocabChunk) headChunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
+      for (let from = 0; from < shard.rows; from += vocabChunk) this.headChunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
     });
-    const weightBytes = storageBytes(m.options.weights);
-    const headWeights = (ch: (typeof headChunks)[number]): BufferSlice => ({ buffer: ch.shard.buffer, offset: ch.from * H * weightBytes, size: ch.cols * H * weightBytes });
+    this.weightBytes = storageBytes(m.options.weights);
 
-    // ---- forward, layer by layer over all chunks (attention reads the keys earlier chunks wrote) ----
-    chunks.forEach((ch, ci) => {
-      for (const shard of m.embed) k.embedding.encode(batch, { table: shard.buffer, rows: metaChunk[ci]!, out: x[ci]! }, { T: ch.rows, H, rowStart: shard.rowStart, rows: shard.rows });
+    this.metaChunk = chunks.map((ch) => this.upload(meta.subarray(ch.start * ROW_FIELDS, (ch.start + ch.rows) * ROW_FIELDS), 'rows'));
+    this.targetChunk = chunks.map((ch) => this.upload(targets.subarray(ch.start, ch.start + ch.rows), 'targets'));
+    this.metaAll = this.upload(meta, 'rows.all');
+    this.endsAll = this.upload(ends, 'sequence_ends');
+    this.ones = this.upload(new Float32Array(C).fill(1), 'ones');
+    this.zero = this.upload(new Float32Array(C * H), 'zeros');
+    this.x = perChunk(H, 'x');
+    this.xFinal = perChunk(H, 'x_final');
+    this.hN = perChunk(H, 'h_norm');
+    this.state = perChunk(4, 'logsoftmax_state');
+    this.upstreamChunk = perChunk(1, 'upstream');
+    this.logp = scratch(T, 'logp');
+    const layerSets = options.recompute ? 1 : L;
+    this.sets = Array.from({ length: layerSets }, (): ChunkActivations[] =>
+      chunks.map((ch) => {
+        const set = Object.fromEntries(Object.entries(LAYER_ACTIVATIONS).map(([name, a]) => [name, scratch(ch.rows * a.perRow(c), a.label)])) as ChunkActivations;
+        if (c.qkNorm) set.qkvPre = scratch(ch.rows * W, 'self_attn.qkv_pre_norm');
+        return set;
+      }),
+    );
+    this.qkRows = c.qkNorm ? scratch(C * (nh + nkv) * dh, 'qk_norm_dw_rows') : undefined;
+    this.xIn = m.layers.map(() => perChunk(H, 'x_in'));
+    this.keys = Array.from({ length: layerSets }, () => ({ k: scratch(T * nkv * dh, 'k'), v: scratch(T * nkv * dh, 'v') }));
+    this.qkv = scratch(C * W, 'qkv');
+    this.logits = scratch(C * Math.min(vocabChunk, c.vocabSize), 'logits_chunk');
+    this.dzT = scratch(C * Math.min(vocabChunk, c.vocabSize), 'dz_t');
+    this.fwdU = this.lora ? scratch(C * this.lora.config.rank, 'lora.fwd_u') : undefined;
+    this.fwdD = this.lora ? scratch(C * widest, 'lora.fwd_d') : undefined;
+
+    this.dX = perChunk(H, 'd_x');
+    this.d = {
+      hN: scratch(C * H, 'd_h_norm'), tmp: scratch(C * H, 'd_tmp'), wRows: scratch(C * H, 'd_w_rows'), yT: scratch(C * widest, 'd_y_t'),
+      act: scratch(C * I, 'd_act'), gu: scratch(C * 2 * I, 'd_gate_up'), o: scratch(C * nh * dh, 'd_o'), q: scratch(C * nh * dh, 'd_q'),
+      k: scratch(C * nkv * dh, 'd_k'), v: scratch(C * nkv * dh, 'd_v'), qkv: scratch(C * W, 'd_qkv'),
+    };
+    this.full = { q: scratch(T * nh * dh, 'q.all'), o: scratch(T * nh * dh, 'o.all'), dO: scratch(T * nh * dh, 'd_o.all'), dQ: scratch(T * nh * dh, 'd_q.all'), dK: scratch(T * nkv * dh, 'd_k.all'), dV: scratch(T * nkv * dh, 'd_v.all'), stats: scratch(T * nh * 2, 'attention_stats') };
+    const r = this.lora?.config.rank ?? 1;
+    this.lo = this.lora ? { dOut: scratch(C * widest, 'lora.d_out'), dOutT: scratch(C * widest, 'lora.d_out_t'), u: scratch(C * r, 'lora.u'), us: scratch(C * r, 'lora.us'), du: scratch(C * r, 'lora.du'), dus: scratch(C * r, 'lora.dus'), dusT: scratch(C * r, 'lora.dus_t') } : undefined;
+    this.batch = model.gpu.batch('model.train');
+  }
+
+  private scratch(floats: number, label: string): GPUBuffer {
+    const b = this.model.gpu.allocate(Math.max(4, floats * 4), label);
+    this.held.push(b);
+    return b;
+  }
+
+  private upload(data: ArrayBufferView, label: string): GPUBuffer {
+    const b = this.model.gpu.upload(data, label);
+    this.held.push(b);
+    return b;
+  }
+
+  private activations(l: number): ChunkActivations[] {
+    return this.sets[this.options.recompute ? 0 : l]!;
+  }
+
+  private kv(l: number): { k: GPUBuffer; v: GPUBuffer } {
+    return this.keys[this.options.recompute ? 0 : l]!;
+  }
+
+  private headWeights(ch: HeadChunk): BufferSlice {
+    const { hiddenSize: H } = this.c;
+    return { buffer: ch.shard.buffer, offset: ch.from * H * this.weightBytes, size: ch.cols * H * this.weightBytes };
+  }
+
+  /** Layer `l` on chunk `ci` of the stream, its activations saved (the block's forward, shared with inference). */
+  private layerForward(l: number, ci: number): void {
+    const a = this.activations(l)[ci]!;
+    this.model.encodeLayer(this.batch, l, this.plan.chunks[ci]!.rows, {
+      x: this.x[ci]!, a1: a.a1, qkv: this.qkv, qkvPre: a.qkvPre, q: a.q, k: this.kv(l).k, v: this.kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act,
+      meta: this.metaChunk[ci]!, lora: this.lora, loraU: this.fwdU, loraD: this.fwdD,
     });
-    for (let l = 0; l < L; l++) {
+  }
+
+  /** Embedding, then layer by layer over all chunks (attention reads the keys earlier chunks wrote), then the head's log-probs. */
+  forward(): void {
+    const { batch, m, c } = this;
+    const k = m.kernels;
+    const H = c.hiddenSize;
+    const chunks = this.plan.chunks;
+    this.model.rowsForwarded += this.rows.T;
+    chunks.forEach((ch, ci) => {
+      for (const shard of m.embed) k.embedding.encode(batch, { table: shard.buffer, rows: this.metaChunk[ci]!, out: this.x[ci]! }, { T: ch.rows, H, rowStart: shard.rowStart, rows: shard.rows });
+    });
+    for (let l = 0; l < m.layers.length; l++) {
       chunks.forEach((ch, ci) => {
-        batch.copy(x[ci]!, xIn[l]![ci]!, ch.rows * H * 4);
-        layerForward(l, ci, x[ci]!);
+        batch.copy(this.x[ci]!, this.xIn[l]![ci]!, ch.rows * H * 4);
+        this.layerForward(l, ci);
       });
     }
     chunks.forEach((ch, ci) => {
-      batch.copy(x[ci]!, xFinal[ci]!, ch.rows * H * 4);
-      k.rmsnorm.encode(batch, { x: x[ci]!, weight: m.finalNorm, index: metaChunk[ci]!, out: hN[ci]! }, { T: ch.rows, H, eps: c.rmsNormEps });
-      headChunks.forEach((hc, i) => {
-        k.matmul.encode(batch, hN[ci]!, headWeights(hc), logits, { M: ch.rows, N: hc.cols, K: H, transposeB: true });
-        k.logsoftmax.encode(batch, { logits, targets: targetChunk[ci]!, state: state[ci]!, out: logp }, {
-          T: ch.rows, cols: hc.cols, colStart: hc.shard.rowStart + hc.from, first: i === 0, last: i === headChunks.length - 1, outBase: ch.start,
+      batch.copy(this.x[ci]!, this.xFinal[ci]!, ch.rows * H * 4);
+      k.rmsnorm.encode(batch, { x: this.x[ci]!, weight: m.finalNorm, index: this.metaChunk[ci]!, out: this.hN[ci]! }, { T: ch.rows, H, eps: c.rmsNormEps });
+      this.headChunks.forEach((hc, i) => {
+        k.matmul.encode(batch, this.hN[ci]!, this.headWeights(hc), this.logits, { M: ch.rows, N: hc.cols, K: H, transposeB: true });
+        k.logsoftmax.encode(batch, { logits: this.logits, targets: this.targetChunk[ci]!, state: this.state[ci]!, out: this.logp }, {
+          T: ch.rows, cols: hc.cols, colStart: hc.shard.rowStart + hc.from, first: i === 0, last: i === this.headChunks.length - 1, outBase: ch.start,
         });
       });
     });
+  }
 
-    // ---- the upstream gradient: the policy loss on the GPU, or the host's values ----
-    if (loss) {
-      const old = loss.old ? upload(byRow(loss.old), 'old_logp') : scratch(T, 'old_logp');
-      if (!loss.old) batch.copy(logp, old, T * 4);
-      // Without a reference β is 0 and the KL term vanishes: the detached log-probs stand in.
-      const ref = loss.reference ? upload(byRow(loss.reference), 'ref_logp') : scratch(T, 'ref_logp');
-      if (!loss.reference) batch.copy(logp, ref, T * 4);
-      const out = loss.lossOut ?? { buffer: scratch(T, 'token_loss'), base: 0 };
-      const grad = scratch(T, 'dloss_dlogp');
-      lossKernel!.encode(batch, {
-        logp, old, reference: ref, advantages: upload(byRow(loss.advantages), 'advantages'), weights: upload(byRow(loss.weights), 'loss_weights'), loss: out.buffer, grad,
-      }, T, loss.options, out.base);
-      chunks.forEach((ch, ci) => batch.copy(grad, upstreamChunk[ci]!, ch.rows * 4, ch.start * 4));
-    } else {
-      const g = byRow(upstream as readonly ArrayLike<number>[]);
-      chunks.forEach((ch, ci) => gpu.device.queue.writeBuffer(upstreamChunk[ci]!, 0, g, ch.start, ch.rows));
-    }
-
-    // ---- backward ----
-    const dX = perChunk(H, 'd_x');
-    const dhN = scratch(C * H, 'd_h_norm');
-    const dTmp = scratch(C * H, 'd_tmp');
-    const dwRows = scratch(C * H, 'd_w_rows');
-    const dyT = scratch(C * widest, 'd_y_t');
-    const dAct = scratch(C * I, 'd_act');
-    const dgu = scratch(C * 2 * I, 'd_gate_up');
-    const dOChunk = scratch(C * nh * d, 'd_o');
-    const dQChunk = scratch(C * nh * d, 'd_q');
-    const dKChunk = scratch(C * nkv * d, 'd_k');
-    const dVChunk = scratch(C * nkv * d, 'd_v');
-    const dqkv = scratch(C * W, 'd_qkv');
-    const full = { q: scratch(T * nh * d, 'q.all'), o: scratch(T * nh * d, 'o.all'), dO: scratch(T * nh * d, 'd_o.all'), dQ: scratch(T * nh * d, 'd_q.all'), dK: scratch(T * nkv * d, 'd_k.all'), dV: scratch(T * nkv * d, 'd_v.all'), stats: scratch(T * nh * 2, 'attention_stats') };
-    const r = lora?.config.rank ?? 1;
-    const lo = lora ? { dOut: scratch(C * widest, 'lora.d_out'), dOutT: scratch(C * widest, 'lora.d_out_t'), u: scratch(C * r, 'lora.u'), us: scratch(C * r, 'lora.us'), du: scratch(C * r, 'lora.du'), dus: scratch(C * r, 'lora.dus'), dusT: scratch(C * r, 'lora.dus_t') } : undefined;
-    // Column sums over a chunk's rows (norm weight gradients): 1ᵀ · rows, accumulated.
-    const rowSum = (rows: GPUBuffer, out: GPUBuffer, n: number) => plainAcc.encode(batch, ones, rows, out, { M: 1, N: H, K: n });
-    const loraKernels = { matmulT: k.matmulF32 ?? k.matmul, columns, transpose, matmulAcc: plainAcc, matmulNT: plainNT };
-    const loraBackward = (l: number, n: number, input: LoraSite['input'], inputBuffer: GPUBuffer, dOutFull: GPUBuffer, dInput: GPUBuffer) => {
-      if (!lora || !lo) return;
-      for (const ad of lora.layers[l]!) if (ad.site.input === input) encodeLoraBackward(batch, loraKernels, ad, r, lora.scale, { input: inputBuffer, dOutput: dOutFull, dInput, ...lo }, n);
+  /** The upstream gradient d L / d log p per row: the policy loss on the GPU, or the host's values. */
+  upstream(source: PolicyLossRows | readonly ArrayLike<number>[], isLoss: boolean): void {
+    const { batch, rows } = this;
+    const { T } = rows;
+    const chunks = this.plan.chunks;
+    /** Per-token arrays laid out by row (0 on each sequence's last row; summed over a shared prefix). */
+    const byRow = (arrays: readonly ArrayLike<number>[]) => {
+      const out = new Float32Array(T);
+      arrays.forEach((a, s) => {
+        for (let k = 0; k < a.length; k++) out[rows.rowOf(s, k)]! += a[k]!;
+      });
+      return out;
     };
-    const frozen = lora !== undefined;
+    if (!isLoss) {
+      const g = byRow(source as readonly ArrayLike<number>[]);
+      chunks.forEach((ch, ci) => this.model.gpu.device.queue.writeBuffer(this.upstreamChunk[ci]!, 0, g, ch.start, ch.rows));
+      return;
+    }
+    const loss = source as PolicyLossRows;
+    const old = loss.old ? this.upload(byRow(loss.old), 'old_logp') : this.scratch(T, 'old_logp');
+    if (!loss.old) batch.copy(this.logp, old, T * 4);
+    // Without a reference β is 0 and the KL term vanishes: the detached log-probs stand in.
+    const ref = loss.reference ? this.upload(byRow(loss.reference), 'ref_logp') : this.scratch(T, 'ref_logp');
+    if (!loss.reference) batch.copy(this.logp, ref, T * 4);
+    const out = loss.lossOut ?? { buffer: this.scratch(T, 'token_loss'), base: 0 };
+    const grad = this.scratch(T, 'dloss_dlogp');
+    this.K.loss!.encode(batch, {
+      logp: this.logp, old, reference: ref, advantages: this.upload(byRow(loss.advantages), 'advantages'), weights: this.upload(byRow(loss.weights), 'loss_weights'), loss: out.buffer, grad,
+    }, T, loss.options, out.base);
+    chunks.forEach((ch, ci) => batch.copy(grad, this.upstreamChunk[ci]!, ch.rows * 4, ch.start * 4));
+  }
 
-    // LM head and final norm, chunk by chunk (logits recomputed per vocabulary chunk).
+  /** Column sums over a chunk's rows (norm weight gradients): 1ᵀ · rows, accumulated. */
+  private rowSum(rowsBuffer: GPUBuffer, out: GPUBuffer, n: number): void {
+    this.K.matmulAcc.encode(this.batch, this.ones, rowsBuffer, out, { M: 1, N: this.c.hiddenSize, K: n });
+  }
+
+  /** The LoRA backward of every adapter of layer `l` that reads `input` (nothing for a full fine-tune). */
+  private loraBackward(l: number, n: number, input: LoraSite['input'], inputBuffer: GPUBuffer, dOutput: GPUBuffer, dInput: GPUBuffer): void {
+    const { lora, lo, K } = this;
+    if (!lora || !lo) return;
+    const kernels = { matmulT: this.m.kernels.matmulF32 ?? this.m.kernels.matmul, columns: K.columns, transpose: K.transpose, matmulAcc: K.matmulAcc, matmulNT: K.matmulNT };
+    for (const ad of lora.layers[l]!) if (ad.site.input === input) encodeLoraBackward(this.batch, kernels, ad, lora.config.rank, lora.scale, { input: inputBuffer, dOutput, dInput, ...lo }, n);
+  }
+
+  /** LM head and final norm, chunk by chunk (logits recomputed per vocabulary chunk): dX of the last layer's output. */
+  headBackward(): void {
+    const { batch, m, c, K, d, frozen } = this;
+    const H = c.hiddenSize;
+    this.plan.chunks.forEach((ch, ci) => {
+      const n = ch.rows;
+      batch.copy(this.zero, d.hN, n * H * 4);
+      this.headChunks.forEach((hc) => {
+        m.kernels.matmul.encode(batch, this.hN[ci]!, this.headWeights(hc), this.logits, { M: n, N: hc.cols, K: H, transposeB: true });
+        K.logsoftmax.encode(batch, { logits: this.logits, targets: this.targetChunk[ci]!, state: this.state[ci]!, upstream: this.upstreamChunk[ci]! }, { T: n, cols: hc.cols, colStart: hc.shard.rowStart + hc.from });
+        const dW: BufferSlice = { buffer: this.storage.dHead[hc.index]!, offset: hc.from * H * 4, size: hc.cols * H * 4 };
+        K.linear.encode(batch, { x: this.hN[ci]!, w: this.headWeights(hc), dy: this.logits, dx: d.hN, dw: frozen ? undefined : dW, dyT: this.dzT }, { T: n, in: H, out: hc.cols }, { dx: true, dw: true });
+      });
+      K.rmsnorm.encode(batch, { x: this.xFinal[ci]!, weight: m.finalNorm, dy: d.hN, dx: this.dX[ci]!, dwRows: d.wRows }, { T: n, H, eps: c.rmsNormEps });
+      if (!frozen) this.rowSum(d.wRows, this.storage.dFinalNorm, n);
+    });
+  }
+
+  /** Layer `l`'s backward, its forward in reverse: MLP and o_proj per chunk, attention over the whole batch, then RoPE, q/k/v and the input norm per chunk. */
+  layerBackward(l: number): void {
+    const { batch, c, K, d, frozen, full } = this;
+    const layer = this.m.layers[l]!;
+    const grad = this.storage.dLayers[l]!;
+    const [H, I, nh, nkv, dh, W] = [c.hiddenSize, c.intermediateSize, c.numHeads, c.numKvHeads, c.headDim, qkvWidthOf(c)];
+    const chunks = this.plan.chunks;
+    const dw = (b: GPUBuffer) => (frozen ? undefined : b);
     chunks.forEach((ch, ci) => {
       const n = ch.rows;
-      batch.copy(zero, dhN, n * H * 4);
-      headChunks.forEach((hc) => {
-        k.matmul.encode(batch, hN[ci]!, headWeights(hc), logits, { M: n, N: hc.cols, K: H, transposeB: true });
-        lsBack.encode(batch, { logits, targets: targetChunk[ci]!, state: state[ci]!, upstream: upstreamChunk[ci]! }, { T: n, cols: hc.cols, colStart: hc.shard.rowStart + hc.from });
-        const dW: BufferSlice = { buffer: dHead[hc.index]!, offset: hc.from * H * 4, size: hc.cols * H * 4 };
-        linear.encode(batch, { x: hN[ci]!, w: headWeights(hc), dy: logits, dx: dhN, dw: frozen ? undefined : dW, dyT: dzT }, { T: n, in: H, out: hc.cols }, { dx: true, dw: true });
-      });
-      rmsBack.encode(batch, { x: xFinal[ci]!, weight: m.finalNorm, dy: dhN, dx: dX[ci]!, dwRows }, { T: n, H, eps: c.rmsNormEps });
-      if (!frozen) rowSum(dwRows, dFinalNorm, n);
+      const a = this.activations(l)[ci]!;
+      const dX = this.dX[ci]!;
+      if (this.options.recompute) {
+        batch.copy(this.xIn[l]![ci]!, this.x[ci]!, n * H * 4);
+        this.layerForward(l, ci);
+      }
+      K.linear.encode(batch, { x: a.act, w: layer.wDown, dy: dX, dx: d.act, dw: dw(grad.wDown), dyT: d.yT }, { T: n, in: I, out: H }, { dw: true });
+      this.loraBackward(l, n, 'act', a.act, dX, d.act);
+      K.swiglu.encode(batch, { gu: a.gu, dout: d.act, dgu: d.gu }, { T: n, I });
+      K.linear.encode(batch, { x: a.a2, w: layer.wGateUp, dy: d.gu, dx: d.tmp, dw: dw(grad.wGateUp), dyT: d.yT }, { T: n, in: H, out: 2 * I }, { dw: true });
+      this.loraBackward(l, n, 'a2', a.a2, d.gu, d.tmp);
+      K.rmsnorm.encode(batch, { x: a.xMid, weight: layer.postNorm, dy: d.tmp, dx: d.hN, dwRows: d.wRows }, { T: n, H, eps: c.rmsNormEps });
+      if (!frozen) this.rowSum(d.wRows, grad.postNorm, n);
+      K.add.encode(batch, { x: d.hN, out: dX }, n * H); // d x_mid
+      K.linear.encode(batch, { x: a.o, w: layer.wO, dy: dX, dx: d.o, dw: dw(grad.wO), dyT: d.yT }, { T: n, in: nh * dh, out: H }, { dw: true });
+      this.loraBackward(l, n, 'attn', a.o, dX, d.o);
+      const rowBytes = nh * dh * 4;
+      batch.copy(d.o, full.dO, n * rowBytes, 0, ch.start * rowBytes);
+      batch.copy(a.q, full.q, n * rowBytes, 0, ch.start * rowBytes);
+      batch.copy(a.o, full.o, n * rowBytes, 0, ch.start * rowBytes);
     });
+    const kv = this.kv(l);
+    K.attention.encode(batch, { q: full.q, kCache: kv.k, vCache: kv.v, o: full.o, dO: full.dO, rows: this.metaAll, ends: this.endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T: this.rows.T, heads: nh, kvHeads: nkv, headDim: dh });
+    chunks.forEach((ch, ci) => {
+      const n = ch.rows;
+      const a = this.activations(l)[ci]!;
+      batch.copy(full.dQ, d.q, n * nh * dh * 4, ch.start * nh * dh * 4);
+      batch.copy(full.dK, d.k, n * nkv * dh * 4, ch.start * nkv * dh * 4);
+      batch.copy(full.dV, d.v, n * nkv * dh * 4, ch.start * nkv * dh * 4);
+      K.rope.encode(batch, { dQ: d.q, dK: d.k, dV: d.v, rows: this.metaChunk[ci]!, table: this.table, dqkv: d.qkv }, { T: n, heads: nh, kvHeads: nkv, headDim: dh });
+      // Qwen3: through the per-head q/k norms, back to the projection's output (and the norm weights' gradient).
+      if (K.qkNorm) K.qkNorm.encode(batch, { x: a.qkvPre!, weight: layer.qkNorm, dqkv: d.qkv, dwRows: this.qkRows!, dw: dw(grad.qkNorm) }, { T: n, heads: nh, kvHeads: nkv, headDim: dh, eps: c.rmsNormEps });
+      K.linear.encode(batch, { x: a.a1, w: layer.wQkv, dy: d.qkv, dx: d.tmp, dw: dw(grad.wQkv), db: dw(grad.bQkv), dyT: d.yT, ones: this.ones }, { T: n, in: H, out: W }, { dw: true, db: true });
+      this.loraBackward(l, n, 'a1', a.a1, d.qkv, d.tmp);
+      K.rmsnorm.encode(batch, { x: this.xIn[l]![ci]!, weight: layer.inputNorm, dy: d.tmp, dx: d.hN, dwRows: d.wRows }, { T: n, H, eps: c.rmsNormEps });
+      if (!frozen) this.rowSum(d.wRows, grad.inputNorm, n);
+      K.add.encode(batch, { x: d.hN, out: this.dX[ci]! }, n * H); // d x_in
+    });
+  }
 
-    for (let l = L - 1; l >= 0; l--) {
-      const layer = m.layers[l]!;
-      const grad = dLayers[l]!;
-      // MLP and o_proj, chunk by chunk; q, o and dO gathered into whole-batch buffers for attention.
-      chunks.forEach((ch, ci) => {
-        const n = ch.rows;
-        const a = activations(l)[ci]!;
-        if (options.recompute) {
-          batch.copy(xIn[l]![ci]!, x[ci]!, n * H * 4);
-          layerForward(l, ci, x[ci]!);
-        }
-        linear.encode(batch, { x: a.act, w: layer.wDown, dy: dX[ci]!, dx: dAct, dw: frozen ? undefined : grad.wDown, dyT }, { T: n, in: I, out: H }, { dw: true });
-        loraBackward(l, n, 'act', a.act, dX[ci]!, dAct);
-        swiBack.encode(batch, { gu: a.gu, dout: dAct, dgu }, { T: n, I });
-        linear.encode(batch, { x: a.a2, w: layer.wGateUp, dy: dgu, dx: dTmp, dw: frozen ? undefined : grad.wGateUp, dyT }, { T: n, in: H, out: 2 * I }, { dw: true });
-        loraBackward(l, n, 'a2', a.a2, dgu, dTmp);
-        rmsBack.encode(batch, { x: a.xMid, weight: layer.postNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
-        if (!frozen) rowSum(dwRows, grad.postNorm, n);
-        add.encode(batch, { x: dhN, out: dX[ci]! }, n * H); // d x_mid
-        linear.encode(batch, { x: a.o, w: layer.wO, dy: dX[ci]!, dx: dOChunk, dw: frozen ? undefined : grad.wO, dyT }, { T: n, in: nh * d, out: H }, { dw: true });
-        loraBackward(l, n, 'attn', a.o, dX[ci]!, dOChunk);
-        const rowBytes = nh * d * 4;
-        batch.copy(dOChunk, full.dO, n * rowBytes, 0, ch.start * rowBytes);
-        batch.copy(a.q, full.q, n * rowBytes, 0, ch.start * rowBytes);
-        batch.copy(a.o, full.o, n * rowBytes, 0, ch.start * rowBytes);
-      });
-      attentionBack.encode(batch, { q: full.q, kCache: kv(l).k, vCache: kv(l).v, o: full.o, dO: full.dO, rows: metaAll, ends: endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T, heads: nh, kvHeads: nkv, headDim: d });
-      // RoPE, q/k/v projection and input norm, chunk by chunk.
-      chunks.forEach((ch, ci) => {
-        const n = ch.rows;
-        const a = activations(l)[ci]!;
-        batch.copy(full.dQ, dQChunk, n * nh * d * 4, ch.start * nh * d * 4);
-        batch.copy(full.dK, dKChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
-        batch.copy(full.dV, dVChunk, n * nkv * d * 4, ch.start * nkv * d * 4);
-        ropeBack.encode(batch, { dQ: dQChunk, dK: dKChunk, dV: dVChunk, rows: metaChunk[ci]!, table, dqkv }, { T: n, heads: nh, kvHeads: nkv, headDim: d });
-        // Qwen3: through the per-head q/k norms, back to the projection's output (and the norm weights' gradient).
-        if (qkBack) qkBack.encode(batch, { x: a.qkvPre!, weight: layer.qkNorm, dqkv, dwRows: qkRows!, dw: frozen ? undefined : grad.qkNorm }, { T: n, heads: nh, kvHeads: nkv, headDim: d, eps: c.rmsNormEps });
-        linear.encode(batch, { x: a.a1, w: layer.wQkv, dy: dqkv, dx: dTmp, dw: frozen ? undefined : grad.wQkv, db: frozen ? undefined : grad.bQkv, dyT, ones }, { T: n, in: H, out: W }, { dw: true, db: true });
-        loraBackward(l, n, 'a1', a.a1, dqkv, dTmp);
-        rmsBack.encode(batch, { x: xIn[l]![ci]!, weight: layer.inputNorm, dy: dTmp, dx: dhN, dwRows }, { T: n, H, eps: c.rmsNormEps });
-        if (!frozen) rowSum(dwRows, grad.inputNorm, n);
-        add.encode(batch, { x: dhN, out: dX[ci]! }, n * H); // d x_in
-      });
-    }
-    if (!frozen) {
-      chunks.forEach((ch, ci) => {
-        const groups = groupRowsByToken(tokens.subarray(ch.start, ch.start + ch.rows));
-        const [unique, offsets, rows] = [upload(groups.unique, 'tokens.unique'), upload(groups.offsets, 'tokens.offsets'), upload(groups.rows, 'tokens.rows')];
-        m.embed.forEach((shard, i) =>
-          embBack.encode(batch, { dx: dX[ci]!, tokens: unique, offsets, rows, dE: dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
-        );
-      });
-    }
-    batch.submit();
-    const logprobs: Float32Array[] = [];
-    if (!loss) {
-      const all = new Float32Array(await gpu.read(logp, T * 4));
-      sequences.forEach((seq, s) => logprobs.push(Float32Array.from({ length: seq.length - 1 }, (_, k) => all[rowOf(s, k)]!)));
-    }
-    return finishGradients(model, storage, lora, logprobs, options.accumulate);
-  } catch (e) {
-    if (!previous) for (const b of new Set(owned)) gpu.pool.release(b);
-    throw e;
-  } finally {
-    for (const b of held) gpu.pool.release(b);
+  /** dE += dX scattered by token (rows grouped by token: no atomics); nothing for a frozen base. */
+  embeddingBackward(): void {
+    if (this.frozen) return;
+    const H = this.c.hiddenSize;
+    this.plan.chunks.forEach((ch, ci) => {
+      const groups = groupRowsByToken(this.rows.tokens.subarray(ch.start, ch.start + ch.rows));
+      const [unique, offsets, rowList] = [this.upload(groups.unique, 'tokens.unique'), this.upload(groups.offsets, 'tokens.offsets'), this.upload(groups.rows, 'tokens.rows')];
+      this.m.embed.forEach((shard, i) =>
+        this.K.embedding.encode(this.batch, { dx: this.dX[ci]!, tokens: unique, offsets, rows: rowList, dE: this.storage.dEmbed[i]! }, { U: groups.unique.length, H, rowStart: shard.rowStart, rows: shard.rows }),
+      );
+    });
+  }
+
+  /** Submits the pass; with host upstream values, reads back this forward's log-probs per sequence. */
+  async submit(sequences: readonly ArrayLike<number>[] | undefined): Promise<Float32Array[]> {
+    this.batch.submit();
+    if (!sequences) return [];
+    const all = new Float32Array(await this.model.gpu.read(this.logp, this.rows.T * 4));
+    return sequences.map((seq, s) => Float32Array.from({ length: seq.length - 1 }, (_, k) => all[this.rows.rowOf(s, k)]!));
+  }
+
+  free(): void {
+    for (const b of this.held) this.model.gpu.pool.release(b);
+    this.held.length = 0;
   }
 }
