@@ -115,7 +115,7 @@ async function attentionGflops(variant: AttentionVariant): Promise<{ forward: nu
   const forward = await Attention.create(gpu, { headDim, variant });
   const backward = await AttentionBackward.create(gpu, { headDim, variant });
   const forwardSeconds = await timeDispatch((batch) => forward.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.rows, out: b.o }, ATTENTION));
-  const backwardSeconds = await timeDispatch((batch) => backward.encode(batch, b, ATTENTION));
+  const backwardSeconds = await timeDispatch((batch) => backward.encode(batch, { ...b, kCache: b.k, vCache: b.v }, ATTENTION));
   for (const buffer of Object.values(b)) gpu.pool.release(buffer);
   gpu.pool.trim();
   return { forward: attentionFlop / forwardSeconds / 1e9, backward: (2.5 * attentionFlop) / backwardSeconds / 1e9 };

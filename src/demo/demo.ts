@@ -58,7 +58,7 @@ export interface DemoOptions {
  * small synthetic world that must finish in minutes on a CPU: a larger learning rate, shorter
  * trajectories, two documents per search, no weight decay. Everything else is the trainer's default.
  */
-export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 10, evalBatch: 64, evalQuestions: 256, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
+export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 25, evalBatch: 64, evalQuestions: 256, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
 
 type Budget = Pick<typeof DEMO_DEFAULTS, 'groupSize' | 'lr' | 'maxTurns' | 'maxTokens' | 'docsPerSearch' | 'weightDecay' | 'lambda'> & { trainer?: Partial<TrainerConfig> };
 
