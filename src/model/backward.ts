@@ -14,13 +14,13 @@
  * Gradients land in GPU buffers under Hugging Face tensor names (q/k/v and gate/up split back out).
  */
 import { IgSearchError } from '../errors.js';
-import type { BufferSlice, DispatchBatch } from '../gpu/device.js';
+import type { DispatchBatch } from '../gpu/device.js';
 import { Add, Columns } from '../kernels/add/add.js';
 import { AttentionBackward } from '../kernels/attention/attention.js';
 import { EmbeddingBackward, groupRowsByToken } from '../kernels/embedding/embedding.js';
 import { LinearBackward } from '../kernels/linear/linear.js';
 import { LogsoftmaxGatherBackward } from '../kernels/logsoftmax/logsoftmax.js';
-import { Matmul, storageBytes } from '../kernels/matmul/matmul.js';
+import { Matmul } from '../kernels/matmul/matmul.js';
 import { PolicyLoss, type PolicyLossOptions } from '../kernels/policy_loss/policy_loss.js';
 import { RmsnormBackward } from '../kernels/rmsnorm/rmsnorm.js';
 import { QkNormBackward } from '../kernels/qk_norm/qk_norm.js';
@@ -28,7 +28,8 @@ import { RopeBackward } from '../kernels/rope/rope.js';
 import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
 import { Transpose } from '../kernels/transpose/transpose.js';
 import { encodeLoraBackward, type LoraAdapters, type LoraSite } from './lora.js';
-import type { CausalLM, ModelInternals, VocabShard } from './causal_lm.js';
+import type { CausalLM, ModelInternals } from './causal_lm.js';
+import type { HeadChunk } from './head.js';
 import { qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
 import { finishGradients, storageOf, type Gradients, type LayerGradients, type Storage } from './gradients.js';
@@ -254,14 +255,6 @@ function gradientStorage(model: CausalLM, m: ModelInternals, lora: LoraAdapters 
   return { dEmbed, dHead, dFinalNorm, dLayers, owned };
 }
 
-/** A vocabulary slice of one LM-head shard: the logits computed (and recomputed) together. */
-interface HeadChunk {
-  shard: VocabShard;
-  index: number;
-  from: number;
-  cols: number;
-}
-
 /**
  * One training pass recorded into one command buffer: the buffers it holds and the phases in the
  * order they run — `forward` (embedding, the blocks, final norm + LM head + log-softmax), `upstream`
@@ -276,8 +269,7 @@ class TrainingPass {
   /** A frozen base (LoRA): no base-weight gradients. */
   private readonly frozen: boolean;
   private readonly table: GPUBuffer;
-  private readonly headChunks: HeadChunk[] = [];
-  private readonly weightBytes: number;
+  private readonly headChunks: readonly HeadChunk[];
   // Row metadata, per chunk and whole.
   private readonly metaChunk: GPUBuffer[];
   private readonly targetChunk: GPUBuffer[];
@@ -328,10 +320,7 @@ class TrainingPass {
     const scratch = (floats: number, label: string) => this.scratch(floats, label);
     const perChunk = (floatsPerRow: number, label: string) => chunks.map((ch) => scratch(ch.rows * floatsPerRow, label));
     this.table = m.ropeTable(plan.maxPosition);
-    m.head.forEach((shard, index) => {
-      for (let from = 0; from < shard.rows; from += vocabChunk) this.headChunks.push({ shard, index, from, cols: Math.min(vocabChunk, shard.rows - from) });
-    });
-    this.weightBytes = storageBytes(m.options.weights);
+    this.headChunks = m.lmHead.chunks(vocabChunk);
 
     this.metaChunk = chunks.map((ch) => this.upload(meta.subarray(ch.start * ROW_FIELDS, (ch.start + ch.rows) * ROW_FIELDS), 'rows'));
     this.targetChunk = chunks.map((ch) => this.upload(targets.subarray(ch.start, ch.start + ch.rows), 'targets'));
@@ -394,11 +383,6 @@ class TrainingPass {
     return this.keys[this.options.recompute ? 0 : l]!;
   }
 
-  private headWeights(ch: HeadChunk): BufferSlice {
-    const { hiddenSize: H } = this.c;
-    return { buffer: ch.shard.buffer, offset: ch.from * H * this.weightBytes, size: ch.cols * H * this.weightBytes };
-  }
-
   /** Layer `l` on chunk `ci` of the stream, its activations saved (the block's forward, shared with inference). */
   private layerForward(l: number, ci: number): void {
     const a = this.activations(l)[ci]!;
@@ -426,13 +410,7 @@ class TrainingPass {
     }
     chunks.forEach((ch, ci) => {
       batch.copy(this.x[ci]!, this.xFinal[ci]!, ch.rows * H * 4);
-      k.rmsnorm.encode(batch, { x: this.x[ci]!, weight: m.finalNorm, index: this.metaChunk[ci]!, out: this.hN[ci]! }, { T: ch.rows, H, eps: c.rmsNormEps });
-      this.headChunks.forEach((hc, i) => {
-        k.matmul.encode(batch, this.hN[ci]!, this.headWeights(hc), this.logits, { M: ch.rows, N: hc.cols, K: H, transposeB: true });
-        k.logsoftmax.encode(batch, { logits: this.logits, targets: this.targetChunk[ci]!, state: this.state[ci]!, out: this.logp }, {
-          T: ch.rows, cols: hc.cols, colStart: hc.shard.rowStart + hc.from, first: i === 0, last: i === this.headChunks.length - 1, outBase: ch.start,
-        });
-      });
+      m.lmHead.encodeTrainingForward(batch, ch.rows, { x: this.x[ci]!, rows: this.metaChunk[ci]!, hN: this.hN[ci]!, targets: this.targetChunk[ci]!, state: this.state[ci]!, logits: this.logits, results: this.logp }, this.headChunks, ch.start);
     });
   }
 
@@ -488,13 +466,9 @@ class TrainingPass {
     this.plan.chunks.forEach((ch, ci) => {
       const n = ch.rows;
       batch.copy(this.zero, d.hN, n * H * 4);
-      this.headChunks.forEach((hc) => {
-        m.kernels.matmul.encode(batch, this.hN[ci]!, this.headWeights(hc), this.logits, { M: n, N: hc.cols, K: H, transposeB: true });
-        K.logsoftmax.encode(batch, { logits: this.logits, targets: this.targetChunk[ci]!, state: this.state[ci]!, upstream: this.upstreamChunk[ci]! }, { T: n, cols: hc.cols, colStart: hc.shard.rowStart + hc.from });
-        const dW: BufferSlice = { buffer: this.storage.dHead[hc.index]!, offset: hc.from * H * 4, size: hc.cols * H * 4 };
-        K.linear.encode(batch, { x: this.hN[ci]!, w: this.headWeights(hc), dy: this.logits, dx: d.hN, dw: frozen ? undefined : dW, dyT: this.dzT }, { T: n, in: H, out: hc.cols }, { dx: true, dw: true });
-      });
-      K.rmsnorm.encode(batch, { x: this.xFinal[ci]!, weight: m.finalNorm, dy: d.hN, dx: this.dX[ci]!, dwRows: d.wRows }, { T: n, H, eps: c.rmsNormEps });
+      m.lmHead.encodeTrainingBackward(batch, K, n, {
+        xFinal: this.xFinal[ci]!, hN: this.hN[ci]!, targets: this.targetChunk[ci]!, state: this.state[ci]!, upstream: this.upstreamChunk[ci]!, logits: this.logits, dzT: this.dzT, dhN: d.hN, dx: this.dX[ci]!, dwRows: d.wRows,
+      }, this.headChunks, frozen ? undefined : this.storage.dHead);
       if (!frozen) this.rowSum(d.wRows, this.storage.dFinalNorm, n);
     });
   }

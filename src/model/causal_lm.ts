@@ -11,7 +11,7 @@
  * runs over vocabulary chunks folded into an online log-softmax: no rows × vocabulary buffer.
  */
 import { IgSearchError } from '../errors.js';
-import { alignTo4, type BufferSlice, type DispatchBatch, type Gpu } from '../gpu/device.js';
+import { alignTo4, type DispatchBatch, type Gpu } from '../gpu/device.js';
 import { attendsOnlyToCache, Attention, AttentionDecode, type AttentionVariant, MAX_HEAD_DIM } from '../kernels/attention/attention.js';
 import { Embedding } from '../kernels/embedding/embedding.js';
 import { LogsoftmaxGather } from '../kernels/logsoftmax/logsoftmax.js';
@@ -25,6 +25,7 @@ import { hasTensor, modelTensorShapes, qkvWidth as qkvWidthOf, type ModelConfig 
 import { Columns } from '../kernels/add/add.js';
 import { encodeLoraForward, type LoraAdapters, type LoraSite } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
+import { LmHead, type VocabShard } from './head.js';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
@@ -95,16 +96,13 @@ export interface ModelInternals {
   head: VocabShard[];
   layers: Layer[];
   finalNorm: GPUBuffer;
+  lmHead: LmHead;
   kernels: Kernels;
   options: { maxChunkRows: number; maxVocabChunk: number; weights: WeightDtype };
   ropeTable(positions: number): GPUBuffer;
 }
 
-export interface VocabShard {
-  buffer: GPUBuffer;
-  rowStart: number;
-  rows: number;
-}
+export type { VocabShard } from './head.js';
 
 /** A layer's fused GPU buffers (what each holds: model/layout.ts). */
 export type Layer = Record<LayerBuffer, GPUBuffer>;
@@ -152,7 +150,12 @@ export class CausalLM {
     private readonly layers: Layer[],
     private readonly finalNorm: GPUBuffer,
     private readonly options: Required<Omit<ModelOptions, 'matmulVariant' | 'attentionVariant' | 'compute'>>,
-  ) {}
+  ) {
+    this.lmHead = new LmHead(head, finalNorm, config.hiddenSize, config.vocabSize, storageBytes(options.weights), config.rmsNormEps, kernels);
+  }
+
+  /** The final norm + LM head of every pass (model/head.ts). */
+  private readonly lmHead: LmHead;
 
   /** Loads a Hugging Face checkpoint directory (path, or URL in browsers). */
   static async load(gpu: Gpu, dir: string, options: ModelOptions = {}): Promise<CausalLM> {
@@ -340,7 +343,7 @@ export class CausalLM {
   /** @internal The GPU-side pieces the backward pass (model/backward.ts) works on. */
   internals(): ModelInternals {
     if (this.freed) throw new IgSearchError('INVALID_ARGUMENT', 'this model was freed');
-    return { embed: this.embed, head: this.head, layers: this.layers, finalNorm: this.finalNorm, kernels: this.kernels, options: this.options, ropeTable: (positions: number) => (this.ensureRope(positions), this.ropeTable!) };
+    return { embed: this.embed, head: this.head, layers: this.layers, finalNorm: this.finalNorm, lmHead: this.lmHead, kernels: this.kernels, options: this.options, ropeTable: (positions: number) => (this.ensureRope(positions), this.ropeTable!) };
   }
 
   free(): void {
@@ -485,7 +488,7 @@ export class CausalLM {
           const group = selections.slice(from, Math.min(upto, from + T));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (sel) => sel.row - start));
           queue.writeBuffer(targets, 0, Uint32Array.from(group, (sel) => sel.target));
-          this.encodeHead(current, group.length, { x, index, targets, state, logits: logitsChunk, results }, vocabChunk, outBase);
+          this.lmHead.encodeScores(current, group.length, { x, index, targets, state, logits: logitsChunk, results }, vocabChunk, outBase);
           outBase += group.length;
           current.submit();
         }
@@ -497,7 +500,7 @@ export class CausalLM {
           const group = logitsRows.slice(from, Math.min(lastLogits, from + logitsGroup));
           queue.writeBuffer(index, 0, Uint32Array.from(group, (row) => row - start));
           const head = gpu.batch('model.logits');
-          this.encodeLogits(head, group.length, { x, index, out: logitsOut! });
+          this.lmHead.encodeLogits(head, group.length, { x, index, out: logitsOut! });
           head.submit();
           logits.set(new Float32Array(await gpu.read(logitsOut!, group.length * V * 4)), from * V);
         }
@@ -624,47 +627,6 @@ export class CausalLM {
         encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora!.config.rank, lora!.scale, { input: inputBuffer, output, u: scratch.loraU!, d: scratch.loraD! }, T);
       }
     };
-  }
-
-  /** Final norm on the scored rows, then LM head + online log-softmax over vocabulary chunks. */
-  private encodeHead(
-    batch: DispatchBatch,
-    S: number,
-    b: { x: GPUBuffer; index: GPUBuffer; targets: GPUBuffer; state: GPUBuffer; logits: GPUBuffer; results: GPUBuffer },
-    vocabChunk: number,
-    outBase: number,
-  ): void {
-    const c = this.config;
-    const k = this.kernels;
-    const H = c.hiddenSize;
-    const chunks: { shard: VocabShard; from: number; cols: number }[] = [];
-    for (const shard of this.head) for (let from = 0; from < shard.rows; from += vocabChunk) chunks.push({ shard, from, cols: Math.min(vocabChunk, shard.rows - from) });
-    chunks.forEach(({ shard, from, cols }, i) => {
-      const bytes = storageBytes(this.options.weights);
-      const slice: BufferSlice = { buffer: shard.buffer, offset: from * H * bytes, size: cols * H * bytes };
-      // The final norm is folded into each chunk's product (recomputed per chunk: S·H work, one dispatch fewer).
-      k.matmulNormIndirect.encode(batch, b.x, slice, b.logits, { M: S, N: cols, K: H, transposeB: true }, { normWeight: this.finalNorm, rowIndex: b.index });
-      k.logsoftmax.encode(batch, { logits: b.logits, targets: b.targets, state: b.state, out: b.results }, {
-        T: S,
-        cols,
-        colStart: shard.rowStart + from,
-        first: i === 0,
-        last: i === chunks.length - 1,
-        outBase,
-      });
-    });
-  }
-
-  /** Final norm on `S` rows picked by `index`, then their full logits into `out` ([S, V]): one product per vocabulary shard. */
-  private encodeLogits(batch: DispatchBatch, S: number, b: { x: GPUBuffer; index: GPUBuffer; out: GPUBuffer }): void {
-    const H = this.config.hiddenSize;
-    const V = this.config.vocabSize;
-    const bytes = storageBytes(this.options.weights);
-    for (const shard of this.head) {
-      const weights: BufferSlice = { buffer: shard.buffer, offset: 0, size: shard.rows * H * bytes };
-      const out: BufferSlice = { buffer: b.out, offset: shard.rowStart * 4, size: ((S - 1) * V + shard.rows) * 4 };
-      this.kernels.matmulNormIndirect.encode(batch, b.x, weights, out, { M: S, N: shard.rows, K: H, transposeB: true, ldc: V }, { normWeight: this.finalNorm, rowIndex: b.index });
-    }
   }
 
   private ensureRope(positions: number): void {
