@@ -386,10 +386,11 @@ class TrainingPass {
   /** Layer `l` on chunk `ci` of the stream, its activations saved (the block's forward, shared with inference). */
   private layerForward(l: number, ci: number): void {
     const a = this.activations(l)[ci]!;
-    this.model.encodeLayer(this.batch, l, this.plan.chunks[ci]!.rows, {
-      x: this.x[ci]!, a1: a.a1, qkv: this.qkv, qkvPre: a.qkvPre, q: a.q, k: this.kv(l).k, v: this.kv(l).v, attn: a.o, xMid: a.xMid, a2: a.a2, gateUp: a.gu, act: a.act,
-      meta: this.metaChunk[ci]!, lora: this.lora, loraU: this.fwdU, loraD: this.fwdD,
-    });
+    this.model.encodeBlock(
+      this.batch, l, this.plan.chunks[ci]!.rows,
+      { x: this.x[ci]!, qkv: this.qkv, q: a.q, k: this.kv(l).k, v: this.kv(l).v, attn: a.o, gateUp: a.gu, meta: this.metaChunk[ci]!, lora: this.lora, loraU: this.fwdU, loraD: this.fwdD },
+      { saved: { a1: a.a1, a2: a.a2, act: a.act, qkvPre: a.qkvPre, xMid: a.xMid } },
+    );
   }
 
   /** Embedding, then layer by layer over all chunks (attention reads the keys earlier chunks wrote), then the head's log-probs. */

@@ -525,7 +525,7 @@ export class CausalLM {
     for (const shard of this.embed) k.embedding.encode(batch, { table: shard.buffer, rows: b.meta, out: b.x }, { T, H, rowStart: shard.rowStart, rows: shard.rows });
     // A decode step's rows read no key another row writes: the fused decode kernel; else by layout.
     const attention = attendsOnlyToCache(rows, ROW_FIELDS) ? 'decode' : k.attention.variantFor(rows, ROW_FIELDS);
-    this.layers.forEach((_, i) => this.encodeInferenceLayer(batch, i, T, attention, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }));
+    this.layers.forEach((_, i) => this.encodeBlock(batch, i, T, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }, { attention }));
   }
 
   /** What both layer encoders read: config, kernels, layer `l`'s buffers, and the shapes of `T` rows. */
@@ -543,79 +543,66 @@ export class CausalLM {
   }
 
   /**
-   * One decoder layer for inference (scoring, generation), in as few dispatches as the rows allow:
-   * the norms folded into the projections after them, SwiGLU into down_proj, the residual adds into
-   * o_proj/down_proj, and for a decode step (`attention` is 'decode': no row attends to another row of this chunk)
-   * q/k norm + bias + RoPE + cache write + attention in one kernel — five dispatches; a prefill runs
-   * the q/k norm (Qwen3), RoPE/cache write and attention apart — seven or six. A LoRA adapter's
-   * input (normed rows, SwiGLU output) is made apart for it to read; the base projection stays folded.
-   * The training pass keeps every activation and uses `encodeLayer`.
+   * @internal One decoder block on the residual stream `b.x` (updated in place), LoRA deltas included —
+   * the one definition of the layer, in two forms:
+   * - inference (no `saved`: scoring, generation), in as few dispatches as the rows allow: the norms
+   *   folded into the projections after them, SwiGLU into down_proj, the residual adds into
+   *   o_proj/down_proj, and for a decode step (`attention` 'decode': no row attends to another row of
+   *   this chunk) q/k norm + bias + RoPE + cache write + attention in one kernel — five dispatches; a
+   *   prefill runs the q/k norm (Qwen3), RoPE/cache write and attention apart — seven or six. A LoRA
+   *   adapter's input (normed rows `b.a`, SwiGLU output `b.act`) is made apart for it to read.
+   * - training (`saved` given): unfused, every activation the backward reads written to `saved`
+   *   (`qkvPre`, the q/k/v rows before Qwen3's norms, and `xMid`, the stream between the halves, when given).
    */
-  private encodeInferenceLayer(
+  encodeBlock(
     batch: DispatchBatch,
     l: number,
     T: number,
-    attention: AttentionVariant | 'decode',
-    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora: LoraAdapters | undefined; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; meta: GPUBuffer; a?: GPUBuffer; act?: GPUBuffer; lora?: LoraAdapters; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    mode: { attention?: AttentionVariant | 'decode'; saved?: { a1: GPUBuffer; a2: GPUBuffer; act: GPUBuffer; qkvPre?: GPUBuffer; xMid?: GPUBuffer } } = {},
   ): void {
     const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
+    const { saved } = mode;
+    const eps = c.rmsNormEps;
     const adapted = (input: LoraInput) => (b.lora?.layers[l] ?? []).some((x) => x.site.input === input);
     const delta = this.loraDeltas(batch, l, T, b.lora, b);
-    // A projection of RMSNorm(x), the norm folded in; an adapter on it reads the normed rows, made apart.
-    const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: LoraInput) => {
+    // A projection of RMSNorm(x): with the normed rows saved, or the norm folded in (an adapter on it reads the normed rows, made apart).
+    const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: 'a1' | 'a2') => {
+      if (saved) {
+        k.rmsnorm.encode(batch, { x: b.x, weight: norm, index: b.meta, out: saved[input] }, { T, H, eps });
+        k.matmul.encode(batch, saved[input], w, out, { M: T, N, K: H, transposeB: true });
+        delta(input, saved[input], out);
+        return;
+      }
       k.matmulNorm.encode(batch, b.x, w, out, { M: T, N, K: H, transposeB: true }, { normWeight: norm });
       if (!adapted(input)) return;
-      k.rmsnorm.encode(batch, { x: b.x, weight: norm, index: b.meta, out: b.a }, { T, H, eps: c.rmsNormEps });
-      delta(input, b.a, out);
+      k.rmsnorm.encode(batch, { x: b.x, weight: norm, index: b.meta, out: b.a! }, { T, H, eps });
+      delta(input, b.a!, out);
     };
     normed(layer.inputNorm, layer.wQkv, b.qkv, qkvWidth, 'a1');
-    if (attention === 'decode') {
-      k.attentionDecode.encode(batch, { qkv: b.qkv, bias: layer.bQkv, qkNormWeight: layer.qkNorm, table: this.ropeTable!, rows: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? c.rmsNormEps : undefined });
+    if (mode.attention === 'decode') {
+      k.attentionDecode.encode(batch, { qkv: b.qkv, bias: layer.bQkv, qkNormWeight: layer.qkNorm, table: this.ropeTable!, rows: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? eps : undefined });
     } else {
-      if (c.qkNorm) k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps: c.rmsNormEps });
+      if (c.qkNorm) {
+        if (saved?.qkvPre) batch.copy(b.qkv, saved.qkvPre, T * qkvWidth * 4); // the training pass's norm backward reads the pre-norm rows
+        k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps });
+      }
       k.rope.encode(batch, { qkv: b.qkv, bias: layer.bQkv, rows: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
-      k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape, attention);
+      k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape, mode.attention);
     }
     k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
     delta('attn', b.attn, b.x);
+    if (saved?.xMid) batch.copy(b.x, saved.xMid, T * H * 4);
     normed(layer.postNorm, layer.wGateUp, b.gateUp, 2 * I, 'a2');
-    if (adapted('act')) k.swiglu.encode(batch, { gu: b.gateUp, out: b.act }, { T, I }); // the adapter's input, before down_proj adds to x
-    k.matmulSwigluAcc.encode(batch, b.gateUp, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
-    delta('act', b.act, b.x);
-  }
-
-  /**
-   * @internal One decoder layer on the residual stream `x` (updated in place), LoRA deltas included.
-   * Its activations land in the given buffers; `xMid`, when given, receives the stream between the
-   * attention and MLP halves (the backward pass keeps all of them). `lora`: the adapters to add
-   * (none: the base weights).
-   */
-  encodeLayer(
-    batch: DispatchBatch,
-    l: number,
-    T: number,
-    b: { x: GPUBuffer; a1: GPUBuffer; qkv: GPUBuffer; qkvPre?: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; xMid?: GPUBuffer; a2: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; lora?: LoraAdapters; loraU?: GPUBuffer; loraD?: GPUBuffer },
-  ): void {
-    const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
-    const delta = this.loraDeltas(batch, l, T, b.lora, b);
-    k.rmsnorm.encode(batch, { x: b.x, weight: layer.inputNorm, index: b.meta, out: b.a1 }, { T, H, eps: c.rmsNormEps });
-    k.matmul.encode(batch, b.a1, layer.wQkv, b.qkv, { M: T, N: qkvWidth, K: H, transposeB: true });
-    delta('a1', b.a1, b.qkv);
-    if (c.qkNorm) {
-      if (b.qkvPre) batch.copy(b.qkv, b.qkvPre, T * qkvWidth * 4); // the training pass's norm backward reads the pre-norm rows
-      k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps: c.rmsNormEps });
+    if (saved) {
+      k.swiglu.encode(batch, { gu: b.gateUp, out: saved.act }, { T, I });
+      k.matmulAcc.encode(batch, saved.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
+      delta('act', saved.act, b.x);
+    } else {
+      if (adapted('act')) k.swiglu.encode(batch, { gu: b.gateUp, out: b.act! }, { T, I }); // the adapter's input, before down_proj adds to x
+      k.matmulSwigluAcc.encode(batch, b.gateUp, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
+      delta('act', b.act!, b.x);
     }
-    k.rope.encode(batch, { qkv: b.qkv, bias: layer.bQkv, rows: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
-    k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape);
-    k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
-    delta('attn', b.attn, b.x);
-    if (b.xMid) batch.copy(b.x, b.xMid, T * H * 4);
-    k.rmsnorm.encode(batch, { x: b.x, weight: layer.postNorm, index: b.meta, out: b.a2 }, { T, H, eps: c.rmsNormEps });
-    k.matmul.encode(batch, b.a2, layer.wGateUp, b.gateUp, { M: T, N: 2 * I, K: H, transposeB: true });
-    delta('a2', b.a2, b.gateUp);
-    k.swiglu.encode(batch, { gu: b.gateUp, out: b.act }, { T, I });
-    k.matmulAcc.encode(batch, b.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
-    delta('act', b.act, b.x);
   }
 
   /** Records `output += adapters(input)` for the adapters of layer `l` that read `input` (nothing without adapters). */
