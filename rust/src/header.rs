@@ -81,6 +81,71 @@ header! {
     }
 }
 
+header! {
+    /// `ig_gigpo_advantages`: `n` rollouts in `n_groups` groups, `turns[r]` turns each (`n_turns` in
+    /// all, with their anchor-state ids), the outcome per rollout; out: one advantage per turn.
+    pub struct GigpoHeader = 3 {
+        pub gamma: f64,
+        pub omega: f64,
+        pub epsilon: f64,
+        pub outcome: *const f64,
+        pub n: u32,
+        pub group_sizes: *const u32,
+        pub n_groups: u32,
+        pub turns: *const u32,
+        pub anchors: *const u32,
+        pub n_turns: u32,
+        pub out: *mut f64,
+    }
+}
+
+header! {
+    /// `ig_igpo_advantages`: as GiGPO's layout, with the answer's probability under the prompt alone
+    /// (`prompt_scores`, per rollout) and after each turn (`turn_scores`, per turn).
+    pub struct IgpoHeader = 4 {
+        pub gamma: f64,
+        pub epsilon: f64,
+        pub outcome: *const f64,
+        pub prompt_scores: *const f64,
+        pub n: u32,
+        pub group_sizes: *const u32,
+        pub n_groups: u32,
+        pub turns: *const u32,
+        pub turn_scores: *const f64,
+        pub n_turns: u32,
+        pub out: *mut f64,
+    }
+}
+
+header! {
+    /// `ig_discounted_returns`: `n_values` values laid out as `turns` (one per turn of `n` rollouts).
+    pub struct DiscountedReturnsHeader = 5 {
+        pub gamma: f64,
+        pub values: *const f64,
+        pub n_values: u32,
+        pub group_sizes: *const u32,
+        pub n_groups: u32,
+        pub turns: *const u32,
+        pub n: u32,
+        pub out: *mut f64,
+    }
+}
+
+header! {
+    /// `ig_mr_search_advantages`: per turn a step reward and whether it has one (`rewarded`, bytes).
+    pub struct MrSearchHeader = 6 {
+        pub gamma: f64,
+        pub step_rewards: *const f64,
+        pub rewarded: *const u8,
+        pub n_turns: u32,
+        pub group_sizes: *const u32,
+        pub n_groups: u32,
+        pub turns: *const u32,
+        pub n: u32,
+        pub out: *mut f64,
+    }
+}
+
 /// Reads a header the host wrote; `None` for a null or misaligned pointer (reported by the caller).
 ///
 /// # Safety
@@ -103,6 +168,10 @@ pub extern "C" fn ig_header_layout(id: u32) -> i32 {
     let layout = match id {
         ModulationHeader::ID => ModulationHeader::layout(),
         InformationGainHeader::ID => InformationGainHeader::layout(),
+        GigpoHeader::ID => GigpoHeader::layout(),
+        IgpoHeader::ID => IgpoHeader::layout(),
+        DiscountedReturnsHeader::ID => DiscountedReturnsHeader::layout(),
+        MrSearchHeader::ID => MrSearchHeader::layout(),
         other => return report(ErrorCode::InvalidArgument, &format!("no header with id {other}")),
     };
     let len = layout.len() as i32;

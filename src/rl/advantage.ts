@@ -10,7 +10,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import { checkFiniteOption, checkLengths, checkU32 } from '../wasm/args.js';
-import { INFORMATION_GAIN_HEADER, MODULATION_HEADER } from '../wasm/headers.js';
+import { DISCOUNTED_RETURNS_HEADER, GIGPO_HEADER, IGPO_HEADER, INFORMATION_GAIN_HEADER, MODULATION_HEADER, MR_SEARCH_HEADER } from '../wasm/headers.js';
 import type { WasmCore } from '../wasm/core.js';
 
 type Numbers = ArrayLike<number>;
@@ -213,8 +213,11 @@ export function gigpoAdvantages(core: WasmCore, outcome: Numbers, layout: TurnLa
   const n = anchors.length;
   return core.scoped((s) => {
     const out = s.alloc(n * 8);
-    const args = [s.f64(outcome), outcome.length, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), s.u32(anchors), n] as const;
-    core.call('ig_gigpo_advantages', (x) => x.ig_gigpo_advantages(...args, o.gamma, o.omega, o.epsilon, out));
+    const header = s.header(GIGPO_HEADER, {
+      gamma: o.gamma, omega: o.omega, epsilon: o.epsilon, outcome: s.f64(outcome), n: outcome.length,
+      groupSizes: s.u32(layout.groupSizes), nGroups: layout.groupSizes.length, turns: s.u32(layout.turns), anchors: s.u32(anchors), nTurns: n, out,
+    });
+    core.call('ig_gigpo_advantages', (x) => x.ig_gigpo_advantages(header));
     return s.readF64(out, n);
   });
 }
@@ -233,8 +236,11 @@ export function igpoAdvantages(core: WasmCore, outcome: Numbers, promptScores: N
   const n = turnScores.length;
   return core.scoped((s) => {
     const out = s.alloc(n * 8);
-    const args = [s.f64(outcome), s.f64(promptScores), outcome.length, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), s.f64(turnScores), n] as const;
-    core.call('ig_igpo_advantages', (x) => x.ig_igpo_advantages(...args, o.gamma, o.epsilon, out));
+    const header = s.header(IGPO_HEADER, {
+      gamma: o.gamma, epsilon: o.epsilon, outcome: s.f64(outcome), promptScores: s.f64(promptScores), n: outcome.length,
+      groupSizes: s.u32(layout.groupSizes), nGroups: layout.groupSizes.length, turns: s.u32(layout.turns), turnScores: s.f64(turnScores), nTurns: n, out,
+    });
+    core.call('ig_igpo_advantages', (x) => x.ig_igpo_advantages(header));
     return s.readF64(out, n);
   });
 }
@@ -253,8 +259,11 @@ export function mrSearchAdvantages(core: WasmCore, stepRewards: Numbers, rewarde
   const n = stepRewards.length;
   return core.scoped((s) => {
     const out = s.alloc(n * 8);
-    const args = [s.f64(stepRewards), s.u8(Array.from(rewarded, (v) => (v ? 1 : 0))), n, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), layout.turns.length] as const;
-    core.call('ig_mr_search_advantages', (x) => x.ig_mr_search_advantages(...args, gamma, out));
+    const header = s.header(MR_SEARCH_HEADER, {
+      gamma, stepRewards: s.f64(stepRewards), rewarded: s.u8(Array.from(rewarded, (v) => (v ? 1 : 0))), nTurns: n,
+      groupSizes: s.u32(layout.groupSizes), nGroups: layout.groupSizes.length, turns: s.u32(layout.turns), n: layout.turns.length, out,
+    });
+    core.call('ig_mr_search_advantages', (x) => x.ig_mr_search_advantages(header));
     return s.readF64(out, n);
   });
 }
@@ -268,7 +277,10 @@ export function discountedReturns(core: WasmCore, values: Numbers, layout: TurnL
   const n = values.length;
   return core.scoped((s) => {
     const out = s.alloc(n * 8);
-    core.call('ig_discounted_returns', (x) => x.ig_discounted_returns(s.f64(values), n, s.u32(layout.groupSizes), layout.groupSizes.length, s.u32(layout.turns), layout.turns.length, gamma, out));
+    const header = s.header(DISCOUNTED_RETURNS_HEADER, {
+      gamma, values: s.f64(values), nValues: n, groupSizes: s.u32(layout.groupSizes), nGroups: layout.groupSizes.length, turns: s.u32(layout.turns), n: layout.turns.length, out,
+    });
+    core.call('ig_discounted_returns', (x) => x.ig_discounted_returns(header));
     return s.readF64(out, n);
   });
 }

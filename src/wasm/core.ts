@@ -39,10 +39,11 @@ export interface CoreExports {
   /** `header`: a `MODULATION_HEADER` written by `WasmScope.header`. */
   ig_modulate_advantages(header: number): number;
   ig_header_layout(id: number): number;
-  ig_gigpo_advantages(outcome: number, n: number, groupSizes: number, nGroups: number, turns: number, anchors: number, nTurns: number, gamma: number, omega: number, epsilon: number, out: number): number;
-  ig_igpo_advantages(outcome: number, promptScores: number, n: number, groupSizes: number, nGroups: number, turns: number, turnScores: number, nTurns: number, gamma: number, epsilon: number, out: number): number;
-  ig_discounted_returns(values: number, nValues: number, groupSizes: number, nGroups: number, turns: number, n: number, gamma: number, out: number): number;
-  ig_mr_search_advantages(stepRewards: number, rewarded: number, nTurns: number, groupSizes: number, nGroups: number, turns: number, n: number, gamma: number, out: number): number;
+  /** `header`s: GIGPO_HEADER, IGPO_HEADER, DISCOUNTED_RETURNS_HEADER, MR_SEARCH_HEADER (headers.ts). */
+  ig_gigpo_advantages(header: number): number;
+  ig_igpo_advantages(header: number): number;
+  ig_discounted_returns(header: number): number;
+  ig_mr_search_advantages(header: number): number;
   // retrieval/
   ig_stepsearch_rewards(
     handle: number, texts: number, textsLen: number, textOffsets: number, nTexts: number, n: number,

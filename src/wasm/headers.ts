@@ -71,7 +71,58 @@ export const INFORMATION_GAIN_HEADER = defineHeader('ig_information_gain', 2, [
   ['shaped', 'ptr'],
 ]);
 
-export const HEADERS: readonly HeaderSpec[] = [MODULATION_HEADER, INFORMATION_GAIN_HEADER];
+export const GIGPO_HEADER = defineHeader('ig_gigpo_advantages', 3, [
+  ['gamma', 'f64'],
+  ['omega', 'f64'],
+  ['epsilon', 'f64'],
+  ['outcome', 'ptr'],
+  ['n', 'u32'],
+  ['groupSizes', 'ptr'],
+  ['nGroups', 'u32'],
+  ['turns', 'ptr'],
+  ['anchors', 'ptr'],
+  ['nTurns', 'u32'],
+  ['out', 'ptr'],
+]);
+
+export const IGPO_HEADER = defineHeader('ig_igpo_advantages', 4, [
+  ['gamma', 'f64'],
+  ['epsilon', 'f64'],
+  ['outcome', 'ptr'],
+  ['promptScores', 'ptr'],
+  ['n', 'u32'],
+  ['groupSizes', 'ptr'],
+  ['nGroups', 'u32'],
+  ['turns', 'ptr'],
+  ['turnScores', 'ptr'],
+  ['nTurns', 'u32'],
+  ['out', 'ptr'],
+]);
+
+export const DISCOUNTED_RETURNS_HEADER = defineHeader('ig_discounted_returns', 5, [
+  ['gamma', 'f64'],
+  ['values', 'ptr'],
+  ['nValues', 'u32'],
+  ['groupSizes', 'ptr'],
+  ['nGroups', 'u32'],
+  ['turns', 'ptr'],
+  ['n', 'u32'],
+  ['out', 'ptr'],
+]);
+
+export const MR_SEARCH_HEADER = defineHeader('ig_mr_search_advantages', 6, [
+  ['gamma', 'f64'],
+  ['stepRewards', 'ptr'],
+  ['rewarded', 'ptr'],
+  ['nTurns', 'u32'],
+  ['groupSizes', 'ptr'],
+  ['nGroups', 'u32'],
+  ['turns', 'ptr'],
+  ['n', 'u32'],
+  ['out', 'ptr'],
+]);
+
+export const HEADERS: readonly HeaderSpec[] = [MODULATION_HEADER, INFORMATION_GAIN_HEADER, GIGPO_HEADER, IGPO_HEADER, DISCOUNTED_RETURNS_HEADER, MR_SEARCH_HEADER];
 
 /** Writes `values` into `view` (a header-sized window of Wasm memory) per `spec`. */
 export function packHeader<F extends string>(spec: HeaderSpec<F>, values: Readonly<Record<F, number>>, view: DataView): void {

@@ -17,6 +17,7 @@
 
 use crate::advantage::grpo::group_stats;
 use crate::ffi::{self, report, ErrorCode};
+use crate::header::{self, DiscountedReturnsHeader, GigpoHeader, IgpoHeader, MrSearchHeader};
 use std::collections::HashMap;
 
 /// Rollouts per group and turns per rollout, checked against the array lengths.
@@ -223,8 +224,7 @@ fn invalid(message: String) -> i32 {
 ///
 /// # Safety
 /// Every pointer covers its stated count inside `ig_alloc` buffers (`out`: `n_turns` f64).
-#[no_mangle]
-pub unsafe extern "C" fn ig_gigpo_advantages(
+unsafe fn gigpo_advantages_call(
     outcome: *const f64,
     n: usize,
     group_sizes: *const u32,
@@ -255,9 +255,8 @@ pub unsafe extern "C" fn ig_gigpo_advantages(
 /// IGPO per-turn advantages. `turn_scores` of each rollout's last turn are not read.
 ///
 /// # Safety
-/// As `ig_gigpo_advantages`; `prompt_scores` covers `n` f64, `turn_scores` `n_turns` f64.
-#[no_mangle]
-pub unsafe extern "C" fn ig_igpo_advantages(
+/// As `gigpo_advantages_call`; `prompt_scores` covers `n` f64, `turn_scores` `n_turns` f64.
+unsafe fn igpo_advantages_call(
     outcome: *const f64,
     prompt_scores: *const f64,
     n: usize,
@@ -303,9 +302,8 @@ pub unsafe extern "C" fn ig_igpo_advantages(
 /// possible). `values` are laid out as `turns`: one per search here.
 ///
 /// # Safety
-/// As `ig_gigpo_advantages`; `values` and `out` cover `n_values`.
-#[no_mangle]
-pub unsafe extern "C" fn ig_discounted_returns(values: *const f64, n_values: usize, group_sizes: *const u32, n_groups: usize, turns: *const u32, n: usize, gamma: f64, out: *mut f64) -> i32 {
+/// As `gigpo_advantages_call`; `values` and `out` cover `n_values`.
+unsafe fn discounted_returns_call(values: *const f64, n_values: usize, group_sizes: *const u32, n_groups: usize, turns: *const u32, n: usize, gamma: f64, out: *mut f64) -> i32 {
     let values = ffi::slice(values, n_values);
     let layout = Layout { group_sizes: ffi::slice(group_sizes, n_groups), turns: ffi::slice(turns, n) };
     if let Err(m) = check_common(gamma, 0.0).and_then(|_| layout.check(n, n_values)) {
@@ -322,9 +320,8 @@ pub unsafe extern "C" fn ig_discounted_returns(values: *const f64, n_values: usi
 /// are not read.
 ///
 /// # Safety
-/// As `ig_gigpo_advantages`; `rewarded` covers `n_turns` bytes.
-#[no_mangle]
-pub unsafe extern "C" fn ig_mr_search_advantages(
+/// As `gigpo_advantages_call`; `rewarded` covers `n_turns` bytes.
+unsafe fn mr_search_advantages_call(
     step_rewards: *const f64,
     rewarded: *const u8,
     n_turns: usize,
@@ -346,6 +343,58 @@ pub unsafe extern "C" fn ig_mr_search_advantages(
     }
     mr_search(step_rewards, rewarded, layout, gamma, ffi::slice_mut(out, n_turns));
     0
+}
+
+/// GiGPO per-turn advantages from a [`GigpoHeader`].
+///
+/// # Safety
+/// `header` points at a whole header whose pointers cover the counts it gives (`out`: `n_turns` f64).
+#[no_mangle]
+pub unsafe extern "C" fn ig_gigpo_advantages(header: *const GigpoHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_gigpo_advantages"),
+    };
+    gigpo_advantages_call(h.outcome, h.n as usize, h.group_sizes, h.n_groups as usize, h.turns, h.anchors, h.n_turns as usize, h.gamma, h.omega, h.epsilon, h.out)
+}
+
+/// IGPO per-turn advantages from an [`IgpoHeader`].
+///
+/// # Safety
+/// As `ig_gigpo_advantages`.
+#[no_mangle]
+pub unsafe extern "C" fn ig_igpo_advantages(header: *const IgpoHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_igpo_advantages"),
+    };
+    igpo_advantages_call(h.outcome, h.prompt_scores, h.n as usize, h.group_sizes, h.n_groups as usize, h.turns, h.turn_scores, h.n_turns as usize, h.gamma, h.epsilon, h.out)
+}
+
+/// Discounted returns from a [`DiscountedReturnsHeader`].
+///
+/// # Safety
+/// As `ig_gigpo_advantages`.
+#[no_mangle]
+pub unsafe extern "C" fn ig_discounted_returns(header: *const DiscountedReturnsHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_discounted_returns"),
+    };
+    discounted_returns_call(h.values, h.n_values as usize, h.group_sizes, h.n_groups as usize, h.turns, h.n as usize, h.gamma, h.out)
+}
+
+/// MR-Search per-turn advantages from an [`MrSearchHeader`].
+///
+/// # Safety
+/// As `ig_gigpo_advantages`.
+#[no_mangle]
+pub unsafe extern "C" fn ig_mr_search_advantages(header: *const MrSearchHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_mr_search_advantages"),
+    };
+    mr_search_advantages_call(h.step_rewards, h.rewarded, h.n_turns as usize, h.group_sizes, h.n_groups as usize, h.turns, h.n as usize, h.gamma, h.out)
 }
 
 #[cfg(test)]
