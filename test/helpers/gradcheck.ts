@@ -18,3 +18,20 @@ export function directionalCheck(g: Float32Array, w: Float32Array, loss: () => n
   const analytic = picks.reduce((s, p, k) => s + g[p]! * direction[k]!, 0);
   return { analytic, numeric, error: Math.abs(analytic - numeric) / Math.max(Math.abs(numeric), 1e-3) };
 }
+
+/** Central differences of x ↦ Σ g·f(x) at a sample of coordinates, vs `grad`. */
+export function checkFiniteDifferences(f: (x: Float64Array) => Float64Array, x: Float64Array, g: ArrayLike<number>, grad: ArrayLike<number>, rng: () => number, samples = 60): number {
+  const h = 1e-6;
+  let worst = 0;
+  const dot = (y: Float64Array) => y.reduce((s, v, i) => s + v * g[i]!, 0);
+  for (let n = 0; n < samples; n++) {
+    const i = Math.floor(rng() * x.length);
+    const plus = Float64Array.from(x);
+    const minus = Float64Array.from(x);
+    plus[i]! += h;
+    minus[i]! -= h;
+    const fd = (dot(f(plus)) - dot(f(minus))) / (2 * h);
+    worst = Math.max(worst, Math.abs(fd - grad[i]!) / (1 + Math.abs(grad[i]!)));
+  }
+  return worst;
+}

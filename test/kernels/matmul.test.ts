@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { requireF16 } from './helpers/f16.js';
-import { Gpu, IgSearchError } from '../src/entry/node.js';
-import { f32ToBf16, f32ToF16, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../src/internals.js';
-import { withGpu } from './helpers/gpu.js';
-import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+import { requireF16 } from '../helpers/f16.js';
+import { Gpu, IgSearchError } from '../../src/entry/node.js';
+import { f32ToBf16, f32ToF16, Matmul, matmul, matmulRef, pickMatmulVariant, tensorToF32, type MatmulShape, type MatmulVariant } from '../../src/internals.js';
+import { withGpu } from '../helpers/gpu.js';
+import { maxScaledError, mulberry32, randomFloats } from '../helpers/random.js';
 
 const env = withGpu();
 

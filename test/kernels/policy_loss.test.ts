@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { IgSearchError, policyLoss } from '../src/entry/node.js';
-import { aggregationWeights, policyLossRef } from '../src/internals.js';
-import { withGpu } from './helpers/gpu.js';
-import { mulberry32 } from './helpers/random.js';
+import { IgSearchError, policyLoss } from '../../src/entry/node.js';
+import { aggregationWeights, policyLossRef } from '../../src/internals.js';
+import { withGpu } from '../helpers/gpu.js';
+import { mulberry32 } from '../helpers/random.js';
 
 const env = withGpu();
 

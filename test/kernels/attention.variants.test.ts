@@ -1,16 +1,16 @@
 // Both attention variants ('rows', 'flash') forced through the same checks: the forward over packed
 // rows with context ranges against an f64 reference over explicit key lists, the backward over
 // training rows with shared prefixes against per-sequence f64 references (themselves checked by
-// finite differences in backward.test.ts).
+// finite differences in test/kernels/attention.test.ts).
 import { describe, expect, it } from 'vitest';
-import { IgSearchError } from '../src/errors.js';
-import { Attention, AttentionBackward, AttentionDecode, type AttentionVariant, flashSuits, flashTile, pickAttentionVariant } from '../src/kernels/attention/attention.js';
-import { ropeRef } from '../src/kernels/rope/ref.js';
-import { ropeTable } from '../src/kernels/rope/rope.js';
-import { attentionBackwardRef } from '../src/kernels/attention/ref.js';
-import { packTrainingRows, ROW_FIELDS } from '../src/model/rows.js';
-import { withGpu } from './helpers/gpu.js';
-import { maxScaledError, mulberry32, randomFloats } from './helpers/random.js';
+import { IgSearchError } from '../../src/errors.js';
+import { Attention, AttentionBackward, AttentionDecode, type AttentionVariant, flashSuits, flashTile, pickAttentionVariant } from '../../src/kernels/attention/attention.js';
+import { ropeRef } from '../../src/kernels/rope/ref.js';
+import { ropeTable } from '../../src/kernels/rope/rope.js';
+import { attentionBackwardRef } from '../../src/kernels/attention/ref.js';
+import { packTrainingRows, ROW_FIELDS } from '../../src/model/rows.js';
+import { withGpu } from '../helpers/gpu.js';
+import { maxScaledError, mulberry32, randomFloats } from '../helpers/random.js';
 
 const env = withGpu();
 

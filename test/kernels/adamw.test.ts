@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { AdamW, IgSearchError } from '../src/entry/node.js';
-import { withGpu } from './helpers/gpu.js';
+import { AdamW, IgSearchError } from '../../src/entry/node.js';
+import { withGpu } from '../helpers/gpu.js';
 
 const env = withGpu();
 
