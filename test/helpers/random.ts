@@ -23,3 +23,10 @@ export function maxScaledError(a: ArrayLike<number>, b: ArrayLike<number>): numb
   for (let i = 0; i < a.length; i++) worst = Math.max(worst, Math.abs(a[i]! - b[i]!) / (1 + Math.abs(b[i]!)));
   return worst;
 }
+
+/** Σ a_i·b_i in f64. */
+export function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
+  return s;
+}

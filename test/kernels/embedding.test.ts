@@ -3,15 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { Embedding, EmbeddingBackward, groupRowsByToken } from '../../src/kernels/embedding/embedding.js';
 import { embeddingBackwardRef, embeddingRef } from '../../src/kernels/embedding/ref.js';
 import { rowInfo, runKernel, withGpu } from '../helpers/gpu.js';
-import { maxScaledError, mulberry32, randomFloats } from '../helpers/random.js';
+import { dot, maxScaledError, mulberry32, randomFloats } from '../helpers/random.js';
 
 const env = withGpu();
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 describe('embedding vs its f64 reference', () => {
   it('embedding over two vocabulary shards', async () => {

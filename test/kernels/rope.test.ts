@@ -3,15 +3,9 @@ import { describe, expect, it } from 'vitest';
 import { ropeBackwardRef, ropeRef } from '../../src/kernels/rope/ref.js';
 import { Rope, RopeBackward, ropeTable } from '../../src/kernels/rope/rope.js';
 import { rowInfo, runKernel, withGpu } from '../helpers/gpu.js';
-import { maxScaledError, mulberry32, randomFloats } from '../helpers/random.js';
+import { dot, maxScaledError, mulberry32, randomFloats } from '../helpers/random.js';
 
 const env = withGpu();
-
-function dot(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < a.length; i++) s += a[i]! * b[i]!;
-  return s;
-}
 
 describe('RoPE vs its f64 reference', () => {
   it('RoPE + bias: q rotated in place, k and v scattered to their cache rows', async () => {

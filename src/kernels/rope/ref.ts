@@ -19,17 +19,7 @@ export function ropeRef(x: ArrayLike<number>, pos: number, theta: number, scalin
   return out;
 }
 
-/** f64 reference backward of `ropeRef`: the rotation is orthogonal, so dx is dy rotated back by −pos·θ. */
+/** f64 reference backward of `ropeRef`: the rotation is orthogonal, so dx is dy rotated back — the same rotation at −pos. */
 export function ropeBackwardRef(dy: ArrayLike<number>, pos: number, theta: number, scaling?: Llama3RopeScaling): Float64Array {
-  const d = dy.length;
-  const half = d / 2;
-  const inv = ropeInverseFrequencies(d, theta, scaling, (v) => v);
-  const out = new Float64Array(d);
-  for (let j = 0; j < half; j++) {
-    const angle = pos * inv[j]!;
-    const [c, s] = [Math.cos(angle), Math.sin(angle)];
-    out[j] = dy[j]! * c + dy[j + half]! * s;
-    out[j + half] = dy[j + half]! * c - dy[j]! * s;
-  }
-  return out;
+  return ropeRef(dy, -pos, theta, scaling);
 }
