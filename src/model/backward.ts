@@ -27,7 +27,7 @@ import { QkNormBackward } from '../kernels/qk_norm/qk_norm.js';
 import { RopeBackward } from '../kernels/rope/rope.js';
 import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
 import { Transpose } from '../kernels/transpose/transpose.js';
-import { encodeLoraBackward, type LoraAdapters, type LoraSite } from './lora.js';
+import { encodeLoraBackward, type LoraAdapters, type LoraBackwardKernels, type LoraSite } from './lora.js';
 import type { CausalLM, ModelInternals } from './causal_lm.js';
 import type { HeadChunk } from './head.js';
 import { qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
@@ -298,6 +298,7 @@ class TrainingPass {
   private readonly dX: GPUBuffer[];
   private readonly d: Record<'hN' | 'tmp' | 'wRows' | 'yT' | 'act' | 'gu' | 'o' | 'q' | 'k' | 'v' | 'qkv', GPUBuffer>;
   private readonly full: Record<'q' | 'o' | 'dO' | 'dQ' | 'dK' | 'dV' | 'stats', GPUBuffer>;
+  private readonly loraKernels: LoraBackwardKernels;
   private readonly lo: { dOut: GPUBuffer; dOutT: GPUBuffer; u: GPUBuffer; us: GPUBuffer; du: GPUBuffer; dus: GPUBuffer; dusT: GPUBuffer } | undefined;
 
   constructor(
@@ -360,6 +361,7 @@ class TrainingPass {
     this.full = { q: scratch(T * nh * dh, 'q.all'), o: scratch(T * nh * dh, 'o.all'), dO: scratch(T * nh * dh, 'd_o.all'), dQ: scratch(T * nh * dh, 'd_q.all'), dK: scratch(T * nkv * dh, 'd_k.all'), dV: scratch(T * nkv * dh, 'd_v.all'), stats: scratch(T * nh * 2, 'attention_stats') };
     const r = this.lora?.config.rank ?? 1;
     this.lo = this.lora ? { dOut: scratch(C * widest, 'lora.d_out'), dOutT: scratch(C * widest, 'lora.d_out_t'), u: scratch(C * r, 'lora.u'), us: scratch(C * r, 'lora.us'), du: scratch(C * r, 'lora.du'), dus: scratch(C * r, 'lora.dus'), dusT: scratch(C * r, 'lora.dus_t') } : undefined;
+    this.loraKernels = { matmulT: m.kernels.matmulF32 ?? m.kernels.matmul, columns: K.columns, transpose: K.transpose, matmulAcc: K.matmulAcc, matmulNT: K.matmulNT };
     this.batch = model.gpu.batch('model.train');
   }
 
@@ -454,10 +456,9 @@ class TrainingPass {
 
   /** The LoRA backward of every adapter of layer `l` that reads `input` (nothing for a full fine-tune). */
   private loraBackward(l: number, n: number, input: LoraSite['input'], inputBuffer: GPUBuffer, dOutput: GPUBuffer, dInput: GPUBuffer): void {
-    const { lora, lo, K } = this;
+    const { lora, lo } = this;
     if (!lora || !lo) return;
-    const kernels = { matmulT: this.m.kernels.matmulF32 ?? this.m.kernels.matmul, columns: K.columns, transpose: K.transpose, matmulAcc: K.matmulAcc, matmulNT: K.matmulNT };
-    for (const ad of lora.layers[l]!) if (ad.site.input === input) encodeLoraBackward(this.batch, kernels, ad, lora.config.rank, lora.scale, { input: inputBuffer, dOutput, dInput, ...lo }, n);
+    for (const ad of lora.layers[l]!) if (ad.site.input === input) encodeLoraBackward(this.batch, this.loraKernels, ad, lora.config.rank, lora.scale, { input: inputBuffer, dOutput, dInput, ...lo }, n);
   }
 
   /** LM head and final norm, chunk by chunk (logits recomputed per vocabulary chunk): dX of the last layer's output. */
