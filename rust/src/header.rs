@@ -146,6 +146,88 @@ header! {
     }
 }
 
+header! {
+    /// `ig_rewards`: `n` responses (blob + `n + 1` offsets), `n_golds` gold answers, response i's
+    /// golds `gold_index[i]..gold_index[i + 1]`; out: one reward per response.
+    pub struct RewardsHeader = 7 {
+        pub texts: *const u8,
+        pub texts_len: u32,
+        pub text_offsets: *const u32,
+        pub n: u32,
+        pub golds: *const u8,
+        pub golds_len: u32,
+        pub gold_offsets: *const u32,
+        pub n_golds: u32,
+        pub gold_index: *const u32,
+        /// 0 exact match, 1 F1.
+        pub metric: u32,
+        /// 1: score the text inside the last `<answer>…</answer>`; 0: the whole response.
+        pub extract: u32,
+        pub out: *mut f64,
+    }
+}
+
+header! {
+    /// `ig_stepsearch_rewards`: `n_texts` documents (blob + offsets), `n` rollouts with their gold
+    /// passages, search steps and the documents each step retrieved; out: one reward per step.
+    pub struct StepSearchHeader = 8 {
+        pub index: u32,
+        pub texts: *const u8,
+        pub texts_len: u32,
+        pub text_offsets: *const u32,
+        pub n_texts: u32,
+        pub n: u32,
+        pub gold_offsets: *const u32,
+        pub gold_ids: *const u32,
+        pub step_offsets: *const u32,
+        pub doc_offsets: *const u32,
+        pub doc_ids: *const u32,
+        pub out: *mut f64,
+    }
+}
+
+header! {
+    /// `ig_bm25_sample`: `count` passages of index `index` drawn with the 64-bit seed, skipping
+    /// passages that contain one of `n_golds` answers and the `n_exclude` listed ids.
+    pub struct SampleHeader = 9 {
+        pub index: u32,
+        pub count: u32,
+        pub seed_lo: u32,
+        pub seed_hi: u32,
+        pub golds: *const u8,
+        pub golds_len: u32,
+        pub gold_offsets: *const u32,
+        pub n_golds: u32,
+        pub exclude: *const u32,
+        pub n_exclude: u32,
+        pub out: *mut u32,
+    }
+}
+
+header! {
+    /// `ig_tok_build`: the vocabulary (strings + ids), merges as id triples, the pre-tokenizer
+    /// pattern code and flags, and the added tokens with their flag bytes.
+    pub struct TokenizerHeader = 10 {
+        pub vocab: *const u8,
+        pub vocab_len: u32,
+        pub vocab_offsets: *const u32,
+        pub vocab_ids: *const u32,
+        pub n_vocab: u32,
+        pub merges: *const u32,
+        pub n_merges: u32,
+        /// 0 none, 1 GPT-2, 2 cl100k/Llama-3, 3 Qwen2, 4 o200k.
+        pub pattern: u32,
+        pub add_prefix_space: u32,
+        pub ignore_merges: u32,
+        pub added: *const u8,
+        pub added_len: u32,
+        pub added_offsets: *const u32,
+        pub added_ids: *const u32,
+        pub added_flags: *const u8,
+        pub n_added: u32,
+    }
+}
+
 /// Reads a header the host wrote; `None` for a null or misaligned pointer (reported by the caller).
 ///
 /// # Safety
@@ -172,6 +254,10 @@ pub extern "C" fn ig_header_layout(id: u32) -> i32 {
         IgpoHeader::ID => IgpoHeader::layout(),
         DiscountedReturnsHeader::ID => DiscountedReturnsHeader::layout(),
         MrSearchHeader::ID => MrSearchHeader::layout(),
+        RewardsHeader::ID => RewardsHeader::layout(),
+        StepSearchHeader::ID => StepSearchHeader::layout(),
+        SampleHeader::ID => SampleHeader::layout(),
+        TokenizerHeader::ID => TokenizerHeader::layout(),
         other => return report(ErrorCode::InvalidArgument, &format!("no header with id {other}")),
     };
     let len = layout.len() as i32;

@@ -7,6 +7,7 @@ import { IgSearchError } from '../errors.js';
 import { checkFiniteOption, checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
 import { CoreHandle } from '../wasm/handle.js';
+import { SAMPLE_HEADER, STEP_SEARCH_HEADER } from '../wasm/headers.js';
 import { parseCorpusJsonl, type JsonlOptions, type Passage } from './corpus.js';
 
 export interface Bm25Options {
@@ -171,8 +172,11 @@ export class Bm25Index {
     return this.core.scoped((s) => {
       const t = s.strings([...ids.keys()], 'documents');
       const out = s.alloc(steps * 8);
-      const args = [h, t.ptr, t.len, t.offsets, ids.size, rollouts.length, s.u32(goldOffsets), s.u32(goldIds), s.u32(stepOffsets), s.u32(docOffsets), s.u32(docIds)] as const;
-      this.core.call('ig_stepsearch_rewards', (x) => x.ig_stepsearch_rewards(...args, out));
+      const header = s.header(STEP_SEARCH_HEADER, {
+        index: h, texts: t.ptr, textsLen: t.len, textOffsets: t.offsets, nTexts: ids.size, n: rollouts.length,
+        goldOffsets: s.u32(goldOffsets), goldIds: s.u32(goldIds), stepOffsets: s.u32(stepOffsets), docOffsets: s.u32(docOffsets), docIds: s.u32(docIds), out,
+      });
+      this.core.call('ig_stepsearch_rewards', (x) => x.ig_stepsearch_rewards(header));
       return s.readF64(out, steps);
     });
   }
@@ -192,9 +196,11 @@ export class Bm25Index {
       const golds = s.strings(options.excludeAnswers ?? [], 'excludeAnswers');
       const ex = s.u32(exclude);
       const out = s.alloc(count * 4);
-      const got = this.core.call('ig_bm25_sample', (x) =>
-        x.ig_bm25_sample(h, count, seed % 2 ** 32, Math.floor(seed / 2 ** 32), golds.ptr, golds.len, golds.offsets, (options.excludeAnswers ?? []).length, ex, exclude.length, out),
-      );
+      const header = s.header(SAMPLE_HEADER, {
+        index: h, count, seedLo: seed % 2 ** 32, seedHi: Math.floor(seed / 2 ** 32),
+        golds: golds.ptr, goldsLen: golds.len, goldOffsets: golds.offsets, nGolds: (options.excludeAnswers ?? []).length, exclude: ex, nExclude: exclude.length, out,
+      });
+      const got = this.core.call('ig_bm25_sample', (x) => x.ig_bm25_sample(header));
       return Array.from(s.readU32(out, got));
     });
   }

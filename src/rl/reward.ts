@@ -5,6 +5,7 @@
  */
 import { IgSearchError } from '../errors.js';
 import type { WasmCore } from '../wasm/core.js';
+import { REWARDS_HEADER } from '../wasm/headers.js';
 
 export type RewardMetric = 'em' | 'f1';
 
@@ -55,9 +56,12 @@ export function computeRewards(core: WasmCore, responses: readonly string[], gol
     const golds = s.strings(flat, 'goldAnswers');
     const goldIndex = s.u32(index);
     const out = s.alloc(responses.length * 8);
-    core.call('ig_rewards', (x) =>
-      x.ig_rewards(texts.ptr, texts.len, texts.offsets, responses.length, golds.ptr, golds.len, golds.offsets, flat.length, goldIndex, metric === 'em' ? 0 : 1, options.extract === false ? 0 : 1, out),
-    );
+    const header = s.header(REWARDS_HEADER, {
+      texts: texts.ptr, textsLen: texts.len, textOffsets: texts.offsets, n: responses.length,
+      golds: golds.ptr, goldsLen: golds.len, goldOffsets: golds.offsets, nGolds: flat.length, goldIndex,
+      metric: metric === 'em' ? 0 : 1, extract: options.extract === false ? 0 : 1, out,
+    });
+    core.call('ig_rewards', (x) => x.ig_rewards(header));
     return s.readF64(out, responses.length);
   });
 }

@@ -9,6 +9,7 @@ import { IgSearchError } from '../errors.js';
 import { checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
 import { CoreHandle } from '../wasm/handle.js';
+import { TOKENIZER_HEADER } from '../wasm/headers.js';
 import { PATTERN_CODES, readTokenizerJson, type TokenizerSpec } from './config.js';
 import { trainTokenizerJson, type TrainOptions } from './train.js';
 
@@ -67,13 +68,12 @@ export class Tokenizer {
       const added = s.strings(spec.added.map((t) => t.content), 'added_tokens[].content');
       const addedIds = s.u32(spec.added.map((t) => t.id));
       const flags = s.u8(spec.added.map((t) => (t.special ? FLAGS.special : 0) | (t.lstrip ? FLAGS.lstrip : 0) | (t.rstrip ? FLAGS.rstrip : 0) | (t.singleWord ? FLAGS.singleWord : 0)));
-      return core.call('ig_tok_build', (x) =>
-        x.ig_tok_build(
-          vocab.ptr, vocab.len, vocab.offsets, ids, tokens.length,
-          merges, spec.merges.length / 3, PATTERN_CODES[spec.pattern], spec.addPrefixSpace ? 1 : 0, spec.ignoreMerges ? 1 : 0,
-          added.ptr, added.len, added.offsets, addedIds, flags, spec.added.length,
-        ),
-      );
+      const header = s.header(TOKENIZER_HEADER, {
+        vocab: vocab.ptr, vocabLen: vocab.len, vocabOffsets: vocab.offsets, vocabIds: ids, nVocab: tokens.length,
+        merges, nMerges: spec.merges.length / 3, pattern: PATTERN_CODES[spec.pattern], addPrefixSpace: spec.addPrefixSpace ? 1 : 0, ignoreMerges: spec.ignoreMerges ? 1 : 0,
+        added: added.ptr, addedLen: added.len, addedOffsets: added.offsets, addedIds, addedFlags: flags, nAdded: spec.added.length,
+      });
+      return core.call('ig_tok_build', (x) => x.ig_tok_build(header));
     });
     return new Tokenizer(core, spec, handle);
   }

@@ -28,11 +28,8 @@ export interface CoreExports {
   // advantage/
   ig_normalize_answer(ptr: number, len: number): number;
   ig_extract_answer(ptr: number, len: number): number;
-  ig_rewards(
-    texts: number, textsLen: number, textOffsets: number, n: number,
-    golds: number, goldsLen: number, goldOffsets: number, nGolds: number, goldIndex: number,
-    metric: number, extract: number, out: number,
-  ): number;
+  /** `header`: a `REWARDS_HEADER` (headers.ts), as every export taking one below. */
+  ig_rewards(header: number): number;
   ig_grpo_advantages(rewards: number, n: number, groupSizes: number, nGroups: number, norm: number, epsilon: number, out: number): number;
   /** `header`: an `INFORMATION_GAIN_HEADER` written by `WasmScope.header`. */
   ig_information_gain(header: number): number;
@@ -45,10 +42,8 @@ export interface CoreExports {
   ig_discounted_returns(header: number): number;
   ig_mr_search_advantages(header: number): number;
   // retrieval/
-  ig_stepsearch_rewards(
-    handle: number, texts: number, textsLen: number, textOffsets: number, nTexts: number, n: number,
-    goldOffsets: number, goldIds: number, stepOffsets: number, docOffsets: number, docIds: number, out: number,
-  ): number;
+  /** `header`: a `STEP_SEARCH_HEADER`. */
+  ig_stepsearch_rewards(header: number): number;
   ig_bm25_build(ids: number, idsLen: number, idOffsets: number, contents: number, contentsLen: number, contentOffsets: number, n: number, k1: number, b: number): number;
   ig_bm25_free(handle: number): number;
   ig_bm25_stats(handle: number, out: number): number;
@@ -56,17 +51,12 @@ export interface CoreExports {
   ig_bm25_documents(handle: number, docs: number, n: number): number;
   ig_bm25_serialize(handle: number): number;
   ig_bm25_load(ptr: number, len: number): number;
-  ig_bm25_sample(
-    handle: number, count: number, seedLo: number, seedHi: number,
-    golds: number, goldsLen: number, goldOffsets: number, nGolds: number, exclude: number, nExclude: number, out: number,
-  ): number;
+  /** `header`: a `SAMPLE_HEADER`. */
+  ig_bm25_sample(header: number): number;
   ig_bm25_terms(ptr: number, len: number): number;
   // tokenizer/
-  ig_tok_build(
-    vocab: number, vocabLen: number, vocabOffsets: number, vocabIds: number, nVocab: number,
-    merges: number, nMerges: number, pattern: number, addPrefixSpace: number, ignoreMerges: number,
-    added: number, addedLen: number, addedOffsets: number, addedIds: number, addedFlags: number, nAdded: number,
-  ): number;
+  /** `header`: a `TOKENIZER_HEADER`. */
+  ig_tok_build(header: number): number;
   ig_tok_free(handle: number): number;
   ig_tok_encode(handle: number, texts: number, textsLen: number, offsets: number, n: number, allowSpecial: number, counts: number): number;
   ig_tok_encode_offsets(handle: number, text: number, len: number, allowSpecial: number): number;

@@ -122,7 +122,73 @@ export const MR_SEARCH_HEADER = defineHeader('ig_mr_search_advantages', 6, [
   ['out', 'ptr'],
 ]);
 
-export const HEADERS: readonly HeaderSpec[] = [MODULATION_HEADER, INFORMATION_GAIN_HEADER, GIGPO_HEADER, IGPO_HEADER, DISCOUNTED_RETURNS_HEADER, MR_SEARCH_HEADER];
+export const REWARDS_HEADER = defineHeader('ig_rewards', 7, [
+  ['texts', 'ptr'],
+  ['textsLen', 'u32'],
+  ['textOffsets', 'ptr'],
+  ['n', 'u32'],
+  ['golds', 'ptr'],
+  ['goldsLen', 'u32'],
+  ['goldOffsets', 'ptr'],
+  ['nGolds', 'u32'],
+  ['goldIndex', 'ptr'],
+  ['metric', 'u32'],
+  ['extract', 'u32'],
+  ['out', 'ptr'],
+]);
+
+export const STEP_SEARCH_HEADER = defineHeader('ig_stepsearch_rewards', 8, [
+  ['index', 'u32'],
+  ['texts', 'ptr'],
+  ['textsLen', 'u32'],
+  ['textOffsets', 'ptr'],
+  ['nTexts', 'u32'],
+  ['n', 'u32'],
+  ['goldOffsets', 'ptr'],
+  ['goldIds', 'ptr'],
+  ['stepOffsets', 'ptr'],
+  ['docOffsets', 'ptr'],
+  ['docIds', 'ptr'],
+  ['out', 'ptr'],
+]);
+
+export const SAMPLE_HEADER = defineHeader('ig_bm25_sample', 9, [
+  ['index', 'u32'],
+  ['count', 'u32'],
+  ['seedLo', 'u32'],
+  ['seedHi', 'u32'],
+  ['golds', 'ptr'],
+  ['goldsLen', 'u32'],
+  ['goldOffsets', 'ptr'],
+  ['nGolds', 'u32'],
+  ['exclude', 'ptr'],
+  ['nExclude', 'u32'],
+  ['out', 'ptr'],
+]);
+
+export const TOKENIZER_HEADER = defineHeader('ig_tok_build', 10, [
+  ['vocab', 'ptr'],
+  ['vocabLen', 'u32'],
+  ['vocabOffsets', 'ptr'],
+  ['vocabIds', 'ptr'],
+  ['nVocab', 'u32'],
+  ['merges', 'ptr'],
+  ['nMerges', 'u32'],
+  ['pattern', 'u32'],
+  ['addPrefixSpace', 'u32'],
+  ['ignoreMerges', 'u32'],
+  ['added', 'ptr'],
+  ['addedLen', 'u32'],
+  ['addedOffsets', 'ptr'],
+  ['addedIds', 'ptr'],
+  ['addedFlags', 'ptr'],
+  ['nAdded', 'u32'],
+]);
+
+export const HEADERS: readonly HeaderSpec[] = [
+  MODULATION_HEADER, INFORMATION_GAIN_HEADER, GIGPO_HEADER, IGPO_HEADER, DISCOUNTED_RETURNS_HEADER, MR_SEARCH_HEADER,
+  REWARDS_HEADER, STEP_SEARCH_HEADER, SAMPLE_HEADER, TOKENIZER_HEADER,
+];
 
 /** Writes `values` into `view` (a header-sized window of Wasm memory) per `spec`. */
 export function packHeader<F extends string>(spec: HeaderSpec<F>, values: Readonly<Record<F, number>>, view: DataView): void {

@@ -2,6 +2,7 @@
 //! answers, and extraction of the final `<answer>…</answer>` from a response.
 
 use crate::ffi::{self, report, ErrorCode};
+use crate::header::{self, RewardsHeader};
 use crate::unicode::{is_py_space, is_word};
 
 /// SQuAD's `normalize_answer`: lowercase, drop ASCII punctuation, drop the words a/an/the,
@@ -159,32 +160,25 @@ pub unsafe extern "C" fn ig_extract_answer(ptr: *const u8, len: usize) -> i32 {
 /// `out[i]`; nothing is written unless every input is valid.
 ///
 /// # Safety
-/// Every pointer must cover the element count given by the lengths above, inside `ig_alloc` buffers.
+/// `header` points at a whole [`RewardsHeader`] whose pointers cover the counts it gives, inside
+/// `ig_alloc` buffers.
 #[no_mangle]
-pub unsafe extern "C" fn ig_rewards(
-    texts: *const u8,
-    texts_len: usize,
-    text_offsets: *const u32,
-    n: usize,
-    golds: *const u8,
-    golds_len: usize,
-    gold_offsets: *const u32,
-    n_golds: usize,
-    gold_index: *const u32,
-    metric: u32,
-    extract: u32,
-    out: *mut f64,
-) -> i32 {
-    let metric = match metric {
+pub unsafe extern "C" fn ig_rewards(header: *const RewardsHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_rewards"),
+    };
+    let (n, n_golds) = (h.n as usize, h.n_golds as usize);
+    let metric = match h.metric {
         0 => Metric::ExactMatch,
         1 => Metric::F1,
         m => return report(ErrorCode::InvalidArgument, &format!("metric must be 0 (exact match) or 1 (F1), got {m}")),
     };
-    let texts = ffi::bytes(texts, texts_len);
-    let golds = ffi::bytes(golds, golds_len);
-    let text_offsets = ffi::slice(text_offsets, n + 1);
-    let gold_offsets = ffi::slice(gold_offsets, n_golds + 1);
-    let gold_index = ffi::slice(gold_index, n + 1);
+    let texts = ffi::bytes(h.texts, h.texts_len as usize);
+    let golds = ffi::bytes(h.golds, h.golds_len as usize);
+    let text_offsets = ffi::slice(h.text_offsets, n + 1);
+    let gold_offsets = ffi::slice(h.gold_offsets, n_golds + 1);
+    let gold_index = ffi::slice(h.gold_index, n + 1);
     let texts = match ffi::split_strings(texts, text_offsets, "responses") {
         Ok(v) => v,
         Err(status) => return status,
@@ -196,10 +190,10 @@ pub unsafe extern "C" fn ig_rewards(
     if let Err(status) = ffi::check_offsets(gold_index, n_golds, "gold_index") {
         return status;
     }
-    let out = ffi::slice_mut(out, n);
+    let out = ffi::slice_mut(h.out, n);
     for i in 0..n {
         let gold = &golds[gold_index[i] as usize..gold_index[i + 1] as usize];
-        out[i] = match if extract != 0 { extract_answer(texts[i]) } else { Some(texts[i]) } {
+        out[i] = match if h.extract != 0 { extract_answer(texts[i]) } else { Some(texts[i]) } {
             None => 0.0,
             Some(answer) => match metric {
                 Metric::ExactMatch => exact_match(answer, gold),

@@ -2,6 +2,7 @@
 //! by integer handles; JS frees them explicitly (and through a FinalizationRegistry).
 
 use crate::ffi::{self, report, ErrorCode, Slab};
+use crate::header::{self, SampleHeader, StepSearchHeader};
 use crate::retrieval::bm25::{Bm25Index, Params, StringTable};
 use crate::advantage::turns::stepsearch_rollout;
 use crate::retrieval::tfidf::TfIdf;
@@ -178,30 +179,24 @@ pub unsafe extern "C" fn ig_bm25_load(ptr: *const u8, len: usize) -> i32 {
 /// Counterfactual documents: up to `count` distinct indices into `out`; returns how many.
 ///
 /// # Safety
-/// Blobs/offsets as in `ig_rewards`; `exclude` covers `n_exclude` u32; `out` covers `count` u32.
+/// `header` points at a whole [`SampleHeader`]: blobs/offsets as in `ig_rewards`, `exclude` covers
+/// `n_exclude` u32, `out` covers `count` u32.
 #[no_mangle]
-pub unsafe extern "C" fn ig_bm25_sample(
-    handle: u32,
-    count: usize,
-    seed_lo: u32,
-    seed_hi: u32,
-    golds: *const u8,
-    golds_len: usize,
-    gold_offsets: *const u32,
-    n_golds: usize,
-    exclude: *const u32,
-    n_exclude: usize,
-    out: *mut u32,
-) -> i32 {
-    let golds = match ffi::split_strings(ffi::bytes(golds, golds_len), ffi::slice(gold_offsets, n_golds + 1), "gold answers") {
+pub unsafe extern "C" fn ig_bm25_sample(header: *const SampleHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_bm25_sample"),
+    };
+    let golds = match ffi::split_strings(ffi::bytes(h.golds, h.golds_len as usize), ffi::slice(h.gold_offsets, h.n_golds as usize + 1), "gold answers") {
         Ok(g) => g,
         Err(status) => return status,
     };
-    let exclude = ffi::slice(exclude, n_exclude);
-    let seed = (seed_hi as u64) << 32 | seed_lo as u64;
-    match with_index(handle, |ix| sampler::sample_random_documents(ix, count, seed, &golds, exclude)) {
+    let exclude = ffi::slice(h.exclude, h.n_exclude as usize);
+    let seed = (h.seed_hi as u64) << 32 | h.seed_lo as u64;
+    let count = h.count as usize;
+    match with_index(h.index, |ix| sampler::sample_random_documents(ix, count, seed, &golds, exclude)) {
         Ok(chosen) => {
-            ffi::slice_mut(out, count)[..chosen.len()].copy_from_slice(&chosen);
+            ffi::slice_mut(h.out, count)[..chosen.len()].copy_from_slice(&chosen);
             chosen.len() as i32
         }
         Err(status) => status,
@@ -237,44 +232,37 @@ pub unsafe extern "C" fn ig_bm25_terms(ptr: *const u8, len: usize) -> i32 {
 /// (equal ids = the same document). Similarity is TF-IDF cosine under this index's statistics.
 ///
 /// # Safety
-/// Offsets arrays cover their count + 1 u32; `out` covers one f64 per step.
+/// `header` points at a whole [`StepSearchHeader`]: offsets arrays cover their count + 1 u32, `out`
+/// covers one f64 per step.
 #[no_mangle]
-pub unsafe extern "C" fn ig_stepsearch_rewards(
-    handle: u32,
-    texts: *const u8,
-    texts_len: usize,
-    text_offsets: *const u32,
-    n_texts: usize,
-    n: usize,
-    gold_offsets: *const u32,
-    gold_ids: *const u32,
-    step_offsets: *const u32,
-    doc_offsets: *const u32,
-    doc_ids: *const u32,
-    out: *mut f64,
-) -> i32 {
-    let texts = match ffi::split_strings(ffi::bytes(texts, texts_len), ffi::slice(text_offsets, n_texts + 1), "texts") {
+pub unsafe extern "C" fn ig_stepsearch_rewards(header: *const StepSearchHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_stepsearch_rewards"),
+    };
+    let (n, n_texts) = (h.n as usize, h.n_texts as usize);
+    let texts = match ffi::split_strings(ffi::bytes(h.texts, h.texts_len as usize), ffi::slice(h.text_offsets, n_texts + 1), "texts") {
         Ok(t) => t,
         Err(status) => return status,
     };
-    let gold_offsets = ffi::slice(gold_offsets, n + 1);
-    let step_offsets = ffi::slice(step_offsets, n + 1);
+    let gold_offsets = ffi::slice(h.gold_offsets, n + 1);
+    let step_offsets = ffi::slice(h.step_offsets, n + 1);
     let n_steps = step_offsets[n] as usize;
-    let doc_offsets = ffi::slice(doc_offsets, n_steps + 1);
+    let doc_offsets = ffi::slice(h.doc_offsets, n_steps + 1);
     for (offsets, what) in [(gold_offsets, "gold passages"), (step_offsets, "search steps"), (doc_offsets, "step documents")] {
         if let Err(status) = ffi::check_offsets(offsets, offsets[offsets.len() - 1] as usize, what) {
             return status;
         }
     }
-    let gold_ids = ffi::slice(gold_ids, gold_offsets[n] as usize);
-    let doc_ids = ffi::slice(doc_ids, doc_offsets[n_steps] as usize);
+    let gold_ids = ffi::slice(h.gold_ids, gold_offsets[n] as usize);
+    let doc_ids = ffi::slice(h.doc_ids, doc_offsets[n_steps] as usize);
     if let Some(&bad) = gold_ids.iter().chain(doc_ids).find(|&&t| t as usize >= n_texts) {
         return report(ErrorCode::OutOfRange, &format!("text id {bad} out of range ({n_texts} texts)"));
     }
-    let result = with_index(handle, |ix| {
+    let result = with_index(h.index, |ix| {
         let vectors: Vec<TfIdf> = texts.iter().map(|t| TfIdf::new(ix, t)).collect();
         let mut similarity = |a: u32, b: u32| vectors[a as usize].cosine(&vectors[b as usize]);
-        let out = ffi::slice_mut(out, n_steps);
+        let out = ffi::slice_mut(h.out, n_steps);
         for r in 0..n {
             let golds = &gold_ids[gold_offsets[r] as usize..gold_offsets[r + 1] as usize];
             let (s0, s1) = (step_offsets[r] as usize, step_offsets[r + 1] as usize);

@@ -1,6 +1,7 @@
 //! C-ABI surface of the tokenizer; handles into a slab, ids returned through a u32 slot.
 
 use crate::ffi::{self, report, ErrorCode, Slab};
+use crate::header::{self, TokenizerHeader};
 use crate::tokenizer::bpe::{AddedToken, Tokenizer};
 use crate::tokenizer::pretokenize::Pattern;
 use std::cell::RefCell;
@@ -47,35 +48,24 @@ pub const FLAG_SINGLE_WORD: u8 = 8;
 /// Builds a tokenizer; returns its handle. `pattern`: 0 none, 1 GPT-2, 2 cl100k/Llama-3, 3 Qwen2, 4 o200k.
 ///
 /// # Safety
-/// Every pointer covers the count given (blobs by their offsets' last entry), in `ig_alloc` buffers.
+/// `header` points at a whole [`TokenizerHeader`]; every pointer covers the count it gives (blobs by
+/// their offsets' last entry), in `ig_alloc` buffers.
 #[no_mangle]
-pub unsafe extern "C" fn ig_tok_build(
-    vocab: *const u8,
-    vocab_len: usize,
-    vocab_offsets: *const u32,
-    vocab_ids: *const u32,
-    n_vocab: usize,
-    merges: *const u32,
-    n_merges: usize,
-    pattern: u32,
-    add_prefix_space: u32,
-    ignore_merges: u32,
-    added: *const u8,
-    added_len: usize,
-    added_offsets: *const u32,
-    added_ids: *const u32,
-    added_flags: *const u8,
-    n_added: usize,
-) -> i32 {
-    let pattern = match parse_pattern(pattern) {
+pub unsafe extern "C" fn ig_tok_build(header: *const TokenizerHeader) -> i32 {
+    let h = match header::read(header) {
+        Some(h) => h,
+        None => return header::refused("ig_tok_build"),
+    };
+    let (n_vocab, n_merges, n_added) = (h.n_vocab as usize, h.n_merges as usize, h.n_added as usize);
+    let pattern = match parse_pattern(h.pattern) {
         Ok(p) => p,
         Err(status) => return status,
     };
-    let strings = match ffi::split_strings(ffi::bytes(vocab, vocab_len), ffi::slice(vocab_offsets, n_vocab + 1), "model.vocab") {
+    let strings = match ffi::split_strings(ffi::bytes(h.vocab, h.vocab_len as usize), ffi::slice(h.vocab_offsets, n_vocab + 1), "model.vocab") {
         Ok(s) => s,
         Err(status) => return status,
     };
-    let ids = ffi::slice(vocab_ids, n_vocab);
+    let ids = ffi::slice(h.vocab_ids, n_vocab);
     let size = ids.iter().map(|&i| i as usize + 1).max().unwrap_or(0);
     if size > 16_777_216 {
         return report(ErrorCode::OutOfRange, &format!("model.vocab: id {} is implausibly large", size - 1));
@@ -87,17 +77,17 @@ pub unsafe extern "C" fn ig_tok_build(
         }
         tokens[id as usize] = Some(s.to_string());
     }
-    let triples = ffi::slice(merges, n_merges * 3);
+    let triples = ffi::slice(h.merges, n_merges * 3);
     let merges: Vec<(u32, u32, u32)> = triples.chunks_exact(3).map(|c| (c[0], c[1], c[2])).collect();
     if let Some((i, _)) = merges.iter().enumerate().find(|(_, m)| [m.0, m.1, m.2].iter().any(|&id| id as usize >= size)) {
         return report(ErrorCode::OutOfRange, &format!("model.merges[{i}] names a token id outside the vocabulary"));
     }
-    let added_strings = match ffi::split_strings(ffi::bytes(added, added_len), ffi::slice(added_offsets, n_added + 1), "added_tokens") {
+    let added_strings = match ffi::split_strings(ffi::bytes(h.added, h.added_len as usize), ffi::slice(h.added_offsets, n_added + 1), "added_tokens") {
         Ok(s) => s,
         Err(status) => return status,
     };
-    let added_ids = ffi::slice(added_ids, n_added);
-    let flags = ffi::slice(added_flags, n_added);
+    let added_ids = ffi::slice(h.added_ids, n_added);
+    let flags = ffi::slice(h.added_flags, n_added);
     let added: Vec<AddedToken> = (0..n_added)
         .map(|i| AddedToken {
             content: added_strings[i].to_string(),
@@ -108,7 +98,7 @@ pub unsafe extern "C" fn ig_tok_build(
             single_word: flags[i] & FLAG_SINGLE_WORD != 0,
         })
         .collect();
-    match Tokenizer::new(tokens, &merges, pattern, add_prefix_space != 0, ignore_merges != 0, added) {
+    match Tokenizer::new(tokens, &merges, pattern, h.add_prefix_space != 0, h.ignore_merges != 0, added) {
         Ok(t) => TOKENIZERS.with(|slab| slab.borrow_mut().insert(t)),
         Err(message) => report(ErrorCode::InvalidArgument, &message),
     }
