@@ -27,9 +27,10 @@ import { QkNormBackward } from '../kernels/qk_norm/qk_norm.js';
 import { RopeBackward } from '../kernels/rope/rope.js';
 import { SwigluBackward } from '../kernels/swiglu/swiglu.js';
 import { Transpose } from '../kernels/transpose/transpose.js';
-import { encodeLoraBackward, type LoraAdapters, type LoraBackwardKernels, type LoraSite } from './lora.js';
+import type { LoraAdapters, LoraBackwardKernels } from './lora.js';
 import type { CausalLM, ModelInternals } from './causal_lm.js';
 import type { HeadChunk } from './head.js';
+import { BLOCK_ACTIVATIONS, type BlockActivations } from './block.js';
 import { qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
 import { LAYER_BUFFERS, layerBufferSizes } from './layout.js';
 import { finishGradients, storageOf, type Gradients, type LayerGradients, type Storage } from './gradients.js';
@@ -82,24 +83,6 @@ export interface GradientOptions {
    */
   sharedPrefixes?: readonly SharedPrefix[];
 }
-
-/**
- * The activations one decoder layer saves for its backward, per chunk of rows: name → floats per row
- * (labels are the Hugging Face module whose output or input each is). Allocated once per pass, per
- * layer — or once for all layers under `recompute`, refilled just before each layer's backward.
- */
-const LAYER_ACTIVATIONS = {
-  a1: { label: 'input_layernorm.out', perRow: (c: ModelConfig) => c.hiddenSize },
-  q: { label: 'self_attn.q_rotated', perRow: (c: ModelConfig) => c.numHeads * c.headDim },
-  o: { label: 'self_attn.o_proj.in', perRow: (c: ModelConfig) => c.numHeads * c.headDim },
-  xMid: { label: 'residual.after_attention', perRow: (c: ModelConfig) => c.hiddenSize },
-  a2: { label: 'post_attention_layernorm.out', perRow: (c: ModelConfig) => c.hiddenSize },
-  gu: { label: 'mlp.gate_up_proj.out', perRow: (c: ModelConfig) => 2 * c.intermediateSize },
-  act: { label: 'mlp.down_proj.in', perRow: (c: ModelConfig) => c.intermediateSize },
-} as const;
-
-/** Activations of one layer for one chunk of rows (LAYER_ACTIVATIONS, plus Qwen3's pre-norm q/k/v rows). */
-type ChunkActivations = Record<keyof typeof LAYER_ACTIVATIONS, GPUBuffer> & { qkvPre?: GPUBuffer };
 
 type Rows = ReturnType<typeof packTrainingRows>;
 type Chunk = { start: number; rows: number };
@@ -268,7 +251,6 @@ class TrainingPass {
   private readonly lora: LoraAdapters | undefined;
   /** A frozen base (LoRA): no base-weight gradients. */
   private readonly frozen: boolean;
-  private readonly table: GPUBuffer;
   private readonly headChunks: readonly HeadChunk[];
   // Row metadata, per chunk and whole.
   private readonly metaChunk: GPUBuffer[];
@@ -286,7 +268,7 @@ class TrainingPass {
   private readonly logp: GPUBuffer;
   /** Each layer's input per chunk (what `recompute` re-runs a layer from). */
   private readonly xIn: GPUBuffer[][];
-  private readonly sets: ChunkActivations[][];
+  private readonly sets: BlockActivations[][];
   private readonly keys: { k: GPUBuffer; v: GPUBuffer }[];
   private readonly qkv: GPUBuffer;
   private readonly qkRows: GPUBuffer | undefined;
@@ -320,7 +302,7 @@ class TrainingPass {
     const L = m.layers.length;
     const scratch = (floats: number, label: string) => this.scratch(floats, label);
     const perChunk = (floatsPerRow: number, label: string) => chunks.map((ch) => scratch(ch.rows * floatsPerRow, label));
-    this.table = m.ropeTable(plan.maxPosition);
+    m.ropeTable(plan.maxPosition); // grows the model's RoPE table (the blocks read it) to the longest sequence
     this.headChunks = m.lmHead.chunks(vocabChunk);
 
     this.metaChunk = chunks.map((ch) => this.upload(meta.subarray(ch.start * ROW_FIELDS, (ch.start + ch.rows) * ROW_FIELDS), 'rows'));
@@ -336,9 +318,9 @@ class TrainingPass {
     this.upstreamChunk = perChunk(1, 'upstream');
     this.logp = scratch(T, 'logp');
     const layerSets = options.recompute ? 1 : L;
-    this.sets = Array.from({ length: layerSets }, (): ChunkActivations[] =>
+    this.sets = Array.from({ length: layerSets }, (): BlockActivations[] =>
       chunks.map((ch) => {
-        const set = Object.fromEntries(Object.entries(LAYER_ACTIVATIONS).map(([name, a]) => [name, scratch(ch.rows * a.perRow(c), a.label)])) as ChunkActivations;
+        const set = Object.fromEntries(Object.entries(BLOCK_ACTIVATIONS).map(([name, a]) => [name, scratch(ch.rows * a.perRow(c), a.label)])) as BlockActivations;
         if (c.qkNorm) set.qkvPre = scratch(ch.rows * W, 'self_attn.qkv_pre_norm');
         return set;
       }),
@@ -377,7 +359,7 @@ class TrainingPass {
     return b;
   }
 
-  private activations(l: number): ChunkActivations[] {
+  private activations(l: number): BlockActivations[] {
     return this.sets[this.options.recompute ? 0 : l]!;
   }
 
@@ -388,10 +370,10 @@ class TrainingPass {
   /** Layer `l` on chunk `ci` of the stream, its activations saved (the block's forward, shared with inference). */
   private layerForward(l: number, ci: number): void {
     const a = this.activations(l)[ci]!;
-    this.model.encodeBlock(
-      this.batch, l, this.plan.chunks[ci]!.rows,
-      { x: this.x[ci]!, qkv: this.qkv, q: a.q, k: this.kv(l).k, v: this.kv(l).v, attn: a.o, gateUp: a.gu, meta: this.metaChunk[ci]!, lora: this.lora, loraU: this.fwdU, loraD: this.fwdD },
-      { saved: { a1: a.a1, a2: a.a2, act: a.act, qkvPre: a.qkvPre, xMid: a.xMid } },
+    this.m.blocks[l]!.encodeForward(
+      this.batch, this.plan.chunks[ci]!.rows,
+      { x: this.x[ci]!, qkv: this.qkv, q: a.q, k: this.kv(l).k, v: this.kv(l).v, attn: a.o, gateUp: a.gu, meta: this.metaChunk[ci]!, adapters: this.lora, loraU: this.fwdU, loraD: this.fwdD },
+      { saved: a },
     );
   }
 
@@ -454,13 +436,6 @@ class TrainingPass {
     this.K.matmulAcc.encode(this.batch, this.ones, rowsBuffer, out, { M: 1, N: this.c.hiddenSize, K: n });
   }
 
-  /** The LoRA backward of every adapter of layer `l` that reads `input` (nothing for a full fine-tune). */
-  private loraBackward(l: number, n: number, input: LoraSite['input'], inputBuffer: GPUBuffer, dOutput: GPUBuffer, dInput: GPUBuffer): void {
-    const { lora, lo } = this;
-    if (!lora || !lo) return;
-    for (const ad of lora.layers[l]!) if (ad.site.input === input) encodeLoraBackward(this.batch, this.loraKernels, ad, lora.config.rank, lora.scale, { input: inputBuffer, dOutput, dInput, ...lo }, n);
-  }
-
   /** LM head and final norm, chunk by chunk (logits recomputed per vocabulary chunk): dX of the last layer's output. */
   headBackward(): void {
     const { batch, m, c, K, d, frozen } = this;
@@ -475,53 +450,20 @@ class TrainingPass {
     });
   }
 
-  /** Layer `l`'s backward, its forward in reverse: MLP and o_proj per chunk, attention over the whole batch, then RoPE, q/k/v and the input norm per chunk. */
+  /** Layer `l`'s backward (the block's, model/block.ts), re-running its forward first under `recompute`. */
   layerBackward(l: number): void {
-    const { batch, c, K, d, frozen, full } = this;
-    const layer = this.m.layers[l]!;
-    const grad = this.storage.dLayers[l]!;
-    const [H, I, nh, nkv, dh, W] = [c.hiddenSize, c.intermediateSize, c.numHeads, c.numKvHeads, c.headDim, qkvWidthOf(c)];
     const chunks = this.plan.chunks;
-    const dw = (b: GPUBuffer) => (frozen ? undefined : b);
-    chunks.forEach((ch, ci) => {
-      const n = ch.rows;
-      const a = this.activations(l)[ci]!;
-      const dX = this.dX[ci]!;
-      if (this.options.recompute) {
-        batch.copy(this.xIn[l]![ci]!, this.x[ci]!, n * H * 4);
-        this.layerForward(l, ci);
-      }
-      K.linear.encode(batch, { x: a.act, w: layer.wDown, dy: dX, dx: d.act, dw: dw(grad.wDown), dyT: d.yT }, { T: n, in: I, out: H }, { dw: true });
-      this.loraBackward(l, n, 'act', a.act, dX, d.act);
-      K.swiglu.encode(batch, { gu: a.gu, dout: d.act, dgu: d.gu }, { T: n, I });
-      K.linear.encode(batch, { x: a.a2, w: layer.wGateUp, dy: d.gu, dx: d.tmp, dw: dw(grad.wGateUp), dyT: d.yT }, { T: n, in: H, out: 2 * I }, { dw: true });
-      this.loraBackward(l, n, 'a2', a.a2, d.gu, d.tmp);
-      K.rmsnorm.encode(batch, { x: a.xMid, weight: layer.postNorm, dy: d.tmp, dx: d.hN, dwRows: d.wRows }, { T: n, H, eps: c.rmsNormEps });
-      if (!frozen) this.rowSum(d.wRows, grad.postNorm, n);
-      K.add.encode(batch, { x: d.hN, out: dX }, n * H); // d x_mid
-      K.linear.encode(batch, { x: a.o, w: layer.wO, dy: dX, dx: d.o, dw: dw(grad.wO), dyT: d.yT }, { T: n, in: nh * dh, out: H }, { dw: true });
-      this.loraBackward(l, n, 'attn', a.o, dX, d.o);
-      const rowBytes = nh * dh * 4;
-      batch.copy(d.o, full.dO, n * rowBytes, 0, ch.start * rowBytes);
-      batch.copy(a.q, full.q, n * rowBytes, 0, ch.start * rowBytes);
-      batch.copy(a.o, full.o, n * rowBytes, 0, ch.start * rowBytes);
-    });
-    const kv = this.kv(l);
-    K.attention.encode(batch, { q: full.q, kCache: kv.k, vCache: kv.v, o: full.o, dO: full.dO, rows: this.metaAll, ends: this.endsAll, stats: full.stats, dQ: full.dQ, dK: full.dK, dV: full.dV }, { T: this.rows.T, heads: nh, kvHeads: nkv, headDim: dh });
-    chunks.forEach((ch, ci) => {
-      const n = ch.rows;
-      const a = this.activations(l)[ci]!;
-      batch.copy(full.dQ, d.q, n * nh * dh * 4, ch.start * nh * dh * 4);
-      batch.copy(full.dK, d.k, n * nkv * dh * 4, ch.start * nkv * dh * 4);
-      batch.copy(full.dV, d.v, n * nkv * dh * 4, ch.start * nkv * dh * 4);
-      K.rope.encode(batch, { dQ: d.q, dK: d.k, dV: d.v, rows: this.metaChunk[ci]!, table: this.table, dqkv: d.qkv }, { T: n, heads: nh, kvHeads: nkv, headDim: dh });
-      // Qwen3: through the per-head q/k norms, back to the projection's output (and the norm weights' gradient).
-      if (K.qkNorm) K.qkNorm.encode(batch, { x: a.qkvPre!, weight: layer.qkNorm, dqkv: d.qkv, dwRows: this.qkRows!, dw: dw(grad.qkNorm) }, { T: n, heads: nh, kvHeads: nkv, headDim: dh, eps: c.rmsNormEps });
-      K.linear.encode(batch, { x: a.a1, w: layer.wQkv, dy: d.qkv, dx: d.tmp, dw: dw(grad.wQkv), db: dw(grad.bQkv), dyT: d.yT, ones: this.ones }, { T: n, in: H, out: W }, { dw: true, db: true });
-      this.loraBackward(l, n, 'a1', a.a1, d.qkv, d.tmp);
-      K.rmsnorm.encode(batch, { x: this.xIn[l]![ci]!, weight: layer.inputNorm, dy: d.tmp, dx: d.hN, dwRows: d.wRows }, { T: n, H, eps: c.rmsNormEps });
-      if (!frozen) this.rowSum(d.wRows, grad.inputNorm, n);
-      K.add.encode(batch, { x: d.hN, out: this.dX[ci]! }, n * H); // d x_in
+    this.m.blocks[l]!.encodeBackward(this.batch, this.K, {
+      chunks, T: this.rows.T, input: this.xIn[l]!, saved: this.activations(l), meta: this.metaChunk, dX: this.dX,
+      rows: this.metaAll, ends: this.endsAll, kv: this.kv(l), d: this.d, full: this.full, ones: this.ones, qkRows: this.qkRows,
+      grad: this.frozen ? undefined : this.storage.dLayers[l],
+      lora: this.lora && this.lo ? { adapters: this.lora, kernels: this.loraKernels, scratch: this.lo } : undefined,
+      recompute: this.options.recompute
+        ? (ci) => {
+            this.batch.copy(this.xIn[l]![ci]!, this.x[ci]!, chunks[ci]!.rows * this.c.hiddenSize * 4);
+            this.layerForward(l, ci);
+          }
+        : undefined,
     });
   }
 

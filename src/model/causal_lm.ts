@@ -23,15 +23,14 @@ import { Swiglu } from '../kernels/swiglu/swiglu.js';
 import { mapSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
 import { hasTensor, modelTensorShapes, qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
 import { Columns } from '../kernels/add/add.js';
-import { encodeLoraForward, type LoraAdapters, type LoraSite } from './lora.js';
+import type { LoraAdapters } from './lora.js';
 import { f32ToBf16, f32ToF16 } from './safetensors.js';
 import { LmHead, type VocabShard } from './head.js';
+import { DecoderBlock } from './block.js';
 import { LAYER_BUFFERS, layerBufferSizes, layerPrefix, layerTensors, MATRIX_BUFFERS, tensorSize, type LayerBuffer } from './layout.js';
 import { ROW_FIELDS, ScorePlan, type ScorePath } from '../scoring/plan.js';
 
 /** The activation a LoRA adapter reads: the normed rows before q/k/v or gate/up, attention's output, SwiGLU's. */
-type LoraInput = LoraSite['input'];
-
 /** How weight matrices are stored on the GPU. */
 export type WeightDtype = StorageDtype;
 
@@ -95,6 +94,7 @@ export interface ModelInternals {
   embed: VocabShard[];
   head: VocabShard[];
   layers: Layer[];
+  blocks: DecoderBlock[];
   finalNorm: GPUBuffer;
   lmHead: LmHead;
   kernels: Kernels;
@@ -152,7 +152,11 @@ export class CausalLM {
     private readonly options: Required<Omit<ModelOptions, 'matmulVariant' | 'attentionVariant' | 'compute'>>,
   ) {
     this.lmHead = new LmHead(head, finalNorm, config.hiddenSize, config.vocabSize, storageBytes(options.weights), config.rmsNormEps, kernels);
+    this.blocks = layers.map((weights, i) => new DecoderBlock(i, config, weights, kernels, () => this.ropeTable!));
   }
+
+  /** The decoder blocks, one per layer (model/block.ts). */
+  private readonly blocks: DecoderBlock[];
 
   /** The final norm + LM head of every pass (model/head.ts). */
   private readonly lmHead: LmHead;
@@ -343,7 +347,7 @@ export class CausalLM {
   /** @internal The GPU-side pieces the backward pass (model/backward.ts) works on. */
   internals(): ModelInternals {
     if (this.freed) throw new IgSearchError('INVALID_ARGUMENT', 'this model was freed');
-    return { embed: this.embed, head: this.head, layers: this.layers, finalNorm: this.finalNorm, lmHead: this.lmHead, kernels: this.kernels, options: this.options, ropeTable: (positions: number) => (this.ensureRope(positions), this.ropeTable!) };
+    return { embed: this.embed, head: this.head, layers: this.layers, blocks: this.blocks, finalNorm: this.finalNorm, lmHead: this.lmHead, kernels: this.kernels, options: this.options, ropeTable: (positions: number) => (this.ensureRope(positions), this.ropeTable!) };
   }
 
   free(): void {
@@ -478,7 +482,7 @@ export class CausalLM {
         const rows = info.subarray(start * ROW_FIELDS, (start + n) * ROW_FIELDS);
         queue.writeBuffer(meta, 0, rows);
         const batch = gpu.batch('model.forward');
-        this.encodeLayers(batch, n, rows, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, lora, loraU, loraD });
+        this.encodeLayers(batch, n, rows, { x, a, qkv, q, attn, gateUp, act, meta, kCache: cache.k, vCache: cache.v, adapters: lora, loraU, loraD });
         let upto = next;
         while (upto < selections.length && selections[upto]!.row < start + n) upto++;
         // Each group of selections reuses the index/target buffers, so each goes in its own submit.
@@ -518,102 +522,14 @@ export class CausalLM {
     batch: DispatchBatch,
     T: number,
     rows: Uint32Array,
-    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; lora: LoraAdapters | undefined; loraU?: GPUBuffer; loraD?: GPUBuffer },
+    b: { x: GPUBuffer; a: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; act: GPUBuffer; meta: GPUBuffer; kCache: GPUBuffer[]; vCache: GPUBuffer[]; adapters: LoraAdapters | undefined; loraU?: GPUBuffer; loraD?: GPUBuffer },
   ): void {
     const k = this.kernels;
     const H = this.config.hiddenSize;
     for (const shard of this.embed) k.embedding.encode(batch, { table: shard.buffer, rows: b.meta, out: b.x }, { T, H, rowStart: shard.rowStart, rows: shard.rows });
     // A decode step's rows read no key another row writes: the fused decode kernel; else by layout.
     const attention = attendsOnlyToCache(rows, ROW_FIELDS) ? 'decode' : k.attention.variantFor(rows, ROW_FIELDS);
-    this.layers.forEach((_, i) => this.encodeBlock(batch, i, T, { ...b, k: b.kCache[i]!, v: b.vCache[i]! }, { attention }));
-  }
-
-  /** What both layer encoders read: config, kernels, layer `l`'s buffers, and the shapes of `T` rows. */
-  private layerContext(l: number, T: number) {
-    const c = this.config;
-    return {
-      c,
-      k: this.kernels,
-      layer: this.layers[l]!,
-      H: c.hiddenSize,
-      I: c.intermediateSize,
-      shape: { T, heads: c.numHeads, kvHeads: c.numKvHeads, headDim: c.headDim },
-      qkvWidth: qkvWidthOf(c),
-    };
-  }
-
-  /**
-   * @internal One decoder block on the residual stream `b.x` (updated in place), LoRA deltas included —
-   * the one definition of the layer, in two forms:
-   * - inference (no `saved`: scoring, generation), in as few dispatches as the rows allow: the norms
-   *   folded into the projections after them, SwiGLU into down_proj, the residual adds into
-   *   o_proj/down_proj, and for a decode step (`attention` 'decode': no row attends to another row of
-   *   this chunk) q/k norm + bias + RoPE + cache write + attention in one kernel — five dispatches; a
-   *   prefill runs the q/k norm (Qwen3), RoPE/cache write and attention apart — seven or six. A LoRA
-   *   adapter's input (normed rows `b.a`, SwiGLU output `b.act`) is made apart for it to read.
-   * - training (`saved` given): unfused, every activation the backward reads written to `saved`
-   *   (`qkvPre`, the q/k/v rows before Qwen3's norms, and `xMid`, the stream between the halves, when given).
-   */
-  encodeBlock(
-    batch: DispatchBatch,
-    l: number,
-    T: number,
-    b: { x: GPUBuffer; qkv: GPUBuffer; q: GPUBuffer; k: GPUBuffer; v: GPUBuffer; attn: GPUBuffer; gateUp: GPUBuffer; meta: GPUBuffer; a?: GPUBuffer; act?: GPUBuffer; lora?: LoraAdapters; loraU?: GPUBuffer; loraD?: GPUBuffer },
-    mode: { attention?: AttentionVariant | 'decode'; saved?: { a1: GPUBuffer; a2: GPUBuffer; act: GPUBuffer; qkvPre?: GPUBuffer; xMid?: GPUBuffer } } = {},
-  ): void {
-    const { c, k, layer, H, I, shape, qkvWidth } = this.layerContext(l, T);
-    const { saved } = mode;
-    const eps = c.rmsNormEps;
-    const adapted = (input: LoraInput) => (b.lora?.layers[l] ?? []).some((x) => x.site.input === input);
-    const delta = this.loraDeltas(batch, l, T, b.lora, b);
-    // A projection of RMSNorm(x): with the normed rows saved, or the norm folded in (an adapter on it reads the normed rows, made apart).
-    const normed = (norm: GPUBuffer, w: GPUBuffer, out: GPUBuffer, N: number, input: 'a1' | 'a2') => {
-      if (saved) {
-        k.rmsnorm.encode(batch, { x: b.x, weight: norm, index: b.meta, out: saved[input] }, { T, H, eps });
-        k.matmul.encode(batch, saved[input], w, out, { M: T, N, K: H, transposeB: true });
-        delta(input, saved[input], out);
-        return;
-      }
-      k.matmulNorm.encode(batch, b.x, w, out, { M: T, N, K: H, transposeB: true }, { normWeight: norm });
-      if (!adapted(input)) return;
-      k.rmsnorm.encode(batch, { x: b.x, weight: norm, index: b.meta, out: b.a! }, { T, H, eps });
-      delta(input, b.a!, out);
-    };
-    normed(layer.inputNorm, layer.wQkv, b.qkv, qkvWidth, 'a1');
-    if (mode.attention === 'decode') {
-      k.attentionDecode.encode(batch, { qkv: b.qkv, bias: layer.bQkv, qkNormWeight: layer.qkNorm, table: this.ropeTable!, rows: b.meta, kCache: b.k, vCache: b.v, out: b.attn }, { ...shape, qkNormEps: c.qkNorm ? eps : undefined });
-    } else {
-      if (c.qkNorm) {
-        if (saved?.qkvPre) batch.copy(b.qkv, saved.qkvPre, T * qkvWidth * 4); // the training pass's norm backward reads the pre-norm rows
-        k.qkNorm!.encode(batch, { qkv: b.qkv, weight: layer.qkNorm }, { ...shape, eps });
-      }
-      k.rope.encode(batch, { qkv: b.qkv, bias: layer.bQkv, rows: b.meta, table: this.ropeTable!, q: b.q, kCache: b.k, vCache: b.v }, shape);
-      k.attention.encode(batch, { q: b.q, kCache: b.k, vCache: b.v, rows: b.meta, out: b.attn }, shape, mode.attention);
-    }
-    k.matmulAcc.encode(batch, b.attn, layer.wO, b.x, { M: T, N: H, K: c.numHeads * c.headDim, transposeB: true });
-    delta('attn', b.attn, b.x);
-    if (saved?.xMid) batch.copy(b.x, saved.xMid, T * H * 4);
-    normed(layer.postNorm, layer.wGateUp, b.gateUp, 2 * I, 'a2');
-    if (saved) {
-      k.swiglu.encode(batch, { gu: b.gateUp, out: saved.act }, { T, I });
-      k.matmulAcc.encode(batch, saved.act, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
-      delta('act', saved.act, b.x);
-    } else {
-      if (adapted('act')) k.swiglu.encode(batch, { gu: b.gateUp, out: b.act! }, { T, I }); // the adapter's input, before down_proj adds to x
-      k.matmulSwigluAcc.encode(batch, b.gateUp, layer.wDown, b.x, { M: T, N: H, K: I, transposeB: true });
-      delta('act', b.act!, b.x);
-    }
-  }
-
-  /** Records `output += adapters(input)` for the adapters of layer `l` that read `input` (nothing without adapters). */
-  private loraDeltas(batch: DispatchBatch, l: number, T: number, lora: LoraAdapters | undefined, scratch: { loraU?: GPUBuffer; loraD?: GPUBuffer }) {
-    const k = this.kernels;
-    return (input: LoraInput, inputBuffer: GPUBuffer, output: GPUBuffer): void => {
-      for (const x of lora?.layers[l] ?? []) {
-        if (x.site.input !== input) continue;
-        encodeLoraForward(batch, { matmulT: k.matmulF32 ?? k.matmul, columns: k.columns }, x, lora!.config.rank, lora!.scale, { input: inputBuffer, output, u: scratch.loraU!, d: scratch.loraD! }, T);
-      }
-    };
+    for (const block of this.blocks) block.encodeForward(batch, T, { ...b, k: b.kCache[block.index]!, v: b.vCache[block.index]! }, { attention });
   }
 
   private ensureRope(positions: number): void {
