@@ -194,5 +194,13 @@ describe('per-token modulation matches the f64 reference', () => {
     expect(Array.from(out.advantages)).toEqual([0.5, 0.5, 0, 0, -1, -1, 0, 2, 2]);
     expect(Array.from(out.lossMask)).toEqual([1, 1, 0, 0, 1, 1, 1, 1, 1]);
     expect(() => spanAdvantages(core, { tokenCounts: [3], spans: { rollout: [0], start: [0], end: [1], value: [] }, masked: { rollout: [], start: [], end: [] } })).toThrow(/spans.value has 0 entries/);
+    // Errors from the shared Wasm pass name this function's inputs, not modulation's.
+    const none = { rollout: [], start: [], end: [] };
+    const named = (input: Parameters<typeof spanAdvantages>[1]) => thrown(() => spanAdvantages(core, input)).message;
+    expect(named({ tokenCounts: [3], spans: { rollout: [0], start: [0], end: [5], value: [1] }, masked: none })).toMatch(/\bspans\[0\]/);
+    expect(named({ tokenCounts: [3], spans: { rollout: [0], start: [0], end: [2], value: [1] }, masked: { rollout: [0], start: [1], end: [3] } })).toMatch(/masked\[0\].*overlaps spans\[0\]|spans\[0\].*overlaps masked\[0\]/);
+    expect(named({ tokenCounts: [3], spans: { rollout: [0], start: [0], end: [2], value: [Number.NaN] }, masked: none })).toMatch(/spans\.value\[0\] is NaN/);
+    expect(named({ tokenCounts: [3], spans: { rollout: [0], start: [0], end: [2], value: [1] }, masked: { rollout: [0], start: [-1], end: [2] } })).toMatch(/masked\.start/);
+    for (const m of [named({ tokenCounts: [3], spans: { rollout: [0], start: [0], end: [5], value: [1] }, masked: none })]) expect(m).not.toMatch(/query|retrieved/);
   });
 });

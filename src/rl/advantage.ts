@@ -167,14 +167,31 @@ export interface SpanAdvantageInput {
 export function spanAdvantages(core: WasmCore, input: SpanAdvantageInput): { advantages: Float32Array; lossMask: Float32Array } {
   const { tokenCounts, spans, masked } = input;
   checkLengths(spans.rollout.length, 'one entry per span', { 'spans.value': spans.value });
-  return modulateQueryAdvantages(core, {
-    tokenCounts,
-    rolloutAdvantages: new Float64Array(tokenCounts.length),
-    queries: { rollout: spans.rollout, start: spans.start, end: spans.end, ig: spans.value },
-    retrieved: masked,
-    lambda: 1,
-    mode: 'additive',
-  });
+  try {
+    return modulateQueryAdvantages(core, {
+      tokenCounts,
+      rolloutAdvantages: new Float64Array(tokenCounts.length),
+      queries: { rollout: spans.rollout, start: spans.start, end: spans.end, ig: spans.value },
+      retrieved: masked,
+      lambda: 1,
+      mode: 'additive',
+    });
+  } catch (e) {
+    // The shared pass names its inputs as modulation's; name them as this caller passed them.
+    if (!(e instanceof IgSearchError)) throw e;
+    throw new IgSearchError(e.code, spanAdvantageNames(e.message.split('\n  hint: ')[0]!), { hint: e.hint, cause: e });
+  }
+}
+
+/** Modulation's input names (TS and Rust spellings) → `spanAdvantages`' own. */
+function spanAdvantageNames(message: string): string {
+  return message
+    .replace(/\bquerySpans\b|\bqueries\.(?=rollout|start|end)/g, (m) => (m.endsWith('.') ? 'spans.' : 'spans'))
+    .replace(/\bqueryIg\b|\bqueries\.ig\b/g, 'spans.value')
+    .replace(/\bretrievedSpans\b/g, 'masked')
+    .replace(/\bretrieved\.(?=rollout|start|end)/g, 'masked.')
+    .replace(/one entry per query span/g, 'one entry per span')
+    .replace(/one entry per retrieved span/g, 'one entry per masked span');
 }
 
 /**
