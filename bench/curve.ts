@@ -8,7 +8,10 @@
  * and a configuration whose curve is complete is not rerun, so an interrupted bench continues where
  * it stopped (a configuration cut short restarts from its warm start).
  *
- *   npm run bench -- curve [--algo grpo] [--lrs 3e-4,1e-3] [--steps 200] [--questions 8] [--group 4] [--eval-every 25] [--seed 1]
+ *   npm run bench -- curve [--algo grpo] [--lrs 3e-4,1e-3] [--steps 200] [--questions 8] [--group 4] [--eval-every 25] [--seed 1] [--name curve]
+ *
+ * `--name` picks the results file (bench/results/NAME.json), so curves of another budget (a group
+ * size, a batch) sit beside the committed ones instead of replacing them.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
@@ -25,6 +28,7 @@ const { values } = parseArgs({
     'eval-every': { type: 'string', default: '25' },
     'eval-questions': { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
+    name: { type: 'string', default: 'curve' },
   },
 });
 const policy = new URL('../assets/demo-policy', import.meta.url).pathname;
@@ -41,10 +45,14 @@ interface Curve {
   points: Point[];
   /** Mean training reward per block of `evalEvery` steps. */
   trainReward: number[];
+  /** Share of groups in which every rollout failed, per block of `evalEvery` steps (no GRPO signal there). */
+  allFail?: number[];
   complete: boolean;
   wallSeconds: number;
 }
-const PATH = 'bench/results/curve.json';
+const NAME = values.name;
+if (!/^[\w-]+$/.test(NAME)) throw new Error(`--name must be letters, digits, _ or -, got ${JSON.stringify(NAME)}`);
+const PATH = `bench/results/${NAME}.json`;
 const previous = existsSync(PATH) ? (JSON.parse(readFileSync(PATH, 'utf8')) as { budget?: typeof budget; curves?: Curve[] }) : {};
 const sameBudget = JSON.stringify(previous.budget) === JSON.stringify(budget);
 const curves: Curve[] = sameBudget ? (previous.curves ?? []).filter((c) => c.complete) : [];
@@ -55,7 +63,7 @@ const save = () => {
   const done = curves.filter((c) => c.complete && c.points.length > 1);
   const gains = done.map((c) => c.points.at(-1)!.em - c.points[0]!.em);
   const best = done.reduce<Curve | undefined>((b, c) => (!b || Math.max(...c.points.map((p) => p.em)) > Math.max(...b.points.map((p) => p.em)) ? c : b), undefined);
-  writeResults('curve', {
+  writeResults(NAME, {
     adapter: gpu.adapter,
     split: 'validation',
     budget,
@@ -74,9 +82,10 @@ for (const lr of values.lrs.split(',').map(Number)) {
     console.error(`lr ${lr}: complete in ${PATH}, kept`);
     continue;
   }
-  const curve: Curve = { lr, points: [], trainReward: [], complete: false, wallSeconds: 0 };
+  const curve: Curve = { lr, points: [], trainReward: [], allFail: [], complete: false, wallSeconds: 0 };
   curves.push(curve);
   const rewards: number[] = [];
+  const allFail: number[] = [];
   const started = performance.now();
   const result = await runDemo(gpu, core, {
     policy,
@@ -92,7 +101,12 @@ for (const lr of values.lrs.split(',').map(Number)) {
     onEvent: (e) => {
       if (e.type === 'step') {
         rewards.push(e.reward);
-        if (rewards.length % budget.evalEvery === 0) curve.trainReward.push(rewards.slice(-budget.evalEvery).reduce((a, b) => a + b, 0) / budget.evalEvery);
+        allFail.push(e.allFailGroups / budget.questionsPerStep);
+        const block = (xs: number[]) => xs.slice(-budget.evalEvery).reduce((a, b) => a + b, 0) / budget.evalEvery;
+        if (rewards.length % budget.evalEvery === 0) {
+          curve.trainReward.push(block(rewards));
+          curve.allFail!.push(block(allFail));
+        }
       }
       if (e.type === 'eval') {
         curve.points.push({ step: e.step, em: e.em, byHops: e.byHops, searchesPerQuestion: e.searchesPerQuestion });
