@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Bm25Index, buildWorld, CausalLM, readModelConfig, supervisedWarmStart, Tokenizer } from '../src/entry/node.js';
+import { Bm25Index, buildWorld, CausalLM, DEMO_DEFAULTS, loadDemoPolicy, readModelConfig, supervisedWarmStart, Tokenizer } from '../src/entry/node.js';
 import { freshExamples, randomModelTensors, scriptedTrajectory } from '../src/internals.js';
 import { searchR1Prompt } from '../src/rollout/search_r1.js';
 import { withGpu } from './helpers/gpu.js';
@@ -95,4 +95,23 @@ describe('`ig-search sft --init` continues an earlier warm start', () => {
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--lr-schedule', 'linear', ...world]))).rejects.toThrow(/--lr-schedule: "linear"/);
     await expect(quiet(() => main(['sft', '--out', join(dir, 'c'), '--steps', '1', '--hidden', '30', '--heads', '4', ...world]))).rejects.toThrow(/hidden_size 30 is not a multiple of num_attention_heads 4/);
   }, 300_000);
+});
+
+describe('the demo budget and the demo world', () => {
+  it('every scripted trajectory of the committed world fits DEMO_DEFAULTS (tokens after the prompt, searches)', async () => {
+    // Held because a budget shorter than the world's multi-hop trajectories cuts each of them off
+    // before the answer: multi-hop EM is then 0 for every algorithm, which no comparison can detect.
+    const policy = await loadDemoPolicy(env.core, new URL('../assets/demo-policy', import.meta.url).pathname);
+    const longest: Record<number, number> = {};
+    for (const q of policy.world.questions) {
+      const example = await scriptedTrajectory(policy.world, policy.index, policy.tokenizer, q, false, DEMO_DEFAULTS.docsPerSearch);
+      const after = example.tokens.length - example.mask.indexOf(1);
+      longest[q.chain.length] = Math.max(longest[q.chain.length] ?? 0, after);
+    }
+    expect(Object.keys(longest).map(Number).sort()).toEqual([1, 2, 3]);
+    expect(Math.max(...Object.keys(longest).map(Number))).toBeLessThanOrEqual(DEMO_DEFAULTS.maxTurns);
+    expect(Math.max(...Object.values(longest))).toBeLessThanOrEqual(DEMO_DEFAULTS.maxTokens);
+    expect(longest[2]!).toBeGreaterThan(longest[1]!); // measured lengths, not a constant: each hop adds its documents
+    policy.index.free();
+  });
 });

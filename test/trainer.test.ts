@@ -21,6 +21,7 @@ describe('IG-Search trainer step (fixture model, synthetic world, scripted polic
       expect(m.reward).toBe(0); // every rollout answers "nobody"
       expect(m.searchesPerRollout).toBe(1);
       expect(m.trajectories.every((t) => t.finish === 'answer')).toBe(true);
+      expect(m.truncated).toBe(0);
       expect(Number.isFinite(m.loss)).toBe(true);
       expect(Object.values(m.timing).every((v) => v >= 0)).toBe(true);
       results[algo] = m;
@@ -38,6 +39,21 @@ describe('IG-Search trainer step (fixture model, synthetic world, scripted polic
     for (const algo of ['grpo', 'ig-search']) expect(results[algo]!.allFailGroups).toBe(1);
     expect(results['grpo']!.allFailGradNorm).toBe(0);
     expect(results['ig-search']!.allFailGradNorm).toBeCloseTo(results['ig-search']!.gradNorm, 5);
+  });
+});
+
+describe('rollouts cut off at maxTokens', () => {
+  it('are counted in the step metrics (a policy that never answers, 24 tokens)', async () => {
+    const { world, tokenizer, model, index } = await setup();
+    const q = world.questions.find((x) => x.hops === 2)!;
+    const filler = tokenizer.encode('a', { addSpecialTokens: false })[0]!;
+    const trainer = new IgSearchTrainer(env.gpu, env.core, model, tokenizer, index, { algo: 'grpo', groupSize: 3, maxTokens: 24, maxTurns: 1, docsPerSearch: 1, lr: 1e-3, seed: 5, script: () => filler });
+    const m = await trainer.step([q]);
+    expect(m.trajectories.map((t) => [t.finish, t.tokens.length])).toEqual(Array(3).fill(['length', 24]));
+    expect(m.truncated).toBe(3);
+    trainer.free();
+    model.free();
+    index.free();
   });
 });
 

@@ -93,7 +93,7 @@ export async function demo(argv: string[]): Promise<number> {
         else {
           writes = writes.then(() => metrics.append(`${JSON.stringify(e)}\n`));
           if (e.type === 'step') bar.update(offset + e.step, e.run.padEnd(9), `reward ${e.reward.toFixed(2)}`);
-          if (e.type === 'eval') bar.log(`${e.run} step ${e.step}: ${e.split ?? 'test'} EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).sort().map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(0)}% of ${v.n}`).join(', ')})`);
+          if (e.type === 'eval') bar.log(`${e.run} step ${e.step}: ${e.split ?? 'test'} EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).sort().map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(0)}% of ${v.n}`).join(', ')})${e.truncated > 0 ? `, ${(e.truncated * 100).toFixed(0)}% cut off at the token limit` : ''}`);
         }
       },
     });

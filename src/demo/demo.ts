@@ -55,10 +55,13 @@ export interface DemoOptions {
 
 /**
  * Where the demo departs from TRAINER_DEFAULTS / RUN_DEFAULTS, for a 0.4M-parameter policy on a
- * small synthetic world that must finish in minutes on a CPU: a larger learning rate, shorter
- * trajectories, two documents per search, no weight decay. Everything else is the trainer's default.
+ * small synthetic world that must finish in minutes on a CPU: a larger learning rate, three
+ * searches of two documents each, no weight decay. `maxTokens` fits the world's longest scripted
+ * trajectory (a 3-hop question, 356 tokens after the prompt; a test holds it): a shorter budget cuts
+ * every multi-hop rollout off before it can answer, so multi-hop EM is 0 whatever the policy learns.
+ * Everything else is the trainer's default.
  */
-export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 25, evalBatch: 64, evalQuestions: 256, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 160, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
+export const DEMO_DEFAULTS = { steps: 50, questionsPerStep: 4, groupSize: 4, evalEvery: 25, evalBatch: 64, evalQuestions: 256, lr: 3e-4, seed: 1, maxTurns: 3, maxTokens: 384, docsPerSearch: 2, weightDecay: 0, lambda: 1 } as const;
 
 type Budget = Pick<typeof DEMO_DEFAULTS, 'groupSize' | 'lr' | 'maxTurns' | 'maxTokens' | 'docsPerSearch' | 'weightDecay' | 'lambda'> & { trainer?: Partial<TrainerConfig> };
 

@@ -36,6 +36,8 @@ export interface EvalReport {
   /** Exact match and count per number of hops ("1", "2", "3"; questions without `hops` under "?"). */
   byHops: Record<string, { em: number; n: number }>;
   searchesPerQuestion: number;
+  /** Share of questions whose greedy trajectory hit `maxTokens` before it answered. */
+  truncated: number;
   n: number;
   ms: number;
   /** Exact match of each question, in the order given (what paired comparisons resample). */
@@ -50,6 +52,7 @@ export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Token
   const batch = options.batch ?? 32;
   const rewards: number[] = [];
   let searches = 0;
+  let truncated = 0;
   for (let from = 0; from < questions.length; from += batch) {
     const part = questions.slice(from, from + batch);
     const prompts = part.map((q) => searchR1PromptTokens(tokenizer, q.question));
@@ -65,6 +68,7 @@ export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Token
     });
     rewards.push(...computeRewards(core, trajectories.map((t) => t.text), part.map((q) => q.golden_answers)));
     searches += trajectories.reduce((n, t) => n + t.searches.length, 0);
+    truncated += trajectories.filter((t) => t.finish === 'length').length;
   }
   const byHops: EvalReport['byHops'] = {};
   questions.forEach((q, i) => {
@@ -78,6 +82,7 @@ export async function evaluate(model: CausalLM, core: WasmCore, tokenizer: Token
     em: questions.length ? rewards.reduce((a, b) => a + b, 0) / questions.length : 0,
     byHops,
     searchesPerQuestion: questions.length ? searches / questions.length : 0,
+    truncated: questions.length ? truncated / questions.length : 0,
     n: questions.length,
     ms: performance.now() - started,
     correct: rewards,

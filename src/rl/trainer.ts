@@ -116,6 +116,11 @@ export interface StepMetrics {
   gradNorm: number;
   skipped: boolean;
   searchesPerRollout: number;
+  /**
+   * Rollouts cut off at `maxTokens` before they answered. A large share means the budget is too
+   * short for the task (a multi-hop trajectory that cannot fit has reward 0 whatever it searched).
+   */
+  truncated: number;
   /** Groups in which every rollout got reward 0, and the gradient norm of their part of the loss (0 when none). */
   allFailGroups: number;
   allFailGradNorm: number;
@@ -264,6 +269,7 @@ export class IgSearchTrainer {
       rewards,
       ...update,
       searchesPerRollout: batch.trajectories.reduce((n, t) => n + t.searches.length, 0) / batch.trajectories.length,
+      truncated: batch.trajectories.filter((t) => t.finish === 'length').length,
       retrievalFailures: batch.retrievalFailed.filter(Boolean).length,
       ig: scores.rawIg,
       stepRewards: scores.stepRewards,

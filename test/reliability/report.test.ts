@@ -4,7 +4,7 @@ import { renderReport, type RunRecord } from '../../src/entry/node.js';
 describe('the report with values that cannot be drawn', () => {
   it('NaN and ±∞ IG values are left out of the histogram (and said so), never written as coordinates', () => {
     const step = (ig: number[]): RunRecord =>
-      ({ type: 'step', run: 'ig-search', step: 1, algo: 'ig-search', reward: 0, rewards: [0], loss: 0, gradNorm: 1, skipped: false, searchesPerRollout: 1, allFailGroups: 0, allFailGradNorm: 0, retrievalFailures: 0, ig, stepRewards: [], queryAdvantage: 0, tokens: 10, rows: 20, forwardRows: { rollout: 1, ig: 1, reference: 0, update: 1 }, igTokens: 1, timing: { rollout: 1, reward: 1, ig: 1, advantages: 0, reference: 0, update: 1 }, exactMatch: { all: 0 } }) as RunRecord;
+      ({ type: 'step', run: 'ig-search', step: 1, algo: 'ig-search', reward: 0, rewards: [0], loss: 0, gradNorm: 1, skipped: false, searchesPerRollout: 1, truncated: 0, allFailGroups: 0, allFailGradNorm: 0, retrievalFailures: 0, ig, stepRewards: [], queryAdvantage: 0, tokens: 10, rows: 20, forwardRows: { rollout: 1, ig: 1, reference: 0, update: 1 }, igTokens: 1, timing: { rollout: 1, reward: 1, ig: 1, advantages: 0, reference: 0, update: 1 }, exactMatch: { all: 0 } }) as RunRecord;
     const html = renderReport([step([0.5, NaN, 1.5, Infinity, -Infinity, 0.2])]);
     expect(html).not.toMatch(/NaN|Infinity/);
     expect(html).toContain('3 not finite, left out');
@@ -14,7 +14,7 @@ describe('the report with values that cannot be drawn', () => {
 
 describe('the report’s IG-by-query-class chart', () => {
   const step = (n: number, ig: number[], searchClasses?: ('precise' | 'redundant' | 'vague')[]): RunRecord =>
-    ({ type: 'step', run: 'ig-search', step: n, algo: 'ig-search', reward: 0, rewards: [0], loss: 0, gradNorm: 1, skipped: false, searchesPerRollout: 1, allFailGroups: 0, allFailGradNorm: 0, retrievalFailures: 0, ig, stepRewards: [], queryAdvantage: 0, tokens: 10, rows: 20, forwardRows: { rollout: 1, ig: 1, reference: 0, update: 1 }, igTokens: 1, timing: { rollout: 1, reward: 1, ig: 1, advantages: 0, reference: 0, update: 1 }, exactMatch: { all: 0 }, searchClasses }) as RunRecord;
+    ({ type: 'step', run: 'ig-search', step: n, algo: 'ig-search', reward: 0, rewards: [0], loss: 0, gradNorm: 1, skipped: false, searchesPerRollout: 1, truncated: 0, allFailGroups: 0, allFailGradNorm: 0, retrievalFailures: 0, ig, stepRewards: [], queryAdvantage: 0, tokens: 10, rows: 20, forwardRows: { rollout: 1, ig: 1, reference: 0, update: 1 }, igTokens: 1, timing: { rollout: 1, reward: 1, ig: 1, advantages: 0, reference: 0, update: 1 }, exactMatch: { all: 0 }, searchClasses }) as RunRecord;
 
   it('draws each class and puts the AUC of precise vs vague in its title (hand-worked: 0.75 here)', () => {
     // 40 precise at 1 and 40 at 3, 40 vague at 2 and 40 at 0: precise beats vague in 3 of 4 pairs of values.
