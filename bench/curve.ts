@@ -32,13 +32,17 @@ const { values } = parseArgs({
   },
 });
 const policy = new URL('../assets/demo-policy', import.meta.url).pathname;
-const budget = { algo: values.algo as Algorithm, steps: Number(values.steps), questionsPerStep: Number(values.questions), groupSize: Number(values.group), evalEvery: Number(values['eval-every']), evalQuestions: Number(values['eval-questions']), seed: Number(values.seed) };
+// The rollout budget is part of a curve's identity: curves measured under another one are not kept.
+const { maxTurns, maxTokens, docsPerSearch } = DEMO_DEFAULTS;
+const budget = { algo: values.algo as Algorithm, steps: Number(values.steps), questionsPerStep: Number(values.questions), groupSize: Number(values.group), evalEvery: Number(values['eval-every']), evalQuestions: Number(values['eval-questions']), seed: Number(values.seed), maxTurns, maxTokens, docsPerSearch };
 
 interface Point {
   step: number;
   em: number;
   byHops: Record<string, { em: number; n: number }>;
   searchesPerQuestion: number;
+  /** Share of questions cut off at maxTokens. */
+  truncated?: number;
 }
 interface Curve {
   lr: number;
@@ -109,7 +113,7 @@ for (const lr of values.lrs.split(',').map(Number)) {
         }
       }
       if (e.type === 'eval') {
-        curve.points.push({ step: e.step, em: e.em, byHops: e.byHops, searchesPerQuestion: e.searchesPerQuestion });
+        curve.points.push({ step: e.step, em: e.em, byHops: e.byHops, searchesPerQuestion: e.searchesPerQuestion, truncated: e.truncated });
         curve.wallSeconds = (performance.now() - started) / 1000;
         process.stderr.write(`lr ${lr} step ${e.step}: validation EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(1)}%`).join(', ')}), ${curve.wallSeconds.toFixed(0)} s\n`);
         save();
