@@ -141,6 +141,11 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     expect(summary.summaries.map((s) => [s.algo, s.steps])).toEqual([['grpo', 1], ['ig-search', 1]]);
     const records = readFileSync(`${summary.dir}/metrics.jsonl`, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { type: string });
     expect(records.filter((r) => r.type === 'step').length).toBe(2);
+    // Both runs start from the same weights: the warm start is evaluated once and recorded for each.
+    const initial = records.filter((r): r is { type: string; step: number; run: string; correct: number[] } => r.type === 'eval' && (r as { step?: number }).step === 0);
+    expect(initial.map((r) => r.run)).toEqual(['grpo', 'ig-search']);
+    expect(initial[1]!.correct).toEqual(initial[0]!.correct);
+    expect(initial[0]!.correct.length).toBe(3);
     const html = readFileSync(`${summary.dir}/report.html`, 'utf8');
     expect((html.match(/<svg /g) ?? []).length).toBe(6);
     expect(html).not.toMatch(/<script|src="http/);

@@ -10,7 +10,7 @@ import type { Gpu } from '../gpu/device.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
-import { trainingRun, type RunEvent, type RunRecord } from '../rl/loop.js';
+import { trainingRun, type EvalReport, type RunEvent, type RunRecord } from '../rl/loop.js';
 import type { TrainerConfig } from '../rl/trainer.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -138,6 +138,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   const evalQuestions = splitQuestions(policy.world, evalSplit).slice(0, o.evalQuestions || undefined);
   const records: RunRecord[] = [];
   let aborted = false;
+  // Every run starts from the same weights: the first run's step-0 evaluation is each run's.
+  let initialEval: EvalReport | undefined;
   try {
     for (const algo of algos) {
       if (o.signal?.aborted) break;
@@ -153,10 +155,15 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           questionsPerStep: o.questionsPerStep,
           evalEvery: o.evalEvery,
           evalOptions: { batch: o.evalBatch },
+          initialEval,
           seed: o.seed,
           signal: o.signal,
           checkpointDir: o.checkpointRoot ? `${o.checkpointRoot}/${algo}` : undefined,
           onEvent: (e) => {
+            if (e.type === 'eval' && e.step === 0) {
+              const { type: _t, run: _r, step: _s, algo: _a, split: _p, ...report } = e;
+              initialEval ??= report;
+            }
             if (e.type !== 'progress') records.push(e);
             o.onEvent?.(e);
           },

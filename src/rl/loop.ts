@@ -117,6 +117,11 @@ export interface TrainingRunOptions {
   questionsPerStep: number;
   evalEvery?: number;
   evalOptions?: EvalOptions;
+  /**
+   * The step-0 evaluation when it is already known — the same weights, `eval` questions and
+   * options (greedy decoding gives the same report): recorded as this run's, not decoded again.
+   */
+  initialEval?: EvalReport;
   /** Where checkpoints go; none are written without it. */
   checkpointDir?: string;
   /** Steps between checkpoints (default: only at the end). */
@@ -185,11 +190,11 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
   const retriever = options.retriever ?? trainer.config.retriever;
   let lastCheckpoint: string | undefined;
   let finalEval: EvalReport | undefined;
-  const evaluation = async () => {
+  const evaluation = async (known?: EvalReport) => {
     if (!options.eval?.length) return;
     if (!retriever && !trainer.index) return;
     onEvent?.({ type: 'progress', run, step: trainer.steps, steps: options.steps, phase: 'eval' });
-    const report = await evaluate(trainer.model, trainer.core, trainer.tokenizer, retriever ?? new Bm25Retriever(trainer.index!), options.eval, {
+    const report = known ?? await evaluate(trainer.model, trainer.core, trainer.tokenizer, retriever ?? new Bm25Retriever(trainer.index!), options.eval, {
       maxTurns: trainer.config.maxTurns,
       maxTokens: trainer.config.maxTokens,
       docsPerSearch: trainer.config.docsPerSearch,
@@ -208,7 +213,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
   let aborted = false;
   let skippedInARow = 0;
   try {
-    if (evalEvery > 0 && trainer.steps === 0) await evaluation();
+    if (evalEvery > 0 && trainer.steps === 0) await evaluation(options.initialEval);
     while (trainer.steps < options.steps) {
       if (options.signal?.aborted) {
         aborted = true;
