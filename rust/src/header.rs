@@ -228,6 +228,35 @@ header! {
     }
 }
 
+header! {
+    /// `ig_tok_build_wordpiece`: the vocabulary and added tokens as in [`TokenizerHeader`], the
+    /// unknown token and continuation prefix (UTF-8), and the BERT normalizer's switches.
+    pub struct WordPieceHeader = 11 {
+        pub vocab: *const u8,
+        pub vocab_len: u32,
+        pub vocab_offsets: *const u32,
+        pub vocab_ids: *const u32,
+        pub n_vocab: u32,
+        pub unk: *const u8,
+        pub unk_len: u32,
+        pub prefix: *const u8,
+        pub prefix_len: u32,
+        pub max_input_chars_per_word: u32,
+        /// Bits: 1 a BertNormalizer, 2 clean_text, 4 handle_chinese_chars, 8 strip_accents, 16 lowercase.
+        pub normalizer: u32,
+        /// 0 BertPreTokenizer, 1 WhitespaceSplit, 2 none.
+        pub pre_tokenizer: u32,
+        /// 1: the WordPiece decoder's cleanup.
+        pub cleanup: u32,
+        pub added: *const u8,
+        pub added_len: u32,
+        pub added_offsets: *const u32,
+        pub added_ids: *const u32,
+        pub added_flags: *const u8,
+        pub n_added: u32,
+    }
+}
+
 /// Reads a header the host wrote; `None` for a null or misaligned pointer (reported by the caller).
 ///
 /// # Safety
@@ -258,6 +287,7 @@ pub extern "C" fn ig_header_layout(id: u32) -> i32 {
         StepSearchHeader::ID => StepSearchHeader::layout(),
         SampleHeader::ID => SampleHeader::layout(),
         TokenizerHeader::ID => TokenizerHeader::layout(),
+        WordPieceHeader::ID => WordPieceHeader::layout(),
         other => return report(ErrorCode::InvalidArgument, &format!("no header with id {other}")),
     };
     let len = layout.len() as i32;

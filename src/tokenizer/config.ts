@@ -26,7 +26,40 @@ export interface AddedTokenSpec {
   singleWord: boolean;
 }
 
-export interface TokenizerSpec {
+/** What a tokenizer.json holds that the core needs, for either model type. */
+export type TokenizerSpec = BpeSpec | WordPieceSpec;
+
+interface CommonSpec {
+  vocab: Map<string, number>;
+  added: AddedTokenSpec[];
+  /** TemplateProcessing (or BertProcessing) for single sequences: ids before and after the text. */
+  prefix: number[];
+  suffix: number[];
+  /** NFC before encoding (`String.prototype.normalize`). */
+  nfc: boolean;
+}
+
+/** BertNormalizer's switches, defaults applied (strip_accents null means: as lowercase). */
+export interface BertNormalizerSpec {
+  cleanText: boolean;
+  handleChineseChars: boolean;
+  stripAccents: boolean;
+  lowercase: boolean;
+}
+
+export interface WordPieceSpec extends CommonSpec {
+  kind: 'wordpiece';
+  unkToken: string;
+  continuingSubwordPrefix: string;
+  maxInputCharsPerWord: number;
+  normalizer: BertNormalizerSpec | null;
+  preTokenizer: 'bert' | 'whitespace' | 'none';
+  /** The WordPiece decoder's cleanup of spaces before punctuation. */
+  cleanup: boolean;
+}
+
+export interface BpeSpec {
+  kind: 'bpe';
   vocab: Map<string, number>;
   /** [left, right, merged] ids, in rank order. */
   merges: Uint32Array;
@@ -83,7 +116,8 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
   const json = object(root, '(root)');
   const model = object(json['model'], 'model');
   const type = model['type'] ?? 'BPE';
-  if (type !== 'BPE') fail('model.type', `only "BPE" models are supported, found ${describe(type)}`);
+  if (type === 'WordPiece') return readWordPiece(json, model);
+  if (type !== 'BPE') fail('model.type', `only "BPE" and "WordPiece" models are supported, found ${describe(type)}`);
   // byte_fallback only acts on characters missing from the vocabulary; a byte-level vocabulary has
   // all 256 byte characters (checked by the core), so there it never triggers.
   const byteFallback = bool(model['byte_fallback'], 'model.byte_fallback', false);
@@ -125,7 +159,13 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
     fail('pre_tokenizer', `no ByteLevel pre-tokenizer or decoder: only byte-level BPE tokenizers are supported${byteFallback ? ' (SentencePiece-style byte_fallback BPE is not)' : ''}`);
   }
 
-  const added = array(json['added_tokens'] ?? [], 'added_tokens').map((t, i): AddedTokenSpec => {
+  const added = readAddedTokens(json['added_tokens']);
+  const { prefix, suffix } = readPostProcessor(json['post_processor'], 'post_processor');
+  return { kind: 'bpe', vocab, merges, pattern, addPrefixSpace, ignoreMerges: bool(model['ignore_merges'], 'model.ignore_merges', false), nfc, added, prefix, suffix };
+}
+
+function readAddedTokens(v: unknown): AddedTokenSpec[] {
+  return array(v ?? [], 'added_tokens').map((t, i): AddedTokenSpec => {
     const path = `added_tokens[${i}]`;
     const o = object(t, path);
     return {
@@ -137,8 +177,72 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
       singleWord: bool(o['single_word'], `${path}.single_word`, false),
     };
   });
+}
+
+function optionalString(v: unknown, path: string, fallback: string): string {
+  return v === undefined || v === null ? fallback : string(v, path);
+}
+
+/** A WordPiece (BERT-family) tokenizer.json: BertNormalizer, BertPreTokenizer, the WordPiece decoder. */
+function readWordPiece(json: Json, model: Json): WordPieceSpec {
+  const vocabJson = object(model['vocab'], 'model.vocab');
+  const vocab = new Map<string, number>();
+  for (const [token, value] of Object.entries(vocabJson)) vocab.set(token, id(value, `model.vocab[${JSON.stringify(token)}]`));
+  const unkToken = optionalString(model['unk_token'], 'model.unk_token', '[UNK]');
+  if (!vocab.has(unkToken)) fail('model.unk_token', `${describe(unkToken)} is not in model.vocab`);
+  const max = model['max_input_chars_per_word'] ?? 100;
+  if (!Number.isInteger(max) || (max as number) < 1 || (max as number) > 2 ** 31) fail('model.max_input_chars_per_word', `expected a positive integer, found ${describe(max)}`);
+
+  let normalizer: BertNormalizerSpec | null = null;
+  const n = json['normalizer'];
+  if (n !== null && n !== undefined) {
+    const o = object(n, 'normalizer');
+    if (o['type'] !== 'BertNormalizer') fail('normalizer.type', `a WordPiece tokenizer supports BertNormalizer or none, found ${describe(o['type'])}`);
+    const lowercase = bool(o['lowercase'], 'normalizer.lowercase', true);
+    normalizer = {
+      cleanText: bool(o['clean_text'], 'normalizer.clean_text', true),
+      handleChineseChars: bool(o['handle_chinese_chars'], 'normalizer.handle_chinese_chars', true),
+      stripAccents: bool(o['strip_accents'], 'normalizer.strip_accents', lowercase),
+      lowercase,
+    };
+  }
+
+  const readPre = (v: unknown, path: string): WordPieceSpec['preTokenizer'] => {
+    if (v === null || v === undefined) return 'none';
+    const o = object(v, path);
+    if (o['type'] === 'BertPreTokenizer') return 'bert';
+    if (o['type'] === 'WhitespaceSplit') return 'whitespace';
+    if (o['type'] === 'Sequence') {
+      const list = array(o['pretokenizers'], `${path}.pretokenizers`);
+      if (list.length !== 1) fail(`${path}.pretokenizers`, `a WordPiece tokenizer supports one pre-tokenizer, found ${list.length}`);
+      return readPre(list[0], `${path}.pretokenizers[0]`);
+    }
+    return fail(`${path}.type`, `a WordPiece tokenizer supports BertPreTokenizer, WhitespaceSplit or none, found ${describe(o['type'])}`);
+  };
+  const preTokenizer = readPre(json['pre_tokenizer'], 'pre_tokenizer');
+
+  let cleanup = false;
+  const d = json['decoder'];
+  if (d !== null && d !== undefined) {
+    const o = object(d, 'decoder');
+    if (o['type'] !== 'WordPiece') fail('decoder.type', `a WordPiece tokenizer supports the WordPiece decoder or none, found ${describe(o['type'])}`);
+    cleanup = bool(o['cleanup'], 'decoder.cleanup', true);
+  }
   const { prefix, suffix } = readPostProcessor(json['post_processor'], 'post_processor');
-  return { vocab, merges, pattern, addPrefixSpace, ignoreMerges: bool(model['ignore_merges'], 'model.ignore_merges', false), nfc, added, prefix, suffix };
+  return {
+    kind: 'wordpiece',
+    vocab,
+    added: readAddedTokens(json['added_tokens']),
+    prefix,
+    suffix,
+    nfc: false,
+    unkToken,
+    continuingSubwordPrefix: optionalString(model['continuing_subword_prefix'], 'model.continuing_subword_prefix', '##'),
+    maxInputCharsPerWord: max as number,
+    normalizer,
+    preTokenizer,
+    cleanup,
+  };
 }
 
 function readNormalizer(v: unknown, path: string): boolean {
@@ -194,6 +298,14 @@ function readPostProcessor(v: unknown, path: string): { prefix: number[]; suffix
   if (v === null || v === undefined) return { prefix: [], suffix: [] };
   const o = object(v, path);
   if (o['type'] === 'ByteLevel') return { prefix: [], suffix: [] };
+  if (o['type'] === 'BertProcessing' || o['type'] === 'RobertaProcessing') {
+    // {"sep": ["[SEP]", 102], "cls": ["[CLS]", 101]}: [CLS] text [SEP].
+    const pair = (key: 'cls' | 'sep') => {
+      const p = array(o[key], `${path}.${key}`);
+      return id(p[1], `${path}.${key}[1]`);
+    };
+    return { prefix: [pair('cls')], suffix: [pair('sep')] };
+  }
   if (o['type'] === 'Sequence') {
     const parts = array(o['processors'], `${path}.processors`).map((p, i) => readPostProcessor(p, `${path}.processors[${i}]`));
     return { prefix: parts.flatMap((p) => p.prefix), suffix: parts.flatMap((p) => p.suffix) };
@@ -217,5 +329,5 @@ function readPostProcessor(v: unknown, path: string): { prefix: number[]; suffix
     });
     return { prefix, suffix };
   }
-  return fail(`${path}.type`, `unsupported post-processor ${describe(o['type'])} (supported: ByteLevel, TemplateProcessing, Sequence)`);
+  return fail(`${path}.type`, `unsupported post-processor ${describe(o['type'])} (supported: ByteLevel, TemplateProcessing, BertProcessing, RobertaProcessing, Sequence)`);
 }

@@ -1,16 +1,17 @@
 /**
- * Byte-level BPE tokenizers from Hugging Face `tokenizer.json` (GPT-2, Qwen2/Qwen2.5, Llama-3 /
- * cl100k), run in the Rust core. JSON is parsed here with the runtime's JSON.parse and checked
- * field by field (`readTokenizerJson`); the vocabulary, merges and added tokens cross into Wasm
- * once. NFC normalisation, where the file asks for it, is `String.prototype.normalize('NFC')`.
+ * Tokenizers from Hugging Face `tokenizer.json`, run in the Rust core: byte-level BPE (GPT-2,
+ * Qwen2/Qwen2.5, Llama-3 / cl100k, o200k) and WordPiece (the BERT family: BertNormalizer,
+ * BertPreTokenizer, `[CLS] $A [SEP]`). JSON is parsed here with the runtime's JSON.parse and
+ * checked field by field (`readTokenizerJson`); the vocabulary, merges and added tokens cross into
+ * Wasm once. NFC normalisation, where the file asks for it, is `String.prototype.normalize('NFC')`.
  */
 import type { ChatTemplate } from './chat_template.js';
 import { IgSearchError } from '../errors.js';
 import { checkU32 } from '../wasm/args.js';
 import type { WasmCore } from '../wasm/core.js';
 import { CoreHandle } from '../wasm/handle.js';
-import { TOKENIZER_HEADER } from '../wasm/headers.js';
-import { PATTERN_CODES, readTokenizerJson, type TokenizerSpec } from './config.js';
+import { TOKENIZER_HEADER, WORDPIECE_HEADER } from '../wasm/headers.js';
+import { PATTERN_CODES, readTokenizerJson, type TokenizerSpec, type WordPieceSpec } from './config.js';
 import { trainTokenizerJson, type TrainOptions } from './train.js';
 
 export interface EncodeOptions {
@@ -26,6 +27,14 @@ export interface DecodeOptions {
 
 
 const FLAGS = { special: 1, lstrip: 2, rstrip: 4, singleWord: 8 } as const;
+/** BertNormalizer switches as the core reads them (`NORMALIZER_*` in rust/src/tokenizer/exports.rs). */
+const NORMALIZER = { bert: 1, cleanText: 2, handleChineseChars: 4, stripAccents: 8, lowercase: 16 } as const;
+const PRE_TOKENIZERS = { bert: 0, whitespace: 1, none: 2 } as const;
+
+function normalizerBits(n: WordPieceSpec['normalizer']): number {
+  if (!n) return 0;
+  return NORMALIZER.bert | (n.cleanText ? NORMALIZER.cleanText : 0) | (n.handleChineseChars ? NORMALIZER.handleChineseChars : 0) | (n.stripAccents ? NORMALIZER.stripAccents : 0) | (n.lowercase ? NORMALIZER.lowercase : 0);
+}
 
 export class Tokenizer {
   private readonly ref: CoreHandle;
@@ -64,10 +73,21 @@ export class Tokenizer {
     const handle = core.scoped((s) => {
       const vocab = s.strings(tokens, 'model.vocab');
       const ids = s.u32([...spec.vocab.values()]);
-      const merges = s.u32(spec.merges);
       const added = s.strings(spec.added.map((t) => t.content), 'added_tokens[].content');
       const addedIds = s.u32(spec.added.map((t) => t.id));
       const flags = s.u8(spec.added.map((t) => (t.special ? FLAGS.special : 0) | (t.lstrip ? FLAGS.lstrip : 0) | (t.rstrip ? FLAGS.rstrip : 0) | (t.singleWord ? FLAGS.singleWord : 0)));
+      if (spec.kind === 'wordpiece') {
+        const unk = s.string(spec.unkToken, 'model.unk_token');
+        const prefix = s.string(spec.continuingSubwordPrefix, 'model.continuing_subword_prefix');
+        const header = s.header(WORDPIECE_HEADER, {
+          vocab: vocab.ptr, vocabLen: vocab.len, vocabOffsets: vocab.offsets, vocabIds: ids, nVocab: tokens.length,
+          unk: unk.ptr, unkLen: unk.len, prefix: prefix.ptr, prefixLen: prefix.len, maxInputCharsPerWord: spec.maxInputCharsPerWord,
+          normalizer: normalizerBits(spec.normalizer), preTokenizer: PRE_TOKENIZERS[spec.preTokenizer], cleanup: spec.cleanup ? 1 : 0,
+          added: added.ptr, addedLen: added.len, addedOffsets: added.offsets, addedIds, addedFlags: flags, nAdded: spec.added.length,
+        });
+        return core.call('ig_tok_build_wordpiece', (x) => x.ig_tok_build_wordpiece(header));
+      }
+      const merges = s.u32(spec.merges);
       const header = s.header(TOKENIZER_HEADER, {
         vocab: vocab.ptr, vocabLen: vocab.len, vocabOffsets: vocab.offsets, vocabIds: ids, nVocab: tokens.length,
         merges, nMerges: spec.merges.length / 3, pattern: PATTERN_CODES[spec.pattern], addPrefixSpace: spec.addPrefixSpace ? 1 : 0, ignoreMerges: spec.ignoreMerges ? 1 : 0,

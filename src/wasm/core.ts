@@ -57,6 +57,7 @@ export interface CoreExports {
   // tokenizer/
   /** `header`: a `TOKENIZER_HEADER`. */
   ig_tok_build(header: number): number;
+  ig_tok_build_wordpiece(header: number): number;
   ig_tok_free(handle: number): number;
   ig_tok_encode(handle: number, texts: number, textsLen: number, offsets: number, n: number, allowSpecial: number, counts: number): number;
   ig_tok_encode_offsets(handle: number, text: number, len: number, allowSpecial: number): number;

@@ -185,9 +185,31 @@ export const TOKENIZER_HEADER = defineHeader('ig_tok_build', 10, [
   ['nAdded', 'u32'],
 ]);
 
+export const WORDPIECE_HEADER = defineHeader('ig_tok_build_wordpiece', 11, [
+  ['vocab', 'ptr'],
+  ['vocabLen', 'u32'],
+  ['vocabOffsets', 'ptr'],
+  ['vocabIds', 'ptr'],
+  ['nVocab', 'u32'],
+  ['unk', 'ptr'],
+  ['unkLen', 'u32'],
+  ['prefix', 'ptr'],
+  ['prefixLen', 'u32'],
+  ['maxInputCharsPerWord', 'u32'],
+  ['normalizer', 'u32'],
+  ['preTokenizer', 'u32'],
+  ['cleanup', 'u32'],
+  ['added', 'ptr'],
+  ['addedLen', 'u32'],
+  ['addedOffsets', 'ptr'],
+  ['addedIds', 'ptr'],
+  ['addedFlags', 'ptr'],
+  ['nAdded', 'u32'],
+]);
+
 export const HEADERS: readonly HeaderSpec[] = [
   MODULATION_HEADER, INFORMATION_GAIN_HEADER, GIGPO_HEADER, IGPO_HEADER, DISCOUNTED_RETURNS_HEADER, MR_SEARCH_HEADER,
-  REWARDS_HEADER, STEP_SEARCH_HEADER, SAMPLE_HEADER, TOKENIZER_HEADER,
+  REWARDS_HEADER, STEP_SEARCH_HEADER, SAMPLE_HEADER, TOKENIZER_HEADER, WORDPIECE_HEADER,
 ];
 
 /** Writes `values` into `view` (a header-sized window of Wasm memory) per `spec`. */

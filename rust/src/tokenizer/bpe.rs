@@ -1,18 +1,9 @@
 //! The tokenizer proper: added tokens, pre-tokenization, byte-level BPE, decoding.
 
+use crate::tokenizer::added::{AddedToken, AddedVocab};
 use crate::tokenizer::bytes::{byte_to_char, char_to_byte};
 use crate::tokenizer::pretokenize::{split, Pattern};
 use std::collections::{BinaryHeap, HashMap};
-
-#[derive(Clone, Debug, Default)]
-pub struct AddedToken {
-    pub content: String,
-    pub id: u32,
-    pub special: bool,
-    pub lstrip: bool,
-    pub rstrip: bool,
-    pub single_word: bool,
-}
 
 pub struct Tokenizer {
     /// Token strings by id (byte-level alphabet); None for ids without a vocab entry.
@@ -26,10 +17,7 @@ pub struct Tokenizer {
     pub pattern: Option<Pattern>,
     pub add_prefix_space: bool,
     pub ignore_merges: bool,
-    pub added: Vec<AddedToken>,
-    /// Added tokens by first char, longest first (leftmost-longest matching).
-    added_by_first: HashMap<char, Vec<usize>>,
-    added_ids: HashMap<u32, usize>,
+    pub added: AddedVocab,
     cache: std::cell::RefCell<HashMap<String, Vec<u32>>>,
 }
 
@@ -90,17 +78,6 @@ impl Tokenizer {
         for (rank, &(a, b, m)) in merges.iter().enumerate() {
             merge_map.entry((a, b)).or_insert((rank as u32, m));
         }
-        let mut added_by_first: HashMap<char, Vec<usize>> = HashMap::new();
-        let mut added_ids = HashMap::new();
-        for (i, t) in added.iter().enumerate() {
-            if let Some(c) = t.content.chars().next() {
-                added_by_first.entry(c).or_default().push(i);
-            }
-            added_ids.insert(t.id, i);
-        }
-        for list in added_by_first.values_mut() {
-            list.sort_by_key(|&i| std::cmp::Reverse(added[i].content.len()));
-        }
         Ok(Tokenizer {
             tokens,
             vocab,
@@ -110,78 +87,36 @@ impl Tokenizer {
             pattern,
             add_prefix_space,
             ignore_merges,
-            added,
-            added_by_first,
-            added_ids,
+            added: AddedVocab::new(added),
             cache: std::cell::RefCell::new(HashMap::new()),
         })
     }
 
     pub fn vocab_size(&self) -> usize {
-        let added_max = self.added.iter().map(|t| t.id as usize + 1).max().unwrap_or(0);
-        self.tokens.len().max(added_max)
-    }
-
-    /// Leftmost-longest added token starting at byte `at`, honouring single_word; returns
-    /// (token index, end of its content).
-    fn added_at(&self, text: &str, at: usize) -> Option<(usize, usize)> {
-        let c = text[at..].chars().next()?;
-        let list = self.added_by_first.get(&c)?;
-        for &i in list {
-            let t = &self.added[i];
-            if text[at..].starts_with(t.content.as_str()) {
-                let end = at + t.content.len();
-                if t.single_word {
-                    let before = text[..at].chars().next_back().map_or(false, crate::unicode::is_word);
-                    let after = text[end..].chars().next().map_or(false, crate::unicode::is_word);
-                    if before || after {
-                        continue;
-                    }
-                }
-                return Some((i, end));
-            }
-        }
-        None
+        self.tokens.len().max(self.added.id_bound())
     }
 
     /// Encodes `text`, appending ids to `out`; `allow_special == false` treats special added
     /// tokens as plain text. With `spans`, also appends each token's `(start, end)` byte range in
     /// `text` (a token holding part of a character gets that character's bytes).
-    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>, mut spans: Option<&mut Vec<(u32, u32)>>) {
-        // Split on added tokens; lstrip/rstrip swallow the whitespace next to the token.
-        let mut segment_start = 0;
-        let mut at = 0;
-        let mut pending_rstrip = false;
-        while at < text.len() {
-            if pending_rstrip {
-                let ws = text[at..].chars().take_while(|c| c.is_whitespace()).map(|c| c.len_utf8()).sum::<usize>();
-                at += ws;
-                segment_start = at;
-                pending_rstrip = false;
-                continue;
-            }
-            match self.added_at(text, at).filter(|&(i, _)| allow_special || !self.added[i].special) {
-                Some((i, end)) => {
-                    let t = &self.added[i];
-                    let mut seg_end = at;
-                    if t.lstrip {
-                        seg_end = text[segment_start..at].trim_end().len() + segment_start;
-                    }
-                    self.encode_segment(text, segment_start, seg_end, out, spans.as_deref_mut());
-                    out.push(t.id);
-                    if let Some(spans) = spans.as_deref_mut() {
-                        spans.push((at as u32, end as u32));
-                    }
-                    at = end;
-                    segment_start = end;
-                    pending_rstrip = t.rstrip;
+    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>, spans: Option<&mut Vec<(u32, u32)>>) {
+        // Both closures push in text order; they share `out` and `spans` through a RefCell.
+        let sink = std::cell::RefCell::new((out, spans));
+        self.added.split(
+            text,
+            allow_special,
+            |start, end| {
+                let (out, spans) = &mut *sink.borrow_mut();
+                self.encode_segment(text, start, end, out, spans.as_deref_mut());
+            },
+            |id, start, end| {
+                let (out, spans) = &mut *sink.borrow_mut();
+                out.push(id);
+                if let Some(spans) = spans.as_deref_mut() {
+                    spans.push((start as u32, end as u32));
                 }
-                None => at += text[at..].chars().next().unwrap().len_utf8(),
-            }
-        }
-        if segment_start < text.len() {
-            self.encode_segment(text, segment_start, text.len(), out, spans);
-        }
+            },
+        );
     }
 
     /// Encodes `full[start..end]`; spans are byte ranges in `full`.
@@ -302,11 +237,10 @@ impl Tokenizer {
     pub fn decode_bytes(&self, ids: &[u32], skip_special: bool) -> Vec<u8> {
         let mut out = Vec::new();
         for &id in ids {
-            if let Some(&i) = self.added_ids.get(&id) {
-                if skip_special && self.added[i].special {
-                    continue;
+            if let Some(t) = self.added.get(id) {
+                if !(skip_special && t.special) {
+                    out.extend_from_slice(t.content.as_bytes());
                 }
-                out.extend_from_slice(self.added[i].content.as_bytes());
                 continue;
             }
             if let Some(Some(token)) = self.tokens.get(id as usize) {
@@ -325,7 +259,7 @@ impl Tokenizer {
     }
 
     pub fn is_known(&self, id: u32) -> bool {
-        self.added_ids.contains_key(&id) || matches!(self.tokens.get(id as usize), Some(Some(_)))
+        self.added.get(id).is_some() || matches!(self.tokens.get(id as usize), Some(Some(_)))
     }
 }
 

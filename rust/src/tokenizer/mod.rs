@@ -3,8 +3,10 @@
 //! as packed arrays; this module owns the hot path: added-token splitting, pre-tokenization, BPE
 //! merges, and decoding.
 
+pub mod added;
 pub mod bpe;
 pub mod bytes;
 pub mod exports;
 pub mod pretokenize;
 pub mod train;
+pub mod wordpiece;
