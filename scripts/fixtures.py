@@ -346,6 +346,96 @@ def write_adamw():
     print("adamw: 3 steps")
 
 
+def bert_layer_norm(x, w, b, eps):
+    mean = x.mean(-1, keepdim=True)
+    var = ((x - mean) ** 2).mean(-1, keepdim=True)
+    return (x - mean) / torch.sqrt(var + eps) * w + b
+
+
+def bert_forward(cfg, w, ids, mask):
+    """BertModel's last hidden state for padded ids [B, L] with attention mask [B, L] (1 = token)."""
+    h, heads, eps = cfg["hidden_size"], cfg["num_attention_heads"], cfg["layer_norm_eps"]
+    d = h // heads
+    b, length = ids.shape
+    lin = lambda x, name: x @ w[name + ".weight"].T + w[name + ".bias"]
+    x = w["embeddings.word_embeddings.weight"][ids] + w["embeddings.position_embeddings.weight"][:length][None] + w["embeddings.token_type_embeddings.weight"][0]
+    x = bert_layer_norm(x, w["embeddings.LayerNorm.weight"], w["embeddings.LayerNorm.bias"], eps)
+    blocked = (mask == 0)[:, None, None, :]
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        split = lambda t: t.view(b, length, heads, d).transpose(1, 2)
+        q, k, v = (split(lin(x, p + "attention.self." + n)) for n in ("query", "key", "value"))
+        scores = (q @ k.transpose(-1, -2)) / math.sqrt(d)
+        a = torch.softmax(scores.masked_fill(blocked, float("-inf")), dim=-1) @ v
+        a = a.transpose(1, 2).reshape(b, length, h)
+        x = bert_layer_norm(x + lin(a, p + "attention.output.dense"), w[p + "attention.output.LayerNorm.weight"], w[p + "attention.output.LayerNorm.bias"], eps)
+        inner = lin(x, p + "intermediate.dense")
+        inner = 0.5 * inner * (1.0 + torch.erf(inner / math.sqrt(2.0)))
+        x = bert_layer_norm(x + lin(inner, p + "output.dense"), w[p + "output.LayerNorm.weight"], w[p + "output.LayerNorm.bias"], eps)
+    return x
+
+
+def write_bert():
+    """A tiny random BertModel (test/fixtures/bert/tiny-bert): hidden states of a padded batch, and its
+    mean- and CLS-pooled, L2-normalised embeddings."""
+    cfg = {
+        "architectures": ["BertModel"], "model_type": "bert", "hidden_size": 32, "intermediate_size": 64,
+        "num_hidden_layers": 2, "num_attention_heads": 4, "max_position_embeddings": 48, "type_vocab_size": 2,
+        "vocab_size": 300, "layer_norm_eps": 1e-12, "hidden_act": "gelu", "position_embedding_type": "absolute",
+        "pad_token_id": 0, "torch_dtype": "float32",
+    }
+    gen = torch.Generator().manual_seed(2718)
+    randn = lambda *shape, std=0.2, mean=0.0: torch.randn(*shape, generator=gen, dtype=torch.float32) * std + mean
+    h, inter = cfg["hidden_size"], cfg["intermediate_size"]
+    w = {
+        "embeddings.word_embeddings.weight": randn(cfg["vocab_size"], h, std=0.5),
+        "embeddings.position_embeddings.weight": randn(cfg["max_position_embeddings"], h, std=0.3),
+        "embeddings.token_type_embeddings.weight": randn(cfg["type_vocab_size"], h, std=0.3),
+        "embeddings.LayerNorm.weight": randn(h, std=0.1, mean=1.0),
+        "embeddings.LayerNorm.bias": randn(h, std=0.1),
+    }
+    for i in range(cfg["num_hidden_layers"]):
+        p = f"encoder.layer.{i}."
+        for n in ("query", "key", "value"):
+            w[p + f"attention.self.{n}.weight"] = randn(h, h)
+            w[p + f"attention.self.{n}.bias"] = randn(h, std=0.1)
+        w[p + "attention.output.dense.weight"] = randn(h, h)
+        w[p + "attention.output.dense.bias"] = randn(h, std=0.1)
+        w[p + "attention.output.LayerNorm.weight"] = randn(h, std=0.1, mean=1.0)
+        w[p + "attention.output.LayerNorm.bias"] = randn(h, std=0.1)
+        w[p + "intermediate.dense.weight"] = randn(inter, h)
+        w[p + "intermediate.dense.bias"] = randn(inter, std=0.1)
+        w[p + "output.dense.weight"] = randn(h, inter, std=0.15)
+        w[p + "output.dense.bias"] = randn(h, std=0.1)
+        w[p + "output.LayerNorm.weight"] = randn(h, std=0.1, mean=1.0)
+        w[p + "output.LayerNorm.bias"] = randn(h, std=0.1)
+    out = os.path.join(os.path.dirname(ROOT), "bert", "tiny-bert")
+    os.makedirs(out, exist_ok=True)
+    with open(os.path.join(out, "config.json"), "w") as f:
+        json.dump(cfg, f, indent=2)
+    write_safetensors(os.path.join(out, "model.safetensors"), w)
+    tokens = torch.Generator().manual_seed(2719)
+    sequences = [torch.randint(1, cfg["vocab_size"], (n,), generator=tokens).tolist() for n in (1, 5, 17, 40)]
+    longest = max(len(s) for s in sequences)
+    ids = torch.tensor([s + [0] * (longest - len(s)) for s in sequences])
+    mask = torch.tensor([[1] * len(s) + [0] * (longest - len(s)) for s in sequences])
+    with torch.no_grad():
+        hidden = bert_forward(cfg, w, ids, mask)
+        m = mask[:, :, None].float()
+        mean = (hidden * m).sum(1) / m.sum(1)
+        cls = hidden[:, 0]
+    unit = lambda t: (t / t.norm(dim=-1, keepdim=True)).tolist()
+    expected = {
+        "sequences": sequences,
+        "hidden": [hidden[i, : len(s)].reshape(-1).tolist() for i, s in enumerate(sequences)],
+        "mean": unit(mean),
+        "cls": unit(cls),
+    }
+    with open(os.path.join(out, "expected.json"), "w") as f:
+        json.dump(expected, f)
+    print(f"bert/tiny-bert: {sum(t.numel() for t in w.values())} parameters, {len(sequences)} sequences (padded to {longest})")
+
+
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description="Write the PyTorch oracle fixtures (OUT/adamw.json, OUT/qwen2/...).")
     parser.add_argument("--out", required=True, help="fixtures directory, e.g. test/fixtures (the committed ones) or a temporary one")
@@ -370,3 +460,4 @@ if __name__ == "__main__":
     write_gradients()
     write_train_step()
     write_lora_step()
+    write_bert()

@@ -14,6 +14,7 @@ export { SAMPLING_DEFAULTS, TRAINER_DEFAULTS, RUN_DEFAULTS, ALGORITHMS, ALGORITH
 
 // ---- Load a model: from the Hub, a directory or a URL ------------------------------------------------
 export { CausalLM, type ModelOptions, type WeightDtype, type ScoreItem, type ScoredContinuation, type ScoreOptions } from './model/causal_lm.js';
+export { BertEncoder, readEncoderConfig, encoderTensorShapes, type EncoderConfig, type EncoderOptions, type EmbedOptions, type Pooling } from './model/encoder.js';
 export { readModelConfig, type ModelConfig } from './model/config.js';
 /** @deprecated Old names from when Qwen2 was the only architecture: `CausalLM`, `ModelConfig`, `ModelOptions`, `readModelConfig`. */
 export { CausalLM as Qwen2Model, type ModelOptions as Qwen2Options } from './model/causal_lm.js';

@@ -1,5 +1,5 @@
 /**
- * Reads a Hugging Face Qwen2 checkpoint directory — `config.json` plus `model.safetensors`, or
+ * Reads a Hugging Face checkpoint directory — `config.json` plus `model.safetensors`, or
  * shards listed in `model.safetensors.index.json`. Every header is read and every expected
  * tensor's presence, dtype and shape checked before any data is read, so a bad checkpoint fails
  * fast with the file and tensor named and no GPU work done. Tensor data is then read a range at a
@@ -26,8 +26,8 @@ export function mapSource(tensors: ReadonlyMap<string, Float32Array>): TensorSou
   return { read: async (name, start, end) => tensors.get(name)!.subarray(start, end) };
 }
 
-export interface OpenCheckpoint {
-  config: ModelConfig;
+export interface OpenCheckpoint<C = ModelConfig> {
+  config: C;
   source: TensorSource;
   /** Largest tensor of the checkpoint, in bytes as stored. */
   largestTensorBytes: number;
@@ -50,10 +50,23 @@ async function open(path: string): Promise<ByteSource | undefined> {
 }
 
 /** Opens a checkpoint: config and every header read and checked; tensor data read on demand. */
-export async function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
+export function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
+  return openModelDirectory(dir, (text, path) => {
+    const config = readModelConfig(text, path);
+    return { config, shapes: modelTensorShapes(config) };
+  });
+}
+
+/**
+ * `openCheckpoint` for any architecture: `read` parses config.json and names the tensors it needs
+ * with their shapes. A tensor missing under its name is looked up under each of `prefixes` (a
+ * BertModel saved inside BertForMaskedLM has "bert." before every name); the source reads them by
+ * the unprefixed name.
+ */
+export async function openModelDirectory<C>(dir: string, read: (configText: string, path: string) => { config: C; shapes: Map<string, number[]> }, prefixes: readonly string[] = []): Promise<OpenCheckpoint<C>> {
   const configBytes = await readFileIfExists(join(dir, 'config.json'));
   if (!configBytes) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, 'config.json')}: not found (a model directory holds config.json and *.safetensors)`);
-  const config = readModelConfig(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
+  const { config, shapes } = read(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
 
   // Which file holds which tensor.
   const files = new Map<string, ByteSource>();
@@ -92,7 +105,11 @@ export async function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
         infos.set(name, { info, file });
       }
     }
-    const shapes = modelTensorShapes(config);
+    for (const name of shapes.keys()) {
+      if (infos.has(name)) continue;
+      const prefixed = prefixes.map((p) => infos.get(p + name)).find(Boolean);
+      if (prefixed) infos.set(name, prefixed);
+    }
     let largestTensorBytes = 0;
     const dtypes = new Set<string>();
     for (const [name, shape] of shapes) {
