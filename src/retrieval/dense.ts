@@ -1,0 +1,202 @@
+/**
+ * Dense and hybrid retrieval behind the rollout's `Retriever` interface. A `SentenceEncoder` turns
+ * texts into unit vectors (tokenizer → `BertEncoder` → pooling, with the model's query / passage
+ * prefixes, truncated to its length); a `DenseRetriever` searches a `DenseIndex` of the corpus with
+ * it; a `HybridRetriever` fuses several retrievers' rankings by reciprocal rank (Cormack et al.,
+ * 2009: Σ 1 / (k₀ + rank), k₀ = 60).
+ */
+import { IgSearchError } from '../errors.js';
+import type { Gpu } from '../gpu/device.js';
+import { BertEncoder, type Pooling } from '../model/encoder.js';
+import { readFileIfExists } from '../platform/platform.js';
+import { Tokenizer } from '../tokenizer/tokenizer.js';
+import type { WasmCore } from '../wasm/core.js';
+import { passageTitle, type Passage } from './corpus.js';
+import { DenseIndex, type IndexDtype } from './dense_index.js';
+import type { RetrievedDocument, Retriever } from './retriever.js';
+
+export interface SentenceEncoderOptions {
+  /** Default: from the model's sentence-transformers `1_Pooling/config.json`, else 'mean'. */
+  pooling?: Pooling;
+  /** Put before every query / passage (e5: "query: " and "passage: "; bge: an instruction before queries). */
+  queryPrefix?: string;
+  passagePrefix?: string;
+  /** Tokens kept per text, [CLS] and [SEP] included (default: max_position_embeddings, at most 512). */
+  maxLength?: number;
+  /** Names the model in index headers (default: the directory). */
+  model?: string;
+}
+
+/** sentence-transformers' pooling file: which of its modes is on. */
+function poolingFromConfig(json: Record<string, unknown>, path: string): Pooling {
+  if (json['pooling_mode_cls_token'] === true) return 'cls';
+  if (json['pooling_mode_lasttoken'] === true) return 'last';
+  if (json['pooling_mode_mean_tokens'] === true) return 'mean';
+  throw new IgSearchError('INVALID_ARGUMENT', `${path}: none of pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_lasttoken is true (other poolings are not supported)`);
+}
+
+export class SentenceEncoder {
+  readonly pooling: Pooling;
+  readonly maxLength: number;
+  readonly model: string;
+
+  constructor(
+    readonly encoder: BertEncoder,
+    readonly tokenizer: Tokenizer,
+    private readonly options: SentenceEncoderOptions = {},
+  ) {
+    this.pooling = options.pooling ?? 'mean';
+    this.maxLength = options.maxLength ?? Math.min(encoder.config.maxPositions, 512);
+    if (!Number.isInteger(this.maxLength) || this.maxLength < 2 || this.maxLength > encoder.config.maxPositions) {
+      throw new IgSearchError('INVALID_ARGUMENT', `maxLength must be an integer in [2, ${encoder.config.maxPositions}] (max_position_embeddings), got ${options.maxLength}`);
+    }
+    this.model = options.model ?? '';
+    if (tokenizer.vocabSize > encoder.config.vocabSize) throw new IgSearchError('SHAPE_MISMATCH', `the tokenizer has ${tokenizer.vocabSize} tokens, the encoder's vocabulary ${encoder.config.vocabSize}`);
+  }
+
+  /** A sentence-transformers / BERT directory: config.json, safetensors, tokenizer.json, and 1_Pooling/config.json when present. */
+  static async load(gpu: Gpu, core: WasmCore, dir: string, options: SentenceEncoderOptions = {}): Promise<SentenceEncoder> {
+    const base = dir.replace(/\/$/, '');
+    const tokenizerBytes = await readFileIfExists(`${base}/tokenizer.json`);
+    if (!tokenizerBytes) throw new IgSearchError('INVALID_ARGUMENT', `${base}/tokenizer.json: not found (an encoder directory holds config.json, *.safetensors and tokenizer.json)`);
+    let pooling = options.pooling;
+    const poolingPath = `${base}/1_Pooling/config.json`;
+    const poolingBytes = pooling ? undefined : await readFileIfExists(poolingPath);
+    if (poolingBytes) {
+      let json: Record<string, unknown>;
+      try {
+        json = JSON.parse(new TextDecoder().decode(poolingBytes)) as Record<string, unknown>;
+      } catch (e) {
+        throw new IgSearchError('INVALID_ARGUMENT', `${poolingPath}: not valid JSON: ${(e as Error).message}`, { cause: e });
+      }
+      pooling = poolingFromConfig(json, poolingPath);
+    }
+    const tokenizer = Tokenizer.fromJSON(core, tokenizerBytes);
+    try {
+      const encoder = await BertEncoder.load(gpu, base);
+      return new SentenceEncoder(encoder, tokenizer, { model: base, ...options, pooling });
+    } catch (e) {
+      tokenizer.free();
+      throw e;
+    }
+  }
+
+  get dims(): number {
+    return this.encoder.config.hiddenSize;
+  }
+
+  /** Token ids of `text` with its role's prefix, [CLS] … [SEP], cut to maxLength (the closing token kept). */
+  ids(text: string, role: 'query' | 'passage'): Uint32Array {
+    const prefix = (role === 'query' ? this.options.queryPrefix : this.options.passagePrefix) ?? '';
+    const ids = this.tokenizer.encode(prefix + text);
+    if (ids.length <= this.maxLength) return ids;
+    const cut = ids.slice(0, this.maxLength);
+    cut[this.maxLength - 1] = ids[ids.length - 1]!;
+    return cut;
+  }
+
+  /** One unit vector per text. */
+  embed(texts: readonly string[], role: 'query' | 'passage'): Promise<Float32Array[]> {
+    return this.encoder.embed(texts.map((t) => this.ids(t, role)), { pooling: this.pooling, normalize: true });
+  }
+
+  free(): void {
+    this.encoder.free();
+    this.tokenizer.free();
+  }
+}
+
+export interface BuildIndexOptions {
+  dtype?: IndexDtype;
+  /** Passages encoded per call (default 64). */
+  batch?: number;
+  onProgress?: (done: number, total: number) => void;
+}
+
+/** Embeds every passage (`contents`, title line included) and indexes them in corpus order. */
+export async function buildDenseIndex(gpu: Gpu, encoder: SentenceEncoder, passages: readonly Passage[], options: BuildIndexOptions = {}): Promise<DenseIndex> {
+  const batch = options.batch ?? 64;
+  if (!Number.isInteger(batch) || batch < 1) throw new IgSearchError('INVALID_ARGUMENT', `batch must be a positive integer, got ${options.batch}`);
+  const dims = encoder.dims;
+  const all = new Float32Array(passages.length * dims);
+  for (let from = 0; from < passages.length; from += batch) {
+    const vectors = await encoder.embed(passages.slice(from, from + batch).map((p) => p.contents), 'passage');
+    vectors.forEach((v, i) => all.set(v, (from + i) * dims));
+    options.onProgress?.(Math.min(from + batch, passages.length), passages.length);
+  }
+  return DenseIndex.create(gpu, all, dims, { dtype: options.dtype, model: encoder.model });
+}
+
+function document(passages: readonly Passage[], doc: number, score: number): RetrievedDocument {
+  const { id, contents } = passages[doc]!;
+  const newline = contents.indexOf('\n');
+  return { id, title: passageTitle(contents), text: newline < 0 ? '' : contents.slice(newline + 1).trim(), score, doc };
+}
+
+export class DenseRetriever implements Retriever {
+  constructor(
+    readonly encoder: SentenceEncoder,
+    readonly index: DenseIndex,
+    readonly passages: readonly Passage[],
+  ) {
+    if (index.count !== passages.length) throw new IgSearchError('SHAPE_MISMATCH', `the dense index holds ${index.count} passages, the corpus ${passages.length}: build the index from this corpus`);
+    if (index.dims !== encoder.dims) throw new IgSearchError('SHAPE_MISMATCH', `the dense index holds ${index.dims}-dimensional vectors, the encoder makes ${encoder.dims}`);
+  }
+
+  async search(queries: readonly string[], k: number): Promise<RetrievedDocument[][]> {
+    if (queries.length === 0) return [];
+    const vectors = await this.encoder.embed(queries, 'query');
+    const flat = new Float32Array(vectors.length * this.encoder.dims);
+    vectors.forEach((v, i) => flat.set(v, i * this.encoder.dims));
+    const hits = await this.index.search(flat, Math.min(k, 64));
+    return hits.map((h) => h.ids.map((doc, r) => document(this.passages, doc, h.scores[r]!)));
+  }
+}
+
+export interface HybridOptions {
+  /** Reciprocal-rank constant (default 60). */
+  k0?: number;
+  /** Depth each retriever is asked for before fusing (default max(k, 20)). */
+  depth?: number;
+}
+
+/** Reciprocal-rank fusion of several retrievers (documents matched by id; ties keep the first-seen order). */
+export class HybridRetriever implements Retriever {
+  private readonly k0: number;
+
+  constructor(
+    readonly retrievers: readonly Retriever[],
+    private readonly options: HybridOptions = {},
+  ) {
+    if (retrievers.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'HybridRetriever needs at least one retriever');
+    this.k0 = options.k0 ?? 60;
+    if (!(this.k0 >= 0)) throw new IgSearchError('INVALID_ARGUMENT', `k0 must be ≥ 0, got ${options.k0}`);
+  }
+
+  async search(queries: readonly string[], k: number): Promise<RetrievedDocument[][]> {
+    const depth = this.options.depth ?? Math.max(k, 20);
+    const lists = await Promise.all(this.retrievers.map((r) => r.search(queries, depth)));
+    return queries.map((_, q) => {
+      const fused = new Map<string, { doc: RetrievedDocument; score: number; order: number }>();
+      for (const list of lists) {
+        list[q]!.forEach((doc, rank) => {
+          const entry = fused.get(doc.id) ?? { doc, score: 0, order: fused.size };
+          entry.score += 1 / (this.k0 + rank + 1);
+          fused.set(doc.id, entry);
+        });
+      }
+      return [...fused.values()].sort((a, b) => b.score - a.score || a.order - b.order).slice(0, k).map((e) => ({ ...e.doc, score: e.score }));
+    });
+  }
+}
+
+/** A corpus file's passages and a dense index saved beside it, checked against each other. */
+export async function loadDenseRetriever(gpu: Gpu, encoder: SentenceEncoder, passages: readonly Passage[], indexPath: string): Promise<DenseRetriever> {
+  const index = await DenseIndex.load(gpu, indexPath);
+  try {
+    return new DenseRetriever(encoder, index, passages);
+  } catch (e) {
+    index.free();
+    throw e;
+  }
+}
