@@ -1,5 +1,5 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, serve, export, models.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, index, serve, export, models.
  */
 import { IgSearchError } from '../errors.js';
 import { compare, COMPARE_USAGE } from './compare.js';
@@ -10,6 +10,7 @@ import { serve, SERVE_USAGE } from './serve.js';
 import { exportCommand, EXPORT_USAGE } from './export.js';
 import { models, MODELS_USAGE } from './models.js';
 import { sft, SFT_USAGE } from './sft.js';
+import { indexCommand, INDEX_USAGE } from './dense_index.js';
 import { score, SCORE_USAGE } from './score.js';
 import { evalCommand, signalCommand, train, TRAIN_USAGE } from './train.js';
 
@@ -24,6 +25,7 @@ ${SCORE_USAGE}
 ${RUN_USAGE}
 ${TRAIN_USAGE}
 ${SFT_USAGE}
+${INDEX_USAGE}
 ${SERVE_USAGE}
 ${EXPORT_USAGE}
 ${MODELS_USAGE}
@@ -31,7 +33,7 @@ ${MODELS_USAGE}
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text. */
-const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, signal: TRAIN_USAGE, sft: SFT_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
+const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: TRAIN_USAGE, signal: TRAIN_USAGE, sft: SFT_USAGE, index: INDEX_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -65,6 +67,8 @@ export async function main(argv: string[]): Promise<number> {
       return run(rest);
     case 'sft':
       return sft(rest);
+    case 'index':
+      return indexCommand(rest);
     case 'serve':
       return serve(rest);
     case 'export':

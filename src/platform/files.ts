@@ -41,10 +41,10 @@ export async function refuseLink(path: string, what: string): Promise<void> {
 }
 
 /** An appender for `path` (created if absent) that refuses to open a symbolic link. */
-export async function appendOnly(path: string): Promise<{ append(text: string): Promise<void>; close(): Promise<void> }> {
+export async function appendOnly(path: string): Promise<{ append(text: string): Promise<void>; appendBytes(bytes: Uint8Array): Promise<void>; close(): Promise<void> }> {
   const f = await fs();
   const { constants } = await import('node:fs');
   await refuseLink(path, 'file');
   const handle = await f.open(path, constants.O_WRONLY | constants.O_APPEND | constants.O_CREAT | (constants.O_NOFOLLOW ?? 0), 0o644);
-  return { append: async (text) => void (await handle.write(text)), close: () => handle.close() };
+  return { append: async (text) => void (await handle.write(text)), appendBytes: async (bytes) => void (await handle.write(bytes)), close: () => handle.close() };
 }

@@ -12,7 +12,7 @@ import { readFileIfExists } from '../platform/platform.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
 import { passageTitle, type Passage } from './corpus.js';
-import { DenseIndex, type IndexDtype } from './dense_index.js';
+import { DenseIndex, type IndexDtype, type IndexEncoding } from './dense_index.js';
 import type { RetrievedDocument, Retriever } from './retriever.js';
 
 export interface SentenceEncoderOptions {
@@ -85,6 +85,11 @@ export class SentenceEncoder {
     return this.encoder.config.hiddenSize;
   }
 
+  /** What an index header records so that queries are encoded like its passages. */
+  get encoding(): IndexEncoding {
+    return { pooling: this.pooling, queryPrefix: this.options.queryPrefix ?? '', passagePrefix: this.options.passagePrefix ?? '', maxLength: this.maxLength };
+  }
+
   /** Token ids of `text` with its role's prefix, [CLS] … [SEP], cut to maxLength (the closing token kept). */
   ids(text: string, role: 'query' | 'passage'): Uint32Array {
     const prefix = (role === 'query' ? this.options.queryPrefix : this.options.passagePrefix) ?? '';
@@ -124,7 +129,7 @@ export async function buildDenseIndex(gpu: Gpu, encoder: SentenceEncoder, passag
     vectors.forEach((v, i) => all.set(v, (from + i) * dims));
     options.onProgress?.(Math.min(from + batch, passages.length), passages.length);
   }
-  return DenseIndex.create(gpu, all, dims, { dtype: options.dtype, model: encoder.model });
+  return DenseIndex.create(gpu, all, dims, { dtype: options.dtype, model: encoder.model, encoding: encoder.encoding });
 }
 
 function document(passages: readonly Passage[], doc: number, score: number): RetrievedDocument {
@@ -141,6 +146,10 @@ export class DenseRetriever implements Retriever {
   ) {
     if (index.count !== passages.length) throw new IgSearchError('SHAPE_MISMATCH', `the dense index holds ${index.count} passages, the corpus ${passages.length}: build the index from this corpus`);
     if (index.dims !== encoder.dims) throw new IgSearchError('SHAPE_MISMATCH', `the dense index holds ${index.dims}-dimensional vectors, the encoder makes ${encoder.dims}`);
+    const e = index.header.encoding;
+    if (e && (e.pooling !== encoder.pooling || e.queryPrefix !== encoder.encoding.queryPrefix)) {
+      throw new IgSearchError('INVALID_ARGUMENT', `the dense index was built with ${e.pooling} pooling and query prefix ${JSON.stringify(e.queryPrefix)}; this encoder uses ${encoder.pooling} and ${JSON.stringify(encoder.encoding.queryPrefix)}`, { hint: 'load the encoder with the index header\'s encoding (SentenceEncoder options)' });
+    }
   }
 
   async search(queries: readonly string[], k: number): Promise<RetrievedDocument[][]> {
@@ -148,7 +157,7 @@ export class DenseRetriever implements Retriever {
     const vectors = await this.encoder.embed(queries, 'query');
     const flat = new Float32Array(vectors.length * this.encoder.dims);
     vectors.forEach((v, i) => flat.set(v, i * this.encoder.dims));
-    const hits = await this.index.search(flat, Math.min(k, 64));
+    const hits = await this.index.search(flat, k);
     return hits.map((h) => h.ids.map((doc, r) => document(this.passages, doc, h.scores[r]!)));
   }
 }

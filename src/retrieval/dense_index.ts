@@ -26,11 +26,21 @@ export interface DenseIndexHeader {
   dims: number;
   count: number;
   dtype: IndexDtype;
+  /** How the passages were encoded, so queries are encoded alike (written by `buildDenseIndex` and `ig-search index`). */
+  encoding?: IndexEncoding;
+}
+
+export interface IndexEncoding {
+  pooling: 'mean' | 'cls' | 'last';
+  queryPrefix: string;
+  passagePrefix: string;
+  maxLength: number;
 }
 
 export interface DenseIndexOptions {
   dtype?: IndexDtype;
   model?: string;
+  encoding?: IndexEncoding;
   /** Rows per shard (default: as many as one binding of this device holds, at most 262,144). */
   shardRows?: number;
 }
@@ -87,7 +97,9 @@ export class DenseIndex {
     if (!Number.isInteger(dims) || dims < 1) throw new IgSearchError('INVALID_ARGUMENT', `dense index: dims must be a positive integer, got ${dims}`);
     if (embeddings.length % dims !== 0) throw new IgSearchError('SHAPE_MISMATCH', `dense index: ${embeddings.length} values are not a whole number of ${dims}-dimensional rows`);
     const stored = dtype === 'f32' ? embeddings : dtype === 'bf16' ? f32ToBf16(embeddings) : f32ToF16(embeddings);
-    return DenseIndex.fromStored(gpu, { format: 'ig-search-dense-index', version: VERSION, model: options.model ?? '', dims, count: embeddings.length / dims, dtype }, stored, options.shardRows);
+    const header: DenseIndexHeader = { format: 'ig-search-dense-index', version: VERSION, model: options.model ?? '', dims, count: embeddings.length / dims, dtype };
+    if (options.encoding) header.encoding = { ...options.encoding };
+    return DenseIndex.fromStored(gpu, header, stored, options.shardRows);
   }
 
   private static async fromStored(gpu: Gpu, header: DenseIndexHeader, stored: Float32Array | Uint16Array, shardRows?: number): Promise<DenseIndex> {
@@ -199,9 +211,13 @@ export class DenseIndex {
     const start = Math.ceil((16 + length) / 8) * 8;
     const expected = denseIndexBytes(header.count, header.dims, header.dtype);
     if (bytes.length !== start + expected) fail(`holds ${bytes.length - start} bytes of embeddings; ${header.count} × ${header.dims} ${header.dtype} is ${expected}${bytes.length < start + expected ? ' (truncated)' : ''}`);
+    const e = header.encoding as Partial<IndexEncoding> | undefined;
+    if (e !== undefined && (typeof e !== 'object' || e === null || !['mean', 'cls', 'last'].includes(e.pooling as string) || typeof e.queryPrefix !== 'string' || typeof e.passagePrefix !== 'string' || !Number.isInteger(e.maxLength))) fail('header field "encoding" is malformed');
     const data = bytes.slice(start).buffer;
     const stored = header.dtype === 'f32' ? new Float32Array(data) : new Uint16Array(data);
-    return DenseIndex.fromStored(gpu, { format: header.format, version: VERSION, model: header.model, dims: header.dims, count: header.count, dtype: header.dtype }, stored, options.shardRows);
+    const clean: DenseIndexHeader = { format: header.format, version: VERSION, model: header.model, dims: header.dims, count: header.count, dtype: header.dtype };
+    if (e) clean.encoding = { pooling: e.pooling!, queryPrefix: e.queryPrefix!, passagePrefix: e.passagePrefix!, maxLength: e.maxLength! };
+    return DenseIndex.fromStored(gpu, clean, stored, options.shardRows);
   }
 
   static async load(gpu: Gpu, path: string, options: Pick<DenseIndexOptions, 'shardRows'> = {}): Promise<DenseIndex> {

@@ -1,5 +1,6 @@
 /**
- * A Search-R1-compatible retrieval server over the Wasm BM25 index (Node and Deno, `node:http`).
+ * A Search-R1-compatible retrieval server (Node and Deno, `node:http`) over the Wasm BM25 index or
+ * any `RetrievalSource` — the dense and hybrid retrievers (`sourceOfRetriever`).
  *
  * `POST /retrieve` takes `{queries: [str], topk?: int, return_scores?: bool}` and answers
  * `{result: [[{document: {id, contents}, score}]]}` — or, without `return_scores`, the bare
@@ -21,6 +22,34 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import { IgSearchError, isIgSearchError } from '../errors.js';
 import type { Bm25Index } from './bm25.js';
+import type { Passage } from './corpus.js';
+import type { Retriever } from './retriever.js';
+
+/** What the server searches: its passages' count, what `/health` adds about it, and a batch search. */
+export interface RetrievalSource {
+  passages: number;
+  health: Record<string, unknown>;
+  search(queries: string[], topk: number): Promise<{ id: string; contents: string; score: number }[][]> | { id: string; contents: string; score: number }[][];
+}
+
+/** A local retriever (its documents carry their corpus index) over `passages`, as a server source. */
+export function sourceOfRetriever(retriever: Retriever, passages: readonly Passage[], health: Record<string, unknown> = {}): RetrievalSource {
+  return {
+    passages: passages.length,
+    health,
+    search: async (queries, topk) =>
+      (await retriever.search(queries, topk)).map((docs) =>
+        docs.map((d) => {
+          if (d.doc === undefined) throw new IgSearchError('INVALID_ARGUMENT', `retrieval server: document ${d.id} has no corpus index (a local retriever is needed)`);
+          return { id: d.id, contents: passages[d.doc]!.contents, score: d.score };
+        }),
+      ),
+  };
+}
+
+function bm25Source(index: Bm25Index): RetrievalSource {
+  return { passages: index.size, health: { terms: index.terms }, search: (queries, topk) => index.searchBatch(queries, topk) };
+}
 
 export interface RetrievalServerOptions {
   /** Interface to listen on (default 127.0.0.1: this machine only). */
@@ -107,7 +136,8 @@ function positiveInteger(value: number | undefined, fallback: number, name: stri
 }
 
 /** Starts the server; resolves once it listens (a taken port or a bad host is a typed error). */
-export async function serveRetrieval(index: Bm25Index, options: RetrievalServerOptions = {}): Promise<RetrievalServer> {
+export async function serveRetrieval(index: Bm25Index | RetrievalSource, options: RetrievalServerOptions = {}): Promise<RetrievalServer> {
+  const source = 'health' in index ? index : bm25Source(index);
   const host = options.host ?? SERVER_DEFAULTS.host;
   const port = options.port ?? SERVER_DEFAULTS.port;
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new IgSearchError('INVALID_ARGUMENT', `retrieval server: port must be an integer from 0 to 65535, got ${port}`);
@@ -138,7 +168,7 @@ export async function serveRetrieval(index: Bm25Index, options: RetrievalServerO
       if (path === '/health') {
         if (req.method !== 'GET' && req.method !== 'HEAD') throw new Refusal(405, `${req.method} /health: use GET`);
         const { uptimeS, ...counts } = statsOf();
-        send(res, 200, { status: 'ok', passages: index.size, terms: index.terms, ...counts, uptime_s: uptimeS });
+        send(res, 200, { status: 'ok', passages: source.passages, ...source.health, ...counts, uptime_s: uptimeS });
         return;
       }
       if (path !== '/retrieve') throw new Refusal(404, `no route ${path}: the endpoints are POST /retrieve and GET /health`);
@@ -167,7 +197,7 @@ export async function serveRetrieval(index: Bm25Index, options: RetrievalServerO
     for (let at = 0; at < request.queries.length; at += SLICE_QUERIES) {
       if (at > 0) await new Promise((r) => setImmediate(r));
       if (gone()) throw new Refusal(499, 'the client went away');
-      const hits = index.searchBatch(request.queries.slice(at, at + SLICE_QUERIES), request.topk);
+      const hits = await source.search(request.queries.slice(at, at + SLICE_QUERIES), request.topk);
       const text = hits.map((list) => JSON.stringify(list.map((h) => (request.returnScores ? { document: { id: h.id, contents: h.contents }, score: h.score } : { id: h.id, contents: h.contents })))).join(',');
       const part = Buffer.from(at > 0 ? `,${text}` : text);
       bytes += part.byteLength;
