@@ -52,8 +52,9 @@ export interface PretrainedOptions {
 /**
  * Files beside the weights that ig-search reads when present. The tokenizer is one of them: a model
  * without `tokenizer.json` still loads and scores token ids; `loadTokenizer` says what is missing.
+ * `1_Pooling/config.json` is a sentence-transformers encoder's pooling (SentenceEncoder reads it).
  */
-const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json'];
+const OPTIONAL_FILES = ['tokenizer.json', 'tokenizer_config.json', 'chat_template.jinja', 'generation_config.json', '1_Pooling/config.json'];
 const REPO_ID = /^[A-Za-z0-9][\w.-]*(\/[A-Za-z0-9][\w.-]*)?$/;
 
 function env(name: string): string | undefined {
