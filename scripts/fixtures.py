@@ -91,8 +91,9 @@ def rotate_half(x):
     return torch.cat((-x[..., half:], x[..., :half]), dim=-1)
 
 
-def forward(cfg, w, ids, lora=None):
-    """Logits [T, V] for one sequence (fp32). `lora`: {(layer, target): (A, B)} and a "scale"."""
+def forward(cfg, w, ids, lora=None, hidden=False):
+    """Logits [T, V] for one sequence (fp32), or with `hidden` the final-normed hidden states [T, H].
+    `lora`: {(layer, target): (A, B)} and a "scale"."""
     h, heads, kv = cfg["hidden_size"], cfg["num_attention_heads"], cfg["num_key_value_heads"]
     d, eps, t = cfg.get("head_dim", h // heads), cfg["rms_norm_eps"], len(ids)
     x = w["model.embed_tokens.weight"][torch.tensor(ids)]
@@ -127,8 +128,24 @@ def forward(cfg, w, ids, lora=None):
         act = torch.nn.functional.silu(gate) * up
         x = x + act @ w[p + "mlp.down_proj.weight"].T + delta(i, "down_proj", act)
     x = rms_norm(x, w["model.norm.weight"], eps)
+    if hidden:
+        return x
     head = w["model.embed_tokens.weight"] if cfg["tie_word_embeddings"] else w["lm_head.weight"]
     return x @ head.T
+
+
+def write_last_token_embeddings(name, cfg, seed):
+    """A decoder embedder's vectors (Qwen3-Embedding's recipe): the final-normed hidden state of each
+    sequence's last token, L2-normalised, for sequences of several lengths (OUT/qwen2/NAME/embedding.json)."""
+    w = make_weights(cfg, torch.Generator().manual_seed(seed))
+    tokens = torch.Generator().manual_seed(seed + 2)
+    sequences = [torch.randint(0, cfg["vocab_size"], (n,), generator=tokens).tolist() for n in (1, 6, 23, 50)]
+    with torch.no_grad():
+        vectors = [forward(cfg, w, s, hidden=True)[-1] for s in sequences]
+    expected = {"sequences": sequences, "embeddings": [(v / v.norm()).tolist() for v in vectors], "raw": [v.tolist() for v in vectors]}
+    with open(os.path.join(ROOT, name, "embedding.json"), "w") as f:
+        json.dump(expected, f)
+    print(f"{name}: last-token embeddings of {len(sequences)} sequences")
 
 
 def token_logprobs(cfg, w, ids):
@@ -457,6 +474,7 @@ if __name__ == "__main__":
     # Qwen3's block: per-head q/k RMSNorm before RoPE, no q/k/v bias, head_dim 32 ≠ hidden / heads = 16.
     qwen3 = config(architectures=["Qwen3ForCausalLM"], model_type="qwen3", head_dim=32, attention_bias=False, hidden_act="silu", tie_word_embeddings=True, rope_theta=1000000.0)
     write_model("tiny-qwen3", qwen3, seed=777, dtype=torch.float32, shards=1)
+    write_last_token_embeddings("tiny-qwen3", qwen3, seed=777)
     write_gradients()
     write_train_step()
     write_lora_step()

@@ -50,3 +50,17 @@ describe('BERT encoder against PyTorch (tiny random BertModel, a batch of 1, 5, 
     expect(() => readEncoderConfig(JSON.stringify({ ...config, num_attention_heads: 5 }))).toThrow(/must divide hidden_size 32/);
   });
 });
+
+describe('decoder embeddings (Qwen3-Embedding recipe) through CausalLM', () => {
+  it('last-token hidden states of a Qwen3-shaped model, normalised and not, within 1e-5 of PyTorch, in one packed batch', async () => {
+    const { CausalLM } = await import('../src/entry/node.js');
+    const fixture = JSON.parse(readFileSync('test/fixtures/qwen2/tiny-qwen3/embedding.json', 'utf8')) as { sequences: number[][]; embeddings: number[][]; raw: number[][] };
+    const model = await CausalLM.load(env.gpu, 'test/fixtures/qwen2/tiny-qwen3');
+    const unit = await model.embedLastToken(fixture.sequences);
+    unit.forEach((v, i) => expect(maxDiff(v, fixture.embeddings[i]!), `sequence ${i}`).toBeLessThan(1e-5));
+    const raw = await model.embedLastToken(fixture.sequences, { normalize: false });
+    raw.forEach((v, i) => expect(maxDiff(v, fixture.raw[i]!) / Math.max(...fixture.raw[i]!.map(Math.abs)), `raw ${i}`).toBeLessThan(1e-5));
+    await expect(model.embedLastToken([[1], []])).rejects.toThrow(/sequences\[1\] is empty/);
+    model.free();
+  });
+});

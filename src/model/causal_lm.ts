@@ -414,8 +414,8 @@ export class CausalLM {
   async forwardRows(
     info: Uint32Array,
     cache: KvCache,
-    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[]; adapters?: LoraAdapters } = {},
-  ): Promise<{ logprobs: Float32Array; logits: Float32Array }> {
+    want: { selections?: readonly { row: number; target: number }[]; logitsRows?: readonly number[]; hiddenRows?: readonly number[]; adapters?: LoraAdapters } = {},
+  ): Promise<{ logprobs: Float32Array; logits: Float32Array; hidden: Float32Array }> {
     const lora = want.adapters;
     const gpu = this.gpu;
     const c = this.config;
@@ -472,7 +472,10 @@ export class CausalLM {
     const logitsGroup = Math.max(1, Math.min(T, Math.floor(limit / (4 * V))));
     const logitsOut = logitsRows.length ? alloc(logitsGroup * V * 4, 'logits') : undefined;
     const logits = new Float32Array(logitsRows.length * V);
+    const hiddenRows = want.hiddenRows ?? [];
+    const hidden = new Float32Array(hiddenRows.length * H);
     try {
+      let nextHidden = 0;
       let outBase = 0;
       let next = 0; // next selection
       let nextLogits = 0;
@@ -509,11 +512,58 @@ export class CausalLM {
           logits.set(new Float32Array(await gpu.read(logitsOut!, group.length * V * 4)), from * V);
         }
         nextLogits = lastLogits;
+        nextHidden = await this.readHidden(x, a, meta, start, n, hiddenRows, nextHidden, hidden);
       }
       const logprobs = selections.length ? new Float32Array(await gpu.read(results, selections.length * 4)) : new Float32Array(0);
-      return { logprobs, logits };
+      return { logprobs, logits, hidden };
     } finally {
       for (const b of held) pool.release(b);
+    }
+  }
+
+  /** The final-normed hidden states of `rows` (ascending) that fall in chunk [start, start + n), from `next` on; returns the next one to read. */
+  private async readHidden(x: GPUBuffer, normed: GPUBuffer, meta: GPUBuffer, start: number, n: number, rows: readonly number[], next: number, out: Float32Array): Promise<number> {
+    let last = next;
+    while (last < rows.length && rows[last]! < start + n) last++;
+    if (last === next) return next;
+    const H = this.config.hiddenSize;
+    const batch = this.gpu.batch('model.final_norm');
+    this.kernels.rmsnorm.encode(batch, { x, weight: this.finalNorm, index: meta, out: normed }, { T: n, H, eps: this.config.rmsNormEps });
+    batch.submit();
+    const chunk = new Float32Array(await this.gpu.read(normed, n * H * 4));
+    for (let i = next; i < last; i++) out.set(chunk.subarray((rows[i]! - start) * H, (rows[i]! - start + 1) * H), i * H);
+    return last;
+  }
+
+  /**
+   * Decoder embeddings (Qwen3-Embedding's recipe): the final-normed hidden state of each sequence's
+   * last token, L2-normalised unless told otherwise, `hiddenSize` floats each. The instruction
+   * before a query and the end-of-text token after each text are the caller's, as that model card
+   * gives them.
+   */
+  async embedLastToken(sequences: readonly ArrayLike<number>[], options: { normalize?: boolean } = {}): Promise<Float32Array[]> {
+    const plan = new ScorePlan();
+    const last: number[] = [];
+    sequences.forEach((s, i) => {
+      if (s.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `sequences[${i}] is empty`);
+      this.checkTokens(s, `sequences[${i}]`);
+      plan.add({ segments: [s], scoreLast: 0 }, false);
+      last.push(plan.rows - 1);
+    });
+    if (sequences.length === 0) return [];
+    const cache = this.createKvCache(plan.rows);
+    try {
+      this.ensureRope(plan.maxPosition + 1);
+      const { hidden } = await this.forwardRows(plan.rowInfo(), cache, { hiddenRows: last });
+      const H = this.config.hiddenSize;
+      return last.map((_, i) => {
+        const v = hidden.slice(i * H, (i + 1) * H);
+        if (options.normalize === false) return v;
+        const norm = Math.max(Math.hypot(...v), 1e-12);
+        return v.map((x) => x / norm);
+      });
+    } finally {
+      cache.free();
     }
   }
 
