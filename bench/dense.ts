@@ -10,6 +10,9 @@
  *   not expected to beat BM25; it is reported as measured);
  * - memory per million passages, per dtype, at 384 and 768 dimensions.
  *
+ * On a GPU machine (scripts/device-bundle.sh, `bash .device/run.sh dense`) PyTorch runs on CUDA and
+ * the ratios are `*_vs_torch_cuda`.
+ *
  *   npm run bench -- dense [--passages 10000] [--length 128] [--index-rows 100000]
  */
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -99,7 +102,7 @@ const recallAt10 = recalled / (checked * 10);
 index.free();
 
 // PyTorch on the same CPU, same run.
-const torch = runTorch<{ embedSeconds: number; searchSeconds: number; firstBatch: number[][] }>('bench/torch_dense.py', { dir: minilmDir, passages, batch: BATCH, indexRows: INDEX_ROWS, dims, queryBatch: QUERY_BATCH, queryBatches: QUERY_BATCHES, k: K });
+const torch = runTorch<{ device: string; embedSeconds: number; searchSeconds: number; firstBatch: number[][] }>('bench/torch_dense.py', { dir: minilmDir, passages, batch: BATCH, indexRows: INDEX_ROWS, dims, queryBatch: QUERY_BATCH, queryBatches: QUERY_BATCHES, k: K });
 const agreement = torch.result ? Math.max(...torch.result.firstBatch.map((v, i) => Math.max(...v.map((x, j) => Math.abs(x - ours[i]![j]!))))) : null;
 
 // The demo world: recall@3 of the first supporting passage.
@@ -125,7 +128,7 @@ const searchPerS = (QUERY_BATCH * QUERY_BATCHES) / searchSeconds;
 const torchEmbedPerS = torch.result ? PASSAGES / torch.result.embedSeconds : null;
 const torchSearchPerS = torch.result ? (QUERY_BATCH * QUERY_BATCHES) / torch.result.searchSeconds : null;
 printTable(
-  ['measure', 'ig-search', 'PyTorch fp32 CPU', 'ratio'],
+  ['measure', 'ig-search', `PyTorch fp32 ${torch.result?.device ?? ''}`, 'ratio'],
   [
     [`embed ${PASSAGES} × ${LENGTH} tokens, passages/s`, embedPerS.toFixed(1), torchEmbedPerS?.toFixed(1) ?? '–', torchEmbedPerS ? (embedPerS / torchEmbedPerS).toFixed(3) : '–'],
     [`search ${INDEX_ROWS} × ${dims}, top-${K}, batches of ${QUERY_BATCH}: queries/s`, searchPerS.toFixed(1), torchSearchPerS?.toFixed(1) ?? '–', torchSearchPerS ? (searchPerS / torchSearchPerS).toFixed(3) : '–'],
@@ -137,13 +140,17 @@ if (torch.skipped) console.log(`\n${torch.skipped}`);
 const path = writeResults('dense', {
   adapter: gpu.adapter,
   torch: torch.torch ?? null,
+  torchDevice: torch.result?.device ?? null,
   embedding: { model: MINILM, passages: PASSAGES, length: LENGTH, batch: BATCH, seconds: embedSeconds, torchSeconds: torch.result?.embedSeconds ?? null, maxAbsDiffFirstBatch: agreement },
   search: { rows: INDEX_ROWS, dims, k: K, queryBatch: QUERY_BATCH, queries: QUERY_BATCH * QUERY_BATCHES, seconds: searchSeconds, torchSeconds: torch.result?.searchSeconds ?? null, recallChecked: checked },
   demoWorld: { questions: questions.length, recallAt3: world },
   memoryBytesPerMillion: memory,
   ratios: {
-    embed_vs_torch_cpu: torchEmbedPerS ? embedPerS / torchEmbedPerS : null,
-    search_vs_torch_cpu: torchSearchPerS ? searchPerS / torchSearchPerS : null,
+    embed_vs_torch_cpu: torch.result?.device === 'cpu' && torchEmbedPerS ? embedPerS / torchEmbedPerS : null,
+    search_vs_torch_cpu: torch.result?.device === 'cpu' && torchSearchPerS ? searchPerS / torchSearchPerS : null,
+    // On a GPU machine (scripts/device-bundle.sh, `bash .device/run.sh dense`): against PyTorch on CUDA.
+    embed_vs_torch_cuda: torch.result?.device === 'cuda' && torchEmbedPerS ? embedPerS / torchEmbedPerS : null,
+    search_vs_torch_cuda: torch.result?.device === 'cuda' && torchSearchPerS ? searchPerS / torchSearchPerS : null,
     recall_at_10_vs_exact: recallAt10,
     demo_recall_at_3_bm25: world.bm25,
     demo_recall_at_3_dense: world.dense,

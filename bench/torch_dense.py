@@ -2,7 +2,8 @@
 the same passages (token ids), encoded in the same batches (padded with an attention mask, mean
 pooling, L2 normalisation, as sentence-transformers does); then exact search over an index of the
 same shape, `torch.topk(q @ E.T)` for batches of queries. Reports passages/s and queries/s, and the
-first batch's embeddings so the bench can check the two sides agree."""
+first batch's embeddings so the bench can check the two sides agree. On CUDA when the machine has it
+(a GPU machine from scripts/device-bundle.sh), else on the CPU."""
 import json
 import math
 import os
@@ -59,7 +60,10 @@ def encode(cfg, w, ids, mask):
 def main():
     torch.set_num_threads(os.cpu_count() or 1)
     job = json.load(sys.stdin)
+    device = "cuda" if torch.cuda.is_available() else "cpu"
+    sync = torch.cuda.synchronize if device == "cuda" else (lambda: None)
     cfg, w = load(job["dir"])
+    w = {k: v.to(device) for k, v in w.items()}
     passages = job["passages"]
     batch = job["batch"]
     first = None
@@ -68,21 +72,24 @@ def main():
         for at in range(0, len(passages), batch):
             part = passages[at:at + batch]
             longest = max(len(p) for p in part)
-            ids = torch.tensor([p + [0] * (longest - len(p)) for p in part])
-            mask = torch.tensor([[1] * len(p) + [0] * (longest - len(p)) for p in part])
+            ids = torch.tensor([p + [0] * (longest - len(p)) for p in part], device=device)
+            mask = torch.tensor([[1] * len(p) + [0] * (longest - len(p)) for p in part], device=device)
             out = encode(cfg, w, ids, mask)
             if first is None:
                 first = out.tolist()
+        sync()
         embed_seconds = time.perf_counter() - start
         gen = torch.Generator().manual_seed(7)
-        index = torch.nn.functional.normalize(torch.randn(job["indexRows"], job["dims"], generator=gen), dim=-1)
-        queries = torch.nn.functional.normalize(torch.randn(job["queryBatches"] * job["queryBatch"], job["dims"], generator=gen), dim=-1)
+        index = torch.nn.functional.normalize(torch.randn(job["indexRows"], job["dims"], generator=gen), dim=-1).to(device)
+        queries = torch.nn.functional.normalize(torch.randn(job["queryBatches"] * job["queryBatch"], job["dims"], generator=gen), dim=-1).to(device)
         torch.topk(queries[: job["queryBatch"]] @ index.T, job["k"])  # warm-up
+        sync()
         start = time.perf_counter()
         for b in range(job["queryBatches"]):
-            torch.topk(queries[b * job["queryBatch"]:(b + 1) * job["queryBatch"]] @ index.T, job["k"])
+            # A search answers its queries: the ids come back to the host, as ours do.
+            torch.topk(queries[b * job["queryBatch"]:(b + 1) * job["queryBatch"]] @ index.T, job["k"]).indices.cpu()
         search_seconds = time.perf_counter() - start
-    print(json.dumps({"torch": torch.__version__, "result": {"embedSeconds": embed_seconds, "searchSeconds": search_seconds, "firstBatch": first}}))
+    print(json.dumps({"torch": torch.__version__, "result": {"device": device, "embedSeconds": embed_seconds, "searchSeconds": search_seconds, "firstBatch": first}}))
 
 
 if __name__ == "__main__":
