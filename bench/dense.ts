@@ -15,7 +15,7 @@
  *
  *   npm run bench -- dense [--passages 10000] [--length 128] [--index-rows 100000]
  */
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
@@ -107,7 +107,6 @@ const agreement = torch.result ? Math.max(...torch.result.firstBatch.map((v, i) 
 
 // The demo world: recall@3 of the first supporting passage.
 const policy = await loadDemoPolicy(core, new URL('../assets/demo-policy', import.meta.url).pathname);
-const { readFileSync } = await import('node:fs');
 const smallDir = randomBert({ model_type: 'bert', hidden_size: 64, intermediate_size: 128, num_hidden_layers: 2, num_attention_heads: 4, max_position_embeddings: 128, type_vocab_size: 2, vocab_size: 3132, layer_norm_eps: 1e-12, hidden_act: 'gelu' }, 14, readFileSync('test/fixtures/wordpiece/uncased.json', 'utf8'));
 const sentence = await SentenceEncoder.load(gpu, core, smallDir);
 const worldIndex = await buildDenseIndex(gpu, sentence, policy.world.passages, { batch: 256 });

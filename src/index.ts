@@ -73,7 +73,7 @@ export {
   type DataQuestion,
   type JsonlOptions,
 } from './retrieval/corpus.js';
-export { SentenceEncoder, DenseRetriever, HybridRetriever, buildDenseIndex, loadDenseRetriever, type SentenceEncoderOptions, type BuildIndexOptions, type HybridOptions } from './retrieval/dense.js';
+export { SentenceEncoder, DenseRetriever, HybridRetriever, buildDenseIndex, type SentenceEncoderOptions, type BuildIndexOptions, type HybridOptions } from './retrieval/dense.js';
 export { DenseIndex, denseIndexBytes, type DenseIndexHeader, type DenseIndexOptions, type DenseHit, type IndexDtype, type IndexEncoding } from './retrieval/dense_index.js';
 export { Bm25Retriever, HttpRetriever, formatInformation, type Retriever, type RetrievedDocument, type HttpRetrieverOptions } from './retrieval/retriever.js';
 

@@ -20,7 +20,7 @@ import { Rmsnorm } from '../kernels/rmsnorm/rmsnorm.js';
 import { QkNorm } from '../kernels/qk_norm/qk_norm.js';
 import { Rope, ropeTable } from '../kernels/rope/rope.js';
 import { Swiglu } from '../kernels/swiglu/swiglu.js';
-import { mapSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
+import { checkedSource, openCheckpoint, type TensorSource } from './hf_checkpoint.js';
 import { hasTensor, modelTensorShapes, qkvWidth as qkvWidthOf, type ModelConfig } from './config.js';
 import { Columns } from '../kernels/add/add.js';
 import type { LoraAdapters } from './lora.js';
@@ -184,17 +184,7 @@ export class CausalLM {
     for (const [buffer, floats] of Object.entries(layerBufferSizes(config))) {
       if (floats * bytesPer > limit) throw new IgSearchError('LIMIT_EXCEEDED', `layer buffer ${buffer} needs ${floats * bytesPer} bytes, over this device's ${limit}-byte buffer/binding limit`, { hint: 'this model is too large for this device' });
     }
-    const streamed = typeof (tensors as TensorSource).read === 'function';
-    if (!streamed) {
-      const map = tensors as ReadonlyMap<string, Float32Array>;
-      for (const [name, shape] of modelTensorShapes(config)) {
-        const t = map.get(name);
-        const size = shape.reduce((a, b) => a * b, 1);
-        if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
-        if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
-      }
-    }
-    const source = streamed ? (tensors as TensorSource) : mapSource(tensors as ReadonlyMap<string, Float32Array>);
+    const source = checkedSource(tensors, modelTensorShapes(config));
     const variant = options.matmulVariant;
     const maxVocabChunk = options.maxVocabChunk ?? 8192;
     if (!Number.isInteger(maxVocabChunk) || maxVocabChunk < 64 || maxVocabChunk % 64 !== 0) {

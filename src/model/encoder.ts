@@ -10,7 +10,7 @@ import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { ENCODER_MAX_HEAD_DIM, EncoderKernels, type Pooling } from '../kernels/encoder/encoder.js';
 import { Matmul } from '../kernels/matmul/matmul.js';
-import { mapSource, openModelDirectory, type TensorSource } from './hf_checkpoint.js';
+import { checkedSource, openModelDirectory, type TensorSource } from './hf_checkpoint.js';
 
 export type { Pooling } from '../kernels/encoder/encoder.js';
 
@@ -148,17 +148,7 @@ export class BertEncoder {
     const maxRows = options.maxRows ?? 8192;
     if (!Number.isInteger(maxRows) || maxRows < 1 || maxRows > 65535) throw new IgSearchError('INVALID_ARGUMENT', `maxRows must be an integer in [1, 65535], got ${options.maxRows}`);
     const shapes = encoderTensorShapes(config);
-    const streamed = typeof (tensors as TensorSource).read === 'function';
-    if (!streamed) {
-      const map = tensors as ReadonlyMap<string, Float32Array>;
-      for (const [name, shape] of shapes) {
-        const t = map.get(name);
-        const size = shape.reduce((a, b) => a * b, 1);
-        if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
-        if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
-      }
-    }
-    const source = streamed ? (tensors as TensorSource) : mapSource(tensors as ReadonlyMap<string, Float32Array>);
+    const source = checkedSource(tensors, shapes);
     const read = (name: string) => source.read(name, 0, shapes.get(name)!.reduce((a, b) => a * b, 1));
     const upload = async (name: string) => gpu.upload(await read(name), name);
     const concat = async (names: string[], label: string) => {

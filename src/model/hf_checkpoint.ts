@@ -26,6 +26,22 @@ export function mapSource(tensors: ReadonlyMap<string, Float32Array>): TensorSou
   return { read: async (name, start, end) => tensors.get(name)!.subarray(start, end) };
 }
 
+/**
+ * What a model's `create` takes — host tensors (each checked against `shapes`: present, the right
+ * size) or a source already checked when it was opened — as a TensorSource.
+ */
+export function checkedSource(tensors: ReadonlyMap<string, Float32Array> | TensorSource, shapes: ReadonlyMap<string, readonly number[]>): TensorSource {
+  if (typeof (tensors as TensorSource).read === 'function') return tensors as TensorSource;
+  const map = tensors as ReadonlyMap<string, Float32Array>;
+  for (const [name, shape] of shapes) {
+    const t = map.get(name);
+    const size = shape.reduce((a, b) => a * b, 1);
+    if (!t) throw new IgSearchError('INVALID_ARGUMENT', `tensor "${name}" (shape [${shape}]) is missing`);
+    if (t.length !== size) throw new IgSearchError('SHAPE_MISMATCH', `tensor "${name}" has ${t.length} values, shape [${shape}] needs ${size}`);
+  }
+  return mapSource(map);
+}
+
 export interface OpenCheckpoint<C = ModelConfig> {
   config: C;
   source: TensorSource;

@@ -11,9 +11,9 @@ import { BertEncoder, type Pooling } from '../model/encoder.js';
 import { readFileIfExists } from '../platform/platform.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
-import { passageTitle, type Passage } from './corpus.js';
+import type { Passage } from './corpus.js';
 import { DenseIndex, type IndexDtype, type IndexEncoding } from './dense_index.js';
-import type { RetrievedDocument, Retriever } from './retriever.js';
+import { localDocument, type RetrievedDocument, type Retriever } from './retriever.js';
 
 export interface SentenceEncoderOptions {
   /** Default: from the model's sentence-transformers `1_Pooling/config.json`, else 'mean'. */
@@ -132,12 +132,6 @@ export async function buildDenseIndex(gpu: Gpu, encoder: SentenceEncoder, passag
   return DenseIndex.create(gpu, all, dims, { dtype: options.dtype, model: encoder.model, encoding: encoder.encoding });
 }
 
-function document(passages: readonly Passage[], doc: number, score: number): RetrievedDocument {
-  const { id, contents } = passages[doc]!;
-  const newline = contents.indexOf('\n');
-  return { id, title: passageTitle(contents), text: newline < 0 ? '' : contents.slice(newline + 1).trim(), score, doc };
-}
-
 export class DenseRetriever implements Retriever {
   constructor(
     readonly encoder: SentenceEncoder,
@@ -158,7 +152,7 @@ export class DenseRetriever implements Retriever {
     const flat = new Float32Array(vectors.length * this.encoder.dims);
     vectors.forEach((v, i) => flat.set(v, i * this.encoder.dims));
     const hits = await this.index.search(flat, k);
-    return hits.map((h) => h.ids.map((doc, r) => document(this.passages, doc, h.scores[r]!)));
+    return hits.map((h) => h.ids.map((doc, r) => localDocument(this.passages[doc]!.id, this.passages[doc]!.contents, h.scores[r]!, doc)));
   }
 }
 
@@ -196,16 +190,5 @@ export class HybridRetriever implements Retriever {
       }
       return [...fused.values()].sort((a, b) => b.score - a.score || a.order - b.order).slice(0, k).map((e) => ({ ...e.doc, score: e.score }));
     });
-  }
-}
-
-/** A corpus file's passages and a dense index saved beside it, checked against each other. */
-export async function loadDenseRetriever(gpu: Gpu, encoder: SentenceEncoder, passages: readonly Passage[], indexPath: string): Promise<DenseRetriever> {
-  const index = await DenseIndex.load(gpu, indexPath);
-  try {
-    return new DenseRetriever(encoder, index, passages);
-  } catch (e) {
-    index.free();
-    throw e;
   }
 }

@@ -133,15 +133,15 @@ export class DenseIndex {
     // Queries per pass: their scores against the widest shard fit one binding.
     const perPass = Math.max(1, Math.min(1024, Math.floor(this.gpu.bindingLimit / (widest * 4))));
     const out: DenseHit[] = [];
-    for (let from = 0; from < total; from += perPass) out.push(...(await this.searchPass(queries.subarray(from * dims, Math.min(total, from + perPass) * dims), kk)));
+    for (let from = 0; from < total; from += perPass) out.push(...(await this.searchPass(queries.subarray(from * dims, Math.min(total, from + perPass) * dims), kk, widest)));
     return out;
   }
 
-  private async searchPass(queries: Float32Array, k: number): Promise<DenseHit[]> {
+  /** One pass of at most `perPass` queries; `widest` is the largest shard's row count. */
+  private async searchPass(queries: Float32Array, k: number, widest: number): Promise<DenseHit[]> {
     const { gpu } = this;
     const { dims } = this.header;
     const B = queries.length / dims;
-    const widest = Math.max(...this.shards.map((s) => s.rows));
     const lists = TopK.lists(this.shards.map((s) => s.rows));
     const q = gpu.upload(queries, 'dense-index.queries');
     const scores = gpu.allocate(B * widest * 4, 'dense-index.scores');

@@ -29,11 +29,16 @@ function split(contents: string): { title: string; text: string } {
   return { title: passageTitle(contents), text: newline < 0 ? '' : contents.slice(newline + 1).trim() };
 }
 
+/** A local corpus passage as a retrieved document (its title line split off, its corpus index kept). */
+export function localDocument(id: string, contents: string, score: number, doc: number): RetrievedDocument {
+  return { id, ...split(contents), score, doc };
+}
+
 export class Bm25Retriever implements Retriever {
   constructor(readonly index: Bm25Index) {}
 
   async search(queries: readonly string[], k: number): Promise<RetrievedDocument[][]> {
-    return this.index.searchBatch(queries, k).map((hits) => hits.map((h) => ({ id: h.id, ...split(h.contents), score: h.score, doc: h.doc })));
+    return this.index.searchBatch(queries, k).map((hits) => hits.map((h) => localDocument(h.id, h.contents, h.score, h.doc)));
   }
 }
 

@@ -124,9 +124,7 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
   for (const key of ['continuing_subword_prefix', 'end_of_word_suffix'] as const) {
     if (model[key] !== undefined && model[key] !== null && model[key] !== '') fail(`model.${key}`, `is not supported yet, found ${describe(model[key])}`);
   }
-  const vocabJson = object(model['vocab'], 'model.vocab');
-  const vocab = new Map<string, number>();
-  for (const [token, value] of Object.entries(vocabJson)) vocab.set(token, id(value, `model.vocab[${JSON.stringify(token)}]`));
+  const vocab = readVocab(model);
 
   const mergesJson = array(model['merges'], 'model.merges');
   const merges = new Uint32Array(mergesJson.length * 3);
@@ -164,6 +162,13 @@ export function readTokenizerJson(root: unknown): TokenizerSpec {
   return { kind: 'bpe', vocab, merges, pattern, addPrefixSpace, ignoreMerges: bool(model['ignore_merges'], 'model.ignore_merges', false), nfc, added, prefix, suffix };
 }
 
+/** `model.vocab`: token → id, each id checked. */
+function readVocab(model: Json): Map<string, number> {
+  const vocab = new Map<string, number>();
+  for (const [token, value] of Object.entries(object(model['vocab'], 'model.vocab'))) vocab.set(token, id(value, `model.vocab[${JSON.stringify(token)}]`));
+  return vocab;
+}
+
 function readAddedTokens(v: unknown): AddedTokenSpec[] {
   return array(v ?? [], 'added_tokens').map((t, i): AddedTokenSpec => {
     const path = `added_tokens[${i}]`;
@@ -185,9 +190,7 @@ function optionalString(v: unknown, path: string, fallback: string): string {
 
 /** A WordPiece (BERT-family) tokenizer.json: BertNormalizer, BertPreTokenizer, the WordPiece decoder. */
 function readWordPiece(json: Json, model: Json): WordPieceSpec {
-  const vocabJson = object(model['vocab'], 'model.vocab');
-  const vocab = new Map<string, number>();
-  for (const [token, value] of Object.entries(vocabJson)) vocab.set(token, id(value, `model.vocab[${JSON.stringify(token)}]`));
+  const vocab = readVocab(model);
   const unkToken = optionalString(model['unk_token'], 'model.unk_token', '[UNK]');
   if (!vocab.has(unkToken)) fail('model.unk_token', `${describe(unkToken)} is not in model.vocab`);
   const max = model['max_input_chars_per_word'] ?? 100;
