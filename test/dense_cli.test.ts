@@ -1,16 +1,17 @@
 import { execFile, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { describe, expect, it } from 'vitest';
-import { Bm25Index, Bm25Retriever, DenseIndex, DenseRetriever, HybridRetriever, parseCorpusJsonl, SentenceEncoder } from '../src/entry/node.js';
+import { Bm25Index, Bm25Retriever, CausalLM, DenseIndex, DenseRetriever, evaluate, HybridRetriever, loadTokenizer, parseCorpusJsonl, parseQuestionsJsonl, SentenceEncoder } from '../src/entry/node.js';
 import { randomEncoderDir } from './helpers/encoder.js';
 import { withGpu } from './helpers/gpu.js';
 
 const env = withGpu({ core: true });
 const root = new URL('../', import.meta.url).pathname;
-const CORPUS = `${root}assets/demo-policy/corpus.jsonl`;
+const POLICY = `${root}assets/demo-policy`;
+const CORPUS = `${POLICY}/corpus.jsonl`;
 const cli = (args: string[]) => spawn(process.execPath, [`${root}bin/ig-search.js`, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
 const finished = (child: ReturnType<typeof cli>) =>
   new Promise<{ code: number | null; stdout: string; stderr: string }>((resolve) => {
@@ -89,4 +90,45 @@ describe('ig-search index and serve --retriever dense|hybrid', () => {
     index.free();
     encoder.free();
   }, 300_000);
+
+  it('eval and train --retriever dense|hybrid search with the dense index in the rollouts', async () => {
+    const indexPath = join(dir, 'whole.index');
+    const data = join(dir, 'questions.jsonl');
+    const lines = readFileSync(`${POLICY}/validation.jsonl`, 'utf8').split('\n').filter(Boolean).slice(0, 6);
+    writeFileSync(data, `${lines.join('\n')}\n`);
+    const budget = ['--max-tokens', '384', '--max-turns', '3', '--docs', '2'];
+    const run = await finished(cli(['eval', '--model', POLICY, '--data', data, '--corpus', CORPUS, '--retriever', 'dense', '--index', indexPath, ...budget, '--json']));
+    expect(run.code, run.stderr).toBe(0);
+    const got = JSON.parse(run.stdout) as { correct: number[]; searchesPerQuestion: number; n: number };
+
+    const passages = parseCorpusJsonl(readFileSync(CORPUS, 'utf8')).passages;
+    const encoder = await SentenceEncoder.load(env.gpu, env.core, encoderDir);
+    const index = await DenseIndex.load(env.gpu, indexPath);
+    const model = await CausalLM.load(env.gpu, POLICY);
+    const tokenizer = await loadTokenizer(env.core, POLICY);
+    const stopTokens = [tokenizer.tokenToId('<|im_end|>'), tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
+    const questions = parseQuestionsJsonl(lines.join('\n')).questions;
+    const local = await evaluate(model, env.core, tokenizer, new DenseRetriever(encoder, index, passages), questions, { maxTokens: 384, maxTurns: 3, docsPerSearch: 2, stopTokens });
+    expect(got.n).toBe(6);
+    expect(got.correct).toEqual(local.correct);
+    expect(got.searchesPerQuestion).toBeCloseTo(local.searchesPerQuestion, 12);
+    expect(local.searchesPerQuestion).toBeGreaterThan(0);
+    model.free();
+    index.free();
+    encoder.free();
+    tokenizer.free();
+
+    const out = join(dir, 'run');
+    const trained = await finished(cli(['train', '--model', POLICY, '--data', data, '--corpus', CORPUS, '--retriever', 'hybrid', '--index', indexPath, '--out', out, '--steps', '1', '--questions', '2', '--group', '2', ...budget]));
+    expect(trained.code, trained.stderr).toBe(0);
+    const step = readFileSync(join(out, 'metrics.jsonl'), 'utf8').split('\n').filter(Boolean).map((l) => JSON.parse(l) as { type: string; reward?: number; retrievalFailures?: number }).find((r) => r.type === 'step');
+    expect(step?.reward).toBeGreaterThanOrEqual(0);
+    expect(step?.retrievalFailures ?? 0).toBe(0);
+
+    const missing = await finished(cli(['eval', '--model', POLICY, '--data', data, '--corpus', CORPUS, '--retriever', 'dense']));
+    expect(missing.code).not.toBe(0);
+    expect(missing.stderr).toContain('eval --retriever dense: give --corpus FILE.jsonl (the passages) and --index FILE');
+    const stray = await finished(cli(['eval', '--model', POLICY, '--data', data, '--corpus', CORPUS, '--index', indexPath]));
+    expect(stray.stderr).toContain('eval: --index and --encoder apply to --retriever dense or hybrid');
+  }, 600_000);
 });

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { Bm25Retriever, buildDenseIndex, CausalLM, DenseRetriever, HybridRetriever, loadDemoPolicy, rolloutSearchAgent, searchR1PromptTokens, SentenceEncoder, type RetrievedDocument } from '../src/entry/node.js';
-import { randomEncoderDir } from './helpers/encoder.js';
+import { readFileSync } from 'node:fs';
+import { decoderEmbedderDir, randomEncoderDir } from './helpers/encoder.js';
 import { withGpu } from './helpers/gpu.js';
 
 const env = withGpu({ core: true });
@@ -72,5 +73,43 @@ describe('dense and hybrid retrieval on the demo world (a random-weight BERT)', 
     index.free();
     encoder.free();
     policy.index.free();
+  });
+});
+
+describe('a decoder embedder (Qwen3-Embedding shape) as a SentenceEncoder', () => {
+  it('loads a checkpoint saved without "model.", pools the last token within 1e-5 of PyTorch, appends <|endoftext|> and keeps it when truncating', async () => {
+    const policy = await loadDemoPolicy(env.core, POLICY);
+    const passages = policy.world.passages.slice(0, 40);
+    const dir = decoderEmbedderDir(env.core, policy.world.passages.map((p) => p.contents));
+    const encoder = await SentenceEncoder.load(env.gpu, env.core, dir, { queryPrefix: 'Instruct: find it\nQuery:', maxLength: 24 });
+    expect(encoder.encoder).toBeInstanceOf(CausalLM);
+    expect(encoder.pooling).toBe('last');
+    expect(encoder.dims).toBe(64);
+
+    // The weights under their embedding-model names: the tiny Qwen3's PyTorch last-token embeddings.
+    const fixture = JSON.parse(readFileSync('test/fixtures/qwen2/tiny-qwen3/embedding.json', 'utf8')) as { sequences: number[][]; embeddings: number[][] };
+    const unit = await (encoder.encoder as CausalLM).embedLastToken(fixture.sequences);
+    unit.forEach((v, i) => expect(Math.max(...v.map((x, d) => Math.abs(x - fixture.embeddings[i]![d]!)))).toBeLessThan(1e-5));
+
+    const eos = encoder.tokenizer.tokenToId('<|endoftext|>')!;
+    const short = encoder.ids('Ada Vell', 'query');
+    expect(Array.from(short)).toEqual([...encoder.tokenizer.encode('Instruct: find it\nQuery:Ada Vell', { addSpecialTokens: false }), eos]);
+    const long = encoder.ids(passages[0]!.contents.repeat(4), 'passage');
+    expect(long.length).toBe(24);
+    expect(long[23]).toBe(eos);
+    expect(Array.from(long.slice(0, 23))).toEqual(Array.from(encoder.tokenizer.encode(passages[0]!.contents.repeat(4), { addSpecialTokens: false }).slice(0, 23)));
+
+    // Text → the model's last-token embedding of those ids; each passage is its own nearest neighbour.
+    const [v] = await encoder.embed(['Ada Vell'], 'query');
+    const [ref] = await (encoder.encoder as CausalLM).embedLastToken([short]);
+    expect(Math.max(...v!.map((x, d) => Math.abs(x - ref![d]!)))).toBeLessThan(1e-6);
+    const plain = new SentenceEncoder(encoder.encoder, encoder.tokenizer, { maxLength: 24 });
+    const index = await buildDenseIndex(env.gpu, plain, passages);
+    expect(index.header.encoding?.pooling).toBe('last');
+    const hits = await new DenseRetriever(plain, index, passages).search(passages.slice(0, 8).map((p) => p.contents), 1);
+    expect(hits.map((h) => h[0]!.doc)).toEqual([0, 1, 2, 3, 4, 5, 6, 7]);
+    expect(() => new SentenceEncoder(encoder.encoder, encoder.tokenizer, { pooling: 'mean' })).toThrow(/decoder embedder pools its last token/);
+    index.free();
+    encoder.free();
   });
 });

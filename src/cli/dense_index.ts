@@ -9,17 +9,20 @@ import { IgSearchError } from '../errors.js';
 import { Gpu } from '../gpu/device.js';
 import { appendOnly, writeFileAtomic } from '../platform/files.js';
 import { readFileIfExists } from '../platform/platform.js';
-import { parseCorpusJsonl } from '../retrieval/corpus.js';
-import { SentenceEncoder } from '../retrieval/dense.js';
+import type { Bm25Index } from '../retrieval/bm25.js';
+import { parseCorpusJsonl, type Passage } from '../retrieval/corpus.js';
+import { DenseRetriever, HybridRetriever, SentenceEncoder } from '../retrieval/dense.js';
+import { Bm25Retriever, type Retriever } from '../retrieval/retriever.js';
 import { DenseIndex, denseIndexBytes, type IndexDtype, type IndexEncoding } from '../retrieval/dense_index.js';
 import type { Pooling } from '../model/encoder.js';
-import { loadWasmCore } from '../wasm/core.js';
+import { loadWasmCore, type WasmCore } from '../wasm/core.js';
 import { interruptible, numberFlag, parseOptions, readText, resolveModel } from './args.js';
 import { ProgressBar } from './progress.js';
 
 export const INDEX_USAGE = `  index --corpus FILE.jsonl --model DIR|ORG/NAME --out FILE [--dtype f32|bf16|f16] [--batch 64] [--pooling mean|cls|last]
         [--query-prefix S] [--passage-prefix S] [--max-length N] [--skip-bad-lines] [--json]
-                               dense index of the corpus (BERT-family encoder, exact search on the GPU) for serve --retriever dense|hybrid;
+                               dense index of the corpus (BERT-family encoder or a decoder embedder such as Qwen3-Embedding,
+                               exact search on the GPU) for serve / train / eval --retriever dense|hybrid;
                                Ctrl-C keeps what is encoded and the same command continues`;
 
 interface PartialState {
@@ -36,9 +39,53 @@ async function sha256(text: string): Promise<string> {
   return Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, '0')).join('');
 }
 
-/** e5 models want "query: " / "passage: " before their texts; a name says so when the flags do not. */
+/** Qwen3-Embedding's instruction for web-search queries, as its model card gives it (passages take none). */
+export const QWEN3_EMBEDDING_QUERY_PREFIX = 'Instruct: Given a web search query, retrieve relevant passages that answer the query\nQuery:';
+
+/**
+ * The prefixes a model's name calls for when the flags give none: e5's "query: " / "passage: ",
+ * Qwen3-Embedding's query instruction.
+ */
 export function defaultPrefixes(model: string): { query: string; passage: string } {
-  return /(^|[/_-])e5([_-]|$)/i.test(model) ? { query: 'query: ', passage: 'passage: ' } : { query: '', passage: '' };
+  if (/(^|[/_-])e5([_-]|$)/i.test(model)) return { query: 'query: ', passage: 'passage: ' };
+  if (/qwen3-embedding/i.test(model)) return { query: QWEN3_EMBEDDING_QUERY_PREFIX, passage: '' };
+  return { query: '', passage: '' };
+}
+
+export interface OpenedDense {
+  retriever: Retriever;
+  index: DenseIndex;
+  encoder: SentenceEncoder;
+  /** The encoder's model id or directory (the index header's, or the one given). */
+  model: string;
+  free(): void;
+}
+
+/**
+ * A dense (or hybrid, fused with `bm25`) retriever over `passages` from a saved dense index and the
+ * encoder its header names (or `encoder`), loaded with the encoding the index was built with.
+ * `command` names the CLI command in errors.
+ */
+export async function openDenseRetriever(gpu: Gpu, core: WasmCore, options: { command: string; indexPath: string; passages: readonly Passage[]; encoder?: string; bm25?: Bm25Index }): Promise<OpenedDense> {
+  const index = await DenseIndex.load(gpu, options.indexPath);
+  try {
+    const model = options.encoder ?? index.header.model;
+    if (!model) throw new IgSearchError('INVALID_ARGUMENT', `${options.command}: ${options.indexPath} does not name its encoder; give --encoder DIR|ORG/NAME`);
+    const e = index.header.encoding;
+    const encoder = await SentenceEncoder.load(gpu, core, await resolveModel(model), e ? { pooling: e.pooling, queryPrefix: e.queryPrefix, passagePrefix: e.passagePrefix, maxLength: e.maxLength, model } : { model });
+    let dense: DenseRetriever;
+    try {
+      dense = new DenseRetriever(encoder, index, options.passages);
+    } catch (err) {
+      encoder.free();
+      throw err;
+    }
+    const retriever = options.bm25 ? new HybridRetriever([new Bm25Retriever(options.bm25), dense]) : dense;
+    return { retriever, index, encoder, model, free: () => (encoder.free(), index.free()) };
+  } catch (err) {
+    index.free();
+    throw err;
+  }
 }
 
 export async function indexCommand(argv: string[]): Promise<number> {

@@ -8,13 +8,11 @@ import { IgSearchError } from '../errors.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { serveRetrieval, sourceOfRetriever, SERVER_DEFAULTS } from '../retrieval/server.js';
 import { parseCorpusJsonl } from '../retrieval/corpus.js';
-import { DenseRetriever, HybridRetriever, SentenceEncoder } from '../retrieval/dense.js';
-import { DenseIndex } from '../retrieval/dense_index.js';
-import { Bm25Retriever, type Retriever } from '../retrieval/retriever.js';
 import { Gpu } from '../gpu/device.js';
 import { currentPlatform } from '../platform/platform.js';
 import { loadWasmCore } from '../wasm/core.js';
-import { numberFlag, parseOptions, readText, resolveModel, writeAtomic } from './args.js';
+import { numberFlag, parseOptions, readText, writeAtomic } from './args.js';
+import { openDenseRetriever } from './dense_index.js';
 
 export const SERVE_USAGE = `  serve (--corpus FILE.jsonl | --index FILE) [--save-index FILE] [--host ${SERVER_DEFAULTS.host}] [--port ${SERVER_DEFAULTS.port}] [--topk ${SERVER_DEFAULTS.topk}]
         [--max-queries ${SERVER_DEFAULTS.maxQueries}] [--max-body-bytes ${SERVER_DEFAULTS.maxBodyBytes}] [--max-response-bytes ${SERVER_DEFAULTS.maxResponseBytes}]
@@ -117,26 +115,18 @@ async function serveDense(values: ServeValues & { retriever: 'dense' | 'hybrid';
   const started = performance.now();
   const core = await loadWasmCore();
   const gpu = await Gpu.request();
-  const index = await DenseIndex.load(gpu, values.index);
-  const model = values.encoder ?? index.header.model;
-  if (!model) throw new IgSearchError('INVALID_ARGUMENT', `serve: ${values.index} does not name its encoder; give --encoder DIR|ORG/NAME`);
-  const e = index.header.encoding;
-  const encoder = await SentenceEncoder.load(gpu, core, await resolveModel(model), e ? { pooling: e.pooling, queryPrefix: e.queryPrefix, passagePrefix: e.passagePrefix, maxLength: e.maxLength, model } : { model });
   const corpusText = await readText(values.corpus);
   const { passages } = parseCorpusJsonl(corpusText, { source: values.corpus, skipBadLines: values['skip-bad-lines'] });
-  const dense = new DenseRetriever(encoder, index, passages);
   let bm25: Bm25Index | undefined;
-  let retriever: Retriever = dense;
   if (values.retriever === 'hybrid') {
     const options = { source: values.corpus, skipBadLines: values['skip-bad-lines'], k1: values.k1 === undefined ? undefined : numberFlag(values.k1, '--k1', { integer: false }), b: values.b === undefined ? undefined : numberFlag(values.b, '--b', { integer: false }) };
     bm25 = Bm25Index.fromJsonl(core, corpusText, options);
-    retriever = new HybridRetriever([new Bm25Retriever(bm25), dense]);
   }
+  const { retriever, index, model, free } = await openDenseRetriever(gpu, core, { command: 'serve', indexPath: values.index, passages, encoder: values.encoder, bm25 });
   log(`${values.retriever} retrieval: ${passages.length} passages, ${index.dims}-dimensional ${index.header.dtype} index, encoder ${model} (ready in ${((performance.now() - started) / 1000).toFixed(1)} s)`);
   await listen(sourceOfRetriever(retriever, passages, { retriever: values.retriever, model, dims: index.dims }), passages.length, values, log);
   bm25?.free();
-  index.free();
-  encoder.free();
+  free();
   gpu.destroy();
   return 0;
 }

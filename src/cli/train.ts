@@ -13,7 +13,7 @@ import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
 import { readModelConfig } from '../model/config.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Index } from '../retrieval/bm25.js';
-import { parseCorpusJsonl, parseQuestionsJsonl, type Question } from '../retrieval/corpus.js';
+import { parseCorpusJsonl, parseQuestionsJsonl, type Passage, type Question } from '../retrieval/corpus.js';
 import { Bm25Retriever, HttpRetriever, type Retriever } from '../retrieval/retriever.js';
 import { appendOnly, refuseLink, writeFileAtomic } from '../platform/files.js';
 import { latestCheckpoint } from '../rl/training_checkpoint.js';
@@ -26,6 +26,7 @@ import { loadTokenizer, tokenizerFiles } from '../tokenizer/load.js';
 import type { Tokenizer } from '../tokenizer/tokenizer.js';
 import { loadWasmCore, type WasmCore } from '../wasm/core.js';
 import { interruptible, numberFlag, outputDirectory, parseOptions, readText, resolveModel, stopTokensOf } from './args.js';
+import { openDenseRetriever } from './dense_index.js';
 import { ProgressBar } from './progress.js';
 
 const T = TRAINER_DEFAULTS;
@@ -35,9 +36,11 @@ export const TRAIN_USAGE = `  train --model DIR|ORG/NAME --data FILE.jsonl (--co
         [--lambda ${T.lambda}] [--clip ${T.clip}] [--kl ${T.klBeta}] [--weight-decay ${T.weightDecay}] [--reference] [--lora RANK]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--micro-batch ${T.microBatchRows}] [--seed ${T.seed}]
         [--checkpoint-every ${R.checkpointEvery}] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
+        [--retriever dense|hybrid --index FILE [--encoder DIR|ORG/NAME]] (dense search on the GPU over --corpus, index from ig-search index)
                                RL training with step-level IG rewards (or plain GRPO)
   eval --model DIR|ORG/NAME --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--limit N] [--skip-bad-lines] [--json]
+        [--retriever dense|hybrid --index FILE [--encoder DIR|ORG/NAME]]
                                greedy exact match, split by hops when the data has them
   signal --model DIR|ORG/NAME --data FILE.jsonl --corpus FILE.jsonl [--group ${T.groupSize}] [--limit N] [--batch 8] [--lora DIR]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--seed ${T.seed}] [--gammas 0.5,1] [--skip-bad-lines] [--json]
@@ -50,13 +53,27 @@ interface Sources {
   tokenizer: Tokenizer;
   questions: Question[];
   index?: Bm25Index;
-  retriever: Retriever;
+  /** The rollouts' retriever; a dense or hybrid one loads its encoder and index onto `gpu`. */
+  openRetriever(gpu: Gpu): Promise<{ retriever: Retriever; free(): void }>;
 }
 
-async function loadSources(values: { model?: string; data?: string; corpus?: string; retriever?: string; 'skip-bad-lines'?: boolean }, command: string, maxTokens: number): Promise<Sources> {
+interface SourceFlags {
+  model?: string;
+  data?: string;
+  corpus?: string;
+  retriever?: string;
+  index?: string;
+  encoder?: string;
+  'skip-bad-lines'?: boolean;
+}
+
+async function loadSources(values: SourceFlags, command: string, maxTokens: number): Promise<Sources> {
   if (!values.model || !values.data) throw new IgSearchError('INVALID_ARGUMENT', `${command}: --model DIR and --data FILE.jsonl are required`);
-  if (!values.corpus && !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', `${command}: give --corpus FILE.jsonl or --retriever URL`);
-  const retriever = values.retriever ? new HttpRetriever(values.retriever) : undefined; // the URL is checked here, before loading
+  if (!values.corpus && !values.retriever) throw new IgSearchError('INVALID_ARGUMENT', `${command}: give --corpus FILE.jsonl or --retriever URL|dense|hybrid`);
+  const mode = values.retriever === 'dense' || values.retriever === 'hybrid' ? values.retriever : undefined;
+  if (mode && (!values.corpus || !values.index)) throw new IgSearchError('INVALID_ARGUMENT', `${command} --retriever ${mode}: give --corpus FILE.jsonl (the passages) and --index FILE (their dense index, from ig-search index)`);
+  if (!mode && (values.index !== undefined || values.encoder !== undefined)) throw new IgSearchError('INVALID_ARGUMENT', `${command}: --index and --encoder apply to --retriever dense or hybrid`);
+  const http = values.retriever && !mode ? new HttpRetriever(values.retriever) : undefined; // the URL is checked here, before loading
   values.model = await resolveModel(values.model); // a Hub id becomes its cached snapshot directory
   const modelDir = values.model;
   const core = await loadWasmCore();
@@ -76,13 +93,19 @@ async function loadSources(values: { model?: string; data?: string; corpus?: str
   });
   if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${values.data}: no questions`);
   let index: Bm25Index | undefined;
+  let passages: Passage[] = [];
   if (values.corpus) {
     const corpus = parseCorpusJsonl(await readText(values.corpus), { source: values.corpus, skipBadLines });
     for (const s of corpus.skipped) console.error(`${values.corpus}:${s.line}: skipped (${s.reason})`);
     if (corpus.passages.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${values.corpus}: no passages`, { hint: 'a corpus is Search-R1 JSONL, one {"id", "contents"} per line' });
-    index = Bm25Index.build(core, corpus.passages);
+    passages = corpus.passages;
+    index = Bm25Index.build(core, passages);
   }
-  return { core, tokenizer, questions, index, retriever: retriever ?? new Bm25Retriever(index!) };
+  const openRetriever = async (gpu: Gpu): Promise<{ retriever: Retriever; free(): void }> => {
+    if (!mode) return { retriever: http ?? new Bm25Retriever(index!), free: () => {} };
+    return openDenseRetriever(gpu, core, { command, indexPath: values.index!, passages, encoder: values.encoder, bm25: mode === 'hybrid' ? index : undefined });
+  };
+  return { core, tokenizer, questions, index, openRetriever };
 }
 
 /**
@@ -117,6 +140,8 @@ const SAMPLING = {
   data: { type: 'string' },
   corpus: { type: 'string' },
   retriever: { type: 'string' },
+  index: { type: 'string' },
+  encoder: { type: 'string' },
 } as const;
 
 export async function train(argv: string[]): Promise<number> {
@@ -177,7 +202,7 @@ export async function train(argv: string[]): Promise<number> {
       });
     }
   }
-  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'train', config.maxTokens);
+  const { core, tokenizer, questions, index, openRetriever } = await loadSources(values, 'train', config.maxTokens);
   const modelDir = values.model!; // resolved by loadSources (a Hub id is now its snapshot directory)
   let evalQuestions: Question[] | undefined;
   if (values['eval-data']) {
@@ -190,7 +215,10 @@ export async function train(argv: string[]): Promise<number> {
   const gpu = await Gpu.request();
   const interrupt = interruptible('writing a checkpoint');
   const models: CausalLM[] = [];
+  let opened: { retriever: Retriever; free(): void } | undefined;
   try {
+    opened = await openRetriever(gpu);
+    const retriever = opened.retriever;
     const lora = rank !== undefined;
     // A full fine-tune resumes from the checkpoint's weights (f32 master weights); LoRA from the base plus the
     // saved adapters, the frozen base stored as exact bf16 when the checkpoint is BF16 (half the memory).
@@ -262,6 +290,7 @@ export async function train(argv: string[]): Promise<number> {
   } finally {
     interrupt.dispose();
     for (const m of models) m.free();
+    opened?.free();
     index?.free();
     gpu.destroy();
   }
@@ -270,10 +299,13 @@ export async function train(argv: string[]): Promise<number> {
 export async function evalCommand(argv: string[]): Promise<number> {
   const values = parseOptions('eval', argv, { ...SAMPLING, lora: { type: 'string' }, limit: { type: 'string' }, json: { type: 'boolean', default: false } });
   const maxTokens = numberFlag(values['max-tokens'], '--max-tokens', { positive: true });
-  const { core, tokenizer, questions, index, retriever } = await loadSources(values, 'eval', maxTokens);
+  const { core, tokenizer, questions, index, openRetriever } = await loadSources(values, 'eval', maxTokens);
   const limit = values.limit === undefined ? questions.length : numberFlag(values.limit, '--limit', { positive: true });
   const gpu = await Gpu.request();
+  let opened: { retriever: Retriever; free(): void } | undefined;
   try {
+    opened = await openRetriever(gpu);
+    const retriever = opened.retriever;
     const model = await CausalLM.load(gpu, values.model!);
     const adapters = values.lora ? await LoraAdapters.load(model, values.lora) : undefined;
     const report = await evaluate(model, core, tokenizer, retriever, questions.slice(0, limit), {
@@ -291,6 +323,7 @@ export async function evalCommand(argv: string[]): Promise<number> {
     model.free();
     return 0;
   } finally {
+    opened?.free();
     index?.free();
     gpu.destroy();
   }
@@ -304,6 +337,7 @@ export async function signalCommand(argv: string[]): Promise<number> {
     return v;
   });
   if (!values.corpus) throw new IgSearchError('INVALID_ARGUMENT', 'signal: --corpus FILE.jsonl is required (IG\'s counterfactual documents and StepSearch\'s TF-IDF come from it)');
+  if (values.retriever !== undefined) throw new IgSearchError('INVALID_ARGUMENT', 'signal: searches with BM25 over --corpus (its labels come from that corpus); --retriever does not apply');
   const maxTokens = numberFlag(values['max-tokens'], '--max-tokens', { positive: true });
   const groupSize = numberFlag(values.group, '--group', { positive: true });
   const batch = numberFlag(values.batch, '--batch', { positive: true });

@@ -135,7 +135,7 @@ export class BertEncoder {
     const checkpoint = await openModelDirectory(dir, (text, path) => {
       const config = readEncoderConfig(text, path);
       return { config, shapes: encoderTensorShapes(config) };
-    }, ['bert.']);
+    }, (name) => [`bert.${name}`]);
     try {
       return await BertEncoder.create(gpu, checkpoint.config, checkpoint.source, options);
     } finally {

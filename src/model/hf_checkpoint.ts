@@ -65,21 +65,29 @@ async function open(path: string): Promise<ByteSource | undefined> {
   }
 }
 
-/** Opens a checkpoint: config and every header read and checked; tensor data read on demand. */
+/**
+ * Opens a checkpoint: config and every header read and checked; tensor data read on demand. The
+ * decoder of an embedding model saved without its LM head (Qwen3-Embedding: `layers.0.…`,
+ * `embed_tokens.weight`) is found under the names without "model.".
+ */
 export function openCheckpoint(dir: string): Promise<OpenCheckpoint> {
-  return openModelDirectory(dir, (text, path) => {
-    const config = readModelConfig(text, path);
-    return { config, shapes: modelTensorShapes(config) };
-  });
+  return openModelDirectory(
+    dir,
+    (text, path) => {
+      const config = readModelConfig(text, path);
+      return { config, shapes: modelTensorShapes(config) };
+    },
+    (name) => (name.startsWith('model.') ? [name.slice('model.'.length)] : []),
+  );
 }
 
 /**
  * `openCheckpoint` for any architecture: `read` parses config.json and names the tensors it needs
- * with their shapes. A tensor missing under its name is looked up under each of `prefixes` (a
- * BertModel saved inside BertForMaskedLM has "bert." before every name); the source reads them by
- * the unprefixed name.
+ * with their shapes. A tensor missing under its name is looked up under each name `aliases` gives
+ * for it, in order (a BertModel saved inside BertForMaskedLM has "bert." before every name); the
+ * source reads them by the name `read` gave.
  */
-export async function openModelDirectory<C>(dir: string, read: (configText: string, path: string) => { config: C; shapes: Map<string, number[]> }, prefixes: readonly string[] = []): Promise<OpenCheckpoint<C>> {
+export async function openModelDirectory<C>(dir: string, read: (configText: string, path: string) => { config: C; shapes: Map<string, number[]> }, aliases: (name: string) => readonly string[] = () => []): Promise<OpenCheckpoint<C>> {
   const configBytes = await readFileIfExists(join(dir, 'config.json'));
   if (!configBytes) throw new IgSearchError('INVALID_ARGUMENT', `${join(dir, 'config.json')}: not found (a model directory holds config.json and *.safetensors)`);
   const { config, shapes } = read(new TextDecoder().decode(configBytes), join(dir, 'config.json'));
@@ -123,8 +131,8 @@ export async function openModelDirectory<C>(dir: string, read: (configText: stri
     }
     for (const name of shapes.keys()) {
       if (infos.has(name)) continue;
-      const prefixed = prefixes.map((p) => infos.get(p + name)).find(Boolean);
-      if (prefixed) infos.set(name, prefixed);
+      const aliased = aliases(name).map((a) => infos.get(a)).find(Boolean);
+      if (aliased) infos.set(name, aliased);
     }
     let largestTensorBytes = 0;
     const dtypes = new Set<string>();

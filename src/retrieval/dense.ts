@@ -1,12 +1,14 @@
 /**
  * Dense and hybrid retrieval behind the rollout's `Retriever` interface. A `SentenceEncoder` turns
- * texts into unit vectors (tokenizer → `BertEncoder` → pooling, with the model's query / passage
- * prefixes, truncated to its length); a `DenseRetriever` searches a `DenseIndex` of the corpus with
+ * texts into unit vectors (tokenizer → `BertEncoder` → pooling, or a decoder embedder's last token
+ * through `CausalLM`, with the model's query / passage prefixes, truncated to its length); a
+ * `DenseRetriever` searches a `DenseIndex` of the corpus with
  * it; a `HybridRetriever` fuses several retrievers' rankings by reciprocal rank (Cormack et al.,
  * 2009: Σ 1 / (k₀ + rank), k₀ = 60).
  */
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
+import { CausalLM } from '../model/causal_lm.js';
 import { BertEncoder, type Pooling } from '../model/encoder.js';
 import { readFileIfExists } from '../platform/platform.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
@@ -16,12 +18,12 @@ import { DenseIndex, type IndexDtype, type IndexEncoding } from './dense_index.j
 import { localDocument, type RetrievedDocument, type Retriever } from './retriever.js';
 
 export interface SentenceEncoderOptions {
-  /** Default: from the model's sentence-transformers `1_Pooling/config.json`, else 'mean'. */
+  /** Default: from the model's sentence-transformers `1_Pooling/config.json`, else 'mean' ('last', the only one, for a decoder). */
   pooling?: Pooling;
   /** Put before every query / passage (e5: "query: " and "passage: "; bge: an instruction before queries). */
   queryPrefix?: string;
   passagePrefix?: string;
-  /** Tokens kept per text, [CLS] and [SEP] included (default: max_position_embeddings, at most 512). */
+  /** Tokens kept per text, the template's tokens included (default: max_position_embeddings, at most 512). */
   maxLength?: number;
   /** Names the model in index headers (default: the directory). */
   model?: string;
@@ -35,30 +37,51 @@ function poolingFromConfig(json: Record<string, unknown>, path: string): Pooling
   throw new IgSearchError('INVALID_ARGUMENT', `${path}: none of pooling_mode_mean_tokens, pooling_mode_cls_token, pooling_mode_lasttoken is true (other poolings are not supported)`);
 }
 
+/**
+ * Texts to unit vectors. The model is a BERT-family encoder, or a decoder embedder (Qwen3-Embedding:
+ * a `CausalLM` whose last token's final-normed hidden state is the embedding; its tokenizer's
+ * template appends the end-of-text token, and queries take an instruction as their prefix).
+ */
 export class SentenceEncoder {
   readonly pooling: Pooling;
   readonly maxLength: number;
   readonly model: string;
 
   constructor(
-    readonly encoder: BertEncoder,
+    readonly encoder: BertEncoder | CausalLM,
     readonly tokenizer: Tokenizer,
     private readonly options: SentenceEncoderOptions = {},
   ) {
-    this.pooling = options.pooling ?? 'mean';
+    const decoder = encoder instanceof CausalLM;
+    this.pooling = options.pooling ?? (decoder ? 'last' : 'mean');
+    if (decoder && this.pooling !== 'last') throw new IgSearchError('INVALID_ARGUMENT', `a decoder embedder pools its last token; pooling "${this.pooling}" does not apply`);
     this.maxLength = options.maxLength ?? Math.min(encoder.config.maxPositions, 512);
-    if (!Number.isInteger(this.maxLength) || this.maxLength < 2 || this.maxLength > encoder.config.maxPositions) {
-      throw new IgSearchError('INVALID_ARGUMENT', `maxLength must be an integer in [2, ${encoder.config.maxPositions}] (max_position_embeddings), got ${options.maxLength}`);
+    const kept = tokenizer.template.prefix.length + tokenizer.template.suffix.length + 1;
+    if (!Number.isInteger(this.maxLength) || this.maxLength < kept || this.maxLength > encoder.config.maxPositions) {
+      throw new IgSearchError('INVALID_ARGUMENT', `maxLength must be an integer in [${kept}, ${encoder.config.maxPositions}] (max_position_embeddings), got ${options.maxLength}`);
     }
     this.model = options.model ?? '';
-    if (tokenizer.vocabSize > encoder.config.vocabSize) throw new IgSearchError('SHAPE_MISMATCH', `the tokenizer has ${tokenizer.vocabSize} tokens, the encoder's vocabulary ${encoder.config.vocabSize}`);
+    if (tokenizer.vocabSize > encoder.config.vocabSize) throw new IgSearchError('SHAPE_MISMATCH', `the tokenizer has ${tokenizer.vocabSize} tokens, the ${decoder ? 'decoder' : 'encoder'}'s vocabulary ${encoder.config.vocabSize}`);
   }
 
-  /** A sentence-transformers / BERT directory: config.json, safetensors, tokenizer.json, and 1_Pooling/config.json when present. */
+  /**
+   * A sentence-transformers / BERT directory (config.json, safetensors, tokenizer.json, and
+   * 1_Pooling/config.json when present), or a decoder embedder's (model_type qwen2 / qwen3 / llama).
+   */
   static async load(gpu: Gpu, core: WasmCore, dir: string, options: SentenceEncoderOptions = {}): Promise<SentenceEncoder> {
     const base = dir.replace(/\/$/, '');
     const tokenizerBytes = await readFileIfExists(`${base}/tokenizer.json`);
     if (!tokenizerBytes) throw new IgSearchError('INVALID_ARGUMENT', `${base}/tokenizer.json: not found (an encoder directory holds config.json, *.safetensors and tokenizer.json)`);
+    const configBytes = await readFileIfExists(`${base}/config.json`);
+    if (!configBytes) throw new IgSearchError('INVALID_ARGUMENT', `${base}/config.json: not found (an encoder directory holds config.json, *.safetensors and tokenizer.json)`);
+    let modelType: unknown;
+    try {
+      modelType = (JSON.parse(new TextDecoder().decode(configBytes)) as { model_type?: unknown }).model_type;
+    } catch (e) {
+      throw new IgSearchError('INVALID_ARGUMENT', `${base}/config.json: not valid JSON: ${(e as Error).message}`, { cause: e });
+    }
+    // Decoder embedders are the CausalLM architectures; anything else is read (and checked) as BERT.
+    const decoder = modelType === 'qwen2' || modelType === 'qwen3' || modelType === 'llama';
     let pooling = options.pooling;
     const poolingPath = `${base}/1_Pooling/config.json`;
     const poolingBytes = pooling ? undefined : await readFileIfExists(poolingPath);
@@ -73,8 +96,13 @@ export class SentenceEncoder {
     }
     const tokenizer = Tokenizer.fromJSON(core, tokenizerBytes);
     try {
-      const encoder = await BertEncoder.load(gpu, base);
-      return new SentenceEncoder(encoder, tokenizer, { model: base, ...options, pooling });
+      const encoder = decoder ? await CausalLM.load(gpu, base) : await BertEncoder.load(gpu, base);
+      try {
+        return new SentenceEncoder(encoder, tokenizer, { model: base, ...options, pooling });
+      } catch (e) {
+        encoder.free();
+        throw e;
+      }
     } catch (e) {
       tokenizer.free();
       throw e;
@@ -90,19 +118,22 @@ export class SentenceEncoder {
     return { pooling: this.pooling, queryPrefix: this.options.queryPrefix ?? '', passagePrefix: this.options.passagePrefix ?? '', maxLength: this.maxLength };
   }
 
-  /** Token ids of `text` with its role's prefix, [CLS] … [SEP], cut to maxLength (the closing token kept). */
+  /** Token ids of `text` with its role's prefix and the tokenizer's template ([CLS] … [SEP]), cut to maxLength with the template's closing tokens kept. */
   ids(text: string, role: 'query' | 'passage'): Uint32Array {
     const prefix = (role === 'query' ? this.options.queryPrefix : this.options.passagePrefix) ?? '';
     const ids = this.tokenizer.encode(prefix + text);
     if (ids.length <= this.maxLength) return ids;
+    const { suffix } = this.tokenizer.template;
     const cut = ids.slice(0, this.maxLength);
-    cut[this.maxLength - 1] = ids[ids.length - 1]!;
+    cut.set(suffix, this.maxLength - suffix.length);
     return cut;
   }
 
   /** One unit vector per text. */
   embed(texts: readonly string[], role: 'query' | 'passage'): Promise<Float32Array[]> {
-    return this.encoder.embed(texts.map((t) => this.ids(t, role)), { pooling: this.pooling, normalize: true });
+    const ids = texts.map((t) => this.ids(t, role));
+    if (this.encoder instanceof CausalLM) return this.encoder.embedLastToken(ids, { normalize: true });
+    return this.encoder.embed(ids, { pooling: this.pooling, normalize: true });
   }
 
   free(): void {

@@ -57,6 +57,11 @@ export class Tokenizer {
     this.vocabSize = info[0]!;
   }
 
+  /** The post-processor's ids around a single sequence (BERT: [CLS] … [SEP]; Qwen3-Embedding: … <|endoftext|>). */
+  get template(): { prefix: readonly number[]; suffix: readonly number[] } {
+    return { prefix: [...this.spec.prefix], suffix: [...this.spec.suffix] };
+  }
+
   /** From the text, bytes or parsed object of a `tokenizer.json`. */
   static fromJSON(core: WasmCore, source: string | Uint8Array | object): Tokenizer {
     let root: unknown = source;
