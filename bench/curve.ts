@@ -8,20 +8,24 @@
  * and a configuration whose curve is complete is not rerun, so an interrupted bench continues where
  * it stopped (a configuration cut short restarts from its warm start).
  *
- *   npm run bench -- curve [--algo grpo] [--lrs 3e-4,1e-3] [--steps 200] [--questions 8] [--group 4] [--eval-every 25] [--seed 1] [--name curve]
+ *   npm run bench -- curve [--algo grpo] [--lrs 3e-4,1e-3] [--lambdas 1] [--trainer JSON] [--steps 200] [--questions 8] [--group 4] [--eval-every 25] [--seed 1] [--name curve]
  *
  * `--name` picks the results file (bench/results/NAME.json), so curves of another budget (a group
- * size, a batch) sit beside the committed ones instead of replacing them.
+ * size, a batch) sit beside the committed ones instead of replacing them. `--lambdas` sweeps λ
+ * beside the learning rates (one curve per pair; λ is what IG-Search and StepSearch weigh their step
+ * reward by); `--trainer` adds trainer knobs (e.g. '{"igGamma":0.5}') to the budget.
  */
 import { existsSync, readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { DEMO_DEFAULTS, Gpu, loadWasmCore, runDemo, type Algorithm } from 'ig-search';
+import { DEMO_DEFAULTS, Gpu, loadWasmCore, runDemo, type Algorithm, type DemoOptions } from 'ig-search';
 import { printTable, writeResults } from './_lib.js';
 
 const { values } = parseArgs({
   options: {
     algo: { type: 'string', default: 'grpo' },
     lrs: { type: 'string', default: '3e-4,1e-3' },
+    lambdas: { type: 'string', default: String(DEMO_DEFAULTS.lambda) },
+    trainer: { type: 'string' },
     steps: { type: 'string', default: '200' },
     questions: { type: 'string', default: '8' },
     group: { type: 'string', default: String(DEMO_DEFAULTS.groupSize) },
@@ -34,7 +38,8 @@ const { values } = parseArgs({
 const policy = new URL('../assets/demo-policy', import.meta.url).pathname;
 // The rollout budget is part of a curve's identity: curves measured under another one are not kept.
 const { maxTurns, maxTokens, docsPerSearch } = DEMO_DEFAULTS;
-const budget = { algo: values.algo as Algorithm, steps: Number(values.steps), questionsPerStep: Number(values.questions), groupSize: Number(values.group), evalEvery: Number(values['eval-every']), evalQuestions: Number(values['eval-questions']), seed: Number(values.seed), maxTurns, maxTokens, docsPerSearch };
+const trainer = values.trainer === undefined ? undefined : (JSON.parse(values.trainer) as Record<string, unknown>);
+const budget = { algo: values.algo as Algorithm, steps: Number(values.steps), questionsPerStep: Number(values.questions), groupSize: Number(values.group), evalEvery: Number(values['eval-every']), evalQuestions: Number(values['eval-questions']), seed: Number(values.seed), maxTurns, maxTokens, docsPerSearch, ...(trainer ? { trainer } : {}) };
 
 interface Point {
   step: number;
@@ -46,6 +51,8 @@ interface Point {
 }
 interface Curve {
   lr: number;
+  /** λ of the run (absent in curves written before λ was swept: the demo's, 1). */
+  lambda?: number;
   points: Point[];
   /** Mean training reward per block of `evalEvery` steps. */
   trainReward: number[];
@@ -74,6 +81,7 @@ const save = () => {
     curves,
     ratios: {
       best_lr: best?.lr ?? null,
+      best_lambda: best ? lambdaOf(best) : null,
       validation_gain_best_lr: best ? Math.max(...best.points.map((p) => p.em)) - best.points[0]!.em : null,
       validation_gain_final: gains.length ? Math.max(...gains) : null,
       warm_start_validation_em: done[0]?.points[0]?.em ?? null,
@@ -81,12 +89,15 @@ const save = () => {
   });
 };
 
-for (const lr of values.lrs.split(',').map(Number)) {
-  if (curves.some((c) => c.lr === lr)) {
-    console.error(`lr ${lr}: complete in ${PATH}, kept`);
+const lambdaOf = (c: Curve) => c.lambda ?? DEMO_DEFAULTS.lambda;
+const configs = values.lrs.split(',').map(Number).flatMap((lr) => values.lambdas.split(',').map((lambda) => ({ lr, lambda: Number(lambda) })));
+for (const { lr, lambda } of configs) {
+  const label = `lr ${lr}${lambda === DEMO_DEFAULTS.lambda ? '' : ` λ ${lambda}`}`;
+  if (curves.some((c) => c.lr === lr && lambdaOf(c) === lambda)) {
+    console.error(`${label}: complete in ${PATH}, kept`);
     continue;
   }
-  const curve: Curve = { lr, points: [], trainReward: [], allFail: [], complete: false, wallSeconds: 0 };
+  const curve: Curve = { lr, ...(lambda === DEMO_DEFAULTS.lambda ? {} : { lambda }), points: [], trainReward: [], allFail: [], complete: false, wallSeconds: 0 };
   curves.push(curve);
   const rewards: number[] = [];
   const allFail: number[] = [];
@@ -102,6 +113,8 @@ for (const lr of values.lrs.split(',').map(Number)) {
     evalSplit: 'validation',
     seed: budget.seed,
     lr,
+    lambda,
+    trainer: trainer as DemoOptions['trainer'],
     onEvent: (e) => {
       if (e.type === 'step') {
         rewards.push(e.reward);
@@ -115,7 +128,7 @@ for (const lr of values.lrs.split(',').map(Number)) {
       if (e.type === 'eval') {
         curve.points.push({ step: e.step, em: e.em, byHops: e.byHops, searchesPerQuestion: e.searchesPerQuestion, truncated: e.truncated });
         curve.wallSeconds = (performance.now() - started) / 1000;
-        process.stderr.write(`lr ${lr} step ${e.step}: validation EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(1)}%`).join(', ')}), ${curve.wallSeconds.toFixed(0)} s\n`);
+        process.stderr.write(`${label} step ${e.step}: validation EM ${(e.em * 100).toFixed(1)}% (${Object.entries(e.byHops).map(([h, v]) => `${h}-hop ${(v.em * 100).toFixed(1)}%`).join(', ')}), ${curve.wallSeconds.toFixed(0)} s\n`);
         save();
       }
     },
@@ -127,8 +140,8 @@ for (const lr of values.lrs.split(',').map(Number)) {
 
 const pct = (v: number | undefined) => (v === undefined ? '–' : `${(v * 100).toFixed(1)}%`);
 printTable(
-  ['lr', ...curves[0]!.points.map((p) => `step ${p.step}`), 'train reward (first → last block)', 'wall s'],
-  curves.map((c) => [String(c.lr), ...c.points.map((p) => pct(p.em)), `${c.trainReward[0]?.toFixed(2) ?? '–'} → ${c.trainReward.at(-1)?.toFixed(2) ?? '–'}`, c.wallSeconds]),
+  ['lr', 'λ', ...curves[0]!.points.map((p) => `step ${p.step}`), 'train reward (first → last block)', 'wall s'],
+  curves.map((c) => [String(c.lr), String(lambdaOf(c)), ...c.points.map((p) => pct(p.em)), `${c.trainReward[0]?.toFixed(2) ?? '–'} → ${c.trainReward.at(-1)?.toFixed(2) ?? '–'}`, c.wallSeconds]),
 );
 console.log(`\nwrote ${PATH}`);
 gpu.destroy();
