@@ -37,12 +37,12 @@ export const TRAIN_USAGE = `  train --model DIR|ORG/NAME --data FILE.jsonl (--co
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--micro-batch ${T.microBatchRows}] [--seed ${T.seed}]
         [--checkpoint-every ${R.checkpointEvery}] [--eval-data FILE] [--eval-every N] [--resume] [--skip-bad-lines]
         [--retriever dense|hybrid --index FILE [--encoder DIR|ORG/NAME]] (dense search on the GPU over --corpus, index from ig-search index)
-                               RL training with step-level IG rewards (or plain GRPO)
-  eval --model DIR|ORG/NAME --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
+                               RL training with step-level IG rewards (or plain GRPO)`;
+export const EVAL_USAGE = `  eval --model DIR|ORG/NAME --data FILE.jsonl (--corpus FILE.jsonl | --retriever URL) [--lora DIR]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--limit N] [--skip-bad-lines] [--json]
         [--retriever dense|hybrid --index FILE [--encoder DIR|ORG/NAME]]
-                               greedy exact match, split by hops when the data has them
-  signal --model DIR|ORG/NAME --data FILE.jsonl --corpus FILE.jsonl [--group ${T.groupSize}] [--limit N] [--batch 8] [--lora DIR]
+                               greedy exact match, split by hops when the data has them`;
+export const SIGNAL_USAGE = `  signal --model DIR|ORG/NAME --data FILE.jsonl --corpus FILE.jsonl [--group ${T.groupSize}] [--limit N] [--batch 8] [--lora DIR]
         [--max-turns ${T.maxTurns}] [--max-tokens ${T.maxTokens}] [--docs ${T.docsPerSearch}] [--seed ${T.seed}] [--gammas 0.5,1] [--skip-bad-lines] [--json]
                                does each step signal (IG, shaped IG, IG-Search-γ's forward credit, IGPO, StepSearch) rank
                                queries by quality? AUC of precise vs vague / redundant searches, labelled from the data's
