@@ -4,7 +4,7 @@
 #   1. a rustup toolchain that already has the wasm32-unknown-unknown target installed;
 #   2. Debian's rustc/cargo with libstd-rust-dev-wasm32 (what scripts/setup.sh installs), called by
 #      absolute path so that a rustup `cargo` earlier in PATH cannot shadow it.
-# wasm-bindgen/wasm-pack are not used: neither installs offline (README, "Why no wasm-pack").
+# wasm-bindgen/wasm-pack are not used: neither installs offline (docs/runtimes.md, "Why no wasm-pack").
 # With --test, runs the crate's native unit tests instead.
 set -euo pipefail
 cd "$(dirname "$0")/.."
