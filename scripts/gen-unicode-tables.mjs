@@ -38,7 +38,9 @@ const upperish = ranges(/^[\p{Lu}\p{Lt}\p{Lm}\p{Lo}\p{M}]$/u);
 const lowerish = ranges(/^[\p{Ll}\p{Lm}\p{Lo}\p{M}]$/u);
 const marks = ranges(/^\p{Mn}$/u);
 const punctuation = ranges(/^\p{P}$/u);
-const other = ranges(/^\p{C}$/u);
+// BertNormalizer's clean_text drops control, format, private-use (and surrogate) code points; Hugging Face
+// tokenizers keeps unassigned ones (\p{Cn}), which its category tables do not list.
+const other = ranges(/^[\p{Cc}\p{Cf}\p{Co}\p{Cs}]$/u);
 // strip_accents: NFD, then drop \p{Mn}. One row per code point it changes: (code point, first, count)
 // into UNACCENTED_CHARS. Marks themselves are dropped by the MARK_NONSPACING table instead.
 const rows = [];

@@ -29,10 +29,10 @@ impl Loaded {
         }
     }
 
-    fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>) {
+    fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>, spans: Option<&mut Vec<(u32, u32)>>) {
         match self {
-            Loaded::Bpe(t) => t.encode_into(text, allow_special, out, None),
-            Loaded::WordPiece(t) => t.encode_into(text, allow_special, out),
+            Loaded::Bpe(t) => t.encode_into(text, allow_special, out, spans),
+            Loaded::WordPiece(t) => t.encode_into(text, allow_special, out, spans),
         }
     }
 
@@ -238,7 +238,7 @@ pub unsafe extern "C" fn ig_tok_encode(handle: u32, texts: *const u8, texts_len:
             ids.clear();
             for (i, text) in texts.iter().enumerate() {
                 let before = ids.len();
-                t.encode_into(text, allow_special != 0, &mut ids);
+                t.encode_into(text, allow_special != 0, &mut ids, None);
                 counts[i] = (ids.len() - before) as u32;
             }
             ids.len()
@@ -262,10 +262,6 @@ pub unsafe extern "C" fn ig_tok_encode_offsets(handle: u32, text: *const u8, len
         Err(e) => return report(ErrorCode::InvalidArgument, &format!("text: invalid UTF-8 at byte {}", e.valid_up_to())),
     };
     let result = with_tokenizer(handle, |t| {
-        let t = match t {
-            Loaded::Bpe(t) => t,
-            Loaded::WordPiece(_) => return Err(report(ErrorCode::InvalidArgument, "offsets are not supported for WordPiece tokenizers yet")),
-        };
         let mut spans = Vec::new();
         let count = IDS.with(|ids| {
             let mut ids = ids.borrow_mut();
@@ -287,11 +283,11 @@ pub unsafe extern "C" fn ig_tok_encode_offsets(handle: u32, text: *const u8, len
             out.extend_from_slice(&utf16[b as usize].to_le_bytes());
         }
         ffi::set_out(out);
-        Ok(count)
+        count
     });
     match result {
-        Ok(Ok(count)) => count.min(i32::MAX as usize) as i32,
-        Ok(Err(status)) | Err(status) => status,
+        Ok(count) => count.min(i32::MAX as usize) as i32,
+        Err(status) => status,
     }
 }
 

@@ -2,8 +2,8 @@
 //! `BertNormalizer` → `BertPreTokenizer` (or whitespace splitting, or none) → greedy longest-match
 //! WordPiece, with the added tokens split out first. Semantics follow Hugging Face `tokenizers`
 //! (the library these models' `tokenizer.json` files were written by):
-//! - clean_text drops U+0000, U+FFFD and every `\p{C}` character but tab, LF and CR, and turns
-//!   whitespace into a space;
+//! - clean_text drops U+0000, U+FFFD and every control, format and private-use character but tab,
+//!   LF and CR (unassigned code points stay, as in HF), and turns whitespace into a space;
 //! - handle_chinese_chars puts spaces around the CJK ideograph blocks HF lists (its ranges, including
 //!   its U+2B920 where the original BERT code has U+2B820);
 //! - strip_accents (on by default when lowercasing) is NFD without the `\p{Mn}` marks, per character
@@ -44,40 +44,52 @@ pub fn is_bert_punctuation(c: char) -> bool {
 
 impl BertNormalizer {
     pub fn normalize(&self, text: &str) -> String {
+        self.normalize_aligned(text, None)
+    }
+
+    /// `normalize`, and with `origin` the byte span in `text` of the character each byte of the
+    /// result came from (`origin.len()` is the result's length).
+    pub fn normalize_aligned(&self, text: &str, mut origin: Option<&mut Vec<(u32, u32)>>) -> String {
         let mut out = String::with_capacity(text.len() + 8);
         let mut stripped = String::new();
-        for c in text.chars() {
-            if self.clean_text {
-                if c == '\0' || c == '\u{fffd}' || is_bert_control(c) {
-                    continue;
-                }
-                if is_bert_whitespace(c) {
-                    out.push(' ');
-                    continue;
-                }
-            }
-            let spaced = self.handle_chinese_chars && is_chinese_char(c);
-            if spaced {
-                out.push(' ');
-            }
-            stripped.clear();
-            if self.strip_accents {
-                unicode::push_unaccented(c, &mut stripped);
-            } else {
-                stripped.push(c);
-            }
-            for s in stripped.chars() {
-                if self.lowercase {
-                    out.extend(s.to_lowercase());
-                } else {
-                    out.push(s);
-                }
-            }
-            if spaced {
-                out.push(' ');
+        for (at, c) in text.char_indices() {
+            self.push_normalized(c, &mut out, &mut stripped);
+            if let Some(origin) = origin.as_deref_mut() {
+                origin.resize(out.len(), (at as u32, (at + c.len_utf8()) as u32));
             }
         }
         out
+    }
+
+    fn push_normalized(&self, c: char, out: &mut String, stripped: &mut String) {
+        if self.clean_text {
+            if c == '\0' || c == '\u{fffd}' || is_bert_control(c) {
+                return;
+            }
+            if is_bert_whitespace(c) {
+                return out.push(' ');
+            }
+        }
+        let spaced = self.handle_chinese_chars && is_chinese_char(c);
+        if spaced {
+            out.push(' ');
+        }
+        stripped.clear();
+        if self.strip_accents {
+            unicode::push_unaccented(c, stripped);
+        } else {
+            stripped.push(c);
+        }
+        for s in stripped.chars() {
+            if self.lowercase {
+                out.extend(s.to_lowercase());
+            } else {
+                out.push(s);
+            }
+        }
+        if spaced {
+            out.push(' ');
+        }
     }
 }
 
@@ -91,10 +103,11 @@ pub enum PreTokenizer {
     None,
 }
 
-fn words(pre: PreTokenizer, text: &str, mut emit: impl FnMut(&str)) {
+/// The words of `text` as byte ranges.
+fn words(pre: PreTokenizer, text: &str, mut emit: impl FnMut(usize, usize)) {
     if pre == PreTokenizer::None {
         if !text.is_empty() {
-            emit(text);
+            emit(0, text.len());
         }
         return;
     }
@@ -102,17 +115,17 @@ fn words(pre: PreTokenizer, text: &str, mut emit: impl FnMut(&str)) {
     for (i, c) in text.char_indices() {
         if c.is_whitespace() || (pre == PreTokenizer::Bert && is_bert_punctuation(c)) {
             if let Some(s) = start.take() {
-                emit(&text[s..i]);
+                emit(s, i);
             }
             if !c.is_whitespace() {
-                emit(&text[i..i + c.len_utf8()]);
+                emit(i, i + c.len_utf8());
             }
         } else if start.is_none() {
             start = Some(i);
         }
     }
     if let Some(s) = start {
-        emit(&text[s..]);
+        emit(s, text.len());
     }
 }
 
@@ -150,9 +163,12 @@ impl WordPieceTokenizer {
         self.added.get(id).is_some() || matches!(self.tokens.get(id as usize), Some(Some(_)))
     }
 
-    /// Greedy longest-match-first pieces of one word; the unknown token when it cannot be covered.
-    fn word(&self, word: &str, out: &mut Vec<u32>, key: &mut String) {
+    /// Greedy longest-match-first pieces of one word, with each piece's byte range in `word` pushed
+    /// to `pieces`; the unknown token (the whole word) when it cannot be covered.
+    fn word(&self, word: &str, out: &mut Vec<u32>, key: &mut String, pieces: &mut Vec<(usize, usize)>) {
+        pieces.clear();
         if word.chars().count() > self.max_input_chars_per_word {
+            pieces.push((0, word.len()));
             return out.push(self.unk);
         }
         let first = out.len();
@@ -174,9 +190,14 @@ impl WordPieceTokenizer {
                 }
             };
             match found {
-                Some(id) => out.push(id),
+                Some(id) => {
+                    out.push(id);
+                    pieces.push((start, end));
+                }
                 None => {
                     out.truncate(first);
+                    pieces.clear();
+                    pieces.push((0, word.len()));
                     return out.push(self.unk);
                 }
             }
@@ -184,22 +205,51 @@ impl WordPieceTokenizer {
         }
     }
 
-    fn encode_segment(&self, text: &str, out: &mut Vec<u32>) {
+    /// Encodes `full[start..end]`; spans are byte ranges in `full` (a piece of a normalized word
+    /// covers the original characters its normalized bytes came from).
+    fn encode_segment(&self, full: &str, start: usize, end: usize, out: &mut Vec<u32>, mut spans: Option<&mut Vec<(u32, u32)>>) {
+        let raw = &full[start..end];
+        let mut origin = Vec::new();
         let normalized;
         let text = match &self.normalizer {
             Some(n) => {
-                normalized = n.normalize(text);
+                normalized = n.normalize_aligned(raw, spans.is_some().then_some(&mut origin));
                 normalized.as_str()
             }
-            None => text,
+            None => raw,
         };
         let mut key = String::new();
-        words(self.pre_tokenizer, text, |w| self.word(w, out, &mut key));
+        let mut pieces = Vec::new();
+        words(self.pre_tokenizer, text, |a, b| {
+            self.word(&text[a..b], out, &mut key, &mut pieces);
+            if let Some(spans) = spans.as_deref_mut() {
+                for &(s, e) in &pieces {
+                    let (s, e) = (a + s, a + e);
+                    let (from, to) = if self.normalizer.is_some() { (origin[s].0, origin[e - 1].1) } else { (s as u32, e as u32) };
+                    spans.push((start as u32 + from, start as u32 + to));
+                }
+            }
+        });
     }
 
-    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>) {
-        let out = std::cell::RefCell::new(out);
-        self.added.split(text, allow_special, |s, e| self.encode_segment(&text[s..e], &mut out.borrow_mut()), |id, _, _| out.borrow_mut().push(id));
+    /// Ids of `text`; with `spans`, each token's byte range in `text` (added tokens cover their match).
+    pub fn encode_into(&self, text: &str, allow_special: bool, out: &mut Vec<u32>, spans: Option<&mut Vec<(u32, u32)>>) {
+        let sink = std::cell::RefCell::new((out, spans));
+        self.added.split(
+            text,
+            allow_special,
+            |s, e| {
+                let (out, spans) = &mut *sink.borrow_mut();
+                self.encode_segment(text, s, e, out, spans.as_deref_mut());
+            },
+            |id, s, e| {
+                let (out, spans) = &mut *sink.borrow_mut();
+                out.push(id);
+                if let Some(spans) = spans.as_deref_mut() {
+                    spans.push((s as u32, e as u32));
+                }
+            },
+        );
     }
 
     /// HF's WordPiece decoder: pieces joined by spaces, continuation pieces glued to the one before.
@@ -247,7 +297,7 @@ mod tests {
 
     fn encode(t: &WordPieceTokenizer, text: &str, special: bool) -> Vec<u32> {
         let mut out = Vec::new();
-        t.encode_into(text, special, &mut out);
+        t.encode_into(text, special, &mut out, None);
         out
     }
 
@@ -260,7 +310,7 @@ mod tests {
         assert_eq!(UNCASED.normalize("ΟΔΟΣ İ"), "οδοσ i"); // per-character lowercase; İ loses its dot with the accent
         assert_eq!(UNCASED.normalize("\u{20000}\u{2b820}\u{2b920}"), " \u{20000} \u{2b820} \u{2b920} "); // HF's ranges, astral ones too
         let cased = BertNormalizer { clean_text: true, handle_chinese_chars: true, strip_accents: false, lowercase: false };
-        assert_eq!(cased.normalize("Héllo\u{378}"), "Héllo"); // U+0378 is unassigned: \p{C}, dropped
+        assert_eq!(cased.normalize("Héllo\u{378}\u{e000}"), "Héllo\u{378}"); // unassigned U+0378 stays (as in HF), private use goes
     }
 
     #[test]
