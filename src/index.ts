@@ -124,8 +124,10 @@ export {
   type ResolvedConfig,
   type TrainQuestion,
   type StepMetrics,
+  type StepSummary,
   type StepTiming,
 } from './rl/trainer.js';
+export { inspectStep, renderInspection, INSPECTION_CSS, type InspectedRollout, type InspectedPiece, type InspectedSearch, type PieceKind } from './report/inspect.js';
 export { supervisedWarmStart, type SftOptions } from './rl/sft.js';
 export { measureSignals, summarizeSignals, labelSearches, auc, formatSignalTable, SIGNALS, MIN_CLASS, type QueryClass, type SearchLabel, type SignalRecord, type SignalSummary, type ClassStats, type SignalMeasurement, type SignalSource } from './rl/signal.js';
 export {

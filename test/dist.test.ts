@@ -149,6 +149,9 @@ describe('the built Node bundle (dist/node.js) and CLI', () => {
     const html = readFileSync(`${summary.dir}/report.html`, 'utf8');
     expect((html.match(/<svg /g) ?? []).length).toBe(6);
     expect(html).not.toMatch(/<script|src="http/);
+    // IG-Search's last step, token by token: one shaded span per trajectory token of the group shown.
+    expect(html).toContain('What step 1 of ig-search credited, token by token');
+    expect((html.match(/<span class="tok (policy|query|information)"/g) ?? []).length).toBeGreaterThan(20);
     expect(result.stderr).toMatch(/ETA/);
   });
 

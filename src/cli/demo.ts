@@ -103,6 +103,7 @@ export async function demo(argv: string[]): Promise<number> {
     const summaries = summarizeRuns(result.records);
     const html = renderReport(result.records, {
       title: 'ig-search demo: GRPO vs IG-Search',
+      inspection: result.inspection,
       facts: {
         device: `${gpu.adapter.description || gpu.adapter.device || gpu.adapter.vendor} (${gpu.adapter.architecture || 'unknown architecture'})`,
         started: started.toISOString(),

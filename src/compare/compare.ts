@@ -14,7 +14,7 @@ import type { Gpu } from '../gpu/device.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Retriever } from '../retrieval/retriever.js';
 import { evaluate, trainingRun, type EvalReport } from '../rl/loop.js';
-import { IgSearchTrainer, resolveTrainerConfig, type StepMetrics, type StepTiming, type TrainerConfig } from '../rl/trainer.js';
+import { IgSearchTrainer, resolveTrainerConfig, type StepSummary, type StepTiming, type TrainerConfig } from '../rl/trainer.js';
 import type { WasmCore } from '../wasm/core.js';
 import { igValuesByClass } from '../report/report.js';
 import type { QueryClass } from '../rl/signal.js';
@@ -113,7 +113,7 @@ export interface CompareResult {
 export type CompareEvent =
   | ({ type: 'started' } & Pick<CompareResult, 'options' | 'questions' | 'warmStart'>)
   | { type: 'progress'; algo: Algorithm | 'warm start'; seed: number; step: number; steps: number; run: number; runs: number; etaMs: number | undefined }
-  | { type: 'step'; algo: Algorithm; seed: number; metrics: Omit<StepMetrics, 'trajectories'> }
+  | { type: 'step'; algo: Algorithm; seed: number; metrics: StepSummary }
   | { type: 'run'; run: CompareRun };
 
 function emByHops(report: Pick<EvalReport, 'byHops' | 'correct'>, hops: readonly (number | undefined)[]): { em: number; emSingle: number; emMulti: number } {
@@ -254,7 +254,7 @@ export async function runCompare(gpu: Gpu, core: WasmCore, options: CompareOptio
       const runStarted = performance.now();
       const model = await CausalLM.load(gpu, o.policy);
       const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, trainerConfig(algo, seed));
-      const steps: Omit<StepMetrics, 'trajectories'>[] = [];
+      const steps: StepSummary[] = [];
       const classed: { ig: number[]; searchClasses?: QueryClass[] }[] = [];
       const igClasses = () => {
         const values = igValuesByClass(classed);

@@ -4,14 +4,16 @@
  * seed recorded beside it → GRPO and IG-Search from the same weights with the same seeds, questions
  * and budget → metrics records (and, through `renderReport`, the HTML report).
  */
-import { ALGORITHMS, isAlgorithm, type Algorithm } from '../defaults.js';
+import { ALGORITHMS, IG_ALGORITHMS, isAlgorithm, type Algorithm } from '../defaults.js';
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { trainingRun, type EvalReport, type RunEvent, type RunRecord } from '../rl/loop.js';
-import type { TrainerConfig } from '../rl/trainer.js';
+import type { StepMetrics, TrainerConfig } from '../rl/trainer.js';
+import { inspectStep, type InspectedRollout } from '../report/inspect.js';
+import type { Question } from '../retrieval/corpus.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import type { WasmCore } from '../wasm/core.js';
@@ -117,6 +119,25 @@ export interface DemoResult {
   records: RunRecord[];
   wallMs: number;
   aborted: boolean;
+  /**
+   * The last step of the last run that credits queries (IG-Search), token by token, and the group
+   * of it most worth looking at (its rewards differ and it searched most); absent without such a run.
+   */
+  inspection?: { run: string; step: number; group: number; rollouts: InspectedRollout[] };
+}
+
+/** The group whose rollouts disagree most in reward, most searches breaking ties (where credit matters). */
+export function telltaleGroup(rollouts: readonly InspectedRollout[]): number {
+  const groups = new Map<number, InspectedRollout[]>();
+  for (const r of rollouts) groups.set(r.group, [...(groups.get(r.group) ?? []), r]);
+  let best = 0;
+  let bestKey = [-1, -1];
+  for (const [g, rs] of groups) {
+    const mean = rs.reduce((a, r) => a + r.reward, 0) / rs.length;
+    const key = [rs.reduce((a, r) => a + (r.reward - mean) ** 2, 0), rs.reduce((a, r) => a + r.searches.length, 0)];
+    if (key[0]! > bestKey[0]! || (key[0] === bestKey[0] && key[1]! > bestKey[1]!)) [best, bestKey] = [g, key];
+  }
+  return best;
 }
 
 export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): Promise<DemoResult> {
@@ -140,6 +161,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   const evalQuestions = splitQuestions(policy.world, evalSplit).slice(0, o.evalQuestions || undefined);
   const records: RunRecord[] = [];
   let aborted = false;
+  let inspection: DemoResult['inspection'];
+  let lastStep: { metrics: StepMetrics; questions: readonly Question[] } | undefined;
   // Every run starts from the same weights: the first run's step-0 evaluation is each run's.
   let initialEval: EvalReport | undefined;
   try {
@@ -161,6 +184,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           seed: o.seed,
           signal: o.signal,
           checkpointDir: o.checkpointRoot ? `${o.checkpointRoot}/${algo}` : undefined,
+          // Each step of a query-credit run is kept until the next: the last one is inspected.
+          onStep: IG_ALGORITHMS.has(algo) ? (metrics, questions) => (lastStep = { metrics, questions }) : undefined,
           onEvent: (e) => {
             if (e.type === 'eval' && e.step === 0) {
               const { type: _t, run: _r, step: _s, algo: _a, split: _p, ...report } = e;
@@ -171,6 +196,11 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           },
         });
         aborted ||= result.aborted;
+        if (lastStep) {
+          const rollouts = inspectStep(policy.tokenizer, lastStep.metrics, lastStep.questions, trainer.config.groupSize);
+          inspection = { run: algo, step: lastStep.metrics.step, group: telltaleGroup(rollouts), rollouts };
+          lastStep = undefined;
+        }
       } finally {
         trainer.free();
         model.free();
@@ -179,5 +209,5 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   } finally {
     policy.index.free();
   }
-  return { records, wallMs: performance.now() - started, aborted };
+  return { records, wallMs: performance.now() - started, aborted, ...(inspection ? { inspection } : {}) };
 }

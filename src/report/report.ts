@@ -8,6 +8,7 @@ import { STEP_PHASES, type StepTiming } from '../rl/trainer.js';
 import { differences, hopSubsets, pairedBootstrap, type Interval } from '../compare/stats.js';
 import { auc, MIN_CLASS, type QueryClass } from '../rl/signal.js';
 import { escapeXml, histogram, lineChart, overlaidHistograms, stackedBars, type Series } from './svg.js';
+import { INSPECTION_CSS, renderInspection, type InspectedRollout } from './inspect.js';
 
 type StepRecord = Extract<RunRecord, { type: 'step' }>;
 type EvalRecord = Extract<RunRecord, { type: 'eval' }>;
@@ -91,6 +92,8 @@ export interface ReportOptions {
   title?: string;
   /** Key/value facts shown under the title (device, seed, wall time…). */
   facts?: Record<string, string>;
+  /** One step's rollouts token by token (`DemoResult.inspection`): the group shown is `group`. */
+  inspection?: { run: string; step: number; group: number; rollouts: readonly InspectedRollout[] };
 }
 
 const pct = (v: number) => (Number.isFinite(v) ? `${(v * 100).toFixed(1)}%` : '–');
@@ -142,8 +145,16 @@ export function renderReport(records: readonly RunRecord[], options: ReportOptio
     `<dl>${facts}</dl>
 <table><thead><tr><th>run</th><th>steps</th><th>${escapeXml(split)} EM (start → end)</th><th>single-hop (start → end)</th><th>multi-hop (start → end)</th><th>step time</th><th>IG share</th><th>all-fail ‖∇‖</th></tr></thead><tbody>${rows}</tbody></table>
 ${intervals}
-<div class="charts">${charts.join('\n')}</div>`,
+<div class="charts">${charts.join('\n')}</div>${inspectionSection(options.inspection)}`,
   );
+}
+
+function inspectionSection(inspection: ReportOptions['inspection']): string {
+  if (!inspection) return '';
+  return `
+<style>${INSPECTION_CSS}</style>
+<h2>What step ${inspection.step} of ${escapeXml(inspection.run)} credited, token by token</h2>
+${renderInspection(inspection.rollouts, inspection.group)}`;
 }
 
 const CLASS_COLORS: Record<QueryClass, string> = { precise: '#2b8a3e', redundant: '#1971c2', vague: '#e03131' };

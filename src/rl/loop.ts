@@ -17,7 +17,7 @@ import { SAMPLING_DEFAULTS } from '../defaults.js';
 import { computeRewards } from './reward.js';
 import { labelRollouts, type QueryClass } from './signal.js';
 import type { Question } from '../retrieval/corpus.js';
-import type { IgSearchTrainer, StepMetrics } from './trainer.js';
+import type { IgSearchTrainer, StepMetrics, StepSummary } from './trainer.js';
 
 export interface EvalOptions {
   maxTurns?: number;
@@ -98,7 +98,7 @@ export type RunRecord =
       exactMatch: Record<string, number>;
       /** Each search's class (precise / redundant / vague, see rl/signal.ts), in the order of `ig`; when every question has `supporting`. */
       searchClasses?: QueryClass[];
-    } & Omit<StepMetrics, 'trajectories'>)
+    } & StepSummary)
   | ({ type: 'eval'; run: string; step: number; algo: string; split?: string } & EvalReport)
   | { type: 'checkpoint'; run: string; step: number; path: string };
 
@@ -130,6 +130,8 @@ export interface TrainingRunOptions {
   checkpointFiles?: Record<string, string | Uint8Array>;
   /** Seed of the question order. */
   seed?: number;
+  /** Each step in full — its rollouts and per-token advantages (`inspectStep` renders them) — before it becomes a record. */
+  onStep?: (metrics: StepMetrics, questions: readonly Question[]) => void;
   /** Aborting stops after the current step and writes a final checkpoint. */
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
@@ -222,7 +224,9 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
       const step = trainer.steps + 1;
       onEvent?.({ type: 'progress', run, step: step - 1, steps: options.steps, phase: 'train' });
       const questions = questionsForStep(options.train, step, options.questionsPerStep, seed);
-      const { trajectories, ...metrics } = await trainer.step(questions);
+      const full = await trainer.step(questions);
+      options.onStep?.(full, questions);
+      const { trajectories, tokenAdvantages: _, ...metrics } = full;
       onEvent?.({ type: 'step', run, exactMatch: stepExactMatch(metrics, questions, trainer.config.groupSize), ...metrics, ...searchClassesOf(trajectories, questions, trainer.config.groupSize) });
       // A non-finite gradient skips one update; several in a row mean the weights themselves are gone.
       skippedInARow = metrics.skipped ? skippedInARow + 1 : 0;

@@ -146,7 +146,15 @@ export interface StepMetrics {
   igTokens: number;
   timing: StepTiming;
   trajectories: SearchTrajectory[];
+  /**
+   * The advantage of every trajectory token, one array per rollout beside `trajectories[i].tokens`:
+   * Â_i (+ λ·IG̃ on query tokens, or the turn's value) on policy tokens, 0 on appended ones.
+   */
+  tokenAdvantages: Float32Array[];
 }
+
+/** A step as runs record it: without the rollouts and their per-token advantages. */
+export type StepSummary = Omit<StepMetrics, 'trajectories' | 'tokenAdvantages'>;
 
 type Optional = 'script' | 'stopTokens' | 'igShaping' | 'retriever' | 'reference' | 'turnCredit';
 export type ResolvedConfig = Required<Omit<TrainerConfig, Optional>> & Pick<TrainerConfig, Optional>;
@@ -280,6 +288,7 @@ export class IgSearchTrainer {
       igTokens: scores.igTokens,
       timing,
       trajectories: [...batch.trajectories],
+      tokenAdvantages: batch.trajectories.map((_, i) => advantages.advantages.slice(batch.offsets[i]!, batch.offsets[i + 1]!).map((a, j) => a * advantages.lossMask[batch.offsets[i]! + j]!)),
     };
   }
 

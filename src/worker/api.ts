@@ -56,7 +56,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       const work = runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined });
       running = work.catch(() => undefined);
       const result = await work;
-      return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
+      return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', inspection: result.inspection, facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
     },
     async compare(options, onEvent) {
       controller = new AbortController();
