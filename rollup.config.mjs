@@ -14,7 +14,28 @@ const copyWasm = {
   },
 };
 
-export default {
+// The studio (studio/): its page and styles copied, its script bundled with preact, htm and uPlot;
+// the package itself is imported from ../browser.js, the bundle beside it.
+const copyStudio = {
+  name: 'ig-search-copy-studio',
+  async writeBundle() {
+    await mkdir('dist/studio', { recursive: true });
+    await Promise.all([
+      copyFile('studio/index.html', 'dist/studio/index.html'),
+      copyFile('studio/studio.css', 'dist/studio/studio.css'),
+      copyFile('node_modules/uplot/dist/uPlot.min.css', 'dist/studio/uPlot.min.css'),
+    ]);
+  },
+};
+
+const studio = {
+  input: { studio: 'studio/main.js' },
+  output: { dir: 'dist/studio', format: 'es', sourcemap: false },
+  external: (id) => id === '../browser.js',
+  plugins: [nodeResolve({ browser: true }), copyStudio],
+};
+
+const library = {
   input: {
     node: 'src/entry/node.ts',
     deno: 'src/entry/deno.ts',
@@ -39,3 +60,5 @@ export default {
     copyWasm,
   ],
 };
+
+export default [library, studio];

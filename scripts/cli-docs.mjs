@@ -22,6 +22,7 @@ const ABOUT = {
   sft: 'Supervised warm start on scripted search trajectories (how the demo policy was made).',
   index: 'A dense index of a corpus with a BERT-family encoder or a decoder embedder; resumable after Ctrl-C.',
   serve: 'Search-R1\'s retrieval API (`POST /retrieve`) over BM25, dense or hybrid search, for verl or any client.',
+  studio: 'A web page that trains IG-Search in the tab (a Web Worker on WebGPU) on the demo world and shows, live, the reward, validation EM, IG by query class, and every token of a step with the advantage it was credited.',
   export: 'A question file as Search-R1 / verl training rows (Parquet), for training the same data there.',
   models: 'The models in the Hugging Face cache (`HF_HUB_CACHE`), and removing one.',
 };

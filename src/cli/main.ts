@@ -1,5 +1,5 @@
 /**
- * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, doctor, score, run, sft, index, serve, export, models.
+ * The `ig-search` command line (Node). Subcommands grow with the project; today: demo, compare, train, eval, signal, doctor, score, run, sft, index, serve, studio, export, models.
  */
 import { IgSearchError } from '../errors.js';
 import { compare, COMPARE_USAGE } from './compare.js';
@@ -7,6 +7,7 @@ import { demo, DEMO_USAGE } from './demo.js';
 import { doctor } from './doctor.js';
 import { run, RUN_USAGE } from './run.js';
 import { serve, SERVE_USAGE } from './serve.js';
+import { studio, STUDIO_USAGE } from './studio.js';
 import { exportCommand, EXPORT_USAGE } from './export.js';
 import { models, MODELS_USAGE } from './models.js';
 import { sft, SFT_USAGE } from './sft.js';
@@ -29,13 +30,14 @@ ${SIGNAL_USAGE}
 ${SFT_USAGE}
 ${INDEX_USAGE}
 ${SERVE_USAGE}
+${STUDIO_USAGE}
 ${EXPORT_USAGE}
 ${MODELS_USAGE}
   help                         this text
 `;
 
 /** `ig-search COMMAND --help`: that command's lines of the usage text (docs/cli.md holds them all, checked by a test). */
-export const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: EVAL_USAGE, signal: SIGNAL_USAGE, sft: SFT_USAGE, index: INDEX_USAGE, serve: SERVE_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
+export const COMMAND_USAGE: Record<string, string> = { demo: DEMO_USAGE, compare: COMPARE_USAGE, doctor: DOCTOR_USAGE, score: SCORE_USAGE, run: RUN_USAGE, train: TRAIN_USAGE, eval: EVAL_USAGE, signal: SIGNAL_USAGE, sft: SFT_USAGE, index: INDEX_USAGE, serve: SERVE_USAGE, studio: STUDIO_USAGE, export: EXPORT_USAGE, models: MODELS_USAGE };
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
@@ -73,6 +75,8 @@ export async function main(argv: string[]): Promise<number> {
       return indexCommand(rest);
     case 'serve':
       return serve(rest);
+    case 'studio':
+      return studio(rest);
     case 'export':
       return exportCommand(rest);
     case 'models':

@@ -51,6 +51,11 @@ export interface DemoOptions {
   checkpointRoot?: string;
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
+  /**
+   * Every step of a run that credits queries (IG-Search), inspected as it happens — what the
+   * studio's inspector shows. Costs a decoding pass over the step's rollouts each step.
+   */
+  onInspection?: (inspection: NonNullable<DemoResult['inspection']>) => void;
   /** Anything else for the trainer (λ, IG shaping, clip…), applied to both algorithms. */
   trainer?: Partial<TrainerConfig>;
 }
@@ -185,7 +190,15 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           signal: o.signal,
           checkpointDir: o.checkpointRoot ? `${o.checkpointRoot}/${algo}` : undefined,
           // Each step of a query-credit run is kept until the next: the last one is inspected.
-          onStep: IG_ALGORITHMS.has(algo) ? (metrics, questions) => (lastStep = { metrics, questions }) : undefined,
+          onStep: IG_ALGORITHMS.has(algo)
+            ? (metrics, questions) => {
+                lastStep = { metrics, questions };
+                if (o.onInspection) {
+                  const rollouts = inspectStep(policy.tokenizer, metrics, questions, trainer.config.groupSize);
+                  o.onInspection({ run: algo, step: metrics.step, group: telltaleGroup(rollouts), rollouts });
+                }
+              }
+            : undefined,
           onEvent: (e) => {
             if (e.type === 'eval' && e.step === 0) {
               const { type: _t, run: _r, step: _s, algo: _a, split: _p, ...report } = e;

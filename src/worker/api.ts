@@ -14,7 +14,7 @@ import { renderReport, summarizeRuns, type RunSummary } from '../report/report.j
 import type { RunEvent } from '../rl/loop.js';
 import { loadWasmCore } from '../wasm/core.js';
 
-export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent'>;
+export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInspection'>;
 
 export interface WorkerDemoResult extends DemoResult {
   summaries: RunSummary[];
@@ -27,7 +27,8 @@ export type WorkerCompareOptions = Omit<CompareOptions, 'signal' | 'onEvent'>;
 export interface TrainerWorkerApi {
   /** Runtime and adapter the worker sees. */
   info(): Promise<{ runtime: string; adapter: string; architecture: string }>;
-  demo(options: WorkerDemoOptions, onEvent?: (event: RunEvent) => void): Promise<WorkerDemoResult>;
+  /** `onInspection` (wrapped with `workerCallback`) gets every IG-Search step token by token, as it happens. */
+  demo(options: WorkerDemoOptions, onEvent?: (event: RunEvent) => void, onInspection?: (inspection: NonNullable<DemoResult['inspection']>) => void): Promise<WorkerDemoResult>;
   /** `ig-search compare` in the worker: the result and its report page (`html`). */
   compare(options: WorkerCompareOptions, onEvent?: (event: CompareEvent) => void): Promise<CompareResult & { html: string }>;
   /** Stops a running demo or comparison after its current step. */
@@ -49,11 +50,11 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       const g = await device();
       return { runtime: currentPlatform().runtime, adapter: g.adapter.description || g.adapter.device || g.adapter.vendor, architecture: g.adapter.architecture };
     },
-    async demo(options, onEvent) {
+    async demo(options, onEvent, onInspection) {
       controller = new AbortController();
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
-      const work = runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined });
+      const work = runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
       running = work.catch(() => undefined);
       const result = await work;
       return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', inspection: result.inspection, facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };

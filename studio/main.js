@@ -1,0 +1,182 @@
+// The studio: trains one algorithm on the demo world in a module Web Worker (the package's trainer
+// behind comlink), and shows live what the run does — training reward, validation EM by hops, the
+// information gain of its searches by query class, and the latest step token by token.
+// Preact + htm for the page (4 KB, no build step for templates), uPlot for the live charts.
+import { h, render } from 'preact';
+import { useEffect, useRef, useState } from 'preact/hooks';
+import htm from 'htm';
+import uPlot from 'uplot';
+import { ALGORITHMS, auc, DEMO_DEFAULTS, INSPECTION_CSS, renderInspection, workerCallback, wrapTrainerWorker } from '../browser.js';
+
+const html = htm.bind(h);
+const POLICY = new URL('../../assets/demo-policy', import.meta.url).href; // the package's layout: dist/studio/ beside assets/
+const CLASSES = ['precise', 'redundant', 'vague'];
+const COLOURS = { precise: '#2b8a3e', redundant: '#1971c2', vague: '#e03131' };
+const params = new URLSearchParams(location.search);
+
+/** The run's knobs, from the demo's defaults (a query string may preset them: ?algo=grpo&steps=2…). */
+const initialForm = () => ({
+  algo: params.get('algo') ?? 'ig-search',
+  steps: Number(params.get('steps') ?? 20),
+  questionsPerStep: Number(params.get('questions') ?? DEMO_DEFAULTS.questionsPerStep),
+  groupSize: Number(params.get('group') ?? DEMO_DEFAULTS.groupSize),
+  lr: Number(params.get('lr') ?? DEMO_DEFAULTS.lr),
+  lambda: Number(params.get('lambda') ?? DEMO_DEFAULTS.lambda),
+  evalQuestions: Number(params.get('eval') ?? 32),
+  evalEvery: Number(params.get('evalEvery') ?? 10),
+  maxTokens: Number(params.get('maxTokens') ?? DEMO_DEFAULTS.maxTokens),
+});
+
+/** Exact match of single-hop and of multi-hop questions from an evaluation's per-hop counts. */
+function hopSplit(byHops) {
+  const pick = (keys) => {
+    const rows = keys.map((k) => byHops[k]).filter(Boolean);
+    const n = rows.reduce((a, r) => a + r.n, 0);
+    return n ? rows.reduce((a, r) => a + r.em * r.n, 0) / n : null;
+  };
+  return { single: pick(['1']), multi: pick(['2', '3']) };
+}
+
+function Chart({ title, series, data, yRange }) {
+  const box = useRef(null);
+  const plot = useRef(null);
+  useEffect(() => {
+    const opts = {
+      title,
+      width: Math.max(320, box.current.clientWidth - 8),
+      height: 220,
+      scales: { x: { time: false }, y: yRange ? { range: yRange } : {} },
+      series: [{ label: 'step' }, ...series.map((s) => ({ label: s.label, stroke: s.colour, width: 2, points: { show: true, size: 5 } }))],
+      axes: [{ label: 'training step' }, {}],
+    };
+    plot.current = new uPlot(opts, data, box.current);
+    return () => plot.current.destroy();
+  }, []);
+  useEffect(() => plot.current?.setData(data), [data]);
+  return html`<div class="panel chart" ref=${box}></div>`;
+}
+
+function IgByClass({ values }) {
+  const total = CLASSES.reduce((a, c) => a + values[c].length, 0);
+  if (total === 0) return html`<div class="panel classes"><h2>IG by query class</h2><p class="empty">No IG-scored searches yet (GRPO and the turn-level baselines score none).</p></div>`;
+  const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
+  const scale = Math.max(1e-9, ...CLASSES.map((c) => Math.abs(mean(values[c])) || 0));
+  const a = auc(values.precise, values.vague);
+  return html`<div class="panel classes"><h2>IG by query class</h2>
+    <table><thead><tr><th>class</th><th>searches</th><th>mean IG</th><th></th></tr></thead><tbody>
+    ${CLASSES.map((c) => {
+      const m = mean(values[c]);
+      return html`<tr data-class=${c}><td>${c}</td><td>${values[c].length}</td><td>${Number.isFinite(m) ? m.toFixed(3) : '–'}</td>
+        <td style="text-align:left"><span class="bar" style=${`width:${Number.isFinite(m) ? Math.round((Math.abs(m) / scale) * 90) : 0}px;background:${COLOURS[c]};opacity:${m < 0 ? 0.45 : 1}`}></span></td></tr>`;
+    })}
+    </tbody></table>
+    <p class="empty">AUC precise vs vague: <b data-auc>${a === undefined ? 'not measured' : a.toFixed(3)}</b> (the share of precise–vague pairs IG orders right; 0.5 is chance). Classes come from the world's supporting passages.</p></div>`;
+}
+
+function Inspector({ inspection, group, setGroup }) {
+  if (!inspection) return html`<div class="panel"><h2>Inspect a step</h2><p class="empty">The latest step of an IG-Search run shows here, token by token.</p></div>`;
+  const groups = [...new Set(inspection.rollouts.map((r) => r.group))];
+  const shown = groups.includes(group) ? group : inspection.group;
+  return html`<div class="panel inspector"><h2>Step ${inspection.step} of ${inspection.run}, token by token</h2>
+    <div class="groups">${groups.map((g) => html`<button class=${g === shown ? '' : 'secondary'} onClick=${() => setGroup(g)}>question ${g + 1}</button>`)}</div>
+    <div dangerouslySetInnerHTML=${{ __html: renderInspection(inspection.rollouts, shown) }}></div></div>`;
+}
+
+function Studio({ api, info }) {
+  const [form, setForm] = useState(initialForm);
+  const [running, setRunning] = useState(false);
+  const [status, setStatus] = useState({ text: `Ready: ${info.adapter} (${info.architecture}), the demo policy and world.`, error: false });
+  const [progress, setProgress] = useState(0);
+  const [steps, setSteps] = useState([]);
+  const [evals, setEvals] = useState([]);
+  const [inspection, setInspection] = useState(undefined);
+  const [group, setGroup] = useState(-1);
+  const field = (key, label, attrs = {}) => html`<label>${label}<input type="number" name=${key} value=${form[key]} disabled=${running} ...${attrs}
+      onInput=${(e) => setForm({ ...form, [key]: Number(e.currentTarget.value) })} /></label>`;
+
+  const start = async () => {
+    setSteps([]);
+    setEvals([]);
+    setInspection(undefined);
+    setProgress(0);
+    setRunning(true);
+    setStatus({ text: `${form.algo}: starting…`, error: false });
+    window.studio.done = false;
+    const started = performance.now();
+    try {
+      const onEvent = workerCallback((e) => {
+        if (e.type === 'progress') setProgress(e.step / form.steps);
+        if (e.type === 'step') {
+          setSteps((xs) => [...xs, { step: e.step, reward: e.reward, ig: e.ig, classes: e.searchClasses ?? [] }]);
+          setStatus({ text: `${e.run} step ${e.step}/${form.steps}: reward ${e.reward.toFixed(2)}, ${e.ig.length} IG-scored searches, ${(Object.values(e.timing).reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s`, error: false });
+        }
+        if (e.type === 'eval') setEvals((xs) => [...xs, { step: e.step, em: e.em, ...hopSplit(e.byHops) }]);
+      });
+      const onInspection = workerCallback((i) => setInspection(i));
+      const result = await api.demo(
+        { policy: POLICY, algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens },
+        onEvent,
+        onInspection,
+      );
+      setProgress(1);
+      setStatus({ text: `${result.aborted ? 'Stopped' : 'Done'} after ${result.records.filter((r) => r.type === 'step').length} steps in ${((performance.now() - started) / 1000).toFixed(0)} s.`, error: false });
+    } catch (e) {
+      setStatus({ text: `${e.code ?? e.name}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, error: true });
+    } finally {
+      setRunning(false);
+      window.studio.done = true;
+    }
+  };
+
+  const rewardData = [steps.map((s) => s.step), steps.map((s) => s.reward)];
+  const emData = [evals.map((e) => e.step), evals.map((e) => e.em), evals.map((e) => e.single), evals.map((e) => e.multi)];
+  const byClass = Object.fromEntries(CLASSES.map((c) => [c, steps.flatMap((s) => s.ig.filter((_, k) => s.classes[k] === c))]));
+  window.studio.state = { steps, evals, inspection, byClass };
+  return html`
+    <header><h1>ig-search studio</h1><span class="device">${info.runtime} worker · ${info.adapter} (${info.architecture})</span></header>
+    <main>
+      <aside class="panel"><h2>Run</h2>
+        <form onSubmit=${(e) => e.preventDefault()}>
+          <label>Algorithm<select name="algo" disabled=${running} value=${form.algo} onChange=${(e) => setForm({ ...form, algo: e.currentTarget.value })}>
+            ${ALGORITHMS.map((a) => html`<option value=${a}>${a}</option>`)}</select></label>
+          ${field('steps', 'Steps', { min: 1 })}
+          ${field('questionsPerStep', 'Questions per step', { min: 1 })}
+          ${field('groupSize', 'Group size G', { min: 2 })}
+          ${field('lr', 'Learning rate', { step: 'any' })}
+          ${field('lambda', 'λ (IG weight)', { step: 'any' })}
+          ${field('evalQuestions', 'Validation questions', { min: 1 })}
+          ${field('evalEvery', 'Evaluate every', { min: 1 })}
+          ${field('maxTokens', 'Tokens per rollout', { min: 16 })}
+          <div class="buttons"><button type="button" name="start" disabled=${running} onClick=${start}>Train</button>
+            <button type="button" name="stop" class="secondary" disabled=${!running} onClick=${() => api.abort()}>Stop</button></div>
+        </form>
+        <progress value=${progress} max="1"></progress>
+        <p class=${`status${status.error ? ' error' : ''}`} role="status">${status.text}</p>
+      </aside>
+      <section>
+        <div class="charts">
+          <${Chart} title="Training reward (EM of the rollouts)" series=${[{ label: 'reward', colour: '#f08c00' }]} data=${rewardData} yRange=${[0, 1]} />
+          <${Chart} title="Validation EM (greedy)" series=${[{ label: 'all', colour: '#212529' }, { label: 'single-hop', colour: '#1c7ed6' }, { label: 'multi-hop', colour: '#e8590c' }]} data=${emData} yRange=${[0, 1]} />
+          <${IgByClass} values=${byClass} />
+        </div>
+        <${Inspector} inspection=${inspection} group=${group} setGroup=${setGroup} />
+      </section>
+    </main>`;
+}
+
+window.studio = { ready: false, done: true };
+const style = document.createElement('style');
+style.textContent = INSPECTION_CSS;
+document.head.append(style);
+const worker = new Worker(new URL('../worker-browser.js', import.meta.url), { type: 'module' });
+const api = wrapTrainerWorker(worker);
+try {
+  const info = await api.info();
+  const app = document.getElementById('app');
+  app.textContent = '';
+  render(html`<${Studio} api=${api} info=${info} />`, app);
+  window.studio.ready = true;
+} catch (e) {
+  document.getElementById('app').textContent = `The studio needs WebGPU in this browser: ${e.message}`;
+  window.studio.error = e.message;
+}

@@ -1,0 +1,73 @@
+import { fileURLToPath } from 'node:url';
+import type { Browser } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { resolveStudioPath, serveStudio } from '../src/cli/studio.js';
+import { launchChromium } from './helpers/chromium.js';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+let browser: Browser;
+let server: Awaited<ReturnType<typeof serveStudio>>;
+
+beforeAll(async () => {
+  server = await serveStudio(root, { port: 0 });
+  browser = await launchChromium();
+});
+afterAll(async () => {
+  await browser?.close();
+  await new Promise((r) => server?.server.close(r));
+});
+
+interface StudioState {
+  steps: { step: number; reward: number; ig: number[]; classes: string[] }[];
+  evals: { step: number; em: number }[];
+  inspection?: { run: string; step: number; rollouts: { pieces: { kind: string }[] }[] };
+  byClass: Record<string, number[]>;
+}
+
+describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
+  it('serves only the package\'s dist/ and demo policy: / redirects to the page, paths that leave them are refused', async () => {
+    const home = await fetch(server.url, { redirect: 'manual' });
+    expect(home.status).toBe(302);
+    expect(home.headers.get('location')).toBe('/dist/studio/');
+    const page = await fetch(`${server.url}dist/studio/`);
+    expect(page.headers.get('content-type')).toMatch(/text\/html/);
+    expect(await page.text()).toContain('<script type="module" src="./studio.js">');
+    expect((await fetch(`${server.url}dist/ig_core.wasm`)).headers.get('content-type')).toBe('application/wasm');
+    for (const bad of ['/dist/../package.json', '/dist/%2e%2e/package.json', '/assets/demo-policy/../../README.md', '/src/index.ts', '/dist/%00x']) {
+      expect(resolveStudioPath(root, bad), bad).toBeUndefined();
+    }
+    expect((await fetch(`${server.url}dist/%2e%2e/package.json`)).status).toBe(404);
+    expect((await fetch(`${server.url}dist/studio/`, { method: 'POST' })).status).toBe(405);
+  });
+
+  it('trains 2 IG-Search steps in the tab: the charts get their points, IG is split by query class, the inspector shades query tokens', async () => {
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1500 } });
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}dist/studio/?algo=ig-search&steps=2&questions=2&group=4&eval=4&evalEvery=2&maxTokens=96`);
+    await page.waitForFunction(() => (window as unknown as { studio: { ready: boolean } }).studio.ready, undefined, { timeout: 60_000 });
+    await page.click('button[name=start]');
+    await page.waitForFunction(() => (window as unknown as { studio: { done: boolean; state?: StudioState } }).studio.done && ((window as unknown as { studio: { state?: StudioState } }).studio.state?.steps.length ?? 0) > 0, undefined, { timeout: 280_000, polling: 500 });
+    const state = await page.evaluate(() => (window as unknown as { studio: { state: StudioState } }).studio.state);
+    expect(errors).toEqual([]);
+    expect(await page.locator('.status').textContent()).toMatch(/^Done after 2 steps/);
+    expect(state.steps.map((s) => s.step)).toEqual([1, 2]);
+    expect(state.evals.map((e) => e.step)).toEqual([0, 2]);
+    // uPlot drew each series' points: the reward chart holds the two steps.
+    expect(await page.locator('.chart .u-title').allTextContents()).toEqual(['Training reward (EM of the rollouts)', 'Validation EM (greedy)']);
+    const igCount = state.steps.reduce((n, s) => n + s.ig.length, 0);
+    expect(igCount).toBeGreaterThan(0);
+    const classed = Object.values(state.byClass).reduce((n, v) => n + v.length, 0);
+    expect(classed).toBe(igCount);
+    expect(await page.locator('.classes tr[data-class=precise] td').nth(1).textContent()).toBe(String(state.byClass['precise']!.length));
+    // The inspector shows step 2, one span per trajectory token of the group shown, query tokens shaded.
+    expect(state.inspection?.step).toBe(2);
+    expect(await page.locator('.inspector .tok.query').count()).toBeGreaterThan(0);
+    const tokens = await page.locator('.inspector .tok').count();
+    const perGroup = state.inspection!.rollouts.slice(0, 4).reduce((n, r) => n + r.pieces.length, 0) + state.inspection!.rollouts.slice(4).reduce((n, r) => n + r.pieces.length, 0);
+    expect(tokens).toBeGreaterThan(0);
+    expect(tokens).toBeLessThan(perGroup);
+    await page.screenshot({ path: `${root}docs/studio.png`, fullPage: true });
+    await page.close();
+  }, 300_000);
+});
