@@ -82,6 +82,39 @@ function Inspector({ inspection, group, setGroup }) {
     <div dangerouslySetInnerHTML=${{ __html: renderInspection(inspection.rollouts, shown) }}></div></div>`;
 }
 
+function Try({ api, running, maxTokens }) {
+  const [question, setQuestion] = useState(params.get('ask') ?? 'In which city was Kear Tealdes born?');
+  const [text, setText] = useState('');
+  const [result, setResult] = useState(undefined);
+  const [busy, setBusy] = useState(false);
+  const ask = async () => {
+    setBusy(true);
+    setText('');
+    setResult(undefined);
+    window.studio.asked = undefined;
+    try {
+      const r = await api.ask({ policy: POLICY, question, maxTokens }, workerCallback((t) => setText(t)));
+      setText(r.text);
+      setResult(r);
+      window.studio.asked = r;
+    } catch (e) {
+      setResult({ error: `${e.code ?? e.name}: ${e.message}` });
+      window.studio.asked = { error: e.message };
+    } finally {
+      setBusy(false);
+    }
+  };
+  return html`<div class="panel try"><h2>Try the policy</h2>
+    <form class="ask" onSubmit=${(e) => (e.preventDefault(), ask())}>
+      <input name="question" value=${question} disabled=${busy || running} onInput=${(e) => setQuestion(e.currentTarget.value)} />
+      <button type="submit" name="ask" disabled=${busy || running || !question.trim()}>Ask</button></form>
+    ${text ? html`<pre class="answer-text">${text}</pre>` : ''}
+    ${result?.error ? html`<p class="status error">${result.error}</p>` : ''}
+    ${result && !result.error ? html`<p class="empty">Answered by ${result.model}: <b data-answer>${result.answer ?? '(no answer)'}</b> after ${result.searches.length} search${result.searches.length === 1 ? '' : 'es'} (${result.finish}).</p>` : ''}
+    ${!text && !result ? html`<p class="empty">Greedy decoding with the weights the last run ended with (the warm start before any run), searching the demo world with BM25. Names are invented: ask about one from the inspector.</p>` : ''}
+  </div>`;
+}
+
 function Studio({ api, info }) {
   const [form, setForm] = useState(initialForm);
   const [running, setRunning] = useState(false);
@@ -160,6 +193,7 @@ function Studio({ api, info }) {
           <${IgByClass} values=${byClass} />
         </div>
         <${Inspector} inspection=${inspection} group=${group} setGroup=${setGroup} />
+        <${Try} api=${api} running=${running} maxTokens=${form.maxTokens} />
       </section>
     </main>`;
 }

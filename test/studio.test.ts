@@ -67,6 +67,17 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     const perGroup = state.inspection!.rollouts.slice(0, 4).reduce((n, r) => n + r.pieces.length, 0) + state.inspection!.rollouts.slice(4).reduce((n, r) => n + r.pieces.length, 0);
     expect(tokens).toBeGreaterThan(0);
     expect(tokens).toBeLessThan(perGroup);
+    // Try: the trained weights answer a question of the world, searching it; the text streams in.
+    const question = await page.locator('.inspector h3').textContent();
+    await page.fill('input[name=question]', question!);
+    await page.click('button[name=ask]');
+    await page.waitForFunction(() => (window as unknown as { studio: { asked?: unknown } }).studio.asked !== undefined, undefined, { timeout: 120_000, polling: 250 });
+    const asked = await page.evaluate(() => (window as unknown as { studio: { asked: { model: string; text: string; searches: { query: string }[]; error?: string } } }).studio.asked);
+    expect(asked.error).toBeUndefined();
+    expect(asked.model).toBe('ig-search after 2 steps');
+    expect(asked.searches.length).toBeGreaterThan(0);
+    expect(await page.locator('.answer-text').textContent()).toBe(asked.text);
+    expect(asked.text).toContain(asked.searches[0]!.query);
     await page.screenshot({ path: `${root}docs/studio.png`, fullPage: true });
     await page.close();
   }, 300_000);

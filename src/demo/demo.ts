@@ -56,6 +56,8 @@ export interface DemoOptions {
    * studio's inspector shows. Costs a decoding pass over the step's rollouts each step.
    */
   onInspection?: (inspection: NonNullable<DemoResult['inspection']>) => void;
+  /** The last run's trained model, handed over instead of freed (the caller frees it): what the studio's "Try" asks. */
+  keepModel?: (model: CausalLM, algo: Algorithm, steps: number) => void;
   /** Anything else for the trainer (λ, IG shaping, clip…), applied to both algorithms. */
   trainer?: Partial<TrainerConfig>;
 }
@@ -215,8 +217,10 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           lastStep = undefined;
         }
       } finally {
+        const steps = trainer.steps;
         trainer.free();
-        model.free();
+        if (o.keepModel && algo === algos[algos.length - 1]) o.keepModel(model, algo, steps);
+        else model.free();
       }
     }
   } finally {

@@ -57,6 +57,8 @@ export interface SearchAgentOptions extends SamplingOptions {
   script?: (sequence: number, turn: number, position: number) => number | undefined;
   /** LoRA adapters to decode with (none: the base model). */
   adapters?: LoraAdapters;
+  /** Each token as it joins a trajectory: sampled by the policy, or appended (documents, notes). For streaming. */
+  onTokens?: (sequence: number, tokens: readonly number[], appended: boolean) => void;
 }
 
 export interface SearchStep {
@@ -145,6 +147,7 @@ async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<
         st.tokens.push(sampled.token);
         st.mask.push(1);
         st.logprobs.push(sampled.logprob);
+        options.onTokens?.(s, [sampled.token], false);
         if (stopTokens.has(sampled.token)) return void (st.finish = 'stop_token');
         const action = parseTurn(tokenizer.decode(st.tokens.slice(st.turnStart)));
         if (action.kind === 'answer') return void (st.finish = 'answer');
@@ -156,6 +159,7 @@ async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<
             if (!fits(st, note.length)) return void (st.finish = 'length');
             feed.push({ s, tokens: [sampled.token, ...note] });
             append(st, note);
+            options.onTokens?.(s, note, true);
             return;
           }
           searching.push({ s, query, span: querySpan(tokenizer, st, action.from, action.to), last: sampled.token });
@@ -189,6 +193,7 @@ async function rolloutKeepingCache(model: CausalLM, prompts: readonly ArrayLike<
         st.searches.push({ query: p.query, span: p.span, information: [st.tokens.length, st.tokens.length + info.length], documents: p.done! });
         feed.push({ s, tokens: [p.last, ...info] });
         append(st, info);
+        options.onTokens?.(s, info, true);
       });
       if (feed.length) {
         feed.sort((a, b) => a.s - b.s);

@@ -7,14 +7,36 @@
 import { runCompare, type CompareEvent, type CompareOptions, type CompareResult } from '../compare/compare.js';
 import { renderCompareReport } from '../compare/report.js';
 import type { DemoOptions, DemoResult } from '../demo/demo.js';
-import { runDemo } from '../demo/demo.js';
+import { DEMO_DEFAULTS, loadDemoPolicy, runDemo, type DemoPolicy } from '../demo/demo.js';
+import { IgSearchError } from '../errors.js';
+import { CausalLM } from '../model/causal_lm.js';
+import { Bm25Retriever } from '../retrieval/retriever.js';
+import { rolloutSearchAgent, searchR1PromptTokens } from '../rollout/search_r1.js';
 import { Gpu } from '../gpu/device.js';
 import { currentPlatform } from '../platform/platform.js';
 import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
 import type { RunEvent } from '../rl/loop.js';
 import { loadWasmCore } from '../wasm/core.js';
 
-export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInspection'>;
+export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInspection' | 'keepModel'>;
+
+export interface AskOptions {
+  /** The demo policy directory (or URL) whose world is searched, and whose warm start answers before any run. */
+  policy: string;
+  question: string;
+  maxTurns?: number;
+  maxTokens?: number;
+  docsPerSearch?: number;
+}
+
+export interface AskResult {
+  /** Which weights answered: the last demo run's (its algorithm and steps) or the warm start. */
+  model: string;
+  text: string;
+  answer: string | undefined;
+  finish: string;
+  searches: { query: string; documents: { id: string; title: string }[] }[];
+}
 
 export interface WorkerDemoResult extends DemoResult {
   summaries: RunSummary[];
@@ -31,6 +53,11 @@ export interface TrainerWorkerApi {
   demo(options: WorkerDemoOptions, onEvent?: (event: RunEvent) => void, onInspection?: (inspection: NonNullable<DemoResult['inspection']>) => void): Promise<WorkerDemoResult>;
   /** `ig-search compare` in the worker: the result and its report page (`html`). */
   compare(options: WorkerCompareOptions, onEvent?: (event: CompareEvent) => void): Promise<CompareResult & { html: string }>;
+  /**
+   * One greedy search-agent rollout of `question` over the demo world with the weights the last
+   * `demo` run ended with (the warm start before any run); `onText` gets the text as it grows.
+   */
+  ask(options: AskOptions, onText?: (text: string) => void): Promise<AskResult>;
   /** Stops a running demo or comparison after its current step. */
   abort(): void;
   /**
@@ -45,6 +72,12 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
   let controller: AbortController | undefined;
   let running: Promise<unknown> | undefined;
   const device = () => (gpu ??= Gpu.request());
+  let trained: { model: CausalLM; label: string } | undefined;
+  let world: { dir: string; policy: Promise<DemoPolicy> } | undefined;
+  const keepModel = (model: CausalLM, algo: string, steps: number) => {
+    trained?.model.free();
+    trained = { model, label: `${algo} after ${steps} steps` };
+  };
   return {
     async info() {
       const g = await device();
@@ -54,7 +87,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       controller = new AbortController();
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
-      const work = runDemo(g, core, { ...options, signal: controller.signal, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
+      const work = runDemo(g, core, { ...options, signal: controller.signal, keepModel, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
       running = work.catch(() => undefined);
       const result = await work;
       return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', inspection: result.inspection, facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
@@ -67,12 +100,47 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       const result = await work;
       return { ...result, html: renderCompareReport(result) };
     },
+    async ask(options, onText) {
+      if (typeof options?.question !== 'string' || options.question.trim() === '') throw new IgSearchError('INVALID_ARGUMENT', 'ask: question must be a non-empty string');
+      const [g, core] = await Promise.all([device(), loadWasmCore()]);
+      if (world?.dir !== options.policy) world = { dir: options.policy, policy: loadDemoPolicy(core, options.policy) };
+      const policy = await world.policy;
+      const warm = trained ? undefined : await CausalLM.load(g, options.policy);
+      const model = trained?.model ?? warm!;
+      try {
+        const tokens: number[] = [];
+        const stopTokens = [policy.tokenizer.tokenToId('<|im_end|>'), policy.tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
+        const [t] = await rolloutSearchAgent(model, [searchR1PromptTokens(policy.tokenizer, options.question)], {
+          tokenizer: policy.tokenizer,
+          retriever: new Bm25Retriever(policy.index),
+          temperature: 0,
+          maxTurns: options.maxTurns ?? DEMO_DEFAULTS.maxTurns,
+          maxTokens: options.maxTokens ?? DEMO_DEFAULTS.maxTokens,
+          docsPerSearch: options.docsPerSearch ?? DEMO_DEFAULTS.docsPerSearch,
+          stopTokens,
+          onTokens: onText
+            ? (_, added) => {
+                tokens.push(...added);
+                void onText(policy.tokenizer.decode(tokens));
+              }
+            : undefined,
+        });
+        return { model: trained?.label ?? 'the warm start', text: t!.text, answer: t!.answer, finish: t!.finish, searches: t!.searches.map((s) => ({ query: s.query, documents: s.documents.map((d) => ({ id: d.id, title: d.title })) })) };
+      } finally {
+        warm?.free();
+      }
+    },
     abort() {
       controller?.abort();
     },
     async shutdown() {
       controller?.abort();
       await running;
+      trained?.model.free();
+      trained = undefined;
+      const loaded = await world?.policy.catch(() => undefined);
+      loaded?.index.free();
+      world = undefined;
       const device = await gpu?.catch(() => undefined);
       gpu = undefined;
       device?.destroy();
