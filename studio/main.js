@@ -115,6 +115,36 @@ function Try({ api, running, maxTokens }) {
   </div>`;
 }
 
+/** Saves `data` as a file the browser downloads. */
+function download(name, data, type = 'application/octet-stream') {
+  const url = URL.createObjectURL(new Blob([data], { type }));
+  const a = Object.assign(document.createElement('a'), { href: url, download: name });
+  document.body.append(a);
+  a.click();
+  a.remove();
+  setTimeout(() => URL.revokeObjectURL(url), 10_000);
+}
+
+function Export({ api, result, running }) {
+  const [busy, setBusy] = useState(false);
+  if (!result) return '';
+  const model = async () => {
+    setBusy(true);
+    try {
+      const files = await api.exportModel();
+      for (const [name, data] of Object.entries(files)) download(name, data);
+    } finally {
+      setBusy(false);
+    }
+  };
+  const metrics = result.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
+  return html`<div class="panel export"><h2>Export the run</h2><div class="buttons">
+    <button type="button" name="export-model" disabled=${busy || running} onClick=${model}>Model (safetensors, config, tokenizer)</button>
+    <button type="button" name="export-metrics" class="secondary" onClick=${() => download('metrics.jsonl', metrics, 'application/jsonl')}>metrics.jsonl</button>
+    <button type="button" name="export-report" class="secondary" onClick=${() => download('report.html', result.html, 'text/html')}>report.html</button></div>
+    <p class="empty">The model is a Hugging Face directory: <code>CausalLM.load</code>, <code>ig-search eval --model DIR</code> and PyTorch read it.</p></div>`;
+}
+
 function Studio({ api, info }) {
   const [form, setForm] = useState(initialForm);
   const [running, setRunning] = useState(false);
@@ -124,6 +154,7 @@ function Studio({ api, info }) {
   const [evals, setEvals] = useState([]);
   const [inspection, setInspection] = useState(undefined);
   const [group, setGroup] = useState(-1);
+  const [result, setResult] = useState(undefined);
   const field = (key, label, attrs = {}) => html`<label>${label}<input type="number" name=${key} value=${form[key]} disabled=${running} ...${attrs}
       onInput=${(e) => setForm({ ...form, [key]: Number(e.currentTarget.value) })} /></label>`;
 
@@ -131,6 +162,7 @@ function Studio({ api, info }) {
     setSteps([]);
     setEvals([]);
     setInspection(undefined);
+    setResult(undefined);
     setProgress(0);
     setRunning(true);
     setStatus({ text: `${form.algo}: starting…`, error: false });
@@ -152,6 +184,7 @@ function Studio({ api, info }) {
         onInspection,
       );
       setProgress(1);
+      setResult(result);
       setStatus({ text: `${result.aborted ? 'Stopped' : 'Done'} after ${result.records.filter((r) => r.type === 'step').length} steps in ${((performance.now() - started) / 1000).toFixed(0)} s.`, error: false });
     } catch (e) {
       setStatus({ text: `${e.code ?? e.name}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, error: true });
@@ -194,11 +227,12 @@ function Studio({ api, info }) {
         </div>
         <${Inspector} inspection=${inspection} group=${group} setGroup=${setGroup} />
         <${Try} api=${api} running=${running} maxTokens=${form.maxTokens} />
+        <${Export} api=${api} result=${result} running=${running} />
       </section>
     </main>`;
 }
 
-window.studio = { ready: false, done: true };
+window.studio = { ready: false, done: true, logprobs: (sequences) => api.logprobs(sequences) };
 const style = document.createElement('style');
 style.textContent = INSPECTION_CSS;
 document.head.append(style);

@@ -1,7 +1,11 @@
+import { copyFileSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveStudioPath, serveStudio } from '../src/cli/studio.js';
+import { CausalLM, Gpu, loadWasmCore, Tokenizer } from '../src/entry/node.js';
 import { launchChromium } from './helpers/chromium.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -41,7 +45,8 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
   });
 
   it('trains 2 IG-Search steps in the tab: the charts get their points, IG is split by query class, the inspector shades query tokens', async () => {
-    const page = await browser.newPage({ viewport: { width: 1360, height: 1500 } });
+    const policy = Tokenizer.fromJSON(await loadWasmCore(), readFileSync(`${root}assets/demo-policy/tokenizer.json`, 'utf8'));
+    const page = await browser.newPage({ viewport: { width: 1360, height: 1500 }, acceptDownloads: true });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
     await page.goto(`${server.url}dist/studio/?algo=ig-search&steps=2&questions=2&group=4&eval=4&evalEvery=2&maxTokens=96`);
@@ -78,6 +83,26 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     expect(asked.searches.length).toBeGreaterThan(0);
     expect(await page.locator('.answer-text').textContent()).toBe(asked.text);
     expect(asked.text).toContain(asked.searches[0]!.query);
+    // Export: the trained weights download as a model directory that CausalLM loads back here, and it
+    // scores a sequence as the tab does.
+    const dir = mkdtempSync(join(tmpdir(), 'ig-studio-export-'));
+    const downloads = new Map<string, string>();
+    page.on('download', (d) => void d.path().then((p) => downloads.set(d.suggestedFilename(), p!)));
+    await page.click('button[name=export-model]');
+    await expect.poll(() => downloads.size, { timeout: 60_000 }).toBe(3);
+    for (const [name, path] of downloads) copyFileSync(path, join(dir, name));
+    const sequences = [Array.from(policy.encode(`${question} Vaivale`, { addSpecialTokens: false }))];
+    const inTab = await page.evaluate((s) => (window as unknown as { studio: { logprobs(s: number[][]): Promise<number[][]> } }).studio.logprobs(s), sequences);
+    const gpu = await Gpu.request();
+    const exported = await CausalLM.load(gpu, dir);
+    const here = await exported.sequenceLogprobs(sequences);
+    expect(Math.max(...here[0]!.map((v, j) => Math.abs(v - inTab[0]![j]!)))).toBeLessThan(1e-4);
+    const warm = await CausalLM.load(gpu, `${root}assets/demo-policy`);
+    const before = await warm.sequenceLogprobs(sequences);
+    expect(Math.max(...before[0]!.map((v, j) => Math.abs(v - here[0]![j]!)))).toBeGreaterThan(1e-4); // trained weights, not the warm start
+    exported.free();
+    warm.free();
+    gpu.destroy();
     await page.screenshot({ path: `${root}docs/studio.png`, fullPage: true });
     await page.close();
   }, 300_000);

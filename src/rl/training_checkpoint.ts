@@ -211,11 +211,16 @@ export async function readCheckpointState(dir: string): Promise<{ state: Trainer
   return { state, optimizer: { step: Number(meta?.step ?? state.step), m, v } };
 }
 
+/** The files of `model` as a Hugging Face directory: config.json and model.safetensors (f32), then `extra`. */
+export async function modelDirectoryFiles(model: CausalLM, extra: Record<string, string | Uint8Array> = {}): Promise<Record<string, string | Uint8Array>> {
+  return { 'model.safetensors': await modelSafetensors(model), 'config.json': JSON.stringify(configJson(model.config), null, 2), ...extra };
+}
+
 /** Writes `model` as a Hugging Face directory (config.json + model.safetensors), each file atomically. */
 export async function saveModelDirectory(dir: string, model: CausalLM, extra: Record<string, string | Uint8Array> = {}): Promise<void> {
   const f = await fs();
   await f.mkdir(dir, { recursive: true });
-  const files: Record<string, string | Uint8Array> = { 'model.safetensors': await modelSafetensors(model), 'config.json': JSON.stringify(configJson(model.config), null, 2), ...extra };
+  const files = await modelDirectoryFiles(model, extra);
   for (const [name, data] of Object.entries(files)) {
     await writeFileAtomic(`${dir}/${name}`, data);
   }

@@ -12,6 +12,7 @@ import { IgSearchError } from '../errors.js';
 import { CausalLM } from '../model/causal_lm.js';
 import { Bm25Retriever } from '../retrieval/retriever.js';
 import { rolloutSearchAgent, searchR1PromptTokens } from '../rollout/search_r1.js';
+import { modelDirectoryFiles } from '../rl/training_checkpoint.js';
 import { Gpu } from '../gpu/device.js';
 import { currentPlatform } from '../platform/platform.js';
 import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
@@ -58,6 +59,13 @@ export interface TrainerWorkerApi {
    * `demo` run ended with (the warm start before any run); `onText` gets the text as it grows.
    */
   ask(options: AskOptions, onText?: (text: string) => void): Promise<AskResult>;
+  /**
+   * The weights the last `demo` run ended with, as a loadable Hugging Face directory: model.safetensors
+   * (f32), config.json and the policy's tokenizer.json.
+   */
+  exportModel(): Promise<Record<string, string | Uint8Array>>;
+  /** Per-token log-probs of `sequences` under those weights (what an exported copy must reproduce). */
+  logprobs(sequences: number[][]): Promise<number[][]>;
   /** Stops a running demo or comparison after its current step. */
   abort(): void;
   /**
@@ -85,6 +93,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     async demo(options, onEvent, onInspection) {
       controller = new AbortController();
+      if (world?.dir !== options.policy) world = { dir: options.policy, policy: loadWasmCore().then((core) => loadDemoPolicy(core, options.policy)) };
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
       const work = runDemo(g, core, { ...options, signal: controller.signal, keepModel, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
@@ -129,6 +138,15 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       } finally {
         warm?.free();
       }
+    },
+    async exportModel() {
+      if (!trained || !world) throw new IgSearchError('INVALID_ARGUMENT', 'exportModel: no run has finished in this worker yet');
+      const tokenizer = await currentPlatform().readFile(`${world.dir.replace(/\/$/, '')}/tokenizer.json`);
+      return modelDirectoryFiles(trained.model, { 'tokenizer.json': tokenizer });
+    },
+    async logprobs(sequences) {
+      if (!trained) throw new IgSearchError('INVALID_ARGUMENT', 'logprobs: no run has finished in this worker yet');
+      return (await trained.model.sequenceLogprobs(sequences)).map((r) => Array.from(r));
     },
     abort() {
       controller?.abort();

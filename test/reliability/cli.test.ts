@@ -15,10 +15,10 @@ const captured = async (argv: string[]) => {
 
 describe('the command line', () => {
   it('every command answers --help with its own usage, running nothing', async () => {
-    for (const command of ['demo', 'compare', 'train', 'eval', 'doctor', 'score', 'run', 'sft']) {
+    for (const command of ['demo', 'compare', 'train', 'eval', 'signal', 'doctor', 'score', 'run', 'sft', 'index', 'serve', 'studio', 'export', 'models']) {
       const { code, text } = await captured([command, '--help']);
       expect(code, command).toBe(0);
-      expect(text, command).toMatch(new RegExp(`^usage: ig-search ${command === 'eval' ? 'train' : command}\\b`));
+      expect(text, command).toMatch(new RegExp(`^usage: ig-search ${command}\\b`));
     }
   });
 
