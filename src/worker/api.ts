@@ -82,6 +82,18 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
   const device = () => (gpu ??= Gpu.request());
   let trained: { model: CausalLM; label: string } | undefined;
   let world: { dir: string; policy: Promise<DemoPolicy> } | undefined;
+  // The demo world of a policy directory, loaded once and kept for ask/exportModel. A failed load is
+  // forgotten (the next call retries) and never left as an unhandled rejection, which would end a Node worker.
+  const worldOf = (dir: string): Promise<DemoPolicy> => {
+    if (world?.dir === dir) return world.policy;
+    const policy = loadWasmCore().then((core) => loadDemoPolicy(core, dir));
+    const entry = { dir, policy };
+    policy.catch(() => {
+      if (world === entry) world = undefined;
+    });
+    world = entry;
+    return policy;
+  };
   const keepModel = (model: CausalLM, algo: string, steps: number) => {
     trained?.model.free();
     trained = { model, label: `${algo} after ${steps} steps` };
@@ -93,7 +105,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     async demo(options, onEvent, onInspection) {
       controller = new AbortController();
-      if (world?.dir !== options.policy) world = { dir: options.policy, policy: loadWasmCore().then((core) => loadDemoPolicy(core, options.policy)) };
+      void worldOf(options.policy).catch(() => undefined);
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
       const work = runDemo(g, core, { ...options, signal: controller.signal, keepModel, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
@@ -111,9 +123,8 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     async ask(options, onText) {
       if (typeof options?.question !== 'string' || options.question.trim() === '') throw new IgSearchError('INVALID_ARGUMENT', 'ask: question must be a non-empty string');
-      const [g, core] = await Promise.all([device(), loadWasmCore()]);
-      if (world?.dir !== options.policy) world = { dir: options.policy, policy: loadDemoPolicy(core, options.policy) };
-      const policy = await world.policy;
+      const g = await device();
+      const policy = await worldOf(options.policy);
       const warm = trained ? undefined : await CausalLM.load(g, options.policy);
       const model = trained?.model ?? warm!;
       try {
