@@ -50,8 +50,9 @@ const library = {
   output: { dir: 'dist', format: 'es', chunkFileNames: '[name]-[hash].js', sourcemap: false },
   external: (id) => id === 'webgpu' || id === 'hyparquet-writer' || id.startsWith('node:'),
   plugins: [
-    // comlink and @huggingface/jinja are bundled in, so the browser files load without an import map or a bundler.
-    nodeResolve({ browser: false, resolveOnly: ['comlink', '@huggingface/jinja'] }),
+    // comlink, @huggingface/jinja and hyparquet (a chunk of its own, loaded when a Parquet upload is read)
+    // are bundled in, so the browser files load without an import map or a bundler.
+    nodeResolve({ browser: false, resolveOnly: ['comlink', '@huggingface/jinja', 'hyparquet'] }),
     wgsl(),
     typescript({
       tsconfig: './tsconfig.json',

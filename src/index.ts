@@ -140,7 +140,8 @@ export {
   type EvalReport,
   type EvalOptions,
 } from './rl/loop.js';
-export { runDemo, loadDemoPolicy, splitQuestions, evaluationSplit, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy } from './demo/demo.js';
+export { runDemo, loadDemoPolicy, splitQuestions, evaluationSplit, DEMO_DEFAULTS, type DemoOptions, type DemoResult, type DemoPolicy, type DemoData } from './demo/demo.js';
+export { parseDemoUploads, parseQuestionsUpload, type DemoUploads, type DataUpload } from './demo/uploads.js';
 export {
   runCompare,
   compareRecord,
@@ -164,7 +165,7 @@ export { canonicalJson, configHash, checkPreregistration, policyFingerprint, pre
 export { renderReport, summarizeRuns, type RunSummary, type ReportOptions } from './report/report.js';
 
 // ---- Export (Search-R1 / verl data) ------------------------------------------------------------------
-export { searchR1Parquet, searchR1Rows, SEARCH_R1_EXPORT_DEFAULTS, type SearchR1Row, type SearchR1ExportOptions } from './export/search_r1.js';
+export { searchR1Parquet, searchR1Rows, questionsFromSearchR1Rows, parseSearchR1Parquet, SEARCH_R1_EXPORT_DEFAULTS, type SearchR1Row, type SearchR1ExportOptions } from './export/search_r1.js';
 
 // ---- Train in a worker -------------------------------------------------------------------------------
 export { createTrainerWorkerApi, type TrainerWorkerApi, type WorkerDemoOptions, type WorkerDemoResult } from './worker/api.js';

@@ -13,6 +13,15 @@ const POLICY = new URL('../../assets/demo-policy', import.meta.url).href; // the
 const CLASSES = ['precise', 'redundant', 'vague'];
 const COLOURS = { precise: '#2b8a3e', redundant: '#1971c2', vague: '#e03131' };
 const params = new URLSearchParams(location.search);
+// Step phases as StepMetrics.timing names them, with a colour each for the step-time chart.
+const PHASES = [
+  ['rollout', '#1c7ed6'],
+  ['reward', '#868e96'],
+  ['ig', '#2b8a3e'],
+  ['advantages', '#ae3ec9'],
+  ['reference', '#fab005'],
+  ['update', '#e8590c'],
+];
 
 /** The run's knobs, from the demo's defaults (a query string may preset them: ?algo=grpo&steps=2…). */
 const initialForm = () => ({
@@ -148,6 +157,7 @@ function Export({ api, result, running }) {
 function Studio({ api, info }) {
   const [form, setForm] = useState(initialForm);
   const [running, setRunning] = useState(false);
+  const [paused, setPaused] = useState(false);
   const [status, setStatus] = useState({ text: `Ready: ${info.adapter} (${info.architecture}), the demo policy and world.`, error: false });
   const [progress, setProgress] = useState(0);
   const [steps, setSteps] = useState([]);
@@ -155,6 +165,7 @@ function Studio({ api, info }) {
   const [inspection, setInspection] = useState(undefined);
   const [group, setGroup] = useState(-1);
   const [result, setResult] = useState(undefined);
+  const [files, setFiles] = useState({});
   const field = (key, label, attrs = {}) => html`<label>${label}<input type="number" name=${key} value=${form[key]} disabled=${running} ...${attrs}
       onInput=${(e) => setForm({ ...form, [key]: Number(e.currentTarget.value) })} /></label>`;
 
@@ -169,17 +180,23 @@ function Studio({ api, info }) {
     window.studio.done = false;
     const started = performance.now();
     try {
+      // The user's files go to the worker as bytes; it parses them with the CLI's file:line checks.
+      const read = async (f) => (f ? { name: f.name, bytes: new Uint8Array(await f.arrayBuffer()) } : undefined);
+      const uploads = files.corpus || files.questions ? { corpus: await read(files.corpus), questions: await read(files.questions), validation: await read(files.validation) } : undefined;
+      if (uploads && (!uploads.corpus || !uploads.questions)) throw Object.assign(new Error('your data needs a corpus (JSONL) and a questions file (JSONL or Parquet); the validation file is optional'), { code: 'INVALID_ARGUMENT' });
+      if (uploads && !uploads.validation) delete uploads.validation;
       const onEvent = workerCallback((e) => {
         if (e.type === 'progress') setProgress(e.step / form.steps);
+        if (e.type === 'progress' && e.phase === 'paused') setStatus({ text: `${e.run}: paused before step ${e.step + 1}/${form.steps}`, error: false });
         if (e.type === 'step') {
-          setSteps((xs) => [...xs, { step: e.step, reward: e.reward, ig: e.ig, classes: e.searchClasses ?? [] }]);
+          setSteps((xs) => [...xs, { step: e.step, reward: e.reward, ig: e.ig, classes: e.searchClasses ?? [], allFailShare: e.allFailGroups / form.questionsPerStep, allFailGradNorm: e.allFailGradNorm, gradNorm: e.gradNorm, timing: e.timing }]);
           setStatus({ text: `${e.run} step ${e.step}/${form.steps}: reward ${e.reward.toFixed(2)}, ${e.ig.length} IG-scored searches, ${(Object.values(e.timing).reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s`, error: false });
         }
         if (e.type === 'eval') setEvals((xs) => [...xs, { step: e.step, em: e.em, ...hopSplit(e.byHops) }]);
       });
       const onInspection = workerCallback((i) => setInspection(i));
       const result = await api.demo(
-        { policy: POLICY, algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens },
+        { policy: POLICY, ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens },
         onEvent,
         onInspection,
       );
@@ -190,11 +207,19 @@ function Studio({ api, info }) {
       setStatus({ text: `${e.code ?? e.name}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, error: true });
     } finally {
       setRunning(false);
+      setPaused(false);
       window.studio.done = true;
     }
   };
 
   const rewardData = [steps.map((s) => s.step), steps.map((s) => s.reward)];
+  const gradData = [steps.map((s) => s.step), steps.map((s) => s.gradNorm), steps.map((s) => s.allFailGradNorm), steps.map((s) => s.allFailShare)];
+  const timeData = [steps.map((s) => s.step), ...PHASES.map(([k]) => steps.map((s) => (s.timing[k] ?? 0) / 1000))];
+  const pause = () => {
+    void (paused ? api.resume() : api.pause());
+    setPaused(!paused);
+    if (paused) setStatus({ text: `${form.algo}: resumed`, error: false });
+  };
   const emData = [evals.map((e) => e.step), evals.map((e) => e.em), evals.map((e) => e.single), evals.map((e) => e.multi)];
   const byClass = Object.fromEntries(CLASSES.map((c) => [c, steps.flatMap((s) => s.ig.filter((_, k) => s.classes[k] === c))]));
   window.studio.state = { steps, evals, inspection, byClass };
@@ -213,7 +238,16 @@ function Studio({ api, info }) {
           ${field('evalQuestions', 'Validation questions', { min: 1 })}
           ${field('evalEvery', 'Evaluate every', { min: 1 })}
           ${field('maxTokens', 'Tokens per rollout', { min: 16 })}
+          <fieldset class="data"><legend>Data</legend>
+            <p class="empty">${files.corpus || files.questions ? 'Your files (the demo policy, trained on them).' : 'The demo world. Or your own:'}</p>
+            ${[
+              ['corpus', 'Corpus (JSONL: id, contents)', '.jsonl,.json,.txt'],
+              ['questions', 'Questions (JSONL or Search-R1 Parquet)', '.jsonl,.json,.txt,.parquet'],
+              ['validation', 'Validation (optional; else a tenth held out)', '.jsonl,.json,.txt,.parquet'],
+            ].map(([key, label, accept]) => html`<label>${label}<input type="file" name=${`file-${key}`} accept=${accept} disabled=${running} onChange=${(e) => setFiles({ ...files, [key]: e.currentTarget.files[0] })} /></label>`)}
+          </fieldset>
           <div class="buttons"><button type="button" name="start" disabled=${running} onClick=${start}>Train</button>
+            <button type="button" name="pause" class="secondary" disabled=${!running} onClick=${pause}>${paused ? 'Resume' : 'Pause'}</button>
             <button type="button" name="stop" class="secondary" disabled=${!running} onClick=${() => api.abort()}>Stop</button></div>
         </form>
         <progress value=${progress} max="1"></progress>
@@ -223,6 +257,8 @@ function Studio({ api, info }) {
         <div class="charts">
           <${Chart} title="Training reward (EM of the rollouts)" series=${[{ label: 'reward', colour: '#f08c00' }]} data=${rewardData} yRange=${[0, 1]} />
           <${Chart} title="Validation EM (greedy)" series=${[{ label: 'all', colour: '#212529' }, { label: 'single-hop', colour: '#1c7ed6' }, { label: 'multi-hop', colour: '#e8590c' }]} data=${emData} yRange=${[0, 1]} />
+          <${Chart} title="Gradient norm: the step's, and its all-fail groups' (GRPO: 0)" series=${[{ label: 'step', colour: '#212529' }, { label: 'all-fail groups', colour: '#e03131' }, { label: 'all-fail share', colour: '#adb5bd' }]} data=${gradData} />
+          <${Chart} title="Step time by phase (s)" series=${PHASES.map(([k, colour]) => ({ label: k, colour }))} data=${timeData} />
           <${IgByClass} values=${byClass} />
         </div>
         <${Inspector} inspection=${inspection} group=${group} setGroup=${setGroup} />

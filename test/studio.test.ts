@@ -22,7 +22,7 @@ afterAll(async () => {
 });
 
 interface StudioState {
-  steps: { step: number; reward: number; ig: number[]; classes: string[] }[];
+  steps: { step: number; reward: number; ig: number[]; classes: string[]; allFailShare: number; allFailGradNorm: number; timing: Record<string, number> }[];
   evals: { step: number; em: number }[];
   inspection?: { run: string; step: number; rollouts: { pieces: { kind: string }[] }[] };
   byClass: Record<string, number[]>;
@@ -52,6 +52,11 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     await page.goto(`${server.url}dist/studio/?algo=ig-search&steps=2&questions=2&group=4&eval=4&evalEvery=2&maxTokens=96`);
     await page.waitForFunction(() => (window as unknown as { studio: { ready: boolean } }).studio.ready, undefined, { timeout: 60_000 });
     await page.click('button[name=start]');
+    // Pause at once: the run waits before its next step (the first, or the second if step 1 was already under way), then resumes.
+    await page.click('button[name=pause]');
+    await page.waitForFunction(() => /paused before step [12]\//.test(document.querySelector('.status')?.textContent ?? ''), undefined, { timeout: 200_000, polling: 250 });
+    expect(await page.locator('button[name=pause]').textContent()).toBe('Resume');
+    await page.click('button[name=pause]');
     await page.waitForFunction(() => (window as unknown as { studio: { done: boolean; state?: StudioState } }).studio.done && ((window as unknown as { studio: { state?: StudioState } }).studio.state?.steps.length ?? 0) > 0, undefined, { timeout: 280_000, polling: 500 });
     const state = await page.evaluate(() => (window as unknown as { studio: { state: StudioState } }).studio.state);
     expect(errors).toEqual([]);
@@ -59,7 +64,15 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     expect(state.steps.map((s) => s.step)).toEqual([1, 2]);
     expect(state.evals.map((e) => e.step)).toEqual([0, 2]);
     // uPlot drew each series' points: the reward chart holds the two steps.
-    expect(await page.locator('.chart .u-title').allTextContents()).toEqual(['Training reward (EM of the rollouts)', 'Validation EM (greedy)']);
+    expect(await page.locator('.chart .u-title').allTextContents()).toEqual(['Training reward (EM of the rollouts)', 'Validation EM (greedy)', "Gradient norm: the step's, and its all-fail groups' (GRPO: 0)", 'Step time by phase (s)']);
+    // The step records carry what the gradient and time charts plot.
+    for (const s of state.steps) {
+      expect(s.timing.rollout).toBeGreaterThan(0);
+      if (s.ig.length) expect(s.timing.ig).toBeGreaterThan(0); // IG-Search scored this step's searches
+      expect(s.allFailShare).toBeGreaterThanOrEqual(0);
+      expect(s.allFailShare).toBeLessThanOrEqual(1);
+      expect(Number.isFinite(s.allFailGradNorm)).toBe(true);
+    }
     const igCount = state.steps.reduce((n, s) => n + s.ig.length, 0);
     expect(igCount).toBeGreaterThan(0);
     const classed = Object.values(state.byClass).reduce((n, v) => n + v.length, 0);
@@ -106,4 +119,22 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     await page.screenshot({ path: `${root}docs/studio.png`, fullPage: true });
     await page.close();
   }, 300_000);
+
+  it('refuses a bad upload with its file and line, and keeps the worker for the next run', async () => {
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    await page.goto(`${server.url}dist/studio/?steps=1`);
+    await page.waitForFunction(() => (window as unknown as { studio: { ready: boolean } }).studio.ready, undefined, { timeout: 60_000 });
+    const corpus = readFileSync(`${root}assets/demo-policy/corpus.jsonl`);
+    await page.setInputFiles('input[name=file-corpus]', { name: 'corpus.jsonl', mimeType: 'application/jsonl', buffer: corpus });
+    await page.setInputFiles('input[name=file-questions]', { name: 'bad.jsonl', mimeType: 'application/jsonl', buffer: Buffer.from('{"question": "Who?", "golden_answers": ["A"]}\n{"question": "Who else?"}\n') });
+    await page.click('button[name=start]');
+    await page.waitForFunction(() => (window as unknown as { studio: { done: boolean } }).studio.done && document.querySelector('.status.error') !== null, undefined, { timeout: 60_000, polling: 250 });
+    expect(await page.locator('.status').textContent()).toMatch(/^INVALID_ARGUMENT: bad\.jsonl:2: field "golden_answers" must be a string or a non-empty list of strings/);
+    expect(errors).toEqual([]);
+    expect(await page.locator('button[name=start]').isEnabled()).toBe(true);
+    await page.close();
+  }, 120_000);
 });
+

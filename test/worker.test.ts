@@ -32,4 +32,66 @@ describe('the trainer in a worker_thread (comlink, built bundle)', () => {
       await terminate();
     }
   });
+
+  it('pauses a demo before its next step, resumes it, stops it while paused, and runs again after the stop', async () => {
+    const ig = await import('ig-search');
+    const { api, terminate } = await ig.spawnTrainerWorker();
+    const options = { policy: `${root}assets/demo-policy`, algos: ['grpo' as const], steps: 1, questionsPerStep: 1, groupSize: 2, evalEvery: 1, evalQuestions: 1, maxTurns: 1, maxTokens: 48 };
+    // Each run is paused before it starts, so it waits before its first step whatever the timing.
+    const pausedRun = async (then: 'resume' | 'abort') => {
+      const seen: string[] = [];
+      await api.pause();
+      const result = await api.demo(
+        options,
+        ig.workerCallback((e: RunEvent) => {
+          if (e.type === 'progress' && e.phase === 'paused') {
+            seen.push(`paused@${e.step}`);
+            void (then === 'resume' ? api.resume() : api.abort());
+          }
+          if (e.type === 'step') seen.push(`step${e.step}`);
+        }),
+      );
+      return { seen, result };
+    };
+    try {
+      const stopped = await pausedRun('abort');
+      expect(stopped.seen).toEqual(['paused@0']); // a paused run stops without taking a step
+      expect(stopped.result.aborted).toBe(true);
+      expect(stopped.result.records.filter((r) => r.type === 'step')).toEqual([]);
+      const resumed = await pausedRun('resume');
+      expect(resumed.seen).toEqual(['paused@0', 'step1']);
+      expect(resumed.result.aborted).toBe(false);
+      expect(resumed.result.records.filter((r) => r.type === 'eval').map((r) => r.step)).toEqual([0, 1]);
+    } finally {
+      await terminate();
+    }
+  });
+
+  it('trains on uploaded files (a held-out tenth evaluated), and "ask" then searches the uploaded corpus', async () => {
+    const ig = await import('ig-search');
+    const { readFileSync } = await import('node:fs');
+    const read = (name: string) => readFileSync(`${root}assets/demo-policy/${name}`, 'utf8').split('\n').filter(Boolean);
+    const questions = read('train.jsonl').slice(0, 20);
+    const needed = new Set(questions.flatMap((l) => (JSON.parse(l) as { supporting: string[] }).supporting));
+    // A corpus of its own: the questions' passages and the first 40 others, not the world's 1,812.
+    const passages = read('corpus.jsonl').filter((l, i) => needed.has((JSON.parse(l) as { id: string }).id) || i < 40);
+    const ids = new Set(passages.map((l) => (JSON.parse(l) as { id: string }).id));
+    const file = (name: string, lines: string[]) => ({ name, bytes: new TextEncoder().encode(lines.join('\n') + '\n') });
+    const { api, terminate } = await ig.spawnTrainerWorker();
+    try {
+      const bad = await api.demo({ policy: `${root}assets/demo-policy`, uploads: { corpus: file('mine.jsonl', passages), questions: file('q.jsonl', ['{"question": "x"}']) } }).catch((e: unknown) => e);
+      expect((bad as Error).message).toMatch(/^q\.jsonl:1: field "golden_answers" must be/);
+      const result = await api.demo({ policy: `${root}assets/demo-policy`, uploads: { corpus: file('mine.jsonl', passages), questions: file('q.jsonl', questions) }, algos: ['grpo'], steps: 1, questionsPerStep: 2, groupSize: 2, evalEvery: 1, evalQuestions: 0, maxTurns: 1, maxTokens: 64 });
+      const evals = result.records.filter((r) => r.type === 'eval');
+      expect(evals.map((r) => [r.step, r.n, r.split])).toEqual([[0, 2, 'validation'], [1, 2, 'validation']]);
+      const answer = await api.ask({ policy: `${root}assets/demo-policy`, question: (JSON.parse(questions[0]!) as { question: string }).question, maxTurns: 2, maxTokens: 200 });
+      expect(answer.model).toBe('grpo after 1 steps');
+      const found = answer.searches.flatMap((s) => s.documents.map((d) => d.id));
+      expect(found.length).toBeGreaterThan(0);
+      for (const id of found) expect(ids.has(id), id).toBe(true);
+    } finally {
+      await terminate();
+    }
+  });
 });
+

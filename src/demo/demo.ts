@@ -13,15 +13,29 @@ import { Bm25Index } from '../retrieval/bm25.js';
 import { trainingRun, type EvalReport, type RunEvent, type RunRecord } from '../rl/loop.js';
 import type { StepMetrics, TrainerConfig } from '../rl/trainer.js';
 import { inspectStep, type InspectedRollout } from '../report/inspect.js';
-import type { Question } from '../retrieval/corpus.js';
+import type { Passage, Question } from '../retrieval/corpus.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
+import { seededRandom } from '../util/random.js';
 import type { WasmCore } from '../wasm/core.js';
 import { buildWorld, type World, type WorldOptions, type WorldQuestion, type WorldSplit } from '../world/world.js';
+
+/**
+ * A user's own data in place of the demo world: BM25 over `corpus`, training questions drawn from
+ * `train`, greedy evaluation on `validation`.
+ */
+export interface DemoData {
+  corpus: readonly Passage[];
+  train: readonly Question[];
+  /** Default: a seeded tenth of `train` (at least one question), held out of training. */
+  validation?: readonly Question[];
+}
 
 export interface DemoOptions {
   /** Directory (or URL) of the warm-started policy with tokenizer.json and sft.json. */
   policy: string;
+  /** Train and evaluate on this instead of the policy's world (the studio's uploads). */
+  data?: DemoData;
   /** Algorithms to train, in order (default GRPO and IG-Search). */
   algos?: readonly Algorithm[];
   /** Optimizer steps per algorithm (default 50). */
@@ -50,6 +64,8 @@ export interface DemoOptions {
   /** Per-run checkpoint directories: `${checkpointRoot}/${run}` (none by default). */
   checkpointRoot?: string;
   signal?: AbortSignal;
+  /** Asked before each step of every run: a promise pauses the run until it settles (`TrainingRunOptions.beforeStep`). */
+  beforeStep?: () => Promise<void> | undefined;
   onEvent?: (event: RunEvent) => void;
   /**
    * Every step of a run that credits queries (IG-Search), inspected as it happens — what the
@@ -112,6 +128,25 @@ export async function loadDemoPolicy(core: WasmCore, dir: string): Promise<DemoP
   return { tokenizer, world, index: Bm25Index.build(core, world.passages), sft };
 }
 
+/** `DemoOptions.data` checked, with its validation questions (held out of `train` when none are given). */
+function ownData(data: DemoData, seed: number): Required<DemoData> {
+  if (!Array.isArray(data.corpus) || data.corpus.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'demo: data.corpus has no passages');
+  if (!Array.isArray(data.train) || data.train.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'demo: data.train has no questions');
+  if (data.validation !== undefined) {
+    if (!Array.isArray(data.validation) || data.validation.length === 0) throw new IgSearchError('INVALID_ARGUMENT', 'demo: data.validation has no questions');
+    return { corpus: data.corpus, train: data.train, validation: data.validation };
+  }
+  if (data.train.length < 2) throw new IgSearchError('INVALID_ARGUMENT', `demo: data.train has ${data.train.length} question; holding out validation questions needs at least 2 (or give data.validation)`);
+  const order = data.train.map((_, i) => i);
+  const random = seededRandom(seed);
+  for (let i = order.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  const held = new Set(order.slice(0, Math.max(1, Math.round(order.length / 10))));
+  return { corpus: data.corpus, train: data.train.filter((_, i) => !held.has(i)), validation: data.train.filter((_, i) => held.has(i)) };
+}
+
 /** A split of the world's questions as training questions (each hop's supporting passage is its chain's entity). */
 export function splitQuestions(world: World, split: WorldSplit): (WorldQuestion & { supporting: string[] })[] {
   return world.questions.filter((q) => q.split === split).map((q) => ({ ...q, supporting: q.chain }));
@@ -162,10 +197,15 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !isAlgorithm(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
   for (const algo of algos) resolveTrainerConfig(demoTrainerConfig(o, algo, o.seed));
   const started = performance.now();
+  const own = o.data ? ownData(o.data, o.seed) : undefined;
   const policy = await loadDemoPolicy(core, o.policy);
-  const train = splitQuestions(policy.world, 'train');
-  const evalSplit = o.evalSplit ?? evaluationSplit(policy.world);
-  const evalQuestions = splitQuestions(policy.world, evalSplit).slice(0, o.evalQuestions || undefined);
+  if (own) {
+    policy.index.free();
+    policy.index = Bm25Index.build(core, own.corpus);
+  }
+  const train = own?.train ?? splitQuestions(policy.world, 'train');
+  const evalSplit = own ? 'validation' : (o.evalSplit ?? evaluationSplit(policy.world));
+  const evalQuestions = (own?.validation ?? splitQuestions(policy.world, evalSplit)).slice(0, o.evalQuestions || undefined);
   const records: RunRecord[] = [];
   let aborted = false;
   let inspection: DemoResult['inspection'];
@@ -190,6 +230,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
           initialEval,
           seed: o.seed,
           signal: o.signal,
+          beforeStep: o.beforeStep,
           checkpointDir: o.checkpointRoot ? `${o.checkpointRoot}/${algo}` : undefined,
           // Each step of a query-credit run is kept until the next: the last one is inspected.
           onStep: IG_ALGORITHMS.has(algo)

@@ -9,7 +9,7 @@
  * Written with hyparquet-writer (pure JS, no native code: it runs wherever this package runs).
  */
 import { IgSearchError } from '../errors.js';
-import type { Question } from '../retrieval/corpus.js';
+import { questionFromObject, type Question } from '../retrieval/corpus.js';
 import { searchR1Prompt } from '../rollout/search_r1.js';
 
 export interface SearchR1Row {
@@ -91,4 +91,48 @@ export async function searchR1Parquet(rows: readonly SearchR1Row[]): Promise<Uin
     createdBy: 'ig-search (hyparquet-writer)',
   });
   return new Uint8Array(buffer);
+}
+
+/**
+ * The reverse of `searchR1Rows`: questions from Search-R1 / verl rows. A row's `question` and
+ * `golden_answers` columns are read when present (Search-R1's published data files keep them);
+ * otherwise the question is the text after the last "Question:" of the prompt's user message (the
+ * whole message if it has none) and the answers are `reward_model.ground_truth.target`. A row that
+ * yields no question is an error naming `source` and the 1-based row.
+ */
+export function questionsFromSearchR1Rows(rows: readonly Record<string, unknown>[], source = 'data'): Question[] {
+  const questions: Question[] = [];
+  rows.forEach((row, i) => {
+    const problem = typeof row !== 'object' || row === null ? 'expected a row object' : questionFromObject(searchR1Question(row), questions);
+    if (problem !== undefined) {
+      throw new IgSearchError('INVALID_ARGUMENT', `${source}: row ${i + 1}: ${problem}`, { hint: 'each row needs a question (a "question" column or a user "prompt" message) and answers ("golden_answers" or reward_model.ground_truth.target)' });
+    }
+  });
+  if (questions.length === 0) throw new IgSearchError('INVALID_ARGUMENT', `${source}: no rows (the data file has no questions)`);
+  return questions;
+}
+
+function searchR1Question(row: Record<string, unknown>): Record<string, unknown> {
+  const prompt = Array.isArray(row.prompt) ? (row.prompt as { role?: unknown; content?: unknown }[]).filter((m) => m?.role === 'user' && typeof m.content === 'string').at(-1)?.content : undefined;
+  const fromPrompt = typeof prompt === 'string' ? (prompt.includes('Question:') ? prompt.slice(prompt.lastIndexOf('Question:') + 'Question:'.length) : prompt).trim() : undefined;
+  const truth = (row.reward_model as { ground_truth?: { target?: unknown } } | undefined)?.ground_truth?.target;
+  const id = (row.extra_info as { index?: unknown } | undefined)?.index ?? row.id;
+  return {
+    question: row.question ?? fromPrompt,
+    golden_answers: row.golden_answers ?? (ArrayBuffer.isView(truth) ? undefined : truth),
+    ...(typeof id === 'string' || typeof id === 'number' || typeof id === 'bigint' ? { id: String(id) } : {}),
+  };
+}
+
+/** Questions from a Search-R1 / verl Parquet file (any codec hyparquet reads: plain, snappy…), named `source` in errors. */
+export async function parseSearchR1Parquet(bytes: Uint8Array | ArrayBuffer, source = 'data.parquet'): Promise<Question[]> {
+  const { parquetReadObjects } = await import('hyparquet');
+  const file = bytes instanceof ArrayBuffer ? bytes : (bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.byteLength) as ArrayBuffer);
+  let rows: Record<string, unknown>[];
+  try {
+    rows = (await parquetReadObjects({ file })) as Record<string, unknown>[];
+  } catch (e) {
+    throw new IgSearchError('INVALID_ARGUMENT', `${source}: not a readable Parquet file (${(e as Error).message})`, { cause: e, hint: 'Search-R1 / verl data files (ig-search export writes one), or JSONL' });
+  }
+  return questionsFromSearchR1Rows(rows, source);
 }

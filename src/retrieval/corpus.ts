@@ -98,7 +98,14 @@ function parseObject(raw: string): Record<string, unknown> | string {
 
 function parseQuestion(raw: string, into: DataQuestion[]): string | undefined {
   const value = parseObject(raw);
-  if (typeof value === 'string') return value;
+  return typeof value === 'string' ? value : questionFromObject(value, into);
+}
+
+/**
+ * Checks one question object as a data line holds it (what `parseQuestionsJsonl` does per line) and
+ * appends it to `into`; returns the problem instead when it is not one.
+ */
+export function questionFromObject(value: Record<string, unknown>, into: Question[]): string | undefined {
   const { question, golden_answers: golds, id, hops, supporting } = value;
   if (typeof question !== 'string' || !question.trim()) return `field "question" must be a non-empty string, got ${question === undefined ? 'nothing' : JSON.stringify(question).slice(0, 40)}`;
   const answers = typeof golds === 'string' ? [golds] : golds;

@@ -102,7 +102,8 @@ export type RunRecord =
   | ({ type: 'eval'; run: string; step: number; algo: string; split?: string } & EvalReport)
   | { type: 'checkpoint'; run: string; step: number; path: string };
 
-export type RunEvent = RunRecord | { type: 'progress'; run: string; step: number; steps: number; phase: 'train' | 'eval' };
+/** Progress between records: a step or an evaluation starts, or the run waits at a pause (`beforeStep`). */
+export type RunEvent = RunRecord | { type: 'progress'; run: string; step: number; steps: number; phase: 'train' | 'eval' | 'paused' };
 
 export interface TrainingRunOptions {
   /** Name carried by every record (e.g. "grpo", "ig-search-seed1"). */
@@ -132,6 +133,11 @@ export interface TrainingRunOptions {
   seed?: number;
   /** Each step in full — its rollouts and per-token advantages (`inspectStep` renders them) — before it becomes a record. */
   onStep?: (metrics: StepMetrics, questions: readonly Question[]) => void;
+  /**
+   * Asked before each step: a promise makes the run wait for it (a pause; a `paused` progress
+   * event says so), nothing lets it go on. An abort while paused takes effect once it settles.
+   */
+  beforeStep?: () => Promise<void> | undefined;
   /** Aborting stops after the current step and writes a final checkpoint. */
   signal?: AbortSignal;
   onEvent?: (event: RunEvent) => void;
@@ -217,6 +223,11 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
   try {
     if (evalEvery > 0 && trainer.steps === 0) await evaluation(options.initialEval);
     while (trainer.steps < options.steps) {
+      const pause = options.beforeStep?.();
+      if (pause) {
+        onEvent?.({ type: 'progress', run, step: trainer.steps, steps: options.steps, phase: 'paused' });
+        await pause;
+      }
       if (options.signal?.aborted) {
         aborted = true;
         break;

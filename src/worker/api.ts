@@ -10,7 +10,10 @@ import type { DemoOptions, DemoResult } from '../demo/demo.js';
 import { DEMO_DEFAULTS, loadDemoPolicy, runDemo, type DemoPolicy } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import { CausalLM } from '../model/causal_lm.js';
+import { Bm25Index } from '../retrieval/bm25.js';
+import type { Passage } from '../retrieval/corpus.js';
 import { Bm25Retriever } from '../retrieval/retriever.js';
+import { parseDemoUploads, type DemoUploads } from '../demo/uploads.js';
 import { rolloutSearchAgent, searchR1PromptTokens } from '../rollout/search_r1.js';
 import { modelDirectoryFiles } from '../rl/training_checkpoint.js';
 import { Gpu } from '../gpu/device.js';
@@ -19,7 +22,13 @@ import { renderReport, summarizeRuns, type RunSummary } from '../report/report.j
 import type { RunEvent } from '../rl/loop.js';
 import { loadWasmCore } from '../wasm/core.js';
 
-export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInspection' | 'keepModel'>;
+export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInspection' | 'keepModel' | 'beforeStep'> & {
+  /**
+   * The user's files in place of the demo world, parsed in the worker (`parseDemoUploads`: JSONL
+   * corpus, JSONL or Parquet questions; file:line errors). "Try" then searches this corpus.
+   */
+  uploads?: DemoUploads;
+};
 
 export interface AskOptions {
   /** The demo policy directory (or URL) whose world is searched, and whose warm start answers before any run. */
@@ -66,8 +75,14 @@ export interface TrainerWorkerApi {
   exportModel(): Promise<Record<string, string | Uint8Array>>;
   /** Per-token log-probs of `sequences` under those weights (what an exported copy must reproduce). */
   logprobs(sequences: number[][]): Promise<number[][]>;
-  /** Stops a running demo or comparison after its current step. */
+  /** Stops a running demo or comparison after its current step (a paused demo stops at once). */
   abort(): void;
+  /**
+   * A running demo waits before its next step (the current one finishes) until `resume()`; a
+   * `progress` event with phase `paused` says it is waiting. The GPU state stays as it is.
+   */
+  pause(): void;
+  resume(): void;
   /**
    * Ends the worker's work cleanly: aborts a running demo, waits for it to stop, and releases the
    * GPU device. `terminate()` calls it before ending the thread.
@@ -80,8 +95,16 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
   let controller: AbortController | undefined;
   let running: Promise<unknown> | undefined;
   const device = () => (gpu ??= Gpu.request());
+  // The pause gate: while it is set, the demo's next step waits for it.
+  let gate: { wait: Promise<void>; open: () => void } | undefined;
+  const resume = () => {
+    gate?.open();
+    gate = undefined;
+  };
   let trained: { model: CausalLM; label: string } | undefined;
   let world: { dir: string; policy: Promise<DemoPolicy> } | undefined;
+  // The corpus the last run searched when it was the user's (ask searches it too).
+  let ownCorpus: readonly Passage[] | undefined;
   // The demo world of a policy directory, loaded once and kept for ask/exportModel. A failed load is
   // forgotten (the next call retries) and never left as an unhandled rejection, which would end a Node worker.
   const worldOf = (dir: string): Promise<DemoPolicy> => {
@@ -105,10 +128,15 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     async demo(options, onEvent, onInspection) {
       controller = new AbortController();
+      const { uploads, ...rest } = options;
+      const data = uploads ? await parseDemoUploads(uploads) : rest.data;
       void worldOf(options.policy).catch(() => undefined);
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
-      const work = runDemo(g, core, { ...options, signal: controller.signal, keepModel, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
+      const work = runDemo(g, core, { ...rest, ...(data ? { data } : {}), signal: controller.signal, keepModel: (model, algo, steps) => {
+          keepModel(model, algo, steps);
+          ownCorpus = data?.corpus; // the kept weights were trained on it
+        }, beforeStep: () => gate?.wait, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
       running = work.catch(() => undefined);
       const result = await work;
       return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', inspection: result.inspection, facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
@@ -127,12 +155,13 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       const policy = await worldOf(options.policy);
       const warm = trained ? undefined : await CausalLM.load(g, options.policy);
       const model = trained?.model ?? warm!;
+      const own = trained && ownCorpus ? Bm25Index.build(await loadWasmCore(), ownCorpus) : undefined;
       try {
         const tokens: number[] = [];
         const stopTokens = [policy.tokenizer.tokenToId('<|im_end|>'), policy.tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
         const [t] = await rolloutSearchAgent(model, [searchR1PromptTokens(policy.tokenizer, options.question)], {
           tokenizer: policy.tokenizer,
-          retriever: new Bm25Retriever(policy.index),
+          retriever: new Bm25Retriever(own ?? policy.index),
           temperature: 0,
           maxTurns: options.maxTurns ?? DEMO_DEFAULTS.maxTurns,
           maxTokens: options.maxTokens ?? DEMO_DEFAULTS.maxTokens,
@@ -148,6 +177,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
         return { model: trained?.label ?? 'the warm start', text: t!.text, answer: t!.answer, finish: t!.finish, searches: t!.searches.map((s) => ({ query: s.query, documents: s.documents.map((d) => ({ id: d.id, title: d.title })) })) };
       } finally {
         warm?.free();
+        own?.free();
       }
     },
     async exportModel() {
@@ -161,9 +191,18 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     abort() {
       controller?.abort();
+      resume();
     },
+    pause() {
+      if (gate) return;
+      let open!: () => void;
+      const wait = new Promise<void>((resolve) => (open = resolve));
+      gate = { wait, open };
+    },
+    resume,
     async shutdown() {
       controller?.abort();
+      resume();
       await running;
       trained?.model.free();
       trained = undefined;
