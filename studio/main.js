@@ -34,6 +34,7 @@ const initialForm = () => ({
   evalQuestions: Number(params.get('eval') ?? 32),
   evalEvery: Number(params.get('evalEvery') ?? 10),
   maxTokens: Number(params.get('maxTokens') ?? DEMO_DEFAULTS.maxTokens),
+  loraRank: Number(params.get('lora') ?? 0),
 });
 
 /** Exact match of single-hop and of multi-hop questions from an evaluation's per-hop counts. */
@@ -134,7 +135,7 @@ function download(name, data, type = 'application/octet-stream') {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-function Export({ api, result, running }) {
+function Export({ api, result, running, lora }) {
   const [busy, setBusy] = useState(false);
   if (!result) return '';
   const model = async () => {
@@ -148,10 +149,12 @@ function Export({ api, result, running }) {
   };
   const metrics = result.records.map((r) => JSON.stringify(r)).join('\n') + '\n';
   return html`<div class="panel export"><h2>Export the run</h2><div class="buttons">
-    <button type="button" name="export-model" disabled=${busy || running} onClick=${model}>Model (safetensors, config, tokenizer)</button>
+    <button type="button" name="export-model" disabled=${busy || running} onClick=${model}>${lora ? 'LoRA adapter (PEFT safetensors, adapter_config)' : 'Model (safetensors, config, tokenizer)'}</button>
     <button type="button" name="export-metrics" class="secondary" onClick=${() => download('metrics.jsonl', metrics, 'application/jsonl')}>metrics.jsonl</button>
     <button type="button" name="export-report" class="secondary" onClick=${() => download('report.html', result.html, 'text/html')}>report.html</button></div>
-    <p class="empty">The model is a Hugging Face directory: <code>CausalLM.load</code>, <code>ig-search eval --model DIR</code> and PyTorch read it.</p></div>`;
+    <p class="empty">${lora
+      ? html`The adapter is a PEFT directory over the demo policy: <code>LoraAdapters.load</code>, <code>ig-search eval --lora DIR</code> and PEFT read it.`
+      : html`The model is a Hugging Face directory: <code>CausalLM.load</code>, <code>ig-search eval --model DIR</code> and PyTorch read it.`}</p></div>`;
 }
 
 function Studio({ api, info }) {
@@ -196,12 +199,12 @@ function Studio({ api, info }) {
       });
       const onInspection = workerCallback((i) => setInspection(i));
       const result = await api.demo(
-        { policy: POLICY, ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens },
+        { policy: POLICY, ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens, ...(form.loraRank > 0 ? { loraRank: form.loraRank } : {}) },
         onEvent,
         onInspection,
       );
       setProgress(1);
-      setResult(result);
+      setResult({ ...result, lora: form.loraRank > 0 });
       setStatus({ text: `${result.aborted ? 'Stopped' : 'Done'} after ${result.records.filter((r) => r.type === 'step').length} steps in ${((performance.now() - started) / 1000).toFixed(0)} s.`, error: false });
     } catch (e) {
       setStatus({ text: `${e.code ?? e.name}: ${e.message}${e.hint ? ` (${e.hint})` : ''}`, error: true });
@@ -238,6 +241,7 @@ function Studio({ api, info }) {
           ${field('evalQuestions', 'Validation questions', { min: 1 })}
           ${field('evalEvery', 'Evaluate every', { min: 1 })}
           ${field('maxTokens', 'Tokens per rollout', { min: 16 })}
+          ${field('loraRank', 'LoRA rank (0: all weights)', { min: 0 })}
           <fieldset class="data"><legend>Data</legend>
             <p class="empty">${files.corpus || files.questions ? 'Your files (the demo policy, trained on them).' : 'The demo world. Or your own:'}</p>
             ${[
@@ -263,7 +267,7 @@ function Studio({ api, info }) {
         </div>
         <${Inspector} inspection=${inspection} group=${group} setGroup=${setGroup} />
         <${Try} api=${api} running=${running} maxTokens=${form.maxTokens} />
-        <${Export} api=${api} result=${result} running=${running} />
+        <${Export} api=${api} result=${result} running=${running} lora=${result?.lora} />
       </section>
     </main>`;
 }

@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveStudioPath, serveStudio } from '../src/cli/studio.js';
-import { CausalLM, Gpu, loadWasmCore, Tokenizer } from '../src/entry/node.js';
+import { CausalLM, Gpu, loadWasmCore, LoraAdapters, Tokenizer } from '../src/entry/node.js';
 import { launchChromium } from './helpers/chromium.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -44,12 +44,12 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     expect((await fetch(`${server.url}dist/studio/`, { method: 'POST' })).status).toBe(405);
   });
 
-  it('trains 2 IG-Search steps in the tab: the charts get their points, IG is split by query class, the inspector shades query tokens', async () => {
+  it('trains 2 IG-Search steps of LoRA adapters in the tab: the charts get their points, IG is split by query class, the inspector shades query tokens', async () => {
     const policy = Tokenizer.fromJSON(await loadWasmCore(), readFileSync(`${root}assets/demo-policy/tokenizer.json`, 'utf8'));
     const page = await browser.newPage({ viewport: { width: 1360, height: 1500 }, acceptDownloads: true });
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(String(e)));
-    await page.goto(`${server.url}dist/studio/?algo=ig-search&steps=2&questions=2&group=4&eval=4&evalEvery=2&maxTokens=96`);
+    await page.goto(`${server.url}dist/studio/?algo=ig-search&steps=2&questions=2&group=4&eval=4&evalEvery=2&maxTokens=96&lora=4&lr=3e-3`);
     await page.waitForFunction(() => (window as unknown as { studio: { ready: boolean } }).studio.ready, undefined, { timeout: 60_000 });
     await page.click('button[name=start]');
     // Pause at once: the run waits before its next step (the first, or the second if step 1 was already under way), then resumes.
@@ -92,7 +92,7 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     await page.waitForFunction(() => (window as unknown as { studio: { asked?: unknown } }).studio.asked !== undefined, undefined, { timeout: 120_000, polling: 250 });
     const asked = await page.evaluate(() => (window as unknown as { studio: { asked: { model: string; text: string; searches: { query: string }[]; error?: string } } }).studio.asked);
     expect(asked.error).toBeUndefined();
-    expect(asked.model).toBe('ig-search after 2 steps');
+    expect(asked.model).toBe('ig-search after 2 steps (LoRA rank 4)');
     expect(asked.searches.length).toBeGreaterThan(0);
     expect(await page.locator('.answer-text').textContent()).toBe(asked.text);
     expect(asked.text).toContain(asked.searches[0]!.query);
@@ -102,18 +102,20 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     const downloads = new Map<string, string>();
     page.on('download', (d) => void d.path().then((p) => downloads.set(d.suggestedFilename(), p!)));
     await page.click('button[name=export-model]');
-    await expect.poll(() => downloads.size, { timeout: 60_000 }).toBe(3);
+    await expect.poll(() => downloads.size, { timeout: 60_000 }).toBe(2);
+    expect([...downloads.keys()].sort()).toEqual(['adapter_config.json', 'adapter_model.safetensors']);
     for (const [name, path] of downloads) copyFileSync(path, join(dir, name));
     const sequences = [Array.from(policy.encode(`${question} Vaivale`, { addSpecialTokens: false }))];
     const inTab = await page.evaluate((s) => (window as unknown as { studio: { logprobs(s: number[][]): Promise<number[][]> } }).studio.logprobs(s), sequences);
     const gpu = await Gpu.request();
-    const exported = await CausalLM.load(gpu, dir);
-    const here = await exported.sequenceLogprobs(sequences);
-    expect(Math.max(...here[0]!.map((v, j) => Math.abs(v - inTab[0]![j]!)))).toBeLessThan(1e-4);
     const warm = await CausalLM.load(gpu, `${root}assets/demo-policy`);
+    const adapters = await LoraAdapters.load(warm, dir);
+    expect(adapters.config.rank).toBe(4);
+    const here = await warm.sequenceLogprobs(sequences, { adapters });
+    expect(Math.max(...here[0]!.map((v, j) => Math.abs(v - inTab[0]![j]!)))).toBeLessThan(1e-4);
     const before = await warm.sequenceLogprobs(sequences);
-    expect(Math.max(...before[0]!.map((v, j) => Math.abs(v - here[0]![j]!)))).toBeGreaterThan(1e-4); // trained weights, not the warm start
-    exported.free();
+    expect(Math.max(...before[0]!.map((v, j) => Math.abs(v - here[0]![j]!)))).toBeGreaterThan(1e-4); // trained adapters, not the bare warm start
+    adapters.free();
     warm.free();
     gpu.destroy();
     await page.screenshot({ path: `${root}docs/studio.png`, fullPage: true });

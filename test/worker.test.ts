@@ -89,6 +89,20 @@ describe('the trainer in a worker_thread (comlink, built bundle)', () => {
       const found = answer.searches.flatMap((s) => s.documents.map((d) => d.id));
       expect(found.length).toBeGreaterThan(0);
       for (const id of found) expect(ids.has(id), id).toBe(true);
+      // Export (all weights trained): a model directory that CausalLM loads here and that scores as the worker does.
+      const { mkdtempSync, writeFileSync } = await import('node:fs');
+      const dir = mkdtempSync(`${(await import('node:os')).tmpdir()}/ig-worker-export-`);
+      const files = await api.exportModel();
+      expect(Object.keys(files).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json']);
+      for (const [name, data] of Object.entries(files)) writeFileSync(`${dir}/${name}`, data);
+      const sequences = [[5, 17, 42, 99, 7, 3]];
+      const inWorker = await api.logprobs(sequences);
+      const gpu = await ig.Gpu.request();
+      const exported = await ig.CausalLM.load(gpu, dir);
+      const here = await exported.sequenceLogprobs(sequences);
+      expect(Math.max(...here[0]!.map((v, j) => Math.abs(v - inWorker[0]![j]!)))).toBeLessThan(1e-4);
+      exported.free();
+      gpu.destroy();
     } finally {
       await terminate();
     }

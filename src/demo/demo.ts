@@ -8,6 +8,7 @@ import { ALGORITHMS, IG_ALGORITHMS, isAlgorithm, type Algorithm } from '../defau
 import { IgSearchError } from '../errors.js';
 import type { Gpu } from '../gpu/device.js';
 import { CausalLM } from '../model/causal_lm.js';
+import { LORA_TARGETS, LoraAdapters } from '../model/lora.js';
 import { currentPlatform } from '../platform/platform.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import { trainingRun, type EvalReport, type RunEvent, type RunRecord } from '../rl/loop.js';
@@ -72,8 +73,16 @@ export interface DemoOptions {
    * studio's inspector shows. Costs a decoding pass over the step's rollouts each step.
    */
   onInspection?: (inspection: NonNullable<DemoResult['inspection']>) => void;
-  /** The last run's trained model, handed over instead of freed (the caller frees it): what the studio's "Try" asks. */
-  keepModel?: (model: CausalLM, algo: Algorithm, steps: number) => void;
+  /**
+   * Train LoRA adapters of this rank (alpha 2·rank, every projection, as `ig-search train --lora`)
+   * on a frozen base instead of every weight (default: none, full fine-tuning).
+   */
+  loraRank?: number;
+  /**
+   * The last run's trained model (and its adapters under `loraRank`), handed over instead of freed
+   * (the caller frees them): what the studio's "Try" asks.
+   */
+  keepModel?: (model: CausalLM, algo: Algorithm, steps: number, adapters?: LoraAdapters) => void;
   /** Anything else for the trainer (λ, IG shaping, clip…), applied to both algorithms. */
   trainer?: Partial<TrainerConfig>;
 }
@@ -193,6 +202,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   count('questionsPerStep', o.questionsPerStep, 1);
   count('evalEvery', o.evalEvery, 0);
   count('evalQuestions', o.evalQuestions, 0);
+  if (o.loraRank !== undefined) count('loraRank', o.loraRank, 1);
   if (o.evalSplit !== undefined && o.evalSplit !== 'validation' && o.evalSplit !== 'test') throw new IgSearchError('INVALID_ARGUMENT', `demo: evalSplit must be "validation" or "test", got ${JSON.stringify(o.evalSplit)}`);
   if (!Array.isArray(algos) || algos.length === 0 || algos.some((a) => !isAlgorithm(a))) throw new IgSearchError('INVALID_ARGUMENT', `demo: algos must list some of ${ALGORITHMS.join(', ')}, got ${JSON.stringify(algos)}`);
   for (const algo of algos) resolveTrainerConfig(demoTrainerConfig(o, algo, o.seed));
@@ -216,7 +226,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
     for (const algo of algos) {
       if (o.signal?.aborted) break;
       const model = await CausalLM.load(gpu, o.policy);
-      const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, demoTrainerConfig(o, algo, o.seed));
+      const adapters = o.loraRank ? LoraAdapters.create(model, { rank: o.loraRank, alpha: 2 * o.loraRank, targets: [...LORA_TARGETS], seed: o.seed }) : undefined;
+      const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, demoTrainerConfig(o, algo, o.seed), adapters);
       try {
         const result = await trainingRun(trainer, {
           run: algo,
@@ -260,8 +271,11 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
       } finally {
         const steps = trainer.steps;
         trainer.free();
-        if (o.keepModel && algo === algos[algos.length - 1]) o.keepModel(model, algo, steps);
-        else model.free();
+        if (o.keepModel && algo === algos[algos.length - 1]) o.keepModel(model, algo, steps, adapters);
+        else {
+          adapters?.free();
+          model.free();
+        }
       }
     }
   } finally {

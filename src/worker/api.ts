@@ -10,6 +10,7 @@ import type { DemoOptions, DemoResult } from '../demo/demo.js';
 import { DEMO_DEFAULTS, loadDemoPolicy, runDemo, type DemoPolicy } from '../demo/demo.js';
 import { IgSearchError } from '../errors.js';
 import { CausalLM } from '../model/causal_lm.js';
+import type { LoraAdapters } from '../model/lora.js';
 import { Bm25Index } from '../retrieval/bm25.js';
 import type { Passage } from '../retrieval/corpus.js';
 import { Bm25Retriever } from '../retrieval/retriever.js';
@@ -70,7 +71,8 @@ export interface TrainerWorkerApi {
   ask(options: AskOptions, onText?: (text: string) => void): Promise<AskResult>;
   /**
    * The weights the last `demo` run ended with, as a loadable Hugging Face directory: model.safetensors
-   * (f32), config.json and the policy's tokenizer.json.
+   * (f32), config.json and the policy's tokenizer.json; after a LoRA run (`loraRank`), the PEFT adapter
+   * instead (adapter_config.json, adapter_model.safetensors) for `LoraAdapters.load` on the demo policy.
    */
   exportModel(): Promise<Record<string, string | Uint8Array>>;
   /** Per-token log-probs of `sequences` under those weights (what an exported copy must reproduce). */
@@ -101,7 +103,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     gate?.open();
     gate = undefined;
   };
-  let trained: { model: CausalLM; label: string } | undefined;
+  let trained: { model: CausalLM; adapters?: LoraAdapters; label: string } | undefined;
   let world: { dir: string; policy: Promise<DemoPolicy> } | undefined;
   // The corpus the last run searched when it was the user's (ask searches it too).
   let ownCorpus: readonly Passage[] | undefined;
@@ -117,9 +119,10 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     world = entry;
     return policy;
   };
-  const keepModel = (model: CausalLM, algo: string, steps: number) => {
+  const keepModel = (model: CausalLM, algo: string, steps: number, adapters?: LoraAdapters) => {
+    trained?.adapters?.free();
     trained?.model.free();
-    trained = { model, label: `${algo} after ${steps} steps` };
+    trained = { model, adapters, label: `${algo} after ${steps} steps${adapters ? ` (LoRA rank ${adapters.config.rank})` : ''}` };
   };
   return {
     async info() {
@@ -133,8 +136,8 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       void worldOf(options.policy).catch(() => undefined);
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
-      const work = runDemo(g, core, { ...rest, ...(data ? { data } : {}), signal: controller.signal, keepModel: (model, algo, steps) => {
-          keepModel(model, algo, steps);
+      const work = runDemo(g, core, { ...rest, ...(data ? { data } : {}), signal: controller.signal, keepModel: (model, algo, steps, adapters) => {
+          keepModel(model, algo, steps, adapters);
           ownCorpus = data?.corpus; // the kept weights were trained on it
         }, beforeStep: () => gate?.wait, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
       running = work.catch(() => undefined);
@@ -167,6 +170,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
           maxTokens: options.maxTokens ?? DEMO_DEFAULTS.maxTokens,
           docsPerSearch: options.docsPerSearch ?? DEMO_DEFAULTS.docsPerSearch,
           stopTokens,
+          adapters: trained?.adapters,
           onTokens: onText
             ? (_, added) => {
                 tokens.push(...added);
@@ -182,12 +186,13 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     async exportModel() {
       if (!trained || !world) throw new IgSearchError('INVALID_ARGUMENT', 'exportModel: no run has finished in this worker yet');
+      if (trained.adapters) return trained.adapters.files();
       const tokenizer = await currentPlatform().readFile(`${world.dir.replace(/\/$/, '')}/tokenizer.json`);
       return modelDirectoryFiles(trained.model, { 'tokenizer.json': tokenizer });
     },
     async logprobs(sequences) {
       if (!trained) throw new IgSearchError('INVALID_ARGUMENT', 'logprobs: no run has finished in this worker yet');
-      return (await trained.model.sequenceLogprobs(sequences)).map((r) => Array.from(r));
+      return (await trained.model.sequenceLogprobs(sequences, { adapters: trained.adapters })).map((r) => Array.from(r));
     },
     abort() {
       controller?.abort();
@@ -201,6 +206,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     resume,
     async shutdown() {
+      trained?.adapters?.free();
       controller?.abort();
       resume();
       await running;
