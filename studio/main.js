@@ -92,7 +92,40 @@ function Inspector({ inspection, group, setGroup }) {
     <div dangerouslySetInnerHTML=${{ __html: renderInspection(inspection.rollouts, shown) }}></div></div>`;
 }
 
-function Try({ api, running, maxTokens }) {
+/**
+ * The model to train: the demo policy, or a Hub id fetched by the worker into Cache Storage (a later
+ * visit loads it from there, offline too). `?model=ORG/NAME&endpoint=URL` presets the fields.
+ */
+function ModelPicker({ api, running, model, setModel }) {
+  const [repo, setRepo] = useState(params.get('model') ?? '');
+  const [endpoint, setEndpoint] = useState(params.get('endpoint') ?? 'https://huggingface.co');
+  const [state, setState] = useState({ busy: false, text: '', error: false, fraction: 0 });
+  const load = async () => {
+    setState({ busy: true, text: `${repo}: asking ${endpoint}…`, error: false, fraction: 0 });
+    try {
+      const onProgress = workerCallback((p) => {
+        const fraction = p.filesTotal ? (p.filesDone + (p.totalBytes ? p.bytes / p.totalBytes : 0)) / p.filesTotal : 0;
+        setState({ busy: true, text: `${p.file}: ${p.cached ? 'in the cache' : `${(p.bytes / 1e6).toFixed(1)} of ${(p.totalBytes / 1e6).toFixed(1)} MB`} (${p.filesDone}/${p.filesTotal} files)`, error: false, fraction });
+      });
+      const got = await api.download(repo.trim(), { endpoint: endpoint.trim() }, onProgress);
+      setModel({ repo: repo.trim(), ...got });
+      setState({ busy: false, text: `${repo.trim()}: ${got.architecture}, ${(got.parameters / 1e6).toFixed(2)}M parameters, kept in this browser's cache`, error: false, fraction: 1 });
+    } catch (e) {
+      setState({ busy: false, text: `${e.code ?? e.name}: ${e.message}`, error: true, fraction: 0 });
+    }
+  };
+  return html`<fieldset class="data model"><legend>Model</legend>
+    <p class="empty" data-model>${model ? `${model.repo} (from the Hub)` : 'The demo policy (0.4M parameters, trained for this world).'}</p>
+    <label>Hub model<input name="hub-repo" placeholder="Qwen/Qwen2.5-0.5B-Instruct" value=${repo} disabled=${running || state.busy} onInput=${(e) => setRepo(e.currentTarget.value)} /></label>
+    <label>Hub address<input name="hub-endpoint" value=${endpoint} disabled=${running || state.busy} onInput=${(e) => setEndpoint(e.currentTarget.value)} /></label>
+    <div class="buttons"><button type="button" name="hub-load" class="secondary" disabled=${running || state.busy || !repo.trim()} onClick=${load}>Load</button>
+      <button type="button" name="hub-clear" class="secondary" disabled=${running || !model} onClick=${() => setModel(undefined)}>Demo policy</button></div>
+    ${state.busy || state.fraction ? html`<progress name="hub-progress" value=${state.fraction} max="1"></progress>` : ''}
+    ${state.text ? html`<p class=${`status${state.error ? ' error' : ''}`} data-hub-status>${state.text}</p>` : ''}
+  </fieldset>`;
+}
+
+function Try({ api, running, maxTokens, model }) {
   const [question, setQuestion] = useState(params.get('ask') ?? 'In which city was Kear Tealdes born?');
   const [text, setText] = useState('');
   const [result, setResult] = useState(undefined);
@@ -103,7 +136,7 @@ function Try({ api, running, maxTokens }) {
     setResult(undefined);
     window.studio.asked = undefined;
     try {
-      const r = await api.ask({ policy: POLICY, question, maxTokens }, workerCallback((t) => setText(t)));
+      const r = await api.ask({ policy: POLICY, ...(model ? { model: model.dir } : {}), question, maxTokens }, workerCallback((t) => setText(t)));
       setText(r.text);
       setResult(r);
       window.studio.asked = r;
@@ -169,6 +202,7 @@ function Studio({ api, info }) {
   const [group, setGroup] = useState(-1);
   const [result, setResult] = useState(undefined);
   const [files, setFiles] = useState({});
+  const [model, setModel] = useState(undefined);
   const field = (key, label, attrs = {}) => html`<label>${label}<input type="number" name=${key} value=${form[key]} disabled=${running} ...${attrs}
       onInput=${(e) => setForm({ ...form, [key]: Number(e.currentTarget.value) })} /></label>`;
 
@@ -199,7 +233,7 @@ function Studio({ api, info }) {
       });
       const onInspection = workerCallback((i) => setInspection(i));
       const result = await api.demo(
-        { policy: POLICY, ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens, ...(form.loraRank > 0 ? { loraRank: form.loraRank } : {}) },
+        { policy: POLICY, ...(model ? { model: model.dir } : {}), ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens, ...(form.loraRank > 0 ? { loraRank: form.loraRank } : {}) },
         onEvent,
         onInspection,
       );
@@ -242,6 +276,7 @@ function Studio({ api, info }) {
           ${field('evalEvery', 'Evaluate every', { min: 1 })}
           ${field('maxTokens', 'Tokens per rollout', { min: 16 })}
           ${field('loraRank', 'LoRA rank (0: all weights)', { min: 0 })}
+          <${ModelPicker} api=${api} running=${running} model=${model} setModel=${setModel} />
           <fieldset class="data"><legend>Data</legend>
             <p class="empty">${files.corpus || files.questions ? 'Your files (the demo policy, trained on them).' : 'The demo world. Or your own:'}</p>
             ${[
@@ -266,7 +301,7 @@ function Studio({ api, info }) {
           <${IgByClass} values=${byClass} />
         </div>
         <${Inspector} inspection=${inspection} group=${group} setGroup=${setGroup} />
-        <${Try} api=${api} running=${running} maxTokens=${form.maxTokens} />
+        <${Try} api=${api} running=${running} maxTokens=${form.maxTokens} model=${model} />
         <${Export} api=${api} result=${result} running=${running} lora=${result?.lora} />
       </section>
     </main>`;

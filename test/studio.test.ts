@@ -6,6 +6,7 @@ import type { Browser } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resolveStudioPath, serveStudio } from '../src/cli/studio.js';
 import { CausalLM, Gpu, loadWasmCore, LoraAdapters, Tokenizer } from '../src/entry/node.js';
+import { repoFromDirectory, startFixtureHub } from './helpers/hub.js';
 import { launchChromium } from './helpers/chromium.js';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
@@ -138,5 +139,38 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     expect(await page.locator('button[name=start]').isEnabled()).toBe(true);
     await page.close();
   }, 120_000);
+
+  it('loads a Hub model into Cache Storage with progress, loads it again with the Hub gone, and trains it', async () => {
+    const files = repoFromDirectory(`${root}assets/demo-policy`, (n) => ['config.json', 'model.safetensors', 'tokenizer.json'].includes(n));
+    const hub = await startFixtureHub({ 'ig/demo-policy': { files } });
+    const page = await browser.newPage();
+    const errors: string[] = [];
+    page.on('pageerror', (e) => errors.push(String(e)));
+    const hubStatus = () => page.locator('[data-hub-status]').textContent();
+    const load = async () => {
+      await page.waitForFunction(() => (window as unknown as { studio: { ready: boolean } }).studio.ready, undefined, { timeout: 60_000 });
+      await page.click('button[name=hub-load]');
+      await page.waitForFunction(() => /cache$|^[A-Z_]+:/.test(document.querySelector('[data-hub-status]')?.textContent ?? ''), undefined, { timeout: 60_000, polling: 200 });
+    };
+    try {
+      await page.goto(`${server.url}dist/studio/?model=ig/demo-policy&endpoint=${encodeURIComponent(hub.url)}&steps=1&questions=1&group=2&eval=1&evalEvery=1&maxTokens=48`);
+      await load();
+      expect(await hubStatus()).toMatch(/^ig\/demo-policy: qwen2, 0\.\d\dM parameters, kept in this browser's cache$/);
+      expect(hub.requests.filter((r) => r.path.startsWith('/lfs/')).length).toBe(1);
+      // The Hub goes away: the next visit loads the model from Cache Storage.
+      await hub.close();
+      await page.reload();
+      await load();
+      expect(await hubStatus()).toMatch(/kept in this browser's cache$/);
+      expect(await page.locator('[data-model]').textContent()).toBe('ig/demo-policy (from the Hub)');
+      await page.click('button[name=start]');
+      await page.waitForFunction(() => (window as unknown as { studio: { done: boolean; state?: { steps: unknown[] } } }).studio.done && (window as unknown as { studio: { state?: { steps: unknown[] } } }).studio.state!.steps.length > 0, undefined, { timeout: 200_000, polling: 500 });
+      expect(await page.locator('.status[role=status]').textContent()).toMatch(/^Done after 1 steps/);
+      expect(errors).toEqual([]);
+    } finally {
+      await page.close();
+      await hub.close().catch(() => undefined);
+    }
+  }, 300_000);
 });
 

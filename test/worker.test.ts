@@ -107,5 +107,37 @@ describe('the trainer in a worker_thread (comlink, built bundle)', () => {
       await terminate();
     }
   });
+
+  it('downloads a Hub model into the cache with progress, trains it on the demo world, and exports it with its own tokenizer files', async () => {
+    const ig = await import('ig-search');
+    const { mkdtempSync } = await import('node:fs');
+    const { tmpdir } = await import('node:os');
+    const { repoFromDirectory, startFixtureHub } = await import('./helpers/hub.js');
+    const files = { ...repoFromDirectory(`${root}assets/demo-policy`, (n) => ['config.json', 'model.safetensors', 'tokenizer.json'].includes(n)), 'tokenizer_config.json': new TextEncoder().encode('{"model_max_length": 2048}') };
+    const hub = await startFixtureHub({ 'ig/hub-policy': { files } });
+    const cache = mkdtempSync(`${tmpdir()}/ig-worker-hub-`);
+    const saved = process.env.HF_HUB_CACHE;
+    process.env.HF_HUB_CACHE = cache; // the worker thread starts with a copy of this environment
+    const { api, terminate } = await ig.spawnTrainerWorker();
+    if (saved === undefined) delete process.env.HF_HUB_CACHE;
+    else process.env.HF_HUB_CACHE = saved;
+    try {
+      const progress: { file: string; filesDone: number; filesTotal: number }[] = [];
+      const got = await api.download('ig/hub-policy', { endpoint: hub.url }, ig.workerCallback((p: { file: string; filesDone: number; filesTotal: number }) => void progress.push(p)));
+      expect(got.dir.startsWith(cache)).toBe(true);
+      expect(got.architecture).toBe('qwen2');
+      expect(got.parameters).toBeGreaterThan(100_000);
+      expect(progress.some((p) => p.file === 'model.safetensors')).toBe(true);
+      const missing = await api.download('ig/no-such-model', { endpoint: hub.url }).catch((e: unknown) => e);
+      expect((missing as InstanceType<typeof ig.IgSearchError>).code).toBe('NOT_FOUND');
+      const result = await api.demo({ policy: `${root}assets/demo-policy`, model: got.dir, algos: ['grpo'], steps: 1, questionsPerStep: 1, groupSize: 2, evalEvery: 1, evalQuestions: 2, maxTurns: 1, maxTokens: 48 });
+      expect(result.records.filter((r) => r.type === 'step').map((r) => r.step)).toEqual([1]);
+      // The export carries the tokenizer files of the model trained (the demo policy has no tokenizer_config.json).
+      expect(Object.keys(await api.exportModel()).sort()).toEqual(['config.json', 'model.safetensors', 'tokenizer.json', 'tokenizer_config.json']);
+    } finally {
+      await terminate();
+      await hub.close();
+    }
+  });
 });
 

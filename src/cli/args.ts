@@ -76,10 +76,7 @@ export async function readText(path: string): Promise<string> {
   }
 }
 
-/** Chat-tuned vocabularies end the assistant turn with <|im_end|> / <|endoftext|>: those stop rollouts. */
-export function stopTokensOf(tokenizer: Tokenizer): number[] {
-  return [tokenizer.tokenToId('<|im_end|>'), tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
-}
+export { stopTokensOf } from '../tokenizer/load.js';
 
 /**
  * Ctrl-C handling for long commands: the first SIGINT aborts the returned signal (the command

@@ -16,6 +16,7 @@ import type { StepMetrics, TrainerConfig } from '../rl/trainer.js';
 import { inspectStep, type InspectedRollout } from '../report/inspect.js';
 import type { Passage, Question } from '../retrieval/corpus.js';
 import { IgSearchTrainer, resolveTrainerConfig } from '../rl/trainer.js';
+import { loadTokenizer, stopTokensOf } from '../tokenizer/load.js';
 import { Tokenizer } from '../tokenizer/tokenizer.js';
 import { seededRandom } from '../util/random.js';
 import type { WasmCore } from '../wasm/core.js';
@@ -37,6 +38,12 @@ export interface DemoOptions {
   policy: string;
   /** Train and evaluate on this instead of the policy's world (the studio's uploads). */
   data?: DemoData;
+  /**
+   * The model to train instead of the demo policy: a model directory or base URL (e.g. what
+   * `fromPretrained` returns for a Hub id), with its own tokenizer and chat template; rollouts stop at
+   * its end-of-turn tokens. The world (or `data`) still comes from `policy`.
+   */
+  model?: string;
   /** Algorithms to train, in order (default GRPO and IG-Search). */
   algos?: readonly Algorithm[];
   /** Optimizer steps per algorithm (default 50). */
@@ -209,6 +216,8 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   const started = performance.now();
   const own = o.data ? ownData(o.data, o.seed) : undefined;
   const policy = await loadDemoPolicy(core, o.policy);
+  const tokenizer = o.model === undefined ? policy.tokenizer : await loadTokenizer(core, o.model);
+  const stopTokens = o.model === undefined ? undefined : stopTokensOf(tokenizer);
   if (own) {
     policy.index.free();
     policy.index = Bm25Index.build(core, own.corpus);
@@ -225,9 +234,9 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
   try {
     for (const algo of algos) {
       if (o.signal?.aborted) break;
-      const model = await CausalLM.load(gpu, o.policy);
+      const model = await CausalLM.load(gpu, o.model ?? o.policy);
       const adapters = o.loraRank ? LoraAdapters.create(model, { rank: o.loraRank, alpha: 2 * o.loraRank, targets: [...LORA_TARGETS], seed: o.seed }) : undefined;
-      const trainer = new IgSearchTrainer(gpu, core, model, policy.tokenizer, policy.index, demoTrainerConfig(o, algo, o.seed), adapters);
+      const trainer = new IgSearchTrainer(gpu, core, model, tokenizer, policy.index, { ...demoTrainerConfig(o, algo, o.seed), ...(stopTokens ? { stopTokens } : {}) }, adapters);
       try {
         const result = await trainingRun(trainer, {
           run: algo,
@@ -248,7 +257,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
             ? (metrics, questions) => {
                 lastStep = { metrics, questions };
                 if (o.onInspection) {
-                  const rollouts = inspectStep(policy.tokenizer, metrics, questions, trainer.config.groupSize);
+                  const rollouts = inspectStep(tokenizer, metrics, questions, trainer.config.groupSize);
                   o.onInspection({ run: algo, step: metrics.step, group: telltaleGroup(rollouts), rollouts });
                 }
               }
@@ -264,7 +273,7 @@ export async function runDemo(gpu: Gpu, core: WasmCore, options: DemoOptions): P
         });
         aborted ||= result.aborted;
         if (lastStep) {
-          const rollouts = inspectStep(policy.tokenizer, lastStep.metrics, lastStep.questions, trainer.config.groupSize);
+          const rollouts = inspectStep(tokenizer, lastStep.metrics, lastStep.questions, trainer.config.groupSize);
           inspection = { run: algo, step: lastStep.metrics.step, group: telltaleGroup(rollouts), rollouts };
           lastStep = undefined;
         }

@@ -38,3 +38,8 @@ export async function loadTokenizer(core: WasmCore, dir: string): Promise<Tokeni
   tokenizer.chatTemplate = ChatTemplate.fromTokenizerConfig(config, `${base}/tokenizer_config.json`, files['chat_template.jinja']);
   return tokenizer;
 }
+
+/** Chat-tuned vocabularies end the assistant turn with <|im_end|> / <|endoftext|>: those stop rollouts. */
+export function stopTokensOf(tokenizer: Tokenizer): number[] {
+  return [tokenizer.tokenToId('<|im_end|>'), tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
+}

@@ -22,6 +22,8 @@ import { currentPlatform } from '../platform/platform.js';
 import { renderReport, summarizeRuns, type RunSummary } from '../report/report.js';
 import type { RunEvent } from '../rl/loop.js';
 import { loadWasmCore } from '../wasm/core.js';
+import { fromPretrained, type DownloadProgress } from '../hub/hub.js';
+import { loadTokenizer, stopTokensOf, tokenizerFiles } from '../tokenizer/load.js';
 
 export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInspection' | 'keepModel' | 'beforeStep'> & {
   /**
@@ -34,6 +36,8 @@ export type WorkerDemoOptions = Omit<DemoOptions, 'signal' | 'onEvent' | 'onInsp
 export interface AskOptions {
   /** The demo policy directory (or URL) whose world is searched, and whose warm start answers before any run. */
   policy: string;
+  /** The model whose warm start answers before any run, when not the policy (a `download` dir). */
+  model?: string;
   question: string;
   maxTurns?: number;
   maxTokens?: number;
@@ -77,6 +81,11 @@ export interface TrainerWorkerApi {
   exportModel(): Promise<Record<string, string | Uint8Array>>;
   /** Per-token log-probs of `sequences` under those weights (what an exported copy must reproduce). */
   logprobs(sequences: number[][]): Promise<number[][]>;
+  /**
+   * A Hub model (`org/name`) fetched with `fromPretrained` into the worker's cache (Cache Storage in
+   * browsers: a later visit loads it offline); `dir` is what `demo({model})` and `ask({model})` take.
+   */
+  download(repo: string, options?: { revision?: string; endpoint?: string; token?: string }, onProgress?: (progress: DownloadProgress) => void): Promise<{ dir: string; architecture: string; parameters: number }>;
   /** Stops a running demo or comparison after its current step (a paused demo stops at once). */
   abort(): void;
   /**
@@ -103,7 +112,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     gate?.open();
     gate = undefined;
   };
-  let trained: { model: CausalLM; adapters?: LoraAdapters; label: string } | undefined;
+  let trained: { dir: string; model: CausalLM; adapters?: LoraAdapters; label: string } | undefined;
   let world: { dir: string; policy: Promise<DemoPolicy> } | undefined;
   // The corpus the last run searched when it was the user's (ask searches it too).
   let ownCorpus: readonly Passage[] | undefined;
@@ -119,10 +128,10 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     world = entry;
     return policy;
   };
-  const keepModel = (model: CausalLM, algo: string, steps: number, adapters?: LoraAdapters) => {
+  const keepModel = (dir: string, model: CausalLM, algo: string, steps: number, adapters?: LoraAdapters) => {
     trained?.adapters?.free();
     trained?.model.free();
-    trained = { model, adapters, label: `${algo} after ${steps} steps${adapters ? ` (LoRA rank ${adapters.config.rank})` : ''}` };
+    trained = { dir, model, adapters, label: `${algo} after ${steps} steps${adapters ? ` (LoRA rank ${adapters.config.rank})` : ''}` };
   };
   return {
     async info() {
@@ -137,7 +146,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
       const work = runDemo(g, core, { ...rest, ...(data ? { data } : {}), signal: controller.signal, keepModel: (model, algo, steps, adapters) => {
-          keepModel(model, algo, steps, adapters);
+          keepModel(rest.model ?? rest.policy, model, algo, steps, adapters);
           ownCorpus = data?.corpus; // the kept weights were trained on it
         }, beforeStep: () => gate?.wait, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
       running = work.catch(() => undefined);
@@ -156,14 +165,17 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       if (typeof options?.question !== 'string' || options.question.trim() === '') throw new IgSearchError('INVALID_ARGUMENT', 'ask: question must be a non-empty string');
       const g = await device();
       const policy = await worldOf(options.policy);
-      const warm = trained ? undefined : await CausalLM.load(g, options.policy);
+      // The trained weights (with the tokenizer of the model they came from), else the warm start of `model`.
+      const dir = trained?.dir ?? options.model ?? options.policy;
+      const tokenizer = dir === options.policy ? policy.tokenizer : await loadTokenizer(await loadWasmCore(), dir);
+      const warm = trained ? undefined : await CausalLM.load(g, dir);
       const model = trained?.model ?? warm!;
       const own = trained && ownCorpus ? Bm25Index.build(await loadWasmCore(), ownCorpus) : undefined;
       try {
         const tokens: number[] = [];
-        const stopTokens = [policy.tokenizer.tokenToId('<|im_end|>'), policy.tokenizer.tokenToId('<|endoftext|>')].filter((t): t is number => t !== undefined);
-        const [t] = await rolloutSearchAgent(model, [searchR1PromptTokens(policy.tokenizer, options.question)], {
-          tokenizer: policy.tokenizer,
+        const stopTokens = stopTokensOf(tokenizer);
+        const [t] = await rolloutSearchAgent(model, [searchR1PromptTokens(tokenizer, options.question)], {
+          tokenizer,
           retriever: new Bm25Retriever(own ?? policy.index),
           temperature: 0,
           maxTurns: options.maxTurns ?? DEMO_DEFAULTS.maxTurns,
@@ -174,7 +186,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
           onTokens: onText
             ? (_, added) => {
                 tokens.push(...added);
-                void onText(policy.tokenizer.decode(tokens));
+                void onText(tokenizer.decode(tokens));
               }
             : undefined,
         });
@@ -185,10 +197,19 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       }
     },
     async exportModel() {
-      if (!trained || !world) throw new IgSearchError('INVALID_ARGUMENT', 'exportModel: no run has finished in this worker yet');
+      if (!trained) throw new IgSearchError('INVALID_ARGUMENT', 'exportModel: no run has finished in this worker yet');
       if (trained.adapters) return trained.adapters.files();
-      const tokenizer = await currentPlatform().readFile(`${world.dir.replace(/\/$/, '')}/tokenizer.json`);
-      return modelDirectoryFiles(trained.model, { 'tokenizer.json': tokenizer });
+      return modelDirectoryFiles(trained.model, await tokenizerFiles(trained.dir));
+    },
+    async download(repo, options = {}, onProgress) {
+      const dir = await fromPretrained(repo, { ...options, onProgress: onProgress ? (p) => void onProgress(p) : undefined });
+      const g = await device();
+      const model = await CausalLM.load(g, dir); // loads once here, so a model that cannot run is refused now
+      try {
+        return { dir, architecture: model.config.architecture ?? 'qwen2', parameters: model.parameters };
+      } finally {
+        model.free();
+      }
     },
     async logprobs(sequences) {
       if (!trained) throw new IgSearchError('INVALID_ARGUMENT', 'logprobs: no run has finished in this worker yet');
