@@ -6,7 +6,7 @@ import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import uPlot from 'uplot';
-import { ALGORITHMS, auc, DEMO_DEFAULTS, INSPECTION_CSS, renderInspection, workerCallback, wrapTrainerWorker } from '../browser.js';
+import { ALGORITHMS, auc, DEFAULT_IG_SHAPING, DEMO_DEFAULTS, INSPECTION_CSS, renderInspection, workerCallback, wrapTrainerWorker } from '../browser.js';
 
 const html = htm.bind(h);
 const POLICY = new URL('../../assets/demo-policy', import.meta.url).href; // the package's layout: dist/studio/ beside assets/
@@ -35,6 +35,11 @@ const initialForm = () => ({
   evalEvery: Number(params.get('evalEvery') ?? 10),
   maxTokens: Number(params.get('maxTokens') ?? DEMO_DEFAULTS.maxTokens),
   loraRank: Number(params.get('lora') ?? 0),
+  // IG shaping (IG-Search and its variants): dead zone τ, negative scale β, clip c, normalisation.
+  deadZone: Number(params.get('deadZone') ?? DEFAULT_IG_SHAPING.deadZone),
+  negativeScale: Number(params.get('negativeScale') ?? DEFAULT_IG_SHAPING.negativeScale),
+  clip: Number(params.get('clip') ?? DEFAULT_IG_SHAPING.clip),
+  normalize: params.get('normalize') ?? DEFAULT_IG_SHAPING.normalize,
 });
 
 /** Exact match of single-hop and of multi-hop questions from an evaluation's per-hop counts. */
@@ -233,7 +238,7 @@ function Studio({ api, info }) {
       });
       const onInspection = workerCallback((i) => setInspection(i));
       const result = await api.demo(
-        { policy: POLICY, ...(model ? { model: model.dir } : {}), ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens, ...(form.loraRank > 0 ? { loraRank: form.loraRank } : {}) },
+        { policy: POLICY, ...(model ? { model: model.dir } : {}), ...(uploads ? { uploads } : {}), algos: [form.algo], steps: form.steps, questionsPerStep: form.questionsPerStep, groupSize: form.groupSize, lr: form.lr, lambda: form.lambda, evalQuestions: form.evalQuestions, evalEvery: form.evalEvery, maxTokens: form.maxTokens, ...(form.loraRank > 0 ? { loraRank: form.loraRank } : {}), trainer: { igShaping: { deadZone: form.deadZone, negativeScale: form.negativeScale, clip: form.clip, normalize: form.normalize } } },
         onEvent,
         onInspection,
       );
@@ -276,6 +281,13 @@ function Studio({ api, info }) {
           ${field('evalEvery', 'Evaluate every', { min: 1 })}
           ${field('maxTokens', 'Tokens per rollout', { min: 16 })}
           ${field('loraRank', 'LoRA rank (0: all weights)', { min: 0 })}
+          <details class="shaping"><summary>IG shaping</summary>
+            ${field('deadZone', 'Dead zone τ', { step: 'any', min: 0 })}
+            ${field('negativeScale', 'Negative scale β', { step: 'any', min: 0 })}
+            ${field('clip', 'Clip c', { step: 'any', min: 0 })}
+            <label>Normalise<select name="normalize" disabled=${running} value=${form.normalize} onChange=${(e) => setForm({ ...form, normalize: e.currentTarget.value })}>
+              <option value="none">none</option><option value="group-z">group-z</option></select></label>
+          </details>
           <${ModelPicker} api=${api} running=${running} model=${model} setModel=${setModel} />
           <fieldset class="data"><legend>Data</legend>
             <p class="empty">${files.corpus || files.questions ? 'Your files (the demo policy, trained on them).' : 'The demo world. Or your own:'}</p>

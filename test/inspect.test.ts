@@ -55,10 +55,25 @@ describe('inspecting a step: what each token was credited', () => {
     }
     const igs = rollouts.flatMap((r) => r.searches.map((s) => s.ig));
     expect(igs).toEqual(metrics.ig);
+    // Each scored search names the random documents its IG was measured against: as many as it
+    // retrieved (or docsPerSearch), none of them its own, none holding a gold answer (what the sampler promises).
+    const contents = new Map(policy.world.passages.map((p) => [p.id, p.contents]));
+    rollouts.forEach((r, i) => {
+      const golds = questions[Math.floor(i / 4)]!.golden_answers;
+      for (const s of r.searches) {
+        expect(s.counterfactual?.length).toBe(s.documents.length || 2); // a search that found nothing is compared with docsPerSearch random ones
+        for (const d of s.counterfactual!) {
+          expect(s.documents.map((x) => x.id)).not.toContain(d.id);
+          for (const gold of golds) expect(contents.get(d.id)!.toLowerCase()).not.toContain(gold.toLowerCase());
+        }
+      }
+    });
+    expect(metrics.igCounterfactuals.length).toBe(metrics.ig.length);
 
     const html = renderInspection(rollouts, 1);
     expect((html.match(/<span class="tok /g) ?? []).length).toBe(rollouts.filter((r) => r.group === 1).reduce((n, r) => n + r.pieces.length, 0));
     expect(html).toContain('&#60;search&#62;');
+    expect(html).toContain('<small class="counterfactual">vs random: ');
     expect(html).not.toContain('<search>');
     expect(html).toContain(`<h3>${questions[1]!.question.replace(/'/g, '&#39;').replace(/"/g, '&#34;')}</h3>`);
     trainer.free();

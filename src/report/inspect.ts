@@ -26,6 +26,8 @@ export interface InspectedSearch {
   documents: { id: string; title: string }[];
   /** Raw IG of this search (nats/token), when the algorithm scored it. */
   ig?: number;
+  /** The random documents its IG compared these documents with (when it was scored and the step says). */
+  counterfactual?: { id: string; title: string }[];
   /** Precise / redundant / vague, when the question names its supporting passages. */
   cls?: QueryClass;
 }
@@ -41,7 +43,7 @@ export interface InspectedRollout {
 }
 
 /** Every rollout of a step, in batch order (rollout i answers `questions[⌊i / G⌋]`). */
-export function inspectStep(tokenizer: Tokenizer, metrics: Pick<StepMetrics, 'trajectories' | 'tokenAdvantages' | 'rewards' | 'ig'>, questions: readonly Question[], groupSize: number): InspectedRollout[] {
+export function inspectStep(tokenizer: Tokenizer, metrics: Pick<StepMetrics, 'trajectories' | 'tokenAdvantages' | 'rewards' | 'ig'> & Partial<Pick<StepMetrics, 'igCounterfactuals'>>, questions: readonly Question[], groupSize: number): InspectedRollout[] {
   const labelled = questions.every((q) => q.supporting && q.supporting.length > 0);
   const labels = labelled ? labelRollouts(metrics.trajectories, questions, groupSize) : undefined;
   // IG values come search by search, rollout after rollout, for every search the algorithm scored.
@@ -66,7 +68,11 @@ export function inspectStep(tokenizer: Tokenizer, metrics: Pick<StepMetrics, 'tr
     }
     const searches = t.searches.map((s, k) => {
       const out: InspectedSearch = { query: s.query, documents: s.documents.map((d) => ({ id: d.id, title: d.title })) };
-      if (igAt >= 0) out.ig = metrics.ig[igAt++];
+      if (igAt >= 0) {
+        const random = metrics.igCounterfactuals?.[igAt];
+        if (random) out.counterfactual = random;
+        out.ig = metrics.ig[igAt++];
+      }
       const cls = labels?.[i]?.[k]?.cls;
       if (cls) out.cls = cls;
       return out;
@@ -83,7 +89,8 @@ function colour(advantage: number, scale: number): string {
 
 /**
  * One group's rollouts side by side: every token shaded by its advantage (query tokens outlined,
- * appended documents greyed), each rollout's reward and searches (query, IG, class, documents).
+ * appended documents greyed), each rollout's reward and searches (query, IG, class, documents, and
+ * the random documents its IG was measured against).
  */
 export function renderInspection(rollouts: readonly InspectedRollout[], group = 0): string {
   const mine = rollouts.filter((r) => r.group === group);
@@ -97,7 +104,7 @@ export function renderInspection(rollouts: readonly InspectedRollout[], group = 
       })
       .join('');
     const searches = r.searches
-      .map((s) => `<li><b>${escapeXml(s.query)}</b>${s.ig === undefined ? '' : ` IG ${s.ig.toFixed(3)}`}${s.cls ? ` <i>${s.cls}</i>` : ''}<br><small>${s.documents.map((d) => escapeXml(d.title)).join(' · ')}</small></li>`)
+      .map((s) => `<li><b>${escapeXml(s.query)}</b>${s.ig === undefined ? '' : ` IG ${s.ig.toFixed(3)}`}${s.cls ? ` <i>${s.cls}</i>` : ''}<br><small>${s.documents.map((d) => escapeXml(d.title)).join(' · ')}</small>${s.counterfactual ? `<br><small class="counterfactual">vs random: ${s.counterfactual.map((d) => escapeXml(d.title)).join(' · ')}</small>` : ''}</li>`)
       .join('');
     return `<div class="rollout"><h4>rollout ${i + 1}: reward ${r.reward.toFixed(2)} (${escapeXml(r.finish)}${r.answer === undefined ? '' : `, answered “${escapeXml(r.answer)}”`})</h4><pre>${text}</pre><ol>${searches}</ol></div>`;
   });
@@ -107,6 +114,7 @@ export function renderInspection(rollouts: readonly InspectedRollout[], group = 
 
 /** The styles `renderInspection`'s markup expects. */
 export const INSPECTION_CSS = `.inspection .group{display:grid;grid-template-columns:repeat(auto-fit,minmax(18rem,1fr));gap:.75rem}
+.inspection .counterfactual{color:#9ca3af}
 .inspection pre{white-space:pre-wrap;font-size:12px;line-height:1.5}
 .inspection .tok.query{outline:1px solid #1e3a8a;border-radius:2px}
 .inspection h4{margin:.25rem 0;font-size:13px}`;

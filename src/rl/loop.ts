@@ -237,7 +237,7 @@ export async function trainingRun(trainer: IgSearchTrainer, options: TrainingRun
       const questions = questionsForStep(options.train, step, options.questionsPerStep, seed);
       const full = await trainer.step(questions);
       options.onStep?.(full, questions);
-      const { trajectories, tokenAdvantages: _, ...metrics } = full;
+      const { trajectories, tokenAdvantages: _, igCounterfactuals: _c, ...metrics } = full;
       onEvent?.({ type: 'step', run, exactMatch: stepExactMatch(metrics, questions, trainer.config.groupSize), ...metrics, ...searchClassesOf(trajectories, questions, trainer.config.groupSize) });
       // A non-finite gradient skips one update; several in a row mean the weights themselves are gone.
       skippedInARow = metrics.skipped ? skippedInARow + 1 : 0;

@@ -128,6 +128,8 @@ export interface StepMetrics {
   retrievalFailures: number;
   /** Raw IG of every scored search step (nats/token; ig-search and mr-search). */
   ig: number[];
+  /** The random documents each of those searches' documents were compared with (beside `ig`; empty when none were scored). */
+  igCounterfactuals: DocumentRef[][];
   /** The step rewards the algorithm credited, per scored step: IGPO's p_t − p_{t−1}, StepSearch's G − P (empty otherwise). */
   stepRewards: number[];
   /** Mean |advantage| on query tokens and on all policy tokens. */
@@ -153,8 +155,14 @@ export interface StepMetrics {
   tokenAdvantages: Float32Array[];
 }
 
-/** A step as runs record it: without the rollouts and their per-token advantages. */
-export type StepSummary = Omit<StepMetrics, 'trajectories' | 'tokenAdvantages'>;
+/** A step as runs record it: without the rollouts, their per-token advantages and the counterfactual documents. */
+export type StepSummary = Omit<StepMetrics, 'trajectories' | 'tokenAdvantages' | 'igCounterfactuals'>;
+
+/** A passage named by id and title. */
+export interface DocumentRef {
+  id: string;
+  title: string;
+}
 
 type Optional = 'script' | 'stopTokens' | 'igShaping' | 'retriever' | 'reference' | 'turnCredit';
 export type ResolvedConfig = Required<Omit<TrainerConfig, Optional>> & Pick<TrainerConfig, Optional>;
@@ -166,6 +174,8 @@ interface Scores {
   /** Raw and shaped IG per query of `batch.queries` (empty unless IG is scored). */
   rawIg: number[];
   shapedIg: number[];
+  /** The random documents each IG-scored query's were compared with (same order as `rawIg`). */
+  counterfactuals: DocumentRef[][];
   /** Turn-level algorithms: the advantage of every policy token of each turn of `batch.turns`. */
   turnValues?: Float64Array;
   stepRewards: number[];
@@ -280,6 +290,7 @@ export class IgSearchTrainer {
       truncated: batch.trajectories.filter((t) => t.finish === 'length').length,
       retrievalFailures: batch.retrievalFailed.filter(Boolean).length,
       ig: scores.rawIg,
+      igCounterfactuals: scores.counterfactuals,
       stepRewards: scores.stepRewards,
       queryAdvantage: queryTokens ? queryAbs / queryTokens : 0,
       tokens: batchTokens(batch),
@@ -331,14 +342,14 @@ export class IgSearchTrainer {
       const rewards = computeRewards(this.core, batch.trajectories.map((t) => t.text), batch.golds);
       return { rewards, rolloutAdvantages: grpoAdvantages(this.core, rewards, batch.questions.map(() => c.groupSize)) };
     });
-    const base: Scores = { rewards, rolloutAdvantages, rawIg: [], shapedIg: [], igTokens: 0, stepRewards: [] };
+    const base: Scores = { rewards, rolloutAdvantages, rawIg: [], shapedIg: [], counterfactuals: [], igTokens: 0, stepRewards: [] };
     if (c.algo === 'grpo') return base;
     return phase('ig', 'ig', async () => {
       const scores = { ...base };
       if (ALGORITHM_SPECS[c.algo].ig && cache && batch.queries.rollout.length > 0) {
         const forward = c.algo === 'ig-search-gamma';
-        const { raw, shaped, forward: credit, newTokens } = await this.igScores(batch, cache, step, forward ? [this.forwardGamma()] : []);
-        Object.assign(scores, { rawIg: raw, shapedIg: forward ? credit[0]! : shaped, igTokens: newTokens });
+        const { raw, shaped, forward: credit, newTokens, counterfactuals } = await this.igScores(batch, cache, step, forward ? [this.forwardGamma()] : []);
+        Object.assign(scores, { rawIg: raw, shapedIg: forward ? credit[0]! : shaped, igTokens: newTokens, counterfactuals });
       }
       if (ALGORITHM_SPECS[c.algo].credit === 'turn') await this.turnValues(batch, cache, scores);
       return scores;
@@ -350,16 +361,17 @@ export class IgSearchTrainer {
    * cache, and IG-Search-γ's shaped forward credit for each of `gammas`: each search's raw IG plus
    * γ·(the next search's credit), within its rollout, then the same shaping.
    */
-  private async igScores(batch: Batch, cache: RolloutCache, step: number, gammas: readonly number[] = []): Promise<{ raw: number[]; shaped: number[]; forward: number[][]; newTokens: number }> {
+  private async igScores(batch: Batch, cache: RolloutCache, step: number, gammas: readonly number[] = []): Promise<{ raw: number[]; shaped: number[]; forward: number[][]; newTokens: number; counterfactuals: DocumentRef[][] }> {
     const G = this.config.groupSize;
     const stepsPerGroup = batch.questions.map((_, g) => batch.queries.rollout.filter((r) => Math.floor(r / G) === g).length);
-    const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, this.igSteps(batch, step));
+    const { steps, counterfactuals } = this.igSteps(batch, step);
+    const { scores: ig, newTokens } = await scoreInformationGainFromCache(this.model, cache, steps);
     const { raw, shaped } = informationGain(this.core, ig.map((s) => s.real), ig.map((s) => s.random), stepsPerGroup, this.config.igShaping);
     const layout: TurnLayout = { groupSizes: batch.questions.map(() => G), turns: batch.trajectories.map((t) => t.searches.length) };
     const zeros = new Float64Array(raw.length);
     // raw − 0 = the accumulated raw IG, shaped exactly as the paper's IG is.
     const forwardShaped = (g: number) => Array.from(informationGain(this.core, discountedReturns(this.core, raw, layout, g), zeros, stepsPerGroup, this.config.igShaping).shaped);
-    return { raw: Array.from(raw), shaped: Array.from(shaped), forward: gammas.map(forwardShaped), newTokens };
+    return { raw: Array.from(raw), shaped: Array.from(shaped), forward: gammas.map(forwardShaped), newTokens, counterfactuals };
   }
 
   /** IG-Search-γ's γ: the run's turnCredit.gamma, else the default. */
@@ -536,11 +548,12 @@ export class IgSearchTrainer {
   }
 
   /** Every search step of the batch (in `batch.queries` order) with its seeded counterfactual documents. */
-  private igSteps(batch: Batch, step: number): CachedIgStep[] {
+  private igSteps(batch: Batch, step: number): { steps: CachedIgStep[]; counterfactuals: DocumentRef[][] } {
     const c = this.config;
     const index = this.index!;
     const { answerPrefix, answers } = this.answerProbes(batch);
     const steps: CachedIgStep[] = [];
+    const counterfactuals: DocumentRef[][] = [];
     let sample = 0;
     batch.trajectories.forEach((t, i) => {
       const q = batch.questions[Math.floor(i / c.groupSize)]!;
@@ -551,6 +564,7 @@ export class IgSearchTrainer {
           const newline = p.contents.indexOf('\n');
           return { id: p.id, title: passageTitle(p.contents), text: newline < 0 ? '' : p.contents.slice(newline + 1).trim(), score: 0, doc: random[j] };
         });
+        counterfactuals.push(randomDocs.map((d) => ({ id: d.id, title: d.title })));
         steps.push({
           sequence: i,
           information: s.information,
@@ -560,7 +574,7 @@ export class IgSearchTrainer {
         });
       }
     });
-    return steps;
+    return { steps, counterfactuals };
   }
 
   /**
