@@ -162,7 +162,7 @@ export { modelGradients, readModelTensor, type Gradients, type GradientOptions, 
 export { pairedBootstrap, type Interval, type BootstrapOptions } from './compare/stats.js';
 export { compareMarkdown, renderCompareReport } from './compare/report.js';
 export { canonicalJson, configHash, checkPreregistration, policyFingerprint, preregister, type Preregistration } from './compare/preregister.js';
-export { renderReport, summarizeRuns, type RunSummary, type ReportOptions } from './report/report.js';
+export { renderReport, summarizeRuns, igByClassChart, igValuesByClass, type RunSummary, type ReportOptions } from './report/report.js';
 
 // ---- Export (Search-R1 / verl data) ------------------------------------------------------------------
 export { searchR1Parquet, searchR1Rows, questionsFromSearchR1Rows, parseSearchR1Parquet, SEARCH_R1_EXPORT_DEFAULTS, type SearchR1Row, type SearchR1ExportOptions } from './export/search_r1.js';

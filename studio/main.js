@@ -6,7 +6,7 @@ import { h, render } from 'preact';
 import { useEffect, useRef, useState } from 'preact/hooks';
 import htm from 'htm';
 import uPlot from 'uplot';
-import { ALGORITHMS, auc, DEFAULT_IG_SHAPING, DEMO_DEFAULTS, INSPECTION_CSS, renderInspection, workerCallback, wrapTrainerWorker } from '../browser.js';
+import { ALGORITHMS, auc, DEFAULT_IG_SHAPING, MIN_CLASS, DEMO_DEFAULTS, igByClassChart, INSPECTION_CSS, renderInspection, workerCallback, wrapTrainerWorker } from '../browser.js';
 
 const html = htm.bind(h);
 const POLICY = new URL('../../assets/demo-policy', import.meta.url).href; // the package's layout: dist/studio/ beside assets/
@@ -76,7 +76,9 @@ function IgByClass({ values }) {
   if (total === 0) return html`<div class="panel classes"><h2>IG by query class</h2><p class="empty">No IG-scored searches yet (GRPO and the turn-level baselines score none).</p></div>`;
   const mean = (xs) => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : NaN);
   const scale = Math.max(1e-9, ...CLASSES.map((c) => Math.abs(mean(values[c])) || 0));
-  const a = auc(values.precise, values.vague);
+  // As everywhere in the package: an AUC over fewer than MIN_CLASS searches of a class is not measured.
+  const measured = values.precise.length >= MIN_CLASS && values.vague.length >= MIN_CLASS;
+  const a = measured ? auc(values.precise, values.vague) : undefined;
   return html`<div class="panel classes"><h2>IG by query class</h2>
     <table><thead><tr><th>class</th><th>searches</th><th>mean IG</th><th></th></tr></thead><tbody>
     ${CLASSES.map((c) => {
@@ -85,7 +87,8 @@ function IgByClass({ values }) {
         <td style="text-align:left"><span class="bar" style=${`width:${Number.isFinite(m) ? Math.round((Math.abs(m) / scale) * 90) : 0}px;background:${COLOURS[c]};opacity:${m < 0 ? 0.45 : 1}`}></span></td></tr>`;
     })}
     </tbody></table>
-    <p class="empty">AUC precise vs vague: <b data-auc>${a === undefined ? 'not measured' : a.toFixed(3)}</b> (the share of precise–vague pairs IG orders right; 0.5 is chance). Classes come from the world's supporting passages.</p></div>`;
+    <div class="histogram" dangerouslySetInnerHTML=${{ __html: igByClassChart(values, 'Raw IG by class') ?? '' }}></div>
+    <p class="empty">AUC precise vs vague: <b data-auc>${a === undefined ? `not measured (fewer than ${MIN_CLASS} of a class)` : a.toFixed(3)}</b> (the share of precise–vague pairs IG orders right; 0.5 is chance). Classes come from the world's supporting passages.</p></div>`;
 }
 
 function Inspector({ inspection, group, setGroup }) {

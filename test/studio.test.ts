@@ -79,6 +79,12 @@ describe('ig-search studio (headless chromium, WebGPU on SwiftShader)', () => {
     const classed = Object.values(state.byClass).reduce((n, v) => n + v.length, 0);
     expect(classed).toBe(igCount);
     expect(await page.locator('.classes tr[data-class=precise] td').nth(1).textContent()).toBe(String(state.byClass['precise']!.length));
+    // The distribution of IG by class, drawn by the same chart the reports use, counts every classed search.
+    expect(await page.locator('.classes .histogram svg').count()).toBe(1);
+    expect(await page.locator('.classes .histogram svg').textContent()).toContain(`${classed} searches`);
+    // Two steps give fewer than 30 searches of a class: the AUC is not measured, in the chart and the text alike.
+    expect(classed).toBeLessThan(30);
+    expect(await page.locator('[data-auc]').textContent()).toBe('not measured (fewer than 30 of a class)');
     // The inspector shows step 2, one span per trajectory token of the group shown, query tokens shaded.
     expect(state.inspection?.step).toBe(2);
     expect(await page.locator('.inspector .tok.query').count()).toBeGreaterThan(0);
