@@ -237,7 +237,7 @@ function Studio({ api, info }) {
           setSteps((xs) => [...xs, { step: e.step, reward: e.reward, ig: e.ig, classes: e.searchClasses ?? [], allFailShare: e.allFailGroups / form.questionsPerStep, allFailGradNorm: e.allFailGradNorm, gradNorm: e.gradNorm, timing: e.timing }]);
           setStatus({ text: `${e.run} step ${e.step}/${form.steps}: reward ${e.reward.toFixed(2)}, ${e.ig.length} IG-scored searches, ${(Object.values(e.timing).reduce((a, b) => a + b, 0) / 1000).toFixed(1)} s`, error: false });
         }
-        if (e.type === 'eval') setEvals((xs) => [...xs, { step: e.step, em: e.em, ...hopSplit(e.byHops) }]);
+        if (e.type === 'eval') setEvals((xs) => [...xs, { step: e.step, em: e.em, ...hopSplit(e.byHops), hops: Object.fromEntries(['1', '2', '3'].map((k) => [k, e.byHops[k]?.em ?? null])) }]);
       });
       const onInspection = workerCallback((i) => setInspection(i));
       const result = await api.demo(
@@ -265,7 +265,8 @@ function Studio({ api, info }) {
     setPaused(!paused);
     if (paused) setStatus({ text: `${form.algo}: resumed`, error: false });
   };
-  const emData = [evals.map((e) => e.step), evals.map((e) => e.em), evals.map((e) => e.single), evals.map((e) => e.multi)];
+  // Per hop count: a split without questions of that count (a small evaluation, or your data) draws no points.
+  const emData = [evals.map((e) => e.step), evals.map((e) => e.em), ...['1', '2', '3'].map((k) => evals.map((e) => e.hops[k]))];
   const byClass = Object.fromEntries(CLASSES.map((c) => [c, steps.flatMap((s) => s.ig.filter((_, k) => s.classes[k] === c))]));
   window.studio.state = { steps, evals, inspection, byClass };
   return html`
@@ -310,7 +311,7 @@ function Studio({ api, info }) {
       <section>
         <div class="charts">
           <${Chart} title="Training reward (EM of the rollouts)" series=${[{ label: 'reward', colour: '#f08c00' }]} data=${rewardData} yRange=${[0, 1]} />
-          <${Chart} title="Validation EM (greedy)" series=${[{ label: 'all', colour: '#212529' }, { label: 'single-hop', colour: '#1c7ed6' }, { label: 'multi-hop', colour: '#e8590c' }]} data=${emData} yRange=${[0, 1]} />
+          <${Chart} title="Validation EM (greedy)" series=${[{ label: 'all', colour: '#212529' }, { label: '1-hop', colour: '#1c7ed6' }, { label: '2-hop', colour: '#e8590c' }, { label: '3-hop', colour: '#ae3ec9' }]} data=${emData} yRange=${[0, 1]} />
           <${Chart} title="Gradient norm: the step's, and its all-fail groups' (GRPO: 0)" series=${[{ label: 'step', colour: '#212529' }, { label: 'all-fail groups', colour: '#e03131' }, { label: 'all-fail share', colour: '#adb5bd' }]} data=${gradData} />
           <${Chart} title="Step time by phase (s)" series=${PHASES.map(([k, colour]) => ({ label: k, colour }))} data=${timeData} />
           <${IgByClass} values=${byClass} />
