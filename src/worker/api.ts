@@ -112,10 +112,9 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     gate?.open();
     gate = undefined;
   };
-  let trained: { dir: string; model: CausalLM; adapters?: LoraAdapters; label: string } | undefined;
+  // The last run's weights; `corpus` when it trained on the user's (ask searches it, through `index`, built once).
+  let trained: { dir: string; model: CausalLM; adapters?: LoraAdapters; label: string; corpus?: readonly Passage[]; index?: Bm25Index } | undefined;
   let world: { dir: string; policy: Promise<DemoPolicy> } | undefined;
-  // The corpus the last run searched when it was the user's (ask searches it too).
-  let ownCorpus: readonly Passage[] | undefined;
   // The demo world of a policy directory, loaded once and kept for ask/exportModel. A failed load is
   // forgotten (the next call retries) and never left as an unhandled rejection, which would end a Node worker.
   const worldOf = (dir: string): Promise<DemoPolicy> => {
@@ -128,10 +127,11 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     world = entry;
     return policy;
   };
-  const keepModel = (dir: string, model: CausalLM, algo: string, steps: number, adapters?: LoraAdapters) => {
+  const keepModel = (dir: string, corpus: readonly Passage[] | undefined, model: CausalLM, algo: string, steps: number, adapters?: LoraAdapters) => {
+    trained?.index?.free();
     trained?.adapters?.free();
     trained?.model.free();
-    trained = { dir, model, adapters, label: `${algo} after ${steps} steps${adapters ? ` (LoRA rank ${adapters.config.rank})` : ''}` };
+    trained = { dir, corpus, model, adapters, label: `${algo} after ${steps} steps${adapters ? ` (LoRA rank ${adapters.config.rank})` : ''}` };
   };
   return {
     async info() {
@@ -145,10 +145,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       void worldOf(options.policy).catch(() => undefined);
       const [g, core] = await Promise.all([device(), loadWasmCore()]);
       // Progress events are plain data; the final records also come back in the result.
-      const work = runDemo(g, core, { ...rest, ...(data ? { data } : {}), signal: controller.signal, keepModel: (model, algo, steps, adapters) => {
-          keepModel(rest.model ?? rest.policy, model, algo, steps, adapters);
-          ownCorpus = data?.corpus; // the kept weights were trained on it
-        }, beforeStep: () => gate?.wait, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
+      const work = runDemo(g, core, { ...rest, ...(data ? { data } : {}), signal: controller.signal, keepModel: (model, algo, steps, adapters) => keepModel(rest.model ?? rest.policy, data?.corpus, model, algo, steps, adapters), beforeStep: () => gate?.wait, onEvent: onEvent ? (e) => void onEvent(e) : undefined, onInspection: onInspection ? (i) => void onInspection(i) : undefined });
       running = work.catch(() => undefined);
       const result = await work;
       return { ...result, summaries: summarizeRuns(result.records), html: renderReport(result.records, { title: 'ig-search demo: GRPO vs IG-Search', inspection: result.inspection, facts: { device: `${g.adapter.description || g.adapter.device} (${g.adapter.architecture})`, runtime: `${currentPlatform().runtime} worker`, 'wall time': `${(result.wallMs / 1000).toFixed(0)} s` } }) };
@@ -167,16 +164,17 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
       const policy = await worldOf(options.policy);
       // The trained weights (with the tokenizer of the model they came from), else the warm start of `model`.
       const dir = trained?.dir ?? options.model ?? options.policy;
-      const tokenizer = dir === options.policy ? policy.tokenizer : await loadTokenizer(await loadWasmCore(), dir);
+      const loaded = dir === options.policy ? undefined : await loadTokenizer(await loadWasmCore(), dir);
+      const tokenizer = loaded ?? policy.tokenizer;
       const warm = trained ? undefined : await CausalLM.load(g, dir);
       const model = trained?.model ?? warm!;
-      const own = trained && ownCorpus ? Bm25Index.build(await loadWasmCore(), ownCorpus) : undefined;
+      if (trained?.corpus && !trained.index) trained.index = Bm25Index.build(await loadWasmCore(), trained.corpus);
       try {
         const tokens: number[] = [];
         const stopTokens = stopTokensOf(tokenizer);
         const [t] = await rolloutSearchAgent(model, [searchR1PromptTokens(tokenizer, options.question)], {
           tokenizer,
-          retriever: new Bm25Retriever(own ?? policy.index),
+          retriever: new Bm25Retriever(trained?.index ?? policy.index),
           temperature: 0,
           maxTurns: options.maxTurns ?? DEMO_DEFAULTS.maxTurns,
           maxTokens: options.maxTokens ?? DEMO_DEFAULTS.maxTokens,
@@ -193,7 +191,7 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
         return { model: trained?.label ?? 'the warm start', text: t!.text, answer: t!.answer, finish: t!.finish, searches: t!.searches.map((s) => ({ query: s.query, documents: s.documents.map((d) => ({ id: d.id, title: d.title })) })) };
       } finally {
         warm?.free();
-        own?.free();
+        loaded?.free();
       }
     },
     async exportModel() {
@@ -227,10 +225,11 @@ export function createTrainerWorkerApi(): TrainerWorkerApi {
     },
     resume,
     async shutdown() {
-      trained?.adapters?.free();
       controller?.abort();
       resume();
       await running;
+      trained?.index?.free();
+      trained?.adapters?.free();
       trained?.model.free();
       trained = undefined;
       const loaded = await world?.policy.catch(() => undefined);
